@@ -1,0 +1,88 @@
+"""``SimulationConfig``: model paths, physics/control timing and terrain — the one place for them.
+
+Every script, environment and test takes its timing from here (physics step 0.004 s, control
+step 0.02 s = 5 physics substeps by default); ``model.loading`` writes ``physics_dt`` into the
+loaded ``MjModel`` so the XML's own ``timestep`` is never what silently decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+
+from model.yaml_config import ConfigError, from_dict, read_yaml
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_SIMULATION_YAML = os.path.join(REPO_ROOT, "configs", "simulation.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationConfig:
+    """Simulation settings.
+
+    Attributes:
+      world: ``"flat"`` (``flat_xml``) or ``"rough"`` (``rough_xml``).
+      flat_xml / rough_xml: MJCF paths; relative paths are relative to the repository root.
+      physics_dt: MuJoCo timestep (s).
+      control_dt: controller period (s); must be an integer multiple of ``physics_dt``.
+      terrain_seed: seed of the rough-world heightfield (0 = the committed terrain_seed0.bin).
+      kp, kv: optional overrides of every position servo's stiffness (N*m/rad) and damping
+        (N*m*s/rad); ``None`` keeps robot.xml's values.
+    """
+
+    world: str = dataclasses.field(default="flat", metadata={"choices": ("flat", "rough")})
+    flat_xml: str = "model/world.xml"
+    rough_xml: str = "model/world_train.xml"
+    physics_dt: float = dataclasses.field(default=0.004, metadata={"range": (1e-4, 0.01)})
+    control_dt: float = dataclasses.field(default=0.02, metadata={"range": (1e-4, 0.1)})
+    terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
+    kp: Optional[float] = dataclasses.field(default=None, metadata={"range": (1.0, 1000.0)})
+    kv: Optional[float] = dataclasses.field(default=None, metadata={"range": (0.0, 100.0)})
+
+    def validate(self) -> None:
+        ratio = self.control_dt / self.physics_dt
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            raise ConfigError(
+                f"key 'control_dt' = {self.control_dt} must be an integer multiple of "
+                f"'physics_dt' = {self.physics_dt}")
+        for key in ("flat_xml", "rough_xml"):
+            path = self.resolve(getattr(self, key))
+            if not os.path.isfile(path):
+                raise ConfigError(f"key '{key}': model file not found: {path}")
+
+    @staticmethod
+    def resolve(path: str) -> str:
+        return path if os.path.isabs(path) else os.path.join(REPO_ROOT, path)
+
+    @property
+    def world_xml(self) -> str:
+        """Absolute path of the MJCF of the selected world."""
+        return self.resolve(self.flat_xml if self.world == "flat" else self.rough_xml)
+
+    @property
+    def n_substeps(self) -> int:
+        """Physics steps per control step."""
+        return int(round(self.control_dt / self.physics_dt))
+
+    def replace(self, **changes) -> "SimulationConfig":
+        """Copy with ``changes`` applied and validated (ranges included)."""
+        return from_dict(SimulationConfig, {**dataclasses.asdict(self), **changes},
+                         where="SimulationConfig.replace")
+
+
+def load_simulation_config(path: Optional[str] = None, section: Optional[str] = None,
+                           **overrides) -> SimulationConfig:
+    """Load and validate a SimulationConfig from YAML (default ``configs/simulation.yaml``).
+
+    ``section`` selects a top-level key of the file (e.g. ``simulation`` in a training config).
+    Keyword ``overrides`` replace file values. Errors name the key and the file.
+    """
+    path = path or DEFAULT_SIMULATION_YAML
+    data = read_yaml(path)
+    where = path
+    if section is not None:
+        data = data.get(section) or {}
+        where = f"{path} [{section}]"
+    data = {**data, **overrides}
+    return from_dict(SimulationConfig, data, where=where)

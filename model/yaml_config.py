@@ -1,0 +1,216 @@
+"""Typed, validated YAML configuration for frozen dataclasses.
+
+Every config object in this project (simulation, gait, environment, PPO) is a frozen dataclass.
+This module turns a YAML mapping into such a dataclass and refuses anything it does not
+understand, naming the offending key and the file:
+
+* a missing file                    -> ``ConfigError("... not found")``
+* a key the dataclass does not have -> ``ConfigError("unknown key 'x' in <file> ...")``
+* a value of the wrong type         -> ``ConfigError("key 'x' in <file> must be float ...")``
+* a value out of its range          -> checked by the dataclass' ``validate()``; re-raised with
+                                        the file name.
+
+Ranges are declared next to the field with ``field(metadata={"range": (lo, hi)})`` or
+``metadata={"choices": (...)}``; ``check_ranges`` enforces them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import types
+import typing
+from typing import Any, Mapping, Type, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is malformed; the message names the key and file."""
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Coerce a YAML scalar/list to the annotated type, or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        last_err = None
+        for a in non_none:
+            try:
+                return _coerce(value, a, key, where)
+            except ConfigError as e:  # try the next member of the union
+                last_err = e
+        raise last_err  # type: ignore[misc]
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {value!r}")
+        return from_dict(tp, value, where=where, prefix=f"{key}.")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"key '{key}' in {where} must be a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(
+                    f"key '{key}' in {where} must have {len(args)} entries, got {len(value)}"
+                )
+            return tuple(_coerce(v, a, f"{key}[{i}]", where) for i, (v, a) in enumerate(zip(value, args)))
+        elem = args[0] if args else Any
+        out = [_coerce(v, elem, f"{key}[{i}]", where) for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {value!r}")
+        if args:
+            return {str(k): _coerce(v, args[1], f"{key}.{k}", where) for k, v in value.items()}
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"key '{key}' in {where} must be true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"key '{key}' in {where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"key '{key}' in {where} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"key '{key}' in {where} must be finite, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"key '{key}' in {where} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"key '{key}' in {where}: unsupported type {_type_name(tp)}")
+
+
+def from_dict(cls: Type[T], data: Mapping[str, Any], where: str = "<dict>", prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and bad types raise ConfigError."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key '{prefix}{unknown[0]}' in {where} (valid keys for {cls.__name__}: "
+            f"{', '.join(sorted(fields))})"
+        )
+    kwargs = {name: _coerce(data[name], hints[name], prefix + name, where) for name in data}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise ConfigError(f"{where}: {e}") from None
+    try:
+        check_ranges(obj, prefix=prefix)
+        if hasattr(obj, "validate"):
+            obj.validate()
+    except ConfigError as e:
+        raise ConfigError(f"{e} (in {where})") from None
+    return obj
+
+
+def check_ranges(obj: Any, prefix: str = "") -> None:
+    """Enforce ``metadata={'range': (lo, hi)}`` / ``{'choices': ...}`` on every field of ``obj``."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if "range" in f.metadata and value is not None:
+            lo, hi = f.metadata["range"]
+            vals = value if isinstance(value, (tuple, list)) else (value,)
+            for v in vals:
+                if (lo is not None and v < lo) or (hi is not None and v > hi):
+                    raise ConfigError(
+                        f"key '{prefix}{f.name}' = {value!r} is out of range [{lo}, {hi}]"
+                    )
+        if "choices" in f.metadata and value not in f.metadata["choices"]:
+            raise ConfigError(
+                f"key '{prefix}{f.name}' = {value!r} must be one of {list(f.metadata['choices'])}"
+            )
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """Read a YAML mapping; missing file or non-mapping content raise ConfigError."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path, "r", encoding="utf-8") as fh:
+        try:
+            data = yaml.safe_load(fh)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must contain a YAML mapping at the top level")
+    return data
+
+
+def load_dataclass(cls: Type[T], path: str | os.PathLike, section: str | None = None) -> T:
+    """Load ``cls`` from a YAML file (optionally from one top-level ``section`` of it)."""
+    data = read_yaml(path)
+    where = os.fspath(path)
+    if section is not None:
+        data = data.get(section, {})
+        where = f"{where} [{section}]"
+    return from_dict(cls, data, where=where)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse a ``dotted.key=value`` override; the value is parsed as YAML (so 3e-4, true, [1,2])."""
+    if "=" not in text:
+        raise ConfigError(f"malformed override {text!r}: expected key=value (e.g. ppo.learning_rate=3e-4)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"malformed override {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"malformed override {text!r}: value is not valid YAML") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Return a copy of nested mapping ``data`` with ``key=value`` overrides applied."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: '{p}' is not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain nested dict/list (tuples become lists) suitable for YAML/JSON."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
