@@ -1,0 +1,151 @@
+"""The quad12 robot and its two worlds: loading (C MuJoCo + MJX), shared layout, geometry, settling."""
+
+import os
+
+import jax
+import mujoco
+import numpy as np
+import pytest
+from mujoco import mjx
+
+from model import loading, robot_constants as rc, terrain
+from model.simulation_config import SimulationConfig
+
+WORLDS = ("flat", "rough")
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {w: loading.load_mj_model(SimulationConfig(world=w)) for w in WORLDS}
+
+
+def _names(m, objtype, n):
+    return [mujoco.mj_id2name(m, objtype, i) for i in range(n)]
+
+
+def test_worlds_load_in_c_mujoco_and_mjx(models):
+    for w, m in models.items():
+        assert m.nq == 19 and m.nv == 18 and m.nu == 12, w
+        mx = mjx.put_model(m)
+        assert mx.nu == 12 and mx.nsensordata == m.nsensordata
+
+
+def test_worlds_share_actuators_and_sensors(models):
+    flat, rough = models["flat"], models["rough"]
+    assert _names(flat, mujoco.mjtObj.mjOBJ_ACTUATOR, flat.nu) == list(rc.ACTUATOR_NAMES)
+    assert _names(rough, mujoco.mjtObj.mjOBJ_ACTUATOR, rough.nu) == list(rc.ACTUATOR_NAMES)
+    np.testing.assert_array_equal(flat.actuator_ctrlrange, rough.actuator_ctrlrange)
+    np.testing.assert_array_equal(flat.actuator_forcerange, rough.actuator_forcerange)
+    np.testing.assert_array_equal(flat.actuator_gainprm, rough.actuator_gainprm)
+    assert loading.sensor_slices_of(flat) == loading.sensor_slices_of(rough)
+    np.testing.assert_array_equal(flat.sensor_type, rough.sensor_type)
+    # actuator i drives joint i (qpos[7 + i]) and the joint ranges equal the ctrl ranges
+    for m in (flat, rough):
+        joint_ids = m.actuator_trnid[:, 0]
+        assert [m.joint(j).name for j in joint_ids] == list(rc.JOINT_NAMES)
+        np.testing.assert_array_equal(m.jnt_qposadr[joint_ids], np.arange(7, 19))
+        np.testing.assert_allclose(m.jnt_range[joint_ids], m.actuator_ctrlrange)
+
+
+def test_documented_sensor_layout(models):
+    s = loading.sensor_slices_of(models["flat"])
+    for name in (rc.SENSOR_TRUNK_QUAT, rc.SENSOR_GYRO, rc.SENSOR_ACC, rc.SENSOR_LINVEL, rc.SENSOR_TRUNK_POS,
+                 *rc.JOINT_POS_SENSORS, *rc.JOINT_VEL_SENSORS, *rc.FOOT_TOUCH_SENSORS, *rc.BODY_CONTACT_SENSORS):
+        assert name in s, name
+    assert s["trunk_quat"].stop - s["trunk_quat"].start == 4
+    # the indices printed in docs/model.md are the real ones
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "model.md")).read()
+    for name, sl in s.items():
+        assert f"| `{name}` | {sl.start}:{sl.stop} |" in doc, f"docs/model.md sensor table out of date for {name}"
+
+
+def test_dimensions_mass_and_limits(models):
+    m = models["flat"]
+    assert 11.0 < m.body_subtreemass[1] < 13.0  # total ~12 kg
+    assert abs(m.body("trunk").mass[0] - 5.0) < 1e-9
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, 0)
+    d.qpos[:7] = [0, 0, 0, 1, 0, 0, 0]
+    mujoco.mj_kinematics(m, d)
+    for leg, hip in zip(rc.LEG_NAMES, rc.HIP_OFFSETS):
+        np.testing.assert_allclose(d.xpos[m.body(f"{leg}_hip").id], hip, atol=1e-9)
+        # home pose puts each foot straight below its thigh joint
+        thigh = d.xpos[m.body(f"{leg}_thigh").id]
+        foot = d.site_xpos[m.site(f"{leg}_foot").id]
+        np.testing.assert_allclose(foot[:2], thigh[:2], atol=1e-3)
+        assert abs(np.linalg.norm(thigh - d.xpos[m.body(f"{leg}_calf").id]) - rc.THIGH_LENGTH) < 1e-9
+        assert abs(np.linalg.norm(foot - d.xpos[m.body(f"{leg}_calf").id]) - rc.CALF_LENGTH) < 1e-9
+    gear_limits = np.abs(m.actuator_forcerange[:, 1]).reshape(4, 3)
+    np.testing.assert_allclose(gear_limits, [[24, 24, 36]] * 4)
+    # only the foot geoms touch the ground in the standing pose; every collision geom is a sphere
+    collide = [i for i in range(m.ngeom) if m.geom_contype[i]]
+    assert all(m.geom_type[i] == mujoco.mjtGeom.mjGEOM_SPHERE for i in collide)
+    assert {m.geom(i).name for i in collide} >= set(rc.FOOT_GEOMS)
+
+
+def test_xml_timestep_matches_simulation_config():
+    raw = mujoco.MjModel.from_xml_path(SimulationConfig().flat_xml if os.path.isabs(SimulationConfig().flat_xml)
+                                       else SimulationConfig().world_xml)
+    assert raw.opt.timestep == SimulationConfig().physics_dt
+    assert SimulationConfig().n_substeps == 5
+
+
+def test_servo_gain_override_applies():
+    m = loading.load_mj_model(SimulationConfig(kp=55.0, kv=1.5))
+    np.testing.assert_allclose(m.actuator_gainprm[:, 0], 55.0)
+    np.testing.assert_allclose(m.actuator_biasprm[:, 1:3], [[-55.0, -1.5]] * 12)
+
+
+def test_terrain_seed_changes_hfield_only_in_rough_world():
+    m0 = loading.load_mj_model(SimulationConfig(world="rough", terrain_seed=0))
+    m3 = loading.load_mj_model(SimulationConfig(world="rough", terrain_seed=3))
+    assert not np.allclose(m0.hfield_data, m3.hfield_data)
+    np.testing.assert_allclose(loading.terrain_heights(m3), terrain.generate_heights(3), atol=1e-6)
+    assert loading.terrain_heights(loading.load_mj_model(SimulationConfig())) is None
+
+
+# ---- settling: the robot dropped from home stands, C MuJoCo and MJX agree -------------------------
+
+SETTLE_S = 1.0
+STAND_BAND = (0.24, 0.29)  # trunk height above the ground under it after settling (m)
+
+
+def _initial_data(m, world):
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, 0)
+    ground = 0.0
+    if world == "rough":
+        h = loading.terrain_heights(m)
+        x, y = terrain.band_spawn_xy(2, 0.5, 0.5)
+        ground = float(terrain.footprint_max_height(h, x, y))
+        d.qpos[:3] = [x, y, ground + rc.HOME_TRUNK_HEIGHT + 0.02]  # dropped from 2 cm above
+    else:
+        d.qpos[2] += 0.02
+    return d, ground
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", WORLDS)
+def test_drop_settles_standing_c_and_mjx_agree(models, world):
+    m = models[world]
+    d, ground = _initial_data(m, world)
+    steps = int(round(SETTLE_S / m.opt.timestep))
+    dx = mjx.put_data(m, d)
+    for _ in range(steps):
+        mujoco.mj_step(m, d)
+    s = loading.sensor_slices_of(m)
+    touch = np.array([d.sensordata[s[n]][0] for n in rc.FOOT_TOUCH_SENSORS])
+    height = d.qpos[2] - ground
+    assert STAND_BAND[0] < height < STAND_BAND[1], f"{world}: trunk height {height:.3f} m"
+    assert (touch > 1.0).all(), f"{world}: foot touch {touch}"
+    assert all(d.sensordata[s[n]][0] == 0.0 for n in rc.BODY_CONTACT_SENSORS)
+    mx = mjx.put_model(m)
+    run = jax.jit(lambda x: jax.lax.scan(lambda c, _: (mjx.step(mx, c), None), x, None, length=steps)[0])
+    dx = run(dx)
+    mj_touch = np.array([dx.sensordata[s[n]][0] for n in rc.FOOT_TOUCH_SENSORS])
+    assert (mj_touch > 1.0).all()
+    # Tolerance: 1 mm in height, 0.005 in quaternion components. Dominated by float32 in MJX and,
+    # on the heightfield, by MJX's prism-based hfield contacts vs C MuJoCo's (seen: 5e-6 m flat,
+    # 2e-4 m rough).
+    assert abs(float(dx.qpos[2]) - d.qpos[2]) < 1e-3
+    np.testing.assert_allclose(np.asarray(dx.qpos[3:7]), d.qpos[3:7], atol=5e-3)
