@@ -1,0 +1,31 @@
+# Two entry points for a newcomer (see README):
+#   make train   - create .venv, install, train the residual policy on the small default
+#   make test    - create .venv, install with test extras, run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: train test venv venv-dev clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e ".[dev,sb3]"
+	touch $@
+
+venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
+
+train: $(VENV)/.installed
+	$(PY) -m train $(ARGS)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q $(ARGS)
+
+clean:
+	rm -rf $(VENV) .jax_cache .pytest_cache

@@ -1,0 +1,253 @@
+"""Bézier foot-trajectory generator (MIT Cheetah swing profile), pure JAX.
+
+All foot targets are foot-sphere centres in each leg's **hip frame** (origin at the abduction
+joint, axes parallel to the body frame: x forward, y left, z up) in metres.  Leg order FR, FL,
+RR, RL.
+
+Gait clock
+  A scalar gait phase ``phi`` in [0, 1) advances by ``dt / period`` per step (:class:`GaitState`,
+  :func:`advance_gait`).  Leg ``i`` has phase ``phi_i = (phi + offset_i) mod 1``; it is in
+  **stance** for ``phi_i < duty_factor`` (stance progress ``u = phi_i / duty``) and in **swing**
+  otherwise (swing progress ``u = (phi_i - duty) / (1 - duty)``).
+
+Step vector
+  From the body command ``(vx, vy, wz)`` [m/s, m/s, rad/s] each leg gets a planar velocity
+  ``v_i = (vx - wz * r_y, vy + wz * r_x)`` where ``r`` is its nominal foot position in the body
+  frame (``omega x r``).  Its half step vector is ``L_i = v_i * duty * period / 2`` [m] (norm
+  capped at ``max_step_length / 2``), so a stance foot sweeping ``+L_i -> -L_i`` in
+  ``duty * period`` seconds moves backwards in the hip frame at exactly ``-v_i``.
+
+Swing (Hyun et al. 2014, 12 control points, unit half-step and unit height)::
+
+    X = [-1, -1.4, -1.5, -1.5, -1.5, 0, 0, 0, 1.5, 1.5, 1.4, 1]            (times L_i)
+    Z = [0, 0, .9, .9, .9, .9, .9, 1.1, 1.1, 1.1, 0, 0] / max_u Bz(u)      (times swing_height)
+
+  The Z curve is normalised so its peak equals ``swing_height`` exactly.
+
+Stance (penetration curve, continuous with the swing at both ends)::
+
+    offset_xy = L_i * (1 - 2 u),    offset_z = -penetration_depth * sin(pi u)
+              (= -delta * cos(pi x / 2L) with x = L (1 - 2u))
+
+Foot target = nominal point ``(foot_x_offset, s * (l1 + foot_y_offset), -(body_height - r_foot))``
+plus the offset.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from gait.gait_config import GaitConfig
+from ik.leg_geometry import DEFAULT_GEOMETRY, SIDE_SIGNS, LegGeometry
+
+SWING_X_POINTS: Tuple[float, ...] = (-1.0, -1.4, -1.5, -1.5, -1.5, 0.0, 0.0, 0.0, 1.5, 1.5, 1.4, 1.0)
+"""Swing-curve control points along the step direction, in units of the half step L."""
+
+_SWING_Z_RAW: Tuple[float, ...] = (0.0, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.1, 1.1, 1.1, 0.0, 0.0)
+
+
+def _bezier_peak_numpy(points: Tuple[float, ...]) -> float:
+    """Maximum over u in [0, 1] of the Bézier curve with these control points (float64, exact roots)."""
+    n = len(points) - 1
+    # power-basis coefficients of sum_k C(n,k) u^k (1-u)^(n-k) P_k
+    coeffs = np.zeros(n + 1)
+    for k, pk in enumerate(points):
+        for j in range(n - k + 1):
+            coeffs[k + j] += pk * math.comb(n, k) * math.comb(n - k, j) * (-1.0) ** j
+    poly = np.polynomial.Polynomial(coeffs)
+    candidates = [0.0, 1.0] + [r.real for r in poly.deriv().roots() if abs(r.imag) < 1e-9 and 0.0 <= r.real <= 1.0]
+    return float(max(poly(u) for u in candidates))
+
+
+SWING_Z_PEAK_RAW: float = _bezier_peak_numpy(_SWING_Z_RAW)
+"""Peak of the raw Z curve (control points in units of H); about 1.04."""
+
+SWING_Z_POINTS: Tuple[float, ...] = tuple(z / SWING_Z_PEAK_RAW for z in _SWING_Z_RAW)
+"""Swing-curve height control points in units of the clearance (peak of the curve is exactly 1)."""
+
+
+@struct.dataclass
+class GaitState:
+    """Gait clock carried between control steps (a pytree; vmap it for many environments).
+
+    Attributes:
+      phase: scalar gait phase in [0, 1) [fraction of a period]; leg phases are offsets of it.
+    """
+
+    phase: jax.Array
+
+    @classmethod
+    def create(cls, phase: float | jax.Array = 0.0) -> "GaitState":
+        """A gait state at ``phase`` (wrapped into [0, 1))."""
+        return cls(phase=jnp.mod(jnp.asarray(phase, dtype=jnp.result_type(float)), 1.0))
+
+
+def advance_gait(state: GaitState, dt: float | jax.Array, config: GaitConfig) -> GaitState:
+    """Advance the gait clock by ``dt`` seconds: ``phase <- (phase + dt / period) mod 1``."""
+    return state.replace(phase=jnp.mod(state.phase + dt / config.period, 1.0))
+
+
+def leg_phases(state: GaitState, config: GaitConfig) -> jax.Array:
+    """(4,) per-leg phases in [0, 1) (FR, FL, RR, RL) for the configured footfall pattern."""
+    offsets = jnp.asarray(config.phase_offsets, dtype=jnp.result_type(state.phase))
+    return jnp.mod(state.phase + offsets, 1.0)
+
+
+def bezier_curve(control_points: jax.Array, u: jax.Array) -> jax.Array:
+    """Evaluate a 1-D Bézier curve by de Casteljau's algorithm (stable, gradient clean).
+
+    Args:
+      control_points: (n,) control values.
+      u: scalar curve parameter in [0, 1].
+
+    Returns:
+      scalar curve value, same units as the control points.
+    """
+    pts = jnp.asarray(control_points, dtype=jnp.result_type(u, float))
+    for _ in range(pts.shape[0] - 1):
+        pts = (1.0 - u) * pts[:-1] + u * pts[1:]
+    return pts[0]
+
+
+def swing_profile(progress: jax.Array) -> Tuple[jax.Array, jax.Array]:
+    """Unit swing curve: ``(x in units of L, z in units of the clearance)`` at swing progress in [0, 1]."""
+    u = jnp.clip(progress, 0.0, 1.0)
+    return bezier_curve(jnp.asarray(SWING_X_POINTS), u), bezier_curve(jnp.asarray(SWING_Z_POINTS), u)
+
+
+def stance_profile(progress: jax.Array) -> Tuple[jax.Array, jax.Array]:
+    """Unit stance curve: ``(x = 1 - 2u in units of L, z = -sin(pi u) in units of the depth)``."""
+    u = jnp.clip(progress, 0.0, 1.0)
+    return 1.0 - 2.0 * u, -jnp.sin(jnp.pi * u)
+
+
+def bezier_swing(progress: jax.Array, half_step: jax.Array, swing_height: float | jax.Array) -> jax.Array:
+    """Swing-phase foot offset from the nominal foot point.
+
+    Args:
+      progress: swing progress in [0, 1] (0 = lift-off behind, 1 = touch-down in front).
+      half_step: (2,) half step vector L (x, y) in the hip frame [m].
+      swing_height: clearance at the peak of the swing [m].
+
+    Returns:
+      (3,) offset in the hip frame [m]; goes from ``(-L, 0)`` to ``(+L, 0)``.
+    """
+    sx, sz = swing_profile(progress)
+    return jnp.concatenate([sx * half_step, jnp.reshape(swing_height * sz, (1,))])
+
+
+def stance_penetration(progress: jax.Array, half_step: jax.Array, depth: float | jax.Array) -> jax.Array:
+    """Stance-phase foot offset from the nominal foot point.
+
+    Args:
+      progress: stance progress in [0, 1] (0 = touch-down in front, 1 = lift-off behind).
+      half_step: (2,) half step vector L (x, y) in the hip frame [m].
+      depth: penetration depth at mid-stance [m].
+
+    Returns:
+      (3,) offset in the hip frame [m]; goes linearly from ``(+L, 0)`` to ``(-L, 0)`` while dipping
+      to ``-depth`` at mid-stance.
+    """
+    sx, sz = stance_profile(progress)
+    return jnp.concatenate([sx * half_step, jnp.reshape(depth * sz, (1,))])
+
+
+def foot_offset(
+    leg_phase: jax.Array,
+    half_step: jax.Array,
+    duty_factor: float,
+    swing_height: float | jax.Array,
+    penetration_depth: float | jax.Array,
+) -> jax.Array:
+    """(3,) hip-frame foot offset [m] of one leg at ``leg_phase`` in [0, 1) (stance, then swing)."""
+    in_stance = leg_phase < duty_factor
+    stance_u = leg_phase / duty_factor
+    swing_u = (leg_phase - duty_factor) / (1.0 - duty_factor)
+    return jnp.where(
+        in_stance,
+        stance_penetration(stance_u, half_step, penetration_depth),
+        bezier_swing(swing_u, half_step, swing_height),
+    )
+
+
+def nominal_stance_points(
+    config: GaitConfig,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
+    body_height: Optional[jax.Array | float] = None,
+) -> jax.Array:
+    """(4, 3) nominal (zero-velocity) foot-centre positions in the hip frames [m].
+
+    ``(foot_x_offset, s * (lateral_offset + foot_y_offset), -(body_height - foot_radius))``;
+    ``body_height`` [m] overrides ``config.body_height`` (may be traced).
+    """
+    h = config.body_height if body_height is None else body_height
+    z = -(jnp.asarray(h, dtype=jnp.result_type(float)) - geometry.foot_radius)
+    sides = jnp.asarray(SIDE_SIGNS, dtype=z.dtype)
+    x = jnp.full((4,), config.foot_x_offset, dtype=z.dtype)
+    y = sides * (geometry.lateral_offset + config.foot_y_offset)
+    return jnp.stack([x, y, jnp.broadcast_to(z, (4,))], axis=-1)
+
+
+def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
+    """(4, 2) planar velocity [m/s] each foot point must have relative to the ground-fixed world.
+
+    ``v_i = (vx - wz * r_iy, vy + wz * r_ix)`` with ``r_i`` the nominal foot point in the body frame;
+    ``command`` is (3,) ``(vx [m/s], vy [m/s], wz [rad/s])`` in the body frame.
+    """
+    command = jnp.asarray(command, dtype=jnp.result_type(command, float))
+    sides = np.asarray(SIDE_SIGNS)
+    hips = np.asarray(geometry.hip_offsets)
+    r_x = hips[:, 0] + config.foot_x_offset
+    r_y = hips[:, 1] + sides * (geometry.lateral_offset + config.foot_y_offset)
+    vx, vy, wz = command[0], command[1], command[2]
+    return jnp.stack([vx - wz * jnp.asarray(r_y), vy + wz * jnp.asarray(r_x)], axis=-1)
+
+
+def half_steps_from_command(
+    command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY
+) -> jax.Array:
+    """(4, 2) half step vectors L_i = v_i * duty * period / 2 [m], norm capped at max_step_length / 2."""
+    half = leg_velocities(command, config, geometry) * (0.5 * config.duty_factor * config.period)
+    cap = 0.5 * config.max_step_length
+    n2 = jnp.sum(half * half, axis=-1, keepdims=True)
+    ok = n2 > cap * cap
+    norm = jnp.sqrt(jnp.where(ok, n2, 1.0))
+    return jnp.where(ok, half * (cap / norm), half)
+
+
+def nominal_foot_targets(
+    state: GaitState,
+    command: jax.Array,
+    config: GaitConfig,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
+    body_height: Optional[jax.Array | float] = None,
+) -> jax.Array:
+    """Nominal foot targets of all legs for the current gait phase.
+
+    Args:
+      state: gait clock.
+      command: (3,) body velocity command ``(vx [m/s], vy [m/s], yaw rate [rad/s])``, body frame.
+      config: gait parameters (static).
+      geometry: leg geometry (static).
+      body_height: optional trunk height above ground [m] overriding ``config.body_height``.
+
+    Returns:
+      (4, 3) foot-centre targets, each in its own hip frame [m], legs FR, FL, RR, RL.
+    """
+    phases = leg_phases(state, config)
+    half = half_steps_from_command(command, config, geometry)
+    offsets = jax.vmap(
+        lambda ph, l: foot_offset(ph, l, config.duty_factor, config.swing_height, config.penetration_depth)
+    )(phases, half.astype(phases.dtype))
+    return nominal_stance_points(config, geometry, body_height).astype(offsets.dtype) + offsets
+
+
+def stance_mask(state: GaitState, config: GaitConfig) -> jax.Array:
+    """(4,) bool, True for legs whose gait phase is in stance (desired contact)."""
+    return leg_phases(state, config) < config.duty_factor

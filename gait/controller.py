@@ -1,0 +1,144 @@
+"""Nominal Bézier-gait controller: gait clock + command (+ residual) -> joint position targets.
+
+This is the function the environments call every control step.  Every method is pure (the
+controller is a frozen, hashable dataclass; all changing state is the :class:`GaitState` pytree
+passed in and returned), so it jits and vmaps::
+
+    ctrl = BezierController()
+    state = ctrl.init_state()
+    out = jax.jit(ctrl.joint_targets)(state, command)            # ControllerOutput
+    state = ctrl.advance(state, 0.02)
+
+Frames: foot targets are foot-sphere centres in each leg's hip frame (x forward, y left, z up)
+[m]; joint targets are in actuator order FR_abduction, FR_hip, FR_knee, FL_..., RR_..., RL_...
+[rad].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from gait.bezier_gait import GaitState, advance_gait, nominal_foot_targets, nominal_stance_points, stance_mask
+from gait.gait_config import GaitConfig
+from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
+from ik.leg_ik import all_legs_forward_kinematics, solve_all_legs_ik
+
+
+@struct.dataclass
+class ControllerOutput:
+    """What one controller evaluation produces.
+
+    Attributes:
+      joint_targets: (12,) joint position targets [rad] in actuator order.
+      foot_targets: (4, 3) nominal foot targets in the hip frames [m] (before the residual).
+      saturated: (4,) bool, True where the IK had to project the (nominal + residual) target onto
+        the reachable workspace or clip a joint to its limit.
+      stance: (4,) bool, True for legs the gait schedules in stance (desired contact).
+    """
+
+    joint_targets: jax.Array
+    foot_targets: jax.Array
+    saturated: jax.Array
+    stance: jax.Array
+
+
+def _smoothstep(x: jax.Array) -> jax.Array:
+    """Cubic ease 3x^2 - 2x^3 of ``x`` clipped to [0, 1] (zero slope at both ends)."""
+    x = jnp.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+@dataclasses.dataclass(frozen=True)
+class BezierController:
+    """Open-loop trot controller: Bézier foot trajectories + closed-form leg IK.
+
+    Attributes:
+      config: gait parameters.
+      geometry: leg geometry of the robot.
+    """
+
+    config: GaitConfig = GaitConfig()
+    geometry: LegGeometry = DEFAULT_GEOMETRY
+
+    def init_state(self, phase: float | jax.Array = 0.0) -> GaitState:
+        """Gait clock at ``phase`` in [0, 1) (0: FR and RL start their stance in a trot)."""
+        return GaitState.create(phase)
+
+    def advance(self, gait_state: GaitState, dt: float | jax.Array) -> GaitState:
+        """Advance the gait clock by ``dt`` seconds (one control step is ``control_dt``)."""
+        return advance_gait(gait_state, dt, self.config)
+
+    def foot_targets(
+        self,
+        gait_state: GaitState,
+        command: jax.Array,
+        body_height: Optional[jax.Array | float] = None,
+    ) -> jax.Array:
+        """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`."""
+        return nominal_foot_targets(gait_state, command, self.config, self.geometry, body_height)
+
+    def joint_targets(
+        self,
+        gait_state: GaitState,
+        command: jax.Array,
+        body_height: Optional[jax.Array | float] = None,
+        residual: Optional[jax.Array] = None,
+    ) -> ControllerOutput:
+        """Joint position targets for the current gait phase.
+
+        Args:
+          gait_state: gait clock.
+          command: (3,) ``(vx [m/s], vy [m/s], yaw rate [rad/s])`` in the body frame.
+          body_height: optional trunk height above ground [m] (default ``config.body_height``).
+          residual: optional (4, 3) foot-position residual [m] in the hip frames, added to the
+            nominal targets before the IK (any finite value; the IK saturates it).
+
+        Returns:
+          :class:`ControllerOutput` with (12,) joint targets, (4, 3) nominal foot targets,
+          (4,) saturation flags and (4,) scheduled-stance flags.
+        """
+        nominal = self.foot_targets(gait_state, command, body_height)
+        target = nominal if residual is None else nominal + jnp.reshape(residual, (4, 3)).astype(nominal.dtype)
+        angles, saturated = solve_all_legs_ik(target, self.geometry)
+        return ControllerOutput(
+            joint_targets=jnp.reshape(angles, (12,)),
+            foot_targets=nominal,
+            saturated=saturated,
+            stance=stance_mask(gait_state, self.config),
+        )
+
+    def stand_targets(self, body_height: Optional[jax.Array | float] = None) -> jax.Array:
+        """(12,) joint targets of the standing pose (all feet at the nominal stance points) [rad]."""
+        angles, _ = solve_all_legs_ik(nominal_stance_points(self.config, self.geometry, body_height), self.geometry)
+        return jnp.reshape(angles, (12,))
+
+    def stand_up_targets(
+        self,
+        start_joint_angles: jax.Array,
+        elapsed: jax.Array | float,
+        body_height: Optional[jax.Array | float] = None,
+    ) -> jax.Array:
+        """Joint targets that move the feet smoothly from a start pose to the standing pose.
+
+        The feet travel on straight lines (in each hip frame) from where ``start_joint_angles``
+        puts them to the nominal stance points for ``body_height``, with a smoothstep time law
+        over ``config.stand_up_duration`` seconds; after that the standing pose is held.
+
+        Args:
+          start_joint_angles: (12,) joint angles [rad] (actuator order) when standing up began.
+          elapsed: time since standing up began [s].
+          body_height: commanded trunk height above ground [m] (default ``config.body_height``).
+
+        Returns:
+          (12,) joint position targets [rad] in actuator order.
+        """
+        start = all_legs_forward_kinematics(jnp.reshape(start_joint_angles, (4, 3)), self.geometry)
+        goal = nominal_stance_points(self.config, self.geometry, body_height).astype(start.dtype)
+        alpha = _smoothstep(jnp.asarray(elapsed, dtype=start.dtype) / self.config.stand_up_duration)
+        angles, _ = solve_all_legs_ik(start + alpha * (goal - start), self.geometry)
+        return jnp.reshape(angles, (12,))

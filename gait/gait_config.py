@@ -1,0 +1,101 @@
+"""Gait parameters of the Bézier trot generator (frozen, YAML-loadable, range-validated).
+
+Load with :func:`load_gait_config` (defaults: ``configs/gait.yaml``).  Every field carries its
+unit and valid range; :func:`model.yaml_config.from_dict` rejects unknown keys, wrong types and
+out-of-range values with a :class:`model.yaml_config.ConfigError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import field
+from typing import Dict, Optional, Tuple
+
+from model.yaml_config import ConfigError, check_ranges, from_dict, load_dataclass
+
+GAIT_PHASE_OFFSETS: Dict[str, Tuple[float, float, float, float]] = {
+    # leg order FR, FL, RR, RL; a leg's phase is (gait phase + offset) mod 1
+    "trot": (0.0, 0.5, 0.5, 0.0),   # diagonal pairs FR+RL and FL+RR
+    "pace": (0.0, 0.5, 0.0, 0.5),   # lateral pairs FR+RR and FL+RL
+    "bound": (0.0, 0.0, 0.5, 0.5),  # front pair and rear pair
+}
+"""Per-leg phase offsets [fraction of a period] of each selectable gait."""
+
+DEFAULT_GAIT_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "gait.yaml")
+"""Path of the repository's default gait configuration file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GaitConfig:
+    """Parameters of the Bézier foot-trajectory generator.
+
+    Foot targets are foot-sphere centres in each leg's hip frame (x forward, y left, z up) [m].
+
+    Attributes:
+      gait: footfall pattern, one of ``trot``, ``pace``, ``bound`` (see ``GAIT_PHASE_OFFSETS``).
+      period: duration of one full gait cycle [s].
+      duty_factor: fraction of the cycle a foot is in stance [-].
+      swing_height: foot clearance, the peak height of the swing curve above the stance line [m].
+      penetration_depth: depth of the stance curve below the stance line at mid-stance [m].
+      body_height: nominal trunk-origin height above flat ground [m]; the stance line of a foot
+        centre lies ``body_height - foot_radius`` below its hip.
+      max_step_length: cap on the full step length (|2 L| per leg, incl. the yaw part) [m].
+      foot_x_offset: forward offset of the nominal foot position from below the hip [m].
+      foot_y_offset: extra outward offset of the nominal foot position beyond the thigh's
+        lateral offset [m] (positive = wider stance).
+      stand_up_duration: time the stand-up helper takes to reach the standing pose [s].
+    """
+
+    gait: str = field(default="trot", metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
+    period: float = field(default=0.5, metadata={"range": (0.1, 2.0)})
+    duty_factor: float = field(default=0.6, metadata={"range": (0.3, 0.9)})
+    swing_height: float = field(default=0.07, metadata={"range": (0.0, 0.2)})
+    penetration_depth: float = field(default=0.01, metadata={"range": (0.0, 0.05)})
+    body_height: float = field(default=0.27, metadata={"range": (0.12, 0.38)})
+    max_step_length: float = field(default=0.24, metadata={"range": (0.0, 0.5)})
+    foot_x_offset: float = field(default=-0.03, metadata={"range": (-0.15, 0.15)})
+    foot_y_offset: float = field(default=0.0, metadata={"range": (-0.05, 0.15)})
+    stand_up_duration: float = field(default=1.0, metadata={"range": (0.05, 10.0)})
+
+    def validate(self) -> None:
+        """Check cross-field consistency; raises ConfigError."""
+        check_ranges(self)
+        if self.penetration_depth > self.swing_height and self.swing_height > 0.0:
+            raise ConfigError(
+                f"key 'penetration_depth' = {self.penetration_depth} must not exceed "
+                f"swing_height = {self.swing_height}"
+            )
+
+    @property
+    def phase_offsets(self) -> Tuple[float, float, float, float]:
+        """Per-leg phase offsets (FR, FL, RR, RL) [fraction of a period] of ``gait``."""
+        return GAIT_PHASE_OFFSETS[self.gait]
+
+    @property
+    def swing_duration(self) -> float:
+        """Duration of one swing phase [s]."""
+        return (1.0 - self.duty_factor) * self.period
+
+    @property
+    def stance_duration(self) -> float:
+        """Duration of one stance phase [s]."""
+        return self.duty_factor * self.period
+
+
+def load_gait_config(path: Optional[str | os.PathLike] = None, section: Optional[str] = None) -> GaitConfig:
+    """Load a :class:`GaitConfig` from YAML (default ``configs/gait.yaml``).
+
+    Args:
+      path: YAML file; ``None`` uses :data:`DEFAULT_GAIT_YAML`.
+      section: optional top-level key holding the gait mapping (for combined config files).
+
+    Raises:
+      ConfigError: missing file, unknown key, wrong type or out-of-range value.
+    """
+    return load_dataclass(GaitConfig, DEFAULT_GAIT_YAML if path is None else path, section=section)
+
+
+def gait_config_from_dict(data: dict, where: str = "<dict>") -> GaitConfig:
+    """Build a validated :class:`GaitConfig` from a plain mapping (e.g. a section of a bigger YAML)."""
+    return from_dict(GaitConfig, data, where=where)

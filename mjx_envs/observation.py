@@ -1,0 +1,82 @@
+"""Observation vector of the residual-walking environment and its exported layout.
+
+Layout (names, slices, units, scales) is data — :func:`observation_layout` — so that playback,
+exports and tests read it instead of hard-coding indices. Every channel is multiplied by its
+scale and the whole vector is clipped to [-CLIP, CLIP].
+"""
+
+from __future__ import annotations
+
+from typing import List, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from mjx_envs.measurements import Measurements, gravity_in_body
+
+CLIP = 10.0
+# per-foot terrain samples (m, body-aligned offsets around each foot): centre, +-x, +-y
+TERRAIN_OFFSETS = ((0.0, 0.0), (0.1, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.0, -0.1))
+
+
+class Channel(NamedTuple):
+    name: str
+    size: int
+    unit: str
+    scale: float
+    description: str
+
+
+def channels(action_size: int = 12, terrain: bool = False) -> List[Channel]:
+    ch = [
+        Channel("gravity", 3, "-", 1.0, "unit gravity direction in the body frame"),
+        Channel("lin_vel", 3, "m/s", 2.0, "trunk linear velocity, body frame"),
+        Channel("ang_vel", 3, "rad/s", 0.25, "trunk angular velocity, body frame"),
+        Channel("joint_pos", 12, "rad", 1.0, "joint angles minus the home pose, actuator order"),
+        Channel("joint_vel", 12, "rad/s", 0.05, "joint velocities, actuator order"),
+        Channel("gait_phase", 2, "-", 1.0, "sin, cos of 2*pi*gait phase"),
+        Channel("foot_contact", 4, "-", 1.0, "1 if the foot touch force > threshold (FR, FL, RR, RL)"),
+        Channel("command", 3, "m/s, m/s, rad/s", 2.0, "velocity command (vx, vy, yaw rate)"),
+        Channel("last_action", action_size, "-", 1.0, "previous policy action in [-1, 1]"),
+    ]
+    if terrain:
+        ch.append(Channel("terrain_height", 4 * len(TERRAIN_OFFSETS), "m", 5.0,
+                          "terrain height under/around each foot relative to the foot centre"))
+    return ch
+
+
+def observation_layout(action_size: int = 12, terrain: bool = False) -> List[dict]:
+    """[{name, start, stop, size, unit, scale, description}] in observation order."""
+    out, start = [], 0
+    for c in channels(action_size, terrain):
+        out.append(dict(name=c.name, start=start, stop=start + c.size, size=c.size, unit=c.unit,
+                        scale=c.scale, description=c.description))
+        start += c.size
+    return out
+
+
+def observation_size(action_size: int = 12, terrain: bool = False) -> int:
+    return sum(c.size for c in channels(action_size, terrain))
+
+
+def build_observation(meas: Measurements, home_joints: jax.Array, phase: jax.Array,
+                      contact: jax.Array, command: jax.Array, last_action: jax.Array,
+                      terrain_heights: jax.Array | None = None) -> jax.Array:
+    """Scaled, clipped observation vector; ``terrain_heights`` (20,) only when enabled."""
+    parts = {
+        "gravity": gravity_in_body(meas.trunk_quat),
+        "lin_vel": meas.lin_vel,
+        "ang_vel": meas.ang_vel,
+        "joint_pos": meas.joint_pos - home_joints,
+        "joint_vel": meas.joint_vel,
+        "gait_phase": jnp.stack([jnp.sin(2 * jnp.pi * phase), jnp.cos(2 * jnp.pi * phase)]),
+        "foot_contact": contact.astype(jnp.float32),
+        "command": command,
+        "last_action": last_action,
+    }
+    if terrain_heights is not None:
+        parts["terrain_height"] = terrain_heights
+    vec = [parts[c.name].astype(jnp.float32) * c.scale
+           for c in channels(last_action.shape[-1], terrain_heights is not None)]
+    obs = jnp.concatenate(vec)
+    return jnp.clip(jnp.nan_to_num(obs, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)

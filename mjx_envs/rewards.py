@@ -1,0 +1,103 @@
+"""Named reward terms. reward = sum_k weight_k * term_k (weights: ``EnvConfig.reward_weights``).
+
+Each term is a small pure function returning one scalar per control step, in the units stated;
+penalties are positive quantities with negative weights. Every term is logged under
+``metrics['reward/<name>']`` (weighted) by the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from mjx_envs.env_config import RewardWeights
+
+TRACKING_SIGMA = 0.25  # (m/s)^2 and (rad/s)^2 in the tracking kernels
+
+
+@struct.dataclass
+class RewardInputs:
+    lin_vel: jax.Array  # (3,) body frame, m/s
+    ang_vel: jax.Array  # (3,) body frame, rad/s
+    command: jax.Array  # (3,) vx, vy, yaw rate
+    gravity: jax.Array  # (3,) unit gravity in body frame
+    joint_vel: jax.Array  # (12,) rad/s
+    actuator_force: jax.Array  # (12,) N*m
+    foot_contact: jax.Array  # (4,) bool
+    foot_vel: jax.Array  # (4, 3) world frame, m/s
+    body_contacts: jax.Array  # () number of trunk/thigh/calf zones touching the ground
+    joints_near_limit: jax.Array  # () count
+    actuators_saturated: jax.Array  # () count
+    ik_saturated: jax.Array  # () number of legs whose IK target was projected/clipped
+    action: jax.Array  # (A,)
+    last_action: jax.Array  # (A,)
+
+
+def reward_tracking_lin_vel(x: RewardInputs) -> jax.Array:
+    """exp(-|v_xy_cmd - v_xy|^2 / sigma), in [0, 1]."""
+    err = jnp.sum(jnp.square(x.command[:2] - x.lin_vel[:2]))
+    return jnp.exp(-err / TRACKING_SIGMA)
+
+
+def reward_tracking_yaw_rate(x: RewardInputs) -> jax.Array:
+    """exp(-(yaw_rate_cmd - w_z)^2 / sigma), in [0, 1]."""
+    return jnp.exp(-jnp.square(x.command[2] - x.ang_vel[2]) / TRACKING_SIGMA)
+
+
+def reward_energy(x: RewardInputs) -> jax.Array:
+    """Mechanical power sum |tau * qdot| (W)."""
+    return jnp.sum(jnp.abs(x.actuator_force * x.joint_vel))
+
+
+def reward_foot_slip(x: RewardInputs) -> jax.Array:
+    """Sum over feet in contact of the squared horizontal foot speed ((m/s)^2)."""
+    return jnp.sum(x.foot_contact * jnp.sum(jnp.square(x.foot_vel[:, :2]), axis=-1))
+
+
+def reward_attitude(x: RewardInputs) -> jax.Array:
+    """Squared horizontal component of body-frame gravity (~ roll^2 + pitch^2, rad^2)."""
+    return jnp.sum(jnp.square(x.gravity[:2]))
+
+
+def reward_alive(x: RewardInputs) -> jax.Array:
+    """1 per step survived."""
+    return jnp.ones((), jnp.float32)
+
+
+def reward_body_collision(x: RewardInputs) -> jax.Array:
+    """Number of trunk/thigh/calf zones in contact with the ground."""
+    return x.body_contacts
+
+
+def reward_joint_limit(x: RewardInputs) -> jax.Array:
+    """Number of joints within 0.05 rad of (or beyond) a limit."""
+    return x.joints_near_limit
+
+
+def reward_actuator_saturation(x: RewardInputs) -> jax.Array:
+    """Number of servos at their torque limit."""
+    return x.actuators_saturated
+
+
+def reward_ik_saturation(x: RewardInputs) -> jax.Array:
+    """Number of legs whose foot target had to be projected into the workspace / clipped."""
+    return x.ik_saturated
+
+
+def reward_action_rate(x: RewardInputs) -> jax.Array:
+    """Squared change of the action since the last step."""
+    return jnp.sum(jnp.square(x.action - x.last_action))
+
+
+REWARD_TERMS = {f.name: globals()[f"reward_{f.name}"] for f in dataclasses.fields(RewardWeights)}
+
+
+def compute_reward(x: RewardInputs, weights: RewardWeights) -> tuple[jax.Array, Dict[str, jax.Array]]:
+    """Total reward and the dict of weighted terms (terms with weight 0 are still logged)."""
+    terms = {name: getattr(weights, name) * fn(x).astype(jnp.float32) for name, fn in REWARD_TERMS.items()}
+    total = sum(terms.values())
+    return total, terms
