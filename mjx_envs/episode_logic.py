@@ -296,6 +296,7 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
 def randomized_model_fields(ctx: EnvContext, base: Dict[str, Any], dr: Dict[str, jax.Array]) -> Dict[str, Any]:
     """Model arrays for this episode's friction/mass/strength draw (base = nominal arrays)."""
     s = dr["motor_strength"]
+    base = {k: jnp.asarray(v) for k, v in base.items()}
     friction = base["geom_friction"].at[:, 0].multiply(dr["friction_scale"])
     mass = base["body_mass"].at[ctx.trunk_body].add(dr["trunk_mass_delta"])
     gain = base["actuator_gainprm"].at[:, 0].multiply(s)

@@ -140,9 +140,9 @@ class ResidualWalkEnv(gym.Env):
             return self._renderer.render()
         if self.render_mode == "human":
             if self._viewer is None:
-                import mujoco.viewer
+                from mujoco import viewer as mj_viewer
 
-                self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
+                self._viewer = mj_viewer.launch_passive(self.model, self.data)
             self._viewer.sync()
         return None
 
