@@ -267,3 +267,19 @@ def test_rgb_array_render():
     frame = env.render()
     env.close()
     assert frame.shape == (120, 160, 3) and frame.std() > 5
+
+
+def test_env_config_yaml_and_errors(tmp_path):
+    from mjx_envs.env_config import load_env_config
+    from model.yaml_config import ConfigError
+
+    assert load_env_config() == EnvConfig()  # configs/env.yaml holds the defaults
+    bad = tmp_path / "env.yaml"
+    for text, key in (("residual_max: 0.5\n", "residual_max"), ("action_mode: torque\n", "action_mode"),
+                      ("reward_weights:\n  speed: 1\n", "reward_weights.speed"),
+                      ("command:\n  vx: [0.5, 0.1]\n", "command.vx"),
+                      ("randomization:\n  friction_scale: [1.2, 0.8]\n", "friction_scale")):
+        bad.write_text(text)
+        with pytest.raises(ConfigError) as err:
+            load_env_config(str(bad))
+        assert key in str(err.value) and "env.yaml" in str(err.value), str(err.value)

@@ -1,0 +1,201 @@
+"""Environment throughput: batched MJX env vs the Gymnasium/C-MuJoCo twin vs raw mj_step.
+
+    python -m benchmarks.env_throughput [--world flat|rough] [--batch 1 16 256 1024 4096] [--quick]
+
+Counts control steps of the full residual env (gait + IK + 5 physics substeps + observation +
+reward + termination). Rows:
+  * ``mjx``: ``jit(vmap(env.step))`` at each batch size, rolled with ``lax.scan`` (steps/s = batch
+    x steps / wall time, after compilation);
+  * ``gym xN``: ``ResidualWalkEnv`` in N worker processes stepping independently;
+  * ``mj_step``: raw C MuJoCo ``mj_step`` x substeps, the floor reference (no controller).
+Also the JIT compile time of ``reset`` and ``step`` (single env). Prints a table and writes
+``benchmarks/results/<device>[_<world>][_quick].json`` / ``.md`` and a PNG of steps/s vs batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def _versions() -> dict:
+    import brax
+    import jax
+    import mujoco
+
+    return {"python": platform.python_version(), "jax": jax.__version__, "mujoco": mujoco.__version__,
+            "brax": brax.__version__}
+
+
+def device_name() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return d.device_kind.lower().replace(" ", "-")
+
+
+def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
+    import jax
+    import jax.numpy as jnp
+
+    from mjx_envs.residual_walk import ResidualWalk
+    from model.simulation_config import SimulationConfig
+
+    env = ResidualWalk(SimulationConfig(world=world))
+    t = time.perf_counter()
+    reset = jax.jit(env.reset).lower(jax.random.PRNGKey(0)).compile()
+    compile_reset = time.perf_counter() - t
+    s0 = reset(jax.random.PRNGKey(0))
+    t = time.perf_counter()
+    jax.jit(env.step).lower(s0, jnp.zeros(12)).compile()
+    compile_step = time.perf_counter() - t
+    rows = []
+    for b in batches:
+        states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(1), b))
+
+        @jax.jit
+        def roll(s):
+            def body(c, _):
+                return jax.vmap(env.step)(c, jnp.zeros((b, 12))), None
+            return jax.lax.scan(body, s, None, length=steps)[0]
+
+        t = time.perf_counter()
+        out = roll(states)
+        jax.block_until_ready(out.obs)
+        compile_s = time.perf_counter() - t
+        t = time.perf_counter()
+        out = roll(out)
+        jax.block_until_ready(out.obs)
+        wall = time.perf_counter() - t
+        rows.append({"backend": "mjx", "envs": b, "steps_per_s": b * steps / wall,
+                     "wall_s": wall, "compile_s": compile_s})
+        print(f"  mjx batch {b:5d}: {b * steps / wall:10.0f} steps/s (compile {compile_s:.1f} s)", flush=True)
+    return rows, {"compile_reset_s": compile_reset, "compile_step_s": compile_step}
+
+
+def _gym_worker(args):
+    world, steps = args
+    from mjx_envs.gym_env import ResidualWalkEnv
+
+    env = ResidualWalkEnv(world=world)
+    env.reset(seed=0)
+    a = np.zeros(12, np.float32)
+    for _ in range(20):  # compile the jitted logic outside the timed part
+        env.step(a)
+    t = time.perf_counter()
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    return steps, time.perf_counter() - t
+
+
+def bench_gym(world: str, procs, steps: int) -> list:
+    rows = []
+    ctx = mp.get_context("spawn")
+    for n in procs:
+        with ctx.Pool(n) as pool:
+            res = pool.map(_gym_worker, [(world, steps)] * n)
+        rate = sum(s / w for s, w in res)
+        rows.append({"backend": f"gym x{n}", "envs": n, "steps_per_s": rate})
+        print(f"  gym {n} proc: {rate:10.0f} steps/s", flush=True)
+    return rows
+
+
+def bench_mj_step(world: str, steps: int) -> list:
+    import mujoco
+
+    from model import loading
+    from model.simulation_config import SimulationConfig
+
+    sim = SimulationConfig(world=world)
+    m = loading.load_mj_model(sim)
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, 0)
+    if world == "rough":
+        d.qpos[1], d.qpos[2] = -3.75, 0.30
+    t = time.perf_counter()
+    for _ in range(steps * sim.n_substeps):
+        mujoco.mj_step(m, d)
+    wall = time.perf_counter() - t
+    rate = steps / wall
+    print(f"  raw mj_step x{sim.n_substeps}: {rate:10.0f} control steps/s", flush=True)
+    return [{"backend": "mj_step (floor)", "envs": 1, "steps_per_s": rate}]
+
+
+def write_results(result: dict, stem: str) -> None:
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    with open(os.path.join(RESULTS_DIR, stem + ".json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    lines = [f"# Env throughput — {result['device']} — world `{result['world']}`", "",
+             f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
+             f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
+             f"step {result['compile']['compile_step_s']:.1f} s", "",
+             "| backend | envs | control steps/s | ratio to gym x1 |", "|---|---|---|---|"]
+    base = next(r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1")
+    for r in result["rows"]:
+        lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f} |")
+    with open(os.path.join(RESULTS_DIR, stem + ".md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mj = [r for r in result["rows"] if r["backend"] == "mjx"]
+    gy = [r for r in result["rows"] if r["backend"].startswith("gym")]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.loglog([r["envs"] for r in mj], [r["steps_per_s"] for r in mj], "o-", label="MJX batched (jit+vmap)")
+    ax.loglog([r["envs"] for r in gy], [r["steps_per_s"] for r in gy], "s-", label="Gymnasium / C MuJoCo, N processes")
+    floor = [r for r in result["rows"] if r["backend"].startswith("mj_step")]
+    if floor:
+        ax.axhline(floor[0]["steps_per_s"], color="gray", ls="--", label="raw mj_step, 1 core (floor ref.)")
+    ax.set_xlabel("environments")
+    ax.set_ylabel("control steps / s")
+    ax.set_title(f"Residual env throughput — {result['device']} — {result['world']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS_DIR, stem + ".png"), dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--world", default="flat", choices=("flat", "rough"))
+    p.add_argument("--batch", type=int, nargs="+", default=None)
+    p.add_argument("--procs", type=int, nargs="+", default=None)
+    p.add_argument("--steps", type=int, default=None, help="control steps per timed rollout")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    args = p.parse_args(argv)
+    import jax
+
+    gpu = jax.devices()[0].platform != "cpu"
+    batches = args.batch or ([1, 4] if args.quick else ([1, 16, 256, 1024, 4096, 8192] if gpu else [1, 16, 256, 1024, 4096]))
+    procs = args.procs or ([1] if args.quick else sorted({1, os.cpu_count() or 1}))
+    steps = args.steps or (5 if args.quick else 50)
+    print(f"device {device_name()}, world {args.world}, batches {batches}, steps {steps}", flush=True)
+    mjx_rows, compile_times = bench_mjx(args.world, batches, steps)
+    rows = mjx_rows + bench_gym(args.world, procs, max(steps * 4, 20)) + bench_mj_step(args.world, max(steps * 20, 100))
+    result = {"device": device_name(), "world": args.world, "versions": _versions(),
+              "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "compile": compile_times, "rows": rows}
+    stem = device_name() + ("" if args.world == "flat" else "_rough") + ("_quick" if args.quick else "")
+    write_results(result, stem)
+    print(open(os.path.join(RESULTS_DIR, stem + ".md")).read())
+    return result
+
+
+if __name__ == "__main__":
+    main()
