@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import mjx_envs
+from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.env_config import EnvConfig, Randomization
 from mjx_envs.gym_env import ResidualWalkEnv
@@ -232,28 +233,27 @@ def test_nan_physics_terminates_and_never_leaks(flat_mjx):
 def test_pushes_and_domain_randomisation_change_per_episode():
     cfg = EnvConfig(randomization=Randomization(push_velocity=0.5, push_interval=(0.02, 0.04),
                                                 domain_randomization=True))
-    env = ResidualWalk(env=cfg)
-    s1, s2 = env.reset(jax.random.PRNGKey(1)), env.reset(jax.random.PRNGKey(2))
-    assert float(s1.info["dr"]["friction_scale"]) != float(s2.info["dr"]["friction_scale"])
-    ctx = env.ctx
-    qvel, info = logic.apply_push(ctx, jnp.zeros(18), {**s1.info, "step": jnp.asarray(10)})
+    ctx = logic.make_context(SimulationConfig(), cfg, GaitConfig())
+    sample = jax.jit(lambda k: logic.sample_episode(ctx, k, None)[2])
+    info1, info2 = sample(jax.random.PRNGKey(1)), sample(jax.random.PRNGKey(2))
+    assert float(info1["dr"]["friction_scale"]) != float(info2["dr"]["friction_scale"])
+    qvel, info = logic.apply_push(ctx, jnp.zeros(18), {**info1, "step": jnp.asarray(10)})
     assert float(jnp.abs(qvel[:2]).sum()) > 0 and float(info["push_time"]) > 0.2
     # the C-MuJoCo twin applies the same draw to its model
     g = ResidualWalkEnv(env=cfg)
     g.reset(options={"key": jax.random.PRNGKey(1)})
-    fs = float(s1.info["dr"]["friction_scale"])
+    fs = float(info1["dr"]["friction_scale"])
     np.testing.assert_allclose(g.model.geom_friction[:, 0], g._dr_base["geom_friction"][:, 0] * fs, rtol=1e-5)
 
 
 def test_curriculum_moves_levels():
-    env = ResidualWalk(SimulationConfig(world="rough"))
-    ctx = env.ctx
+    ctx = logic.make_context(SimulationConfig(world="rough"), EnvConfig(), GaitConfig())
     info = dict(terrain_level=jnp.asarray(2), command=jnp.array([0.4, 0.0, 0.0]), distance=jnp.asarray(7.0))
     assert int(logic.next_level(ctx, info)) == 3
     assert int(logic.next_level(ctx, {**info, "distance": jnp.asarray(0.5)})) == 1
     assert int(logic.next_level(ctx, {**info, "distance": jnp.asarray(3.0)})) == 2
-    s = env.reset(jax.random.PRNGKey(0), terrain_level=jnp.asarray(4))
-    y = float(s.data.qpos[1])
+    qpos, _, _ = jax.jit(lambda k: logic.sample_episode(ctx, k, jnp.asarray(4)))(jax.random.PRNGKey(0))
+    y = float(qpos[1])
     assert 1.5 <= y < 3.0  # band 4 spans y in [1.5, 3.0]
 
 
@@ -283,3 +283,25 @@ def test_env_config_yaml_and_errors(tmp_path):
         with pytest.raises(ConfigError) as err:
             load_env_config(str(bad))
         assert key in str(err.value) and "env.yaml" in str(err.value), str(err.value)
+
+
+@pytest.mark.slow
+def test_mjx_step_applies_per_env_domain_randomisation():
+    """Two envs in one vmapped step, identical except for their DR draw, evolve differently;
+    with equal draws they evolve identically."""
+    cfg = EnvConfig(randomization=Randomization(domain_randomization=True))
+    env = ResidualWalk(env=cfg)
+    s = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    batch = jax.tree.map(lambda x: jnp.stack([x, x]), s)
+    dr = {"friction_scale": jnp.array([1.0, 1.0]), "trunk_mass_delta": jnp.array([0.0, 1.5]),
+          "motor_strength": jnp.array([1.0, 0.85])}
+    batch = batch.replace(info={**batch.info, "dr": dr})
+    step = jax.jit(jax.vmap(env.step))
+    for _ in range(10):
+        batch = step(batch, jnp.zeros((2, 12)))
+    qpos = np.asarray(batch.data.qpos)
+    assert np.abs(qpos[0] - qpos[1]).max() > 1e-3  # heavier, weaker robot sags differently
+    same = batch.replace(info={**batch.info, "dr": jax.tree.map(lambda x: jnp.stack([x[0], x[0]]), dr)})
+    same = jax.tree.map(lambda x: jnp.stack([x[0], x[0]]), same)
+    same = step(same, jnp.zeros((2, 12)))
+    np.testing.assert_array_equal(np.asarray(same.data.qpos[0]), np.asarray(same.data.qpos[1]))
