@@ -227,13 +227,14 @@ def initial_observation(ctx: EnvContext, meas: Measurements, info: Dict[str, Any
 
 def zero_metrics(ctx: EnvContext) -> Dict[str, jax.Array]:
     """Metrics dict with every key ``post_physics`` produces, all zero (for reset states)."""
-    names = ["reward/" + n for n in dataclasses.asdict(ctx.env.reward_weights)] + list(_METRIC_NAMES)
+    names = ["reward/" + n for n in dataclasses.asdict(ctx.env.reward_weights)] + list(METRIC_NAMES)
     return {n: jnp.zeros(()) for n in names}
 
 
-_METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "distance_step", "fell",
+METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "distance_step", "fell",
                  "nan_physics", "out_of_bounds", "joint_limit_violations", "actuator_saturated",
                  "ik_saturated", "body_contacts", "terrain_level", "power")
+"""Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md)."""
 
 
 def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]):

@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import types
 import typing
 from typing import Any, Mapping, Type, TypeVar
 
 import yaml
+
+_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 T = TypeVar("T")
 
@@ -88,6 +91,8 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
             raise ConfigError(f"key '{key}' in {where} must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML11_FLOAT.match(value.strip()):
+            value = float(value)  # YAML 1.1 reads "1e-4" (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"key '{key}' in {where} must be a number, got {value!r}")
         value = float(value)

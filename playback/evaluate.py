@@ -1,0 +1,332 @@
+"""Evaluate an exported residual policy against the nominal gait on flat and rough ground (C MuJoCo).
+
+Usage::
+
+    python -m playback.evaluate --policy RUN_DIR_OR_EXPORT [--episodes 32] [--duration 20]
+                                [--out DIR] [--worlds flat rough] [--band 0 1 2 3 4 5]
+                                [--seed 0] [--command VX VY YAW] [--action-scale 1]
+                                [--processes P]
+    python -m playback.evaluate --no-residual ...     # the nominal gait alone, no policy
+
+Every controller (the policy, and the nominal gait = the same env with a zero action) runs the
+same episodes: episode i is reset with :func:`playback.episode.episode_key` ``(seed, i)`` (same
+command, spawn, heading, joint noise, gait phase), on the rough world in band
+``bands[i % len(bands)]`` (default: all bands 0..5, 0 = flat .. 5 = 10 cm relief). Episodes end
+at ``--duration`` or when the env terminates them; NaN physics counts as a fall.
+
+Writes ``evaluation.json``, ``evaluation.md`` (table), ``distance_per_episode.png`` and
+``forward_speed.png`` to ``--out`` (default ``RUN_DIR/evaluation`` or ``evaluation/``). Metric
+definitions: :mod:`playback.episode_metrics`, ``docs/playback.md``.
+
+Importable: :func:`evaluate_policy` returns the report dict (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import os
+import platform
+import shlex
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from model import terrain
+from model.yaml_config import ConfigError
+from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
+from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
+from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
+                                        write_json, write_markdown)
+from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs,
+                                 make_env, meta_path, with_world)
+from train.export import ExportError, load_policy
+
+POLICY, NOMINAL = "policy", "nominal"
+ALL_BANDS = tuple(range(terrain.DEFAULT_TERRAIN.num_bands))
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeTask:
+    """One episode to run: controller name, world, episode index (-> reset key) and spawn band."""
+
+    controller: str
+    world: str
+    index: int
+    band: Optional[int]
+
+
+def episode_tasks(controllers: Sequence[str], worlds: Sequence[str], episodes: int,
+                  bands: Sequence[int] = ALL_BANDS) -> List[EpisodeTask]:
+    """All (controller, world, episode) tasks; rough-world episode i spawns in ``bands[i % len]``."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if not bands:
+        raise ValueError("bands must name at least one band")
+    return [EpisodeTask(c, w, i, int(bands[i % len(bands)]) if w == "rough" else None)
+            for w in worlds for c in controllers for i in range(episodes)]
+
+
+@dataclasses.dataclass
+class _Job:
+    """Work for one process: tasks plus what is needed to rebuild env and policy there."""
+
+    tasks: List[EpisodeTask]
+    configs: EnvConfigs
+    duration: float
+    seed: int
+    command: Optional[Tuple[float, float, float]]
+    action_scale: float
+    export_dir: Optional[str] = None
+    policy: Any = None  # in-process only (not pickled)
+    keep_records: bool = False
+    jax_cache_dir: Optional[str] = None
+
+
+_ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
+
+
+def _env_for(configs: EnvConfigs):
+    if configs not in _ENVS:
+        if len(_ENVS) >= 4:
+            for e in _ENVS.values():
+                e.close()
+            _ENVS.clear()
+        _ENVS[configs] = make_env(configs)
+    return _ENVS[configs]
+
+
+def _run_job(job: _Job) -> List[Tuple[EpisodeTask, Dict[str, Any], np.ndarray, Optional[EpisodeRecord]]]:
+    """Run a job's episodes; returns (task, summary, forward-velocity trace (N,), record or None)."""
+    if job.jax_cache_dir:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", job.jax_cache_dir)
+    policy = job.policy
+    if policy is None and job.export_dir is not None:
+        policy = load_policy(job.export_dir)
+    out = []
+    for task in job.tasks:
+        env = _env_for(with_world(job.configs, task.world))
+        if task.controller == POLICY:
+            controller = policy_controller(policy, job.action_scale)
+        else:
+            controller = zero_action(env.action_space.shape[0])
+        n_steps = int(round(job.duration / env.ctx.sim.control_dt))
+        rec = run_episode(env, controller, n_steps, episode_key(job.seed, task.index), task.band, job.command)
+        summary = summarize_episode(rec, robot_mass(env), gravity(env))
+        summary.update(episode=task.index, world=task.world, controller=task.controller)
+        out.append((task, summary, rec.metric("forward_velocity"), rec if job.keep_records else None))
+    return out
+
+
+def _split(tasks: List[EpisodeTask], parts: int) -> List[List[EpisodeTask]]:
+    """Contiguous chunks (tasks are ordered by world, so a chunk builds few envs)."""
+    parts = max(1, min(parts, len(tasks)))
+    bounds = np.linspace(0, len(tasks), parts + 1).round().astype(int)
+    return [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def default_processes() -> int:
+    """min(CPU count, 4)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None, episodes: int = 32,
+                    duration: float = 20.0, worlds: Sequence[str] = ("flat", "rough"),
+                    bands: Sequence[int] = ALL_BANDS, seed: int = 0,
+                    command: Optional[Sequence[float]] = None, action_scale: float = 1.0,
+                    include_nominal: bool = True, processes: int = 1, keep_records: bool = False,
+                    progress=None) -> Dict[str, Any]:
+    """Run the evaluation episodes and return the report (what ``evaluation.json`` holds).
+
+    Args:
+      policy: a loaded export (``train.export.ExportedPolicy``), an export path, or None to
+        evaluate the nominal gait alone. With ``processes > 1`` the policy must come from an
+        export (the workers reload it from its directory).
+      configs: env configs (default: the export's ``meta["config"]``, else ``configs/*.yaml``);
+        the world is replaced by each entry of ``worlds``.
+      episodes: episodes per world and controller; duration: episode length [s].
+      bands: rough-world spawn bands, used round-robin over the episodes.
+      seed: base seed of the reset keys (:func:`playback.episode.episode_key`).
+      command: (vx, vy, yaw rate) for every episode; None keeps the env's sampled command.
+      action_scale: multiplies the policy's action.
+      include_nominal: also run the nominal gait (zero residual) when a policy is given.
+      processes: worker processes (``multiprocessing`` spawn); 1 runs in this process.
+      keep_records: also return the :class:`~playback.episode.EpisodeRecord` of every episode
+        under ``report["records"][controller][world]`` (not JSON-serialisable).
+      progress: optional ``callable(str)`` for progress lines.
+
+    Returns:
+      ``{"settings", "results": {controller: {world: {"summary", "episodes"}}}, "traces":
+      {controller: {world: [forward velocity (N,) per episode]}}, "definitions", "mass_kg",
+      "gravity_mps2", "control_dt", "wall_time_s", "device"}`` (+ ``records``).
+    """
+    t0 = time.perf_counter()
+    if isinstance(policy, (str, os.PathLike)):
+        policy = load_policy(os.fspath(policy))
+    if configs is None:
+        configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
+    for w in worlds:
+        if w not in ("flat", "rough"):
+            raise ValueError(f"unknown world {w!r}: use flat and/or rough")
+    for b in bands:
+        if not 0 <= int(b) < len(ALL_BANDS):
+            raise ValueError(f"band {b} out of range 0..{len(ALL_BANDS) - 1}")
+    if duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration} s")
+    cmd = None if command is None else tuple(float(c) for c in command)
+    if cmd is not None and len(cmd) != 3:
+        raise ValueError(f"command must be (vx, vy, yaw rate), got {command!r}")
+    controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
+
+    # check compatibility once, here, before any worker starts (clear error, exit status 2 on the CLI)
+    probe = _env_for(with_world(configs, worlds[0]))
+    if policy is not None:
+        check_policy_matches_env(policy.meta, probe, meta_path(policy))
+    mass, g, dt = robot_mass(probe), gravity(probe), float(probe.ctx.sim.control_dt)
+
+    tasks = episode_tasks(controllers, worlds, episodes, bands)
+    import jax
+
+    cache_dir = jax.config.jax_compilation_cache_dir
+    common = dict(configs=configs, duration=float(duration), seed=int(seed), command=cmd,
+                  action_scale=float(action_scale), keep_records=keep_records, jax_cache_dir=cache_dir)
+    results_raw = []
+    if processes <= 1:
+        for chunk in _split(tasks, max(1, len(tasks) // max(1, episodes))):
+            results_raw += _run_job(_Job(chunk, policy=policy, **common))
+            if progress:
+                progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
+    else:
+        export_dir = getattr(policy, "export_dir", None)
+        if policy is not None and export_dir is None:
+            raise ValueError("processes > 1 needs a policy loaded from an export (train.export.load_policy)")
+        jobs = [_Job(chunk, export_dir=export_dir, **common) for chunk in _split(tasks, 2 * processes)]
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(processes) as pool:
+            for part in pool.imap_unordered(_run_job, jobs):
+                results_raw += part
+                if progress:
+                    progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
+
+    results_raw.sort(key=lambda r: (controllers.index(r[0].controller), worlds.index(r[0].world), r[0].index))
+    results: Dict[str, Dict[str, Any]] = {}
+    traces: Dict[str, Dict[str, List[np.ndarray]]] = {}
+    records: Dict[str, Dict[str, List[EpisodeRecord]]] = {}
+    for task, summary, trace, rec in results_raw:
+        results.setdefault(task.controller, {}).setdefault(task.world, {"episodes": []})["episodes"].append(summary)
+        traces.setdefault(task.controller, {}).setdefault(task.world, []).append(trace)
+        if rec is not None:
+            records.setdefault(task.controller, {}).setdefault(task.world, []).append(rec)
+    results = {c: {w: {"summary": aggregate(res["episodes"]), "episodes": res["episodes"]}
+                   for w, res in per.items()} for c, per in results.items()}
+    report = {
+        "settings": {"policy": getattr(policy, "export_dir", None), "action_scale": float(action_scale),
+                     "episodes": int(episodes), "duration_s": float(duration), "worlds": list(worlds),
+                     "bands": [int(b) for b in bands], "seed": int(seed),
+                     "command": None if cmd is None else list(cmd), "processes": int(processes),
+                     "terrain_seed": configs.simulation.terrain_seed, "command_line": ""},
+        "results": results,
+        "traces": traces,
+        "definitions": METRIC_DEFINITIONS,
+        "mass_kg": mass,
+        "gravity_mps2": g,
+        "control_dt": dt,
+        "wall_time_s": time.perf_counter() - t0,
+        "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
+    }
+    if keep_records:
+        report["records"] = records
+    return report
+
+
+def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
+    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots; returns {name: path}."""
+    os.makedirs(out_dir, exist_ok=True)
+    vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]
+    plots = {
+        "distance per episode": plot_distance_per_episode(os.path.join(out_dir, "distance_per_episode.png"),
+                                                          report["results"], report["settings"]["duration_s"]),
+        "forward speed": plot_forward_speed(os.path.join(out_dir, "forward_speed.png"), report["traces"],
+                                            report["control_dt"], float(np.mean(vx)) if vx else None),
+    }
+    from train.export import package_versions
+
+    data = {k: v for k, v in report.items() if k not in ("traces", "records")}
+    data["versions"] = package_versions()
+    data["plots"] = {k: os.path.basename(v) for k, v in plots.items()}
+    paths = {"json": os.path.join(out_dir, "evaluation.json"), "markdown": os.path.join(out_dir, "evaluation.md")}
+    write_json(paths["json"], data)
+    write_markdown(paths["markdown"], data, plots)
+    return {**paths, **plots}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m playback.evaluate",
+                                description="Evaluate a residual policy vs the nominal gait on C MuJoCo.")
+    p.add_argument("--policy", help="run directory or export directory (optional with --no-residual)")
+    p.add_argument("--no-residual", action="store_true", help="evaluate the nominal gait only")
+    p.add_argument("--episodes", type=int, default=32, help="episodes per world and controller (default 32)")
+    p.add_argument("--duration", type=float, default=20.0, help="episode length [s] (default 20)")
+    p.add_argument("--out", default=None, help="output directory (default RUN_DIR/evaluation or ./evaluation)")
+    p.add_argument("--worlds", nargs="+", choices=("flat", "rough"), default=["flat", "rough"])
+    p.add_argument("--band", nargs="+", type=int, default=list(ALL_BANDS),
+                   help="rough-world spawn band(s), used round-robin over the episodes (default: all 0..5)")
+    p.add_argument("--terrain-seed", type=int, default=None, help="rough world: heightfield seed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the episodes' reset keys")
+    p.add_argument("--command", nargs=3, type=float, default=None, metavar=("VX", "VY", "YAW"),
+                   help="fixed command (m/s, m/s, rad/s); default: the env's sampled command per episode")
+    p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action")
+    p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait baseline")
+    p.add_argument("--processes", type=int, default=default_processes(),
+                   help=f"worker processes (default min(cpu_count, 4) = {default_processes()})")
+    return p
+
+
+def _default_out(policy_arg: Optional[str]) -> str:
+    if policy_arg and os.path.isdir(policy_arg) and os.path.basename(os.path.normpath(policy_arg)) != "export":
+        return os.path.join(policy_arg, "evaluation")
+    if policy_arg and os.path.isdir(policy_arg):
+        return os.path.join(os.path.dirname(os.path.normpath(policy_arg)), "evaluation")
+    return "evaluation"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line; returns the exit status (2: missing/incompatible policy or bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.policy is None and not args.no_residual:
+        parser.print_usage(sys.stderr)
+        print("error: --policy RUN_DIR_OR_EXPORT is required (or --no-residual for the nominal gait alone)",
+              file=sys.stderr)
+        return 2
+    try:
+        policy = load_policy(args.policy) if args.policy is not None else None
+        configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
+        configs = with_world(configs, terrain_seed=args.terrain_seed)
+        if args.no_residual:
+            policy = None
+        report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
+                                 worlds=args.worlds, bands=args.band, seed=args.seed, command=args.command,
+                                 action_scale=args.action_scale, include_nominal=not args.no_nominal,
+                                 processes=args.processes, progress=print)
+    except (ExportError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report["settings"]["command_line"] = "python -m playback.evaluate " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    out = args.out or _default_out(args.policy)
+    paths = write_report(report, out)
+    with open(paths["markdown"], encoding="utf-8") as fh:
+        table = [ln for ln in fh.read().splitlines() if ln.startswith("|")]
+    print("\n".join(table))
+    print("wrote " + ", ".join(paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

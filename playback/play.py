@@ -1,0 +1,232 @@
+"""Play an exported residual policy (or the nominal gait alone) on C MuJoCo: viewer or video.
+
+Usage (``python -m playback`` runs :func:`main`)::
+
+    python -m playback --policy RUN_DIR_OR_EXPORT [--viewer | --video out.mp4|out.gif]
+                       [--world flat|rough] [--terrain-seed S] [--band B]
+                       [--vx 0.3] [--vy 0] [--yaw-rate 0] [--sampled-command]
+                       [--duration 20] [--seed 0] [--action-scale 1] [--no-residual]
+                       [--fps 25] [--width 640] [--height 480] [--snapshot frame.png]
+    python -m playback --no-residual --video nominal.mp4     # no policy needed
+
+The environment is the Gymnasium twin ``ResidualWalkEnv`` built from the configs stored in the
+export (``meta.json`` -> ``config``), or from ``configs/*.yaml`` without a policy; ``--world``
+and ``--terrain-seed`` replace the world. The policy's observation must match the env's (size
+and layout), else the command stops with a message naming what differs. A missing or
+incompatible export exits with status 2.
+
+The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics,
+leaving the heightfield); a video then holds the last frame to the full duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from model import terrain
+from model.yaml_config import ConfigError
+from playback.episode import policy_controller, run_episode, zero_action
+from playback.episode_metrics import gravity, robot_mass, summarize_episode
+from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs,
+                                 make_env, meta_path, with_world)
+from playback.video import VideoWriter, check_video_path, frame_steps, offscreen_gl_problem
+from train.export import ExportError, load_policy
+
+DEFAULT_COMMAND = (0.3, 0.0, 0.0)
+"""Velocity command of a playback unless given: (vx m/s, vy m/s, yaw rate rad/s)."""
+
+
+def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Optional[str] = "flat",
+         terrain_seed: Optional[int] = None, band: Optional[int] = None, action_scale: float = 1.0,
+         command: Optional[Sequence[float]] = DEFAULT_COMMAND, duration: float = 20.0, seed: int = 0,
+         viewer: bool = False, video: Optional[str] = None, fps: float = 25.0, width: int = 640,
+         height: int = 480, snapshot: Optional[str] = None) -> Dict[str, Any]:
+    """Run one episode and return its summary (:func:`playback.episode_metrics.summarize_episode`).
+
+    Args:
+      policy: a loaded export (``train.export.ExportedPolicy``) or None for the nominal gait
+        (zero residual).
+      configs: env configs; default: the export's (``meta["config"]``), or ``configs/*.yaml``.
+      world, terrain_seed: replace the world (``flat``/``rough``) and heightfield seed; None keeps.
+      band: rough-world spawn band 0..5 (``terrain_level`` of the reset); None lets the env draw.
+      action_scale: multiplies the policy's action (the env clips to [-1, 1]).
+      command: (vx [m/s], vy [m/s], yaw rate [rad/s]); None keeps the command the env sampled.
+      duration: episode length [s]; seed: the reset key is ``jax.random.PRNGKey(seed)``.
+      viewer: MuJoCo passive viewer, real time (needs a display).
+      video: ``.mp4`` or ``.gif`` path; ``round(duration * fps)`` frames of ``width`` x ``height``.
+      snapshot: PNG path for the last rendered state (works without ``video``).
+
+    Returns the summary plus ``video``/``frames``/``snapshot`` (paths, frame count) and ``world``.
+
+    Raises:
+      PolicyEnvMismatch (an ExportError): the policy's observation/action do not fit the env.
+      RuntimeError: video/snapshot requested but offscreen GL is unavailable.
+    """
+    import jax
+
+    if duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration} s")
+    if configs is None:
+        configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
+    configs = with_world(configs, world, terrain_seed)
+    if video is not None:
+        check_video_path(video)
+    wants_frames = video is not None or snapshot is not None
+    if wants_frames and viewer:
+        raise ValueError("choose either the viewer or a video/snapshot, not both")
+    if viewer and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
+                                                             os.environ.get("WAYLAND_DISPLAY")):
+        raise RuntimeError("the MuJoCo viewer needs a display (DISPLAY is not set); on a headless machine "
+                           "write a video instead: --video out.mp4")
+    if wants_frames:
+        problem = offscreen_gl_problem()
+        if problem is not None:
+            raise RuntimeError(problem)
+    render_mode = "human" if viewer else ("rgb_array" if wants_frames else None)
+    env = make_env(configs, render_mode=render_mode, width=width, height=height)
+    try:
+        if policy is not None:
+            check_policy_matches_env(policy.meta, env, meta_path(policy))
+            controller = policy_controller(policy, action_scale)
+        else:
+            controller = zero_action(env.action_space.shape[0])
+        dt = env.ctx.sim.control_dt
+        n_steps = int(round(duration / dt))
+        schedule = frame_steps(duration, fps, dt) if video is not None else np.zeros(0, np.int64)
+        writer = VideoWriter(video, fps) if video is not None else None
+        state = {"next": 0, "last": None, "t0": time.perf_counter()}
+
+        def on_step(e, k: int) -> bool:
+            if writer is not None:
+                while state["next"] < len(schedule) and schedule[state["next"]] == k:
+                    state["last"] = e.render()
+                    writer.append(state["last"])
+                    state["next"] += 1
+            if viewer:
+                time.sleep(max(0.0, state["t0"] + k * dt - time.perf_counter()))
+                handle = getattr(e, "_viewer", None)
+                return handle is None or handle.is_running()
+            return True
+
+        try:
+            rec = run_episode(env, controller, n_steps, jax.random.PRNGKey(int(seed)), band, command, on_step)
+            if writer is not None and state["last"] is None:
+                state["last"] = env.render()
+            while writer is not None and writer.frames < len(schedule):  # hold the last frame after a fall
+                writer.append(state["last"])
+        finally:
+            if writer is not None:
+                writer.close()
+        if snapshot is not None:
+            import imageio.v3 as iio
+
+            os.makedirs(os.path.dirname(os.path.abspath(snapshot)), exist_ok=True)
+            iio.imwrite(snapshot, env.render())
+        summary = summarize_episode(rec, robot_mass(env), gravity(env))
+        summary.update(world=configs.simulation.world, terrain_seed=configs.simulation.terrain_seed,
+                       video=video, frames=writer.frames if writer is not None else 0, snapshot=snapshot,
+                       policy=getattr(policy, "export_dir", None), action_scale=float(action_scale))
+        return summary
+    finally:
+        env.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m playback",
+                                description="Play an exported residual policy (or the nominal gait) on C MuJoCo.")
+    p.add_argument("--policy", help="run directory or its export/ directory (train.export); "
+                                    "optional with --no-residual")
+    p.add_argument("--no-residual", action="store_true", help="nominal Bezier trot only (zero action)")
+    p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action (default 1)")
+    p.add_argument("--world", choices=("flat", "rough"), default="flat")
+    p.add_argument("--terrain-seed", type=int, default=None, help="rough world: heightfield seed (default: config's)")
+    p.add_argument("--band", type=int, default=None,
+                   help=f"rough world: spawn band 0..{terrain.DEFAULT_TERRAIN.num_bands - 1} (0 flat .. "
+                        f"{terrain.DEFAULT_TERRAIN.max_relief * 100:.0f} cm relief); default: the env draws it")
+    p.add_argument("--vx", type=float, default=DEFAULT_COMMAND[0], help="forward velocity command [m/s]")
+    p.add_argument("--vy", type=float, default=DEFAULT_COMMAND[1], help="leftward velocity command [m/s]")
+    p.add_argument("--yaw-rate", type=float, default=DEFAULT_COMMAND[2], help="yaw-rate command [rad/s]")
+    p.add_argument("--sampled-command", action="store_true",
+                   help="keep the command the env samples at reset instead of --vx/--vy/--yaw-rate")
+    p.add_argument("--duration", type=float, default=20.0, help="episode length [s]")
+    p.add_argument("--seed", type=int, default=0, help="reset key jax.random.PRNGKey(seed)")
+    p.add_argument("--viewer", action="store_true", help="open the MuJoCo viewer (real time)")
+    p.add_argument("--video", default=None, help="write a headless video (.mp4 or .gif)")
+    p.add_argument("--snapshot", default=None, help="write the last rendered frame as PNG")
+    p.add_argument("--fps", type=float, default=25.0, help="video frames per second")
+    p.add_argument("--width", type=int, default=640, help="video width [px]")
+    p.add_argument("--height", type=int, default=480, help="video height [px]")
+    return p
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def format_summary(res: Dict[str, Any]) -> str:
+    """The lines ``python -m playback`` prints."""
+    who = f"policy {res['policy']} (action scale {res['action_scale']:g})" if res.get("policy") else \
+        "nominal gait (zero residual)"
+    cmd = res["command"]
+    lines = [
+        f"{who} on the {res['world']} world" + (f" (band {res['terrain_level']}, terrain seed {res['terrain_seed']})"
+                                                if res["world"] == "rough" else ""),
+        f"  command          vx {cmd[0]:+.2f} m/s, vy {cmd[1]:+.2f} m/s, yaw rate {cmd[2]:+.2f} rad/s",
+        f"  time             {res['time_s']:.2f} s ({res['steps']} control steps)",
+        f"  distance         {res['distance_m']:.3f} m",
+        f"  mean speed       {res['mean_forward_speed_mps']:.3f} m/s",
+        f"  fell             {_yes_no(res['fell'])}" + (f" (at {res['fall_time_s']:.2f} s)" if res["fell"] else ""),
+    ]
+    if res.get("out_of_bounds"):
+        lines.append("  left the terrain yes (episode ended)")
+    if res.get("video"):
+        lines.append(f"  video            {res['video']} ({res['frames']} frames)")
+    if res.get("snapshot"):
+        lines.append(f"  snapshot         {res['snapshot']}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line; returns the exit status (2: missing/incompatible policy or bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.policy is None and not args.no_residual:
+        parser.print_usage(sys.stderr)
+        print("error: --policy RUN_DIR_OR_EXPORT is required (or pass --no-residual to play the nominal gait "
+              "without a policy)", file=sys.stderr)
+        return 2
+    nb = terrain.DEFAULT_TERRAIN.num_bands
+    if args.band is not None and not 0 <= args.band < nb:
+        print(f"error: --band must be in 0..{nb - 1}, got {args.band}", file=sys.stderr)
+        return 2
+    if args.width < 16 or args.height < 16 or args.fps <= 0 or args.duration <= 0:
+        print("error: --width/--height must be >= 16 px, --fps and --duration positive", file=sys.stderr)
+        return 2
+    try:
+        policy = load_policy(args.policy) if args.policy is not None else None
+        configs = None
+        if policy is not None:
+            configs = configs_from_meta(policy.meta, meta_path(policy))
+        elif args.no_residual:
+            configs = default_configs()
+        if args.no_residual:
+            policy = None  # the export (if any) only provided the configs
+        command = None if args.sampled_command else (args.vx, args.vy, args.yaw_rate)
+        res = play(policy, configs, world=args.world, terrain_seed=args.terrain_seed, band=args.band,
+                   action_scale=args.action_scale, command=command, duration=args.duration, seed=args.seed,
+                   viewer=args.viewer, video=args.video, fps=args.fps, width=args.width, height=args.height,
+                   snapshot=args.snapshot)
+    except (ExportError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(format_summary(res))
+    return 0

@@ -1,0 +1,134 @@
+"""train/export.py: the policy export format and its numpy loader (fast; no training).
+
+The end-to-end check (a trained brax policy, exported and reloaded, gives the in-memory policy's
+actions) is in tests/test_train_brax.py; the SB3 one in tests/test_train_sb3.py.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from train import export as ex
+
+OBS, ACT = 10, 4
+
+
+def _write(tmp_path, output="clip_mean", activation="swish", clip=None, obs=OBS, act=ACT, seed=0):
+    rng = np.random.default_rng(seed)
+    out_width = 2 * act if output == "tanh_mean" else act
+    sizes = [obs, 8, 6, out_width]
+    layers = [(rng.normal(size=(a, b)).astype(np.float32), rng.normal(size=b).astype(np.float32))
+              for a, b in zip(sizes[:-1], sizes[1:])]
+    mean = rng.normal(size=obs).astype(np.float32)
+    std = rng.uniform(0.5, 2.0, size=obs).astype(np.float32)
+    d = str(tmp_path / "export")
+    ex.write_export(d, layers=layers, activation=activation, output=output, obs_mean=mean, obs_std=std,
+                    obs_count=123.0, meta={"observation_size": obs, "action_size": act,
+                                          "observation_layout": [{"name": "x", "start": 0, "size": obs}]},
+                    obs_clip=clip)
+    return d, layers, mean, std
+
+
+def _reference(obs, layers, mean, std, act_fn, output, clip=None, act=ACT):
+    x = (obs - mean) / std
+    if clip is not None:
+        x = np.clip(x, -clip, clip)
+    for i, (k, b) in enumerate(layers):
+        x = x @ k + b
+        if i < len(layers) - 1:
+            x = act_fn(x)
+    return np.tanh(x[..., :act]) if output == "tanh_mean" else np.clip(x, -1, 1)
+
+
+@pytest.mark.parametrize("output,activation,clip", [("clip_mean", "swish", None), ("tanh_mean", "relu", None),
+                                                    ("clip_mean", "tanh", 5.0), ("clip_mean", "elu", None)])
+def test_roundtrip_matches_reference(tmp_path, output, activation, clip):
+    d, layers, mean, std = _write(tmp_path, output, activation, clip)
+    pol = ex.load_policy(d)
+    acts = {"swish": lambda x: x / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0), "tanh": np.tanh,
+            "elu": lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1)}
+    obs = np.random.default_rng(1).normal(size=(7, OBS)).astype(np.float32) * 3
+    want = _reference(obs, layers, mean, std, acts[activation], output, clip)
+    got = pol.act(obs)
+    assert got.shape == (7, ACT) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(pol.act(obs[0]), want[0], atol=1e-5)  # unbatched
+    assert np.all(np.abs(got) <= 1.0)
+
+
+def test_load_accepts_run_dir_and_file(tmp_path):
+    d, *_ = _write(tmp_path)
+    for p in (str(tmp_path), d, os.path.join(d, ex.META_FILE)):  # run dir (has export/), export dir, a file
+        assert ex.load_policy(p).observation_size == OBS
+
+
+def test_missing_export_errors_name_the_path(tmp_path):
+    with pytest.raises(ex.ExportError, match="not found"):
+        ex.load_policy(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ex.ExportError, match="no export in"):
+        ex.load_policy(str(tmp_path / "empty"))
+    d, *_ = _write(tmp_path)
+    os.remove(os.path.join(d, ex.NORMALIZER_FILE))
+    with pytest.raises(ex.ExportError, match="normalizer.npz"):
+        ex.load_policy(d)
+
+
+@pytest.mark.parametrize("victim", [ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.META_FILE])
+def test_corrupt_files_raise_export_error(tmp_path, victim):
+    d, *_ = _write(tmp_path)
+    with open(os.path.join(d, victim), "wb") as fh:
+        fh.write(b"\x00garbage\xff" * 7)
+    with pytest.raises(ex.ExportError, match="corrupt") as e:
+        ex.load_policy(d)
+    assert victim in str(e.value)
+
+
+def test_inconsistent_meta_and_observation_mismatch(tmp_path):
+    d, *_ = _write(tmp_path)
+    meta_path = os.path.join(d, ex.META_FILE)
+    meta = json.load(open(meta_path))
+    with pytest.raises(ex.ExportError, match="observation size mismatch.*expects 10"):
+        ex.load_policy(d, observation_size=54)
+    meta["observation_size"] = 11
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(ex.ExportError, match="expected input width 11"):
+        ex.load_policy(d)
+    meta["observation_size"] = OBS
+    meta["action_size"] = 5
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(ex.ExportError, match="does not match action_size 5"):
+        ex.load_policy(d)
+    meta["action_size"] = ACT
+    meta["format_version"] = ex.FORMAT_VERSION + 1
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(ex.ExportError, match="newer than this loader"):
+        ex.load_policy(d)
+
+
+def test_wrong_observation_shape_is_refused(tmp_path):
+    d, *_ = _write(tmp_path)
+    pol = ex.load_policy(d)
+    with pytest.raises(ValueError, match=r"expects \(\.\.\., 10\)"):
+        pol.act(np.zeros(9))
+
+
+def test_nonfinite_normalizer_is_corrupt(tmp_path):
+    d, *_ = _write(tmp_path)
+    path = os.path.join(d, ex.NORMALIZER_FILE)
+    np.savez(path, mean=np.full(OBS, np.nan, np.float32), std=np.ones(OBS, np.float32), count=1.0)
+    with pytest.raises(ex.ExportError, match="non-finite"):
+        ex.load_policy(d)
+
+
+def test_brax_normal_layers_flatten_trunk_and_mean():
+    rng = np.random.default_rng(0)
+    mk = lambda a, b: {"kernel": rng.normal(size=(a, b)), "bias": rng.normal(size=b)}  # noqa: E731
+    params = {"params": {"MLP_0": {"hidden_0": mk(5, 7), "hidden_1": mk(7, 3)}, "Dense_0": mk(3, 2),
+                         "log_std": np.zeros(2)}}
+    layers = ex.brax_policy_layers(params, "normal")
+    assert [k.shape for k, _ in layers] == [(5, 7), (7, 3), (3, 2)]
+    with pytest.raises(ex.ExportError, match="MLP_0"):
+        ex.brax_policy_layers({"params": {"hidden_0": mk(5, 2)}}, "normal")

@@ -1,0 +1,161 @@
+"""python -m playback: policy/nominal playback on C MuJoCo, video output, command override, bad inputs."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from playback import play as play_cli
+from playback.episode import episode_key, roll_pitch, run_episode, set_command, zero_action
+from playback.policy_env import (check_policy_matches_env, configs_from_meta, default_configs, make_env,
+                                 observation_mismatch)
+from playback.video import frame_steps, offscreen_gl_problem
+from mjx_envs.observation import observation_layout
+from random_policy_export import write_random_export
+from train.export import ExportError, load_policy
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    return write_random_export(str(tmp_path_factory.mktemp("run")))
+
+
+@pytest.fixture(scope="module")
+def flat_env():
+    env = make_env(default_configs("flat"))
+    yield env
+    env.close()
+
+
+def _needs_gl():
+    problem = offscreen_gl_problem()
+    if problem is not None:
+        pytest.skip(problem)
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # the ffmpeg reader is a subprocess
+def test_nominal_video_has_duration_times_fps_frames(tmp_path, capsys):
+    _needs_gl()
+    import imageio.v2 as iio2
+
+    video = str(tmp_path / "nominal.mp4")
+    rc = play_cli.main(["--no-residual", "--duration", "0.4", "--fps", "10", "--width", "96", "--height", "64",
+                        "--video", video])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert os.path.getsize(video) > 0
+    with iio2.get_reader(video, format="FFMPEG") as reader:
+        assert reader.count_frames() == 4  # 0.4 s * 10 fps
+        assert reader.get_data(0).shape == (64, 96, 3)
+    for word in ("distance", "mean speed", "fell             no", video):
+        assert word in out
+
+
+def test_policy_gif_and_snapshot(export_dir, tmp_path, capsys):
+    _needs_gl()
+    import imageio.v3 as iio
+
+    gif, png = str(tmp_path / "policy.gif"), str(tmp_path / "last.png")
+    rc = play_cli.main(["--policy", export_dir, "--duration", "0.3", "--fps", "20", "--width", "64", "--height",
+                        "48", "--video", gif, "--snapshot", png, "--action-scale", "0.5", "--vx", "0.2"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    frames = iio.imread(gif, index=None)
+    assert frames.shape == (6, 48, 64, 3)  # 0.3 s * 20 fps
+    assert frames.std() > 0  # not a blank picture
+    assert iio.imread(png).shape == (48, 64, 3)
+    assert "policy" in out and "action scale 0.5" in out and "vx +0.20" in out
+
+
+def test_frame_schedule():
+    np.testing.assert_array_equal(frame_steps(0.2, 25, 0.02), [0, 2, 4, 6, 8])
+    np.testing.assert_array_equal(frame_steps(0.06, 100, 0.02), [0, 0, 1, 1, 2, 2])  # fps > 50 repeats
+    with pytest.raises(ValueError, match="positive"):
+        frame_steps(1.0, 0, 0.02)
+
+
+def test_command_override_reaches_observation_and_episode(flat_env):
+    env = flat_env
+    env.reset(options={"key": episode_key(0, 0)})
+    obs = set_command(env, (0.1, -0.05, 0.2))
+    cmd = next(c for c in env.observation_layout() if c["name"] == "command")
+    np.testing.assert_allclose(obs[cmd["start"]:cmd["stop"]], 2.0 * np.array([0.1, -0.05, 0.2]), atol=1e-6)
+    rec = run_episode(env, zero_action(), 5, episode_key(0, 0), command=(0.4, 0.0, -0.1))
+    np.testing.assert_allclose(rec.command, [0.4, 0.0, -0.1], atol=1e-6)
+    assert rec.steps == 5 and rec.trunk_pos.shape == (6, 3) and rec.foot_pos.shape == (6, 4, 3)
+    np.testing.assert_allclose(rec.metric("vel_tracking_error")[-1] > 0, True)
+    env.step(np.zeros(12))
+    with pytest.raises(RuntimeError, match="right after reset"):
+        set_command(env, (0.1, 0.0, 0.0))
+    env.reset(options={"key": episode_key(0, 0)})
+    with pytest.raises(ValueError, match="3 finite numbers"):
+        set_command(env, (0.1, 0.0))
+
+
+def test_roll_pitch_matches_the_env_convention():
+    from mjx_envs.measurements import roll_pitch as env_roll_pitch
+
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(20, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    mine = roll_pitch(q)
+    theirs = np.array([np.asarray(env_roll_pitch(jax.numpy.asarray(qi, jax.numpy.float32))) for qi in q])
+    np.testing.assert_allclose(mine, theirs, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- bad inputs
+
+def test_missing_export_exits_2_naming_the_path(tmp_path, capsys):
+    missing = str(tmp_path / "no_such_run")
+    assert play_cli.main(["--policy", missing, "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and missing in err
+
+
+def test_policy_or_no_residual_is_required(capsys):
+    assert play_cli.main(["--duration", "0.1"]) == 2
+    assert "--no-residual" in capsys.readouterr().err
+
+
+def test_bad_video_suffix_and_band(capsys, export_dir):
+    assert play_cli.main(["--no-residual", "--video", "out.avi"]) == 2
+    assert "use .mp4 or .gif" in capsys.readouterr().err
+    assert play_cli.main(["--no-residual", "--world", "rough", "--band", "9"]) == 2
+    assert "--band must be in 0..5" in capsys.readouterr().err
+
+
+def test_observation_layout_mismatch_is_named(tmp_path, capsys):
+    bad = write_random_export(str(tmp_path / "terrain_run"), terrain_layout=True)
+    assert play_cli.main(["--policy", bad, "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "observation layout mismatch: export has terrain_height (20) but the env has none" in err
+    assert "(export: 74 numbers, env: 54)" in err
+
+
+def test_observation_mismatch_descriptions():
+    env54, env74 = observation_layout(12, False), observation_layout(12, True)
+    assert observation_mismatch(54, env54, 54, env54) is None
+    assert "the env has terrain_height (20) but the export has none" in observation_mismatch(54, env54, 74, env74)
+    wrong = [dict(c) for c in env54]
+    wrong[1]["scale"] = 1.0
+    assert "lin_vel is scaled by 1.0 in the export but by 2.0 in the env" in observation_mismatch(54, wrong, 54, env54)
+    assert "export expects 50 numbers, the env gives 54" in observation_mismatch(50, None, 54, env54)
+    swapped = [env54[1], env54[0]] + env54[2:]
+    assert "channel order differs" in observation_mismatch(54, swapped, 54, env54)
+
+
+def test_export_config_problems_are_export_errors(export_dir, flat_env):
+    pol = load_policy(export_dir)
+    check_policy_matches_env(pol.meta, flat_env)  # the fixture export fits the default env
+    assert configs_from_meta(pol.meta).env.action_mode == "residual"
+    with pytest.raises(ExportError, match="no 'config' section"):
+        configs_from_meta({k: v for k, v in pol.meta.items() if k != "config"})
+    meta = {**pol.meta, "config": {**pol.meta["config"], "env": {**pol.meta["config"]["env"], "bogus": 1}}}
+    with pytest.raises(ExportError, match="unknown key 'bogus'"):
+        configs_from_meta(meta)
+    meta = {**pol.meta, "action": {**pol.meta["action"], "mode": "direct"}}
+    with pytest.raises(ExportError, match="action mode mismatch"):
+        check_policy_matches_env(meta, flat_env)

@@ -1,0 +1,129 @@
+"""``python -m train``: train the residual walking policy with Brax PPO on batched MJX.
+
+    python -m train                                  # preset gpu if JAX sees a GPU, else cpu_small
+    python -m train --preset gpu --name baseline     # runs/residual_ppo/YYYYMMDD_HHMM_baseline/
+    python -m train ppo.learning_rate=1e-4 run.early_stopping.patience=8
+    python -m train --resume runs/residual_ppo/20250101_1200   # continue from its last checkpoint
+
+Options: ``--config PATH`` (default configs/ppo_residual.yaml), ``--preset NAME``, ``--name NAME``
+(run-directory suffix), ``--output-dir DIR`` (overrides run.output_dir), ``--resume RUN_DIR``
+(reads RUN_DIR/config.yaml; ``key=value`` overrides still apply), ``--list-presets``. Trailing
+``section.key=value`` arguments override config keys (values parsed as YAML).
+See docs/training.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=None, help="training YAML (default: configs/ppo_residual.yaml)")
+    p.add_argument("--preset", default=None,
+                   help="preset of the config file (default: gpu when a GPU is present, else cpu_small)")
+    p.add_argument("--name", default=None, help="suffix of the run directory name")
+    p.add_argument("--output-dir", default=None, help="parent directory of runs (default: run.output_dir)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--list-presets", action="store_true", help="print the presets of the config file and exit")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. ppo.learning_rate=1e-4")
+    return p
+
+
+def default_preset() -> str:
+    """``gpu`` when JAX's default backend is a GPU, else ``cpu_small``."""
+    import jax
+
+    return "gpu" if jax.default_backend() == "gpu" else "cpu_small"
+
+
+def main(argv: Optional[List[str]] = None, console=print):
+    """Parse ``argv``, train, return the :class:`train.brax_ppo.TrainResult`.
+
+    Raises ConfigError / CheckpointError / ExportError with a message naming the key or file
+    (:func:`cli` turns them into ``error: ...`` and exit status 2).
+    """
+    from model.yaml_config import ConfigError
+    from train.config import DEFAULT_TRAIN_YAML, list_presets, load_resolved_config, load_train_config
+
+    args = build_parser().parse_args(argv)
+    if args.list_presets:
+        console("presets in " + (args.config or DEFAULT_TRAIN_YAML) + ": " + ", ".join(list_presets(args.config)))
+        return None
+
+    if args.resume:
+        from train.brax_ppo import CONFIG_FILE
+        from train.checkpoints import CheckpointError
+
+        if args.config or args.preset or args.name or args.output_dir:
+            raise ConfigError("--resume continues a run with its own config.yaml; --config/--preset/--name/"
+                              "--output-dir cannot be combined with it (key=value overrides can)")
+        run_dir = args.resume
+        if not os.path.isdir(run_dir):
+            raise CheckpointError(f"run directory to resume not found: {run_dir}")
+        cfg_path = os.path.join(run_dir, CONFIG_FILE)
+        if not os.path.isfile(cfg_path):
+            raise CheckpointError(f"{cfg_path} not found: {run_dir} is not a training run directory")
+        cfg = load_resolved_config(cfg_path, args.overrides)
+        from train.checkpoints import latest_checkpoint
+
+        latest_checkpoint(run_dir)  # fail fast, before any compilation
+    else:
+        preset = args.preset
+        auto = preset is None
+        if auto:
+            import jax  # noqa: F401  (device query)
+
+            preset = default_preset()
+        cfg = load_train_config(args.config, preset=preset, overrides=args.overrides)
+        if auto:
+            console(f"no --preset given: using '{preset}'")
+        run_dir = None
+
+    from train.run_dir import make_run_dir, setup_jax_cache
+
+    setup_jax_cache(cfg.run.jax_cache_dir)
+    if run_dir is None:
+        out = args.output_dir or cfg.run.output_dir
+        run_dir = make_run_dir(out, args.name if args.name is not None else cfg.run.name)
+
+    from train.brax_ppo import train_policy
+
+    result = train_policy(cfg, run_dir, resume=bool(args.resume), console=console)
+    fe, zr = result.final_eval, result.zero_residual_eval or {}
+    console("")
+    console(f"run dir:  {os.path.abspath(result.run_dir)}")
+    console(f"export:   {os.path.abspath(result.export_dir)}  (train.export.load_policy(path).act(obs))")
+    if fe:
+        line = f"final eval reward {fe['reward']:.2f} at step {result.final_step:,d}"
+        if zr:
+            line += f" (zero-residual policy: {zr['reward']:.2f})"
+        if result.stopped_early:
+            line += "; stopped early"
+        console(line)
+    console(f"TensorBoard: tensorboard --logdir {os.path.abspath(result.run_dir)}/tensorboard")
+    return result
+
+
+def cli(argv: Optional[List[str]] = None) -> int:
+    from model.yaml_config import ConfigError
+    from train.checkpoints import CheckpointError
+    from train.export import ExportError
+
+    try:
+        main(argv)
+    except (ConfigError, CheckpointError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with --resume RUN_DIR from the last checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,142 @@
+"""Checkpoints of a Brax PPO run: ``RUN_DIR/checkpoints/<env step, 12 digits>/``.
+
+Each checkpoint directory holds
+
+* the network parameters ``(normalizer state, policy params, value params)`` written by brax's
+  own ``brax.training.agents.ppo.checkpoint.save`` (an orbax PyTree checkpoint plus
+  ``ppo_network_config.json``), so ``brax.training.agents.ppo.checkpoint.load_policy`` reads it;
+* ``train_state.json``: our bookkeeping (global env step, epoch size, evaluation history for early
+  stopping, wall time). It is written last, so a directory without it is an interrupted save and
+  is ignored when looking for the latest checkpoint.
+
+brax's PPO does not expose its optimizer state, so a checkpoint holds parameters and observation
+statistics only: a resumed run restarts Adam's moment estimates (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from typing import Any, Dict, List, Optional, Tuple
+
+CHECKPOINT_SUBDIR = "checkpoints"
+BEST_SUBDIR = "best"
+"""``RUN_DIR/best/<step>/``: the parameters of the best evaluation so far (same format, one kept)."""
+STATE_FILE = "train_state.json"
+_STEP_DIR = re.compile(r"^\d{12}$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing or unreadable; the message names the path."""
+
+
+def checkpoint_root(run_dir: str, subdir: str = CHECKPOINT_SUBDIR) -> str:
+    return os.path.join(run_dir, subdir)
+
+
+def list_checkpoints(run_dir: str, subdir: str = CHECKPOINT_SUBDIR) -> List[Tuple[int, str]]:
+    """Complete checkpoints of a run as ``[(step, path)]``, oldest first."""
+    root = checkpoint_root(run_dir, subdir)
+    if not os.path.isdir(root):
+        return []
+    out = []
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if _STEP_DIR.match(name) and os.path.isfile(os.path.join(path, STATE_FILE)):
+            out.append((int(name), path))
+    return sorted(out)
+
+
+def latest_checkpoint(run_dir: str) -> Tuple[int, str]:
+    """``(step, path)`` of the newest complete checkpoint; CheckpointError if there is none."""
+    if not os.path.isdir(run_dir):
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(
+            f"no checkpoint in {checkpoint_root(run_dir)} (expected <step>/ directories with "
+            f"{STATE_FILE}); nothing to resume from")
+    return found[-1]
+
+
+def save_checkpoint(run_dir: str, step: int, params: Tuple[Any, Any, Any], network_config: Any,
+                    state: Dict[str, Any], keep: int = 0, subdir: str = CHECKPOINT_SUBDIR) -> str:
+    """Write checkpoint ``step`` (brax format + ``train_state.json``); prune to the newest ``keep``.
+
+    Args:
+      run_dir: the run directory.
+      step: global env step (directory name).
+      params: ``(normalizer state, policy params, value params)`` as brax's policy_params_fn gets them.
+      network_config: ``brax.training.agents.ppo.checkpoint.network_config(...)``.
+      state: JSON-serialisable bookkeeping, stored as ``train_state.json``.
+      keep: keep only this many newest checkpoints (0 keeps all).
+      subdir: ``checkpoints`` (the run's checkpoints) or ``best`` (best-evaluation parameters).
+
+    Returns:
+      The checkpoint directory.
+    """
+    from brax.training.agents.ppo import checkpoint as brax_ckpt
+
+    root = checkpoint_root(run_dir, subdir)
+    path = os.path.join(root, f"{int(step):012d}")
+    if os.path.isdir(path):  # re-saving a step (e.g. a resumed run that ends where it started)
+        shutil.rmtree(path)
+    brax_ckpt.save(root, int(step), params, network_config)
+    tmp = os.path.join(path, STATE_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({**state, "step": int(step)}, fh, indent=1)
+    os.replace(tmp, os.path.join(path, STATE_FILE))
+    if keep > 0:
+        for _, old in list_checkpoints(run_dir, subdir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def read_state(path: str) -> Dict[str, Any]:
+    """The ``train_state.json`` of checkpoint directory ``path``."""
+    file = os.path.join(path, STATE_FILE)
+    try:
+        with open(file, "r", encoding="utf-8") as fh:
+            state = json.load(fh)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint state file missing: {file}") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint state file is corrupt: {file} ({e})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CheckpointError(f"checkpoint state file is corrupt: {file} (no integer 'step')")
+    return state
+
+
+def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
+    """Read checkpoint directory ``path``: ``((normalizer, policy, value), state)``.
+
+    The parameters come back as JAX arrays (float32), ready for ``ppo.train(restore_params=...)``.
+
+    Raises:
+      CheckpointError: the directory, its parameters or its state file are missing or corrupt.
+    """
+    import jax
+    import jax.numpy as jnp
+    from brax.training.agents.ppo import checkpoint as brax_ckpt
+
+    if not os.path.isdir(path):
+        raise CheckpointError(f"checkpoint directory not found: {path}")
+    state = read_state(path)
+    try:
+        params = brax_ckpt.load(path)
+    except Exception as e:  # orbax/tensorstore raise many types for damaged files
+        raise CheckpointError(f"checkpoint parameters in {path} are missing or corrupt: "
+                              f"{type(e).__name__}: {str(e)[:300]}") from None
+    if not isinstance(params, (list, tuple)) or len(params) != 3:
+        raise CheckpointError(f"checkpoint {path} does not hold (normalizer, policy, value) parameters")
+    params = jax.tree_util.tree_map(jnp.asarray, tuple(params))
+    return params, state
+
+
+def load_latest(run_dir: str) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any]]:
+    """``(step, path, params, state)`` of the newest complete checkpoint of ``run_dir``."""
+    step, path = latest_checkpoint(run_dir)
+    params, state = load_checkpoint(path)
+    return step, path, params, state

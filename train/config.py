@@ -1,0 +1,367 @@
+"""Typed training configuration: ``TrainConfig`` = simulation + gait + env + ppo + run (+ sb3).
+
+One YAML file (default ``configs/ppo_residual.yaml``) holds every section plus ``presets:``, named
+sets of overrides (``cpu_small``, ``gpu``, ``ci_tiny``) merged over the base values::
+
+    cfg = load_train_config(preset="cpu_small", overrides=["ppo.learning_rate=1e-4"])
+
+Order of application: file base values, then the preset, then ``key=value`` overrides. Everything
+is validated on load (types, ranges, cross-field rules) and every error is a
+:class:`model.yaml_config.ConfigError` naming the key and the file (plus preset/overrides when
+they were involved). ``cfg.to_dict()`` gives the resolved mapping written to a run's
+``config.yaml``; :func:`load_resolved_config` reads it back for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import typing
+from dataclasses import field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from gait.gait_config import GaitConfig
+from mjx_envs.env_config import EnvConfig
+from model.simulation_config import REPO_ROOT, SimulationConfig
+from model.yaml_config import ConfigError, from_dict, parse_override, read_yaml, to_dict
+
+DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
+
+ACTIVATIONS = ("relu", "tanh", "swish", "elu")
+"""Hidden-layer activations supported end to end (Brax, SB3 and the numpy export loader)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Brax PPO hyper-parameters (names follow ``brax.training.agents.ppo.train``).
+
+    One *training step* collects ``batch_size * num_minibatches`` unrolls of ``unroll_length``
+    control steps (``num_envs`` envs in parallel, so ``batch_size * num_minibatches / num_envs``
+    unrolls per env) and then runs ``num_updates_per_batch`` epochs of SGD over
+    ``num_minibatches`` minibatches. Episode length is ``env.episode_length_s`` (not repeated here).
+
+    Attributes:
+      num_timesteps: total environment (control) steps to train for.
+      num_envs: parallel MJX environments.
+      num_evals: evaluations over the run, the first at step 0 (the run is cut into
+        ``num_evals - 1`` equal epochs; checkpoints and early stopping act at epoch ends).
+      num_eval_envs: episodes per evaluation (run in parallel, flat world by default).
+      deterministic_eval: evaluate the policy mean (True) or sample actions.
+      learning_rate: Adam learning rate.
+      entropy_cost: entropy bonus coefficient.
+      discounting: discount factor gamma.
+      gae_lambda: GAE lambda.
+      unroll_length: control steps per unroll.
+      batch_size: unrolls per minibatch.
+      num_minibatches: minibatches per SGD epoch.
+      num_updates_per_batch: SGD epochs over each collected batch.
+      clipping_epsilon: PPO ratio clip.
+      reward_scaling: multiplies the reward inside the PPO loss (Brax only).
+      max_grad_norm: global gradient-norm clip (null: none).
+      normalize_observations: running mean/std observation normalisation (exported).
+      normalize_advantage: normalise advantages per minibatch.
+      policy_hidden_layer_sizes / value_hidden_layer_sizes: MLP widths.
+      activation: hidden activation, one of ``ACTIVATIONS``.
+      distribution: ``normal`` (Gaussian, mean = action, clipped to [-1, 1] by the env) or
+        ``tanh_normal`` (tanh-squashed Gaussian, brax's default).
+      init_noise_std: initial action noise std (``normal`` only; learned per action, log-param).
+      mean_init_scale: ``normal`` only: variance-scaling factor of the output (mean) layer's
+        initial weights; small values start the policy near the zero residual (the nominal gait).
+      action_repeat: env steps per policy step.
+      seed: PRNG seed (networks, env draws).
+    """
+
+    num_timesteps: int = field(default=50_000_000, metadata={"range": (1, None)})
+    num_envs: int = field(default=4096, metadata={"range": (1, None)})
+    num_evals: int = field(default=21, metadata={"range": (1, 10_000)})
+    num_eval_envs: int = field(default=128, metadata={"range": (1, None)})
+    deterministic_eval: bool = True
+    learning_rate: float = field(default=3e-4, metadata={"range": (1e-7, 1.0)})
+    entropy_cost: float = field(default=1e-3, metadata={"range": (0.0, 1.0)})
+    discounting: float = field(default=0.97, metadata={"range": (0.0, 1.0)})
+    gae_lambda: float = field(default=0.95, metadata={"range": (0.0, 1.0)})
+    unroll_length: int = field(default=20, metadata={"range": (1, None)})
+    batch_size: int = field(default=256, metadata={"range": (1, None)})
+    num_minibatches: int = field(default=32, metadata={"range": (1, None)})
+    num_updates_per_batch: int = field(default=4, metadata={"range": (1, None)})
+    clipping_epsilon: float = field(default=0.2, metadata={"range": (0.0, 10.0)})
+    reward_scaling: float = field(default=1.0, metadata={"range": (1e-6, 1e6)})
+    max_grad_norm: Optional[float] = field(default=1.0, metadata={"range": (1e-6, None)})
+    normalize_observations: bool = True
+    normalize_advantage: bool = True
+    policy_hidden_layer_sizes: Tuple[int, ...] = (128, 128, 128)
+    value_hidden_layer_sizes: Tuple[int, ...] = (256, 256, 256)
+    activation: str = field(default="swish", metadata={"choices": ACTIVATIONS})
+    distribution: str = field(default="normal", metadata={"choices": ("normal", "tanh_normal")})
+    init_noise_std: float = field(default=0.2, metadata={"range": (1e-3, 10.0)})
+    mean_init_scale: float = field(default=0.01, metadata={"range": (0.0, 10.0)})
+    action_repeat: int = field(default=1, metadata={"range": (1, 100)})
+    seed: int = field(default=0, metadata={"range": (0, 2**31 - 1)})
+
+    def validate(self) -> None:
+        if (self.batch_size * self.num_minibatches) % self.num_envs != 0:
+            raise ConfigError(
+                f"keys 'batch_size' * 'num_minibatches' = {self.batch_size * self.num_minibatches} "
+                f"must be a multiple of 'num_envs' = {self.num_envs}")
+        for key in ("policy_hidden_layer_sizes", "value_hidden_layer_sizes"):
+            sizes = getattr(self, key)
+            if not sizes or any(s < 1 for s in sizes):
+                raise ConfigError(f"key '{key}' must be a non-empty list of positive widths, got {list(sizes)}")
+
+    @property
+    def env_steps_per_training_step(self) -> int:
+        """Env steps one brax training step consumes (all envs together)."""
+        return self.batch_size * self.unroll_length * self.num_minibatches * self.action_repeat
+
+    @property
+    def num_epochs(self) -> int:
+        """Training epochs (= evaluation/checkpoint intervals) of a fresh run."""
+        return max(self.num_evals - 1, 1)
+
+    @property
+    def epoch_env_steps(self) -> int:
+        """Env steps per epoch, as brax rounds them: a whole number of training steps."""
+        s = self.env_steps_per_training_step
+        return -(-self.num_timesteps // (self.num_epochs * s)) * s
+
+    @property
+    def total_env_steps(self) -> int:
+        """Env steps a fresh run actually performs (>= ``num_timesteps``)."""
+        return self.num_epochs * self.epoch_env_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """Stop when the evaluation reward has not improved by more than ``min_delta`` (episode
+    return units) for ``patience`` consecutive evaluations, after at least ``min_evals``."""
+
+    enabled: bool = True
+    patience: int = field(default=5, metadata={"range": (1, None)})
+    min_delta: float = field(default=0.0, metadata={"range": (0.0, None)})
+    min_evals: int = field(default=3, metadata={"range": (0, None)})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Where and how a training run records itself.
+
+    Attributes:
+      output_dir: parent of run directories (relative paths: to the current directory).
+      name: optional suffix of the run directory name ``YYYYMMDD_HHMM[_name]``.
+      eval_world: world of the evaluation rollouts (``flat``: ``model/world.xml``).
+      checkpoint_every_evals: save a checkpoint every N evaluations (the last one always).
+      keep_checkpoints: how many of the newest checkpoints to keep (0 keeps all).
+      log_training_metrics: also log training-episode metrics (brax ``episode/*``), which gives
+        the terrain-curriculum level distribution of the training envs.
+      training_metrics_steps: env steps between training-metric logs (null: every training step).
+      jax_cache_dir: persistent JAX compilation cache (null: off); relative to the repo root.
+      export_policy: which parameters ``export/`` gets: ``best`` (the best evaluation of the run,
+        kept in ``RUN_DIR/best/``) or ``final`` (the last ones).
+      early_stopping: see :class:`EarlyStoppingConfig`.
+    """
+
+    output_dir: str = "runs/residual_ppo"
+    name: str = ""
+    eval_world: str = field(default="flat", metadata={"choices": ("flat", "rough")})
+    checkpoint_every_evals: int = field(default=1, metadata={"range": (1, None)})
+    keep_checkpoints: int = field(default=5, metadata={"range": (0, None)})
+    log_training_metrics: bool = True
+    training_metrics_steps: Optional[int] = field(default=None, metadata={"range": (1, None)})
+    jax_cache_dir: Optional[str] = ".jax_cache"
+    export_policy: str = field(default="best", metadata={"choices": ("best", "final")})
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+
+    def validate(self) -> None:
+        if self.name and (os.sep in self.name or self.name.strip() != self.name):
+            raise ConfigError(f"key 'name' = {self.name!r} must be a plain name (no '/', no surrounding spaces)")
+
+
+@dataclasses.dataclass(frozen=True)
+class SB3Config:
+    """Stable-Baselines3 PPO on the Gymnasium twin (``python -m train.sb3``).
+
+    The shared PPO settings come from the ``ppo`` section (learning_rate, discounting,
+    gae_lambda, clipping_epsilon, entropy_cost, num_updates_per_batch -> n_epochs,
+    max_grad_norm, network sizes, activation, normalize_observations, seed).
+
+    Attributes:
+      output_dir: parent of SB3 run directories.
+      n_envs: parallel Gymnasium envs (SubprocVecEnv; DummyVecEnv when 1).
+      total_timesteps: env steps (null: ``ppo.num_timesteps``).
+      n_steps: steps per env per rollout.
+      batch_size: SGD minibatch size.
+      normalize_reward: VecNormalize reward normalisation.
+      checkpoint_every_steps: CheckpointCallback interval in total env steps.
+      device: torch device.
+    """
+
+    output_dir: str = "runs/residual_sb3"
+    n_envs: int = field(default=8, metadata={"range": (1, 256)})
+    total_timesteps: Optional[int] = field(default=None, metadata={"range": (1, None)})
+    n_steps: int = field(default=256, metadata={"range": (2, None)})
+    batch_size: int = field(default=256, metadata={"range": (2, None)})
+    normalize_reward: bool = True
+    checkpoint_every_steps: int = field(default=50_000, metadata={"range": (1, None)})
+    device: str = "cpu"
+
+
+SECTIONS = {"simulation": SimulationConfig, "gait": GaitConfig, "env": EnvConfig, "ppo": PPOConfig,
+            "run": RunConfig, "sb3": SB3Config}
+"""Top-level YAML sections and the dataclass each one loads into."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs. ``source`` records where it came from (for messages)."""
+
+    simulation: SimulationConfig = SimulationConfig()
+    gait: GaitConfig = GaitConfig()
+    env: EnvConfig = EnvConfig()
+    ppo: PPOConfig = PPOConfig()
+    run: RunConfig = RunConfig()
+    sb3: SB3Config = SB3Config()
+    source: str = field(default="<defaults>", compare=False)
+    preset: Optional[str] = field(default=None, compare=False)
+
+    @property
+    def episode_length(self) -> int:
+        """Episode length in env (control) steps: ``env.episode_length_s / simulation.control_dt``."""
+        return int(round(self.env.episode_length_s / self.simulation.control_dt))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Resolved mapping of every section (what a run writes to ``config.yaml``)."""
+        return {name: to_dict(getattr(self, name)) for name in SECTIONS}
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _deep_merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def list_presets(path: Optional[str] = None) -> List[str]:
+    """Names of the presets defined in a training YAML."""
+    data = read_yaml(path or DEFAULT_TRAIN_YAML)
+    presets = data.get("presets") or {}
+    return sorted(presets) if isinstance(presets, dict) else []
+
+
+def _check_override_key(parts: List[str], text: str) -> None:
+    """Refuse overrides of keys that do not exist (named after the override, not a file)."""
+    section = parts[0]
+    if section not in SECTIONS:
+        raise ConfigError(f"override {text!r}: unknown section '{section}' "
+                          f"(valid sections: {', '.join(SECTIONS)})")
+    if len(parts) == 1:
+        raise ConfigError(f"override {text!r}: '{section}' is a section; override one of its keys, "
+                          f"e.g. {section}.<key>=value")
+    cls: Any = SECTIONS[section]
+    for i, p in enumerate(parts[1:], start=1):
+        if not dataclasses.is_dataclass(cls):
+            raise ConfigError(f"override {text!r}: '{'.'.join(parts[:i])}' is not a section")
+        names = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        if p not in names:
+            raise ConfigError(f"override {text!r}: unknown key '{'.'.join(parts[:i + 1])}' "
+                              f"(valid keys of '{'.'.join(parts[:i])}': {', '.join(sorted(names))})")
+        cls = typing.get_type_hints(cls)[p]
+
+
+def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) -> TrainConfig:
+    where = path + suffix
+    unknown = sorted(set(data) - set(SECTIONS) - {"presets"})
+    if unknown:
+        raise ConfigError(f"unknown top-level key '{unknown[0]}' in {where} "
+                          f"(valid: {', '.join(SECTIONS)}, presets)")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        sec = data.get(name)
+        if sec is None:
+            sec = {}
+        if not isinstance(sec, dict):
+            raise ConfigError(f"key '{name}' in {where} must be a mapping (a section), got {sec!r}")
+        sections[name] = from_dict(cls, sec, where=f"{path} [{name}]{suffix}")
+    return TrainConfig(**sections, source=where, preset=preset)
+
+
+def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
+                      overrides: Sequence[str] = ()) -> TrainConfig:
+    """Load, merge and validate a training config.
+
+    Args:
+      path: training YAML (default ``configs/ppo_residual.yaml``).
+      preset: name of an entry of the file's ``presets:`` (None: base values only); several
+        names separated by commas are merged left to right (``cpu_small,direct``).
+      overrides: ``section.key=value`` strings (values parsed as YAML), applied last.
+
+    Raises:
+      ConfigError: missing file, unknown preset (the message lists the valid ones), malformed or
+        unknown override, unknown key, wrong type, out-of-range value.
+    """
+    path = os.fspath(path or DEFAULT_TRAIN_YAML)
+    data = read_yaml(path)
+    presets = data.pop("presets", None) or {}
+    if not isinstance(presets, dict):
+        raise ConfigError(f"key 'presets' in {path} must be a mapping of preset name -> overrides")
+    notes = []
+    if preset is not None:
+        names = [n.strip() for n in str(preset).split(",")]
+        for name in names:
+            if name not in presets:
+                valid = ", ".join(sorted(presets)) or "(none defined)"
+                raise ConfigError(f"unknown preset {name!r} in {path}; valid presets: {valid} "
+                                  f"(combine several with commas, e.g. cpu_small,direct)")
+            body = presets[name] or {}
+            if not isinstance(body, dict):
+                raise ConfigError(f"preset '{name}' in {path} must be a mapping of sections")
+            bad = sorted(set(body) - set(SECTIONS))
+            if bad:
+                raise ConfigError(f"unknown section '{bad[0]}' in preset '{name}' of {path} "
+                                  f"(valid: {', '.join(SECTIONS)})")
+            data = _deep_merge(data, body)
+        notes.append(f"preset {preset}")
+    return _apply_and_build(data, path, notes, preset, overrides)
+
+
+def _apply_and_build(data: Dict[str, Any], path: str, notes: List[str], preset: Optional[str],
+                     overrides: Sequence[str]) -> TrainConfig:
+    overrides = list(overrides)
+    for text in overrides:
+        parts, value = parse_override(text)
+        _check_override_key(parts, text)
+        node = data
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[p] = nxt
+            node = nxt
+        node[parts[-1]] = value
+    if overrides:
+        notes.append(f"overrides {' '.join(overrides)}")
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return _build(data, path, suffix, preset)
+
+
+def load_resolved_config(path: str, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a run's resolved ``config.yaml`` (no presets), applying ``overrides``."""
+    data = read_yaml(path)
+    return _apply_and_build(data, os.fspath(path), [], None, overrides)
+
+
+def save_resolved_config(cfg: TrainConfig, path: str, header: str = "") -> None:
+    """Write ``cfg.to_dict()`` as YAML (with an optional comment header)."""
+    import yaml
+
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+    with open(path, "w", encoding="utf-8") as fh:
+        if header:
+            fh.write("".join(f"# {line}\n" for line in header.splitlines()))
+        fh.write(text)

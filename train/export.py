@@ -1,0 +1,374 @@
+"""Export of a trained policy and a dependency-light loader for it.
+
+An export directory (``RUN_DIR/export/``) holds three files:
+
+``policy.msgpack``
+    the deterministic policy MLP, ``flax.serialization.msgpack_serialize`` of
+    ``{"params": {"hidden_0": {"kernel": (in, out), "bias": (out,)}, ..., "hidden_<n>": ...}}``
+    (brax's MLP layout; the last layer is the output layer). Brax ``tanh_normal`` policies are
+    stored exactly as brax holds them; brax ``normal`` policies have their trunk and mean layer
+    flattened into the same list; SB3 policies have ``mlp_extractor.policy_net`` + ``action_net``
+    converted (kernels transposed).
+``normalizer.npz``
+    ``mean``, ``std`` (obs_size,), ``count``: observation normalisation ``(obs - mean) / std``
+    (then clipped to ``±meta.normalizer.clip`` when that is not null: SB3 VecNormalize).
+``meta.json``
+    format version, backend (``brax``/``sb3``), observation size and layout, action size and
+    scaling (``action_mode``, ``residual_max``, ``direct_scale``), network (hidden sizes,
+    activation, output rule), the env/sim/gait/ppo config, package versions, training steps and
+    final evaluation numbers.
+
+Action rule (``meta.policy.output``): ``tanh_mean`` -> ``tanh(y[:A])`` (brax tanh_normal, whose
+output layer holds loc and scale); ``clip_mean`` -> ``clip(y, -1, 1)`` (brax normal, SB3: the
+env clips actions to [-1, 1]). Both are the deterministic action the env executes.
+
+:func:`load_policy` needs numpy, msgpack and flax's serialisation only; no brax or training state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+EXPORT_SUBDIR = "export"
+POLICY_FILE = "policy.msgpack"
+NORMALIZER_FILE = "normalizer.npz"
+META_FILE = "meta.json"
+FORMAT_VERSION = 1
+OUTPUT_RULES = ("tanh_mean", "clip_mean")
+
+
+class ExportError(ValueError):
+    """An export is missing, corrupt or does not match the caller; the message names the file."""
+
+
+# ---------------------------------------------------------------------------------- activations
+
+def _swish(x):
+    return x * 0.5 * (1.0 + np.tanh(0.5 * x))  # x * sigmoid(x), without exp overflow
+
+
+def _elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
+
+
+def _relu(x):
+    return np.maximum(x, 0.0)
+
+
+ACTIVATIONS = {
+    "relu": _relu,
+    "tanh": np.tanh,
+    "swish": _swish,
+    "silu": _swish,
+    "elu": _elu,
+}
+
+
+# ---------------------------------------------------------------------------------------- write
+
+def package_versions(extra: Sequence[str] = ()) -> Dict[str, str]:
+    """Versions of the packages that define the trained policy's behaviour."""
+    from importlib import metadata
+
+    names = ["jax", "jaxlib", "brax", "mujoco", "mujoco-mjx", "flax", "optax", "numpy", *extra]
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def brax_policy_layers(policy_params: Mapping[str, Any], distribution: str) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """``[(kernel, bias)]`` of a brax PPO policy network, input to output.
+
+    ``tanh_normal``: brax's ``MLP`` params ``{'params': {'hidden_i': ...}}``; ``normal``:
+    ``PolicyModuleWithStd`` params ``{'params': {'MLP_0': {'hidden_i'}, 'Dense_0': ..., 'std_*'}}``.
+    """
+    p = policy_params["params"] if "params" in policy_params else policy_params
+
+    def ordered(tree):
+        names = sorted((k for k in tree if k.startswith("hidden_")), key=lambda k: int(k.split("_")[1]))
+        return [(np.asarray(tree[k]["kernel"], np.float32), np.asarray(tree[k]["bias"], np.float32)) for k in names]
+
+    if distribution == "tanh_normal":
+        return ordered(p)
+    if distribution == "normal":
+        if "MLP_0" not in p or "Dense_0" not in p:
+            raise ExportError(f"brax 'normal' policy params lack MLP_0/Dense_0 (got {sorted(p)})")
+        d = p["Dense_0"]
+        return ordered(p["MLP_0"]) + [(np.asarray(d["kernel"], np.float32), np.asarray(d["bias"], np.float32))]
+    raise ExportError(f"unknown policy distribution {distribution!r}")
+
+
+def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarray]], activation: str,
+                 output: str, obs_mean: np.ndarray, obs_std: np.ndarray, obs_count: float,
+                 meta: Dict[str, Any], obs_clip: Optional[float] = None) -> str:
+    """Write ``policy.msgpack``, ``normalizer.npz`` and ``meta.json``; returns ``export_dir``.
+
+    ``meta`` is completed with the format version, the network description and the normaliser
+    settings; it must hold ``observation_size`` and ``action_size``.
+    """
+    from flax import serialization
+
+    if activation not in ACTIVATIONS:
+        raise ExportError(f"activation {activation!r} cannot be exported (supported: {sorted(ACTIVATIONS)})")
+    if output not in OUTPUT_RULES:
+        raise ExportError(f"output rule {output!r} unknown (supported: {OUTPUT_RULES})")
+    os.makedirs(export_dir, exist_ok=True)
+    tree = {"params": {f"hidden_{i}": {"kernel": np.asarray(k, np.float32), "bias": np.asarray(b, np.float32)}
+                       for i, (k, b) in enumerate(layers)}}
+    meta = dict(meta)
+    meta.update(
+        format_version=FORMAT_VERSION,
+        policy={"layers": [list(np.shape(k)) for k, _ in layers], "activation": activation,
+                "output": output,
+                "hidden_layer_sizes": [int(np.shape(k)[1]) for k, _ in layers[:-1]]},
+        normalizer={"clip": None if obs_clip is None else float(obs_clip)},
+        files={"policy": POLICY_FILE, "normalizer": NORMALIZER_FILE},
+    )
+    _check_consistent(tree["params"], np.asarray(obs_mean), np.asarray(obs_std), meta, export_dir)
+    _atomic_write(os.path.join(export_dir, POLICY_FILE), serialization.msgpack_serialize(tree))
+    tmp = os.path.join(export_dir, NORMALIZER_FILE + ".tmp.npz")
+    np.savez(tmp, mean=np.asarray(obs_mean, np.float32), std=np.asarray(obs_std, np.float32),
+             count=np.asarray(obs_count, np.float64))
+    os.replace(tmp, os.path.join(export_dir, NORMALIZER_FILE))
+    _atomic_write(os.path.join(export_dir, META_FILE), json.dumps(meta, indent=1, default=_json_default).encode())
+    return export_dir
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.generic, np.ndarray)):
+        return np.asarray(v).tolist()
+    return str(v)
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def export_brax_policy(export_dir: str, params: Tuple[Any, Any, Any], cfg: Any, observation_layout: List[dict],
+                       observation_size: int, action_size: int, training: Dict[str, Any]) -> str:
+    """Export brax PPO ``params`` = ``(normalizer state, policy params, value params)``.
+
+    ``cfg`` is the run's :class:`train.config.TrainConfig`; ``training`` the run summary (steps,
+    final evaluation, ...), stored in meta.json.
+    """
+    norm, policy, _ = params
+    ppo = cfg.ppo
+    layers = brax_policy_layers(policy, ppo.distribution)
+    if ppo.normalize_observations:
+        mean = np.asarray(norm.mean, np.float32)
+        std = np.asarray(norm.std, np.float32)
+        count = normalizer_count(norm)
+    else:
+        mean = np.zeros(observation_size, np.float32)
+        std = np.ones(observation_size, np.float32)
+        count = 0.0
+    meta = _common_meta(cfg, observation_layout, observation_size, action_size, training)
+    meta.update(backend="brax", versions=package_versions(),
+                value_hidden_layer_sizes=list(ppo.value_hidden_layer_sizes),
+                distribution=ppo.distribution, normalize_observations=ppo.normalize_observations)
+    output = "tanh_mean" if ppo.distribution == "tanh_normal" else "clip_mean"
+    return write_export(export_dir, layers=layers, activation=ppo.activation, output=output,
+                        obs_mean=mean, obs_std=std, obs_count=count, meta=meta)
+
+
+def normalizer_count(norm: Any) -> float:
+    """Observations seen by a brax running-statistics state (its ``count`` is a ``UInt64`` pair)."""
+    count = norm.count
+    return float(count.to_numpy()) if hasattr(count, "to_numpy") else float(np.asarray(count))
+
+
+def _common_meta(cfg: Any, observation_layout: List[dict], observation_size: int, action_size: int,
+                 training: Dict[str, Any]) -> Dict[str, Any]:
+    from model.yaml_config import to_dict
+
+    env = cfg.env
+    return {
+        "observation_size": int(observation_size),
+        "observation_layout": observation_layout,
+        "action_size": int(action_size),
+        "action": {"mode": env.action_mode, "residual_max": env.residual_max, "direct_scale": env.direct_scale,
+                   "action_filter": env.action_filter, "range": [-1.0, 1.0],
+                   "layout": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max"
+                   if env.action_mode == "residual" else "joint offsets (rad) = action * direct_scale"},
+        "control_dt": cfg.simulation.control_dt,
+        "config": {"simulation": to_dict(cfg.simulation), "gait": to_dict(cfg.gait), "env": to_dict(env),
+                   "ppo": to_dict(cfg.ppo)},
+        "training": training,
+    }
+
+
+# ----------------------------------------------------------------------------------------- load
+
+def _check_consistent(params: Mapping[str, Any], mean: np.ndarray, std: np.ndarray, meta: Mapping[str, Any],
+                      where: str) -> None:
+    names = sorted(params, key=lambda k: int(k.split("_")[1]) if k.split("_")[-1].isdigit() else 1 << 30)
+    if not names or any(not n.startswith("hidden_") for n in names):
+        raise ExportError(f"{where}: policy layers must be named hidden_0..hidden_n, got {names}")
+    obs_size = int(meta["observation_size"])
+    act_size = int(meta["action_size"])
+    width = obs_size
+    for n in names:
+        k, b = np.asarray(params[n]["kernel"]), np.asarray(params[n]["bias"])
+        if k.ndim != 2 or k.shape[0] != width or b.shape != (k.shape[1],):
+            raise ExportError(f"{where}: layer {n} has kernel {k.shape} / bias {b.shape}; "
+                              f"expected input width {width}")
+        width = k.shape[1]
+    out_rule = meta["policy"]["output"]
+    expected = 2 * act_size if out_rule == "tanh_mean" else act_size
+    if width != expected:
+        raise ExportError(f"{where}: policy output width {width} does not match action_size {act_size} "
+                          f"(rule {out_rule} needs {expected})")
+    if mean.shape != (obs_size,) or std.shape != (obs_size,):
+        raise ExportError(f"{where}: normalizer mean/std shapes {mean.shape}/{std.shape} do not match "
+                          f"observation_size {obs_size}")
+
+
+class ExportedPolicy:
+    """A loaded export: ``act(obs) -> action`` (deterministic, numpy float32) and ``meta``.
+
+    ``obs``: shape (observation_size,) or (batch, observation_size). The returned action has the
+    matching shape (action_size,) or (batch, action_size) and lies in [-1, 1].
+    """
+
+    def __init__(self, export_dir: str, meta: Dict[str, Any], layers: List[Tuple[np.ndarray, np.ndarray]],
+                 mean: np.ndarray, std: np.ndarray, count: float):
+        self.export_dir = export_dir
+        self.meta = meta
+        self.layers = layers
+        self.obs_mean = mean
+        self.obs_std = std
+        self.obs_count = count
+        self.observation_size = int(meta["observation_size"])
+        self.action_size = int(meta["action_size"])
+        self.backend = meta.get("backend", "brax")
+        self.output_rule = meta["policy"]["output"]
+        self.obs_clip = meta.get("normalizer", {}).get("clip")
+        self._act_fn = ACTIVATIONS[meta["policy"]["activation"]]
+
+    def _check_obs(self, obs: Any) -> np.ndarray:
+        obs = np.asarray(obs, np.float32)
+        if obs.ndim not in (1, 2) or obs.shape[-1] != self.observation_size:
+            raise ValueError(
+                f"observation has shape {obs.shape}; this policy expects (..., {self.observation_size}) "
+                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})")
+        return obs
+
+    def normalize(self, obs: Any) -> np.ndarray:
+        x = (self._check_obs(obs) - self.obs_mean) / self.obs_std
+        if self.obs_clip is not None:
+            x = np.clip(x, -self.obs_clip, self.obs_clip)
+        return x.astype(np.float32)
+
+    def forward(self, obs: Any) -> np.ndarray:
+        """Raw output of the policy MLP for (normalised internally) observations."""
+        x = self.normalize(obs)
+        last = len(self.layers) - 1
+        for i, (k, b) in enumerate(self.layers):
+            x = x @ k + b
+            if i != last:
+                x = self._act_fn(x)
+        return x.astype(np.float32)
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Deterministic action in [-1, 1] (what the env executes)."""
+        y = self.forward(obs)
+        if self.output_rule == "tanh_mean":
+            return np.tanh(y[..., : self.action_size]).astype(np.float32)
+        return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+    __call__ = act
+
+    def __repr__(self) -> str:
+        return (f"ExportedPolicy({self.export_dir!r}, backend={self.backend}, obs={self.observation_size}, "
+                f"act={self.action_size}, layers={[list(k.shape) for k, _ in self.layers]})")
+
+
+def resolve_export_dir(path: str) -> str:
+    """The export directory for ``path``: a run directory (``path/export``), an export directory,
+    or one of its files."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(path):
+        raise ExportError(f"policy export not found: {path} (expected a run directory or its export/ directory)")
+    if os.path.isfile(os.path.join(path, META_FILE)) or os.path.isfile(os.path.join(path, POLICY_FILE)):
+        return path
+    sub = os.path.join(path, EXPORT_SUBDIR)
+    if os.path.isdir(sub):
+        return sub
+    raise ExportError(f"no export in {path}: neither {os.path.join(path, META_FILE)} nor "
+                      f"{os.path.join(sub, META_FILE)} exists (did the run finish?)")
+
+
+def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPolicy:
+    """Load an export written by :func:`write_export` (Brax or SB3 backend).
+
+    Args:
+      path: run directory, export directory, or a file inside the export directory.
+      observation_size: if given, the export must expect observations of this size.
+
+    Raises:
+      ExportError: missing or corrupt file (named in the message), inconsistent shapes, or an
+        observation-size mismatch.
+    """
+    from flax import serialization
+
+    export_dir = resolve_export_dir(path)
+    meta_path = os.path.join(export_dir, META_FILE)
+    policy_path = os.path.join(export_dir, POLICY_FILE)
+    norm_path = os.path.join(export_dir, NORMALIZER_FILE)
+    for f in (meta_path, policy_path, norm_path):
+        if not os.path.isfile(f):
+            raise ExportError(f"export file missing: {f}")
+    try:
+        with open(meta_path, "r", encoding="utf-8") as fh:
+            meta = json.load(fh)
+        if not isinstance(meta, dict):
+            raise ValueError("top level is not an object")
+        for key in ("observation_size", "action_size", "policy"):
+            if key not in meta:
+                raise ValueError(f"key '{key}' missing")
+        if meta["policy"].get("activation") not in ACTIVATIONS:
+            raise ValueError(f"unsupported activation {meta['policy'].get('activation')!r}")
+        if meta["policy"].get("output") not in OUTPUT_RULES:
+            raise ValueError(f"unsupported output rule {meta['policy'].get('output')!r}")
+        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"format_version {meta['format_version']} is newer than this loader ({FORMAT_VERSION})")
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise ExportError(f"export file is corrupt: {meta_path} ({e})") from None
+    try:
+        with open(policy_path, "rb") as fh:
+            tree = serialization.msgpack_restore(fh.read())
+        params = tree["params"]
+        layers_named = {k: (np.asarray(v["kernel"], np.float32), np.asarray(v["bias"], np.float32))
+                        for k, v in params.items()}
+    except Exception as e:  # msgpack raises several unrelated exception types on garbage
+        raise ExportError(f"export file is corrupt: {policy_path} ({type(e).__name__}: {e})") from None
+    try:
+        with np.load(norm_path) as z:
+            mean = np.asarray(z["mean"], np.float32)
+            std = np.asarray(z["std"], np.float32)
+            count = float(np.asarray(z["count"]))
+    except Exception as e:  # zipfile/pickle/KeyError on damaged archives
+        raise ExportError(f"export file is corrupt: {norm_path} ({type(e).__name__}: {e})") from None
+    _check_consistent({k: {"kernel": kb[0], "bias": kb[1]} for k, kb in layers_named.items()}, mean, std, meta,
+                      export_dir)
+    if np.any(~np.isfinite(mean)) or np.any(~(std > 0)):
+        raise ExportError(f"export file is corrupt: {norm_path} (non-finite mean or non-positive std)")
+    if observation_size is not None and int(observation_size) != int(meta["observation_size"]):
+        raise ExportError(f"observation size mismatch: the environment gives {observation_size} numbers, "
+                          f"the policy in {export_dir} expects {meta['observation_size']} ({meta_path})")
+    order = sorted(layers_named, key=lambda k: int(k.split("_")[1]))
+    return ExportedPolicy(export_dir, meta, [layers_named[k] for k in order], mean, std, count)

@@ -1,0 +1,258 @@
+"""Training progress: one console line per evaluation, TensorBoard scalars, ``progress.jsonl``.
+
+Everything goes under the run directory:
+
+* ``tensorboard/``: tensorboardX event files (``tensorboard --logdir runs/residual_ppo``);
+* ``progress.jsonl``: one JSON object per event (``kind`` = ``eval``, ``zero_residual``, ``train``,
+  ``checkpoint``, ``early_stop``, ``resume``, ``done``), with the global env ``step``; the
+  machine-readable log the tests and benchmarks read.
+
+TensorBoard tags (all against global env steps; a resumed run continues the same curves):
+
+=================================  =====================================================
+``eval/reward``                    mean episode return of the evaluation episodes
+``eval/zero_residual_reward``      the same episodes with the zero residual (nominal trot)
+``eval/episode_length``            mean evaluation episode length (env steps)
+``eval/fall_rate``                 fraction of evaluation episodes ending in a fall
+``eval/<metric>_per_step``         every env metric averaged over evaluated steps
+                                   (vel_tracking_error, ik_saturated, actuator_saturated, ...)
+``eval_reward_terms/<term>``       each weighted reward term per step
+``train/episode_reward`` ...       the same for training episodes (brax ``episode/*``)
+``train/terrain_level_mean``       mean curriculum level of recent training episodes
+``train/terrain_level_frac/<k>``   fraction of recent training episodes on level k
+``ppo/<loss or sps>``              brax training metrics (losses, ``sps``, ...)
+=================================  =====================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+TB_SUBDIR = "tensorboard"
+PROGRESS_FILE = "progress.jsonl"
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def eval_tags(summary: Mapping[str, float], prefix: str = "eval") -> Dict[str, float]:
+    """TensorBoard tags of an evaluation summary (see module docstring)."""
+    out = {}
+    for k, v in summary.items():
+        if k.startswith("reward/") and k.endswith("_per_step"):
+            out[f"{prefix}_reward_terms/{k[len('reward/'):-len('_per_step')]}"] = v
+        elif k in ("num_episodes", "step"):
+            continue
+        else:
+            out[f"{prefix}/{k}"] = v
+    return out
+
+
+def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
+    """TensorBoard tags from brax's training logger (``episode/<name>``).
+
+    brax reports, over recent finished training episodes, the mean of each env metric's episode
+    sum (divided by the episode length for names ending in ``_per_step``), and, under the same
+    prefix, the mean of its PPO loss metrics (``total_loss``, ``kl_mean``, ``policy_dist_*``...).
+    Env metrics become per-step means ``train/<name>_per_step`` / ``train_reward_terms/<term>``;
+    PPO metrics go to ``ppo/<name>`` unchanged.
+    """
+    from mjx_envs.episode_logic import METRIC_NAMES
+
+    ep = {k[len("episode/"):]: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("episode/")}
+    out: Dict[str, float] = {}
+    length = ep.get("length", 0.0)
+    if "sum_reward" in ep:
+        out["train/episode_reward"] = ep["sum_reward"]
+    if length:
+        out["train/episode_length"] = length
+    if "sps" in ep:
+        out["train/logger_sps"] = ep["sps"]
+    levels = {}
+    for name, v in ep.items():
+        if name in ("sum_reward", "length", "sps"):
+            continue
+        if name.startswith("terrain_level_") and name.endswith("_per_step"):
+            k = name[len("terrain_level_"):-len("_per_step")]
+            if k.isdigit():
+                levels[int(k)] = v
+                out[f"train/terrain_level_frac/{k}"] = v
+            continue
+        if name.startswith("reward/"):
+            if length:
+                out[f"train_reward_terms/{name[len('reward/'):]}"] = v / length
+            continue
+        if name not in METRIC_NAMES:  # a brax PPO training metric (loss, KL, policy std, ...)
+            out[f"ppo/{name}"] = v
+            continue
+        if name == "fell":
+            out["train/fall_rate"] = v
+        if length:
+            out[f"train/{name}_per_step"] = v / length
+    if levels:
+        total = sum(levels.values())
+        if total > 0:
+            out["train/terrain_level_mean"] = sum(k * f for k, f in levels.items()) / total
+    elif length and "terrain_level" in ep:
+        out["train/terrain_level_mean"] = ep["terrain_level"] / length
+    return out
+
+
+class ProgressLogger:
+    """Console + TensorBoard + ``progress.jsonl`` for one (possibly resumed) training run.
+
+    Args:
+      run_dir: run directory (created if needed).
+      total_steps: the run's planned env steps (for the percentage in the console line).
+      console: line printer (``print``; tests pass a list's ``append``).
+      tensorboard: write TensorBoard event files.
+    """
+
+    def __init__(self, run_dir: str, total_steps: int, console: Callable[[str], None] = print,
+                 tensorboard: bool = True):
+        os.makedirs(run_dir, exist_ok=True)
+        self.run_dir = run_dir
+        self.total_steps = int(total_steps)
+        self.console = console
+        self.t0 = time.time()
+        self._jsonl = open(os.path.join(run_dir, PROGRESS_FILE), "a", encoding="utf-8")
+        self._writer = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._writer = SummaryWriter(os.path.join(run_dir, TB_SUBDIR), flush_secs=10)
+
+    # ------------------------------------------------------------------ sinks
+    def record(self, kind: str, step: int, data: Optional[Mapping[str, Any]] = None, **more: Any) -> None:
+        """Append one event to ``progress.jsonl`` (``data``/``more``: extra fields; a ``step`` in them
+        is ignored in favour of the ``step`` argument)."""
+        row = {"kind": kind, "step": int(step), "time_s": round(time.time() - self.t0, 3)}
+        for k, v in {**(data or {}), **more}.items():
+            if k not in ("kind", "step", "time_s"):
+                row[k] = _jsonable(v)
+        self._jsonl.write(json.dumps(row) + "\n")
+        self._jsonl.flush()
+
+    def scalars(self, step: int, tags: Mapping[str, float]) -> None:
+        if self._writer is None:
+            return
+        for tag, v in tags.items():
+            v = float(v)
+            if np.isfinite(v):
+                self._writer.add_scalar(tag, v, int(step))
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        if self._writer is not None:
+            self._writer.add_text(tag, text, int(step))
+
+    # ------------------------------------------------------------------ events
+    def log_eval(self, step: int, summary: Mapping[str, float], index: int, num_evals: int,
+                 zero_residual: Optional[Mapping[str, float]] = None,
+                 training: Optional[Mapping[str, Any]] = None) -> str:
+        """Log one evaluation; returns (and prints) the console line."""
+        training = dict(training or {})
+        sps = training.get("training/sps")
+        tags = eval_tags(summary)
+        if zero_residual is not None:
+            tags["eval/zero_residual_reward"] = zero_residual["reward"]
+        tags.update({f"ppo/{k[len('training/'):]}": float(np.asarray(v))
+                     for k, v in training.items() if k.startswith("training/")})
+        self.scalars(step, tags)
+        self.record("eval", step, summary, index=index, sps=sps,
+                    **({"zero_residual_reward": zero_residual["reward"]} if zero_residual else {}))
+        pct = 100.0 * step / max(self.total_steps, 1)
+        parts = [f"[eval {index:>2d}/{num_evals}] step {step:>11,d}/{self.total_steps:,d} ({pct:5.1f}%)",
+                 f"{sps:8,.0f} steps/s" if sps is not None else f"{'-':>8s} steps/s",
+                 f"eval reward {summary['reward']:8.2f} ± {summary['reward_std']:6.2f}"]
+        if zero_residual is not None:
+            parts[-1] += f" (zero-residual {zero_residual['reward']:.2f})"
+        parts.append(f"ep len {summary['episode_length']:6.1f}")
+        if "fall_rate" in summary:
+            parts.append(f"falls {summary['fall_rate']:4.2f}")
+        if "vel_tracking_error_per_step" in summary:
+            parts.append(f"vel err {summary['vel_tracking_error_per_step']:.3f} m/s")
+        parts.append(_fmt_duration(time.time() - self.t0))
+        line = " | ".join(parts)
+        self.console(line)
+        return line
+
+    def log_training(self, step: int, metrics: Mapping[str, Any]) -> None:
+        tags = training_episode_tags(metrics)
+        self.scalars(step, tags)
+        self.record("train", step, tags)
+
+    def message(self, text: str) -> None:
+        self.console(text)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
+            self._writer = None
+        if not self._jsonl.closed:
+            self._jsonl.close()
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.generic, np.ndarray)):
+        return np.asarray(v).tolist()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if hasattr(v, "__array__"):
+        return np.asarray(v).tolist()
+    return v
+
+
+def read_progress(run_dir: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Rows of ``RUN_DIR/progress.jsonl`` (optionally of one ``kind``), in order."""
+    path = os.path.join(run_dir, PROGRESS_FILE)
+    rows = []
+    with open(path, "r", encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                row = json.loads(line)
+                if kind is None or row.get("kind") == kind:
+                    rows.append(row)
+    return rows
+
+
+def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:
+    """All scalars of the TensorBoard event files under ``logdir``: ``{tag: [(step, value)]}``.
+
+    A small TFRecord reader (no ``tensorboard`` package needed), for tests and scripts.
+    """
+    from tensorboardX.proto import event_pb2
+
+    out: Dict[str, List[Tuple[int, float]]] = {}
+    files = []
+    for root, _, names in os.walk(logdir):
+        files += [os.path.join(root, n) for n in names if "tfevents" in n]
+    for path in sorted(files):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            start = pos + 12
+            if start + length + 4 > len(data):
+                break
+            ev = event_pb2.Event()
+            ev.ParseFromString(data[start:start + length])
+            pos = start + length + 4
+            for v in ev.summary.value:
+                if v.HasField("simple_value"):
+                    out.setdefault(v.tag, []).append((int(ev.step), float(v.simple_value)))
+    for tag in out:
+        out[tag].sort()
+    return out
