@@ -134,9 +134,9 @@ def bench_mj_step(world: str, steps: int) -> list:
     return [{"backend": "mj_step (floor)", "envs": 1, "steps_per_s": rate}]
 
 
-def write_results(result: dict, stem: str) -> None:
-    os.makedirs(RESULTS_DIR, exist_ok=True)
-    with open(os.path.join(RESULTS_DIR, stem + ".json"), "w") as fh:
+def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
     lines = [f"# Env throughput — {result['device']} — world `{result['world']}`", "",
              f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
@@ -146,7 +146,7 @@ def write_results(result: dict, stem: str) -> None:
     base = next(r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1")
     for r in result["rows"]:
         lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f} |")
-    with open(os.path.join(RESULTS_DIR, stem + ".md"), "w") as fh:
+    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     import matplotlib
 
@@ -167,7 +167,7 @@ def write_results(result: dict, stem: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS_DIR, stem + ".png"), dpi=110)
+    fig.savefig(os.path.join(out_dir, stem + ".png"), dpi=110)
     plt.close(fig)
 
 
@@ -178,11 +178,12 @@ def main(argv=None) -> dict:
     p.add_argument("--procs", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=None, help="control steps per timed rollout")
     p.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")
     args = p.parse_args(argv)
     import jax
 
     gpu = jax.devices()[0].platform != "cpu"
-    batches = args.batch or ([1, 4] if args.quick else ([1, 16, 256, 1024, 4096, 8192] if gpu else [1, 16, 256, 1024, 4096]))
+    batches = args.batch or ([2] if args.quick else ([1, 16, 256, 1024, 4096, 8192] if gpu else [1, 16, 256, 1024, 4096]))
     procs = args.procs or ([1] if args.quick else sorted({1, os.cpu_count() or 1}))
     steps = args.steps or (5 if args.quick else 50)
     print(f"device {device_name()}, world {args.world}, batches {batches}, steps {steps}", flush=True)
@@ -192,8 +193,8 @@ def main(argv=None) -> dict:
               "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
               "compile": compile_times, "rows": rows}
     stem = device_name() + ("" if args.world == "flat" else "_rough") + ("_quick" if args.quick else "")
-    write_results(result, stem)
-    print(open(os.path.join(RESULTS_DIR, stem + ".md")).read())
+    write_results(result, stem, args.out)
+    print(open(os.path.join(args.out, stem + ".md")).read())
     return result
 
 

@@ -45,9 +45,9 @@ def summarize_run(run_dir: str) -> Dict[str, Any]:
             "wall_time_s": done[-1]["time_s"] if done else (curve[-1]["time_s"] if curve else None)}
 
 
-def write(result: Dict[str, Any], stem: str) -> None:
-    os.makedirs(RESULTS_DIR, exist_ok=True)
-    with open(os.path.join(RESULTS_DIR, stem + ".json"), "w") as fh:
+def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=1)
     lines = [f"# Learning signal ({result['device']})", "",
              f"Command: `{result['command']}`  ", f"Run: `{result['run_dir']}`  ",
@@ -63,7 +63,7 @@ def write(result: Dict[str, Any], stem: str) -> None:
     lines += ["", f"Final: {result['final_reward']:.2f} ({result['final_gain']:+.2f}, "
                   f"{result['final_gain_pct']:+.2f} %) after {result['env_steps']:,d} env steps, "
                   f"{result['wall_time_s']:.0f} s wall-clock including compilation.", ""]
-    with open(os.path.join(RESULTS_DIR, stem + ".md"), "w") as fh:
+    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
     import matplotlib
 
@@ -80,7 +80,7 @@ def write(result: Dict[str, Any], stem: str) -> None:
     ax.set_title(f"Learning signal, flat world ({result['device']})")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS_DIR, stem + ".png"), dpi=110)
+    fig.savefig(os.path.join(out_dir, stem + ".png"), dpi=110)
     plt.close(fig)
     print("\n".join(lines))
 
@@ -90,6 +90,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--preset", default="cpu_small")
     p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="summarise this finished run, do not train")
     p.add_argument("--output-dir", default="runs/benchmarks")
+    p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")
     p.add_argument("--note", default="", help="free text recorded with the results (e.g. how --from-run's run was made)")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
@@ -111,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     result = summarize_run(run_dir)
     result.update(device=device_name(), versions=_versions(), command=command.strip(), preset=args.preset,
                   overrides=args.overrides, note=args.note)
-    write(result, f"learning_signal_{result['device']}")
+    write(result, f"learning_signal_{result['device']}", args.out)
     return result
 
 

@@ -17,7 +17,6 @@ policy rises above the zero-residual policy's on the same flat-world episodes. (
 """
 
 import glob
-import json
 import os
 import shutil
 import signal
@@ -205,3 +204,42 @@ def test_corrupt_or_missing_checkpoints_raise_clear_errors(killed_and_resumed, t
         load_latest(run)
     from train.__main__ import cli
     assert cli(["--resume", run]) == 2
+
+
+def test_export_any_checkpoint_cli(killed_and_resumed, tmp_path, capsys):
+    from train import export as ex
+
+    r = killed_and_resumed
+    out = str(tmp_path / "exp")
+    assert ex.main([r["run_dir"], "--step", str(r["killed_at"]), "--out", out]) == 0
+    pol = ex.load_policy(out)
+    assert pol.meta["training"]["env_steps"] == r["killed_at"]
+    # the final checkpoint exported this way equals the run's own export
+    final = str(tmp_path / "final")
+    assert ex.main([r["run_dir"], "--out", final]) == 0
+    obs = np.random.default_rng(1).normal(size=(8, pol.observation_size)).astype(np.float32)
+    np.testing.assert_allclose(ex.load_policy(final).act(obs), ex.load_policy(r["run_dir"]).act(obs), atol=1e-6)
+    assert ex.main([r["run_dir"], "--step", "7"]) == 2
+    assert "no checkpoint for step 7" in capsys.readouterr().err
+
+
+def test_benchmark_scripts_quick_on_this_run(killed_and_resumed, tmp_path):
+    """benchmarks/learning_signal.py and benchmarks/time_to_walk.py (--quick) on the run above write
+    well-formed results."""
+    import json as _json
+
+    from benchmarks import learning_signal, time_to_walk
+
+    r = killed_and_resumed
+    out = str(tmp_path / "results")
+    ls = learning_signal.main(["--from-run", r["run_dir"], "--out", out])
+    assert ls["env_steps"] == TOTAL and len(ls["curve"]) == 3
+    data = _json.load(open(glob.glob(os.path.join(out, "learning_signal_*.json"))[0]))
+    assert data["zero_residual_reward"] == pytest.approx(ls["zero_residual_reward"])
+    assert glob.glob(os.path.join(out, "learning_signal_*.png"))
+    tw = time_to_walk.main(["--from-run", r["run_dir"], "--quick", "--all", "--out", out])
+    assert [c["step"] for c in tw["checkpoints"]] == [s for s, _ in list_checkpoints(r["run_dir"])]
+    for c in tw["checkpoints"] + [tw["nominal"]]:
+        assert 0.0 <= c["success_rate"] <= 1.0 and np.isfinite(c["distance_m_mean"])
+    md = open(glob.glob(os.path.join(out, "time_to_walk_*_quick.md"))[0]).read()
+    assert "Time to walk" in md and "| env steps |" in md

@@ -110,19 +110,10 @@ def main(argv: Optional[List[str]] = None, console=print):
 
 
 def cli(argv: Optional[List[str]] = None) -> int:
-    from model.yaml_config import ConfigError
-    from train.checkpoints import CheckpointError
-    from train.export import ExportError
+    """Command-line entry: exit status 0, or 2 with ``error: ...`` for bad input (train/cli_errors.py)."""
+    from train.cli_errors import run_cli
 
-    try:
-        main(argv)
-    except (ConfigError, CheckpointError, ExportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; resume with --resume RUN_DIR from the last checkpoint", file=sys.stderr)
-        return 130
-    return 0
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,11 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     train_env = raw
     if cfg.simulation.world == "rough" and cfg.env.curriculum.enabled:
         train_env = TerrainLevelMetrics(raw, terrain.DEFAULT_TERRAIN.num_bands)
-    eval_env = ResidualWalk(cfg.simulation.replace(world=cfg.run.eval_world), cfg.env, cfg.gait)
+    eval_cfg = cfg.env
+    if cfg.run.eval_world == "rough":  # fixed evaluation episodes spread over every band, not just the easy start
+        eval_cfg = dataclasses.replace(cfg.env, curriculum=dataclasses.replace(
+            cfg.env.curriculum, initial_max_level=terrain.DEFAULT_TERRAIN.num_bands - 1))
+    eval_env = ResidualWalk(cfg.simulation.replace(world=cfg.run.eval_world), eval_cfg, cfg.gait)
     return train_env, eval_env, raw
 
 
@@ -195,7 +199,6 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
     Returns:
       :class:`TrainResult`.
     """
-    import jax
     from brax.training.agents.ppo import checkpoint as brax_ckpt
     from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as ppo

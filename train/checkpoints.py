@@ -19,7 +19,7 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 CHECKPOINT_SUBDIR = "checkpoints"
 BEST_SUBDIR = "best"

@@ -372,3 +372,81 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
                           f"the policy in {export_dir} expects {meta['observation_size']} ({meta_path})")
     order = sorted(layers_named, key=lambda k: int(k.split("_")[1]))
     return ExportedPolicy(export_dir, meta, [layers_named[k] for k in order], mean, std, count)
+
+
+# ------------------------------------------------------------------------- checkpoint -> export
+
+def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, subdir: str = "checkpoints",
+                      extra_training: Optional[Dict[str, Any]] = None) -> str:
+    """Export checkpoint ``step`` (default: the newest) of a Brax run directory to ``out_dir``.
+
+    Uses the run's ``config.yaml`` for the network, observation layout and action scaling; the
+    ``training`` block of ``meta.json`` records the run, the step and the checkpoint's wall time.
+    ``subdir="best"`` exports the best-evaluation parameters.
+
+    Raises:
+      CheckpointError: no such run, step or checkpoint; ExportError: unexportable network.
+    """
+    from mjx_envs.observation import observation_layout, observation_size
+    from train.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+    from train.config import load_resolved_config
+
+    cfg_path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(cfg_path):
+        raise CheckpointError(f"{cfg_path} not found: {run_dir} is not a training run directory")
+    cfg = load_resolved_config(cfg_path)
+    found = dict(list_checkpoints(run_dir, subdir))
+    if not found:
+        raise CheckpointError(f"no checkpoint in {os.path.join(run_dir, subdir)}")
+    if step is None:
+        step = max(found)
+    if step not in found:
+        raise CheckpointError(f"no checkpoint for step {step} in {os.path.join(run_dir, subdir)} "
+                              f"(have {sorted(found)})")
+    params, state = load_checkpoint(found[step])
+    import jax
+
+    params = jax.tree_util.tree_map(np.asarray, params)
+    act = 12
+    terrain = cfg.env.terrain_observation
+    training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": os.path.abspath(run_dir),
+                "wall_time_s": state.get("wall_time_s"), "preset": state.get("preset"),
+                "train_world": cfg.simulation.world, **(extra_training or {})}
+    return export_brax_policy(out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain),
+                              act, training)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m train.export RUN_DIR [--step N | --best] [--out DIR]``: export any checkpoint."""
+    import argparse
+    import sys
+
+    from train.checkpoints import CheckpointError
+
+    p = argparse.ArgumentParser(prog="python -m train.export", description=main.__doc__.split(":")[1].strip())
+    p.add_argument("run_dir")
+    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: the newest)")
+    p.add_argument("--best", action="store_true", help="export the best-evaluation parameters (RUN_DIR/best/)")
+    p.add_argument("--out", default=None, help="export directory (default: RUN_DIR/export_<step>)")
+    args = p.parse_args(argv)
+    try:
+        from train.checkpoints import list_checkpoints
+
+        sub = "best" if args.best else "checkpoints"
+        step = args.step
+        if step is None:
+            found = list_checkpoints(args.run_dir, sub)
+            step = found[-1][0] if found else None
+        out = args.out or os.path.join(args.run_dir, f"export_{'best_' if args.best else ''}{step}")
+        export_checkpoint(args.run_dir, out, step, subdir=sub)
+    except (CheckpointError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported step {step} of {args.run_dir} to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

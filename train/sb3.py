@@ -307,16 +307,10 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
 
 
 def cli(argv: Optional[List[str]] = None) -> int:
-    from model.yaml_config import ConfigError
-    from train.checkpoints import CheckpointError
-    from train.export import ExportError
+    """Command-line entry: exit status 0, or 2 with ``error: ...`` for bad input (train/cli_errors.py)."""
+    from train.cli_errors import run_cli
 
-    try:
-        main(argv)
-    except (ConfigError, CheckpointError, ExportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,163 @@
+"""Time to walk: wall-clock and env steps until a policy first "walks on rough ground".
+
+    python -m benchmarks.time_to_walk [--preset cpu_rough] [key=value ...]     # train, then judge checkpoints
+    python -m benchmarks.time_to_walk --from-run RUN_DIR                        # judge a finished run
+    python -m benchmarks.time_to_walk --from-run RUN_DIR --quick                # 2 short episodes (smoke test)
+
+The bar is ``configs/walk_bar.yaml`` (:class:`WalkBar`): over ``episodes`` seeded episodes of
+``duration_s`` on ``model/world_train.xml`` with a fixed command, spawn bands used in turn,
+the success rate (no fall) must reach ``min_success_rate`` and the mean forward speed
+``min_speed_fraction`` of the commanded vx.
+
+How: the run keeps every checkpoint (``run.keep_checkpoints=0``); each checkpoint, oldest first,
+is exported (:func:`train.export.export_checkpoint`) and evaluated with
+:func:`playback.evaluate.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
+the time to walk: its env step and the run's wall-clock at that checkpoint (training time incl.
+compilation, *excluding* this judging). The nominal gait is judged on the same episodes once.
+Writes ``benchmarks/results/time_to_walk_<device>[_quick].json`` / ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import field
+from typing import Any, Dict, List, Optional, Tuple
+
+from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
+from model.simulation_config import REPO_ROOT
+from model.yaml_config import ConfigError, load_dataclass
+
+DEFAULT_BAR = os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkBar:
+    """The "walks on rough ground" bar (see ``configs/walk_bar.yaml``)."""
+
+    episodes: int = field(default=8, metadata={"range": (1, 10_000)})
+    duration_s: float = field(default=20.0, metadata={"range": (0.1, 600.0)})
+    command: Tuple[float, float, float] = (0.4, 0.0, 0.0)
+    bands: Tuple[int, ...] = (4, 5)
+    seed: int = field(default=0, metadata={"range": (0, 2**31 - 1)})
+    min_success_rate: float = field(default=0.9, metadata={"range": (0.0, 1.0)})
+    min_speed_fraction: float = field(default=0.8, metadata={"range": (0.0, 2.0)})
+
+    def validate(self) -> None:
+        if self.command[0] <= 0:
+            raise ConfigError("key 'command' must have a positive forward speed vx (the bar is a fraction of it)")
+        if not self.bands or any(b < 0 or b > 5 for b in self.bands):
+            raise ConfigError(f"key 'bands' must list spawn bands in 0..5, got {list(self.bands)}")
+
+
+def load_walk_bar(path: Optional[str] = None) -> WalkBar:
+    return load_dataclass(WalkBar, path or DEFAULT_BAR)
+
+
+def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
+    """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``."""
+    from playback.evaluate import evaluate_policy
+
+    report = evaluate_policy(policy, episodes=bar.episodes, duration=bar.duration_s, worlds=("rough",),
+                             bands=tuple(bar.bands), seed=bar.seed, command=tuple(bar.command),
+                             include_nominal=False, processes=processes)
+    controller = next(iter(report["results"]))
+    s = report["results"][controller]["rough"]["summary"]
+    speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
+    return {"success_rate": s["success_rate"], "speed_fraction": speed_frac,
+            "distance_m_mean": s["distance_m_mean"], "mean_forward_speed_mps": s["mean_forward_speed_mps"],
+            "falls": s["falls"], "walks": bool(s["success_rate"] >= bar.min_success_rate
+                                             and speed_frac >= bar.min_speed_fraction)}
+
+
+def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: bool = True,
+              log=print) -> Dict[str, Any]:
+    """Judge every checkpoint of ``run_dir`` (oldest first) and the nominal gait."""
+    from train.checkpoints import list_checkpoints, read_state
+    from train.export import export_checkpoint
+
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        raise SystemExit(f"{run_dir}: no checkpoints to judge")
+    nominal = judge(None, bar, processes)
+    log(f"nominal gait: success {nominal['success_rate']:.2f}, speed {nominal['speed_fraction']:.2f} of command "
+        f"-> {'walks' if nominal['walks'] else 'does not meet the bar'}")
+    rows, first = [], None
+    with tempfile.TemporaryDirectory() as tmp:
+        for step, path in ckpts:
+            out = export_checkpoint(run_dir, os.path.join(tmp, f"s{step}"), step)
+            j = judge(out, bar, processes)
+            j.update(step=step, wall_time_s=read_state(path).get("wall_time_s"))
+            rows.append(j)
+            log(f"step {step:>10,d}  wall {j['wall_time_s'] or 0:7.0f} s  success {j['success_rate']:.2f}  "
+                f"speed {j['speed_fraction']:.2f} of command  distance {j['distance_m_mean']:.2f} m"
+                f"{'  <- walks' if j['walks'] else ''}")
+            if j["walks"] and first is None:
+                first = j
+                if stop_at_first:
+                    break
+    return {"run_dir": os.path.abspath(run_dir), "nominal": nominal, "checkpoints": rows, "first_walking": first,
+            "bar": dataclasses.asdict(bar)}
+
+
+def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    b, f, n = result["bar"], result["first_walking"], result["nominal"]
+    lines = [f"# Time to walk on rough ground ({result['device']})", "", f"Command: `{result['command']}`  ",
+             f"Run: `{result['run_dir']}`  ", f"Versions: {result['versions']}", "",
+             f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
+             f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
+             f"{b['min_speed_fraction']} × vx.", "",
+             f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
+             f"distance {n['distance_m_mean']:.2f} m → {'meets' if n['walks'] else 'misses'} the bar.", "",
+             "| env steps | wall-clock (s) | success | speed / vx | distance (m) | walks |", "|---:|---:|---:|---:|---:|---|"]
+    for r in result["checkpoints"]:
+        lines.append(f"| {r['step']:,d} | {r['wall_time_s'] or 0:.0f} | {r['success_rate']:.2f} | "
+                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {'yes' if r['walks'] else 'no'} |")
+    lines += ["", (f"**Time to walk: {f['wall_time_s']:.0f} s wall-clock, {f['step']:,d} env steps.**" if f else
+                   "**The bar was not met by any checkpoint of this run.**"), ""]
+    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
+        fh.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.time_to_walk", description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="cpu_rough")
+    p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="judge this run's checkpoints; do not train")
+    p.add_argument("--bar", default=None, help="walk-bar YAML (default configs/walk_bar.yaml)")
+    p.add_argument("--all", action="store_true", help="judge every checkpoint, not only up to the first that walks")
+    p.add_argument("--processes", type=int, default=1)
+    p.add_argument("--quick", action="store_true", help="2 episodes of 2 s (smoke test)")
+    p.add_argument("--out", default=RESULTS_DIR, help="results directory")
+    p.add_argument("--output-dir", default="runs/benchmarks", help="parent of the training run")
+    p.add_argument("overrides", nargs="*")
+    args = p.parse_args(argv)
+    bar = load_walk_bar(args.bar)
+    if args.quick:
+        bar = dataclasses.replace(bar, episodes=2, duration_s=2.0)
+    command = "python -m benchmarks.time_to_walk " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.from_run:
+        run_dir = args.from_run
+    else:
+        from train.__main__ import main as train_main
+
+        res = train_main(["--preset", args.preset, "--output-dir", args.output_dir, "--name", "time_to_walk",
+                          "run.keep_checkpoints=0", *args.overrides])
+        run_dir = res.run_dir
+    t = time.time()
+    result = judge_run(run_dir, bar, args.processes, stop_at_first=not args.all)
+    result.update(device=device_name(), versions=_versions(), command=command.strip(), judge_time_s=time.time() - t)
+    write(result, f"time_to_walk_{result['device']}" + ("_quick" if args.quick else ""), args.out)
+    return result
+
+
+if __name__ == "__main__":
+    main()
