@@ -37,12 +37,10 @@ def _versions() -> dict:
 
 
 def device_name() -> str:
-    import jax
+    """File-name label of this machine's JAX device (``cpu-2core``, ``nvidia-h200``)."""
+    from train.brax_ppo import device_label
 
-    d = jax.devices()[0]
-    if d.platform == "cpu":
-        return f"cpu-{os.cpu_count()}core"
-    return d.device_kind.lower().replace(" ", "-")
+    return device_label()
 
 
 def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
@@ -60,20 +58,37 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
     t = time.perf_counter()
     jax.jit(env.step).lower(s0, jnp.zeros(12)).compile()
     compile_step = time.perf_counter() - t
-    rows = []
-    for b in batches:
-        states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(1), b))
-
+    def make_roll(b):
         @jax.jit
         def roll(s):
             def body(c, _):
                 return jax.vmap(env.step)(c, jnp.zeros((b, 12))), None
             return jax.lax.scan(body, s, None, length=steps)[0]
+        return roll
 
-        t = time.perf_counter()
-        out = roll(states)
+    # Compile every batch size's rollout first; on a GPU concurrently (XLA compiles outside the GIL),
+    # so a pass over 6 batch sizes does not pay 6 sequential compiles. compile_s is each one's own
+    # wall time (while compiling alongside the others, on a GPU).
+    def compile_one(b):
+        states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(1), b))
+        t0 = time.perf_counter()
+        fn = make_roll(b).lower(states).compile()
+        return b, states, fn, time.perf_counter() - t0
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = time.perf_counter()
+    # (on a CPU backend, compiling side by side only competes with XLA's own threads: one at a time)
+    workers = 1 if jax.default_backend() == "cpu" else len(batches)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        compiled = list(pool.map(compile_one, batches))
+    compile_all = time.perf_counter() - t
+    print(f"  compiled {len(batches)} batched rollouts ({'one at a time' if workers == 1 else 'concurrently'}) "
+          f"in {compile_all:.1f} s", flush=True)
+    rows = []
+    for b, states, roll, compile_s in compiled:
+        out = roll(states)  # warm-up run (first execution, memory allocation)
         jax.block_until_ready(out.obs)
-        compile_s = time.perf_counter() - t
         t = time.perf_counter()
         out = roll(out)
         jax.block_until_ready(out.obs)
@@ -81,11 +96,13 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
         rows.append({"backend": "mjx", "envs": b, "steps_per_s": b * steps / wall,
                      "wall_s": wall, "compile_s": compile_s})
         print(f"  mjx batch {b:5d}: {b * steps / wall:10.0f} steps/s (compile {compile_s:.1f} s)", flush=True)
-    return rows, {"compile_reset_s": compile_reset, "compile_step_s": compile_step}
+    return rows, {"compile_reset_s": compile_reset, "compile_step_s": compile_step,
+                  "compile_batched_rollouts_s": compile_all, "compile_batched_concurrently": workers > 1}
 
 
 def _gym_worker(args):
     world, steps = args
+    os.environ["JAX_PLATFORMS"] = "cpu"  # the twin's shared JAX functions run on the worker's CPU, never the GPU
     from mjx_envs.gym_env import ResidualWalkEnv
 
     env = ResidualWalkEnv(world=world)
@@ -143,9 +160,17 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
              f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
              f"step {result['compile']['compile_step_s']:.1f} s", "",
              "| backend | envs | control steps/s | ratio to gym x1 |", "|---|---|---|---|"]
-    base = next(r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1")
+    c = result["compile"]
+    if "compile_batched_rollouts_s" in c:
+        how = "concurrently" if c.get("compile_batched_concurrently") else "one at a time"
+        lines.insert(-3, f"Batched rollouts ({', '.join(str(r['envs']) for r in result['rows'] if r['backend'] == 'mjx')} envs) "
+                         f"compiled {how} in {c['compile_batched_rollouts_s']:.1f} s  ")
+    if result.get("partial"):
+        lines.insert(2, f"**Partial results: stopped before {result['partial']}.**  ")
+    base = next((r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1"), None)
     for r in result["rows"]:
-        lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f} |")
+        ratio = f"{r['steps_per_s'] / base:.2f}" if base else "-"
+        lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {ratio} |")
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     import matplotlib
@@ -187,12 +212,17 @@ def main(argv=None) -> dict:
     procs = args.procs or ([1] if args.quick else sorted({1, os.cpu_count() or 1}))
     steps = args.steps or (5 if args.quick else 50)
     print(f"device {device_name()}, world {args.world}, batches {batches}, steps {steps}", flush=True)
-    mjx_rows, compile_times = bench_mjx(args.world, batches, steps)
-    rows = mjx_rows + bench_gym(args.world, procs, max(steps * 4, 20)) + bench_mj_step(args.world, max(steps * 20, 100))
+    stem = device_name() + ("" if args.world == "flat" else "_rough") + ("_quick" if args.quick else "")
     result = {"device": device_name(), "world": args.world, "versions": _versions(),
               "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "compile": compile_times, "rows": rows}
-    stem = device_name() + ("" if args.world == "flat" else "_rough") + ("_quick" if args.quick else "")
+              "compile": {}, "rows": []}
+    # Results are rewritten after each stage, so a run stopped at a wall-clock cap keeps what it measured.
+    mjx_rows, result["compile"] = bench_mjx(args.world, batches, steps)
+    result["rows"] += mjx_rows
+    write_results(dict(result, partial="the Gymnasium rows"), stem, args.out)
+    result["rows"] += bench_gym(args.world, procs, max(steps * 20, 100))  # >= 1 s per worker at full size
+    write_results(dict(result, partial="the raw mj_step row"), stem, args.out)
+    result["rows"] += bench_mj_step(args.world, max(steps * 20, 100))
     write_results(result, stem, args.out)
     print(open(os.path.join(args.out, stem + ".md")).read())
     return result

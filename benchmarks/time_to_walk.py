@@ -71,7 +71,7 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
     return {"success_rate": s["success_rate"], "speed_fraction": speed_frac,
             "distance_m_mean": s["distance_m_mean"], "mean_forward_speed_mps": s["mean_forward_speed_mps"],
-            "falls": s["falls"], "walks": bool(s["success_rate"] >= bar.min_success_rate
+            "falls": s["falls"], "out_of_bounds": s.get("out_of_bounds", 0), "walks": bool(s["success_rate"] >= bar.min_success_rate
                                              and speed_frac >= bar.min_speed_fraction)}
 
 
@@ -105,22 +105,38 @@ def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: boo
             "bar": dataclasses.asdict(bar)}
 
 
+def run_device(run_dir: str) -> Optional[str]:
+    """The training device label a run recorded (``progress.jsonl`` "device" record), or None."""
+    from train.progress import read_progress
+
+    try:
+        rows = read_progress(run_dir, "device")
+    except (OSError, ValueError):
+        return None
+    return str(rows[0]["device_name"]) if rows and rows[0].get("device_name") else None
+
+
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=1)
     b, f, n = result["bar"], result["first_walking"], result["nominal"]
-    lines = [f"# Time to walk on rough ground ({result['device']})", "", f"Command: `{result['command']}`  ",
+    lines = [f"# Time to walk on rough ground (trained on {result['device']})", "", f"Command: `{result['command']}`  ",
+             f"Checkpoints judged on C MuJoCo on: {result.get('judged_on', result['device'])}  ",
              f"Run: `{result['run_dir']}`  ", f"Versions: {result['versions']}", "",
              f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
              f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
              f"{b['min_speed_fraction']} × vx.", "",
              f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
              f"distance {n['distance_m_mean']:.2f} m → {'meets' if n['walks'] else 'misses'} the bar.", "",
-             "| env steps | wall-clock (s) | success | speed / vx | distance (m) | walks |", "|---:|---:|---:|---:|---:|---|"]
+             "Speed = distance / episode time; an episode that walks off the terrain's edge ends there "
+             "(out of bounds, not a fall), so its distance is shorter than 20 s of walking.", "",
+             "| env steps | wall-clock (s) | success | speed / vx | distance (m) | off the edge | walks |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["checkpoints"]:
         lines.append(f"| {r['step']:,d} | {r['wall_time_s'] or 0:.0f} | {r['success_rate']:.2f} | "
-                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {'yes' if r['walks'] else 'no'} |")
+                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {r.get('out_of_bounds', 0)} | "
+                     f"{'yes' if r['walks'] else 'no'} |")
     lines += ["", (f"**Time to walk: {f['wall_time_s']:.0f} s wall-clock, {f['step']:,d} env steps.**" if f else
                    "**The bar was not met by any checkpoint of this run.**"), ""]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
@@ -138,6 +154,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--quick", action="store_true", help="2 episodes of 2 s (smoke test)")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory")
     p.add_argument("--output-dir", default="runs/benchmarks", help="parent of the training run")
+    p.add_argument("--device-name", default=None,
+                   help="label of the machine that trained the run (default: read from the run's progress.jsonl, "
+                        "else this machine)")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
     bar = load_walk_bar(args.bar)
@@ -154,7 +173,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         run_dir = res.run_dir
     t = time.time()
     result = judge_run(run_dir, bar, args.processes, stop_at_first=not args.all)
-    result.update(device=device_name(), versions=_versions(), command=command.strip(), judge_time_s=time.time() - t)
+    device = args.device_name or run_device(run_dir) or device_name()
+    result.update(device=device, judged_on=device_name(), versions=_versions(), command=command.strip(),
+                  judge_time_s=time.time() - t)
     write(result, f"time_to_walk_{result['device']}" + ("_quick" if args.quick else ""), args.out)
     return result
 

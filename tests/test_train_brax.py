@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from train.checkpoints import CheckpointError, STATE_FILE, list_checkpoints, load_checkpoint, load_latest
+from train.checkpoints import (CheckpointError, STATE_FILE, list_checkpoints, load_checkpoint, load_latest,
+                               read_state)
 from train.progress import TB_SUBDIR, read_progress, read_scalars
 
 pytestmark = pytest.mark.slow
@@ -101,6 +102,11 @@ def test_killed_run_resumes_and_continues_step_count(killed_and_resumed):
     # checkpoints cover the whole run, before and after the kill
     steps = [s for s, _ in list_checkpoints(r["run_dir"])]
     assert steps[-1] == TOTAL and r["killed_at"] in steps
+    # the resumed process keeps the run's preset name and clock (exports and time-to-walk read them)
+    final_state = read_state(list_checkpoints(r["run_dir"])[-1][1])
+    killed_state = read_state(dict(list_checkpoints(r["snapshot"]))[r["killed_at"]])
+    assert final_state["preset"] == PRESET
+    assert final_state["wall_time_s"] > killed_state["wall_time_s"] > 0
 
 
 def test_resumed_run_starts_from_checkpoint_params(killed_and_resumed):
@@ -134,6 +140,8 @@ def test_logs_have_reward_terms_and_progress(killed_and_resumed):
     assert os.path.isfile(os.path.join(r["run_dir"], "config.yaml"))
     done = read_progress(r["run_dir"], "done")
     assert done and done[-1]["step"] == TOTAL
+    dev = read_progress(r["run_dir"], "device")
+    assert dev and dev[0]["device_name"].startswith("cpu-"), dev  # benchmarks name results files by it
 
 
 def test_export_reproduces_in_memory_policy(killed_and_resumed):
@@ -219,6 +227,10 @@ def test_export_any_checkpoint_cli(killed_and_resumed, tmp_path, capsys):
     assert ex.main([r["run_dir"], "--out", final]) == 0
     obs = np.random.default_rng(1).normal(size=(8, pol.observation_size)).astype(np.float32)
     np.testing.assert_allclose(ex.load_policy(final).act(obs), ex.load_policy(r["run_dir"]).act(obs), atol=1e-6)
+    # a relative run path works too (orbax itself refuses relative checkpoint paths)
+    rel = os.path.relpath(r["run_dir"])
+    assert ex.main([rel, "--step", str(r["killed_at"]), "--out", str(tmp_path / "rel")]) == 0
+    np.testing.assert_allclose(ex.load_policy(str(tmp_path / "rel")).act(obs), pol.act(obs), atol=1e-6)
     assert ex.main([r["run_dir"], "--step", "7"]) == 2
     assert "no checkpoint for step 7" in capsys.readouterr().err
 

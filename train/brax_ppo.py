@@ -163,6 +163,16 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     return train_env, eval_env, raw
 
 
+def device_label() -> str:
+    """Short file-name label of the device: ``"nvidia-h200"``, ``"cpu-2core"`` (results files use it)."""
+    import jax
+
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return str(getattr(d, "device_kind", d.platform)).lower().replace(" ", "-")
+
+
 def describe_device() -> str:
     """``"gpu: NVIDIA H100 (1 device)"`` / ``"cpu: 2 cores (1 device)"``."""
     import jax
@@ -199,6 +209,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
     Returns:
       :class:`TrainResult`.
     """
+    import jax
     from brax.training.agents.ppo import checkpoint as brax_ckpt
     from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as ppo
@@ -247,6 +258,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                                           network_factory=network_factory)
 
     logger.message(f"JAX device: {describe_device()}")
+    logger.record("device", start_step, device=describe_device(), device_name=device_label())
     logger.message(f"run dir: {run_dir}")
     if resume:
         logger.message(f"resuming from checkpoint {ckpt_path} at step {start_step:,d}; "
@@ -256,7 +268,8 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         logger.message(f"training {pcfg.num_epochs} epoch(s) of {epoch_steps:,d} env steps "
                        f"({target_steps:,d} total), {pcfg.num_envs} envs, episode {cfg.episode_length} steps, "
                        f"world '{cfg.simulation.world}', eval on '{rcfg.eval_world}' "
-                       f"({pcfg.num_eval_envs} episodes); first JIT compilation takes minutes on a CPU")
+                       f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
+                       f"{'minutes on a CPU' if jax.default_backend() == 'cpu' else 'about a minute'}")
 
     st: Dict[str, Any] = {"params": restore_params, "step": start_step, "pending_eval": None,
                           "last_ckpt": start_step if resume else None, "stopped": False}
@@ -265,7 +278,8 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         return {"epoch_env_steps": epoch_steps, "target_steps": target_steps, "seed": pcfg.seed,
                 "evals": evals, "zero_residual_eval": zero_eval, "early_stopping": stopper.state(),
                 "best_export_reward": best["reward"] if math.isfinite(best["reward"]) else None,
-                "wall_time_s": prior_wall + time.time() - t_start, "preset": cfg.preset}
+                "wall_time_s": prior_wall + time.time() - t_start,
+                "preset": cfg.preset or prior_state.get("preset")}  # a resumed config has no preset name
 
     def write_checkpoint(step: int) -> None:
         path = save_checkpoint(run_dir, step, st["params"], net_config, checkpoint_state(step),
@@ -280,8 +294,9 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         summary["step"] = step
         if summary["reward"] > best["reward"]:  # keep the best-evaluated parameters (RUN_DIR/best/)
             best["reward"] = summary["reward"]
-            save_checkpoint(run_dir, step, params, net_config, {"eval_reward": summary["reward"]}, keep=1,
-                            subdir=BEST_SUBDIR)
+            save_checkpoint(run_dir, step, params, net_config,
+                            {"eval_reward": summary["reward"], "wall_time_s": prior_wall + time.time() - t_start,
+                             "preset": cfg.preset or prior_state.get("preset")}, keep=1, subdir=BEST_SUBDIR)
             logger.record("best", step, reward=summary["reward"])
         return summary
 
@@ -383,7 +398,8 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             "best_eval_reward": stopper.best if math.isfinite(stopper.best) else None,
             "best_eval_step": stopper.best_step, "num_envs": pcfg.num_envs,
             "episode_length": cfg.episode_length, "wall_time_s": prior_wall + time.time() - t_start,
-            "device": describe_device(), "run_dir": os.path.abspath(run_dir), "preset": cfg.preset,
+            "device": describe_device(), "run_dir": os.path.abspath(run_dir),
+            "preset": cfg.preset or prior_state.get("preset"),
             "eval_world": rcfg.eval_world, "train_world": cfg.simulation.world,
         }
         export_params, export_step = st["params"], final_step

@@ -125,7 +125,7 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
         raise CheckpointError(f"checkpoint directory not found: {path}")
     state = read_state(path)
     try:
-        params = brax_ckpt.load(path)
+        params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
         raise CheckpointError(f"checkpoint parameters in {path} are missing or corrupt: "
                               f"{type(e).__name__}: {str(e)[:300]}") from None
