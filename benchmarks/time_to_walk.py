@@ -71,7 +71,7 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
     return {"success_rate": s["success_rate"], "speed_fraction": speed_frac,
             "distance_m_mean": s["distance_m_mean"], "mean_forward_speed_mps": s["mean_forward_speed_mps"],
-            "falls": s["falls"], "out_of_bounds": s.get("out_of_bounds", 0), "walks": bool(s["success_rate"] >= bar.min_success_rate
+            "falls": s["falls"], "out_of_bounds": s["out_of_bounds"], "walks": bool(s["success_rate"] >= bar.min_success_rate
                                              and speed_frac >= bar.min_speed_fraction)}
 
 
@@ -122,7 +122,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         json.dump(result, fh, indent=1)
     b, f, n = result["bar"], result["first_walking"], result["nominal"]
     lines = [f"# Time to walk on rough ground (trained on {result['device']})", "", f"Command: `{result['command']}`  ",
-             f"Checkpoints judged on C MuJoCo on: {result.get('judged_on', result['device'])}  ",
+             f"Checkpoints judged on C MuJoCo on: {result['judged_on']}  ",
              f"Run: `{result['run_dir']}`  ", f"Versions: {result['versions']}", "",
              f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
              f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
@@ -135,7 +135,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
              "|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["checkpoints"]:
         lines.append(f"| {r['step']:,d} | {r['wall_time_s'] or 0:.0f} | {r['success_rate']:.2f} | "
-                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {r.get('out_of_bounds', 0)} | "
+                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {r['out_of_bounds']} | "
                      f"{'yes' if r['walks'] else 'no'} |")
     lines += ["", (f"**Time to walk: {f['wall_time_s']:.0f} s wall-clock, {f['step']:,d} env steps.**" if f else
                    "**The bar was not met by any checkpoint of this run.**"), ""]

@@ -245,6 +245,11 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                             rcfg.early_stopping.min_delta, rcfg.early_stopping.min_evals)
     stopper.load(prior_state.get("early_stopping", {}))
     prior_wall = float(prior_state.get("wall_time_s", 0.0))
+    preset = cfg.preset or prior_state.get("preset")  # a resumed run's config.yaml has no preset name
+
+    def run_clock() -> float:
+        """Training wall-clock of the whole run [s], across resumed processes."""
+        return prior_wall + time.time() - t_start
 
     train_env, eval_env, raw_env = make_envs(cfg)
     network_factory = make_network_factory(pcfg)
@@ -257,8 +262,9 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                                           normalize_observations=pcfg.normalize_observations,
                                           network_factory=network_factory)
 
-    logger.message(f"JAX device: {describe_device()}")
-    logger.record("device", start_step, device=describe_device(), device_name=device_label())
+    device = describe_device()
+    logger.message(f"JAX device: {device}")
+    logger.record("device", start_step, device=device, device_name=device_label())
     logger.message(f"run dir: {run_dir}")
     if resume:
         logger.message(f"resuming from checkpoint {ckpt_path} at step {start_step:,d}; "
@@ -278,8 +284,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         return {"epoch_env_steps": epoch_steps, "target_steps": target_steps, "seed": pcfg.seed,
                 "evals": evals, "zero_residual_eval": zero_eval, "early_stopping": stopper.state(),
                 "best_export_reward": best["reward"] if math.isfinite(best["reward"]) else None,
-                "wall_time_s": prior_wall + time.time() - t_start,
-                "preset": cfg.preset or prior_state.get("preset")}  # a resumed config has no preset name
+                "wall_time_s": run_clock(), "preset": preset}
 
     def write_checkpoint(step: int) -> None:
         path = save_checkpoint(run_dir, step, st["params"], net_config, checkpoint_state(step),
@@ -295,8 +300,8 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         if summary["reward"] > best["reward"]:  # keep the best-evaluated parameters (RUN_DIR/best/)
             best["reward"] = summary["reward"]
             save_checkpoint(run_dir, step, params, net_config,
-                            {"eval_reward": summary["reward"], "wall_time_s": prior_wall + time.time() - t_start,
-                             "preset": cfg.preset or prior_state.get("preset")}, keep=1, subdir=BEST_SUBDIR)
+                            {"eval_reward": summary["reward"], "wall_time_s": run_clock(), "preset": preset},
+                            keep=1, subdir=BEST_SUBDIR)
             logger.record("best", step, reward=summary["reward"])
         return summary
 
@@ -397,9 +402,8 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             "final_eval": final_eval, "zero_residual_eval": zero_eval,
             "best_eval_reward": stopper.best if math.isfinite(stopper.best) else None,
             "best_eval_step": stopper.best_step, "num_envs": pcfg.num_envs,
-            "episode_length": cfg.episode_length, "wall_time_s": prior_wall + time.time() - t_start,
-            "device": describe_device(), "run_dir": os.path.abspath(run_dir),
-            "preset": cfg.preset or prior_state.get("preset"),
+            "episode_length": cfg.episode_length, "wall_time_s": run_clock(),
+            "device": device, "run_dir": os.path.abspath(run_dir), "preset": preset,
             "eval_world": rcfg.eval_world, "train_world": cfg.simulation.world,
         }
         export_params, export_step = st["params"], final_step
