@@ -322,11 +322,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             return
         summary = evaluate(step, params)
         evals.append(summary)
-        st["pending_eval"] = summary
-        epoch_index = (step // epoch_steps) if epoch_steps else 0
-        is_last = step >= final_target
-        if is_last or epoch_index % rcfg.checkpoint_every_evals == 0:
-            write_checkpoint(step)
+        st["pending_eval"] = summary  # logged, and checkpointed, by progress() right after this
 
     def progress(current_step: int, metrics: Dict[str, Any]) -> None:
         if any(k.startswith("episode/") for k in metrics):  # brax's training-episode logger (host callback)
@@ -342,11 +338,15 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         logger.log_eval(step, summary, len(evals) - 1, num_evals_total - 1, zero_residual=zero_eval,
                         training=training)
         should_stop = stopper.update(summary["reward"], step)
+        # The checkpoint comes after the eval is logged and counted by the early stopper, so a run
+        # killed at any point resumes with a log and a stopper state that match its checkpoint.
+        epoch_index = (step // epoch_steps) if epoch_steps else 0
+        stopping = should_stop and step < final_target
+        if step >= final_target or epoch_index % rcfg.checkpoint_every_evals == 0 or stopping:
+            write_checkpoint(step)
         if progress_fn is not None:
             progress_fn(step, {**{f"eval/{k}": v for k, v in summary.items()}, **training})
-        if should_stop and step < final_target:
-            if st["last_ckpt"] != step:
-                write_checkpoint(step)
+        if stopping:
             es = rcfg.early_stopping
             logger.message(f"early stopping at step {step:,d}: eval reward has not improved by more than "
                            f"{es.min_delta} for {es.patience} evaluations (best {stopper.best:.2f} at step "
