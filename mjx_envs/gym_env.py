@@ -6,8 +6,9 @@ back end differs. Used for parity checks, Stable-Baselines3 and viewer playback.
 
     env = gymnasium.make("Quad12ResidualWalk-v0", world="rough", render_mode="rgb_array")
 
-``render_mode="human"`` opens the MuJoCo passive viewer; ``"rgb_array"`` renders offscreen
-(on a headless machine set ``MUJOCO_GL=osmesa`` or ``egl``).
+``render_mode="human"`` opens the MuJoCo passive viewer (without a display the constructor
+raises :class:`mjx_envs.display.NoDisplayError` instead of letting GLFW end the process);
+``"rgb_array"`` renders offscreen (on a headless machine set ``MUJOCO_GL=osmesa`` or ``egl``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class ResidualWalkEnv(gym.Env):
             sim = sim.replace(world=world)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        if render_mode == "human":
+            from mjx_envs.display import require_display
+
+            require_display('render_mode="human"', 'use render_mode="rgb_array" (with MUJOCO_GL=osmesa or egl) '
+                                                   'or python -m playback --video out.mp4')
         self.ctx = ctx = logic.make_context(sim, env or EnvConfig(), gait or GaitConfig())
         self.model = ctx.mj_model
         self.data = mujoco.MjData(self.model)

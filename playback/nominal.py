@@ -135,6 +135,10 @@ def run_nominal(
     if viewer:
         from mujoco import viewer as mj_viewer
 
+        from mjx_envs.display import require_display
+
+        require_display("--viewer", "run without --viewer (headless) or write a video with python -m playback")
+
         handle = mj_viewer.launch_passive(m, d)
 
     def step(ctrl: np.ndarray) -> None:

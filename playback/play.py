@@ -80,10 +80,10 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
     wants_frames = video is not None or snapshot is not None
     if wants_frames and viewer:
         raise ValueError("choose either the viewer or a video/snapshot, not both")
-    if viewer and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
-                                                             os.environ.get("WAYLAND_DISPLAY")):
-        raise RuntimeError("the MuJoCo viewer needs a display (DISPLAY is not set); on a headless machine "
-                           "write a video instead: --video out.mp4")
+    if viewer:
+        from mjx_envs.display import require_display
+
+        require_display("--viewer", "write a video instead: --video out.mp4")
     if wants_frames:
         problem = offscreen_gl_problem()
         if problem is not None:

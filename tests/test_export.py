@@ -132,3 +132,53 @@ def test_brax_normal_layers_flatten_trunk_and_mean():
     assert [k.shape for k, _ in layers] == [(5, 7), (7, 3), (3, 2)]
     with pytest.raises(ex.ExportError, match="MLP_0"):
         ex.brax_policy_layers({"params": {"hidden_0": mk(5, 2)}}, "normal")
+
+
+def test_interrupted_reexport_leaves_previous_export_intact(tmp_path, monkeypatch):
+    """A re-export killed between its files (simulated: the second file write raises) leaves the
+    previous export whole and loadable, with no temp files in its place."""
+    d, layers, mean, std = _write(tmp_path, seed=0)
+    obs = np.random.default_rng(2).normal(size=(5, OBS)).astype(np.float32)
+    before = ex.load_policy(d).act(obs)
+    real_open = open
+    calls = {"n": 0}
+
+    def failing_open(path, mode="r", *a, **k):
+        if "w" in mode and ".tmp-" in os.fspath(path):
+            calls["n"] += 1
+            if calls["n"] == 2:  # policy.msgpack written, killed before normalizer.npz
+                raise KeyboardInterrupt("simulated kill")
+        return real_open(path, mode, *a, **k)
+
+    monkeypatch.setattr("builtins.open", failing_open)
+    with pytest.raises(KeyboardInterrupt):
+        _write(tmp_path, seed=1)
+    monkeypatch.setattr("builtins.open", real_open)
+    assert calls["n"] == 2
+    assert sorted(os.listdir(d)) == sorted([ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.META_FILE])
+    np.testing.assert_array_equal(ex.load_policy(d).act(obs), before)
+    # a completed re-export replaces all three files together
+    _write(tmp_path, seed=1)
+    assert not np.allclose(ex.load_policy(d).act(obs), before)
+    assert not [n for n in os.listdir(tmp_path) if ".tmp-" in n or ".old-" in n]
+
+
+def test_mixed_export_files_are_refused(tmp_path):
+    """The loader checks that policy.msgpack and normalizer.npz are the ones meta.json was written
+    with (SHA-256 in meta.json): a normaliser from another export is refused, naming the file."""
+    a, *_ = _write(tmp_path / "a", seed=0)
+    b, *_ = _write(tmp_path / "b", seed=1)
+    meta = json.load(open(os.path.join(a, ex.META_FILE)))
+    assert meta["format_version"] == 2 and set(meta["files"]["sha256"]) == {ex.POLICY_FILE, ex.NORMALIZER_FILE}
+    with open(os.path.join(b, ex.NORMALIZER_FILE), "rb") as src, open(os.path.join(a, ex.NORMALIZER_FILE), "wb") as dst:
+        dst.write(src.read())
+    with pytest.raises(ex.ExportError, match="do not belong together.*normalizer.npz"):
+        ex.load_policy(a)
+
+
+def test_interrupted_swap_is_named(tmp_path):
+    """If a kill lands between the two renames, the loader names the intact previous export."""
+    d, *_ = _write(tmp_path, seed=0)
+    os.rename(d, d + ".old-12345")
+    with pytest.raises(ex.ExportError, match=r"export\.old-12345 holds the previous export"):
+        ex.load_policy(str(tmp_path))

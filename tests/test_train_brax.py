@@ -3,11 +3,14 @@
 One module fixture does the expensive part once (MJX + PPO compilation dominates: ~3 min cold on a
 2-core CPU, ~1.5 min with the persistent JAX cache):
 
-1. ``python -m train --preset cpu_small`` cut to 2 epochs of 15,360 env steps (64 envs, flat
-   world) runs in a subprocess and is killed with SIGKILL as soon as its first checkpoint is
-   complete (the second epoch takes another ~20 s, so the kill lands mid-run);
-2. ``python -m train --resume RUN_DIR`` (in this process) continues from that checkpoint and
-   finishes, exporting the policy.
+1. ``python -m train --preset cpu_small --output-dir runs_rel`` cut to 2 epochs of 15,360 env
+   steps (64 envs, flat world) runs in a subprocess **from a temporary working directory with a
+   relative output directory** (as a newcomer's ``make train`` does) and is killed with SIGKILL as
+   soon as its first checkpoint is complete (the second epoch takes another ~20 s, so the kill
+   lands mid-run);
+2. ``python -m train --resume runs_rel/RUN env.residual_max=0.045`` (in this process, from the
+   same working directory: a relative run path and an override) continues from that checkpoint
+   and finishes, exporting the policy.
 
 The tests then check the products: checkpoints, TensorBoard logs with every reward term, the step
 count continuing across the kill, the export reproducing the in-memory policy's actions, corrupt
@@ -17,6 +20,7 @@ policy rises above the zero-residual policy's on the same flat-world episodes. (
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -30,7 +34,7 @@ import numpy as np
 import pytest
 
 from train.checkpoints import (CheckpointError, STATE_FILE, list_checkpoints, load_checkpoint, load_latest,
-                               read_state)
+                               read_optimizer_state, read_state)
 from train.progress import TB_SUBDIR, read_progress, read_scalars
 
 pytestmark = pytest.mark.slow
@@ -40,6 +44,7 @@ PRESET = "cpu_small"
 OVERRIDES = ["ppo.num_timesteps=30720", "ppo.num_evals=3", "run.export_policy=final",
              "run.early_stopping.enabled=false"]
 TOTAL = 30720
+RESUME_OVERRIDE = "env.residual_max=0.045"  # the resumed segment's residual scale (first segment: 0.05)
 
 
 def _wait_for_checkpoint(run_root, proc, timeout):
@@ -56,22 +61,22 @@ def _wait_for_checkpoint(run_root, proc, timeout):
 
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("runs"))
+    root = str(tmp_path_factory.mktemp("runs"))  # the working directory of both processes
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO, ".jax_cache"))
     log_path = os.path.join(root, "killed.log")
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", PRESET, "--output-dir", root,
-                                 "--name", "kill", *OVERRIDES], cwd=REPO, env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", PRESET, "--output-dir", "runs_rel",
+                                 "--name", "kill", *OVERRIDES], cwd=root, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            found = _wait_for_checkpoint(root, proc, timeout=900)
+            found = _wait_for_checkpoint(os.path.join(root, "runs_rel"), proc, timeout=900)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait()
     assert found, f"no checkpoint appeared; log:\n{open(log_path).read()[-3000:]}"
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed; make it longer"
-    (run_dir,) = glob.glob(os.path.join(root, "*_kill"))
+    (run_dir,) = glob.glob(os.path.join(root, "runs_rel", "*_kill"))
     killed_at = list_checkpoints(run_dir)[-1][0]
     killed_snapshot = os.path.join(root, "snapshot")  # the run dir as the kill left it
     shutil.copytree(run_dir, killed_snapshot)
@@ -79,7 +84,13 @@ def killed_and_resumed(tmp_path_factory):
     from train.__main__ import main
 
     lines = []
-    result = main(["--resume", run_dir], console=lines.append)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        result = main(["--resume", os.path.join("runs_rel", os.path.basename(run_dir)), RESUME_OVERRIDE],
+                      console=lines.append)
+    finally:
+        os.chdir(cwd)
     return {"run_dir": run_dir, "killed_at": killed_at, "result": result, "lines": lines,
             "snapshot": killed_snapshot, "root": root}
 
@@ -155,7 +166,7 @@ def test_export_reproduces_in_memory_policy(killed_and_resumed):
     meta = pol.meta
     assert meta["backend"] == "brax" and meta["training"]["env_steps"] == TOTAL
     assert meta["training"]["exported_step"] == TOTAL and res.export_step == TOTAL  # run.export_policy=final
-    assert meta["action"]["residual_max"] == pytest.approx(0.05)
+    assert meta["action"]["residual_max"] == pytest.approx(0.045)  # the resumed segment's override
     assert [c["name"] for c in meta["observation_layout"]][0] == "gravity"
     cfg = load_resolved_config(os.path.join(r["run_dir"], "config.yaml"))
     env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
@@ -255,3 +266,52 @@ def test_benchmark_scripts_quick_on_this_run(killed_and_resumed, tmp_path):
         assert 0.0 <= c["success_rate"] <= 1.0 and np.isfinite(c["distance_m_mean"])
     md = open(glob.glob(os.path.join(out, "time_to_walk_*_quick.md"))[0]).read()
     assert "Time to walk" in md and "| env steps |" in md
+
+
+def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed, capsys):
+    """Issue 11: the run lives where the relative --output-dir said; --resume keeps its override
+    (config.yaml + config_history/), each checkpoint exports with the config that produced it, and
+    Adam's state crosses the kill."""
+    import yaml
+
+    from train.optimizer_state import adam_count
+    from train.run_dir import config_history
+
+    r = killed_and_resumed
+    run = r["run_dir"]
+    assert os.path.isabs(r["result"].run_dir) and r["result"].run_dir == run
+    assert os.path.dirname(run) == os.path.join(r["root"], "runs_rel")
+    hist = config_history(run)
+    assert [os.path.basename(h) for h in hist] == ["000_step000000000000.yaml",
+                                                   f"001_step{r['killed_at']:012d}.yaml"]
+    seg = [yaml.safe_load(open(h)) for h in hist]
+    assert seg[0]["env"]["residual_max"] == pytest.approx(0.05)
+    assert seg[1]["env"]["residual_max"] == pytest.approx(0.045)
+    assert yaml.safe_load(open(os.path.join(run, "config.yaml")))["env"]["residual_max"] == pytest.approx(0.045)
+    # train.export of the first checkpoint, as a subprocess from the runs' working directory with a
+    # relative run path: meta.json carries the first segment's config, not the resumed one's
+    out = subprocess.run([sys.executable, "-m", "train.export", os.path.join("runs_rel", os.path.basename(run)),
+                          "--step", str(r["killed_at"]), "--out", "exp_first"], cwd=r["root"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    meta = json.load(open(os.path.join(r["root"], "exp_first", "meta.json")))
+    assert meta["action"]["residual_max"] == pytest.approx(0.05)
+    assert meta["config"]["env"] == seg[0]["env"] and meta["config"]["ppo"] == seg[0]["ppo"]
+    # Adam's state was restored: the step count continues (a fresh Adam would count only the
+    # post-resume updates, equal in number to the pre-kill ones)
+    restore = read_progress(run, "optimizer_restore")
+    assert restore and restore[0]["restored"] is True, restore
+    ckpts = dict(list_checkpoints(run))
+    before = adam_count(read_optimizer_state(ckpts[r["killed_at"]]))
+    after = adam_count(read_optimizer_state(ckpts[TOTAL]))
+    assert before > 0 and after == 2 * before, (before, after)
+    assert any("optimizer state restored" in line for line in r["lines"])
+    # resuming with another network size is refused before any compilation, naming the key
+    from train.__main__ import cli
+
+    capsys.readouterr()
+    assert cli(["--resume", run, "ppo.policy_hidden_layer_sizes=[32, 32]"]) == 2
+    err = capsys.readouterr().err
+    assert "ppo.policy_hidden_layer_sizes" in err and "cannot resume" in err, err
+    assert cli(["--resume", run, "env.terrain_observation=true"]) == 2
+    assert "env.terrain_observation" in capsys.readouterr().err

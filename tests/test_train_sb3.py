@@ -1,7 +1,13 @@
 """SB3 PPO on the Gymnasium twin (train/sb3.py): a smoke run that trains, checkpoints, exports,
-and whose export reproduces SB3's own deterministic actions; resume and bad input."""
+and whose export reproduces SB3's own deterministic actions; resume and bad input.
 
+The smoke run is ``python -m train.sb3 --preset ci_tiny --output-dir runs_rel`` in a subprocess
+from a temporary working directory (a relative output directory, as a newcomer types it)."""
+
+import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,10 +23,24 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sb3_run(tmp_path_factory):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
     root = str(tmp_path_factory.mktemp("sb3"))
-    lines = []
-    out = sb3_train.main(["--preset", "ci_tiny", "--output-dir", root, "--name", "smoke"], console=lines.append)
-    return out, lines
+    proc = subprocess.run([sys.executable, "-m", "train.sb3", "--preset", "ci_tiny", "--output-dir", "runs_rel",
+                           "--name", "smoke"], cwd=root, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = glob.glob(os.path.join(root, "runs_rel", "*_smoke"))
+    model = PPO.load(os.path.join(run, sb3_train.FINAL_MODEL), device="cpu")
+    from train.config import load_resolved_config
+
+    cfg = load_resolved_config(os.path.join(run, "config.yaml"))
+    venv = DummyVecEnv([lambda: sb3_train.make_gym_env(cfg)])
+    vn = VecNormalize.load(os.path.join(run, sb3_train.FINAL_VECNORM), venv)
+    vn.training = False
+    out = {"run_dir": run, "model": model, "vec_normalize": vn, "num_timesteps": int(model.num_timesteps),
+           "root": root}
+    return out, proc.stdout.splitlines()
 
 
 def test_smoke_run_trains_checkpoints_and_exports(sb3_run):
@@ -50,6 +70,31 @@ def test_sb3_export_matches_sb3_predict(sb3_run):
     want, _ = model.predict(vn.normalize_obs(obs), deterministic=True)
     want = np.clip(want, -1.0, 1.0)
     np.testing.assert_allclose(pol.act(obs), want, atol=1e-5)
+
+
+def test_sb3_resume_relative_with_override(sb3_run):
+    """--resume with a relative run path and an override: the override is recorded (config.yaml and
+    config_history/), training continues to the new total, and a network-size change is refused."""
+    import yaml
+
+    from train.run_dir import config_history
+
+    out, _ = sb3_run
+    run, root = out["run_dir"], out["root"]
+    rel = os.path.join("runs_rel", os.path.basename(run))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        res = sb3_train.main(["--resume", rel, "sb3.total_timesteps=1536"], console=lambda *_: None)
+        assert sb3_train.cli(["--resume", rel, "ppo.policy_hidden_layer_sizes=[8]"]) == 2
+    finally:
+        os.chdir(cwd)
+    assert res["run_dir"] == run and res["num_timesteps"] >= 1536
+    hist = config_history(run)
+    assert len(hist) == 2
+    assert yaml.safe_load(open(hist[0]))["sb3"]["total_timesteps"] == 1024
+    assert yaml.safe_load(open(hist[1]))["sb3"]["total_timesteps"] == 1536
+    assert yaml.safe_load(open(os.path.join(run, "config.yaml")))["sb3"]["total_timesteps"] == 1536
 
 
 def test_sb3_resume_and_errors(sb3_run, tmp_path):

@@ -7,7 +7,10 @@
 
 Options: ``--config PATH`` (default configs/ppo_residual.yaml), ``--preset NAME``, ``--name NAME``
 (run-directory suffix), ``--output-dir DIR`` (overrides run.output_dir), ``--resume RUN_DIR``
-(reads RUN_DIR/config.yaml; ``key=value`` overrides still apply), ``--list-presets``. Trailing
+(reads RUN_DIR/config.yaml; ``key=value`` overrides still apply and are recorded in
+RUN_DIR/config.yaml and RUN_DIR/config_history/; network sizes, observation layout and action
+mode cannot change), ``--list-presets``. Relative paths are resolved against the working
+directory once; the run directory is absolute from then on. Trailing
 ``section.key=value`` arguments override config keys (values parsed as YAML).
 See docs/training.md.
 """
@@ -56,19 +59,23 @@ def main(argv: Optional[List[str]] = None, console=print):
         return None
 
     if args.resume:
-        from train.brax_ppo import CONFIG_FILE
+        from train.run_dir import CONFIG_FILE
         from train.checkpoints import CheckpointError
 
         if args.config or args.preset or args.name or args.output_dir:
             raise ConfigError("--resume continues a run with its own config.yaml; --config/--preset/--name/"
                               "--output-dir cannot be combined with it (key=value overrides can)")
-        run_dir = args.resume
+        from train.config import check_resume_compatible
+        from train.run_dir import resolve_run_dir
+
+        run_dir = resolve_run_dir(args.resume)
         if not os.path.isdir(run_dir):
-            raise CheckpointError(f"run directory to resume not found: {run_dir}")
+            raise CheckpointError(f"run directory to resume not found: {args.resume} ({run_dir})")
         cfg_path = os.path.join(run_dir, CONFIG_FILE)
         if not os.path.isfile(cfg_path):
             raise CheckpointError(f"{cfg_path} not found: {run_dir} is not a training run directory")
         cfg = load_resolved_config(cfg_path, args.overrides)
+        check_resume_compatible(load_resolved_config(cfg_path), cfg)
         from train.checkpoints import latest_checkpoint
 
         latest_checkpoint(run_dir)  # fail fast, before any compilation

@@ -17,9 +17,10 @@ What one run does (details in docs/training.md):
   (brax's ``progress_fn`` raises :class:`EarlyStop`; the run still checkpoints and exports);
 * at step 0 the zero-residual policy (nominal trot alone) is evaluated on the same episodes, the
   baseline every later evaluation is compared with;
-* ``resume=True`` continues from the newest checkpoint of ``run_dir``: parameters and observation
-  statistics are restored, env steps continue from the checkpoint's step (Adam restarts: brax's
-  PPO does not expose its optimizer state);
+* ``resume=True`` continues from the newest checkpoint of ``run_dir``: parameters, observation
+  statistics and Adam's state (:mod:`train.optimizer_state`) are restored, env steps continue
+  from the checkpoint's step; the segment's resolved config is recorded (``config.yaml`` and
+  ``config_history/``) and every checkpoint stores the config that produced it;
 * the end: ``export/`` (:mod:`train.export`), readable with ``train.export.load_policy``.
 """
 
@@ -34,12 +35,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from train.checkpoints import (BEST_SUBDIR, CheckpointError, list_checkpoints, load_checkpoint, load_latest,
-                               save_checkpoint)
-from train.config import TrainConfig, save_resolved_config
+from train.checkpoints import (BEST_SUBDIR, CheckpointError, checkpoint_config_path, list_checkpoints,
+                               load_checkpoint, load_latest, read_optimizer_state, save_checkpoint)
+from train.config import TrainConfig, load_resolved_config
+from train.optimizer_state import OptimizerStateHook, adam_count
 from train.progress import ProgressLogger
-
-CONFIG_FILE = "config.yaml"
+from train.run_dir import CONFIG_FILE, record_config
 
 
 class EarlyStop(Exception):
@@ -222,16 +223,21 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
     t_start = time.time()
     brax_compat.apply()
     pcfg, rcfg = cfg.ppo, cfg.run
+    run_dir = os.path.abspath(run_dir)  # once; every path of the run derives from it
 
     # ---- where we start
-    start_step, restore_params, prior_state = 0, None, {}
+    start_step, restore_params, prior_state, restore_opt = 0, None, {}, None
     if resume:
         start_step, ckpt_path, restore_params, prior_state = load_latest(run_dir)
+        restore_opt = read_optimizer_state(ckpt_path)
+        record_config(run_dir, cfg, start_step,
+                      header=f"Resolved training config (source: {cfg.source}), resumed at env step {start_step}.\n"
+                             f"Resume with: python -m train --resume {run_dir}")
     else:
         os.makedirs(run_dir, exist_ok=True)
-        save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE),
-                             header=f"Resolved training config (source: {cfg.source}).\n"
-                                    f"Resume with: python -m train --resume {run_dir}")
+        record_config(run_dir, cfg, 0, header=f"Resolved training config (source: {cfg.source}).\n"
+                                              f"Resume with: python -m train --resume {run_dir}")
+    opt_hook = OptimizerStateHook(restore_opt)
     epoch_steps = pcfg.epoch_env_steps
     target_steps = pcfg.total_env_steps
     remaining_epochs = max(0, -(-(target_steps - start_step) // epoch_steps))
@@ -288,7 +294,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
 
     def write_checkpoint(step: int) -> None:
         path = save_checkpoint(run_dir, step, st["params"], net_config, checkpoint_state(step),
-                               keep=rcfg.keep_checkpoints)
+                               keep=rcfg.keep_checkpoints, config=cfg, optimizer_state=opt_hook.to_bytes())
         st["last_ckpt"] = step
         logger.record("checkpoint", step, path=path)
 
@@ -301,7 +307,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             best["reward"] = summary["reward"]
             save_checkpoint(run_dir, step, params, net_config,
                             {"eval_reward": summary["reward"], "wall_time_s": run_clock(), "preset": preset},
-                            keep=1, subdir=BEST_SUBDIR)
+                            keep=1, subdir=BEST_SUBDIR, config=cfg)
             logger.record("best", step, reward=summary["reward"])
         return summary
 
@@ -320,6 +326,14 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             stopper.update(summary["reward"], 0)
             logger.log_eval(0, summary, len(evals) - 1, num_evals_total - 1, zero_residual=zero_eval)
             return
+        if resume and opt_hook.epochs == 1:
+            if opt_hook.restored:
+                logger.message(f"optimizer state restored from {ckpt_path} (Adam step count "
+                               f"{adam_count(restore_opt)})")
+            else:
+                why = opt_hook.restore_error or "the checkpoint has no optimizer_state file"
+                logger.message(f"optimizer state NOT restored ({why}); Adam restarts from zero moments")
+            logger.record("optimizer_restore", step, restored=opt_hook.restored, reason=opt_hook.restore_error)
         summary = evaluate(step, params)
         evals.append(summary)
         st["pending_eval"] = summary  # logged, and checkpointed, by progress() right after this
@@ -359,36 +373,37 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         if remaining_epochs > 0:
             seed = pcfg.seed if not resume else (pcfg.seed * 1_000_003 + start_step) % (2**31 - 1)
             try:
-                ppo.train(
-                    environment=train_env,
-                    num_timesteps=remaining_epochs * epoch_steps,
-                    num_evals=remaining_epochs + 1,
-                    run_evals=False,
-                    wrap_env_fn=wrap_for_training,
-                    episode_length=cfg.episode_length,
-                    action_repeat=pcfg.action_repeat,
-                    num_envs=pcfg.num_envs,
-                    learning_rate=pcfg.learning_rate,
-                    entropy_cost=pcfg.entropy_cost,
-                    discounting=pcfg.discounting,
-                    gae_lambda=pcfg.gae_lambda,
-                    unroll_length=pcfg.unroll_length,
-                    batch_size=pcfg.batch_size,
-                    num_minibatches=pcfg.num_minibatches,
-                    num_updates_per_batch=pcfg.num_updates_per_batch,
-                    clipping_epsilon=pcfg.clipping_epsilon,
-                    reward_scaling=pcfg.reward_scaling,
-                    max_grad_norm=pcfg.max_grad_norm,
-                    normalize_observations=pcfg.normalize_observations,
-                    normalize_advantage=pcfg.normalize_advantage,
-                    network_factory=network_factory,
-                    seed=seed,
-                    log_training_metrics=rcfg.log_training_metrics,
-                    training_metrics_steps=rcfg.training_metrics_steps,
-                    progress_fn=progress,
-                    policy_params_fn=policy_params_fn,
-                    restore_params=restore_params,
-                )
+                with opt_hook:
+                    ppo.train(
+                        environment=train_env,
+                        num_timesteps=remaining_epochs * epoch_steps,
+                        num_evals=remaining_epochs + 1,
+                        run_evals=False,
+                        wrap_env_fn=wrap_for_training,
+                        episode_length=cfg.episode_length,
+                        action_repeat=pcfg.action_repeat,
+                        num_envs=pcfg.num_envs,
+                        learning_rate=pcfg.learning_rate,
+                        entropy_cost=pcfg.entropy_cost,
+                        discounting=pcfg.discounting,
+                        gae_lambda=pcfg.gae_lambda,
+                        unroll_length=pcfg.unroll_length,
+                        batch_size=pcfg.batch_size,
+                        num_minibatches=pcfg.num_minibatches,
+                        num_updates_per_batch=pcfg.num_updates_per_batch,
+                        clipping_epsilon=pcfg.clipping_epsilon,
+                        reward_scaling=pcfg.reward_scaling,
+                        max_grad_norm=pcfg.max_grad_norm,
+                        normalize_observations=pcfg.normalize_observations,
+                        normalize_advantage=pcfg.normalize_advantage,
+                        network_factory=network_factory,
+                        seed=seed,
+                        log_training_metrics=rcfg.log_training_metrics,
+                        training_metrics_steps=rcfg.training_metrics_steps,
+                        progress_fn=progress,
+                        policy_params_fn=policy_params_fn,
+                        restore_params=restore_params,
+                    )
             except EarlyStop:
                 pass
         if st["params"] is None:
@@ -403,18 +418,19 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             "best_eval_reward": stopper.best if math.isfinite(stopper.best) else None,
             "best_eval_step": stopper.best_step, "num_envs": pcfg.num_envs,
             "episode_length": cfg.episode_length, "wall_time_s": run_clock(),
-            "device": device, "run_dir": os.path.abspath(run_dir), "preset": preset,
+            "device": device, "run_dir": run_dir, "preset": preset,
             "eval_world": rcfg.eval_world, "train_world": cfg.simulation.world,
         }
-        export_params, export_step = st["params"], final_step
+        export_params, export_step, export_cfg = st["params"], final_step, cfg
         best_ckpts = list_checkpoints(run_dir, BEST_SUBDIR)
         if rcfg.export_policy == "best" and best_ckpts:
             export_step, best_path = best_ckpts[-1]
             export_params, _ = load_checkpoint(best_path)
+            export_cfg = load_resolved_config(checkpoint_config_path(run_dir, best_path))  # its own segment's config
         training_info.update(exported=rcfg.export_policy if best_ckpts else "final", exported_step=export_step,
                              exported_eval=next((e for e in evals if e.get("step") == export_step), None))
         export_dir = os.path.join(run_dir, EXPORT_SUBDIR)
-        export_brax_policy(export_dir, _to_numpy_tree(export_params), cfg, raw_env.observation_layout(),
+        export_brax_policy(export_dir, _to_numpy_tree(export_params), export_cfg, raw_env.observation_layout(),
                            obs_size, act_size, training_info)
         logger.record("done", final_step, export_dir=export_dir, stopped_early=st["stopped"],
                       exported_step=export_step,

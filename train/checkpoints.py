@@ -5,12 +5,15 @@ Each checkpoint directory holds
 * the network parameters ``(normalizer state, policy params, value params)`` written by brax's
   own ``brax.training.agents.ppo.checkpoint.save`` (an orbax PyTree checkpoint plus
   ``ppo_network_config.json``), so ``brax.training.agents.ppo.checkpoint.load_policy`` reads it;
+* ``config.yaml``: the resolved training config that produced these parameters (a resumed
+  run with overrides writes its own), so an export of this step uses the right action scaling;
+* ``optimizer_state.msgpack``: Adam's state after this step (:mod:`train.optimizer_state`), so
+  ``--resume`` continues Adam's moment estimates instead of restarting them;
 * ``train_state.json``: our bookkeeping (global env step, epoch size, evaluation history for early
   stopping, wall time). It is written last, so a directory without it is an interrupted save and
   is ignored when looking for the latest checkpoint.
 
-brax's PPO does not expose its optimizer state, so a checkpoint holds parameters and observation
-statistics only: a resumed run restarts Adam's moment estimates (see docs/training.md).
+All paths are made absolute here (orbax refuses relative ones), whatever the caller passes.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+from train.run_dir import CONFIG_FILE
 
 CHECKPOINT_SUBDIR = "checkpoints"
 BEST_SUBDIR = "best"
 """``RUN_DIR/best/<step>/``: the parameters of the best evaluation so far (same format, one kept)."""
 STATE_FILE = "train_state.json"
+CKPT_CONFIG_FILE = CONFIG_FILE
+"""``<checkpoint>/config.yaml``: the resolved config of the segment that wrote the checkpoint."""
 _STEP_DIR = re.compile(r"^\d{12}$")
 
 
@@ -62,7 +69,8 @@ def latest_checkpoint(run_dir: str) -> Tuple[int, str]:
 
 
 def save_checkpoint(run_dir: str, step: int, params: Tuple[Any, Any, Any], network_config: Any,
-                    state: Dict[str, Any], keep: int = 0, subdir: str = CHECKPOINT_SUBDIR) -> str:
+                    state: Dict[str, Any], keep: int = 0, subdir: str = CHECKPOINT_SUBDIR,
+                    config: Any = None, optimizer_state: Optional[bytes] = None) -> str:
     """Write checkpoint ``step`` (brax format + ``train_state.json``); prune to the newest ``keep``.
 
     Args:
@@ -73,17 +81,30 @@ def save_checkpoint(run_dir: str, step: int, params: Tuple[Any, Any, Any], netwo
       state: JSON-serialisable bookkeeping, stored as ``train_state.json``.
       keep: keep only this many newest checkpoints (0 keeps all).
       subdir: ``checkpoints`` (the run's checkpoints) or ``best`` (best-evaluation parameters).
+      config: the :class:`train.config.TrainConfig` that produced ``params`` (written as config.yaml).
+      optimizer_state: serialised optimizer state (:mod:`train.optimizer_state`), or None.
 
     Returns:
       The checkpoint directory.
     """
     from brax.training.agents.ppo import checkpoint as brax_ckpt
 
+    from train.optimizer_state import OPTIMIZER_FILE
+
+    run_dir = os.path.abspath(run_dir)  # orbax refuses relative paths
     root = checkpoint_root(run_dir, subdir)
     path = os.path.join(root, f"{int(step):012d}")
     if os.path.isdir(path):  # re-saving a step (e.g. a resumed run that ends where it started)
         shutil.rmtree(path)
     brax_ckpt.save(root, int(step), params, network_config)
+    if config is not None:
+        from train.config import save_resolved_config
+
+        save_resolved_config(config, os.path.join(path, CKPT_CONFIG_FILE),
+                             header=f"Config that produced the parameters of checkpoint step {int(step)}.")
+    if optimizer_state is not None:
+        with open(os.path.join(path, OPTIMIZER_FILE), "wb") as fh:
+            fh.write(optimizer_state)
     tmp = os.path.join(path, STATE_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump({**state, "step": int(step)}, fh, indent=1)
@@ -140,3 +161,21 @@ def load_latest(run_dir: str) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str,
     step, path = latest_checkpoint(run_dir)
     params, state = load_checkpoint(path)
     return step, path, params, state
+
+
+def read_optimizer_state(path: str) -> Optional[bytes]:
+    """The serialised optimizer state of checkpoint directory ``path`` (None if it has none)."""
+    from train.optimizer_state import OPTIMIZER_FILE
+
+    file = os.path.join(path, OPTIMIZER_FILE)
+    if not os.path.isfile(file):
+        return None
+    with open(file, "rb") as fh:
+        return fh.read()
+
+
+def checkpoint_config_path(run_dir: str, path: str) -> str:
+    """The config that produced checkpoint ``path``: its own ``config.yaml``, else the run's
+    (checkpoints written before per-checkpoint configs existed)."""
+    own = os.path.join(path, CKPT_CONFIG_FILE)
+    return own if os.path.isfile(own) else os.path.join(run_dir, CONFIG_FILE)

@@ -357,11 +357,45 @@ def load_resolved_config(path: str, overrides: Sequence[str] = ()) -> TrainConfi
 
 
 def save_resolved_config(cfg: TrainConfig, path: str, header: str = "") -> None:
-    """Write ``cfg.to_dict()`` as YAML (with an optional comment header)."""
+    """Write ``cfg.to_dict()`` as YAML (with an optional comment header), atomically (temp + rename)."""
     import yaml
 
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None, width=100)
-    with open(path, "w", encoding="utf-8") as fh:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
         if header:
             fh.write("".join(f"# {line}\n" for line in header.splitlines()))
         fh.write(text)
+    os.replace(tmp, path)
+
+
+RESUME_FIXED_KEYS = (
+    # the saved network parameters have these shapes / meanings
+    "ppo.policy_hidden_layer_sizes", "ppo.value_hidden_layer_sizes", "ppo.activation", "ppo.distribution",
+    "ppo.normalize_observations",
+    # the observation layout and the action's meaning the parameters were trained on
+    "env.terrain_observation", "env.action_mode",
+)
+"""Keys a resumed run cannot change: the checkpoint's parameters would not fit (or mean) the new value."""
+
+
+def _get_key(cfg: TrainConfig, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def check_resume_compatible(saved: TrainConfig, resumed: TrainConfig) -> None:
+    """Refuse a resume whose overrides change a key of :data:`RESUME_FIXED_KEYS`.
+
+    Raises:
+      ConfigError: naming the key, the saved and the requested value.
+    """
+    for key in RESUME_FIXED_KEYS:
+        old, new = _get_key(saved, key), _get_key(resumed, key)
+        if (list(old) if isinstance(old, (list, tuple)) else old) != (list(new) if isinstance(new, (list, tuple)) else new):
+            raise ConfigError(
+                f"cannot resume with {key}={new!r}: the checkpoints of {saved.source} were trained with "
+                f"{key}={old!r} (network sizes, the observation layout and the action mode are fixed by the "
+                f"saved parameters; start a new run to change it)")

@@ -18,6 +18,12 @@ An export directory (``RUN_DIR/export/``) holds three files:
     activation, output rule), the env/sim/gait/ppo config, package versions, training steps and
     final evaluation numbers.
 
+The three files are written into a fresh temporary directory beside ``export/`` and swapped in
+with renames, so an interrupted (re-)export leaves the previous export whole; ``meta.json``
+(format 2) holds the SHA-256 of the other two files and the loader refuses an export whose files
+do not belong together. A re-export replaces the whole directory (other files in it are dropped:
+they described the previous policy).
+
 Action rule (``meta.policy.output``): ``tanh_mean`` -> ``tanh(y[:A])`` (brax tanh_normal, whose
 output layer holds loc and scale); ``clip_mean`` -> ``clip(y, -1, 1)`` (brax normal, SB3: the
 env clips actions to [-1, 1]). Both are the deterministic action the env executes.
@@ -27,9 +33,12 @@ env clips actions to [-1, 1]). Both are the deterministic action the env execute
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import platform
+import shutil
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -38,7 +47,8 @@ EXPORT_SUBDIR = "export"
 POLICY_FILE = "policy.msgpack"
 NORMALIZER_FILE = "normalizer.npz"
 META_FILE = "meta.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: ``meta.files.sha256`` pairs the three files (format 1 exports, without it, still load)."""
 OUTPUT_RULES = ("tanh_mean", "clip_mean")
 
 
@@ -134,26 +144,55 @@ def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarr
         files={"policy": POLICY_FILE, "normalizer": NORMALIZER_FILE},
     )
     _check_consistent(tree["params"], np.asarray(obs_mean), np.asarray(obs_std), meta, export_dir)
-    _atomic_write(os.path.join(export_dir, POLICY_FILE), serialization.msgpack_serialize(tree))
-    tmp = os.path.join(export_dir, NORMALIZER_FILE + ".tmp.npz")
-    np.savez(tmp, mean=np.asarray(obs_mean, np.float32), std=np.asarray(obs_std, np.float32),
+    policy_bytes = serialization.msgpack_serialize(tree)
+    buf = io.BytesIO()
+    np.savez(buf, mean=np.asarray(obs_mean, np.float32), std=np.asarray(obs_std, np.float32),
              count=np.asarray(obs_count, np.float64))
-    os.replace(tmp, os.path.join(export_dir, NORMALIZER_FILE))
-    _atomic_write(os.path.join(export_dir, META_FILE), json.dumps(meta, indent=1, default=_json_default).encode())
+    norm_bytes = buf.getvalue()
+    meta["files"]["sha256"] = {POLICY_FILE: _sha256(policy_bytes), NORMALIZER_FILE: _sha256(norm_bytes)}
+    meta_bytes = json.dumps(meta, indent=1, default=_json_default).encode()
+    _write_dir_atomically(export_dir, {POLICY_FILE: policy_bytes, NORMALIZER_FILE: norm_bytes,
+                                       META_FILE: meta_bytes})
     return export_dir
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_dir_atomically(export_dir: str, files: Dict[str, bytes]) -> None:
+    """Write ``files`` into a fresh sibling temp directory, then swap it in for ``export_dir``.
+
+    Until the first rename the previous export is untouched; between the two renames it sits
+    intact at ``<export_dir>.old-<pid>`` (named by :func:`resolve_export_dir` if ever left there).
+    """
+    export_dir = os.path.abspath(export_dir).rstrip(os.sep)
+    parent = os.path.dirname(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = f"{export_dir}.tmp-{os.getpid()}"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    for name, data in files.items():
+        with open(os.path.join(tmp, name), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    old = None
+    if os.path.exists(export_dir):
+        old = f"{export_dir}.old-{os.getpid()}"
+        if os.path.exists(old):
+            shutil.rmtree(old)
+        os.rename(export_dir, old)
+    os.rename(tmp, export_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _json_default(v: Any) -> Any:
     if isinstance(v, (np.generic, np.ndarray)):
         return np.asarray(v).tolist()
     return str(v)
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def export_brax_policy(export_dir: str, params: Tuple[Any, Any, Any], cfg: Any, observation_layout: List[dict],
@@ -298,18 +337,46 @@ class ExportedPolicy:
 def resolve_export_dir(path: str) -> str:
     """The export directory for ``path``: a run directory (``path/export``), an export directory,
     or one of its files."""
-    path = os.fspath(path)
+    path = os.path.abspath(os.fspath(path))
     if os.path.isfile(path):
-        return os.path.dirname(os.path.abspath(path))
+        return os.path.dirname(path)
     if not os.path.exists(path):
+        _raise_if_interrupted_swap(path)
         raise ExportError(f"policy export not found: {path} (expected a run directory or its export/ directory)")
     if os.path.isfile(os.path.join(path, META_FILE)) or os.path.isfile(os.path.join(path, POLICY_FILE)):
         return path
     sub = os.path.join(path, EXPORT_SUBDIR)
     if os.path.isdir(sub):
         return sub
+    _raise_if_interrupted_swap(sub)
     raise ExportError(f"no export in {path}: neither {os.path.join(path, META_FILE)} nor "
                       f"{os.path.join(sub, META_FILE)} exists (did the run finish?)")
+
+
+def _raise_if_interrupted_swap(export_dir: str) -> None:
+    import glob
+
+    left = sorted(glob.glob(glob.escape(export_dir.rstrip(os.sep)) + ".old-*"))
+    if left:
+        raise ExportError(f"{export_dir} is missing but {left[-1]} holds the previous export: a re-export was "
+                          f"interrupted while swapping directories; rename it back to {export_dir} or export again")
+
+
+def _check_file_hashes(meta: Mapping[str, Any], export_dir: str) -> None:
+    """Format 2: the policy and normaliser files must be the ones ``meta.json`` was written with."""
+    sums = (meta.get("files") or {}).get("sha256")
+    if int(meta.get("format_version", 1)) < 2:
+        return
+    if not isinstance(sums, dict):
+        raise ExportError(f"export file is corrupt: {os.path.join(export_dir, META_FILE)} (format 2 without "
+                          f"files.sha256)")
+    for name in (POLICY_FILE, NORMALIZER_FILE):
+        with open(os.path.join(export_dir, name), "rb") as fh:
+            got = _sha256(fh.read())
+        if got != sums.get(name):
+            raise ExportError(f"export files do not belong together: {os.path.join(export_dir, name)} has SHA-256 "
+                              f"{got[:12]}..., {META_FILE} expects {str(sums.get(name))[:12]}... (an interrupted or "
+                              f"mixed export; export again)")
 
 
 def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPolicy:
@@ -367,6 +434,7 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
                       export_dir)
     if np.any(~np.isfinite(mean)) or np.any(~(std > 0)):
         raise ExportError(f"export file is corrupt: {norm_path} (non-finite mean or non-positive std)")
+    _check_file_hashes(meta, export_dir)  # last: a damaged file gets its specific message above
     if observation_size is not None and int(observation_size) != int(meta["observation_size"]):
         raise ExportError(f"observation size mismatch: the environment gives {observation_size} numbers, "
                           f"the policy in {export_dir} expects {meta['observation_size']} ({meta_path})")
@@ -380,7 +448,10 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
                       extra_training: Optional[Dict[str, Any]] = None) -> str:
     """Export checkpoint ``step`` (default: the newest) of a Brax run directory to ``out_dir``.
 
-    Uses the run's ``config.yaml`` for the network, observation layout and action scaling; the
+    Uses the config that produced that checkpoint (its own ``config.yaml``; the run's for
+    checkpoints written before per-checkpoint configs) for the network, observation layout and
+    action scaling, so a step trained before a ``--resume`` with overrides exports with the
+    values it was trained with; the
     ``training`` block of ``meta.json`` records the run, the step and the checkpoint's wall time.
     ``subdir="best"`` exports the best-evaluation parameters.
 
@@ -388,13 +459,14 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
       CheckpointError: no such run, step or checkpoint; ExportError: unexportable network.
     """
     from mjx_envs.observation import observation_layout, observation_size
-    from train.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+    from train.checkpoints import CheckpointError, checkpoint_config_path, list_checkpoints, load_checkpoint
     from train.config import load_resolved_config
+    from train.run_dir import CONFIG_FILE, resolve_run_dir
 
-    cfg_path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(cfg_path):
-        raise CheckpointError(f"{cfg_path} not found: {run_dir} is not a training run directory")
-    cfg = load_resolved_config(cfg_path)
+    run_dir = resolve_run_dir(run_dir)
+    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
+        raise CheckpointError(f"{os.path.join(run_dir, CONFIG_FILE)} not found: {run_dir} is not a training run "
+                              f"directory")
     found = dict(list_checkpoints(run_dir, subdir))
     if not found:
         raise CheckpointError(f"no checkpoint in {os.path.join(run_dir, subdir)}")
@@ -404,12 +476,14 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
         raise CheckpointError(f"no checkpoint for step {step} in {os.path.join(run_dir, subdir)} "
                               f"(have {sorted(found)})")
     params, state = load_checkpoint(found[step])
+    cfg_path = checkpoint_config_path(run_dir, found[step])  # the config that produced this step
+    cfg = load_resolved_config(cfg_path)
     import jax
 
     params = jax.tree_util.tree_map(np.asarray, params)
     act = 12
     terrain = cfg.env.terrain_observation
-    training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": os.path.abspath(run_dir),
+    training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": run_dir, "config_file": cfg_path,
                 "wall_time_s": state.get("wall_time_s"), "preset": state.get("preset"),
                 "train_world": cfg.simulation.world, **(extra_training or {})}
     return export_brax_policy(out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain),
@@ -421,6 +495,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import argparse
     import sys
 
+    from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
 
     p = argparse.ArgumentParser(prog="python -m train.export", description=main.__doc__.split(":")[1].strip())
@@ -429,6 +504,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--best", action="store_true", help="export the best-evaluation parameters (RUN_DIR/best/)")
     p.add_argument("--out", default=None, help="export directory (default: RUN_DIR/export_<step>)")
     args = p.parse_args(argv)
+    from train.run_dir import resolve_run_dir
+
+    args.run_dir = resolve_run_dir(args.run_dir)
     try:
         from train.checkpoints import list_checkpoints
 
@@ -439,10 +517,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             step = found[-1][0] if found else None
         out = args.out or os.path.join(args.run_dir, f"export_{'best_' if args.best else ''}{step}")
         export_checkpoint(args.run_dir, out, step, subdir=sub)
-    except (CheckpointError, ExportError) as e:
+    except (CheckpointError, ExportError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"exported step {step} of {args.run_dir} to {out}")
+    print(f"exported step {step} of {args.run_dir} to {os.path.abspath(out)}")
     return 0
 
 

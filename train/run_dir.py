@@ -1,16 +1,29 @@
-"""Run-directory naming shared by the Brax and SB3 entry points: ``<output_dir>/YYYYMMDD_HHMM[_name]``."""
+"""Run directories shared by the Brax and SB3 entry points: ``<output_dir>/YYYYMMDD_HHMM[_name]``.
+
+A run directory is made absolute once, where it is created (:func:`make_run_dir`) or resumed
+(:func:`resolve_run_dir`); every path of the run (checkpoints, ``best/``, ``export/``,
+TensorBoard, progress, evaluation) is derived from that absolute path, so relative
+``--output-dir``/``--resume`` arguments work from any working directory and a later ``chdir``
+cannot move them. :func:`record_config` keeps the resolved config of every training segment.
+"""
 
 from __future__ import annotations
 
 import datetime
 import os
-from typing import Optional
+from typing import Any, List, Optional
+
+CONFIG_FILE = "config.yaml"
+"""``RUN_DIR/config.yaml``: the resolved config of the run's latest segment (resume reads it)."""
+CONFIG_HISTORY_SUBDIR = "config_history"
+"""``RUN_DIR/config_history/<NNN>_step<step>.yaml``: the config of each segment (first run, each resume)."""
 
 
 def make_run_dir(output_dir: str, name: str = "", now: Optional[datetime.datetime] = None) -> str:
-    """Create and return a fresh run directory; a clash (same minute and name) gets ``-2``, ``-3``, ..."""
+    """Create and return a fresh run directory, as an absolute path; a clash (same minute and name)
+    gets ``-2``, ``-3``, ... ``output_dir`` may be relative (to the current working directory)."""
     stamp = (now or datetime.datetime.now()).strftime("%Y%m%d_%H%M")
-    base = os.path.join(output_dir, f"{stamp}_{name}" if name else stamp)
+    base = os.path.join(os.path.abspath(output_dir), f"{stamp}_{name}" if name else stamp)
     path, n = base, 1
     while True:
         try:
@@ -35,4 +48,34 @@ def setup_jax_cache(cache_dir: Optional[str]) -> Optional[str]:
     if path:
         jax.config.update("jax_compilation_cache_dir", os.path.abspath(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
+    return path
+
+
+def resolve_run_dir(path: str) -> str:
+    """The absolute path of an existing run directory (``--resume RUN``, ``train.export RUN``)."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def config_history(run_dir: str) -> List[str]:
+    """Paths of ``RUN_DIR/config_history/*.yaml``, oldest segment first."""
+    root = os.path.join(run_dir, CONFIG_HISTORY_SUBDIR)
+    if not os.path.isdir(root):
+        return []
+    return [os.path.join(root, n) for n in sorted(os.listdir(root)) if n.endswith(".yaml")]
+
+
+def record_config(run_dir: str, cfg: Any, start_step: int, header: str = "") -> str:
+    """Write the resolved config of a training segment starting at env step ``start_step``.
+
+    ``RUN_DIR/config.yaml`` becomes ``cfg`` (so the next ``--resume`` keeps this segment's
+    overrides) and ``RUN_DIR/config_history/<NNN>_step<start_step>.yaml`` records it for good.
+    Returns the history file's path.
+    """
+    from train.config import save_resolved_config
+
+    root = os.path.join(run_dir, CONFIG_HISTORY_SUBDIR)
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, f"{len(config_history(run_dir)):03d}_step{int(start_step):012d}.yaml")
+    save_resolved_config(cfg, path, header=header)
+    save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE), header=header)
     return path

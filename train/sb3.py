@@ -37,8 +37,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from train.config import TrainConfig
+from train.run_dir import CONFIG_FILE
 
-CONFIG_FILE = "config.yaml"
 FINAL_MODEL = "final_model.zip"
 FINAL_VECNORM = "vecnormalize.pkl"
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -211,10 +211,11 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
     from stable_baselines3.common.vec_env import VecNormalize
 
     from train.brax_ppo import describe_device
-    from train.config import save_resolved_config
     from train.export import EXPORT_SUBDIR
+    from train.run_dir import record_config
 
     t0 = time.time()
+    run_dir = os.path.abspath(run_dir)  # once; every path of the run derives from it
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     s, p = cfg.sb3, cfg.ppo
     total = int(s.total_timesteps or p.num_timesteps)
@@ -231,11 +232,13 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
             model = PPO.load(model_path, env=venv_n, device=s.device,
                              tensorboard_log=os.path.join(run_dir, "tensorboard"))
             console(f"resuming SB3 run {run_dir} from {model_path} ({start:,d} steps)")
+            record_config(run_dir, cfg, start, header=f"Resolved SB3 training config (source: {cfg.source}), "
+                                                      f"resumed at env step {start}.\n"
+                                                      f"Resume with: python -m train.sb3 --resume {run_dir}")
         else:
             os.makedirs(run_dir, exist_ok=True)
-            save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE),
-                                 header=f"Resolved SB3 training config (source: {cfg.source}).\n"
-                                        f"Resume with: python -m train.sb3 --resume {run_dir}")
+            record_config(run_dir, cfg, 0, header=f"Resolved SB3 training config (source: {cfg.source}).\n"
+                                                  f"Resume with: python -m train.sb3 --resume {run_dir}")
             venv_n = VecNormalize(venv, norm_obs=p.normalize_observations, norm_reward=s.normalize_reward,
                                   gamma=p.discounting, clip_obs=10.0)
             model = PPO("MlpPolicy", venv_n, learning_rate=p.learning_rate, n_steps=s.n_steps,
@@ -258,7 +261,7 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
         training = {"env_steps": int(model.num_timesteps), "target_steps": total, "n_envs": s.n_envs,
                     "episode_length": cfg.episode_length, "wall_time_s": time.time() - t0,
                     "recent_episode_reward": float(np.mean(ep)) if ep else None, "preset": cfg.preset,
-                    "run_dir": os.path.abspath(run_dir), "train_world": cfg.simulation.world}
+                    "run_dir": run_dir, "train_world": cfg.simulation.world}
         export_dir = export_sb3_policy(os.path.join(run_dir, EXPORT_SUBDIR), model, venv_n, cfg, training)
     finally:
         venv.close()
@@ -282,17 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
-    from train.config import load_resolved_config, load_train_config
-    from train.run_dir import make_run_dir
+    from train.config import check_resume_compatible, load_resolved_config, load_train_config
+    from train.run_dir import make_run_dir, resolve_run_dir
 
     args = build_parser().parse_args(argv)
     _require_sb3()
     if args.resume:
-        run_dir = args.resume
+        run_dir = resolve_run_dir(args.resume)
         cfg_path = os.path.join(run_dir, CONFIG_FILE)
         if not os.path.isfile(cfg_path):
             raise CheckpointError(f"{cfg_path} not found: {run_dir} is not an SB3 run directory")
         cfg = load_resolved_config(cfg_path, args.overrides)
+        check_resume_compatible(load_resolved_config(cfg_path), cfg)
         latest_sb3_checkpoint(run_dir)
     else:
         cfg = load_train_config(args.config, preset=args.preset, overrides=args.overrides)
