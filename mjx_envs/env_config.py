@@ -22,15 +22,18 @@ DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
 class RewardWeights:
     """Weight of each named reward term (reward = sum_k weight_k * term_k, per control step).
 
-    Terms are defined in ``mjx_envs/rewards.py``; penalties have negative weights.
+    Terms are defined in ``mjx_envs/rewards.py``; penalties have negative weights. The tracking
+    weights dominate the positive terms so that standing still under a command of >= 0.2 m/s
+    earns <= 25 % of the per-step reward of perfect tracking (tests/test_rewards.py,
+    docs/residual_learning.md).
     """
 
-    tracking_lin_vel: float = 1.5
-    tracking_yaw_rate: float = 0.75
+    tracking_lin_vel: float = 2.0
+    tracking_yaw_rate: float = 0.3
     energy: float = -0.002
     foot_slip: float = -0.5
     attitude: float = -2.0
-    alive: float = 0.25
+    alive: float = 0.05
     body_collision: float = -1.0
     joint_limit: float = -0.5
     actuator_saturation: float = -0.05
@@ -72,12 +75,35 @@ class Randomization:
 
 @dataclasses.dataclass(frozen=True)
 class Curriculum:
-    """Terrain curriculum over the heightfield's difficulty bands (rough world only)."""
+    """Terrain curriculum over an integer difficulty ``terrain_level`` (rough world only).
+
+    At the end of an episode the path the trunk walked is compared with the path its command
+    asked for (the body-frame command integrated from the start pose; an arc for a turning
+    command), see ``mjx_envs.episode_logic.curriculum_outcome`` and docs/residual_learning.md:
+
+    * promote (level + 1; from the top level: a uniformly random level) when the trunk ended
+      within ``end_tolerance_fraction`` x commanded path length of the commanded end point AND
+      its progress along the commanded path is >= ``promote_distance_fraction`` of that length;
+    * demote (level - 1, floor 0) when it fell, or its progress is < ``demote_distance_fraction``;
+    * neutral otherwise, and always when the commanded path is shorter than
+      ``min_command_path`` m (zero / slow commands) unless it fell;
+    * an episode that left the map is never demoted (it walked far): promoted if it meets the
+      promotion test on the part it walked, else neutral.
+    """
 
     enabled: bool = True
-    initial_max_level: int = field(default=1, metadata={"range": (0, 5)})
-    promote_distance_fraction: float = field(default=0.6, metadata={"range": (0.0, 1.0)})  # of commanded
-    demote_distance_fraction: float = field(default=0.25, metadata={"range": (0.0, 1.0)})
+    initial_max_level: int = field(default=1, metadata={"range": (0, 31)})  # clipped to the world's levels
+    promote_distance_fraction: float = field(default=0.8, metadata={"range": (0.0, 1.0)})  # of commanded path
+    demote_distance_fraction: float = field(default=0.4, metadata={"range": (0.0, 1.0)})  # of commanded path
+    end_tolerance_fraction: float = field(default=0.25, metadata={"range": (0.0, 2.0)})  # of commanded path
+    min_command_path: float = field(default=0.5, metadata={"range": (0.0, 100.0)})  # m
+
+    def validate(self) -> None:
+        if self.demote_distance_fraction > self.promote_distance_fraction:
+            raise ConfigError("key 'curriculum.demote_distance_fraction' must be <= "
+                              "'curriculum.promote_distance_fraction'")
+        if self.end_tolerance_fraction <= 0:
+            raise ConfigError("key 'curriculum.end_tolerance_fraction' must be positive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +139,7 @@ class EnvConfig:
     reward_weights: RewardWeights = RewardWeights()
 
     def validate(self) -> None:
+        self.curriculum.validate()
         r = self.randomization
         for k in ("push_interval", "friction_scale", "trunk_mass_delta", "motor_strength"):
             lo, hi = getattr(r, k)

@@ -22,7 +22,7 @@ from gait.gait_config import GaitConfig
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety
 from mjx_envs.env_config import EnvConfig
-from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, roll_pitch, sensor_index
+from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, roll_pitch, sensor_index, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
 from model import loading, robot_constants as rc, terrain
 from model.simulation_config import SimulationConfig
@@ -47,6 +47,7 @@ class EnvContext:
     heights: Optional[np.ndarray]  # (nrow, ncol) terrain heights in m, None on the flat world
     trunk_body: int
     episode_steps: int
+    suite: Optional[terrain.SuiteSpec] = None  # the terrain-suite grid (world "suite"), else None
 
     @property
     def action_size(self) -> int:
@@ -60,6 +61,23 @@ class EnvContext:
     def rough(self) -> bool:
         return self.heights is not None
 
+    @property
+    def num_levels(self) -> int:
+        """Number of curriculum levels: ``terrain_level`` is an integer in [0, num_levels)
+        (suite: the grid's difficulty rows; rough: the difficulty bands)."""
+        return self.suite.num_levels if self.suite is not None else terrain.DEFAULT_TERRAIN.num_bands
+
+    @property
+    def num_types(self) -> int:
+        """Number of terrain types: ``terrain_type`` is in [0, num_types) (suite:
+        ``model.terrain.TERRAIN_TYPES``; rough and flat: 1, the random relief)."""
+        return self.suite.num_types if self.suite is not None else 1
+
+    @property
+    def terrain_spec(self):
+        """The grid geometry of ``heights``: the suite's SuiteSpec or the rough world's TerrainSpec."""
+        return self.suite if self.suite is not None else terrain.DEFAULT_TERRAIN
+
 
 def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
                  mj_model: Optional[mujoco.MjModel] = None) -> EnvContext:
@@ -72,6 +90,7 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
         force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
         heights=loading.terrain_heights(m), trunk_body=m.body(rc.TRUNK_BODY).id,
         episode_steps=int(round(env.episode_length_s / sim.control_dt)),
+        suite=terrain.default_suite_spec() if sim.world == "suite" else None,
     )
 
 
@@ -79,7 +98,7 @@ def terrain_height(ctx: EnvContext, x, y):
     """Ground height (m) at world (x, y); 0 on the flat world."""
     if ctx.heights is None:
         return jnp.zeros_like(jnp.asarray(x, jnp.float32))
-    return terrain.height_at(jnp.asarray(ctx.heights), x, y)
+    return terrain.height_at(jnp.asarray(ctx.heights), x, y, ctx.terrain_spec)
 
 
 def _uniform(key, lo_hi, shape=()):
@@ -89,23 +108,31 @@ def _uniform(key, lo_hi, shape=()):
 
 # ---------------------------------------------------------------------------------------- reset
 
-def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] = None
-                   ) -> Tuple[jax.Array, jax.Array, Dict[str, Any]]:
+def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] = None,
+                   terrain_type: Optional[jax.Array] = None) -> Tuple[jax.Array, jax.Array, Dict[str, Any]]:
     """Everything random about one episode, from one key: (qpos (19,), qvel (18,), info).
 
-    ``level`` is the terrain-curriculum band (rough world); None draws it uniformly from
-    [0, curriculum.initial_max_level]. Deterministic in ``rng``.
+    ``level`` is the terrain-curriculum level (rough world: the difficulty band of the spawn;
+    suite: the difficulty row); None draws it uniformly from [0, curriculum.initial_max_level].
+    ``terrain_type`` (suite only: index into ``model.terrain.TERRAIN_TYPES``) is drawn uniformly
+    from the key when None, so every episode of a training env lands on a fresh type.
+    Deterministic in ``rng``.
     """
     cfg, r = ctx.env, ctx.env.randomization
     keys = jax.random.split(rng, 13)
     command = jnp.stack([_uniform(keys[0], cfg.command.vx), _uniform(keys[1], cfg.command.vy),
                          _uniform(keys[2], cfg.command.yaw_rate)])
-    num_bands = terrain.DEFAULT_TERRAIN.num_bands
     if level is None:
         level = jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1)
-    level = jnp.clip(jnp.asarray(level, jnp.int32), 0, num_bands - 1)
+    level = jnp.clip(jnp.asarray(level, jnp.int32), 0, ctx.num_levels - 1)
     ux, uy = jax.random.uniform(keys[4], (2,))
-    if ctx.rough:
+    if terrain_type is None:  # a key of its own: the other draws stay what they were before the suite
+        terrain_type = jax.random.randint(jax.random.fold_in(rng, _TYPE_SALT), (), 0, ctx.num_types)
+    terrain_type = jnp.clip(jnp.asarray(terrain_type, jnp.int32), 0, ctx.num_types - 1)
+    if ctx.suite is not None:
+        x, y = terrain.suite_spawn_xy(level, terrain_type, ux, uy, ctx.suite)
+        ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y, ctx.suite)
+    elif ctx.rough:
         x, y = terrain.band_spawn_xy(level, ux, uy)
         ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y)
     else:
@@ -126,29 +153,89 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     info = dict(
         rng=keys[11], command=command.astype(jnp.float32), gait=GaitState.create(phase),
         last_action=jnp.zeros(ctx.action_size), residual=jnp.zeros((4, 3)),
-        step=jnp.zeros((), jnp.int32), terrain_level=level,
+        step=jnp.zeros((), jnp.int32), terrain_level=level, terrain_type=terrain_type,
         start_xy=jnp.stack([x, y]).astype(jnp.float32), last_xy=jnp.stack([x, y]).astype(jnp.float32),
         heading=yaw.astype(jnp.float32), distance=jnp.zeros(()),
+        # curriculum bookkeeping (track_command / curriculum_outcome): the commanded pose
+        # integrated from the start pose, the commanded path length and the trunk's progress
+        # along the commanded path; how the episode ended.
+        cmd_xy=jnp.stack([x, y]).astype(jnp.float32), cmd_yaw=yaw.astype(jnp.float32),
+        cmd_path=jnp.zeros(()), progress=jnp.zeros(()),
+        fell=jnp.zeros(()), off_map=jnp.zeros(()), truncation=jnp.zeros(()),
         push_time=_uniform(keys[12], r.push_interval) if r.push_velocity > 0 else jnp.full((), jnp.inf),
         dr={k: jnp.asarray(v, jnp.float32) for k, v in dr.items()},
     )
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
 
 
-def next_level(ctx: EnvContext, info: Dict[str, Any]) -> jax.Array:
-    """Curriculum: band for the next episode from the finished one's info (rough world only).
+def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[str, Any]:
+    """Advance the commanded path by one control step; credit the trunk's progress along it.
 
-    Promote when the robot walked at least ``promote_distance_fraction`` of the distance the
-    command asks for over a full episode, demote below ``demote_distance_fraction``.
+    The body-frame command (vx, vy, yaw rate) is integrated in the world frame from the start
+    pose (``start_xy``, ``heading``): yaw += w dt, xy += R(yaw + w dt / 2) (vx, vy) dt (midpoint
+    rule: exact to O(dt^3) per step on the arc of a turning command). ``cmd_path`` sums |v| dt;
+    ``progress`` sums the trunk's displacement this step (``xy - last_xy``) projected on the
+    commanded direction of travel, i.e. how far the trunk advanced *along* the commanded path
+    (side-sway and walking the wrong way do not count). Pure; the command may change per step.
+    """
+    dt = ctx.sim.control_dt
+    v, w = info["command"][:2], info["command"][2]
+    yaw_mid = info["cmd_yaw"] + 0.5 * w * dt
+    c, s = jnp.cos(yaw_mid), jnp.sin(yaw_mid)
+    v_world = jnp.stack([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+    speed = jnp.sqrt(jnp.sum(jnp.square(v)))
+    tangent = v_world / jnp.maximum(speed, 1e-6)
+    return {**info, "cmd_xy": info["cmd_xy"] + v_world * dt, "cmd_yaw": info["cmd_yaw"] + w * dt,
+            "cmd_path": info["cmd_path"] + speed * dt,
+            "progress": info["progress"] + jnp.where(speed > 1e-6, jnp.dot(xy - info["last_xy"], tangent), 0.0)}
+
+
+def curriculum_outcome(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, jax.Array]:
+    """(promote, demote) booleans for an episode that ended with ``info`` (the rule of
+    :class:`mjx_envs.env_config.Curriculum`; both False when the curriculum is off / flat world).
+
+    Compares where the trunk is (``last_xy``) and how far it progressed along the commanded path
+    (``progress``) with the commanded end point (``cmd_xy``) and path length (``cmd_path``):
+    promote: not fell, |end - commanded end| <= end_tolerance_fraction * L and progress >=
+    promote_distance_fraction * L; demote: fell, or (not off the map and progress <
+    demote_distance_fraction * L); L < min_command_path: neutral unless it fell.
     """
     cur = ctx.env.curriculum
-    level = info["terrain_level"]
     if not (cur.enabled and ctx.rough):
+        return jnp.zeros((), bool), jnp.zeros((), bool)
+    length = info["cmd_path"]
+    fell = info["fell"] > 0
+    left_map = info["off_map"] > 0
+    moving = length >= cur.min_command_path
+    end_err = jnp.sqrt(jnp.sum(jnp.square(info["last_xy"] - info["cmd_xy"])))
+    promote = (moving & ~fell & (end_err <= cur.end_tolerance_fraction * length)
+               & (info["progress"] >= cur.promote_distance_fraction * length))
+    demote = fell | (moving & ~left_map & (info["progress"] < cur.demote_distance_fraction * length))
+    return promote & ~demote, demote
+
+
+def next_level(ctx: EnvContext, info: Dict[str, Any]) -> jax.Array:
+    """Curriculum: ``terrain_level`` for the next episode from the finished one's info.
+
+    level + 1 on promotion (:func:`curriculum_outcome`); a robot promoted from the top level goes
+    to a uniformly random level (as legged_gym does, so that the top level does not absorb every
+    env); level - 1 (floor 0) on demotion; unchanged otherwise or when the curriculum is off /
+    on the flat world. Deterministic in ``info`` (the random level comes from ``info["rng"]``).
+    """
+    level = jnp.asarray(info["terrain_level"], jnp.int32)
+    if not (ctx.env.curriculum.enabled and ctx.rough):
         return level
-    target = jnp.maximum(jnp.abs(info["command"][0]), 0.05) * ctx.env.episode_length_s
-    walked = info["distance"]
-    level = level + (walked >= cur.promote_distance_fraction * target) - (walked < cur.demote_distance_fraction * target)
-    return jnp.clip(level, 0, terrain.DEFAULT_TERRAIN.num_bands - 1).astype(jnp.int32)
+    promote, demote = curriculum_outcome(ctx, info)
+    top = ctx.num_levels - 1
+    key = jax.random.fold_in(info["rng"], _CURRICULUM_SALT)
+    random_level = jax.random.randint(key, (), 0, ctx.num_levels)
+    up = jnp.where(level >= top, random_level, level + 1)
+    new = jnp.where(promote, up, jnp.where(demote, level - 1, level))
+    return jnp.clip(new, 0, top).astype(jnp.int32)
+
+
+_CURRICULUM_SALT = 0xC0B1  # folded into info["rng"] for the random level after the top one
+_TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
 
 
 def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
@@ -205,13 +292,22 @@ def _physics_bad(meas: Measurements) -> jax.Array:
     return bad | jnp.any(jnp.abs(meas.qvel) > NAN_QVEL_LIMIT)
 
 
+def terrain_sample_points(meas: Measurements) -> jax.Array:
+    """World (x, y) of the terrain samples, (4 feet, 5 offsets, 2): ``TERRAIN_OFFSETS`` around each
+    foot, rotated by the trunk's yaw (body-yaw frame: sample 1, +0.1 m in x, is ahead of the foot
+    whichever way the robot faces)."""
+    offs = jnp.asarray(obs_lib.TERRAIN_OFFSETS)  # (5, 2), body-yaw frame
+    yaw = yaw_of(meas.trunk_quat)
+    c, s = jnp.cos(yaw), jnp.sin(yaw)
+    world = jnp.stack([c * offs[:, 0] - s * offs[:, 1], s * offs[:, 0] + c * offs[:, 1]], axis=-1)
+    return meas.foot_pos[:, None, :2] + world[None]
+
+
 def _terrain_samples(ctx: EnvContext, meas: Measurements) -> Optional[jax.Array]:
     if not ctx.env.terrain_observation:
         return None
-    offs = jnp.asarray(obs_lib.TERRAIN_OFFSETS)  # (5, 2)
-    px = meas.foot_pos[:, None, 0] + offs[None, :, 0]
-    py = meas.foot_pos[:, None, 1] + offs[None, :, 1]
-    h = terrain_height(ctx, px, py)
+    pts = terrain_sample_points(meas)
+    h = terrain_height(ctx, pts[..., 0], pts[..., 1])
     return (h - meas.foot_pos[:, None, 2]).reshape(-1)
 
 
@@ -232,13 +328,32 @@ def zero_metrics(ctx: EnvContext) -> Dict[str, jax.Array]:
 
 
 METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "distance_step", "fell",
-                 "nan_physics", "out_of_bounds", "joint_limit_violations", "actuator_saturated",
-                 "ik_saturated", "body_contacts", "terrain_level", "power")
+                 "nan_physics", "off_map", "out_of_bounds", "joint_limit_violations", "actuator_saturated",
+                 "ik_saturated", "body_contacts", "terrain_level", "terrain_type", "curriculum_promoted",
+                 "curriculum_demoted", "power")
 """Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md)."""
 
 
+def off_map(ctx: EnvContext, trunk_pos: jax.Array) -> jax.Array:
+    """True when the trunk is beyond the heightfield's x/y extent (rough world; margins 0.3 m in
+    x, 0.2 m in y). There is no floor outside, so the episode must end there: as a truncation."""
+    if not ctx.rough:
+        return jnp.zeros((), bool)
+    if ctx.suite is not None:  # the suite has a flat border inside the heightfield: leave 0.3 m before its edge
+        return terrain.suite_off_map(trunk_pos[0], trunk_pos[1], ctx.suite, margin=0.3)
+    spec = terrain.DEFAULT_TERRAIN
+    return (jnp.abs(trunk_pos[0]) > spec.size_x - 0.3) | (jnp.abs(trunk_pos[1]) > spec.size_y - 0.2)
+
+
 def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]):
-    """After the substeps: (obs, reward, done, metrics, info)."""
+    """After the substeps: (obs, reward, done, metrics, info).
+
+    ``done`` = 1 when the episode ends here: terminated (fall, NaN physics) or truncated by
+    leaving the map. A truncation sets ``info["truncation"]`` = 1 together with ``done`` = 1
+    (brax's convention; the training wrapper adds its time-limit truncations, the Gymnasium twin
+    reports ``terminated=False, truncated=True``). ``info["fell"]`` / ``info["off_map"]`` record
+    how the episode ended for the curriculum.
+    """
     cfg = ctx.env
     bad = _physics_bad(meas)
     # sanitise so that NaN never leaves this function (the episode ends; auto-reset replaces data)
@@ -262,19 +377,25 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     ground = terrain_height(ctx, meas.trunk_pos[0], meas.trunk_pos[1])
     low = meas.trunk_pos[2] - ground < cfg.min_base_height
     tilted = (jnp.abs(roll) > cfg.max_roll) | (jnp.abs(pitch) > cfg.max_pitch)
-    spec = terrain.DEFAULT_TERRAIN
-    out = ((jnp.abs(meas.trunk_pos[0]) > spec.size_x - 0.3) | (jnp.abs(meas.trunk_pos[1]) > spec.size_y - 0.2)
-           ) if ctx.rough else jnp.zeros((), bool)
     fell = low | tilted
-    done = fell | bad | out
+    terminated = fell | bad
+    truncated = off_map(ctx, meas.trunk_pos) & ~terminated  # left the map: not a failure
+    done = terminated | truncated
 
     # bookkeeping
-    xy = meas.trunk_pos[:2]
+    xy = jnp.where(bad, info["last_xy"], meas.trunk_pos[:2])
     heading = jnp.stack([jnp.cos(info["heading"]), jnp.sin(info["heading"])])
-    dist_step = jnp.where(bad, 0.0, jnp.dot(xy - info["last_xy"], heading))
+    dist_step = jnp.dot(xy - info["last_xy"], heading)
+    info = track_command(ctx, info, xy)
     info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt),
             "last_action": aux["action"], "step": info["step"] + 1,
-            "last_xy": jnp.where(bad, info["last_xy"], xy), "distance": info["distance"] + dist_step}
+            "last_xy": xy, "distance": info["distance"] + dist_step,
+            "fell": terminated.astype(jnp.float32), "off_map": truncated.astype(jnp.float32),
+            "truncation": truncated.astype(jnp.float32)}
+    # what the curriculum will do if the episode ends here (logged at the episode's last step;
+    # the time limit counted as the env's own episode_steps)
+    last = done | (info["step"] >= ctx.episode_steps)
+    promote, demote = curriculum_outcome(ctx, info)
     obs = observe(ctx, meas, info)
     reward = jnp.where(bad, 0.0, reward)
     metrics = {"reward/" + k: jnp.where(bad, 0.0, v) for k, v in terms.items()}
@@ -283,9 +404,13 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
         vel_tracking_error=jnp.linalg.norm(info["command"][:2] - meas.lin_vel[:2]),
         yaw_rate_error=jnp.abs(info["command"][2] - meas.ang_vel[2]),
         distance_step=dist_step, fell=fell.astype(jnp.float32), nan_physics=bad.astype(jnp.float32),
-        out_of_bounds=out.astype(jnp.float32), joint_limit_violations=violations,
+        off_map=truncated.astype(jnp.float32), out_of_bounds=truncated.astype(jnp.float32),
+        joint_limit_violations=violations,
         actuator_saturated=act_sat, ik_saturated=aux["ik_saturated"], body_contacts=body_contacts,
         terrain_level=info["terrain_level"].astype(jnp.float32),
+        terrain_type=info["terrain_type"].astype(jnp.float32),
+        curriculum_promoted=(last & promote).astype(jnp.float32),
+        curriculum_demoted=(last & demote).astype(jnp.float32),
         power=jnp.sum(jnp.abs(meas.actuator_force * meas.joint_vel)),
     )
     metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}

@@ -58,6 +58,7 @@ class ResidualWalkEnv(gym.Env):
         self._dr_base = {k: np.array(getattr(self.model, k)) for k in logic.DR_FIELDS}
         idx = ctx.idx
         self._sample = jax.jit(lambda rng, level: logic.sample_episode(ctx, rng, level))
+        self._sample_typed = jax.jit(lambda rng, level, ttype: logic.sample_episode(ctx, rng, level, ttype))
         self._sample_free = jax.jit(lambda rng: logic.sample_episode(ctx, rng, None))
         self._next_level = jax.jit(lambda info: logic.next_level(ctx, info))
         self._pre = jax.jit(lambda action, info, qvel: logic.pre_physics(ctx, action, info, qvel))
@@ -68,25 +69,48 @@ class ResidualWalkEnv(gym.Env):
         self._dr_fields = jax.jit(lambda dr: logic.randomized_model_fields(ctx, self._dr_base, dr))
         self._info = None
         self._rng = None
+        self.terrain_level: Optional[int] = None  # curriculum level of the next reset (see reset)
+        self._finished = False  # the current episode has ended (terminated or truncated)
 
     # ------------------------------------------------------------------ gymnasium API
     def observation_layout(self):
         return observation_layout(self.ctx.action_size, self.ctx.env.terrain_observation)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
-        """Start an episode. ``options``: ``key`` (a JAX PRNG key, for exact parity with the MJX
-        env's ``reset(key)``), ``terrain_level`` (spawn band). Without a level, the curriculum
-        moves the previous episode's level (or draws one on the first episode)."""
+        """Start an episode.
+
+        ``options``: ``key`` (a JAX PRNG key, for exact parity with the MJX env's ``reset(key)``),
+        ``terrain_level`` (curriculum level, i.e. spawn band on the rough world, difficulty row on
+        the suite), ``terrain_type`` (suite: index into ``model.terrain.TERRAIN_TYPES``; needs a
+        level too, from the option or ``env.terrain_level``; default: drawn from the key).
+
+        The level is ``options["terrain_level"]`` if given, else the attribute
+        ``env.terrain_level``, else (first episode) drawn from the reset key like the MJX env does;
+        the episode's level is then stored in ``env.terrain_level``. Only a *finished* episode
+        (terminated or truncated by ``step``) moves ``env.terrain_level``, by the curriculum rule
+        (``episode_logic.next_level``); resetting an unstepped or unfinished episode does not.
+        A seeded reset (``seed=s``) restarts the env's random stream *and* its curriculum state
+        (``env.terrain_level = None``), so ``reset(seed=s)`` gives the same episode whatever came
+        before; combine it with ``options={"terrain_level": k}`` to pin a level."""
         super().reset(seed=seed)
         options = options or {}
+        if seed is not None:
+            self.terrain_level = None
         if "key" in options:
             key = options["key"]
         else:
             key = jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1)))
-        if "terrain_level" in options:
-            qpos, qvel, info = self._sample(key, np.int32(options["terrain_level"]))
-        elif self._info is not None and self.ctx.rough and self.ctx.env.curriculum.enabled:
-            qpos, qvel, info = self._sample(key, self._next_level(self._info))
+        level = options.get("terrain_level", self.terrain_level)
+        if "terrain_type" in options:
+            ttype = int(options["terrain_type"])
+            if not 0 <= ttype < self.ctx.num_types:
+                raise ValueError(f"terrain_type must be in 0..{self.ctx.num_types - 1} on world "
+                                 f"'{self.ctx.sim.world}', got {ttype}")
+            if level is None:
+                level = 0
+            qpos, qvel, info = self._sample_typed(key, np.int32(level), np.int32(ttype))
+        elif level is not None:
+            qpos, qvel, info = self._sample(key, np.int32(level))
         else:
             qpos, qvel, info = self._sample_free(key)
         if self.ctx.env.randomization.domain_randomization:
@@ -100,11 +124,16 @@ class ResidualWalkEnv(gym.Env):
         mujoco.mj_forward(m, d)
         obs = self._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, info)
         self._info = info
+        self.terrain_level = int(info["terrain_level"])
+        self._finished = False
         if self.render_mode == "human":
             self.render()
         return np.asarray(obs, np.float32), self._public_info()
 
     def step(self, action):
+        """One control step. ``terminated``: a fall or diverged physics; ``truncated``: the time
+        limit (``episode_length_s``) or leaving the map (rough world). When the episode ends, the
+        curriculum moves ``env.terrain_level`` for the next reset (once per episode)."""
         if self._info is None:
             raise RuntimeError("call reset() before step()")
         m, d = self.model, self.data
@@ -115,8 +144,12 @@ class ResidualWalkEnv(gym.Env):
             mujoco.mj_step(m, d)
         obs, reward, done, metrics, info = self._post(d.qpos, d.qvel, d.sensordata, d.actuator_force, info, aux)
         self._info = info
-        terminated = bool(done)
-        truncated = (not terminated) and int(info["step"]) >= self.ctx.episode_steps
+        off_map = bool(info["truncation"] > 0)
+        terminated = bool(done) and not off_map
+        truncated = (not terminated) and (off_map or int(info["step"]) >= self.ctx.episode_steps)
+        if (terminated or truncated) and not self._finished:
+            self._finished = True
+            self.terrain_level = int(self._next_level(info))
         if self.render_mode == "human":
             self.render()
         public = self._public_info()
@@ -126,8 +159,9 @@ class ResidualWalkEnv(gym.Env):
     def _public_info(self) -> Dict[str, Any]:
         i = self._info
         return {"command": np.asarray(i["command"]), "terrain_level": int(i["terrain_level"]),
+                "terrain_type": int(i["terrain_type"]),
                 "distance": float(i["distance"]), "step": int(i["step"]),
-                "gait_phase": float(i["gait"].phase)}
+                "gait_phase": float(i["gait"].phase), "off_map": bool(i["off_map"] > 0)}
 
     @property
     def episode_info(self):

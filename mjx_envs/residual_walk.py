@@ -9,6 +9,10 @@ Every control step: gait -> nominal foot targets; target = nominal + residual; I
 the Gymnasium twin through ``mjx_envs.episode_logic``). Per-episode randomness lives in
 ``state.info`` (never on ``self``); ``reset_from`` lets the training wrapper carry the terrain
 curriculum level across auto-resets.
+
+``done`` = 1 ends an episode; when it ended by leaving the map (rough world) it is a truncation,
+not a failure: ``state.info["truncation"]`` = 1 as well (brax's convention, kept by
+``training_wrappers.EpisodeWrapper``, which adds the time limit).
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ class ResidualWalk:
             return self.mjx_model
         return self.mjx_model.replace(**logic.randomized_model_fields(self.ctx, self._dr_base, info["dr"]))
 
-    def reset(self, rng: jax.Array, terrain_level: Optional[jax.Array] = None) -> State:
-        """New episode from ``rng`` (deterministic); ``terrain_level`` picks the spawn band."""
-        qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level)
+    def reset(self, rng: jax.Array, terrain_level: Optional[jax.Array] = None,
+              terrain_type: Optional[jax.Array] = None) -> State:
+        """New episode from ``rng`` (deterministic); ``terrain_level`` picks the spawn band (rough)
+        or difficulty row (suite), ``terrain_type`` the suite's terrain type (default: from ``rng``)."""
+        qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level, terrain_type)
         model = self._model(info)
         data = mjx.make_data(model).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
         data = mjx.forward(model, data)
@@ -75,7 +81,8 @@ class ResidualWalk:
         return State(data=data, obs=obs, reward=zero, done=zero, metrics=logic.zero_metrics(self.ctx), info=info)
 
     def reset_from(self, rng: jax.Array, prev: State) -> State:
-        """Reset after episode ``prev`` ended, moving its terrain level by the curriculum rule."""
+        """Reset after episode ``prev`` ended, moving its terrain level by the curriculum rule
+        (``episode_logic.next_level``: promotion / demotion from the commanded vs walked path)."""
         return self.reset(rng, logic.next_level(self.ctx, prev.info))
 
     def step(self, state: State, action: jax.Array) -> State:

@@ -16,7 +16,18 @@ from flax import struct
 
 from mjx_envs.env_config import RewardWeights
 
-TRACKING_SIGMA = 0.25  # (m/s)^2 and (rad/s)^2 in the tracking kernels
+# Linear-velocity tracking kernel: exp(-|v_cmd - v|^2 / w^2) with a width w proportional to the
+# commanded speed, w = TRACKING_LIN_REL_WIDTH * max(|v_cmd,xy|, TRACKING_LIN_MIN_SPEED). Standing
+# still under any command of |v_cmd| >= TRACKING_LIN_MIN_SPEED therefore earns exp(-1/0.5^2) =
+# exp(-4) = 1.8 % of the term, whatever the speed; 10 % / 25 % / 50 % speed error earns 96 % /
+# 78 % / 37 %. (A fixed sigma = 0.25 (m/s)^2, the previous kernel, paid 85 % for standing still
+# under a 0.2 m/s command.) The floor keeps the kernel finite for zero / tiny commands (width
+# 0.1 m/s there).
+TRACKING_LIN_REL_WIDTH = 0.5
+TRACKING_LIN_MIN_SPEED = 0.2  # m/s
+# Yaw-rate kernel: exp(-(w_cmd - w_z)^2 / sigma), fixed sigma (legged_gym's 0.25 (rad/s)^2):
+# ignoring a 0.5 rad/s command keeps exp(-1) = 37 % of the term, 1 rad/s: exp(-4) = 1.8 %.
+TRACKING_YAW_SIGMA = 0.25  # (rad/s)^2
 
 
 @struct.dataclass
@@ -37,15 +48,21 @@ class RewardInputs:
     last_action: jax.Array  # (A,)
 
 
+def tracking_lin_width(command: jax.Array) -> jax.Array:
+    """Width (m/s) of the linear-velocity tracking kernel for ``command`` (vx, vy, yaw rate)."""
+    speed = jnp.sqrt(jnp.sum(jnp.square(command[:2])))
+    return TRACKING_LIN_REL_WIDTH * jnp.maximum(speed, TRACKING_LIN_MIN_SPEED)
+
+
 def reward_tracking_lin_vel(x: RewardInputs) -> jax.Array:
-    """exp(-|v_xy_cmd - v_xy|^2 / sigma), in [0, 1]."""
+    """exp(-|v_xy_cmd - v_xy|^2 / w^2), w = 0.5 * max(|v_xy_cmd|, 0.2 m/s); in [0, 1], body frame."""
     err = jnp.sum(jnp.square(x.command[:2] - x.lin_vel[:2]))
-    return jnp.exp(-err / TRACKING_SIGMA)
+    return jnp.exp(-err / jnp.square(tracking_lin_width(x.command)))
 
 
 def reward_tracking_yaw_rate(x: RewardInputs) -> jax.Array:
-    """exp(-(yaw_rate_cmd - w_z)^2 / sigma), in [0, 1]."""
-    return jnp.exp(-jnp.square(x.command[2] - x.ang_vel[2]) / TRACKING_SIGMA)
+    """exp(-(yaw_rate_cmd - w_z)^2 / 0.25), in [0, 1]."""
+    return jnp.exp(-jnp.square(x.command[2] - x.ang_vel[2]) / TRACKING_YAW_SIGMA)
 
 
 def reward_energy(x: RewardInputs) -> jax.Array:

@@ -17,7 +17,9 @@ Stack built by :func:`wrap_for_training` (outermost first)::
 Keys the wrappers maintain in ``state.info`` (read by brax ``ppo.train`` / ``acting.Evaluator``):
 
 * ``steps``           env steps (inner steps, i.e. counting action repeats) in the current episode
-* ``truncation``      1.0 at the step the time limit ended a non-terminated episode, else 0.0
+* ``truncation``      1.0 at the step the time limit ended a non-terminated episode, or the env
+                      itself ended it as a truncation (it returned ``done`` = 1 with
+                      ``info['truncation']`` = 1, e.g. ResidualWalk leaving the map), else 0.0
 * ``time_out``        same as ``truncation`` (read by ``ppo.train(bootstrap_on_timeout=True)``)
 * ``episode_done``    1.0 at the last step of an episode (terminated or truncated)
 * ``episode_metrics`` running sums for the current episode: ``sum_reward``, ``length`` and every
@@ -269,13 +271,17 @@ class EpisodeWrapper(Wrapper):
         keep = 1.0 - state.info["episode_done"]
         old_steps = state.info["steps"]
         old = state.info["episode_metrics"]
-        nstate, reward = self._repeat_step(state, action)
+        # info['truncation'] is cleared before the inner step: an env that ends an episode as a
+        # truncation sets it to 1 (with done = 1); an env that never touches it leaves 0.
+        cleared = state.replace(info={**state.info, "truncation": jnp.zeros_like(state.done)})
+        nstate, reward = self._repeat_step(cleared, action)
 
         steps = old_steps * keep + self.action_repeat
         timed_out = steps >= self.episode_length
-        terminated = nstate.done
-        done = jnp.where(timed_out, jnp.ones_like(terminated), terminated)
-        truncation = jnp.where(timed_out, 1.0 - terminated, jnp.zeros_like(terminated))
+        env_truncated = nstate.done * (nstate.info.get("truncation", jnp.zeros_like(nstate.done)) > 0)
+        terminated = nstate.done - env_truncated  # a real termination (no value bootstrap)
+        done = jnp.where(timed_out, jnp.ones_like(terminated), nstate.done)
+        truncation = jnp.where(timed_out | (env_truncated > 0), 1.0 - terminated, jnp.zeros_like(terminated))
 
         episode_metrics = {
             "sum_reward": old["sum_reward"] * keep + reward,

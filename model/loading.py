@@ -13,13 +13,19 @@ from model.yaml_config import ConfigError
 
 
 def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
-    """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed and servo gains applied."""
-    try:
-        m = mujoco.MjModel.from_xml_path(cfg.world_xml)
-    except ValueError as e:
-        raise ConfigError(f"could not load MJCF {cfg.world_xml}: {e}") from None
+    """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed and servo gains applied.
+
+    The ``suite`` world is built by :func:`load_suite_model` (hfield sized and filled from
+    ``configs/terrain.yaml`` and ``cfg.terrain_seed``)."""
+    if cfg.world == "suite":
+        m = load_suite_model(cfg.world_xml, cfg.terrain_seed)
+    else:
+        try:
+            m = mujoco.MjModel.from_xml_path(cfg.world_xml)
+        except ValueError as e:
+            raise ConfigError(f"could not load MJCF {cfg.world_xml}: {e}") from None
     m.opt.timestep = cfg.physics_dt
-    if m.nhfield > 0 and cfg.terrain_seed != 0:
+    if cfg.world != "suite" and m.nhfield > 0 and cfg.terrain_seed != 0:
         spec = terrain.DEFAULT_TERRAIN
         if (m.hfield_nrow[0], m.hfield_ncol[0]) != (spec.nrow, spec.ncol):
             raise ConfigError(f"{cfg.world_xml}: hfield grid differs from TerrainSpec; regenerate it")
@@ -32,6 +38,47 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     return m
 
 
+def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None) -> mujoco.MjModel:
+    """Compile the suite world ``xml_path`` with its hfield ``terrain`` sized from ``spec``
+    (default: ``configs/terrain.yaml``) and filled with ``terrain.generate_suite_heights(seed)``
+    (about 0.5 s for the default 1.56 M samples).
+
+    The XML's hfield is a placeholder: nrow, ncol and size come from the SuiteSpec through
+    ``mujoco.MjSpec`` (one source of truth), the terrain geom is moved to z = ``spec.z_min`` so
+    that MuJoCo's [0, 1] elevations span [z_min, z_max]; the compiled model is checked against it.
+    """
+    spec = spec if spec is not None else terrain.default_suite_spec()
+    try:
+        mjspec = mujoco.MjSpec.from_file(xml_path)
+    except ValueError as e:
+        raise ConfigError(f"could not load MJCF {xml_path}: {e}") from None
+    hfield, geom = mjspec.hfield("terrain"), mjspec.geom("terrain")
+    if hfield is None or geom is None:
+        raise ConfigError(f"{xml_path}: the suite world needs an <hfield name='terrain'> and a "
+                          f"<geom name='terrain'> using it")
+    data = terrain.suite_hfield_data(terrain.generate_suite_heights(seed, spec), spec)
+    hfield.file = ""
+    hfield.nrow, hfield.ncol = spec.nrow, spec.ncol
+    hfield.size = list(spec.hfield_size())
+    hfield.userdata = data
+    geom.pos = [0.0, 0.0, spec.z_min]
+    material = mjspec.material(geom.material) if geom.material else None
+    if material is not None:  # 1 m checker squares, as on the rough world
+        material.texrepeat = [2 * spec.size_x, 2 * spec.size_y]
+        material.texuniform = False
+    try:
+        m = mjspec.compile()
+    except ValueError as e:
+        raise ConfigError(f"could not compile MJCF {xml_path}: {e}") from None
+    hid = m.geom_dataid[m.geom("terrain").id]
+    got = (int(m.hfield_nrow[hid]), int(m.hfield_ncol[hid]), *np.round(m.hfield_size[hid], 9))
+    want = (spec.nrow, spec.ncol, *np.round(spec.hfield_size(), 9))
+    if got != want:
+        raise ConfigError(f"{xml_path}: compiled hfield (nrow, ncol, size) = {got} differs from the "
+                          f"SuiteSpec of configs/terrain.yaml {want}")
+    return m
+
+
 def load_mjx_model(cfg: SimulationConfig, mj_model: mujoco.MjModel | None = None):
     """MJX (JAX) model of the same world; ``mj_model`` is reused if given."""
     from mujoco import mjx
@@ -40,11 +87,17 @@ def load_mjx_model(cfg: SimulationConfig, mj_model: mujoco.MjModel | None = None
 
 
 def terrain_heights(m: mujoco.MjModel) -> np.ndarray | None:
-    """Heights (m) of the model's hfield as an (nrow, ncol) array, or None for the flat world."""
+    """Heights (m, world z) of the model's hfield as an (nrow, ncol) array, or None for the flat world.
+
+    Includes the hfield geom's z position (the suite world's geom sits at z_min < 0; the rough
+    world's at 0)."""
     if m.nhfield == 0:
         return None
     nrow, ncol = int(m.hfield_nrow[0]), int(m.hfield_ncol[0])
-    return (np.asarray(m.hfield_data[: nrow * ncol]).reshape(nrow, ncol) * m.hfield_size[0, 2]).astype(np.float32)
+    gids = np.flatnonzero((m.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD) & (m.geom_dataid == 0))
+    z0 = float(m.geom_pos[gids[0], 2]) if len(gids) else 0.0
+    h = np.asarray(m.hfield_data[: nrow * ncol], np.float64).reshape(nrow, ncol) * m.hfield_size[0, 2] + z0
+    return h.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=None)

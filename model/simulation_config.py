@@ -22,18 +22,21 @@ class SimulationConfig:
     """Simulation settings.
 
     Attributes:
-      world: ``"flat"`` (``flat_xml``) or ``"rough"`` (``rough_xml``).
-      flat_xml / rough_xml: MJCF paths; relative paths are relative to the repository root.
+      world: ``"flat"`` (``flat_xml``), ``"rough"`` (``rough_xml``) or ``"suite"`` (``suite_xml``:
+        the terrain-suite grid of ``configs/terrain.yaml``, generated at load time).
+      flat_xml / rough_xml / suite_xml: MJCF paths; relative paths are relative to the repository root.
       physics_dt: MuJoCo timestep (s).
       control_dt: controller period (s); must be an integer multiple of ``physics_dt``.
-      terrain_seed: seed of the rough-world heightfield (0 = the committed terrain_seed0.bin).
+      terrain_seed: seed of the rough-world heightfield (0 = the committed terrain_seed0.bin) and
+        of the suite world's tiles (every seed, 0 included, is generated at load time).
       kp, kv: optional overrides of every position servo's stiffness (N*m/rad) and damping
         (N*m*s/rad); ``None`` keeps robot.xml's values.
     """
 
-    world: str = dataclasses.field(default="flat", metadata={"choices": ("flat", "rough")})
+    world: str = dataclasses.field(default="flat", metadata={"choices": ("flat", "rough", "suite")})
     flat_xml: str = "model/world.xml"
     rough_xml: str = "model/world_train.xml"
+    suite_xml: str = "model/world_suite.xml"
     physics_dt: float = dataclasses.field(default=0.004, metadata={"range": (1e-4, 0.01)})
     control_dt: float = dataclasses.field(default=0.02, metadata={"range": (1e-4, 0.1)})
     terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
@@ -46,7 +49,7 @@ class SimulationConfig:
             raise ConfigError(
                 f"key 'control_dt' = {self.control_dt} must be an integer multiple of "
                 f"'physics_dt' = {self.physics_dt}")
-        for key in ("flat_xml", "rough_xml"):
+        for key in ("flat_xml", "rough_xml", "suite_xml"):
             path = self.resolve(getattr(self, key))
             if not os.path.isfile(path):
                 raise ConfigError(f"key '{key}': model file not found: {path}")
@@ -58,7 +61,8 @@ class SimulationConfig:
     @property
     def world_xml(self) -> str:
         """Absolute path of the MJCF of the selected world."""
-        return self.resolve(self.flat_xml if self.world == "flat" else self.rough_xml)
+        key = {"flat": "flat_xml", "rough": "rough_xml", "suite": "suite_xml"}[self.world]
+        return self.resolve(getattr(self, key))
 
     @property
     def n_substeps(self) -> int:

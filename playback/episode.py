@@ -7,8 +7,12 @@ Bézier trot alone (zero residual).
 
 Episodes are reproducible: the reset key is :func:`episode_key` ``(seed, index)`` (the same key
 reproduces the same command, spawn, heading, joint noise and gait phase on either back end), the
-rough-world spawn band is given explicitly, and the velocity command may be overridden after the
-reset (:func:`set_command`).
+rough-world spawn band (or the suite's tile: level and terrain type) is given explicitly, and the
+velocity command may be overridden after the reset (:func:`set_command`).
+
+An episode ends at the caller's step count, when the env *terminates* it (fall, NaN physics) or
+when the env *truncates* it because the robot left the map (``info["off_map"]``; not a fall).
+The env's own time-limit truncation (``episode_length_s``) is ignored.
 
 Frames and units: world frame z up; positions in m, angles in rad, time in s.
 """
@@ -83,8 +87,8 @@ class EpisodeRecord:
 
     Attributes:
       dt: control period [s].
-      world: ``flat`` or ``rough``.
-      terrain_level: spawn band (rough world; the env's drawn/level value on flat).
+      world: ``flat``, ``rough`` or ``suite``.
+      terrain_level: spawn band (rough world), difficulty row (suite; the env's drawn/level value on flat).
       command: (3,) velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]), body frame.
       trunk_pos: (N + 1, 3) trunk-body origin, world frame [m].
       trunk_quat: (N + 1, 4) trunk orientation (w, x, y, z), world <- body.
@@ -95,9 +99,12 @@ class EpisodeRecord:
       reward: (N,) env reward per step.
       metrics: name -> (N,) the env's per-step ``info["metrics"]`` (``mjx_envs/episode_logic.py``).
       env_distance: the env's ``info["distance"]`` at the end [m] (along the initial heading).
-      terminated: the env ended the episode (fall, NaN physics or out of bounds).
+      terminated: the env terminated the episode (fall or NaN physics).
       physics_diverged: MuJoCo reported a bad qpos/qvel/qacc (it then resets the state); the
         episode is ended and counted as NaN physics.
+      off_map: the env truncated the episode because the trunk left the map (rough/suite world;
+        ``truncated=True``, ``info["off_map"]``); not a fall.
+      terrain_type: index into ``model.terrain.TERRAIN_TYPES`` of the spawn tile (suite), else None.
     """
 
     dt: float
@@ -115,6 +122,8 @@ class EpisodeRecord:
     env_distance: float
     terminated: bool
     physics_diverged: bool
+    off_map: bool = False
+    terrain_type: Optional[int] = None
 
     @property
     def steps(self) -> int:
@@ -134,15 +143,16 @@ def _divergence_count(data: mujoco.MjData) -> int:
     return int(sum(data.warning[w].number for w in _DIVERGENCE_WARNINGS))
 
 
-def _ground(heights: Optional[np.ndarray], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _ground(heights: Optional[np.ndarray], x: np.ndarray, y: np.ndarray, spec=terrain.DEFAULT_TERRAIN) -> np.ndarray:
     if heights is None:
         return np.zeros(np.shape(x))
-    return np.asarray(terrain.height_at(heights, np.asarray(x), np.asarray(y)), np.float64)
+    return np.asarray(terrain.height_at(heights, np.asarray(x), np.asarray(y), spec), np.float64)
 
 
 def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key: jax.Array,
                 terrain_level: Optional[int] = None, command: Optional[Sequence[float]] = None,
-                on_step: Optional[Callable[[ResidualWalkEnv, int], bool]] = None) -> EpisodeRecord:
+                on_step: Optional[Callable[[ResidualWalkEnv, int], bool]] = None,
+                terrain_type: Optional[int] = None) -> EpisodeRecord:
     """Reset ``env`` with ``key`` and run ``controller`` for up to ``n_steps`` control steps.
 
     Args:
@@ -151,17 +161,23 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
       n_steps: control steps to run (duration / control_dt). The env's own ``episode_length_s``
         truncation is ignored: the caller's ``n_steps`` decides.
       key: JAX PRNG key of the reset (:func:`episode_key`).
-      terrain_level: spawn band 0..5 (rough world); None lets the env draw it.
+      terrain_level: spawn band 0..5 (rough world) or difficulty row (suite); None lets the env
+        draw it (suite: level 0 when ``terrain_type`` is given).
+      terrain_type: suite only: index into ``model.terrain.TERRAIN_TYPES``; None lets the env draw it.
       command: (vx, vy, yaw rate) overriding the sampled command; None keeps the env's draw.
       on_step: called as ``on_step(env, k)`` after the reset (k = 0) and after each step
         (k = 1..N), for rendering; returning False stops the episode (e.g. viewer closed).
 
-    The episode ends early when the env terminates (fall, NaN physics, out of bounds) or MuJoCo
-    reports diverged physics; the terminating step is included.
+    The episode ends early when the env terminates it (fall, NaN physics), when MuJoCo reports
+    diverged physics, or when the env truncates it because the robot left the map
+    (``info["off_map"]``); the last step is included. The env's time-limit truncation is not
+    an end here.
     """
     options = {"key": key}
     if terrain_level is not None:
         options["terrain_level"] = int(terrain_level)
+    if terrain_type is not None:
+        options["terrain_type"] = int(terrain_type)
     obs, _ = env.reset(options=options)
     if command is not None:
         obs = set_command(env, command)
@@ -171,14 +187,14 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
     info0 = env.episode_info
     trunk_pos, trunk_quat, foot_pos = [d.qpos[0:3].copy()], [d.qpos[3:7].copy()], [d.site_xpos[foot_sites].copy()]
     actions, rewards, metrics = [], [], {}
-    terminated = diverged = False
+    terminated = diverged = off_map = False
     warn0 = _divergence_count(d)
     env_distance = 0.0
     if on_step is not None and on_step(env, 0) is False:
         n_steps = 0
     for k in range(int(n_steps)):
         action = np.asarray(controller(obs), np.float32)
-        obs, reward, term, _trunc, info = env.step(action)
+        obs, reward, term, trunc, info = env.step(action)
         diverged = _divergence_count(d) > warn0
         actions.append(action)
         rewards.append(reward)
@@ -191,7 +207,9 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
         trunk_quat.append(d.qpos[3:7].copy())
         foot_pos.append(d.site_xpos[foot_sites].copy())
         terminated = bool(term) or diverged
-        if terminated:
+        # a truncation is either the env's time limit (ignored: n_steps decides) or leaving the map
+        off_map = bool(trunc) and bool(info.get("off_map", False)) and not terminated
+        if terminated or off_map:
             break
         if on_step is not None and on_step(env, k + 1) is False:
             break
@@ -199,11 +217,12 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
     return EpisodeRecord(
         dt=float(env.ctx.sim.control_dt), world=env.ctx.sim.world, terrain_level=int(info0["terrain_level"]),
         command=np.asarray(env.episode_info["command"], np.float64), trunk_pos=tp, trunk_quat=np.asarray(trunk_quat),
-        foot_pos=fp, trunk_ground=_ground(heights, tp[:, 0], tp[:, 1]),
-        foot_ground=_ground(heights, fp[..., 0], fp[..., 1]),
+        foot_pos=fp, trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], env.ctx.terrain_spec),
+        foot_ground=_ground(heights, fp[..., 0], fp[..., 1], env.ctx.terrain_spec),
         action=np.asarray(actions, np.float32).reshape(-1, env.action_space.shape[0]),
         reward=np.asarray(rewards, np.float64), metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
-        env_distance=float(env_distance), terminated=terminated, physics_diverged=diverged,
+        env_distance=float(env_distance), terminated=terminated, physics_diverged=diverged, off_map=off_map,
+        terrain_type=int(info0["terrain_type"]) if env.ctx.suite is not None else None,
     )
 
 

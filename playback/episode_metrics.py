@@ -4,12 +4,20 @@ Pure functions of the recorded arrays. Definitions (also in ``docs/playback.md``
 
 * ``fell``: the env terminated the episode because the trunk was lower than
   ``min_base_height`` above the terrain, tilted beyond ``max_roll``/``max_pitch``, or the
-  physics diverged (NaN / MuJoCo's bad-state warnings). Leaving the heightfield is *not* a fall
-  (``out_of_bounds``). ``success`` = not ``fell``.
+  physics diverged (NaN / MuJoCo's bad-state warnings). Leaving the heightfield is *not* a fall:
+  the env truncates the episode (``terminated=False, truncated=True``, ``info["off_map"]``); it is
+  counted as ``out_of_bounds`` / ``off_map`` ("off terrain"). ``success`` = not ``fell`` (an
+  off-map episode is a success unless it fell first).
+* suite world: ``terrain_level`` / ``terrain_type`` name the spawn tile; ``end_terrain_level`` /
+  ``end_terrain_type`` the tile under the trunk at the end (-1 / None on the border or off the
+  map) and ``on_tile_fraction`` the fraction of recorded states on the spawn tile.
 * ``distance`` [m]: path integral of the trunk's horizontal displacement along its *current*
   heading, Σ_k Δxy_k · (cos ψ_k, sin ψ_k) (so turning episodes are not penalised);
   ``env_distance`` [m]: the env's own ``info["distance"]``, along the *initial* heading.
 * ``mean_forward_speed`` [m/s] = distance / episode time.
+* ``stalled``: did not fall but walked less than ``STALL_FRACTION`` (25 %) of the commanded
+  forward distance vx_cmd x episode time (only when that is >= 0.5 m): stuck, e.g. in a
+  stepping-stone pit. Still a success (``success`` is only about falls).
 * ``vel_tracking_error`` [m/s]: mean over steps of ‖v_xy,cmd − v_xy‖ (body frame, the env metric).
 * ``energy`` [J] = Σ_k P_k · dt with P_k = Σ_j |τ_j q̇_j| at the end of control step k (W).
 * ``cost_of_transport`` [-] = energy / (m g distance); m = total robot mass [kg], g [m/s²];
@@ -26,11 +34,15 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from model import terrain
 from playback.episode import EpisodeRecord
 from playback.nominal import trunk_yaw
 
 MIN_COT_DISTANCE = 0.1
 """Cost of transport is reported only for episodes that walked at least this far [m]."""
+
+STALL_FRACTION = 0.25
+"""An episode that did not fall but covered less than this fraction of vx_cmd * time is ``stalled``."""
 
 NUM_SERVOS = 12
 NUM_LEGS = 4
@@ -69,14 +81,22 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
     nan = bool(rec.physics_diverged or np.any(rec.metric("nan_physics") > 0))
     fell_flags = (rec.metric("fell") > 0) | (rec.metric("nan_physics") > 0)
     fell = bool(rec.terminated and (nan or (n > 0 and fell_flags[-1])))
-    oob = bool(rec.terminated and not fell and n > 0 and rec.metric("out_of_bounds")[-1] > 0)
+    # leaving the map is a truncation (rec.off_map); older records ended it as a termination with
+    # the out_of_bounds metric set. Either way: off terrain, not a fall.
+    left = n > 0 and (rec.metric("off_map")[-1] > 0 or rec.metric("out_of_bounds")[-1] > 0)
+    oob = bool(not fell and (rec.off_map or left))
     rows = rec.steps if nan else rec.steps + 1  # the diverged step's state is meaningless: drop it
     pos, quat = rec.trunk_pos[:rows], rec.trunk_quat[:rows]
     dist = forward_distance(pos, quat)
     energy = float(np.sum(rec.metric("power")) * rec.dt)
     mean = (lambda v: float(np.mean(v)) if n > 0 else float("nan"))
-    return {
-        "terrain_level": int(rec.terrain_level) if rec.world == "rough" else None,
+    cmd_forward = float(rec.command[0]) * t
+    stalled = bool(not fell and cmd_forward >= 0.5 and dist < STALL_FRACTION * cmd_forward)
+    suite = rec.world == "suite"
+    out = {
+        "terrain_level": int(rec.terrain_level) if rec.world in ("rough", "suite") else None,
+        "terrain_type": terrain.TERRAIN_TYPES[int(rec.terrain_type)] if suite and rec.terrain_type is not None
+        else None,
         "command": [float(c) for c in rec.command],
         "steps": n,
         "time_s": t,
@@ -84,6 +104,8 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
         "fall_time_s": t if fell else None,
         "nan_physics": nan,
         "out_of_bounds": oob,
+        "off_map": oob,
+        "stalled": stalled,
         "distance_m": dist,
         "env_distance_m": float(rec.env_distance),
         "displacement_m": float(np.linalg.norm(pos[-1, :2] - pos[0, :2])),
@@ -98,6 +120,13 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
         "min_trunk_height_m": float(np.min(pos[:, 2] - rec.trunk_ground[:rows])),
         "return": float(np.sum(rec.reward)),
     }
+    if suite:
+        levels, types = terrain.suite_tile_of(pos[:, 0], pos[:, 1], terrain.default_suite_spec())
+        on_tile = (levels == rec.terrain_level) & (types == (rec.terrain_type if rec.terrain_type is not None else -1))
+        out.update(end_terrain_level=int(levels[-1]),
+                   end_terrain_type=terrain.TERRAIN_TYPES[int(types[-1])] if types[-1] >= 0 else None,
+                   on_tile_fraction=float(np.mean(on_tile)))
+    return out
 
 
 def _finite(values: Sequence[Optional[float]]) -> List[float]:
@@ -134,6 +163,8 @@ def aggregate(episodes: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         "falls": falls,
         "nan_physics": sum(bool(e["nan_physics"]) for e in episodes),
         "out_of_bounds": sum(bool(e["out_of_bounds"]) for e in episodes),
+        "off_map": sum(bool(e["out_of_bounds"]) for e in episodes),
+        "stalled": sum(bool(e.get("stalled", False)) for e in episodes),
         "distance_m_mean": _mean([e["distance_m"] for e in episodes]),
         "distance_m_std": _std([e["distance_m"] for e in episodes]),
         "mean_forward_speed_mps": _mean([e["mean_forward_speed_mps"] for e in episodes]),

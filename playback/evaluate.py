@@ -1,22 +1,32 @@
-"""Evaluate an exported residual policy against the nominal gait on flat and rough ground (C MuJoCo).
+"""Evaluate an exported residual policy against the nominal gait on flat/rough ground and the terrain suite (C MuJoCo).
 
 Usage::
 
     python -m playback.evaluate --policy RUN_DIR_OR_EXPORT [--episodes 32] [--duration 20]
-                                [--out DIR] [--worlds flat rough] [--band 0 1 2 3 4 5]
-                                [--seed 0] [--command VX VY YAW] [--action-scale 1]
-                                [--processes P]
+                                [--out DIR] [--worlds flat rough suite] [--band 0 1 2 3 4 5]
+                                [--levels 0 .. 7] [--types rough stairs_up ...]
+                                [--terrain-seed S] [--seed 0] [--command VX VY YAW]
+                                [--action-scale 1] [--processes P]
     python -m playback.evaluate --no-residual ...     # the nominal gait alone, no policy
 
 Every controller (the policy, and the nominal gait = the same env with a zero action) runs the
 same episodes: episode i is reset with :func:`playback.episode.episode_key` ``(seed, i)`` (same
 command, spawn, heading, joint noise, gait phase), on the rough world in band
-``bands[i % len(bands)]`` (default: all bands 0..5, 0 = flat .. 5 = 10 cm relief). Episodes end
-at ``--duration`` or when the env terminates them; NaN physics counts as a fall.
+``bands[i % len(bands)]`` (default: all bands 0..5, 0 = flat .. 5 = 10 cm relief), on the suite
+on tile ``tiles[i % len(tiles)]`` of the (level, type) grid (``suite_tiles``: every selected
+level x type, level-major), with ``--episodes`` episodes *per tile* there. Episodes end at
+``--duration``, when the env terminates them (fall; NaN physics counts as a fall) or when the
+env truncates them because the robot left the map (off terrain: not a fall).
 
-Writes ``evaluation.json``, ``evaluation.md`` (table), ``distance_per_episode.png`` and
-``forward_speed.png`` to ``--out`` (default ``RUN_DIR/evaluation`` or ``evaluation/``). Metric
-definitions: :mod:`playback.episode_metrics`, ``docs/playback.md``.
+The suite is evaluated on terrain seed ``--terrain-seed`` (default
+:data:`SUITE_EVAL_TERRAIN_SEED` = 1000, a held-out seed: training uses 0); on the rough world
+``--terrain-seed`` replaces the config's seed.
+
+Writes ``evaluation.json``, ``evaluation.md`` (tables), ``distance_per_episode.png`` and
+``forward_speed.png`` to ``--out`` (default ``RUN_DIR/evaluation`` or ``evaluation/``), and for
+the suite a per-tile table per controller, the tiles where the nominal gait succeeds in < 50 %
+of the episodes, and the heat map ``suite_success.png``. Metric definitions:
+:mod:`playback.episode_metrics`, ``docs/playback.md``.
 
 Importable: :func:`evaluate_policy` returns the report dict (tests, benchmarks).
 """
@@ -40,34 +50,69 @@ from model.yaml_config import ConfigError
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
-                                        write_json, write_markdown)
+                                        plot_suite_success, write_json, write_markdown)
 from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs,
                                  make_env, meta_path, with_world)
 from train.export import ExportError, load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
+WORLDS = ("flat", "rough", "suite")
 ALL_BANDS = tuple(range(terrain.DEFAULT_TERRAIN.num_bands))
+ALL_TYPES = tuple(terrain.TERRAIN_TYPES)
+SUITE_EVAL_TERRAIN_SEED = 1000
+"""Terrain seed of the suite evaluation unless ``--terrain-seed`` is given: held out (training uses 0)."""
+GAIT_FAILS_BELOW = 0.5
+"""A suite tile is listed under "where the gait fails" when the nominal gait's success rate is below this."""
+
+
+def suite_levels() -> Tuple[int, ...]:
+    """All difficulty levels of the suite (``configs/terrain.yaml``: 0..7)."""
+    return tuple(range(terrain.default_suite_spec().num_levels))
+
+
+def suite_tiles(levels: Sequence[int], types: Sequence[str]) -> List[Tuple[int, int]]:
+    """(level, type index) of every evaluated suite tile, level-major: episode i runs on ``tiles[i % len]``."""
+    return [(int(lv), ALL_TYPES.index(t)) for lv in levels for t in types]
 
 
 @dataclasses.dataclass(frozen=True)
 class EpisodeTask:
-    """One episode to run: controller name, world, episode index (-> reset key) and spawn band."""
+    """One episode to run: controller name, world, episode index (-> reset key), spawn band (rough)
+    or level (suite) and terrain type index (suite)."""
 
     controller: str
     world: str
     index: int
-    band: Optional[int]
+    level: Optional[int]
+    terrain_type: Optional[int] = None
 
 
 def episode_tasks(controllers: Sequence[str], worlds: Sequence[str], episodes: int,
-                  bands: Sequence[int] = ALL_BANDS) -> List[EpisodeTask]:
-    """All (controller, world, episode) tasks; rough-world episode i spawns in ``bands[i % len]``."""
+                  bands: Sequence[int] = ALL_BANDS,
+                  tiles: Optional[Sequence[Tuple[int, int]]] = None) -> List[EpisodeTask]:
+    """All (controller, world, episode) tasks.
+
+    Rough-world episode i spawns in ``bands[i % len(bands)]``; on the suite there are
+    ``episodes * len(tiles)`` episodes and episode i runs on ``tiles[i % len(tiles)]`` = (level,
+    type index) (default tiles: the whole grid). Flat: ``episodes`` episodes.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if not bands:
         raise ValueError("bands must name at least one band")
-    return [EpisodeTask(c, w, i, int(bands[i % len(bands)]) if w == "rough" else None)
-            for w in worlds for c in controllers for i in range(episodes)]
+    if tiles is None:
+        tiles = suite_tiles(suite_levels(), ALL_TYPES)
+    if not tiles:
+        raise ValueError("the suite needs at least one (level, type) tile")
+    out = []
+    for w in worlds:
+        for c in controllers:
+            if w == "suite":
+                out += [EpisodeTask(c, w, i, *tiles[i % len(tiles)]) for i in range(episodes * len(tiles))]
+            else:
+                out += [EpisodeTask(c, w, i, int(bands[i % len(bands)]) if w == "rough" else None)
+                        for i in range(episodes)]
+    return out
 
 
 @dataclasses.dataclass
@@ -76,6 +121,7 @@ class _Job:
 
     tasks: List[EpisodeTask]
     configs: EnvConfigs
+    suite_terrain_seed: int
     duration: float
     seed: int
     command: Optional[Tuple[float, float, float]]
@@ -87,6 +133,11 @@ class _Job:
 
 
 _ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
+
+
+def world_configs(configs: EnvConfigs, world: str, suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED) -> EnvConfigs:
+    """``configs`` on ``world``; the suite on ``suite_terrain_seed``, flat/rough keep the configs' seed."""
+    return with_world(configs, world, suite_terrain_seed if world == "suite" else None)
 
 
 def _env_for(configs: EnvConfigs):
@@ -110,13 +161,14 @@ def _run_job(job: _Job) -> List[Tuple[EpisodeTask, Dict[str, Any], np.ndarray, O
         policy = load_policy(job.export_dir)
     out = []
     for task in job.tasks:
-        env = _env_for(with_world(job.configs, task.world))
+        env = _env_for(world_configs(job.configs, task.world, job.suite_terrain_seed))
         if task.controller == POLICY:
             controller = policy_controller(policy, job.action_scale)
         else:
             controller = zero_action(env.action_space.shape[0])
         n_steps = int(round(job.duration / env.ctx.sim.control_dt))
-        rec = run_episode(env, controller, n_steps, episode_key(job.seed, task.index), task.band, job.command)
+        rec = run_episode(env, controller, n_steps, episode_key(job.seed, task.index), task.level, job.command,
+                          terrain_type=task.terrain_type)
         summary = summarize_episode(rec, robot_mass(env), gravity(env))
         summary.update(episode=task.index, world=task.world, controller=task.controller)
         out.append((task, summary, rec.metric("forward_velocity"), rec if job.keep_records else None))
@@ -137,7 +189,9 @@ def default_processes() -> int:
 
 def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None, episodes: int = 32,
                     duration: float = 20.0, worlds: Sequence[str] = ("flat", "rough"),
-                    bands: Sequence[int] = ALL_BANDS, seed: int = 0,
+                    bands: Sequence[int] = ALL_BANDS, levels: Optional[Sequence[int]] = None,
+                    types: Optional[Sequence[str]] = None,
+                    suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED, seed: int = 0,
                     command: Optional[Sequence[float]] = None, action_scale: float = 1.0,
                     include_nominal: bool = True, processes: int = 1, keep_records: bool = False,
                     progress=None) -> Dict[str, Any]:
@@ -148,9 +202,13 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
         evaluate the nominal gait alone. With ``processes > 1`` the policy must come from an
         export (the workers reload it from its directory).
       configs: env configs (default: the export's ``meta["config"]``, else ``configs/*.yaml``);
-        the world is replaced by each entry of ``worlds``.
-      episodes: episodes per world and controller; duration: episode length [s].
+        the world is replaced by each entry of ``worlds`` (``flat``, ``rough``, ``suite``).
+      episodes: episodes per world and controller (suite: per tile and controller);
+        duration: episode length [s].
       bands: rough-world spawn bands, used round-robin over the episodes.
+      levels, types: suite tiles to evaluate (default: all levels, all ``TERRAIN_TYPES``); episode
+        i runs on ``suite_tiles(levels, types)[i % n_tiles]``.
+      suite_terrain_seed: terrain seed of the suite (default 1000, held out from training).
       seed: base seed of the reset keys (:func:`playback.episode.episode_key`).
       command: (vx, vy, yaw rate) for every episode; None keeps the env's sampled command.
       action_scale: multiplies the policy's action.
@@ -163,19 +221,37 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
     Returns:
       ``{"settings", "results": {controller: {world: {"summary", "episodes"}}}, "traces":
       {controller: {world: [forward velocity (N,) per episode]}}, "definitions", "mass_kg",
-      "gravity_mps2", "control_dt", "wall_time_s", "device"}`` (+ ``records``).
+      "gravity_mps2", "control_dt", "wall_time_s", "device"}`` (+ ``records``). With the suite:
+      ``results[controller]["suite"]["tiles"]`` (one aggregate per tile, see :func:`tile_table`),
+      ``settings["suite"]`` and ``suite_gait_failures`` (:func:`gait_failures`; None without
+      the nominal gait).
     """
     t0 = time.perf_counter()
     if isinstance(policy, (str, os.PathLike)):
         policy = load_policy(os.fspath(policy))
     if configs is None:
         configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
+    worlds = list(worlds)
+    if not worlds:
+        raise ValueError("worlds must name at least one of flat, rough, suite")
     for w in worlds:
-        if w not in ("flat", "rough"):
-            raise ValueError(f"unknown world {w!r}: use flat and/or rough")
+        if w not in WORLDS:
+            raise ValueError(f"unknown world {w!r}: use flat, rough and/or suite")
     for b in bands:
         if not 0 <= int(b) < len(ALL_BANDS):
             raise ValueError(f"band {b} out of range 0..{len(ALL_BANDS) - 1}")
+    all_levels = suite_levels()
+    levels = list(all_levels) if levels is None else [int(lv) for lv in levels]
+    types = list(ALL_TYPES) if types is None else [str(t) for t in types]
+    for lv in levels:
+        if lv not in all_levels:
+            raise ValueError(f"suite level {lv} out of range 0..{len(all_levels) - 1}")
+    for t in types:
+        if t not in ALL_TYPES:
+            raise ValueError(f"unknown terrain type {t!r}: valid types are {', '.join(ALL_TYPES)}")
+    if len(set(levels)) != len(levels) or len(set(types)) != len(types):
+        raise ValueError(f"suite levels / types must not repeat: {levels} / {types}")
+    tiles = suite_tiles(levels, types)
     if duration <= 0:
         raise ValueError(f"duration must be positive, got {duration} s")
     cmd = None if command is None else tuple(float(c) for c in command)
@@ -184,17 +260,18 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
     controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
 
     # check compatibility once, here, before any worker starts (clear error, exit status 2 on the CLI)
-    probe = _env_for(with_world(configs, worlds[0]))
+    probe = _env_for(world_configs(configs, worlds[0], suite_terrain_seed))
     if policy is not None:
         check_policy_matches_env(policy.meta, probe, meta_path(policy))
     mass, g, dt = robot_mass(probe), gravity(probe), float(probe.ctx.sim.control_dt)
 
-    tasks = episode_tasks(controllers, worlds, episodes, bands)
+    tasks = episode_tasks(controllers, worlds, episodes, bands, tiles)
     import jax
 
     cache_dir = jax.config.jax_compilation_cache_dir
-    common = dict(configs=configs, duration=float(duration), seed=int(seed), command=cmd,
-                  action_scale=float(action_scale), keep_records=keep_records, jax_cache_dir=cache_dir)
+    common = dict(configs=configs, suite_terrain_seed=int(suite_terrain_seed), duration=float(duration),
+                  seed=int(seed), command=cmd, action_scale=float(action_scale), keep_records=keep_records,
+                  jax_cache_dir=cache_dir)
     results_raw = []
     if processes <= 1:
         for chunk in _split(tasks, max(1, len(tasks) // max(1, episodes))):
@@ -224,12 +301,31 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
             records.setdefault(task.controller, {}).setdefault(task.world, []).append(rec)
     results = {c: {w: {"summary": aggregate(res["episodes"]), "episodes": res["episodes"]}
                    for w, res in per.items()} for c, per in results.items()}
-    report = {
-        "settings": {"policy": getattr(policy, "export_dir", None), "action_scale": float(action_scale),
-                     "episodes": int(episodes), "duration_s": float(duration), "worlds": list(worlds),
-                     "bands": [int(b) for b in bands], "seed": int(seed),
-                     "command": None if cmd is None else list(cmd), "processes": int(processes),
-                     "terrain_seed": configs.simulation.terrain_seed, "command_line": ""},
+    for per in results.values():
+        if "suite" in per:
+            per["suite"]["tiles"] = tile_table(per["suite"]["episodes"], levels, types)
+    env_cfg = configs.env
+    settings = {"policy": getattr(policy, "export_dir", None), "action_scale": float(action_scale),
+                "episodes": int(episodes), "duration_s": float(duration), "worlds": list(worlds),
+                "bands": [int(b) for b in bands], "seed": int(seed),
+                "command": None if cmd is None else list(cmd),
+                "command_ranges": {"vx": list(env_cfg.command.vx), "vy": list(env_cfg.command.vy),
+                                   "yaw_rate": list(env_cfg.command.yaw_rate),
+                                   "heading_noise": float(env_cfg.randomization.heading_noise)},
+                "processes": int(processes), "terrain_seed": configs.simulation.terrain_seed, "command_line": ""}
+    report = {"settings": settings}
+    if "suite" in worlds:
+        trained = configs.simulation.terrain_seed if configs.simulation.world == "suite" else None
+        settings["suite"] = {"levels": levels, "types": types, "tiles": len(tiles), "episodes_per_tile": int(episodes),
+                             "terrain_seed": int(suite_terrain_seed), "config_terrain_seed": trained,
+                             "gait_fails_below": GAIT_FAILS_BELOW,
+                             "tile_order": "episode i runs on tile j = i mod (number of tiles), level-major: "
+                                           "(level, type) = (levels[j // len(types)], types[j % len(types)])"}
+        report["suite_gait_failures"] = (gait_failures(results[NOMINAL]["suite"]["tiles"])
+                                         if NOMINAL in results else None)
+        report["suite_gait_stalls"] = (gait_stalls(results[NOMINAL]["suite"]["tiles"])
+                                       if NOMINAL in results else None)
+    report.update({
         "results": results,
         "traces": traces,
         "definitions": METRIC_DEFINITIONS,
@@ -238,10 +334,42 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
         "control_dt": dt,
         "wall_time_s": time.perf_counter() - t0,
         "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
-    }
+    })
     if keep_records:
         report["records"] = records
     return report
+
+
+def tile_table(episodes: Sequence[Dict[str, Any]], levels: Sequence[int], types: Sequence[str]) -> List[Dict[str, Any]]:
+    """One row per suite tile (level-major): ``terrain_level``, ``terrain_type``, the
+    :func:`~playback.episode_metrics.aggregate` of its episodes (``success_rate``,
+    ``distance_m_mean``, ``vel_tracking_error_mps``, ``falls``, ``off_map``, ...) and
+    ``left_tile``: episodes that ended on another tile (or the border / off the map)."""
+    rows = []
+    for lv in levels:
+        for t in types:
+            eps = [e for e in episodes if e["terrain_level"] == lv and e["terrain_type"] == t]
+            row = {"terrain_level": int(lv), "terrain_type": t, **aggregate(eps)}
+            row["left_tile"] = sum(1 for e in eps if (e.get("end_terrain_level"), e.get("end_terrain_type")) != (lv, t))
+            rows.append(row)
+    return rows
+
+
+def gait_stalls(tiles: Sequence[Dict[str, Any]], at_least: float = GAIT_FAILS_BELOW) -> List[Dict[str, Any]]:
+    """Tiles where at least ``at_least`` of the episodes *stalled* (no fall, < 25 % of the commanded
+    forward distance; ``episode_metrics.summarize_episode``): ``[{terrain_type, terrain_level,
+    stalled, episodes}]``, sorted by type then level. Complements :func:`gait_failures`."""
+    bad = [{k: r[k] for k in ("terrain_type", "terrain_level", "stalled", "episodes")}
+           for r in tiles if r["episodes"] and r["stalled"] / r["episodes"] >= at_least]
+    return sorted(bad, key=lambda r: (ALL_TYPES.index(r["terrain_type"]), r["terrain_level"]))
+
+
+def gait_failures(tiles: Sequence[Dict[str, Any]], below: float = GAIT_FAILS_BELOW) -> List[Dict[str, Any]]:
+    """Tiles (rows of :func:`tile_table`) whose success rate is below ``below``: ``[{terrain_type,
+    terrain_level, success_rate, falls, episodes}]``, sorted by type then level."""
+    bad = [{k: r[k] for k in ("terrain_type", "terrain_level", "success_rate", "falls", "episodes")}
+           for r in tiles if r["success_rate"] is not None and r["success_rate"] < below]
+    return sorted(bad, key=lambda r: (ALL_TYPES.index(r["terrain_type"]), r["terrain_level"]))
 
 
 def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
@@ -254,6 +382,10 @@ def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
         "forward speed": plot_forward_speed(os.path.join(out_dir, "forward_speed.png"), report["traces"],
                                             report["control_dt"], float(np.mean(vx)) if vx else None),
     }
+    suite = report["settings"].get("suite")
+    if suite is not None:
+        plots["suite success"] = plot_suite_success(os.path.join(out_dir, "suite_success.png"), report["results"],
+                                                    suite["levels"], suite["types"])
     from train.export import package_versions
 
     data = {k: v for k, v in report.items() if k not in ("traces", "records")}
@@ -270,13 +402,21 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Evaluate a residual policy vs the nominal gait on C MuJoCo.")
     p.add_argument("--policy", help="run directory or export directory (optional with --no-residual)")
     p.add_argument("--no-residual", action="store_true", help="evaluate the nominal gait only")
-    p.add_argument("--episodes", type=int, default=32, help="episodes per world and controller (default 32)")
+    p.add_argument("--episodes", type=int, default=32,
+                   help="episodes per world and controller; on the suite: per tile and controller (default 32)")
     p.add_argument("--duration", type=float, default=20.0, help="episode length [s] (default 20)")
     p.add_argument("--out", default=None, help="output directory (default RUN_DIR/evaluation or ./evaluation)")
-    p.add_argument("--worlds", nargs="+", choices=("flat", "rough"), default=["flat", "rough"])
+    p.add_argument("--worlds", nargs="+", choices=WORLDS, default=["flat", "rough"],
+                   help="worlds to evaluate (default: flat rough; suite = the terrain-suite grid)")
     p.add_argument("--band", nargs="+", type=int, default=list(ALL_BANDS),
                    help="rough-world spawn band(s), used round-robin over the episodes (default: all 0..5)")
-    p.add_argument("--terrain-seed", type=int, default=None, help="rough world: heightfield seed")
+    p.add_argument("--levels", nargs="+", type=int, default=None,
+                   help=f"suite: difficulty levels to evaluate (default: all 0..{len(suite_levels()) - 1})")
+    p.add_argument("--types", nargs="+", default=None, metavar="TYPE",
+                   help=f"suite: terrain types to evaluate (default: all: {' '.join(ALL_TYPES)})")
+    p.add_argument("--terrain-seed", type=int, default=None,
+                   help=f"terrain seed: the rough world's heightfield (default: the config's) and the suite's tiles "
+                        f"(default {SUITE_EVAL_TERRAIN_SEED}, held out: training uses 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes' reset keys")
     p.add_argument("--command", nargs=3, type=float, default=None, metavar=("VX", "VY", "YAW"),
                    help="fixed command (m/s, m/s, rad/s); default: the env's sampled command per episode")
@@ -310,8 +450,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         configs = with_world(configs, terrain_seed=args.terrain_seed)
         if args.no_residual:
             policy = None
+        suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
         report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
-                                 worlds=args.worlds, bands=args.band, seed=args.seed, command=args.command,
+                                 worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
+                                 suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
                                  action_scale=args.action_scale, include_nominal=not args.no_nominal,
                                  processes=args.processes, progress=print)
     except (ExportError, ConfigError, ValueError) as e:
@@ -322,8 +464,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = args.out or _default_out(args.policy)
     paths = write_report(report, out)
     with open(paths["markdown"], encoding="utf-8") as fh:
-        table = [ln for ln in fh.read().splitlines() if ln.startswith("|")]
-    print("\n".join(table))
+        md = fh.read().splitlines()
+    first = next(i for i, ln in enumerate(md) if ln.startswith("|"))
+    table = md[first:first + next((k for k, ln in enumerate(md[first:]) if not ln.startswith("|")), len(md) - first)]
+    print("\n".join(table))  # the main table (the suite's per-tile tables are in evaluation.md)
+    if report.get("suite_gait_failures") is not None:
+        fails = report["suite_gait_failures"]
+        n_tiles = report["settings"]["suite"]["tiles"]
+        print(f"nominal gait success < {GAIT_FAILS_BELOW:.0%} on {len(fails)} of {n_tiles} "
+              "suite tiles" + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}" for f in fails)
+                               if fails else ""))
+        stalls = report["suite_gait_stalls"]
+        print(f"nominal gait stalls (no fall, < 25 % of the commanded distance) in >= {GAIT_FAILS_BELOW:.0%} of the "
+              f"episodes on {len(stalls)} tiles" + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}"
+                                                                   for f in stalls) if stalls else ""))
     print("wrote " + ", ".join(paths.values()))
     return 0
 

@@ -2,7 +2,9 @@
 
 ``evaluation.json`` holds everything (settings, per-episode numbers, aggregates, metric
 definitions, versions); NaN/inf are written as ``null``. ``evaluation.md`` is the table a reviewer
-reads. Plots (matplotlib, Agg back end): ``distance_per_episode.png`` and ``forward_speed.png``.
+reads. Plots (matplotlib, Agg back end): ``distance_per_episode.png`` and ``forward_speed.png``;
+with the terrain suite also ``suite_success.png`` (success per level x type, one panel per
+controller) and, in the Markdown, per-tile tables and the tiles where the nominal gait fails.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ METRIC_DEFINITIONS = {
     "joint_limit_violations": "joint-steps with a joint more than 0.01 rad beyond its range (sum over episodes)",
     "actuator_saturation_rate": "fraction of servo-steps at >= 99 % of the torque limit",
     "ik_saturation_rate": "fraction of leg-steps whose foot target the IK had to clip",
-    "out_of_bounds": "episodes ended by leaving the heightfield (not a fall)",
+    "out_of_bounds": "episodes ended by leaving the map: the env truncates them (off terrain); not a fall, "
+                     "counted as a success",
+    "off_map": "same as out_of_bounds",
+    "stalled": "episodes without a fall that covered < 25 % of the commanded forward distance vx_cmd * time "
+               "(stuck; still counted as a success)",
+    "left_tile": "suite: episodes whose trunk ended on another tile than the spawn tile (drifted to a "
+                 "neighbouring level, the border or off the map)",
+    "on_tile_fraction": "suite, per episode: fraction of the recorded states with the trunk on the spawn tile",
     "nan_physics": "episodes ended by diverged physics (counted as falls)",
 }
 
@@ -91,19 +100,106 @@ def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> st
     return "\n".join(rows)
 
 
+SUITE_TILE_COLUMNS = (
+    ("episodes", "episodes", "{:d}"),
+    ("success_rate", "success", "{:.0%}"),
+    ("distance_m_mean", "distance (m)", "{:.2f}"),
+    ("vel_tracking_error_mps", "vel. error (m/s)", "{:.3f}"),
+    ("falls", "falls", "{:d}"),
+    ("off_map", "off map", "{:d}"),
+    ("stalled", "stalled", "{:d}"),
+    ("left_tile", "left tile", "{:d}"),
+)
+
+
+def suite_tile_table(tiles: List[Mapping[str, Any]]) -> str:
+    """Markdown table, one row per suite tile (type-major): success, distance, tracking error, falls, off map."""
+    head = "| type | level | " + " | ".join(c[1] for c in SUITE_TILE_COLUMNS) + " |"
+    rows = [head, "|---|---:|" + "---:|" * len(SUITE_TILE_COLUMNS)]
+    types = list(dict.fromkeys(r["terrain_type"] for r in tiles))
+    for t in types:
+        for r in sorted((r for r in tiles if r["terrain_type"] == t), key=lambda r: r["terrain_level"]):
+            rows.append(f"| {t} | {r['terrain_level']} | "
+                        + " | ".join(_cell(r.get(k), fmt) for k, _, fmt in SUITE_TILE_COLUMNS) + " |")
+    return "\n".join(rows)
+
+
+def suite_success_matrix(tiles: List[Mapping[str, Any]]) -> str:
+    """Markdown table of the success rate: rows = levels, columns = types."""
+    types = list(dict.fromkeys(r["terrain_type"] for r in tiles))
+    levels = sorted({r["terrain_level"] for r in tiles})
+    by = {(r["terrain_level"], r["terrain_type"]): r for r in tiles}
+    rows = ["| level | " + " | ".join(types) + " |", "|---:|" + "---:|" * len(types)]
+    for lv in levels:
+        rows.append(f"| {lv} | " + " | ".join(_cell(by[(lv, t)]["success_rate"], "{:.0%}") if (lv, t) in by else "–"
+                                              for t in types) + " |")
+    return "\n".join(rows)
+
+
+def _suite_lines(report: Mapping[str, Any]) -> List[str]:
+    suite = report["settings"]["suite"]
+    seed_note = ""
+    if suite.get("config_terrain_seed") is not None:
+        seed_note = (f" (the policy's config uses terrain seed {suite['config_terrain_seed']}"
+                     + (": **not** held out" if suite["config_terrain_seed"] == suite["terrain_seed"] else "") + ")")
+    lines = ["", "## Terrain suite", "",
+             f"{suite['episodes_per_tile']} episode(s) per tile and controller on {suite['tiles']} tiles "
+             f"(levels {suite['levels']}, types {', '.join(suite['types'])}), terrain seed {suite['terrain_seed']}"
+             f"{seed_note}; {suite['tile_order']}. Success = no fall; leaving the map ends an episode "
+             "without failing it (off map); `stalled` counts episodes that did not fall but covered < 25 % of the "
+             "commanded forward distance (stuck, still a success); `left tile` counts episodes that ended on "
+             "another tile.", ""]
+    fails = report.get("suite_gait_failures")
+    below = suite.get("gait_fails_below", 0.5)
+    if fails is not None:
+        lines += ["### Where the gait fails", "",
+                  f"Tiles where the nominal gait succeeds in < {below:.0%} of the episodes: "
+                  + (", ".join(f"{f['terrain_type']} level {f['terrain_level']} ({f['success_rate']:.0%})"
+                               for f in fails) if fails else "none") + ".", ""]
+        stalls = report.get("suite_gait_stalls") or []
+        lines += ["Tiles where it does not fall but stalls (covers < 25 % of the commanded distance) in "
+                  f">= {below:.0%} of the episodes: "
+                  + (", ".join(f"{f['terrain_type']} level {f['terrain_level']} ({f['stalled']}/{f['episodes']})"
+                               for f in stalls) if stalls else "none") + ".", ""]
+    for controller, per in report["results"].items():
+        if "suite" not in per:
+            continue
+        lines += [f"### {controller}: success per level (rows) and type (columns)", "",
+                  suite_success_matrix(per["suite"]["tiles"]), "",
+                  f"### {controller}: per tile", "", suite_tile_table(per["suite"]["tiles"]), ""]
+    return lines
+
+
+def _command_text(s: Mapping[str, Any]) -> str:
+    if s["command"] is not None:
+        c = s["command"]
+        return f"vx {c[0]:+.2f} m/s, vy {c[1]:+.2f} m/s, yaw rate {c[2]:+.2f} rad/s"
+    r = s.get("command_ranges")
+    if not r:
+        return "sampled by the env at reset (same for every controller)"
+    return (f"sampled by the env at reset, uniform vx in [{r['vx'][0]:g}, {r['vx'][1]:g}] m/s, vy in "
+            f"[{r['vy'][0]:g}, {r['vy'][1]:g}] m/s, yaw rate in [{r['yaw_rate'][0]:g}, {r['yaw_rate'][1]:g}] rad/s, "
+            f"heading noise ±{r['heading_noise']:g} rad (same for every controller)")
+
+
 def write_markdown(path: str, report: Mapping[str, Any], plots: Mapping[str, str]) -> None:
     s = report["settings"]
+    per_world = f"{s['episodes']} episodes of {s['duration_s']:g} s per world"
+    if "suite" in s:
+        per_world += " (suite: per tile)"
     lines = [
         "# Evaluation",
         "",
         f"Policy: `{s['policy'] or '(none: nominal gait only)'}` (action scale {s['action_scale']:g}). "
-        f"{s['episodes']} episodes of {s['duration_s']:g} s per world (seed {s['seed']}; rough-world bands "
-        f"{s['bands']}), C MuJoCo (`ResidualWalkEnv`). Command: "
-        + (f"vx {s['command'][0]:+.2f} m/s, vy {s['command'][1]:+.2f} m/s, yaw rate {s['command'][2]:+.2f} rad/s"
-           if s["command"] is not None else "sampled by the env at reset (same for every controller)") + ".",
+        f"{per_world} (seed {s['seed']}; rough-world bands {s['bands']}), C MuJoCo (`ResidualWalkEnv`). "
+        f"Command: {_command_text(s)}.",
         "The nominal gait is the same env with a zero action, on the same episodes.",
         "",
         markdown_table(report["results"]),
+    ]
+    if "suite" in s:
+        lines += _suite_lines(report)
+    lines += [
         "",
         "## Metrics",
         "",
@@ -211,5 +307,46 @@ def plot_forward_speed(path: str, traces: Mapping[str, Mapping[str, List[np.ndar
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_suite_success(path: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]], levels: List[int],
+                       types: List[str]) -> str:
+    """Heat map of the suite's success rate: rows = levels (0 at the bottom), columns = types,
+    one panel per controller, the rate (%) written in each cell (``results[c]["suite"]["tiles"]``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    controllers = [c for c, per in results.items() if "suite" in per]
+    fig, axes = plt.subplots(1, max(1, len(controllers)), squeeze=False,
+                             figsize=(1.0 + 0.95 * len(types) * max(1, len(controllers)), 1.6 + 0.42 * len(levels)))
+    image = None
+    for ax, controller in zip(axes[0], controllers):
+        by = {(r["terrain_level"], r["terrain_type"]): r for r in results[controller]["suite"]["tiles"]}
+        grid = np.full((len(levels), len(types)), np.nan)
+        for i, lv in enumerate(levels):
+            for j, t in enumerate(types):
+                r = by.get((lv, t))
+                if r is not None and r["success_rate"] is not None:
+                    grid[i, j] = r["success_rate"]
+        image = ax.imshow(grid, origin="lower", cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+        for i in range(len(levels)):
+            for j in range(len(types)):
+                v = grid[i, j]
+                dark = np.isfinite(v) and (v < 0.2 or v > 0.8)  # the ends of RdYlGn are dark
+                ax.text(j, i, "–" if not np.isfinite(v) else f"{100 * v:.0f}", ha="center", va="center",
+                        fontsize=8, color="white" if dark else "black")
+        ax.set_xticks(range(len(types)))
+        ax.set_xticklabels(types, rotation=35, ha="right", fontsize=8)
+        ax.set_yticks(range(len(levels)))
+        ax.set_yticklabels([str(lv) for lv in levels], fontsize=8)
+        ax.set_ylabel("level")
+        ax.set_title(f"{controller}: success (%)", fontsize=10)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[0]), fraction=0.03, pad=0.02, label="success rate")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

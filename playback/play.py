@@ -3,7 +3,8 @@
 Usage (``python -m playback`` runs :func:`main`)::
 
     python -m playback --policy RUN_DIR_OR_EXPORT [--viewer | --video out.mp4|out.gif]
-                       [--world flat|rough] [--terrain-seed S] [--band B]
+                       [--world flat|rough|suite] [--terrain-seed S] [--band B]
+                       [--level L] [--type NAME]
                        [--vx 0.3] [--vy 0] [--yaw-rate 0] [--sampled-command]
                        [--duration 20] [--seed 0] [--action-scale 1] [--no-residual]
                        [--fps 25] [--width 640] [--height 480] [--snapshot frame.png]
@@ -13,10 +14,12 @@ The environment is the Gymnasium twin ``ResidualWalkEnv`` built from the configs
 export (``meta.json`` -> ``config``), or from ``configs/*.yaml`` without a policy; ``--world``
 and ``--terrain-seed`` replace the world. The policy's observation must match the env's (size
 and layout), else the command stops with a message naming what differs. A missing or
-incompatible export exits with status 2.
+incompatible export exits with status 2. On the terrain suite (``--world suite``) ``--level``
+and ``--type`` pick the tile (invalid values exit with status 2, listing the valid ones).
 
-The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics,
-leaving the heightfield); a video then holds the last frame to the full duration.
+The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics)
+or truncates it because the robot left the map (not a fall); a video then holds the last frame
+to the full duration.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ DEFAULT_COMMAND = (0.3, 0.0, 0.0)
 
 
 def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Optional[str] = "flat",
-         terrain_seed: Optional[int] = None, band: Optional[int] = None, action_scale: float = 1.0,
+         terrain_seed: Optional[int] = None, band: Optional[int] = None, terrain_type: Optional[int] = None,
+         action_scale: float = 1.0,
          command: Optional[Sequence[float]] = DEFAULT_COMMAND, duration: float = 20.0, seed: int = 0,
          viewer: bool = False, video: Optional[str] = None, fps: float = 25.0, width: int = 640,
          height: int = 480, snapshot: Optional[str] = None) -> Dict[str, Any]:
@@ -53,8 +57,11 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
       policy: a loaded export (``train.export.ExportedPolicy``) or None for the nominal gait
         (zero residual).
       configs: env configs; default: the export's (``meta["config"]``), or ``configs/*.yaml``.
-      world, terrain_seed: replace the world (``flat``/``rough``) and heightfield seed; None keeps.
-      band: rough-world spawn band 0..5 (``terrain_level`` of the reset); None lets the env draw.
+      world, terrain_seed: replace the world (``flat``/``rough``/``suite``) and terrain seed; None keeps.
+      band: rough-world spawn band 0..5, or the suite's difficulty level (``terrain_level`` of the
+        reset); None lets the env draw.
+      terrain_type: suite: index into ``model.terrain.TERRAIN_TYPES`` of the tile's column; None
+        lets the env draw it.
       action_scale: multiplies the policy's action (the env clips to [-1, 1]).
       command: (vx [m/s], vy [m/s], yaw rate [rad/s]); None keeps the command the env sampled.
       duration: episode length [s]; seed: the reset key is ``jax.random.PRNGKey(seed)``.
@@ -115,7 +122,8 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
             return True
 
         try:
-            rec = run_episode(env, controller, n_steps, jax.random.PRNGKey(int(seed)), band, command, on_step)
+            rec = run_episode(env, controller, n_steps, jax.random.PRNGKey(int(seed)), band, command, on_step,
+                              terrain_type=terrain_type)
             if writer is not None and state["last"] is None:
                 state["last"] = env.render()
             while writer is not None and writer.frames < len(schedule):  # hold the last frame after a fall
@@ -144,11 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
                                     "optional with --no-residual")
     p.add_argument("--no-residual", action="store_true", help="nominal Bezier trot only (zero action)")
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action (default 1)")
-    p.add_argument("--world", choices=("flat", "rough"), default="flat")
-    p.add_argument("--terrain-seed", type=int, default=None, help="rough world: heightfield seed (default: config's)")
+    p.add_argument("--world", choices=("flat", "rough", "suite"), default="flat")
+    p.add_argument("--terrain-seed", type=int, default=None,
+                   help="rough / suite world: terrain seed (default: config's)")
     p.add_argument("--band", type=int, default=None,
                    help=f"rough world: spawn band 0..{terrain.DEFAULT_TERRAIN.num_bands - 1} (0 flat .. "
                         f"{terrain.DEFAULT_TERRAIN.max_relief * 100:.0f} cm relief); default: the env draws it")
+    p.add_argument("--level", type=int, default=None,
+                   help=f"suite: difficulty level 0..{terrain.default_suite_spec().num_levels - 1}; "
+                        "default: the env draws it (level 0 when only --type is given)")
+    p.add_argument("--type", dest="terrain_type", default=None, metavar="NAME",
+                   help=f"suite: terrain type, one of {', '.join(terrain.TERRAIN_TYPES)}; default: the env draws it")
     p.add_argument("--vx", type=float, default=DEFAULT_COMMAND[0], help="forward velocity command [m/s]")
     p.add_argument("--vy", type=float, default=DEFAULT_COMMAND[1], help="leftward velocity command [m/s]")
     p.add_argument("--yaw-rate", type=float, default=DEFAULT_COMMAND[2], help="yaw-rate command [rad/s]")
@@ -174,9 +188,13 @@ def format_summary(res: Dict[str, Any]) -> str:
     who = f"policy {res['policy']} (action scale {res['action_scale']:g})" if res.get("policy") else \
         "nominal gait (zero residual)"
     cmd = res["command"]
+    where = ""
+    if res["world"] == "rough":
+        where = f" (band {res['terrain_level']}, terrain seed {res['terrain_seed']})"
+    elif res["world"] == "suite":
+        where = (f" (tile {res['terrain_type']} level {res['terrain_level']}, terrain seed {res['terrain_seed']})")
     lines = [
-        f"{who} on the {res['world']} world" + (f" (band {res['terrain_level']}, terrain seed {res['terrain_seed']})"
-                                                if res["world"] == "rough" else ""),
+        f"{who} on the {res['world']} world" + where,
         f"  command          vx {cmd[0]:+.2f} m/s, vy {cmd[1]:+.2f} m/s, yaw rate {cmd[2]:+.2f} rad/s",
         f"  time             {res['time_s']:.2f} s ({res['steps']} control steps)",
         f"  distance         {res['distance_m']:.3f} m",
@@ -184,12 +202,30 @@ def format_summary(res: Dict[str, Any]) -> str:
         f"  fell             {_yes_no(res['fell'])}" + (f" (at {res['fall_time_s']:.2f} s)" if res["fell"] else ""),
     ]
     if res.get("out_of_bounds"):
-        lines.append("  left the terrain yes (episode ended)")
+        lines.append("  left the terrain yes (the env truncated the episode: off map, not a fall)")
     if res.get("video"):
         lines.append(f"  video            {res['video']} ({res['frames']} frames)")
     if res.get("snapshot"):
         lines.append(f"  snapshot         {res['snapshot']}")
     return "\n".join(lines)
+
+
+def _suite_tile_problem(args: argparse.Namespace) -> Optional[str]:
+    """Why ``--world`` / ``--level`` / ``--type`` / ``--band`` do not fit together, or None."""
+    types = ", ".join(terrain.TERRAIN_TYPES)
+    nl = terrain.default_suite_spec().num_levels
+    if args.world != "suite":
+        if args.level is not None or args.terrain_type is not None:
+            return (f"--level/--type pick a tile of the terrain suite: add --world suite (valid types: {types}; "
+                    f"levels 0..{nl - 1})")
+        return None
+    if args.band is not None:
+        return f"--band is for the rough world; on the suite use --level 0..{nl - 1} and --type NAME"
+    if args.terrain_type is not None and args.terrain_type not in terrain.TERRAIN_TYPES:
+        return f"--type {args.terrain_type!r} is not a terrain type; valid types: {types}"
+    if args.level is not None and not 0 <= args.level < nl:
+        return f"--level must be in 0..{nl - 1} (valid levels: {', '.join(map(str, range(nl)))}), got {args.level}"
+    return None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -205,6 +241,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.band is not None and not 0 <= args.band < nb:
         print(f"error: --band must be in 0..{nb - 1}, got {args.band}", file=sys.stderr)
         return 2
+    problem = _suite_tile_problem(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.width < 16 or args.height < 16 or args.fps <= 0 or args.duration <= 0:
         print("error: --width/--height must be >= 16 px, --fps and --duration positive", file=sys.stderr)
         return 2
@@ -218,7 +258,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.no_residual:
             policy = None  # the export (if any) only provided the configs
         command = None if args.sampled_command else (args.vx, args.vy, args.yaw_rate)
-        res = play(policy, configs, world=args.world, terrain_seed=args.terrain_seed, band=args.band,
+        level = args.level if args.world == "suite" else args.band
+        ttype = terrain.TERRAIN_TYPES.index(args.terrain_type) if args.terrain_type is not None else None
+        res = play(policy, configs, world=args.world, terrain_seed=args.terrain_seed, band=level, terrain_type=ttype,
                    action_scale=args.action_scale, command=command, duration=args.duration, seed=args.seed,
                    viewer=args.viewer, video=args.video, fps=args.fps, width=args.width, height=args.height,
                    snapshot=args.snapshot)

@@ -69,7 +69,7 @@ def default_configs(world: str = "flat") -> EnvConfigs:
 
 
 def with_world(configs: EnvConfigs, world: Optional[str] = None, terrain_seed: Optional[int] = None) -> EnvConfigs:
-    """Copy of ``configs`` with the world (``flat``/``rough``) and/or terrain seed replaced (validated)."""
+    """Copy of ``configs`` with the world (``flat``/``rough``/``suite``) and/or terrain seed replaced (validated)."""
     changes: Dict[str, Any] = {}
     if world is not None:
         changes["world"] = world

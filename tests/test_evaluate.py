@@ -170,3 +170,93 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     with pytest.raises(ValueError, match="band 7 out of range"):
         ev.evaluate_policy(None, episodes=1, duration=0.1, bands=(7,))
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_off_map_truncation_is_off_terrain_not_a_fall():
+    """A record the env truncated because the robot left the map: off terrain, success, no fall."""
+    rec = _record(n=30)
+    rec.off_map = True
+    rec.metrics["off_map"] = np.zeros(30)
+    rec.metrics["off_map"][-1] = 1.0
+    rec.metrics["out_of_bounds"][-1] = 1.0
+    s = summarize_episode(rec, 12.0, 9.81)
+    assert s["out_of_bounds"] and s["off_map"] and not s["fell"] and s["fall_time_s"] is None
+    agg = aggregate([s, summarize_episode(_record(fall_at=10), 12.0, 9.81)])
+    assert agg["success_rate"] == pytest.approx(0.5) and agg["falls"] == 1
+    assert agg["out_of_bounds"] == agg["off_map"] == 1
+    stuck = summarize_episode(_record(n=100, speed=0.05), 12.0, 9.81)  # commanded 0.05 m/s * 2 s: too short to tell
+    assert not stuck["stalled"]
+    rec = _record(n=100, speed=0.3)
+    rec.trunk_pos[:, 0] *= 0.2  # walked 20 % of the commanded 0.6 m
+    stuck = summarize_episode(rec, 12.0, 9.81)
+    assert stuck["stalled"] and not stuck["fell"] and aggregate([stuck])["stalled"] == 1
+    assert aggregate([stuck])["success_rate"] == 1.0
+
+
+def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, capsys):
+    """2 types x 2 levels, 1 episode per tile, 0.5 s: the per-tile tables, the heat map, the
+    held-out terrain seed, and the same tiles and commands for the policy and the nominal gait."""
+    out = str(tmp_path / "suite_eval")
+    rc = ev.main(["--policy", export_dir, "--worlds", "suite", "--levels", "0", "5", "--types", "rough", "stairs_up",
+                  "--episodes", "1", "--duration", "0.5", "--out", out, "--processes", "1"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    with open(os.path.join(out, "evaluation.json")) as fh:
+        data = json.load(fh)
+    suite = data["settings"]["suite"]
+    assert suite["terrain_seed"] == ev.SUITE_EVAL_TERRAIN_SEED == 1000
+    assert suite["levels"] == [0, 5] and suite["types"] == ["rough", "stairs_up"] and suite["tiles"] == 4
+    assert data["settings"]["command_ranges"]["vx"] == [0.2, 0.5]
+    tiles = [("rough", 0), ("stairs_up", 0), ("rough", 5), ("stairs_up", 5)]  # level-major round robin
+    for controller in ("policy", "nominal"):
+        res = data["results"][controller]["suite"]
+        eps = res["episodes"]
+        assert [(e["terrain_type"], e["terrain_level"]) for e in eps] == tiles
+        assert [e["episode"] for e in eps] == [0, 1, 2, 3]
+        # 0.5 s after the spawn the trunk is still on its tile (the spawn really is on the tile)
+        assert [(e["end_terrain_type"], e["end_terrain_level"]) for e in eps] == tiles
+        assert all(e["on_tile_fraction"] == 1.0 for e in eps)
+        assert res["summary"]["episodes"] == 4
+        rows = res["tiles"]
+        assert [(r["terrain_type"], r["terrain_level"]) for r in rows] == tiles
+        for r in rows:
+            assert r["episodes"] == 1 and r["success_rate"] in (0.0, 1.0)
+            assert {"distance_m_mean", "vel_tracking_error_mps", "falls", "off_map", "stalled", "left_tile"} <= set(r)
+    assert [e["command"] for e in data["results"]["policy"]["suite"]["episodes"]] == \
+           [e["command"] for e in data["results"]["nominal"]["suite"]["episodes"]]
+    assert isinstance(data["suite_gait_failures"], list) and isinstance(data["suite_gait_stalls"], list)
+    with open(os.path.join(out, "evaluation.md")) as fh:
+        md = fh.read()
+    for text in ("## Terrain suite", "### Where the gait fails", "### policy: per tile", "### nominal: per tile",
+                 "### nominal: success per level (rows) and type (columns)", "| level | rough | stairs_up |",
+                 "| type | level | episodes | success | distance (m) | vel. error (m/s) | falls | off map |",
+                 "| policy | suite | 4 |", "terrain seed 1000", "![suite success](suite_success.png)"):
+        assert text in md, text
+    assert "| stairs_up | 5 | 1 |" in md
+    png = os.path.join(out, "suite_success.png")
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(png) > 5000
+
+
+def test_suite_tasks_and_failures_table():
+    tiles = ev.suite_tiles([1, 2], ["obstacles", "rough"])
+    assert tiles == [(1, 5), (1, 0), (2, 5), (2, 0)]
+    tasks = ev.episode_tasks(["nominal"], ["suite", "flat"], 2, tiles=tiles)
+    suite = [t for t in tasks if t.world == "suite"]
+    assert len(suite) == 8 and len(tasks) == 10  # --episodes is per tile on the suite
+    assert [(t.level, t.terrain_type) for t in suite] == tiles * 2 and [t.index for t in suite] == list(range(8))
+    rows = [{"terrain_type": "rough", "terrain_level": 3, "success_rate": 0.25, "falls": 3, "episodes": 4},
+            {"terrain_type": "rough", "terrain_level": 1, "success_rate": 0.5, "falls": 2, "episodes": 4},
+            {"terrain_type": "obstacles", "terrain_level": 0, "success_rate": 0.0, "falls": 4, "episodes": 4}]
+    assert [(f["terrain_type"], f["terrain_level"]) for f in ev.gait_failures(rows)] == [("rough", 3), ("obstacles", 0)]
+    rows = [{**r, "stalled": s} for r, s in zip(rows, (2, 1, 0))]
+    assert [(f["terrain_type"], f["terrain_level"]) for f in ev.gait_stalls(rows)] == [("rough", 3)]
+
+
+def test_bad_suite_arguments_exit_2(capsys):
+    assert ev.main(["--no-residual", "--worlds", "suite", "--types", "lava", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "lava" in err and "stepping_stones" in err
+    assert ev.main(["--no-residual", "--worlds", "suite", "--levels", "8", "--episodes", "1"]) == 2
+    assert "suite level 8 out of range 0..7" in capsys.readouterr().err

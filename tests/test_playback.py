@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from playback import play as play_cli
+from model import terrain
 from playback.episode import episode_key, roll_pitch, run_episode, set_command, zero_action
+from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.policy_env import (check_policy_matches_env, configs_from_meta, default_configs, make_env,
                                  observation_mismatch)
 from playback.video import frame_steps, offscreen_gl_problem
@@ -159,3 +161,63 @@ def test_export_config_problems_are_export_errors(export_dir, flat_env):
     meta = {**pol.meta, "action": {**pol.meta["action"], "mode": "direct"}}
     with pytest.raises(ExportError, match="action mode mismatch"):
         check_policy_matches_env(meta, flat_env)
+
+
+# ------------------------------------------------------------------------- off the map, suite
+
+def test_off_map_truncation_ends_the_episode_as_off_terrain_not_a_fall():
+    """Rough world, spawned 0.05 m from the heightfield's +x edge (as in tests/test_curriculum.py):
+    the env truncates the first step (off map); the playback episode ends there and counts it as
+    off terrain, not a fall (success). The env's own time limit (here 0.1 s = 5 steps) is no end."""
+    import jax.numpy as jnp
+    import mujoco
+
+    cfg = default_configs("rough")
+    env = make_env(cfg._replace(env=cfg.env.replace(episode_length_s=0.1)))
+    plain_reset = env.reset
+
+    def reset_at_edge(**kw):
+        _, info = plain_reset(**kw)
+        d = env.data
+        d.qpos[0], d.qpos[3:7] = 7.75, [1.0, 0.0, 0.0, 0.0]
+        mujoco.mj_forward(env.model, d)
+        xy = jnp.asarray(d.qpos[:2], jnp.float32)
+        env._info = {**env._info, "last_xy": xy, "start_xy": xy, "cmd_xy": xy}
+        return np.asarray(env._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, env._info)), info
+
+    try:
+        env.reset = reset_at_edge
+        rec = run_episode(env, zero_action(), 50, episode_key(0, 0), terrain_level=0)
+        assert rec.steps == 1 and rec.off_map and not rec.terminated
+        assert rec.metric("off_map")[-1] == 1.0 and rec.metric("fell")[-1] == 0.0
+        s = summarize_episode(rec, robot_mass(env), gravity(env))
+        assert s["out_of_bounds"] and s["off_map"] and not s["fell"] and not s["nan_physics"]
+        agg = aggregate([s])
+        assert agg["success_rate"] == 1.0 and agg["falls"] == 0 and agg["out_of_bounds"] == 1
+        text = play_cli.format_summary({**s, "world": "rough", "terrain_seed": 0, "policy": None})
+        assert "fell             no" in text and "left the terrain yes" in text
+        env.reset = plain_reset
+        rec = run_episode(env, zero_action(), 10, episode_key(0, 1), terrain_level=0)
+        assert rec.steps == 10 and not rec.off_map and not rec.terminated  # past the env's 5-step time limit
+    finally:
+        env.close()
+
+
+def test_suite_tile_arguments_are_validated(capsys):
+    assert play_cli.main(["--no-residual", "--world", "suite", "--type", "lava", "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "'lava'" in err and all(t in err for t in terrain.TERRAIN_TYPES), err
+    assert play_cli.main(["--no-residual", "--world", "suite", "--level", "8", "--type", "rough"]) == 2
+    assert "--level must be in 0..7" in capsys.readouterr().err
+    assert play_cli.main(["--no-residual", "--type", "rough"]) == 2  # flat world
+    assert "--world suite" in capsys.readouterr().err
+    assert play_cli.main(["--no-residual", "--world", "suite", "--band", "2"]) == 2
+    assert "--level" in capsys.readouterr().err
+
+
+def test_play_one_suite_tile(capsys):
+    rc = play_cli.main(["--no-residual", "--world", "suite", "--level", "3", "--type", "stairs_down",
+                        "--duration", "0.2", "--terrain-seed", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "on the suite world (tile stairs_down level 3, terrain seed 5)" in out, out

@@ -246,15 +246,90 @@ def test_pushes_and_domain_randomisation_change_per_episode():
     np.testing.assert_allclose(g.model.geom_friction[:, 0], g._dr_base["geom_friction"][:, 0] * fs, rtol=1e-5)
 
 
-def test_curriculum_moves_levels():
-    ctx = logic.make_context(SimulationConfig(world="rough"), EnvConfig(), GaitConfig())
-    info = dict(terrain_level=jnp.asarray(2), command=jnp.array([0.4, 0.0, 0.0]), distance=jnp.asarray(7.0))
-    assert int(logic.next_level(ctx, info)) == 3
-    assert int(logic.next_level(ctx, {**info, "distance": jnp.asarray(0.5)})) == 1
-    assert int(logic.next_level(ctx, {**info, "distance": jnp.asarray(3.0)})) == 2
-    qpos, _, _ = jax.jit(lambda k: logic.sample_episode(ctx, k, jnp.asarray(4)))(jax.random.PRNGKey(0))
-    y = float(qpos[1])
-    assert 1.5 <= y < 3.0  # band 4 spans y in [1.5, 3.0]
+# The curriculum rule itself (promotion / demotion / neutral, off-map truncation) is tested on
+# scripted trajectories in tests/test_curriculum.py.
+
+
+def test_terrain_samples_rotate_with_the_trunk_yaw():
+    """Height samples are taken in the body-yaw frame: with the trunk turned 90 deg, the sample
+    'ahead' of a foot (+0.1 m in body x) lands on the world +y side of it."""
+    from mjx_envs.measurements import Measurements
+    from model import terrain
+
+    spec = terrain.DEFAULT_TERRAIN
+    ctx = logic.make_context(SimulationConfig(world="rough"), EnvConfig(terrain_observation=True), GaitConfig())
+    ys = np.linspace(-spec.size_y, spec.size_y, spec.nrow)
+    ctx = dataclasses.replace(ctx, heights=np.repeat((0.5 * ys)[:, None], spec.ncol, axis=1).astype(np.float32))
+    feet = jnp.array([[0.2, -0.1, 0.0], [0.2, 0.1, 0.0], [-0.2, -0.1, 0.0], [-0.2, 0.1, 0.0]])
+
+    def samples(yaw):
+        meas = Measurements(qpos=jnp.zeros(19), qvel=jnp.zeros(18), trunk_pos=jnp.array([0.0, 0.0, 0.3]),
+                            trunk_quat=jnp.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]),
+                            lin_vel=jnp.zeros(3), ang_vel=jnp.zeros(3), global_lin_vel=jnp.zeros(3),
+                            joint_pos=jnp.zeros(12), joint_vel=jnp.zeros(12), foot_force=jnp.zeros(4),
+                            foot_pos=feet, foot_vel=jnp.zeros((4, 3)), body_contact_force=jnp.zeros(9),
+                            actuator_force=jnp.zeros(12))
+        pts = np.asarray(logic.terrain_sample_points(meas))
+        return pts, np.asarray(logic._terrain_samples(ctx, meas)).reshape(4, 5)
+
+    # offsets: centre, +x, -x, +y, -y (body-yaw frame); heights rise 0.5 m per m of world y
+    pts, h = samples(0.0)
+    np.testing.assert_allclose(pts[:, 1] - pts[:, 0], [[0.1, 0.0]] * 4, atol=1e-6)
+    np.testing.assert_allclose(h[:, 1] - h[:, 0], 0.0, atol=1e-5)
+    np.testing.assert_allclose(h[:, 3] - h[:, 0], 0.05, atol=1e-5)
+    pts, h = samples(np.pi / 2)
+    np.testing.assert_allclose(pts[:, 1] - pts[:, 0], [[0.0, 0.1]] * 4, atol=1e-6)  # ahead = world +y
+    np.testing.assert_allclose(pts[:, 3] - pts[:, 0], [[-0.1, 0.0]] * 4, atol=1e-6)  # left = world -x
+    np.testing.assert_allclose(h[:, 1] - h[:, 0], 0.05, atol=1e-5)
+    np.testing.assert_allclose(h[:, 2] - h[:, 0], -0.05, atol=1e-5)
+    np.testing.assert_allclose(h[:, 3] - h[:, 0], 0.0, atol=1e-5)
+    np.testing.assert_allclose(h[:, 0], 0.5 * np.asarray(feet[:, 1]), atol=1e-5)
+
+
+def test_gym_reset_seeding_and_curriculum_level():
+    """reset(seed=s) gives the same episode whatever came before; only a finished episode moves
+    env.terrain_level (by the curriculum rule); options={'terrain_level': k} pins the level."""
+    import mujoco
+
+    env = ResidualWalkEnv(world="rough", env=EnvConfig(episode_length_s=0.5))
+    first = [env.reset(seed=7) for _ in range(3)]
+    level = first[0][1]["terrain_level"]
+    for obs, info in first[1:]:
+        np.testing.assert_array_equal(obs, first[0][0])
+        assert info["terrain_level"] == level
+        np.testing.assert_array_equal(info["command"], first[0][1]["command"])
+    assert env.terrain_level == level
+    # an unstepped or unfinished episode does not move the level
+    _, info = env.reset()
+    assert info["terrain_level"] == level
+    for _ in range(5):
+        *_, term, trunc, _ = env.step(np.zeros(12, np.float32))
+        assert not (term or trunc)
+    _, info = env.reset()
+    assert info["terrain_level"] == level == env.terrain_level
+    # other episodes before do not change what reset(seed=7) gives
+    obs, info = env.reset(seed=7)
+    np.testing.assert_array_equal(obs, first[0][0])
+    # a finished episode moves it: a fall is demoted ...
+    env.reset(seed=7, options={"terrain_level": 3})
+    assert env.terrain_level == 3
+    env.data.qpos[2] -= 0.2  # trunk 0.1 m above ground: below min_base_height
+    mujoco.mj_forward(env.model, env.data)
+    *_, term, trunc, _ = env.step(np.zeros(12, np.float32))
+    assert term and not trunc and env.terrain_level == 2
+    _, info = env.reset()
+    assert info["terrain_level"] == 2
+    # ... and a timed-out one moves per next_level (25 steps of nominal gait)
+    for _ in range(25):
+        *_, term, trunc, _ = env.step(np.zeros(12, np.float32))
+        if term or trunc:
+            break
+    assert trunc and not term
+    assert env.terrain_level == int(logic.next_level(env.ctx, env.episode_info))
+    # stepping past the end does not move it again
+    moved = env.terrain_level
+    env.step(np.zeros(12, np.float32))
+    assert env.terrain_level == moved
 
 
 def test_rgb_array_render():

@@ -269,3 +269,51 @@ def test_auto_reset_uses_reset_from_with_finished_episode():
     np.testing.assert_array_equal(traj.info["episode_index"], expected)
     cmds = np.asarray(traj.info["command"][1::2])  # one per new episode
     assert len(np.unique(cmds[:, 0])) == cmds.shape[0]
+
+
+class EdgeEnv(CommandEnv):
+    """Like CommandEnv, but leaving ``pos > edge`` ends the episode as a *truncation*: the env sets
+    ``done`` = 1 and ``info['truncation']`` = 1 (brax's convention; ResidualWalk leaving the map)."""
+
+    def __init__(self, limit: float = np.inf, edge: float = np.inf):
+        super().__init__(limit)
+        self.edge = edge
+
+    def reset(self, rng: jax.Array) -> State:
+        state = super().reset(rng)
+        return state.replace(info={**state.info, "truncation": jnp.zeros(())})
+
+    def step(self, state: State, action: jax.Array) -> State:
+        state = super().step(state, action)
+        pos = state.data["pos"]
+        off = ((pos > self.edge) & (state.done == 0)).astype(jnp.float32)
+        return state.replace(done=jnp.maximum(state.done, off), info={**state.info, "truncation": off})
+
+
+def test_env_truncation_is_kept_and_combined_with_the_time_limit():
+    # pos += 1 per step; off the map at pos > 2.5 (3rd step); time limit 5 never reached
+    env = wrap_for_training(EdgeEnv(edge=2.5), episode_length=5)
+    _, traj = make_rollout(env, num_steps=7)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1))
+    np.testing.assert_array_equal(traj.done[:, 0], [0, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(traj.info["truncation"][:, 0], [0, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(traj.info["time_out"][:, 0], [0, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(traj.info["episode_done"][:, 0], [0, 0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(traj.info["steps"][:, 0], [1, 2, 3, 1, 2, 3, 1])
+    # the time limit still truncates when the env does not (edge never reached at action 0)
+    env = wrap_for_training(EdgeEnv(edge=2.5), episode_length=3)
+    _, traj = make_rollout(env, num_steps=4)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.zeros(1))
+    np.testing.assert_array_equal(traj.info["truncation"][:, 0], [0, 0, 1, 0])
+    # a termination at the same step as the env's truncation stays a termination
+    env = wrap_for_training(EdgeEnv(limit=2.5, edge=2.5), episode_length=100)
+    _, traj = make_rollout(env, num_steps=4)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1))
+    np.testing.assert_array_equal(traj.done[:, 0], [0, 0, 1, 0])
+    np.testing.assert_array_equal(traj.info["truncation"][:, 0], [0, 0, 0, 0])
+
+
+def test_env_truncation_with_action_repeat():
+    env = wrap_for_training(EdgeEnv(edge=2.5), episode_length=100, action_repeat=2)
+    _, traj = make_rollout(env, num_steps=3)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1))
+    # step 1: pos 1, 2; step 2: pos 3 -> off the map (truncated), 4th inner step frozen
+    np.testing.assert_array_equal(traj.done[:, 0], [0, 1, 0])
+    np.testing.assert_array_equal(traj.info["truncation"][:, 0], [0, 1, 0])
+    np.testing.assert_array_equal(traj.reward[:, 0], [2, 1, 2])

@@ -154,13 +154,20 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
 
     raw = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
     train_env = raw
-    if cfg.simulation.world == "rough" and cfg.env.curriculum.enabled:
-        train_env = TerrainLevelMetrics(raw, terrain.DEFAULT_TERRAIN.num_bands)
+    if cfg.simulation.world in ("rough", "suite") and cfg.env.curriculum.enabled:
+        train_env = TerrainLevelMetrics(raw)
     eval_cfg = cfg.env
-    if cfg.run.eval_world == "rough":  # fixed evaluation episodes spread over every band, not just the easy start
+    eval_sim = cfg.simulation.replace(world=cfg.run.eval_world)
+    if cfg.run.eval_world != "flat":
+        # fixed evaluation episodes spread over every level (and, on the suite, every type: drawn
+        # from each episode's key), on a terrain seed training never uses
+        num_levels = (terrain.default_suite_spec().num_levels if cfg.run.eval_world == "suite"
+                      else terrain.DEFAULT_TERRAIN.num_bands)
         eval_cfg = dataclasses.replace(cfg.env, curriculum=dataclasses.replace(
-            cfg.env.curriculum, initial_max_level=terrain.DEFAULT_TERRAIN.num_bands - 1))
-    eval_env = ResidualWalk(cfg.simulation.replace(world=cfg.run.eval_world), eval_cfg, cfg.gait)
+            cfg.env.curriculum, initial_max_level=num_levels - 1))
+        if cfg.run.eval_terrain_seed is not None:
+            eval_sim = eval_sim.replace(terrain_seed=cfg.run.eval_terrain_seed)
+    eval_env = ResidualWalk(eval_sim, eval_cfg, cfg.gait)
     return train_env, eval_env, raw
 
 

@@ -149,7 +149,12 @@ class RunConfig:
     Attributes:
       output_dir: parent of run directories (relative paths: to the current directory).
       name: optional suffix of the run directory name ``YYYYMMDD_HHMM[_name]``.
-      eval_world: world of the evaluation rollouts (``flat``: ``model/world.xml``).
+      eval_world: world of the evaluation rollouts (``flat``: ``model/world.xml``; ``rough``;
+        ``suite``: the terrain suite, episodes spread over every level and type). Evaluation,
+        early stopping and ``best/`` use it.
+      eval_terrain_seed: terrain seed of the evaluation world (rough/suite): a seed training
+        never uses (``simulation.terrain_seed`` is the training one; they must differ), so the
+        export is picked on terrain the policy has not seen. null: the training seed.
       checkpoint_every_evals: save a checkpoint every N evaluations (the last one always).
       keep_checkpoints: how many of the newest checkpoints to keep (0 keeps all).
       log_training_metrics: also log training-episode metrics (brax ``episode/*``), which gives
@@ -163,7 +168,8 @@ class RunConfig:
 
     output_dir: str = "runs/residual_ppo"
     name: str = ""
-    eval_world: str = field(default="flat", metadata={"choices": ("flat", "rough")})
+    eval_world: str = field(default="flat", metadata={"choices": ("flat", "rough", "suite")})
+    eval_terrain_seed: Optional[int] = field(default=1000, metadata={"range": (0, None)})
     checkpoint_every_evals: int = field(default=1, metadata={"range": (1, None)})
     keep_checkpoints: int = field(default=5, metadata={"range": (0, None)})
     log_training_metrics: bool = True
@@ -288,6 +294,10 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
         if not isinstance(sec, dict):
             raise ConfigError(f"key '{name}' in {where} must be a mapping (a section), got {sec!r}")
         sections[name] = from_dict(cls, sec, where=f"{path} [{name}]{suffix}")
+    run, sim = sections["run"], sections["simulation"]
+    if run.eval_world != "flat" and run.eval_terrain_seed == sim.terrain_seed:
+        raise ConfigError(f"key 'run.eval_terrain_seed' = {run.eval_terrain_seed} in {where} equals "
+                          f"simulation.terrain_seed: evaluate on a terrain seed training never uses")
     return TrainConfig(**sections, source=where, preset=preset)
 
 

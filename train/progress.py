@@ -20,6 +20,9 @@ TensorBoard tags (all against global env steps; a resumed run continues the same
 ``train/episode_reward`` ...       the same for training episodes (brax ``episode/*``)
 ``train/terrain_level_mean``       mean curriculum level of recent training episodes
 ``train/terrain_level_frac/<k>``   fraction of recent training episodes on level k
+``train/terrain_type_frac/<name>`` fraction of recent training episodes on terrain type <name> (suite)
+``train/curriculum_promoted_rate`` fraction of recent training episodes the curriculum promoted
+``train/curriculum_demoted_rate``  ... and demoted
 ``ppo/<loss or sps>``              brax training metrics (losses, ``sps``, ...)
 =================================  =====================================================
 """
@@ -87,6 +90,12 @@ def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
             if k.isdigit():
                 levels[int(k)] = v
                 out[f"train/terrain_level_frac/{k}"] = v
+            continue
+        if name.startswith("terrain_type_") and name.endswith("_per_step"):
+            out[f"train/terrain_type_frac/{name[len('terrain_type_'):-len('_per_step')]}"] = v
+            continue
+        if name in ("curriculum_promoted", "curriculum_demoted"):  # 1 at the last step: a per-episode rate
+            out[f"train/{name}_rate"] = v
             continue
         if name.startswith("reward/"):
             if length:
