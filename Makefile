@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+# pytest workers (pytest-xdist; each test file runs whole on one worker, so module fixtures are built once)
+TEST_WORKERS ?= 2
 
 .PHONY: train test venv venv-dev clean
 
@@ -25,7 +27,7 @@ train: $(VENV)/.installed
 	$(PY) -m train $(ARGS)
 
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 clean:
 	rm -rf $(VENV) .jax_cache .pytest_cache

@@ -264,7 +264,7 @@ def test_post_physics_off_map_is_a_truncation(rough_ctx):
 
 @pytest.mark.slow
 def test_batched_nominal_rollout_moves_the_level_distribution():
-    """32 envs on the terrain suite, nominal gait (zero residual), 2 s episodes, curriculum on, under
+    """16 envs on the terrain suite, nominal gait (zero residual), 2 s episodes, curriculum on, under
     the training wrappers (auto-reset calls reset_from -> next_level): after 3 episodes the level
     distribution differs from the initial one, every level change is the logged promotion /
     demotion of the finished episode, and two envs teleported next to the map's edge end their
@@ -273,7 +273,7 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     from mjx_envs.training_wrappers import wrap_for_training
     from train.curriculum_metrics import TerrainLevelMetrics
 
-    n_env, ep_steps, n_steps = 32, 100, 300
+    n_env, ep_steps, n_steps = 16, 100, 300
     cfg = EnvConfig(episode_length_s=ep_steps * DT, curriculum=Curriculum(initial_max_level=2, min_command_path=0.2))
     raw = ResidualWalk(SimulationConfig(world="suite"), cfg)  # the training world: the terrain suite
     nl = raw.ctx.num_levels

@@ -8,9 +8,10 @@ One module fixture does the expensive part once (MJX + PPO compilation dominates
    relative output directory** (as a newcomer's ``make train`` does) and is killed with SIGKILL as
    soon as its first checkpoint is complete (the second epoch takes another ~20 s, so the kill
    lands mid-run);
-2. ``python -m train --resume runs_rel/RUN env.residual_max=0.045`` (in this process, from the
-   same working directory: a relative run path and an override) continues from that checkpoint
-   and finishes, exporting the policy.
+2. ``python -m train --resume runs_rel/RUN run.early_stopping.patience=7`` (in this process, from
+   the same working directory: a relative run path and an override that leaves the compiled
+   computations alone, so the persistent JAX cache the killed process filled serves the resumed
+   one) continues from that checkpoint and finishes, exporting the policy.
 
 The tests then check the products: checkpoints, TensorBoard logs with every reward term, the step
 count continuing across the kill, the export reproducing the in-memory policy's actions, corrupt
@@ -44,7 +45,7 @@ PRESET = "cpu_small"
 OVERRIDES = ["ppo.num_timesteps=30720", "ppo.num_evals=3", "run.export_policy=final",
              "run.early_stopping.enabled=false"]
 TOTAL = 30720
-RESUME_OVERRIDE = "env.residual_max=0.045"  # the resumed segment's residual scale (first segment: 0.05)
+RESUME_OVERRIDE = "run.early_stopping.patience=7"  # recorded for the resumed segment (cpu_small: 3)
 
 
 def _wait_for_checkpoint(run_root, proc, timeout):
@@ -166,7 +167,8 @@ def test_export_reproduces_in_memory_policy(killed_and_resumed):
     meta = pol.meta
     assert meta["backend"] == "brax" and meta["training"]["env_steps"] == TOTAL
     assert meta["training"]["exported_step"] == TOTAL and res.export_step == TOTAL  # run.export_policy=final
-    assert meta["action"]["residual_max"] == pytest.approx(0.045)  # the resumed segment's override
+    assert meta["action"]["residual_max"] == pytest.approx(0.05)
+    assert meta["config"]["run"]["early_stopping"]["patience"] == 7  # the resumed segment's config
     assert [c["name"] for c in meta["observation_layout"]][0] == "gravity"
     cfg = load_resolved_config(os.path.join(r["run_dir"], "config.yaml"))
     env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
@@ -285,9 +287,12 @@ def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed,
     assert [os.path.basename(h) for h in hist] == ["000_step000000000000.yaml",
                                                    f"001_step{r['killed_at']:012d}.yaml"]
     seg = [yaml.safe_load(open(h)) for h in hist]
-    assert seg[0]["env"]["residual_max"] == pytest.approx(0.05)
-    assert seg[1]["env"]["residual_max"] == pytest.approx(0.045)
-    assert yaml.safe_load(open(os.path.join(run, "config.yaml")))["env"]["residual_max"] == pytest.approx(0.045)
+    assert seg[0]["run"]["early_stopping"]["patience"] == 3
+    assert seg[1]["run"]["early_stopping"]["patience"] == 7
+    assert yaml.safe_load(open(os.path.join(run, "config.yaml")))["run"]["early_stopping"]["patience"] == 7
+    for step, path in list_checkpoints(run):  # each checkpoint keeps the config of its own segment
+        want = 3 if step <= r["killed_at"] else 7
+        assert yaml.safe_load(open(os.path.join(path, "config.yaml")))["run"]["early_stopping"]["patience"] == want
     # train.export of the first checkpoint, as a subprocess from the runs' working directory with a
     # relative run path: meta.json carries the first segment's config, not the resumed one's
     out = subprocess.run([sys.executable, "-m", "train.export", os.path.join("runs_rel", os.path.basename(run)),
@@ -295,8 +300,8 @@ def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     meta = json.load(open(os.path.join(r["root"], "exp_first", "meta.json")))
-    assert meta["action"]["residual_max"] == pytest.approx(0.05)
-    assert meta["config"]["env"] == seg[0]["env"] and meta["config"]["ppo"] == seg[0]["ppo"]
+    for section in ("env", "ppo", "run"):
+        assert meta["config"][section] == seg[0][section], section
     # Adam's state was restored: the step count continues (a fresh Adam would count only the
     # post-resume updates, equal in number to the pre-kill ones)
     restore = read_progress(run, "optimizer_restore")
@@ -315,3 +320,29 @@ def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed,
     assert "ppo.policy_hidden_layer_sizes" in err and "cannot resume" in err, err
     assert cli(["--resume", run, "env.terrain_observation=true"]) == 2
     assert "env.terrain_observation" in capsys.readouterr().err
+
+
+def test_export_uses_the_action_scale_the_checkpoint_was_trained_with(killed_and_resumed, tmp_path):
+    """A resume with env.residual_max changed: train.export of a step before the change writes the
+    old scale into meta.json (what the policy's actions mean), not the run's newer config.yaml.
+    (The scale is set in the copied run's per-checkpoint configs, as such a resume writes them.)"""
+    import yaml
+
+    from train import export as ex
+
+    r = killed_and_resumed
+    run = str(tmp_path / "run")
+    shutil.copytree(r["run_dir"], run)
+    ckpts = dict(list_checkpoints(run))
+
+    def set_scale(path, value):
+        data = yaml.safe_load(open(path))
+        data["env"]["residual_max"] = value
+        yaml.safe_dump(data, open(path, "w"))
+
+    set_scale(os.path.join(run, "config.yaml"), 0.03)            # the latest segment: 0.03
+    set_scale(os.path.join(ckpts[TOTAL], "config.yaml"), 0.03)
+    assert ex.main([run, "--step", str(r["killed_at"]), "--out", str(tmp_path / "first")]) == 0
+    assert ex.main([run, "--step", str(TOTAL), "--out", str(tmp_path / "last")]) == 0
+    assert ex.load_policy(str(tmp_path / "first")).meta["action"]["residual_max"] == pytest.approx(0.05)
+    assert ex.load_policy(str(tmp_path / "last")).meta["action"]["residual_max"] == pytest.approx(0.03)

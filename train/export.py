@@ -15,7 +15,7 @@ An export directory (``RUN_DIR/export/``) holds three files:
 ``meta.json``
     format version, backend (``brax``/``sb3``), observation size and layout, action size and
     scaling (``action_mode``, ``residual_max``, ``direct_scale``), network (hidden sizes,
-    activation, output rule), the env/sim/gait/ppo config, package versions, training steps and
+    activation, output rule), the env/sim/gait/ppo/run config, package versions, training steps and
     final evaluation numbers.
 
 The three files are written into a fresh temporary directory beside ``export/`` and swapped in
@@ -243,7 +243,7 @@ def _common_meta(cfg: Any, observation_layout: List[dict], observation_size: int
                    if env.action_mode == "residual" else "joint offsets (rad) = action * direct_scale"},
         "control_dt": cfg.simulation.control_dt,
         "config": {"simulation": to_dict(cfg.simulation), "gait": to_dict(cfg.gait), "env": to_dict(env),
-                   "ppo": to_dict(cfg.ppo)},
+                   "ppo": to_dict(cfg.ppo), **({"run": to_dict(cfg.run)} if hasattr(cfg, "run") else {})},
         "training": training,
     }
 
