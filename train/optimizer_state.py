@@ -104,10 +104,9 @@ class OptimizerStateHook:
         except Exception as e:  # structure/shape mismatch or a damaged file
             self.restore_error = f"{type(e).__name__}: {str(e)[:200]}"
             return training_state
-        placed = jax.tree_util.tree_map(
-            lambda t, r: jax.device_put(np.asarray(r, dtype=np.asarray(t).dtype if not hasattr(t, "dtype") else t.dtype),
-                                        t.sharding) if hasattr(t, "sharding") else r,
-            template, restored)
+        # the template's leaves are the device arrays brax placed: same dtype, same sharding
+        placed = jax.tree_util.tree_map(lambda t, r: jax.device_put(np.asarray(r, t.dtype), t.sharding),
+                                        template, restored)
         self.restored = True
         return training_state.replace(optimizer_state=placed)
 
