@@ -78,19 +78,52 @@ class GaitState:
 
     Attributes:
       phase: scalar gait phase in [0, 1) [fraction of a period]; leg phases are offsets of it.
+      activity: stepping amplitude in [0, 1] [-]: 1 = walking (full swing height, step length and
+        stance dip), 0 = standing (every foot held at its nominal stance point while the clock runs
+        on). Moves towards :func:`stepping_target` of the command at ``1 / stand_transition`` per
+        second when :func:`advance_gait` is given the command; stays put otherwise.
     """
 
     phase: jax.Array
+    activity: jax.Array
 
     @classmethod
-    def create(cls, phase: float | jax.Array = 0.0) -> "GaitState":
-        """A gait state at ``phase`` (wrapped into [0, 1))."""
-        return cls(phase=jnp.mod(jnp.asarray(phase, dtype=jnp.result_type(float)), 1.0))
+    def create(cls, phase: float | jax.Array = 0.0, activity: float | jax.Array = 1.0) -> "GaitState":
+        """A gait state at ``phase`` (wrapped into [0, 1)) with stepping amplitude ``activity``."""
+        ph = jnp.mod(jnp.asarray(phase, dtype=jnp.result_type(float)), 1.0)
+        act = jnp.broadcast_to(jnp.clip(jnp.asarray(activity, dtype=ph.dtype), 0.0, 1.0), ph.shape)
+        return cls(phase=ph, activity=act)
 
 
-def advance_gait(state: GaitState, dt: float | jax.Array, config: GaitConfig) -> GaitState:
-    """Advance the gait clock by ``dt`` seconds: ``phase <- (phase + dt / period) mod 1``."""
-    return state.replace(phase=jnp.mod(state.phase + dt / config.period, 1.0))
+def stepping_target(command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
+    """1.0 where the gait should step for ``command``, 0.0 where it should stand.
+
+    Stands when ``config.stand_still`` is on and every foot's commanded planar speed
+    (:func:`leg_velocities`) is below ``config.stand_speed`` [m/s]; always 1.0 when it is off (the
+    gait then steps in place at zero command).
+    """
+    if not config.stand_still:
+        return jnp.ones((), jnp.result_type(float))
+    speed = jnp.max(jnp.linalg.norm(leg_velocities(command, config, geometry), axis=-1))
+    return jnp.where(speed >= config.stand_speed, 1.0, 0.0)
+
+
+def advance_gait(state: GaitState, dt: float | jax.Array, config: GaitConfig,
+                 command: Optional[jax.Array] = None, frequency_scale: float | jax.Array = 1.0,
+                 geometry: LegGeometry = DEFAULT_GEOMETRY) -> GaitState:
+    """Advance the gait clock by ``dt`` seconds.
+
+    ``phase <- (phase + dt * frequency_scale / period) mod 1`` (``frequency_scale`` > 0 multiplies
+    the step frequency: gait modulation). With ``command`` given, ``activity`` moves towards
+    :func:`stepping_target` by at most ``dt / config.stand_transition``.
+    """
+    phase = jnp.mod(state.phase + dt * frequency_scale / config.period, 1.0)
+    activity = state.activity
+    if command is not None:
+        target = stepping_target(command, config, geometry).astype(activity.dtype)
+        rate = dt / max(config.stand_transition, 1e-6)
+        activity = activity + jnp.clip(target - activity, -rate, rate)
+    return state.replace(phase=phase, activity=activity)
 
 
 def leg_phases(state: GaitState, config: GaitConfig) -> jax.Array:
@@ -210,10 +243,12 @@ def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry
 
 
 def half_steps_from_command(
-    command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY
+    command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY,
+    frequency_scale: float | jax.Array = 1.0,
 ) -> jax.Array:
-    """(4, 2) half step vectors L_i = v_i * duty * period / 2 [m], norm capped at max_step_length / 2."""
-    half = leg_velocities(command, config, geometry) * (0.5 * config.duty_factor * config.period)
+    """(4, 2) half step vectors L_i = v_i * duty * period / (2 * frequency_scale) [m], norm capped
+    at max_step_length / 2 (a faster clock takes shorter steps for the same speed)."""
+    half = leg_velocities(command, config, geometry) * (0.5 * config.duty_factor * config.period / frequency_scale)
     cap = 0.5 * config.max_step_length
     n2 = jnp.sum(half * half, axis=-1, keepdims=True)
     ok = n2 > cap * cap
@@ -227,24 +262,32 @@ def nominal_foot_targets(
     config: GaitConfig,
     geometry: LegGeometry = DEFAULT_GEOMETRY,
     body_height: Optional[jax.Array | float] = None,
+    swing_scale: float | jax.Array = 1.0,
+    frequency_scale: float | jax.Array = 1.0,
 ) -> jax.Array:
     """Nominal foot targets of all legs for the current gait phase.
 
     Args:
-      state: gait clock.
+      state: gait clock (its ``activity`` scales the whole offset from the stance points: 0 holds
+        every foot at its nominal stance point, i.e. the robot stands).
       command: (3,) body velocity command ``(vx [m/s], vy [m/s], yaw rate [rad/s])``, body frame.
       config: gait parameters (static).
       geometry: leg geometry (static).
       body_height: optional trunk height above ground [m] overriding ``config.body_height``.
+      swing_scale: multiplies ``swing_height`` (gait modulation; 1 = nominal).
+      frequency_scale: the clock's step-frequency multiplier (gait modulation; 1 = nominal); the
+        step length is divided by it so the commanded speed is kept.
 
     Returns:
       (4, 3) foot-centre targets, each in its own hip frame [m], legs FR, FL, RR, RL.
     """
     phases = leg_phases(state, config)
-    half = half_steps_from_command(command, config, geometry)
+    half = half_steps_from_command(command, config, geometry, frequency_scale)
+    swing_height = config.swing_height * swing_scale
     offsets = jax.vmap(
-        lambda ph, l: foot_offset(ph, l, config.duty_factor, config.swing_height, config.penetration_depth)
+        lambda ph, l: foot_offset(ph, l, config.duty_factor, swing_height, config.penetration_depth)
     )(phases, half.astype(phases.dtype))
+    offsets = offsets * jnp.asarray(state.activity, offsets.dtype)
     return nominal_stance_points(config, geometry, body_height).astype(offsets.dtype) + offsets
 
 

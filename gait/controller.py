@@ -69,18 +69,24 @@ class BezierController:
         """Gait clock at ``phase`` in [0, 1) (0: FR and RL start their stance in a trot)."""
         return GaitState.create(phase)
 
-    def advance(self, gait_state: GaitState, dt: float | jax.Array) -> GaitState:
-        """Advance the gait clock by ``dt`` seconds (one control step is ``control_dt``)."""
-        return advance_gait(gait_state, dt, self.config)
+    def advance(self, gait_state: GaitState, dt: float | jax.Array, command: Optional[jax.Array] = None,
+                frequency_scale: float | jax.Array = 1.0) -> GaitState:
+        """Advance the gait clock by ``dt`` seconds (one control step is ``control_dt``); with
+        ``command``, also ramp the stepping amplitude towards standing / stepping (see
+        :func:`gait.bezier_gait.advance_gait`); ``frequency_scale`` multiplies the step frequency."""
+        return advance_gait(gait_state, dt, self.config, command, frequency_scale, self.geometry)
 
     def foot_targets(
         self,
         gait_state: GaitState,
         command: jax.Array,
         body_height: Optional[jax.Array | float] = None,
+        swing_scale: float | jax.Array = 1.0,
+        frequency_scale: float | jax.Array = 1.0,
     ) -> jax.Array:
         """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`."""
-        return nominal_foot_targets(gait_state, command, self.config, self.geometry, body_height)
+        return nominal_foot_targets(gait_state, command, self.config, self.geometry, body_height,
+                                    swing_scale, frequency_scale)
 
     def joint_targets(
         self,
@@ -88,6 +94,8 @@ class BezierController:
         command: jax.Array,
         body_height: Optional[jax.Array | float] = None,
         residual: Optional[jax.Array] = None,
+        swing_scale: float | jax.Array = 1.0,
+        frequency_scale: float | jax.Array = 1.0,
     ) -> ControllerOutput:
         """Joint position targets for the current gait phase.
 
@@ -97,12 +105,14 @@ class BezierController:
           body_height: optional trunk height above ground [m] (default ``config.body_height``).
           residual: optional (4, 3) foot-position residual [m] in the hip frames, added to the
             nominal targets before the IK (any finite value; the IK saturates it).
+          swing_scale, frequency_scale: gait modulation (multiply the swing height and the step
+            frequency; 1 = the nominal gait).
 
         Returns:
           :class:`ControllerOutput` with (12,) joint targets, (4, 3) nominal foot targets,
           (4,) saturation flags and (4,) scheduled-stance flags.
         """
-        nominal = self.foot_targets(gait_state, command, body_height)
+        nominal = self.foot_targets(gait_state, command, body_height, swing_scale, frequency_scale)
         target = nominal if residual is None else nominal + jnp.reshape(residual, (4, 3)).astype(nominal.dtype)
         angles, saturated = solve_all_legs_ik(target, self.geometry)
         return ControllerOutput(

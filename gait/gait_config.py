@@ -45,18 +45,25 @@ class GaitConfig:
       foot_y_offset: extra outward offset of the nominal foot position beyond the thigh's
         lateral offset [m] (positive = wider stance).
       stand_up_duration: time the stand-up helper takes to reach the standing pose [s].
+      stand_still: stop stepping at (near-)zero command: every foot is held at its nominal stance
+        point while the clock runs on (``False``: step in place).
+      stand_speed: the gait stands when every foot's commanded planar speed is below this [m/s].
+      stand_transition: time to ramp stepping fully on or off [s] (smooth start and stop).
     """
 
     gait: str = field(default="trot", metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
-    period: float = field(default=0.5, metadata={"range": (0.1, 2.0)})
-    duty_factor: float = field(default=0.6, metadata={"range": (0.3, 0.9)})
+    period: float = field(default=0.4, metadata={"range": (0.1, 2.0)})
+    duty_factor: float = field(default=0.55, metadata={"range": (0.3, 0.9)})
     swing_height: float = field(default=0.07, metadata={"range": (0.0, 0.2)})
     penetration_depth: float = field(default=0.01, metadata={"range": (0.0, 0.05)})
     body_height: float = field(default=0.27, metadata={"range": (0.12, 0.38)})
-    max_step_length: float = field(default=0.24, metadata={"range": (0.0, 0.5)})
+    max_step_length: float = field(default=0.30, metadata={"range": (0.0, 0.5)})
     foot_x_offset: float = field(default=-0.03, metadata={"range": (-0.15, 0.15)})
     foot_y_offset: float = field(default=0.0, metadata={"range": (-0.05, 0.15)})
     stand_up_duration: float = field(default=1.0, metadata={"range": (0.05, 10.0)})
+    stand_still: bool = True
+    stand_speed: float = field(default=0.05, metadata={"range": (0.0, 1.0)})
+    stand_transition: float = field(default=0.2, metadata={"range": (0.0, 5.0)})
 
     def validate(self) -> None:
         """Check cross-field consistency; raises ConfigError."""
@@ -71,6 +78,14 @@ class GaitConfig:
     def phase_offsets(self) -> Tuple[float, float, float, float]:
         """Per-leg phase offsets (FR, FL, RR, RL) [fraction of a period] of ``gait``."""
         return GAIT_PHASE_OFFSETS[self.gait]
+
+    @property
+    def max_foot_speed(self) -> float:
+        """Fastest planar foot speed over the ground the gait can produce [m/s]: a full step of
+        ``max_step_length`` swept in one stance, ``max_step_length / (duty_factor * period)``.
+        Every command's per-foot speed (``gait.bezier_gait.leg_velocities``) must stay below it
+        (``gait.command_limits``)."""
+        return self.max_step_length / (self.duty_factor * self.period)
 
     @property
     def swing_duration(self) -> float:

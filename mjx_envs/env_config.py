@@ -10,12 +10,35 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import field
-from typing import Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml
 
 DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
+
+
+ACTION_MODES = ("residual", "modulated", "direct")
+MODULATION_ACTIONS = ("frequency", "swing_height", "body_height")
+"""The gait-modulation actions of ``action_mode: modulated`` (actions 12, 13, 14)."""
+LEGACY_RANDOMIZATION_KEYS = ("push_interval", "push_velocity", "domain_randomization", "friction_scale",
+                             "trunk_mass_delta", "motor_strength")
+
+
+@dataclasses.dataclass(frozen=True)
+class GaitModulation:
+    """Bounds of the gait-modulation actions (``action_mode: modulated``, PMTG-style).
+
+    Action a in [-1, 1] of each channel maps to: step frequency x (1 + a * frequency) [-],
+    swing height x (1 + a * swing_height) [-], body height + a * body_height [m]; the mapped
+    values are low-pass filtered, m <- filter * m_new + (1 - filter) * m_old, so the gait changes
+    smoothly. a = 0 is the nominal gait exactly.
+    """
+
+    frequency: float = field(default=0.3, metadata={"range": (0.0, 0.9)})
+    swing_height: float = field(default=0.5, metadata={"range": (0.0, 0.95)})
+    body_height: float = field(default=0.03, metadata={"range": (0.0, 0.1)})  # m
+    filter: float = field(default=0.2, metadata={"range": (0.01, 1.0)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,34 +66,122 @@ class RewardWeights:
 
 @dataclasses.dataclass(frozen=True)
 class CommandRanges:
-    """Per-episode velocity command, drawn uniformly (body frame)."""
+    """Velocity commands as a joystick gives them (body frame), re-drawn within an episode.
 
-    vx: Tuple[float, float] = (0.2, 0.5)  # m/s
-    vy: Tuple[float, float] = (0.0, 0.0)  # m/s
-    yaw_rate: Tuple[float, float] = (-0.3, 0.3)  # rad/s
+    Each draw is zero with probability ``zero_probability`` (the robot must stand still: the gait
+    stops stepping, ``gait.stand_still``), else uniform in ``vx`` x ``vy`` x ``yaw_rate``. With
+    probability ``heading_probability`` a non-zero draw is a *heading* command instead of a yaw
+    rate: a target heading ``current yaw + U(heading_range)`` is held by the P-controller
+    ``yaw_rate = clip(heading_gain * wrap(target - yaw), yaw_rate)`` every control step (as
+    legged_gym / MuJoCo Playground offer). With ``resample`` on, the command is re-drawn after
+    ``U(resample_interval)`` seconds, again and again. The box's corners must be within what the
+    gait can produce (``gait.command_limits``; checked wherever env and gait configs meet).
+    """
+
+    vx: Tuple[float, float] = (-0.6, 1.0)  # m/s
+    vy: Tuple[float, float] = (-0.4, 0.4)  # m/s
+    yaw_rate: Tuple[float, float] = (-1.0, 1.0)  # rad/s
+    zero_probability: float = field(default=0.1, metadata={"range": (0.0, 1.0)})
+    resample: bool = True
+    resample_interval: Tuple[float, float] = (4.0, 10.0)  # s
+    heading_probability: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
+    heading_range: Tuple[float, float] = (-3.1416, 3.1416)  # rad, relative to the yaw at the draw
+    heading_gain: float = field(default=0.5, metadata={"range": (0.0, 10.0)})  # (rad/s) / rad
 
     def validate(self) -> None:
-        for k in ("vx", "vy", "yaw_rate"):
+        for k in ("vx", "vy", "yaw_rate", "resample_interval", "heading_range"):
             lo, hi = getattr(self, k)
             if lo > hi:
                 raise ConfigError(f"key 'command.{k}' must be [low, high] with low <= high")
-            if max(abs(lo), abs(hi)) > 1.5:
-                raise ConfigError(f"key 'command.{k}' beyond what the gait can produce (|v| <= 1.5)")
+        if self.resample_interval[0] <= 0:
+            raise ConfigError("key 'command.resample_interval' must be positive (s)")
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomRange:
+    """One randomised quantity: a switch and the range its draw is uniform in."""
+
+    enabled: bool = False
+    range: Tuple[float, float] = (1.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainRandomization:
+    """Model parameters re-drawn at every reset (per training env, per episode), identical in the
+    MJX env and the Gymnasium twin (``episode_logic.randomized_model_fields``). Each is a switch
+    with a range; the draws are logged as ``dr/<name>`` metrics.
+
+    friction: x sliding friction of every geom [-]; trunk_mass: kg added to the trunk;
+    com_offset: m, shift of the trunk's centre of mass along body x and y (each drawn);
+    link_mass: x mass and inertia of every other body (hips, thighs, calves, feet; per body) [-];
+    motor_strength: x torque limit of every actuator (per actuator) [-];
+    kp: x servo stiffness (per actuator) [-]; kv: x servo damping (per actuator) [-].
+    """
+
+    friction: RandomRange = RandomRange(False, (0.6, 1.25))
+    trunk_mass: RandomRange = RandomRange(False, (-0.5, 1.5))
+    com_offset: RandomRange = RandomRange(False, (-0.02, 0.02))
+    link_mass: RandomRange = RandomRange(False, (0.9, 1.1))
+    motor_strength: RandomRange = RandomRange(False, (0.85, 1.15))
+    kp: RandomRange = RandomRange(False, (0.9, 1.1))
+    kv: RandomRange = RandomRange(False, (0.8, 1.2))
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            lo, hi = getattr(self, f.name).range
+            if lo > hi:
+                raise ConfigError(f"key 'domain_randomization.{f.name}.range' must be [low, high] with low <= high")
+            if f.name in SCALE_RANDOMIZATIONS and lo <= 0:
+                raise ConfigError(f"key 'domain_randomization.{f.name}.range' scales a physical quantity: "
+                                  f"it must be positive, got [{lo}, {hi}]")
+
+    @property
+    def any_enabled(self) -> bool:
+        return any(getattr(self, f.name).enabled for f in dataclasses.fields(self))
+
+
+SCALE_RANDOMIZATIONS = ("friction", "link_mass", "motor_strength", "kp", "kv")
+"""Domain randomisations that multiply a quantity (their ranges must be positive)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pushes:
+    """Random trunk velocity kicks: every ``U(interval)`` s a horizontal kick of ``U(velocity)``
+    m/s in a uniformly random direction is added to the trunk's linear velocity (world frame)."""
+
+    enabled: bool = False
+    interval: Tuple[float, float] = (4.0, 8.0)  # s
+    velocity: Tuple[float, float] = (0.2, 0.6)  # m/s, kick magnitude
+
+    def validate(self) -> None:
+        for k in ("interval", "velocity"):
+            lo, hi = getattr(self, k)
+            if lo > hi:
+                raise ConfigError(f"key 'pushes.{k}' must be [low, high] with low <= high")
+        if self.interval[0] <= 0 or self.velocity[0] < 0:
+            raise ConfigError("key 'pushes.interval' must be positive and 'pushes.velocity' >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservationNoise:
+    """Uniform noise +-value added to each sensor channel of the observation, in the channel's
+    physical unit before its scale (``mjx_envs/observation.py``), drawn every control step."""
+
+    enabled: bool = False
+    gravity: float = field(default=0.05, metadata={"range": (0.0, 1.0)})  # unit vector components
+    lin_vel: float = field(default=0.1, metadata={"range": (0.0, 5.0)})  # m/s
+    ang_vel: float = field(default=0.2, metadata={"range": (0.0, 5.0)})  # rad/s
+    joint_pos: float = field(default=0.03, metadata={"range": (0.0, 1.0)})  # rad
+    joint_vel: float = field(default=1.5, metadata={"range": (0.0, 20.0)})  # rad/s
 
 
 @dataclasses.dataclass(frozen=True)
 class Randomization:
-    """Per-episode randomisation (re-drawn at every reset, including training auto-resets)."""
+    """Per-episode randomisation of the start state (re-drawn at every reset, incl. auto-resets)."""
 
     joint_noise: float = field(default=0.1, metadata={"range": (0.0, 0.5)})  # rad, uniform +-
     heading_noise: float = field(default=0.3, metadata={"range": (0.0, 3.1416)})  # rad, initial yaw +-
     random_gait_phase: bool = True
-    push_interval: Tuple[float, float] = (4.0, 8.0)  # s between pushes
-    push_velocity: float = field(default=0.0, metadata={"range": (0.0, 2.0)})  # m/s, 0 disables pushes
-    domain_randomization: bool = False
-    friction_scale: Tuple[float, float] = (0.6, 1.25)  # multiplies every geom's sliding friction
-    trunk_mass_delta: Tuple[float, float] = (-0.5, 1.5)  # kg added to the trunk
-    motor_strength: Tuple[float, float] = (0.85, 1.15)  # scales servo kp and torque limits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +222,10 @@ class EnvConfig:
     """Residual-walking environment settings.
 
     Attributes:
-      action_mode: ``residual`` (per-foot xyz residual added to the Bézier targets before IK) or
-        ``direct`` (joint targets around the home pose, no gait: the ablation baseline).
+      action_mode: ``residual`` (per-foot xyz residual added to the Bézier targets before IK),
+        ``modulated`` (the residual plus gait modulation, PMTG-style: 3 more actions for the step
+        frequency, swing height and body height, see ``modulation``) or ``direct`` (joint targets
+        around the home pose, no gait: the ablation baseline).
       residual_max: largest residual per foot axis (m) at |action| = 1.
       direct_scale: joint-target offset (rad) at |action| = 1 in ``direct`` mode.
       action_filter: first-order low-pass on the residual, r <- a*r_new + (1-a)*r_old (1 = off).
@@ -121,9 +234,11 @@ class EnvConfig:
       min_base_height: terminate when the trunk is lower than this above the terrain (m).
       max_roll, max_pitch: terminate beyond these attitudes (rad).
       contact_force_threshold: a touch reading above this (N) counts as contact.
+      action_latency: apply each action one control step late (the previous action drives this
+        step's servo targets), as a real robot's sensing-to-actuation delay does.
     """
 
-    action_mode: str = field(default="residual", metadata={"choices": ("residual", "direct")})
+    action_mode: str = field(default="residual", metadata={"choices": ACTION_MODES})
     residual_max: float = field(default=0.05, metadata={"range": (0.0, 0.2)})
     direct_scale: float = field(default=0.5, metadata={"range": (0.0, 2.0)})
     action_filter: float = field(default=1.0, metadata={"range": (0.01, 1.0)})
@@ -133,22 +248,47 @@ class EnvConfig:
     max_roll: float = field(default=0.8, metadata={"range": (0.1, 3.14)})
     max_pitch: float = field(default=0.8, metadata={"range": (0.1, 3.14)})
     contact_force_threshold: float = field(default=1.0, metadata={"range": (0.0, 100.0)})
+    action_latency: bool = False
     command: CommandRanges = CommandRanges()
+    modulation: GaitModulation = GaitModulation()
     randomization: Randomization = Randomization()
+    domain_randomization: DomainRandomization = DomainRandomization()
+    pushes: Pushes = Pushes()
+    observation_noise: ObservationNoise = ObservationNoise()
     curriculum: Curriculum = Curriculum()
     reward_weights: RewardWeights = RewardWeights()
 
     def validate(self) -> None:
         self.curriculum.validate()
-        r = self.randomization
-        for k in ("push_interval", "friction_scale", "trunk_mass_delta", "motor_strength"):
-            lo, hi = getattr(r, k)
-            if lo > hi:
-                raise ConfigError(f"key 'randomization.{k}' must be [low, high] with low <= high")
-        if r.push_interval[0] <= 0:
-            raise ConfigError("key 'randomization.push_interval' must be positive")
-        if r.friction_scale[0] <= 0 or r.motor_strength[0] <= 0:
-            raise ConfigError("keys 'randomization.friction_scale'/'motor_strength' must be positive")
+
+    @property
+    def action_size(self) -> int:
+        """Policy action width: 12 foot-residual (or joint) actions, + 3 in ``modulated`` mode."""
+        return 12 + (len(MODULATION_ACTIONS) if self.action_mode == "modulated" else 0)
+
+    @staticmethod
+    def migrate(data: Mapping[str, Any], where: str = "<dict>") -> Dict[str, Any]:
+        """Translate the pre-issue-13 keys ``randomization.{push_interval, push_velocity,
+        domain_randomization, friction_scale, trunk_mass_delta, motor_strength}`` (exports and
+        run configs written before) into ``pushes`` / ``domain_randomization``."""
+        data = dict(data)
+        r = data.get("randomization")
+        if not isinstance(r, Mapping) or not (set(r) & set(LEGACY_RANDOMIZATION_KEYS)):
+            return data
+        r = dict(r)
+        legacy = {k: r.pop(k) for k in LEGACY_RANDOMIZATION_KEYS if k in r}
+        data["randomization"] = r
+        pv = float(legacy.get("push_velocity", 0.0) or 0.0)
+        if pv > 0 and "pushes" not in data:
+            data["pushes"] = {"enabled": True, "interval": legacy.get("push_interval", [4.0, 8.0]),
+                              "velocity": [0.0, pv * 2 ** 0.5]}
+        if legacy.get("domain_randomization") and "domain_randomization" not in data:
+            data["domain_randomization"] = {
+                "friction": {"enabled": True, "range": legacy.get("friction_scale", [0.6, 1.25])},
+                "trunk_mass": {"enabled": True, "range": legacy.get("trunk_mass_delta", [-0.5, 1.5])},
+                "motor_strength": {"enabled": True, "range": legacy.get("motor_strength", [0.85, 1.15])},
+                "kp": {"enabled": True, "range": legacy.get("motor_strength", [0.85, 1.15])}}
+        return data
 
     def replace(self, **changes) -> "EnvConfig":
         return dataclasses.replace(self, **changes)

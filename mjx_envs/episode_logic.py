@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from gait.bezier_gait import GaitState
+from gait.bezier_gait import GaitState, stepping_target
+from gait.command_limits import check_command_ranges
 from gait.controller import BezierController
 from gait.gait_config import GaitConfig
 from mjx_envs import observation as obs_lib
@@ -51,7 +52,8 @@ class EnvContext:
 
     @property
     def action_size(self) -> int:
-        return 12
+        """12 (foot residuals or joint targets) + 3 gait-modulation actions in ``modulated`` mode."""
+        return self.env.action_size
 
     @property
     def observation_size(self) -> int:
@@ -81,6 +83,8 @@ class EnvContext:
 
 def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
                  mj_model: Optional[mujoco.MjModel] = None) -> EnvContext:
+    c = env.command
+    check_command_ranges(c.vx, c.vy, c.yaw_rate, gait)
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
     jid = m.actuator_trnid[:, 0]
     return EnvContext(
@@ -120,8 +124,6 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     """
     cfg, r = ctx.env, ctx.env.randomization
     keys = jax.random.split(rng, 13)
-    command = jnp.stack([_uniform(keys[0], cfg.command.vx), _uniform(keys[1], cfg.command.vy),
-                         _uniform(keys[2], cfg.command.yaw_rate)])
     if level is None:
         level = jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1)
     level = jnp.clip(jnp.asarray(level, jnp.int32), 0, ctx.num_levels - 1)
@@ -138,21 +140,26 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     else:
         x, y, ground = ux - 0.5, uy - 0.5, jnp.zeros(())
     yaw = _uniform(keys[5], (-r.heading_noise, r.heading_noise))
+    command, heading_mode, target_heading = draw_command(ctx, keys[0], yaw)
+    command = heading_command(ctx, command, heading_mode, target_heading, yaw)
     quat = jnp.stack([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
     joints = jnp.asarray(ctx.home_joints) + _uniform(keys[6], (-r.joint_noise, r.joint_noise), (12,))
     joints = jnp.clip(joints, ctx.joint_lower, ctx.joint_upper)
     qpos = jnp.concatenate([jnp.stack([x, y, ground + rc.HOME_TRUNK_HEIGHT + 0.01]), quat, joints])
     qvel = jnp.zeros(18)
     phase = jax.random.uniform(keys[7]) if r.random_gait_phase else jnp.zeros(())
-    if r.domain_randomization:
-        dr = dict(friction_scale=_uniform(keys[8], r.friction_scale),
-                  trunk_mass_delta=_uniform(keys[9], r.trunk_mass_delta),
-                  motor_strength=_uniform(keys[10], r.motor_strength))
-    else:
-        dr = dict(friction_scale=jnp.ones(()), trunk_mass_delta=jnp.zeros(()), motor_strength=jnp.ones(()))
+    dr = draw_domain(ctx, keys[8])
+    c = cfg.command
+    command_time = _uniform(keys[1], c.resample_interval) if c.resample else jnp.full((), jnp.inf)
+    push_time = _uniform(keys[12], cfg.pushes.interval) if cfg.pushes.enabled else jnp.full((), jnp.inf)
     info = dict(
-        rng=keys[11], command=command.astype(jnp.float32), gait=GaitState.create(phase),
-        last_action=jnp.zeros(ctx.action_size), residual=jnp.zeros((4, 3)),
+        rng=keys[11], command=command.astype(jnp.float32), gait=GaitState.create(phase, stepping_target(
+            command, ctx.gait, ctx.controller.geometry)),
+        # the command schedule: next re-draw time (s since reset), heading-hold mode and its target
+        command_time=jnp.asarray(command_time, jnp.float32), heading_mode=heading_mode.astype(jnp.float32),
+        target_heading=jnp.asarray(target_heading, jnp.float32),
+        last_action=jnp.zeros(ctx.action_size), pending_action=jnp.zeros(ctx.action_size),
+        residual=jnp.zeros((4, 3)), modulation=jnp.zeros((3,)), pushed=jnp.zeros(()),
         step=jnp.zeros((), jnp.int32), terrain_level=level, terrain_type=terrain_type,
         start_xy=jnp.stack([x, y]).astype(jnp.float32), last_xy=jnp.stack([x, y]).astype(jnp.float32),
         heading=yaw.astype(jnp.float32), distance=jnp.zeros(()),
@@ -162,10 +169,87 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
         cmd_xy=jnp.stack([x, y]).astype(jnp.float32), cmd_yaw=yaw.astype(jnp.float32),
         cmd_path=jnp.zeros(()), progress=jnp.zeros(()),
         fell=jnp.zeros(()), off_map=jnp.zeros(()), truncation=jnp.zeros(()),
-        push_time=_uniform(keys[12], r.push_interval) if r.push_velocity > 0 else jnp.full((), jnp.inf),
+        push_time=jnp.asarray(push_time, jnp.float32),
         dr={k: jnp.asarray(v, jnp.float32) for k, v in dr.items()},
     )
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
+
+
+# ------------------------------------------------------------------------------------ commands
+
+def _wrap_angle(a):
+    return jnp.mod(a + jnp.pi, 2 * jnp.pi) - jnp.pi
+
+
+def draw_command(ctx: EnvContext, key: jax.Array, yaw: jax.Array) -> Tuple[jax.Array, jax.Array, jax.Array]:
+    """One joystick draw (``EnvConfig.command``): (command (3,), heading mode (bool), target heading
+    [rad, world yaw]). Zero with probability ``zero_probability``; else uniform in the ranges, and
+    with probability ``heading_probability`` a heading command ``yaw + U(heading_range)`` whose yaw
+    rate :func:`heading_command` sets every step. Deterministic in ``key``."""
+    c = ctx.env.command
+    k = jax.random.split(key, 6)
+    cmd = jnp.stack([_uniform(k[0], c.vx), _uniform(k[1], c.vy), _uniform(k[2], c.yaw_rate)])
+    zero = jax.random.uniform(k[3]) < c.zero_probability
+    heading_mode = (jax.random.uniform(k[4]) < c.heading_probability) & ~zero
+    target = _wrap_angle(yaw + _uniform(k[5], c.heading_range))
+    return jnp.where(zero, 0.0, cmd).astype(jnp.float32), heading_mode, target.astype(jnp.float32)
+
+
+def heading_command(ctx: EnvContext, command: jax.Array, heading_mode: jax.Array, target: jax.Array,
+                    yaw: jax.Array) -> jax.Array:
+    """In heading mode the yaw rate is ``clip(heading_gain * wrap(target - yaw), yaw_rate range)``
+    [rad/s] (a P-controller on the heading); otherwise the command is returned unchanged."""
+    c = ctx.env.command
+    rate = jnp.clip(c.heading_gain * _wrap_angle(target - yaw), c.yaw_rate[0], c.yaw_rate[1])
+    return jnp.where(heading_mode > 0, command.at[2].set(rate), command).astype(jnp.float32)
+
+
+def update_command(ctx: EnvContext, info: Dict[str, Any], yaw: jax.Array) -> Dict[str, Any]:
+    """The command for the next control step: re-drawn (:func:`draw_command`) when the schedule's
+    ``command_time`` [s since reset] has come, then the next re-draw time ``+ U(resample_interval)``;
+    heading mode's yaw rate from the current ``yaw``. Uses and advances ``info["rng"]``."""
+    c = ctx.env.command
+    rng, k_cmd, k_time = jax.random.split(info["rng"], 3)
+    t = info["step"].astype(jnp.float32) * ctx.sim.control_dt
+    due = t >= info["command_time"]
+    cmd, hmode, target = draw_command(ctx, k_cmd, yaw)
+    command = jnp.where(due, cmd, info["command"])
+    heading_mode = jnp.where(due, hmode.astype(jnp.float32), info["heading_mode"])
+    target = jnp.where(due, target, info["target_heading"])
+    next_time = jnp.where(due, t + _uniform(k_time, c.resample_interval), info["command_time"])
+    command = heading_command(ctx, command, heading_mode, target, yaw)
+    return {**info, "rng": rng, "command": command, "heading_mode": heading_mode, "target_heading": target,
+            "command_time": next_time.astype(jnp.float32)}
+
+
+# ------------------------------------------------------------------------- domain randomisation
+
+DR_NAMES = ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength", "kp", "kv")
+
+
+def _dr_shapes(ctx: EnvContext) -> Dict[str, Tuple[int, ...]]:
+    nu = ctx.mj_model.nu
+    return dict(friction=(), trunk_mass=(), com_offset=(2,), link_mass=(ctx.mj_model.nbody,),
+                motor_strength=(nu,), kp=(nu,), kv=(nu,))
+
+
+def draw_domain(ctx: EnvContext, key: jax.Array) -> Dict[str, jax.Array]:
+    """This episode's model-parameter draws (``EnvConfig.domain_randomization``), deterministic in
+    ``key``: every name of :data:`DR_NAMES` is present; a switched-off one holds its neutral value
+    (1 for a scale, 0 for an offset), which leaves the model exactly as it is."""
+    d = ctx.env.domain_randomization
+    shapes = _dr_shapes(ctx)
+    out = {}
+    for i, name in enumerate(DR_NAMES):
+        sw = getattr(d, name)
+        neutral = 0.0 if name in ("trunk_mass", "com_offset") else 1.0
+        if sw.enabled:
+            out[name] = _uniform(jax.random.fold_in(key, i), sw.range, shapes[name])
+        else:
+            out[name] = jnp.full(shapes[name], neutral)
+    # world body and trunk keep their masses (the trunk has its own switch)
+    out["link_mass"] = out["link_mass"].at[0].set(1.0).at[ctx.trunk_body].set(1.0)
+    return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
 
 
 def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[str, Any]:
@@ -234,6 +318,7 @@ def next_level(ctx: EnvContext, info: Dict[str, Any]) -> jax.Array:
     return jnp.clip(new, 0, top).astype(jnp.int32)
 
 
+_NOISE_SALT = 0x0B5E  # folded into info["rng"] for the observation noise
 _CURRICULUM_SALT = 0xC0B1  # folded into info["rng"] for the random level after the top one
 _TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
 
@@ -245,45 +330,67 @@ def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
 
 # ------------------------------------------------------------------------------------ one step
 
+def modulation_scales(ctx: EnvContext, modulation: jax.Array) -> Tuple[jax.Array, jax.Array, jax.Array]:
+    """(frequency scale [-], swing-height scale [-], body height [m]) of the filtered modulation
+    state (3,) (``EnvConfig.modulation``); zeros give (1, 1, gait.body_height): the nominal gait."""
+    return 1.0 + modulation[0], 1.0 + modulation[1], ctx.gait.body_height + modulation[2]
+
+
 def action_to_ctrl(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
-                   ) -> Tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Map a policy action in [-1, 1]^12 to servo targets.
+                   ) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
+    """Map a policy action in [-1, 1]^action_size to servo targets.
 
     residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), low-pass
-    filtered, added to the Bézier targets, then IK. direct mode: home pose + ``action *
-    direct_scale`` (rad), no gait. Returns (ctrl (12,), clipped action, filtered residual (4,3),
-    number of IK-saturated legs).
+    filtered, added to the Bézier targets, then IK. modulated mode: the same for actions 0..11,
+    and actions 12..14 modulate the gait (step frequency, swing height, body height within
+    ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
+    direct_scale`` (rad), no gait. With ``action_latency`` the previous step's action drives the
+    servos and this one waits a step. Returns (ctrl (12,), clipped action, info with the new
+    filter states, number of IK-saturated legs).
     """
     action = jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
     cfg = ctx.env
+    applied = info["pending_action"] if cfg.action_latency else action
+    info = {**info, "pending_action": action}
     if cfg.action_mode == "direct":
-        ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * action, ctx.joint_lower, ctx.joint_upper)
-        return ctrl, action, info["residual"], jnp.zeros(())
-    target = jnp.reshape(action, (4, 3)) * cfg.residual_max
+        ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
+        return ctrl, action, info, jnp.zeros(())
+    target = jnp.reshape(applied[:12], (4, 3)) * cfg.residual_max
     residual = cfg.action_filter * target + (1.0 - cfg.action_filter) * info["residual"]
-    out = ctx.controller.joint_targets(info["gait"], info["command"], None, residual)
-    return out.joint_targets, action, residual, jnp.sum(out.saturated).astype(jnp.float32)
+    modulation = info["modulation"]
+    if cfg.action_mode == "modulated":
+        m = cfg.modulation
+        new = applied[12:15] * jnp.asarray([m.frequency, m.swing_height, m.body_height])
+        modulation = m.filter * new + (1.0 - m.filter) * modulation
+    freq, swing, height = modulation_scales(ctx, modulation)
+    out = ctx.controller.joint_targets(info["gait"], info["command"], height, residual, swing, freq)
+    info = {**info, "residual": residual, "modulation": modulation}
+    return out.joint_targets, action, info, jnp.sum(out.saturated).astype(jnp.float32)
 
 
 def apply_push(ctx: EnvContext, qvel: jax.Array, info: Dict[str, Any]) -> Tuple[jax.Array, Dict[str, Any]]:
-    """Add a random horizontal velocity kick (m/s) to the trunk when the push timer fires."""
-    r = ctx.env.randomization
-    if r.push_velocity <= 0:
-        return qvel, info
-    t = info["step"] * ctx.sim.control_dt
+    """Add a horizontal trunk velocity kick when the push timer fires (``EnvConfig.pushes``):
+    magnitude ``U(velocity)`` m/s, direction uniform in [0, 2 pi) (world frame); the next push
+    ``U(interval)`` s later. ``info["pushed"]`` = 1 on a kick step."""
+    p = ctx.env.pushes
+    if not p.enabled:
+        return qvel, {**info, "pushed": jnp.zeros(())}
+    t = info["step"].astype(jnp.float32) * ctx.sim.control_dt
     fire = t >= info["push_time"]
-    k1, k2, k3 = jax.random.split(info["rng"], 3)
-    kick = jax.random.uniform(k1, (2,), minval=-r.push_velocity, maxval=r.push_velocity)
-    qvel = qvel.at[:2].add(jnp.where(fire, kick, 0.0))
-    next_time = jnp.where(fire, t + _uniform(k2, r.push_interval), info["push_time"])
-    return qvel, {**info, "rng": k3, "push_time": next_time}
+    k1, k2, k3, k4 = jax.random.split(info["rng"], 4)
+    size = _uniform(k1, p.velocity)
+    angle = jax.random.uniform(k4, (), minval=0.0, maxval=2 * jnp.pi)
+    kick = size * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+    qvel = qvel.at[:2].add(jnp.where(fire, kick, 0.0).astype(qvel.dtype))
+    next_time = jnp.where(fire, t + _uniform(k2, p.interval), info["push_time"])
+    return qvel, {**info, "rng": k3, "push_time": next_time.astype(jnp.float32),
+                  "pushed": fire.astype(jnp.float32)}
 
 
 def pre_physics(ctx: EnvContext, action: jax.Array, info: Dict[str, Any], qvel: jax.Array):
     """Before the substeps: (ctrl, qvel with push, info, aux) — aux feeds ``post_physics``."""
-    ctrl, action, residual, ik_sat = action_to_ctrl(ctx, action, info)
+    ctrl, action, info, ik_sat = action_to_ctrl(ctx, action, info)
     qvel, info = apply_push(ctx, qvel, info)
-    info = {**info, "residual": residual}
     return ctrl, qvel, info, dict(action=action, ik_saturated=ik_sat)
 
 
@@ -312,9 +419,17 @@ def _terrain_samples(ctx: EnvContext, meas: Measurements) -> Optional[jax.Array]
 
 
 def observe(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> jax.Array:
+    """The observation (``mjx_envs/observation.py``), with the sensor noise of
+    ``EnvConfig.observation_noise`` when it is on (uniform, drawn from ``info["rng"]``)."""
     contact = meas.foot_force > ctx.env.contact_force_threshold
-    return obs_lib.build_observation(meas, jnp.asarray(ctx.home_joints), info["gait"].phase, contact,
-                                     info["command"], info["last_action"], _terrain_samples(ctx, meas))
+    obs = obs_lib.build_observation(meas, jnp.asarray(ctx.home_joints), info["gait"].phase, contact,
+                                    info["command"], info["last_action"], _terrain_samples(ctx, meas))
+    noise = ctx.env.observation_noise
+    if not noise.enabled:
+        return obs
+    half = jnp.asarray(obs_lib.noise_half_widths(noise, ctx.action_size, ctx.env.terrain_observation))
+    u = jax.random.uniform(jax.random.fold_in(info["rng"], _NOISE_SALT), obs.shape, minval=-1.0, maxval=1.0)
+    return jnp.clip(obs + u * half, -obs_lib.CLIP, obs_lib.CLIP)
 
 
 def initial_observation(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> jax.Array:
@@ -330,7 +445,10 @@ def zero_metrics(ctx: EnvContext) -> Dict[str, jax.Array]:
 METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "distance_step", "fell",
                  "nan_physics", "off_map", "out_of_bounds", "joint_limit_violations", "actuator_saturated",
                  "ik_saturated", "body_contacts", "terrain_level", "terrain_type", "curriculum_promoted",
-                 "curriculum_demoted", "power")
+                 "curriculum_demoted", "power",
+                 "command/vx", "command/vy", "command/yaw_rate", "command/zero", "command/heading_mode",
+                 "push/kicks", "gait/activity", "gait/frequency_scale", "gait/swing_scale", "gait/body_height",
+                 *("dr/" + n for n in DR_NAMES))
 """Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md)."""
 
 
@@ -364,6 +482,7 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     joints_near = safety.joints_near_limit(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
     violations = safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
     act_sat = safety.actuator_saturations(meas.actuator_force, ctx.force_limit * info["dr"]["motor_strength"])
+    applied_command = info["command"]  # the command this step was taken under (rewarded, tracked)
     body_contacts = jnp.sum(meas.body_contact_force > cfg.contact_force_threshold).astype(jnp.float32)
     rin = RewardInputs(lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, command=info["command"], gravity=gravity,
                        joint_vel=meas.joint_vel, actuator_force=meas.actuator_force, foot_contact=contact,
@@ -387,7 +506,8 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     heading = jnp.stack([jnp.cos(info["heading"]), jnp.sin(info["heading"])])
     dist_step = jnp.dot(xy - info["last_xy"], heading)
     info = track_command(ctx, info, xy)
-    info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt),
+    freq, swing, height = modulation_scales(ctx, info["modulation"])
+    info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
             "last_action": aux["action"], "step": info["step"] + 1,
             "last_xy": xy, "distance": info["distance"] + dist_step,
             "fell": terminated.astype(jnp.float32), "off_map": truncated.astype(jnp.float32),
@@ -396,13 +516,14 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     # the time limit counted as the env's own episode_steps)
     last = done | (info["step"] >= ctx.episode_steps)
     promote, demote = curriculum_outcome(ctx, info)
+    info = update_command(ctx, info, yaw_of(meas.trunk_quat))  # the next step's command, observed now
     obs = observe(ctx, meas, info)
     reward = jnp.where(bad, 0.0, reward)
     metrics = {"reward/" + k: jnp.where(bad, 0.0, v) for k, v in terms.items()}
     metrics.update(
         forward_velocity=meas.lin_vel[0],
-        vel_tracking_error=jnp.linalg.norm(info["command"][:2] - meas.lin_vel[:2]),
-        yaw_rate_error=jnp.abs(info["command"][2] - meas.ang_vel[2]),
+        vel_tracking_error=jnp.linalg.norm(applied_command[:2] - meas.lin_vel[:2]),
+        yaw_rate_error=jnp.abs(applied_command[2] - meas.ang_vel[2]),
         distance_step=dist_step, fell=fell.astype(jnp.float32), nan_physics=bad.astype(jnp.float32),
         off_map=truncated.astype(jnp.float32), out_of_bounds=truncated.astype(jnp.float32),
         joint_limit_violations=violations,
@@ -412,6 +533,13 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
         curriculum_promoted=(last & promote).astype(jnp.float32),
         curriculum_demoted=(last & demote).astype(jnp.float32),
         power=jnp.sum(jnp.abs(meas.actuator_force * meas.joint_vel)),
+        **{"command/vx": applied_command[0], "command/vy": applied_command[1],
+           "command/yaw_rate": applied_command[2],
+           "command/zero": jnp.all(applied_command == 0).astype(jnp.float32),
+           "command/heading_mode": info["heading_mode"], "push/kicks": info["pushed"],
+           "gait/activity": info["gait"].activity, "gait/frequency_scale": freq,
+           "gait/swing_scale": swing, "gait/body_height": height},
+        **{"dr/" + k: jnp.mean(v) if k != "link_mass" else jnp.mean(v[1:]) for k, v in info["dr"].items()},
     )
     metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
     return obs, reward.astype(jnp.float32), done.astype(jnp.float32), metrics, info
@@ -419,17 +547,34 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
 
 # ------------------------------------------------------------------------ domain randomisation
 
-def randomized_model_fields(ctx: EnvContext, base: Dict[str, Any], dr: Dict[str, jax.Array]) -> Dict[str, Any]:
-    """Model arrays for this episode's friction/mass/strength draw (base = nominal arrays)."""
-    s = dr["motor_strength"]
-    base = {k: jnp.asarray(v) for k, v in base.items()}
-    friction = base["geom_friction"].at[:, 0].multiply(dr["friction_scale"])
-    mass = base["body_mass"].at[ctx.trunk_body].add(dr["trunk_mass_delta"])
-    gain = base["actuator_gainprm"].at[:, 0].multiply(s)
-    bias = base["actuator_biasprm"].at[:, 1].multiply(s)
-    frange = base["actuator_forcerange"] * s
-    return dict(geom_friction=friction, body_mass=mass, actuator_gainprm=gain, actuator_biasprm=bias,
-                actuator_forcerange=frange)
+def randomized_model_fields(ctx: EnvContext, base: Dict[str, Any], dr: Dict[str, Any], xp=jnp) -> Dict[str, Any]:
+    """Model arrays for this episode's draws (:func:`draw_domain`; ``base`` = nominal arrays).
+
+    friction -> ``geom_friction[:, 0]``; trunk_mass -> ``body_mass[trunk]``; com_offset ->
+    ``body_ipos[trunk, :2]``; link_mass -> ``body_mass``, ``body_inertia`` of the other bodies;
+    motor_strength -> ``actuator_forcerange``; kp -> ``actuator_gainprm[:, 0]`` and
+    ``-actuator_biasprm[:, 1]``; kv -> ``-actuator_biasprm[:, 2]``. Written with broadcasting only,
+    so ``xp`` = ``jax.numpy`` (MJX, float32) or ``numpy`` (the C-MuJoCo twin, in float64: its
+    float64 model arrays are not rounded); neutral draws return the base arrays bit for bit.
+    """
+    dt = xp.asarray(base["body_mass"]).dtype
+    d = {k: xp.asarray(v, dt) for k, v in dr.items()}
+    b = {k: xp.asarray(v) for k, v in base.items()}
+    nbody = b["body_mass"].shape[0]
+    trunk = xp.asarray(np.arange(nbody) == ctx.trunk_body, dt)  # (nbody,) one-hot
+    col = lambda n, i: xp.asarray(np.arange(n) == i, dt)  # noqa: E731  one-hot column selector
+    one = xp.ones((), dt)
+    friction = b["geom_friction"] * xp.stack([d["friction"], one, one])
+    mass = b["body_mass"] * d["link_mass"] + trunk * d["trunk_mass"]
+    inertia = b["body_inertia"] * d["link_mass"][:, None]
+    ipos = b["body_ipos"] + trunk[:, None] * xp.concatenate([d["com_offset"], xp.zeros((1,), dt)])[None, :]
+    ng, nb = b["actuator_gainprm"].shape[1], b["actuator_biasprm"].shape[1]
+    gain = b["actuator_gainprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(ng, 0))
+    bias = b["actuator_biasprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(nb, 1) + (d["kv"] - 1.0)[:, None] * col(nb, 2))
+    frange = b["actuator_forcerange"] * d["motor_strength"][:, None]
+    return dict(geom_friction=friction, body_mass=mass, body_inertia=inertia, body_ipos=ipos,
+                actuator_gainprm=gain, actuator_biasprm=bias, actuator_forcerange=frange)
 
 
-DR_FIELDS = ("geom_friction", "body_mass", "actuator_gainprm", "actuator_biasprm", "actuator_forcerange")
+DR_FIELDS = ("geom_friction", "body_mass", "body_inertia", "body_ipos", "actuator_gainprm", "actuator_biasprm",
+             "actuator_forcerange")

@@ -66,7 +66,9 @@ class ResidualWalkEnv(gym.Env):
             ctx, measure(idx, qpos, qvel, sd, af), info, aux))
         self._first_obs = jax.jit(lambda qpos, qvel, sd, af, info: logic.initial_observation(
             ctx, measure(idx, qpos, qvel, sd, af), info))
-        self._dr_fields = jax.jit(lambda dr: logic.randomized_model_fields(ctx, self._dr_base, dr))
+        # float64, in numpy: the C model's arrays are float64 and a neutral draw leaves them bit for bit
+        self._dr_fields = lambda dr: logic.randomized_model_fields(
+            ctx, self._dr_base, {k: np.asarray(v, np.float64) for k, v in dr.items()}, xp=np)
         self._info = None
         self._rng = None
         self.terrain_level: Optional[int] = None  # curriculum level of the next reset (see reset)
@@ -113,7 +115,7 @@ class ResidualWalkEnv(gym.Env):
             qpos, qvel, info = self._sample(key, np.int32(level))
         else:
             qpos, qvel, info = self._sample_free(key)
-        if self.ctx.env.randomization.domain_randomization:
+        if self.ctx.env.domain_randomization.any_enabled:
             for k, v in self._dr_fields(info["dr"]).items():
                 getattr(self.model, k)[:] = np.asarray(v)
         m, d = self.model, self.data

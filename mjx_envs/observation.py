@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import List, NamedTuple
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 
 from mjx_envs.measurements import Measurements, gravity_in_body
@@ -53,6 +54,21 @@ def observation_layout(action_size: int = 12, terrain: bool = False) -> List[dic
                         scale=c.scale, description=c.description))
         start += c.size
     return out
+
+
+NOISY_CHANNELS = ("gravity", "lin_vel", "ang_vel", "joint_pos", "joint_vel")
+"""Sensor channels that ``EnvConfig.observation_noise`` perturbs (its fields of the same names)."""
+
+
+def noise_half_widths(noise, action_size: int = 12, terrain: bool = False) -> np.ndarray:
+    """(observation_size,) float32 half-width of the uniform sensor noise per observation entry,
+    in observation units (the physical value of ``noise.<channel>`` times the channel's scale;
+    0 for the channels that are not sensors: gait phase, contacts, command, last action, terrain)."""
+    out = []
+    for c in channels(action_size, terrain):
+        value = float(getattr(noise, c.name)) if c.name in NOISY_CHANNELS else 0.0
+        out.append(np.full(c.size, value * c.scale, np.float32))
+    return np.concatenate(out)
 
 
 def observation_size(action_size: int = 12, terrain: bool = False) -> int:

@@ -63,7 +63,7 @@ class ResidualWalk:
         return observation_layout(self.action_size, self.ctx.env.terrain_observation)
 
     def _model(self, info):
-        if not self.ctx.env.randomization.domain_randomization:
+        if not self.ctx.env.domain_randomization.any_enabled:
             return self.mjx_model
         return self.mjx_model.replace(**logic.randomized_model_fields(self.ctx, self._dr_base, info["dr"]))
 

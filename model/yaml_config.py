@@ -112,6 +112,8 @@ def from_dict(cls: Type[T], data: Mapping[str, Any], where: str = "<dict>", pref
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    if hasattr(cls, "migrate"):  # a dataclass that renamed keys translates the old ones first
+        data = cls.migrate(data, where)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -120,7 +122,15 @@ def from_dict(cls: Type[T], data: Mapping[str, Any], where: str = "<dict>", pref
             f"unknown key '{prefix}{unknown[0]}' in {where} (valid keys for {cls.__name__}: "
             f"{', '.join(sorted(fields))})"
         )
-    kwargs = {name: _coerce(data[name], hints[name], prefix + name, where) for name in data}
+    kwargs = {}
+    for name, value in data.items():
+        default = fields[name].default
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(default) and not isinstance(default, type):
+            # a partial nested mapping keeps this field's own default for the keys it leaves out
+            # (e.g. ``friction: {enabled: true}`` keeps friction's range, not RandomRange's)
+            value = {**{f.name: getattr(default, f.name) for f in dataclasses.fields(default)
+                        if f.init and f.name not in value}, **value}
+        kwargs[name] = _coerce(value, hints[name], prefix + name, where)
     try:
         obj = cls(**kwargs)
     except TypeError as e:  # a required field is missing

@@ -58,6 +58,18 @@ def policy_controller(policy, action_scale: float = 1.0) -> Controller:
     return lambda obs: np.asarray(policy.act(obs), np.float32) * scale
 
 
+def fixed_command_info(ctx, info, command) -> dict:
+    """``info`` of a freshly reset episode with its command replaced by ``command`` (3,) and held
+    for the whole episode (the command schedule switched off, stepping set for this command)."""
+    from gait.bezier_gait import stepping_target
+
+    cmd = jnp.asarray(command, info["command"].dtype)
+    gait = info["gait"].replace(activity=jnp.asarray(stepping_target(cmd, ctx.gait, ctx.controller.geometry),
+                                                     info["gait"].activity.dtype))
+    return {**info, "command": cmd, "gait": gait, "command_time": jnp.full_like(info["command_time"], jnp.inf),
+            "heading_mode": jnp.zeros_like(info["heading_mode"])}
+
+
 def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
     """Replace the velocity command of the episode that was just reset; returns the new first obs.
 
@@ -65,7 +77,9 @@ def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
     episode state in ``env._info`` (a dict of JAX arrays, ``env.episode_info``); we put a
     modified copy there and recompute the reset observation with the env's own jitted
     observation function, so the observation's ``command`` channel and every later step see the
-    new command. Only valid directly after ``reset`` (step 0).
+    new command. The command then holds for the whole episode (no in-episode re-draws, no
+    heading mode; the gait starts standing or stepping as the command asks). Only valid directly
+    after ``reset`` (step 0).
     """
     info = env.episode_info
     if info is None:
@@ -75,7 +89,7 @@ def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
     cmd = np.asarray(command, np.float32).reshape(-1)
     if cmd.shape != (3,) or not np.all(np.isfinite(cmd)):
         raise ValueError(f"command must be 3 finite numbers (vx m/s, vy m/s, yaw rate rad/s), got {command!r}")
-    info = {**info, "command": jnp.asarray(cmd, info["command"].dtype)}
+    info = fixed_command_info(env.ctx, info, cmd)
     env._info = info
     d = env.data
     return np.asarray(env._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, info), np.float32)
@@ -89,7 +103,9 @@ class EpisodeRecord:
       dt: control period [s].
       world: ``flat``, ``rough`` or ``suite``.
       terrain_level: spawn band (rough world), difficulty row (suite; the env's drawn/level value on flat).
-      command: (3,) velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]), body frame.
+      command: (3,) velocity command at the start (vx [m/s], vy [m/s], yaw rate [rad/s]), body
+        frame; when the env re-draws it within the episode, the per-step commands are the
+        ``command/vx``, ``command/vy``, ``command/yaw_rate`` metrics.
       trunk_pos: (N + 1, 3) trunk-body origin, world frame [m].
       trunk_quat: (N + 1, 4) trunk orientation (w, x, y, z), world <- body.
       foot_pos: (N + 1, 4, 3) foot-sphere centres (FR, FL, RR, RL), world frame [m].
@@ -185,6 +201,7 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
     heights = env.ctx.heights
     foot_sites = [m.site(name).id for name in rc.FOOT_SITES]
     info0 = env.episode_info
+    command0 = np.asarray(info0["command"], np.float64)  # the command at the start (it may be re-drawn later)
     trunk_pos, trunk_quat, foot_pos = [d.qpos[0:3].copy()], [d.qpos[3:7].copy()], [d.site_xpos[foot_sites].copy()]
     actions, rewards, metrics = [], [], {}
     terminated = diverged = off_map = False
@@ -216,7 +233,7 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
     tp, fp = np.asarray(trunk_pos), np.asarray(foot_pos)
     return EpisodeRecord(
         dt=float(env.ctx.sim.control_dt), world=env.ctx.sim.world, terrain_level=int(info0["terrain_level"]),
-        command=np.asarray(env.episode_info["command"], np.float64), trunk_pos=tp, trunk_quat=np.asarray(trunk_quat),
+        command=command0, trunk_pos=tp, trunk_quat=np.asarray(trunk_quat),
         foot_pos=fp, trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], env.ctx.terrain_spec),
         foot_ground=_ground(heights, fp[..., 0], fp[..., 1], env.ctx.terrain_spec),
         action=np.asarray(actions, np.float32).reshape(-1, env.action_space.shape[0]),

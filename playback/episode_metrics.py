@@ -90,7 +90,9 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
     dist = forward_distance(pos, quat)
     energy = float(np.sum(rec.metric("power")) * rec.dt)
     mean = (lambda v: float(np.mean(v)) if n > 0 else float("nan"))
-    cmd_forward = float(rec.command[0]) * t
+    # commanded forward distance: the per-step commands when the env re-draws them, else vx * t
+    cmd_forward = (float(np.sum(rec.metrics["command/vx"]) * rec.dt) if "command/vx" in rec.metrics
+                   else float(rec.command[0]) * t)
     stalled = bool(not fell and cmd_forward >= 0.5 and dist < STALL_FRACTION * cmd_forward)
     suite = rec.world == "suite"
     out = {

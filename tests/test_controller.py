@@ -71,14 +71,14 @@ def test_body_height_argument_changes_stance_depth():
 def test_jit_and_vmap_over_environments():
     n = 8
     rng = np.random.default_rng(0)
-    states = GaitState(phase=jnp.asarray(rng.uniform(size=n), dtype=jnp.float32))
+    states = GaitState.create(jnp.asarray(rng.uniform(size=n), dtype=jnp.float32))
     cmds = jnp.asarray(rng.uniform([-0.5, -0.3, -1.0], [0.5, 0.3, 1.0], size=(n, 3)), dtype=jnp.float32)
     heights = jnp.asarray(rng.uniform(0.23, 0.29, size=n), dtype=jnp.float32)
     res = jnp.asarray(rng.uniform(-0.03, 0.03, size=(n, 4, 3)), dtype=jnp.float32)
     batched = jax.jit(jax.vmap(CTRL.joint_targets))(states, cmds, heights, res)
     assert batched.joint_targets.shape == (n, 12)
     for k in range(n):
-        single = _targets(GaitState(phase=states.phase[k]), cmds[k], heights[k], res[k])
+        single = _targets(GaitState.create(states.phase[k]), cmds[k], heights[k], res[k])
         np.testing.assert_allclose(np.asarray(batched.joint_targets[k]), np.asarray(single.joint_targets), atol=1e-6)
     advanced = jax.jit(jax.vmap(CTRL.advance, in_axes=(0, None)))(states, 0.02)
     np.testing.assert_allclose(np.asarray(advanced.phase), (np.asarray(states.phase) + 0.02 / CTRL.config.period) % 1.0, atol=1e-6)

@@ -27,9 +27,9 @@ from mjx_envs import rewards as R
 from mjx_envs.env_config import CommandRanges, EnvConfig, RewardWeights
 
 WEIGHTS = EnvConfig().reward_weights
-# the coming training command range and today's (EnvConfig().command)
-RANGES = {"coming": dict(vx=(-0.6, 1.0), vy=(-0.4, 0.4), yaw_rate=(-1.0, 1.0)),
-          "today": dict(vx=CommandRanges().vx, vy=CommandRanges().vy, yaw_rate=CommandRanges().yaw_rate)}
+# the joystick task's command ranges (EnvConfig().command) and the CPU presets' forward-only ones
+RANGES = {"joystick": dict(vx=CommandRanges().vx, vy=CommandRanges().vy, yaw_rate=CommandRanges().yaw_rate),
+          "forward": dict(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3))}
 MIN_SPEED = 0.2  # m/s: the requirement holds for every command with |(vx, vy)| >= this
 
 
@@ -83,7 +83,7 @@ def test_ignoring_a_yaw_command_costs_half_the_yaw_term(which):
         _, _, yaw_term = (float(v) for v in _rewards(jnp.asarray(cmd)))
         assert yaw_term <= 0.5 * WEIGHTS.tracking_yaw_rate, (cmd, yaw_term)
         checked += 1
-    if which == "today":  # today's yaw commands stay within +-0.3 rad/s: nothing to check
+    if which == "forward":  # the forward task's yaw commands stay within +-0.3 rad/s: nothing to check
         assert checked == 0
     else:
         assert checked > 50

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from gait.gait_config import GaitConfig
 from mjx_envs.env_config import EnvConfig
 from model.simulation_config import REPO_ROOT, SimulationConfig
+from gait.command_limits import check_command_ranges
 from model.yaml_config import ConfigError, from_dict, parse_override, read_yaml, to_dict
 
 DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
@@ -298,6 +299,8 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
     if run.eval_world != "flat" and run.eval_terrain_seed == sim.terrain_seed:
         raise ConfigError(f"key 'run.eval_terrain_seed' = {run.eval_terrain_seed} in {where} equals "
                           f"simulation.terrain_seed: evaluate on a terrain seed training never uses")
+    cmd = sections["env"].command
+    check_command_ranges(cmd.vx, cmd.vy, cmd.yaw_rate, sections["gait"], where=f"env.command in {where}")
     return TrainConfig(**sections, source=where, preset=preset)
 
 
