@@ -28,6 +28,17 @@ the suite a per-tile table per controller, the tiles where the nominal gait succ
 of the episodes, and the heat map ``suite_success.png``. Metric definitions:
 :mod:`playback.episode_metrics`, ``docs/playback.md``.
 
+``--mode`` picks what runs: ``episodes`` (default; the above), ``command_grid``, ``push``,
+``stand`` (:mod:`playback.command_eval`: tracking error over a grid of fixed commands, recovery
+from velocity kicks, drift at zero command; flat world unless ``--mode-world rough``) or ``all``::
+
+    python -m playback.evaluate --policy RUN --mode command_grid [--grid-vx ..] [--grid-yaw ..] [--grid-vy ..]
+                                [--grid-duration 6] [--settle 1]
+    python -m playback.evaluate --policy RUN --mode push [--kicks 0 0.5 1 1.5 2] [--push-episodes 8]
+                                [--push-duration 5] [--kick-time 2] [--push-command 0.4 0 0]
+    python -m playback.evaluate --no-residual --mode stand [--stand-episodes 8] [--stand-duration 10]
+    python -m playback.evaluate --policy RUN --mode all          # everything into one --out
+
 Importable: :func:`evaluate_policy` returns the report dict (tests, benchmarks).
 """
 
@@ -47,6 +58,7 @@ import numpy as np
 
 from model import terrain
 from model.yaml_config import ConfigError
+from playback import command_eval
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
@@ -59,6 +71,8 @@ POLICY, NOMINAL = "policy", "nominal"
 WORLDS = ("flat", "rough", "suite")
 ALL_BANDS = tuple(range(terrain.DEFAULT_TERRAIN.num_bands))
 ALL_TYPES = tuple(terrain.TERRAIN_TYPES)
+MODES = ("episodes",) + command_eval.MODES + ("all",)
+"""``--mode`` choices: ``all`` = episodes + command_grid + push + stand."""
 SUITE_EVAL_TERRAIN_SEED = 1000
 """Terrain seed of the suite evaluation unless ``--terrain-seed`` is given: held out (training uses 0)."""
 GAIT_FAILS_BELOW = 0.5
@@ -424,7 +438,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait baseline")
     p.add_argument("--processes", type=int, default=default_processes(),
                    help=f"worker processes (default min(cpu_count, 4) = {default_processes()})")
+    m = p.add_argument_group("modes", "--mode command_grid / push / stand / all (playback.command_eval)")
+    m.add_argument("--mode", choices=MODES, default="episodes",
+                   help="episodes (default: the per-world evaluation above), command_grid, push, stand, or all")
+    m.add_argument("--mode-world", choices=command_eval.MODE_WORLDS, default="flat",
+                   help="world of the command_grid / push / stand tests (default flat; rough: spawn bands --band)")
+    m.add_argument("--grid-vx", nargs="*", type=float, default=list(command_eval.GRID_VX), metavar="VX",
+                   help="command grid: vx values [m/s] (default %(default)s)")
+    m.add_argument("--grid-yaw", nargs="*", type=float, default=list(command_eval.GRID_YAW_RATE), metavar="YAW",
+                   help="command grid: yaw-rate values [rad/s] of the vx x yaw grid (default %(default)s)")
+    m.add_argument("--grid-vy", nargs="*", type=float, default=list(command_eval.GRID_VY), metavar="VY",
+                   help="command grid: vy values [m/s] of the vx x vy grid (default %(default)s)")
+    m.add_argument("--grid-duration", type=float, default=6.0, help="command grid: episode length [s] (default 6)")
+    m.add_argument("--settle", type=float, default=1.0,
+                   help="command grid: errors are averaged over the steps after this time [s] (default 1)")
+    m.add_argument("--kicks", nargs="*", type=float, default=list(command_eval.KICK_SIZES), metavar="V",
+                   help="push: kick sizes [m/s] (default %(default)s)")
+    m.add_argument("--push-episodes", type=int, default=8, help="push: episodes (directions) per kick size (default 8)")
+    m.add_argument("--push-duration", type=float, default=5.0, help="push: episode length [s] (default 5)")
+    m.add_argument("--kick-time", type=float, default=2.0, help="push: time of the kick [s] (default 2)")
+    m.add_argument("--push-command", nargs=3, type=float, default=list(command_eval.PUSH_COMMAND),
+                   metavar=("VX", "VY", "YAW"), help="push: command (m/s, m/s, rad/s) (default 0.4 0 0)")
+    m.add_argument("--stand-episodes", type=int, default=8, help="stand: episodes (default 8)")
+    m.add_argument("--stand-duration", type=float, default=10.0, help="stand: episode length [s] (default 10)")
     return p
+
+
+def mode_specs(args: argparse.Namespace, modes: Sequence[str]) -> Dict[str, Any]:
+    """The validated settings of the command_grid / push / stand tests among ``modes`` (ValueError)."""
+    specs: Dict[str, Any] = {}
+    if "command_grid" in modes:
+        specs["command_grid"] = command_eval.CommandGrid(vx=args.grid_vx, yaw_rate=args.grid_yaw, vy=args.grid_vy,
+                                                         duration_s=args.grid_duration, settle_s=args.settle)
+    if "push" in modes:
+        specs["push"] = command_eval.PushTest(kicks_mps=args.kicks, episodes=args.push_episodes,
+                                              duration_s=args.push_duration, kick_time_s=args.kick_time,
+                                              command=args.push_command)
+    if "stand" in modes:
+        specs["stand"] = command_eval.StandTest(episodes=args.stand_episodes, duration_s=args.stand_duration)
+    return specs
 
 
 def _default_out(policy_arg: Optional[str]) -> str:
@@ -444,24 +496,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("error: --policy RUN_DIR_OR_EXPORT is required (or --no-residual for the nominal gait alone)",
               file=sys.stderr)
         return 2
+    modes = MODES[:-1] if args.mode == "all" else (args.mode,)
+    command_line = "python -m playback.evaluate " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    out = args.out or _default_out(args.policy)
     try:
+        specs = mode_specs(args, modes)  # every mode's settings checked before anything runs
         policy = load_policy(args.policy) if args.policy is not None else None
         configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
         configs = with_world(configs, terrain_seed=args.terrain_seed)
         if args.no_residual:
             policy = None
-        suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
-        report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
-                                 worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
-                                 suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
-                                 action_scale=args.action_scale, include_nominal=not args.no_nominal,
-                                 processes=args.processes, progress=print)
+        if "episodes" in modes:
+            suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
+            report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
+                                     worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
+                                     suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
+                                     action_scale=args.action_scale, include_nominal=not args.no_nominal,
+                                     processes=args.processes, progress=print)
+            report["settings"]["command_line"] = command_line
+            _write_episodes_report(report, out)
+        for mode, spec in specs.items():
+            print(f"{mode}:")
+            rep = command_eval.RUNNERS[mode](policy, spec, configs=configs, world=args.mode_world, bands=args.band,
+                                             seed=args.seed, action_scale=args.action_scale,
+                                             include_nominal=not args.no_nominal, processes=args.processes,
+                                             progress=print)
+            rep["settings"]["command_line"] = command_line
+            paths = command_eval.write_mode_report(rep, out)
+            print("\n".join(command_eval.summary_lines(rep) + rep["notes"]))
+            print("wrote " + ", ".join(paths.values()))
     except (ExportError, ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    report["settings"]["command_line"] = "python -m playback.evaluate " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    out = args.out or _default_out(args.policy)
+    return 0
+
+
+def _write_episodes_report(report: Dict[str, Any], out: str) -> None:
+    """Write the episodes-mode files and print the main table and the suite's findings."""
     paths = write_report(report, out)
     with open(paths["markdown"], encoding="utf-8") as fh:
         md = fh.read().splitlines()
@@ -479,7 +551,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"episodes on {len(stalls)} tiles" + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}"
                                                                    for f in stalls) if stalls else ""))
     print("wrote " + ", ".join(paths.values()))
-    return 0
 
 
 if __name__ == "__main__":
