@@ -270,7 +270,9 @@ class EnvConfig:
     def migrate(data: Mapping[str, Any], where: str = "<dict>") -> Dict[str, Any]:
         """Translate the pre-issue-13 keys ``randomization.{push_interval, push_velocity,
         domain_randomization, friction_scale, trunk_mass_delta, motor_strength}`` (exports and
-        run configs written before) into ``pushes`` / ``domain_randomization``."""
+        run configs written before) into ``pushes`` / ``domain_randomization``; such a config's
+        ``command`` keeps its old meaning (one command per episode, no zeros) unless it says
+        otherwise."""
         data = dict(data)
         r = data.get("randomization")
         if not isinstance(r, Mapping) or not (set(r) & set(LEGACY_RANDOMIZATION_KEYS)):
@@ -278,6 +280,10 @@ class EnvConfig:
         r = dict(r)
         legacy = {k: r.pop(k) for k in LEGACY_RANDOMIZATION_KEYS if k in r}
         data["randomization"] = r
+        # a config written before had one command per episode and no zero commands
+        cmd = data.get("command")
+        if isinstance(cmd, Mapping):
+            data["command"] = {"resample": False, "zero_probability": 0.0, **cmd}
         pv = float(legacy.get("push_velocity", 0.0) or 0.0)
         if pv > 0 and "pushes" not in data:
             data["pushes"] = {"enabled": True, "interval": legacy.get("push_interval", [4.0, 8.0]),

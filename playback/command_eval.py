@@ -19,7 +19,7 @@ same episodes (same reset keys: spawn, heading noise, joint noise, gait phase):
   trunk between the reset and the end (m), the largest yaw change (rad), falls. Files:
   ``stand_still.{json,md}``. Nothing is assumed about what the gait does at zero command.
 
-The env's own random pushes (``randomization.push_velocity``) are switched off in these tests
+The env's own random pushes (``env.pushes``) are switched off in these tests
 (:func:`mode_configs`); everything else comes from the export's config (or ``configs/*.yaml``).
 Commands outside the config's command ranges run like the others; the report notes them.
 
@@ -37,6 +37,8 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mjx_envs.episode_logic import DR_NAMES
 
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.evaluation_report import jsonable, write_json
@@ -408,11 +410,12 @@ _ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compile
 
 
 def mode_configs(configs: EnvConfigs, world: str = "flat") -> EnvConfigs:
-    """``configs`` on ``world`` with the env's own random pushes off (``randomization.push_velocity = 0``)."""
+    """``configs`` on ``world`` with the env's own random pushes off (``env.pushes.enabled = False``);
+    domain randomisation and sensor noise stay as configured (evaluate what the policy will meet)."""
     configs = with_world(configs, world)
-    r = configs.env.randomization
-    if r.push_velocity > 0:
-        configs = configs._replace(env=configs.env.replace(randomization=dataclasses.replace(r, push_velocity=0.0)))
+    p = configs.env.pushes
+    if p.enabled:
+        configs = configs._replace(env=configs.env.replace(pushes=dataclasses.replace(p, enabled=False)))
     return configs
 
 
@@ -497,7 +500,7 @@ def _run_mode(spec: Any, policy: Any, configs: Optional[EnvConfigs], world: str,
         policy = load_policy(os.fspath(policy))
     if configs is None:
         configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
-    pushes = float(configs.env.randomization.push_velocity)
+    pushes = list(configs.env.pushes.velocity) if configs.env.pushes.enabled else None
     configs = mode_configs(configs, world)
     if world == "rough":
         bands = list(bands) if bands else [0]
@@ -519,7 +522,9 @@ def _run_mode(spec: Any, policy: Any, configs: Optional[EnvConfigs], world: str,
                 "terrain_seed": configs.simulation.terrain_seed, "seed": int(seed),
                 "command_ranges": {"vx": list(cmd.vx), "vy": list(cmd.vy), "yaw_rate": list(cmd.yaw_rate)},
                 "heading_noise_rad": float(configs.env.randomization.heading_noise),
-                "config_push_velocity_mps": pushes, "env_pushes": "off (randomization.push_velocity = 0)",
+                "config_push_velocity_mps": pushes, "env_pushes": "off (env.pushes.enabled = false)",
+                "domain_randomization": [n for n in DR_NAMES if getattr(configs.env.domain_randomization, n).enabled],
+                "observation_noise": bool(configs.env.observation_noise.enabled),
                 "processes": int(processes), "command_line": ""}
     meta = {"control_dt": float(env.ctx.sim.control_dt), "definitions": DEFINITIONS,
             "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",

@@ -61,9 +61,9 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
         for k in ("vel_tracking_error_mps", "yaw_rate_error_radps", "achieved_vx_mps", "achieved_yaw_rate_radps"):
             assert math.isfinite(c[k]), k
         assert 0 <= c["vel_tracking_error_mps"] < 2 and 0 <= c["yaw_rate_error_radps"] < 3
-    # default ranges vx [0.2, 0.5], vy [0, 0], yaw rate [-0.3, 0.3]: only (0.3, 0, 0) is inside
-    assert [c["command"] for c in cells if not c["outside_command_ranges"]] == [[0.3, 0, 0]]
-    assert data["notes"] and "7 of 8 cells have" in data["notes"][0]
+    # default (joystick) ranges vx [-0.6, 1], vy [-0.4, 0.4], yaw rate [-1, 1]: every cell is inside
+    assert not any(c["outside_command_ranges"] for c in cells)
+    assert not any("cells have" in n for n in data["notes"])
     summ = data["results"]["nominal"]["summary"]
     assert set(summ) == {"vx_yaw", "vx_vy", "all"} and summ["all"]["cells"] == 8 and summ["all"]["falls"] == 0
     errs = [c["vel_tracking_error_mps"] for c in cells]
@@ -73,7 +73,7 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
         md = fh.read()
     for text in ("# Command grid", "| controller | grid | cells | falls |", "| nominal | all | 8 | 0 |",
                  "| vx (m/s) \\ yaw rate (rad/s) | yaw rate +0 | yaw rate +0.5 |", "| vx (m/s) \\ vy (m/s) |",
-                 "![command grid vx_yaw](command_grid_vx_yaw.png)", "Note: 7 of 8 cells"):
+                 "![command grid vx_yaw](command_grid_vx_yaw.png)"):
         assert text in md, text
     for png in ("command_grid_vx_yaw.png", "command_grid_vx_vy.png"):
         _png_ok(os.path.join(out, png))

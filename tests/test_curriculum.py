@@ -21,7 +21,7 @@ import pytest
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.env_config import Curriculum, EnvConfig
+from mjx_envs.env_config import CommandRanges, Curriculum, EnvConfig
 from model.simulation_config import SimulationConfig
 from model.terrain import TERRAIN_TYPES
 
@@ -274,7 +274,9 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     from train.curriculum_metrics import TerrainLevelMetrics
 
     n_env, ep_steps, n_steps = 16, 100, 300
-    cfg = EnvConfig(episode_length_s=ep_steps * DT, curriculum=Curriculum(initial_max_level=2, min_command_path=0.2))
+    forward = CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3), zero_probability=0.0, resample=False)
+    cfg = EnvConfig(episode_length_s=ep_steps * DT, curriculum=Curriculum(initial_max_level=2, min_command_path=0.2),
+                    command=forward)  # the forward task: the edge envs walk off the map
     raw = ResidualWalk(SimulationConfig(world="suite"), cfg)  # the training world: the terrain suite
     nl = raw.ctx.num_levels
     env = wrap_for_training(TerrainLevelMetrics(raw), episode_length=ep_steps)

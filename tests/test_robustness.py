@@ -147,6 +147,9 @@ def test_legacy_randomization_keys_still_load():
     assert cfg.pushes.enabled and cfg.pushes.interval == (4.0, 8.0)
     assert cfg.domain_randomization.friction == RandomRange(True, (0.7, 1.1))
     assert cfg.domain_randomization.motor_strength.enabled and not cfg.domain_randomization.kv.enabled
+    old["command"] = {"vx": [0.2, 0.5], "vy": [0.0, 0.0], "yaw_rate": [-0.3, 0.3]}
+    cmd = from_dict(EnvConfig, old, where="old.yaml").command
+    assert not cmd.resample and cmd.zero_probability == 0.0  # the old meaning: one command per episode
     off = {"randomization": {"push_velocity": 0.0, "domain_randomization": False, "friction_scale": [0.6, 1.25]}}
     cfg = from_dict(EnvConfig, off, where="old.yaml")
     assert not cfg.pushes.enabled and not cfg.domain_randomization.any_enabled
