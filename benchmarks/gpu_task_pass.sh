@@ -26,7 +26,11 @@ $PY -c "import jax, mujoco, brax; print('jax', jax.__version__, 'mujoco', mujoco
 
 RUNS=/tmp/gpu_runs
 rm -rf "$RUNS"
-for mode in residual modulated; do
+# PARALLEL=1 trains both at once on the one GPU (each gets ~half the throughput, but the minutes
+# of XLA compilation overlap; each process may take 45 % of the GPU memory)
+if [ "${PARALLEL:-0}" = 1 ]; then export XLA_PYTHON_CLIENT_MEM_FRACTION=0.45; fi
+train_one() {
+  mode=$1
   preset=gpu; [ "$mode" = modulated ] && preset=gpu,modulated
   echo "== $(date -u +%FT%TZ) training $mode (preset $preset, cap ${TRAIN_WALL_S} s, $STEPS steps)"
   timeout -k 15 "$TRAIN_WALL_S" $PY -m train --preset "$preset" --output-dir "$RUNS" --name "$mode" \
@@ -41,8 +45,16 @@ for mode in residual modulated; do
     mkdir -p "$OUT/$mode"
     cp -r "$run"/progress.jsonl "$run"/config.yaml "$OUT/$mode/" 2>/dev/null
     for d in "$run"/export* "$run"/best; do [ -d "$d" ] && cp -r "$d" "$OUT/$mode/"; done
-    tail -n 3 "$run/progress.jsonl" | cut -c1-400
+    grep '"kind": "eval"' "$run/progress.jsonl" | cut -c1-300
   fi
-done
+}
+if [ "${PARALLEL:-0}" = 1 ]; then
+  train_one residual > "$OUT/residual.log" 2>&1 &
+  train_one modulated > "$OUT/modulated.log" 2>&1 &
+  wait
+  cat "$OUT/residual.log" "$OUT/modulated.log"
+else
+  for mode in residual modulated; do train_one $mode; done
+fi
 ls -laR "$OUT" | head -40
 echo "== $(date -u +%FT%TZ) done"

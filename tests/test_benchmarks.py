@@ -25,3 +25,28 @@ def test_env_throughput_quick_writes_results(tmp_path):
     assert "| backend | envs | control steps/s | ratio to gym x1 |" in md
     assert os.path.getsize(os.path.join(out, stem + ".png")) > 1000
     assert res["rows"] == data["rows"]
+
+
+def test_compare_runs_tables_learning_curves(tmp_path):
+    """Eval rows of two progress files side by side: table, JSON, PNG; bad input exits with status 2."""
+    import json
+
+    from benchmarks import compare_runs
+
+    for name, errs in (("a", (0.17, 0.12, 0.10)), ("b", (0.17, 0.13, 0.11))):
+        run = tmp_path / name
+        run.mkdir()
+        rows = [{"kind": "zero_residual", "step": 0, "time_s": 1.0, "reward": 10.0, "fall_rate": 0.3,
+                 "vel_tracking_error_per_step": 0.17, "yaw_rate_error_per_step": 0.5},
+                {"kind": "train", "step": 5}]
+        rows += [{"kind": "eval", "step": 1000 * k, "time_s": 2.0 + k, "reward": 10.0 + k, "fall_rate": 0.3,
+                  "vel_tracking_error_per_step": e, "yaw_rate_error_per_step": 0.4} for k, e in enumerate(errs)]
+        (run / "progress.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out"
+    assert compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--labels", "res", "mod", "--out", str(out)]) == 0
+    data = json.loads((out / "learning_curves.json").read_text())
+    assert [r["vel_tracking_error_per_step"] for r in data["runs"]["mod"]["evals"]] == [0.17, 0.13, 0.11]
+    md = (out / "learning_curves.md").read_text()
+    assert "| res | 2,000 | 4 | 12.0 | 0.300 | 0.100 | 0.400 |" in md
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert compare_runs.main([str(tmp_path / "missing"), "--out", str(out)]) == 2

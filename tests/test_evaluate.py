@@ -206,7 +206,7 @@ def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, caps
     suite = data["settings"]["suite"]
     assert suite["terrain_seed"] == ev.SUITE_EVAL_TERRAIN_SEED == 1000
     assert suite["levels"] == [0, 5] and suite["types"] == ["rough", "stairs_up"] and suite["tiles"] == 4
-    assert data["settings"]["command_ranges"]["vx"] == [0.2, 0.5]
+    assert data["settings"]["command_ranges"]["vx"] == [-0.6, 1.0]  # the export's (joystick) ranges
     tiles = [("rough", 0), ("stairs_up", 0), ("rough", 5), ("stairs_up", 5)]  # level-major round robin
     for controller in ("policy", "nominal"):
         res = data["results"][controller]["suite"]
