@@ -43,7 +43,7 @@ from mjx_envs.episode_logic import DR_NAMES
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.evaluation_report import jsonable, write_json
 from playback.nominal import trunk_yaw
-from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs, make_env,
+from playback.policy_env import (EnvConfigs, cached_env, check_policy_matches_env, configs_from_meta, default_configs,
                                  meta_path, with_world)
 from train.export import load_policy
 
@@ -406,7 +406,6 @@ def run_task(env, controller, task: ModeTask, spec: Any, seed: int) -> Dict[str,
     return {"controller": task.controller, "episode": task.index, "terrain_level": task.level, **out}
 
 
-_ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
 
 
 def mode_configs(configs: EnvConfigs, world: str = "flat") -> EnvConfigs:
@@ -419,15 +418,6 @@ def mode_configs(configs: EnvConfigs, world: str = "flat") -> EnvConfigs:
     return configs
 
 
-def cached_env(configs: EnvConfigs):
-    """The env for ``configs``, built once per process (at most 4 kept)."""
-    if configs not in _ENVS:
-        if len(_ENVS) >= 4:
-            for e in _ENVS.values():
-                e.close()
-            _ENVS.clear()
-        _ENVS[configs] = make_env(configs)
-    return _ENVS[configs]
 
 
 @dataclasses.dataclass

@@ -63,8 +63,8 @@ from playback.episode import EpisodeRecord, episode_key, policy_controller, run_
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
                                         plot_suite_success, write_json, write_markdown)
-from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs,
-                                 make_env, meta_path, with_world)
+from playback.policy_env import (EnvConfigs, cached_env, check_policy_matches_env, configs_from_meta,
+                                 default_configs, meta_path, with_world)
 from train.export import ExportError, load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
@@ -146,7 +146,6 @@ class _Job:
     jax_cache_dir: Optional[str] = None
 
 
-_ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
 
 
 def world_configs(configs: EnvConfigs, world: str, suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED) -> EnvConfigs:
@@ -155,13 +154,7 @@ def world_configs(configs: EnvConfigs, world: str, suite_terrain_seed: int = SUI
 
 
 def _env_for(configs: EnvConfigs):
-    if configs not in _ENVS:
-        if len(_ENVS) >= 4:
-            for e in _ENVS.values():
-                e.close()
-            _ENVS.clear()
-        _ENVS[configs] = make_env(configs)
-    return _ENVS[configs]
+    return cached_env(configs)
 
 
 def _run_job(job: _Job) -> List[Tuple[EpisodeTask, Dict[str, Any], np.ndarray, Optional[EpisodeRecord]]]:

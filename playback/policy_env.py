@@ -91,6 +91,21 @@ def make_env(configs: EnvConfigs, render_mode: Optional[str] = None, width: int 
                            render_mode=render_mode, width=width, height=height)
 
 
+
+_ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
+
+
+def cached_env(configs: EnvConfigs) -> ResidualWalkEnv:
+    """The env for ``configs`` (no rendering), built once per process (at most 4 kept; the
+    evaluation tools call this for every episode)."""
+    if configs not in _ENVS:
+        if len(_ENVS) >= 4:
+            for e in _ENVS.values():
+                e.close()
+            _ENVS.clear()
+        _ENVS[configs] = make_env(configs)
+    return _ENVS[configs]
+
 def _channels(layout: Sequence[Mapping[str, Any]]) -> List[tuple]:
     return [(str(c["name"]), int(c.get("size", int(c.get("stop", 0)) - int(c.get("start", 0)))),
              c.get("scale")) for c in layout]
