@@ -1,0 +1,118 @@
+"""python -m playback.safety: the pre-hardware safety report (issue 15, item 4).
+
+Fast (a few seconds of simulation; the two DR envs are built and compiled once per process): the
+shipped policy on 1 short episode per world, the same policy with its action scaled up (it must
+FAIL, exit status 1), malformed thresholds (exit status 2 naming the key), and the threshold
+checks on synthetic numbers.
+"""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from model.simulation_config import REPO_ROOT
+from playback import safety
+
+POLICY = os.path.join(REPO_ROOT, "policies", "quad12_rough_h200")
+SHORT = ["--episodes", "1", "--duration", "2"]
+
+
+def _values(report, controller, world):
+    return {r["name"]: r["value"] for r in report["results"][controller][world]["criteria"]}
+
+
+@pytest.fixture(scope="module")
+def shipped_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("safety_shipped")
+    status = safety.main(["--policy", POLICY, *SHORT, "--out", str(out)])
+    return status, out, json.load(open(out / "safety.json"))
+
+
+def test_shipped_policy_report_is_well_formed(shipped_report):
+    status, out, rep = shipped_report
+    assert status in (0, 1) and status == (0 if rep["passed"] else 1)
+    s = rep["settings"]
+    assert s["episodes"] == 1 and s["duration_s"] == 2.0 and s["worlds"] == ["flat", "rough"]
+    assert s["command_line"].startswith("python -m playback.safety --policy ") and "--episodes 1" in s["command_line"]
+    assert all(v["enabled"] for v in s["domain_randomization"].values()) and len(s["domain_randomization"]) == 7
+    assert set(rep["thresholds"]) == {f.name for f in dataclasses.fields(safety.SafetyThresholds)}
+    names = [c.name for c in safety.CRITERIA]
+    for ctrl in ("policy", "nominal"):
+        for world in ("flat", "rough"):
+            res = rep["results"][ctrl][world]
+            assert [r["name"] for r in res["criteria"]] == names
+            for r in res["criteria"]:
+                assert r["value"] is not None and isinstance(r["passed"], bool), r
+            m = res["summary"]
+            assert m["joint_limit_margin_min_rad"] <= m["joint_limit_margin_p1_rad"] <= m["joint_limit_margin_p5_rad"] \
+                <= m["joint_limit_margin_median_rad"]
+            assert 0 < m["max_torque_fraction"] <= 1.0 + 1e-9  # MuJoCo clamps to the (randomised) limit
+            assert m["foot_slip_mean_mps"] <= m["foot_slip_p95_mps"] * 3 and m["contact_foot_steps"] > 0
+            (ep,) = res["episodes"]
+            assert ep["steps"] == 100 and ep["episode"] == 0 and len(ep["torque_limit_per_joint_nm"]) == 12
+            assert ep["dr"]["friction"] != 1.0  # domain randomisation was drawn
+    md = (out / "safety.md").read_text()
+    assert md.startswith("# Safety report: " + ("PASS" if rep["passed"] else "FAIL"))
+    for c in safety.CRITERIA:
+        assert md.count("| " + c.label.replace("|", "\\|") + " |") == 2, c.label  # one row per world table
+    assert "## flat" in md and "## rough" in md and "p5" in md
+
+
+def test_scaled_up_action_fails(shipped_report, tmp_path, capsys):
+    _, _, base = shipped_report
+    status = safety.main(["--policy", POLICY, *SHORT, "--action-scale", "20", "--no-nominal", "--out", str(tmp_path)])
+    rep = json.load(open(tmp_path / "safety.json"))
+    assert status == 1 and rep["passed"] is False
+    assert "FAIL" in (tmp_path / "safety.md").read_text().splitlines()[0]
+    failed = {r["name"] for w in ("flat", "rough") for r in rep["results"]["policy"][w]["criteria"] if not r["passed"]}
+    assert failed, "a scaled-up policy must fail some criterion"
+    # bang-bang residuals: the feet slide and the trunk rocks much more than with the policy's own actions
+    for world in ("flat", "rough"):
+        big, own = _values(rep, "policy", world), _values(base, "policy", world)
+        assert big != own
+        assert big["foot_slip_p95"] > own["foot_slip_p95"] and big["roll"] > own["roll"]
+    assert "safety: FAIL" in capsys.readouterr().out
+
+
+def test_malformed_thresholds_exit_2(tmp_path, capsys):
+    bad = tmp_path / "safety.yaml"
+    bad.write_text("max_joint_velocity_radps: fast\n")
+    assert safety.main(["--policy", POLICY, "--thresholds", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "max_joint_velocity_radps" in err and str(bad) in err
+    bad.write_text("max_joint_speed: 21\n")
+    assert safety.main(["--policy", POLICY, "--thresholds", str(bad)]) == 2
+    assert "unknown key 'max_joint_speed'" in capsys.readouterr().err
+    bad.write_text("max_ik_saturation_rate: 1.5\n")
+    assert safety.main(["--policy", POLICY, "--thresholds", str(bad)]) == 2
+    assert "max_ik_saturation_rate" in capsys.readouterr().err
+    assert safety.main(["--policy", str(tmp_path / "no_such_policy")]) == 2
+    assert "no_such_policy" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_threshold_checks_on_synthetic_numbers():
+    th = safety.load_thresholds()  # the shipped configs/safety.yaml loads and validates
+    good = {"joint_limit_margin_min_rad": 0.3, "near_limit_fraction": 0.0, "max_joint_velocity_radps": 10.0,
+            "max_torque_fraction": 0.6, "actuator_saturation_rate": 0.0, "ik_saturation_rate": 0.0,
+            "foot_slip_mean_mps": 0.03, "foot_slip_p95_mps": 0.1, "max_abs_roll_rad": 0.1,
+            "max_abs_pitch_rad": 0.1, "falls": 0, "nan_physics": 0}
+    rows = safety.check_criteria(good, th)
+    assert [r["name"] for r in rows] == [c.name for c in safety.CRITERIA] and all(r["passed"] for r in rows)
+    bad = {**good, "joint_limit_margin_min_rad": -0.02, "max_joint_velocity_radps": th.max_joint_velocity_radps + 0.1,
+           "falls": 1, "foot_slip_p95_mps": None}
+    failed = {r["name"] for r in safety.check_criteria(bad, th) if not r["passed"]}
+    assert failed == {"joint_limit_margin", "joint_velocity", "falls", "foot_slip_p95"}
+    # boundaries pass: value == threshold
+    edge = {**good, "max_joint_velocity_radps": th.max_joint_velocity_radps,
+            "joint_limit_margin_min_rad": th.min_joint_limit_margin_rad}
+    assert all(r["passed"] for r in safety.check_criteria(edge, th))
+    assert safety.check_criteria({**good, "max_abs_roll_rad": float("nan")}, th)[8]["passed"] is False
+    judged = {"policy": {"flat": safety.check_criteria(good, th), "rough": safety.check_criteria(bad, th)},
+              "nominal": {"flat": safety.check_criteria(bad, th)}}
+    assert safety.verdict(judged) is False
+    judged["policy"]["rough"] = safety.check_criteria(good, th)
+    assert safety.verdict(judged) is True  # the nominal gait's failures do not decide
+    assert safety.verdict({}) is False
