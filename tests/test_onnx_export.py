@@ -50,6 +50,7 @@ def test_shipped_policy_parity_and_check_file(shipped):
     assert os.path.isfile(os.path.join(d, ox.ONNX_FILE))
     assert check["n_random"] == 1000 and check["n_recorded"] == N_RECORDED
     assert check["max_abs_diff_random"] <= 1e-5 and check["max_abs_diff_recorded"] <= 1e-5
+    assert check["n_random_full_range"] == 1000 and "max_abs_diff_random_full_range" in check  # reported
     on_disk = json.load(open(os.path.join(d, ox.CHECK_FILE)))
     assert on_disk["passed"] and on_disk["opset"] == ox.OPSET == 17
     assert on_disk["onnxruntime_version"] and on_disk["sha256"] == ox._file_sha256(os.path.join(d, ox.ONNX_FILE))
@@ -107,6 +108,17 @@ def test_every_activation_and_output_rule(tmp_path, recorded, activation, output
     pol = ex.load_policy(os.path.join(d, ox.ONNX_FILE))
     obs = ox.random_observations(50, 54, seed=9)
     np.testing.assert_allclose(pol.act(obs), ex.load_policy(d).act(obs), atol=1e-5)
+
+
+def test_random_observations_stay_in_the_env_clip_and_normaliser_bound():
+    mean = np.array([0.0, 0.5, -3.0], np.float32)
+    std = np.array([1.0, 1e-6, 0.01], np.float32)
+    obs = ox.random_observations(500, 3, mean=mean, std=std, bound=ox.NORMALISED_BOUND)
+    assert np.all(np.abs(obs) <= ox.OBS_RANGE)
+    assert np.all(np.abs((obs - mean) / std) <= ox.NORMALISED_BOUND * (1 + 1e-4))
+    assert obs[:, 0].min() < -9 and obs[:, 0].max() > 9  # an ordinary channel keeps the whole ±10
+    full = ox.random_observations(500, 3)
+    assert np.all(full[0] == 0) and full.min() < -9 and full.max() > 9
 
 
 def test_failed_verification_refuses_to_write(tmp_path, recorded, monkeypatch):
@@ -186,6 +198,8 @@ def test_cli_onnx_only_and_trainer_hook(tmp_path, monkeypatch, capsys):
     check = json.load(open(os.path.join(export_dir, ox.CHECK_FILE)))
     assert check["n_random"] == 100 and check["n_recorded"] == 0 and check["passed"]
     assert isinstance(ex.load_policy(os.path.join(run, "export", ox.ONNX_FILE)), ox.OnnxPolicy)
+    again = ox.export_onnx(os.path.join(export_dir, ox.ONNX_FILE), n_random=10, n_recorded=0)  # re-export from its path
+    assert again["passed"] and again["sha256"] == check["sha256"]
     # the trainers' hook without onnxruntime: one line naming the extra, nothing raised
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     lines = []

@@ -548,10 +548,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from train.onnx_export import export_onnx, summary_line
 
             print(summary_line(out, export_onnx(out, n_random=args.onnx_random, n_recorded=args.onnx_recorded)))
-    except (CheckpointError, ExportError, ConfigError) as e:
+    except (CheckpointError, ExportError, _module_export_error(), ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _module_export_error() -> type:
+    """``train.export.ExportError`` as other modules raise it: under ``python -m train.export`` this
+    file runs as ``__main__``, whose ``ExportError`` is a different class."""
+    from train import export as module
+
+    return module.ExportError
 
 
 if __name__ == "__main__":
