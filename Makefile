@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e ".[dev,sb3]"
+	$(PY) -m pip install -q -e ".[dev,sb3,deploy]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -466,7 +466,7 @@ def _run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, pro
             if progress:
                 progress(f"  {len(out)}/{len(tasks)} episodes done")
         return out
-    export_dir = getattr(policy, "export_dir", None)
+    export_dir = getattr(policy, "load_path", None) or getattr(policy, "export_dir", None)  # .onnx: that file
     if policy is not None and export_dir is None:
         raise ValueError("processes > 1 needs a policy loaded from an export (train.export.load_policy)")
     jobs = [_Job(chunk, export_dir=export_dir, **job_args) for chunk in _split(tasks, 2 * processes)]

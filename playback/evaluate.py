@@ -286,7 +286,7 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
             if progress:
                 progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
     else:
-        export_dir = getattr(policy, "export_dir", None)
+        export_dir = getattr(policy, "load_path", None) or getattr(policy, "export_dir", None)  # .onnx: that file
         if policy is not None and export_dir is None:
             raise ValueError("processes > 1 needs a policy loaded from an export (train.export.load_policy)")
         jobs = [_Job(chunk, export_dir=export_dir, **common) for chunk in _split(tasks, 2 * processes)]

@@ -439,6 +439,9 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         export_dir = os.path.join(run_dir, EXPORT_SUBDIR)
         export_brax_policy(export_dir, _to_numpy_tree(export_params), export_cfg, raw_env.observation_layout(),
                            obs_size, act_size, training_info)
+        from train.onnx_export import export_onnx_if_available
+
+        export_onnx_if_available(export_dir, log=console)  # policy.onnx, or one line saying why not
         logger.record("done", final_step, export_dir=export_dir, stopped_early=st["stopped"],
                       exported_step=export_step,
                       final_reward=final_eval.get("reward"),

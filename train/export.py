@@ -284,6 +284,7 @@ class ExportedPolicy:
     def __init__(self, export_dir: str, meta: Dict[str, Any], layers: List[Tuple[np.ndarray, np.ndarray]],
                  mean: np.ndarray, std: np.ndarray, count: float):
         self.export_dir = export_dir
+        self.load_path = export_dir  # what evaluation workers pass to load_policy (OnnxPolicy: the .onnx file)
         self.meta = meta
         self.layers = layers
         self.obs_mean = mean
@@ -383,13 +384,20 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
     """Load an export written by :func:`write_export` (Brax or SB3 backend).
 
     Args:
-      path: run directory, export directory, or a file inside the export directory.
+      path: run directory, export directory, or a file inside the export directory. A path ending
+        in ``.onnx`` loads that graph with onnxruntime instead
+        (:func:`train.onnx_export.load_onnx_policy`: same interface, ``meta`` from the
+        ``meta.json`` beside it; needs ``pip install -e .[deploy]``).
       observation_size: if given, the export must expect observations of this size.
 
     Raises:
       ExportError: missing or corrupt file (named in the message), inconsistent shapes, or an
         observation-size mismatch.
     """
+    if os.fspath(path).lower().endswith(".onnx"):
+        from train.onnx_export import load_onnx_policy
+
+        return load_onnx_policy(path, observation_size)
     from flax import serialization
 
     export_dir = resolve_export_dir(path)
@@ -491,19 +499,37 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m train.export RUN_DIR [--step N | --best] [--out DIR]``: export any checkpoint."""
+    """``python -m train.export RUN_DIR [--step N | --best] [--out DIR] [--onnx]``: export any checkpoint
+    (``--onnx``: also ``policy.onnx``); ``python -m train.export EXPORT_DIR --onnx-only`` adds
+    ``policy.onnx`` to an existing export without re-exporting it."""
     import argparse
     import sys
 
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
 
-    p = argparse.ArgumentParser(prog="python -m train.export", description=main.__doc__.split(":")[1].strip())
-    p.add_argument("run_dir")
+    p = argparse.ArgumentParser(prog="python -m train.export",
+                                description="Export a checkpoint of a training run (RUN_DIR/export_<step>/), "
+                                            "optionally with a verified policy.onnx.")
+    p.add_argument("run_dir", help="training run directory (with --onnx-only: an export, its run directory or a file "
+                                   "in it)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: the newest)")
     p.add_argument("--best", action="store_true", help="export the best-evaluation parameters (RUN_DIR/best/)")
     p.add_argument("--out", default=None, help="export directory (default: RUN_DIR/export_<step>)")
+    p.add_argument("--onnx", action="store_true", help="also write policy.onnx (+ onnx_check.json), verified with "
+                                                       "onnxruntime (pip install -e .[deploy])")
+    p.add_argument("--onnx-only", action="store_true", help="add policy.onnx to the existing export RUN_DIR "
+                                                            "(export dir or run dir) without re-exporting it")
+    p.add_argument("--onnx-random", type=int, default=1000, metavar="N", help="random verification observations")
+    p.add_argument("--onnx-recorded", type=int, default=1000, metavar="N",
+                   help="verification observations recorded from playback episodes (flat world)")
     args = p.parse_args(argv)
+    if args.onnx_only:
+        if args.step is not None or args.best or args.out is not None:
+            p.error("--onnx-only works on an existing export: --step/--best/--out do not apply")
+        from train.onnx_export import main_onnx_only
+
+        return main_onnx_only(args.run_dir, args.onnx_random, args.onnx_recorded)
     from train.run_dir import resolve_run_dir
 
     args.run_dir = resolve_run_dir(args.run_dir)
@@ -517,11 +543,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             step = found[-1][0] if found else None
         out = args.out or os.path.join(args.run_dir, f"export_{'best_' if args.best else ''}{step}")
         export_checkpoint(args.run_dir, out, step, subdir=sub)
-    except (CheckpointError, ExportError, ConfigError) as e:
+        print(f"exported step {step} of {args.run_dir} to {os.path.abspath(out)}")
+        if args.onnx:
+            from train.onnx_export import export_onnx, summary_line
+
+            print(summary_line(out, export_onnx(out, n_random=args.onnx_random, n_recorded=args.onnx_recorded)))
+    except (CheckpointError, ExportError, _module_export_error(), ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"exported step {step} of {args.run_dir} to {os.path.abspath(out)}")
     return 0
+
+
+def _module_export_error() -> type:
+    """``train.export.ExportError`` as other modules raise it: under ``python -m train.export`` this
+    file runs as ``__main__``, whose ``ExportError`` is a different class."""
+    from train import export as module
+
+    return module.ExportError
 
 
 if __name__ == "__main__":

@@ -263,6 +263,9 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
                     "recent_episode_reward": float(np.mean(ep)) if ep else None, "preset": cfg.preset,
                     "run_dir": run_dir, "train_world": cfg.simulation.world}
         export_dir = export_sb3_policy(os.path.join(run_dir, EXPORT_SUBDIR), model, venv_n, cfg, training)
+        from train.onnx_export import export_onnx_if_available
+
+        export_onnx_if_available(export_dir, log=console)  # policy.onnx, or one line saying why not
     finally:
         venv.close()
     return {"run_dir": run_dir, "export_dir": export_dir, "model": model, "vec_normalize": venv_n,
