@@ -59,7 +59,7 @@ class SafetyThresholds:
     near_limit_margin_rad: float = field(default=0.05, metadata={"range": (0.0, 1.0)})
     max_near_limit_fraction: float = field(default=0.02, metadata={"range": (0.0, 1.0)})
     max_joint_velocity_radps: float = field(default=21.0, metadata={"range": (0.0, 1000.0)})
-    max_torque_fraction: float = field(default=1.0, metadata={"range": (0.0, 10.0)})
+    max_torque_fraction: float = field(default=0.95, metadata={"range": (0.0, 10.0)})
     max_actuator_saturation_rate: float = field(default=0.01, metadata={"range": (0.0, 1.0)})
     max_ik_saturation_rate: float = field(default=0.02, metadata={"range": (0.0, 1.0)})
     max_foot_slip_mean_mps: float = field(default=0.1, metadata={"range": (0.0, 100.0)})
