@@ -18,37 +18,37 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from train.progress import PROGRESS_FILE
+
 COLUMNS = (("reward", "return"), ("fall_rate", "fall rate"), ("vel_tracking_error_per_step", "vel err (m/s)"),
            ("yaw_rate_error_per_step", "yaw err (rad/s)"))
 
 
 def progress_path(path: str) -> str:
     """The ``progress.jsonl`` of a run directory (or the file itself); FileNotFoundError names it."""
-    p = os.path.join(path, "progress.jsonl") if os.path.isdir(path) else path
+    p = os.path.join(path, PROGRESS_FILE) if os.path.isdir(path) else path
     if not os.path.isfile(p):
         raise FileNotFoundError(f"no progress.jsonl at {path!r} (give a run directory or its progress.jsonl)")
     return p
 
 
 def eval_rows(path: str) -> Dict[str, Any]:
-    """{"zero_residual": row or None, "evals": [rows sorted by step]} of one run's progress file."""
-    zero, evals = None, []
-    with open(progress_path(path)) as fh:
-        for k, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}: line {k} is not JSON ({e})") from None
-            if row.get("kind") == "eval":
-                evals.append(row)
-            elif row.get("kind") == "zero_residual":
-                zero = row
+    """{"zero_residual": row or None, "evals": [rows sorted by step]} of one run's progress file
+    (read with ``train.progress.read_progress``)."""
+    from train.progress import read_progress
+
+    p = progress_path(path)
+    if os.path.basename(p) != PROGRESS_FILE:
+        raise ValueError(f"{p}: expected a run directory or its {PROGRESS_FILE}")
+    try:
+        rows = read_progress(os.path.dirname(p) or ".")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not JSON lines ({e})") from None
+    zero = [r for r in rows if r.get("kind") == "zero_residual"]
+    evals = [r for r in rows if r.get("kind") == "eval"]
     if not evals:
         raise ValueError(f"{path}: no evaluation rows (\"kind\": \"eval\") in its progress.jsonl")
-    return {"zero_residual": zero, "evals": sorted(evals, key=lambda r: r["step"])}
+    return {"zero_residual": zero[-1] if zero else None, "evals": sorted(evals, key=lambda r: r["step"])}
 
 
 def compare(paths: Sequence[str], labels: Optional[Sequence[str]] = None) -> Dict[str, Any]:
