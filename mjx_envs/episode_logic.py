@@ -117,19 +117,27 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     """Everything random about one episode, from one key: (qpos (19,), qvel (18,), info).
 
     ``level`` is the terrain-curriculum level (rough world: the difficulty band of the spawn;
-    suite: the difficulty row); None draws it uniformly from [0, curriculum.initial_max_level].
-    ``terrain_type`` (suite only: index into ``model.terrain.TERRAIN_TYPES``) is drawn uniformly
-    from the key when None, so every episode of a training env lands on a fresh type.
+    suite: the difficulty row); None (or a negative value) draws it uniformly from [0,
+    curriculum.initial_max_level]. ``terrain_type`` (suite only: index into
+    ``model.terrain.TERRAIN_TYPES``) is drawn uniformly from the key when None (or negative),
+    so every episode of a training env lands on a fresh type.
     Deterministic in ``rng``.
     """
     cfg, r = ctx.env, ctx.env.randomization
     keys = jax.random.split(rng, 13)
+    drawn_level = jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1)
     if level is None:
-        level = jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1)
+        level = drawn_level
+    else:  # a negative level (batched resets) means "draw it", as None does
+        level = jnp.where(jnp.asarray(level) < 0, drawn_level, jnp.asarray(level, jnp.int32))
     level = jnp.clip(jnp.asarray(level, jnp.int32), 0, ctx.num_levels - 1)
     ux, uy = jax.random.uniform(keys[4], (2,))
-    if terrain_type is None:  # a key of its own: the other draws stay what they were before the suite
-        terrain_type = jax.random.randint(jax.random.fold_in(rng, _TYPE_SALT), (), 0, ctx.num_types)
+    # a key of its own: the other draws stay what they were before the suite
+    drawn_type = jax.random.randint(jax.random.fold_in(rng, _TYPE_SALT), (), 0, ctx.num_types)
+    if terrain_type is None:
+        terrain_type = drawn_type
+    else:  # negative: drawn, as None
+        terrain_type = jnp.where(jnp.asarray(terrain_type) < 0, drawn_type, jnp.asarray(terrain_type, jnp.int32))
     terrain_type = jnp.clip(jnp.asarray(terrain_type, jnp.int32), 0, ctx.num_types - 1)
     if ctx.suite is not None:
         x, y = terrain.suite_spawn_xy(level, terrain_type, ux, uy, ctx.suite)
@@ -368,30 +376,34 @@ def action_to_ctrl(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
     return out.joint_targets, action, info, jnp.sum(out.saturated).astype(jnp.float32)
 
 
-def apply_push(ctx: EnvContext, qvel: jax.Array, info: Dict[str, Any]) -> Tuple[jax.Array, Dict[str, Any]]:
-    """Add a horizontal trunk velocity kick when the push timer fires (``EnvConfig.pushes``):
-    magnitude ``U(velocity)`` m/s, direction uniform in [0, 2 pi) (world frame); the next push
-    ``U(interval)`` s later. ``info["pushed"]`` = 1 on a kick step."""
+def apply_push(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, Dict[str, Any]]:
+    """The horizontal trunk velocity kick of this control step (``EnvConfig.pushes``): (kick (2,)
+    [m/s, world frame], info). When the push timer fires the kick has magnitude ``U(velocity)``
+    m/s and a direction uniform in [0, 2 pi), and the next push comes ``U(interval)`` s later;
+    otherwise it is zero. The back end adds it to ``qvel[0:2]`` in its own precision (float64 in
+    C MuJoCo). ``info["pushed"]`` = 1 on a kick step."""
     p = ctx.env.pushes
     if not p.enabled:
-        return qvel, {**info, "pushed": jnp.zeros(())}
+        return jnp.zeros((2,), jnp.float32), {**info, "pushed": jnp.zeros(())}
     t = info["step"].astype(jnp.float32) * ctx.sim.control_dt
     fire = t >= info["push_time"]
     k1, k2, k3, k4 = jax.random.split(info["rng"], 4)
     size = _uniform(k1, p.velocity)
     angle = jax.random.uniform(k4, (), minval=0.0, maxval=2 * jnp.pi)
     kick = size * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
-    qvel = qvel.at[:2].add(jnp.where(fire, kick, 0.0).astype(qvel.dtype))
+    kick = jnp.where(fire, kick, 0.0).astype(jnp.float32)
     next_time = jnp.where(fire, t + _uniform(k2, p.interval), info["push_time"])
-    return qvel, {**info, "rng": k3, "push_time": next_time.astype(jnp.float32),
+    return kick, {**info, "rng": k3, "push_time": next_time.astype(jnp.float32),
                   "pushed": fire.astype(jnp.float32)}
 
 
-def pre_physics(ctx: EnvContext, action: jax.Array, info: Dict[str, Any], qvel: jax.Array):
-    """Before the substeps: (ctrl, qvel with push, info, aux) — aux feeds ``post_physics``."""
+def pre_physics(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]):
+    """Before the substeps: (ctrl (12,), kick (2,), info, aux). The back end sets ``ctrl``, adds
+    ``kick`` to the trunk's world-frame velocity ``qvel[0:2]`` and steps; ``aux`` feeds
+    ``post_physics``."""
     ctrl, action, info, ik_sat = action_to_ctrl(ctx, action, info)
-    qvel, info = apply_push(ctx, qvel, info)
-    return ctrl, qvel, info, dict(action=action, ik_saturated=ik_sat)
+    kick, info = apply_push(ctx, info)
+    return ctrl, kick, info, dict(action=action, ik_saturated=ik_sat)
 
 
 def _physics_bad(meas: Measurements) -> jax.Array:

@@ -6,6 +6,12 @@ back end differs. Used for parity checks, Stable-Baselines3 and viewer playback.
 
     env = gymnasium.make("Quad12ResidualWalk-v0", world="rough", render_mode="rgb_array")
 
+``info["metrics"]`` (every reward term and diagnostic, as floats) is only built when asked for:
+``ResidualWalkEnv(metrics=True)``. The physics state stays float64 across steps (the push kick is
+added in float64); the solver's warm start is carried from step to step the way the batched back
+end ``mjx_envs.vector_env.ResidualWalkVectorEnv`` carries it (``cmujoco_physics.warm_start``),
+which reproduces this env bit for bit.
+
 ``render_mode="human"`` opens the MuJoCo passive viewer (without a display the constructor
 raises :class:`mjx_envs.display.NoDisplayError` instead of letting GLFW end the process);
 ``"rgb_array"`` renders offscreen (on a headless machine set ``MUJOCO_GL=osmesa`` or ``egl``).
@@ -17,13 +23,15 @@ from typing import Any, Dict, Optional
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import mujoco
 import numpy as np
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
+from mjx_envs.batched_logic import BatchedLogic
+from mjx_envs.cmujoco_physics import warm_start
 from mjx_envs.env_config import EnvConfig
-from mjx_envs.measurements import measure
 from mjx_envs.observation import CLIP, observation_layout
 from model.simulation_config import SimulationConfig
 
@@ -35,7 +43,7 @@ class ResidualWalkEnv(gym.Env):
 
     def __init__(self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
                  gait: Optional[GaitConfig] = None, world: Optional[str] = None,
-                 render_mode: Optional[str] = None, width: int = 640, height: int = 480):
+                 render_mode: Optional[str] = None, width: int = 640, height: int = 480, metrics: bool = False):
         sim = sim or SimulationConfig()
         if world is not None:
             sim = sim.replace(world=world)
@@ -56,21 +64,11 @@ class ResidualWalkEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, (ctx.observation_size,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ctx.action_size,), np.float32)
         self._dr_base = {k: np.array(getattr(self.model, k)) for k in logic.DR_FIELDS}
-        idx = ctx.idx
-        self._sample = jax.jit(lambda rng, level: logic.sample_episode(ctx, rng, level))
-        self._sample_typed = jax.jit(lambda rng, level, ttype: logic.sample_episode(ctx, rng, level, ttype))
-        self._sample_free = jax.jit(lambda rng: logic.sample_episode(ctx, rng, None))
-        self._next_level = jax.jit(lambda info: logic.next_level(ctx, info))
-        self._pre = jax.jit(lambda action, info, qvel: logic.pre_physics(ctx, action, info, qvel))
-        self._post = jax.jit(lambda qpos, qvel, sd, af, info, aux: logic.post_physics(
-            ctx, measure(idx, qpos, qvel, sd, af), info, aux))
-        self._first_obs = jax.jit(lambda qpos, qvel, sd, af, info: logic.initial_observation(
-            ctx, measure(idx, qpos, qvel, sd, af), info))
-        # float64, in numpy: the C model's arrays are float64 and a neutral draw leaves them bit for bit
-        self._dr_fields = lambda dr: logic.randomized_model_fields(
-            ctx, self._dr_base, {k: np.asarray(v, np.float64) for k, v in dr.items()}, xp=np)
-        self._info = None
-        self._rng = None
+        # the episode logic: the batched, packed calls of the C-MuJoCo back end with N = 1 (the
+        # same compiled functions as ResidualWalkVectorEnv, so the two agree bit for bit)
+        self.logic = BatchedLogic(ctx)
+        self.return_metrics = bool(metrics)
+        self._bufs = None  # packed episode info, batch of 1
         self.terrain_level: Optional[int] = None  # curriculum level of the next reset (see reset)
         self._finished = False  # the current episode has ended (terminated or truncated)
 
@@ -98,11 +96,10 @@ class ResidualWalkEnv(gym.Env):
         options = options or {}
         if seed is not None:
             self.terrain_level = None
-        if "key" in options:
-            key = options["key"]
-        else:
-            key = jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1)))
+        key = np.asarray(options["key"] if "key" in options else
+                         jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1))), np.uint32)
         level = options.get("terrain_level", self.terrain_level)
+        ttype = -1
         if "terrain_type" in options:
             ttype = int(options["terrain_type"])
             if not 0 <= ttype < self.ctx.num_types:
@@ -110,65 +107,85 @@ class ResidualWalkEnv(gym.Env):
                                  f"'{self.ctx.sim.world}', got {ttype}")
             if level is None:
                 level = 0
-            qpos, qvel, info = self._sample_typed(key, np.int32(level), np.int32(ttype))
-        elif level is not None:
-            qpos, qvel, info = self._sample(key, np.int32(level))
-        else:
-            qpos, qvel, info = self._sample_free(key)
+        qpos, qvel, ctrl, bufs, dr = self.logic.reset(key[None], [-1 if level is None else int(level)], [ttype])
         if self.ctx.env.domain_randomization.any_enabled:
-            for k, v in self._dr_fields(info["dr"]).items():
-                getattr(self.model, k)[:] = np.asarray(v)
+            draws = self.logic.dr.unpack({"float32": dr[0]})
+            fields = logic.randomized_model_fields(
+                self.ctx, self._dr_base, {k: np.asarray(v, np.float64) for k, v in draws.items()}, xp=np)
+            for k, v in fields.items():
+                getattr(self.model, k)[:] = v
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
-        d.qpos[:] = np.asarray(qpos)
-        d.qvel[:] = np.asarray(qvel)
-        d.ctrl[:] = np.asarray(qpos)[7:19]
+        d.qpos[:] = qpos[0]
+        d.qvel[:] = qvel[0]
+        d.ctrl[:] = ctrl[0]
         mujoco.mj_forward(m, d)
-        obs = self._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, info)
-        self._info = info
-        self.terrain_level = int(info["terrain_level"])
+        self._warm = np.zeros(m.nv)
+        self._bufs = bufs
+        obs = self.observe()
+        self.terrain_level = int(self.logic.read(bufs, "terrain_level")[0])
         self._finished = False
         if self.render_mode == "human":
             self.render()
-        return np.asarray(obs, np.float32), self._public_info()
+        return obs, self._public_info()
+
+    def observe(self) -> np.ndarray:
+        """The observation of the current physics state and episode info (what ``reset`` returns;
+        after editing ``env.data`` or ``env.episode_info`` call ``mujoco.mj_forward`` first)."""
+        d = self.data
+        return self.logic.first_obs(d.qpos[None], d.qvel[None], d.sensordata[None], self._bufs)[0]
 
     def step(self, action):
         """One control step. ``terminated``: a fall or diverged physics; ``truncated``: the time
         limit (``episode_length_s``) or leaving the map (rough world). When the episode ends, the
         curriculum moves ``env.terrain_level`` for the next reset (once per episode)."""
-        if self._info is None:
+        if self._bufs is None:
             raise RuntimeError("call reset() before step()")
         m, d = self.model, self.data
-        ctrl, qvel, info, aux = self._pre(np.asarray(action, np.float32), self._info, d.qvel)
-        d.ctrl[:] = np.asarray(ctrl)
-        d.qvel[:] = np.asarray(qvel)
-        for _ in range(self.ctx.sim.n_substeps):
+        ctrl, kick, bufs, aux = self.logic.pre(np.asarray(action, np.float32)[None], self._bufs)
+        d.ctrl[:] = ctrl[0]
+        d.qvel[:2] += kick[0]  # the push, in float64
+        # the solver's warm start as the batched back end carries it (cmujoco_physics.warm_start)
+        d.qacc_warmstart[:] = self._warm
+        for k in range(self.ctx.sim.n_substeps):
+            if k == self.ctx.sim.n_substeps - 1:
+                qvel_before = d.qvel.copy()
             mujoco.mj_step(m, d)
-        obs, reward, done, metrics, info = self._post(d.qpos, d.qvel, d.sensordata, d.actuator_force, info, aux)
-        self._info = info
-        off_map = bool(info["truncation"] > 0)
-        terminated = bool(done) and not off_map
-        truncated = (not terminated) and (off_map or int(info["step"]) >= self.ctx.episode_steps)
+        self._warm = warm_start(qvel_before, d.qvel, m.opt.timestep)
+        obs, reward, done, metrics, bufs = self.logic.post(d.qpos[None], d.qvel[None], d.sensordata[None], bufs, aux)
+        self._bufs = bufs
+        read = self.logic.read
+        off_map = bool(read(bufs, "truncation")[0] > 0)
+        terminated = bool(done[0]) and not off_map
+        truncated = (not terminated) and (off_map or int(read(bufs, "step")[0]) >= self.ctx.episode_steps)
         if (terminated or truncated) and not self._finished:
             self._finished = True
-            self.terrain_level = int(self._next_level(info))
+            self.terrain_level = int(self.logic.next_level(bufs)[0])
         if self.render_mode == "human":
             self.render()
         public = self._public_info()
-        public["metrics"] = {k: float(v) for k, v in metrics.items()}
-        return np.asarray(obs, np.float32), float(reward), terminated, truncated, public
+        if self.return_metrics:
+            public["metrics"] = dict(zip(self.logic.metric_names, metrics[0].tolist()))
+        return obs[0], float(reward[0]), terminated, truncated, public
 
     def _public_info(self) -> Dict[str, Any]:
-        i = self._info
-        return {"command": np.asarray(i["command"]), "terrain_level": int(i["terrain_level"]),
-                "terrain_type": int(i["terrain_type"]),
-                "distance": float(i["distance"]), "step": int(i["step"]),
-                "gait_phase": float(i["gait"].phase), "off_map": bool(i["off_map"] > 0)}
+        b, read = self._bufs, self.logic.read
+        return {"command": read(b, "command")[0].copy(), "terrain_level": int(read(b, "terrain_level")[0]),
+                "terrain_type": int(read(b, "terrain_type")[0]),
+                "distance": float(read(b, "distance")[0]), "step": int(read(b, "step")[0]),
+                "gait_phase": float(read(b, "gait/phase")[0]), "off_map": bool(read(b, "off_map")[0] > 0)}
 
     @property
     def episode_info(self):
-        """The full per-episode info pytree (JAX arrays), as the MJX env keeps it in ``state.info``."""
-        return self._info
+        """The full per-episode info pytree (JAX arrays), as the MJX env keeps it in ``state.info``.
+        Assigning a pytree of the same structure replaces it (tests and playback edit it)."""
+        if self._bufs is None:
+            return None
+        return jax.tree.map(jnp.asarray, self.logic.info.unpack({k: v[0] for k, v in self._bufs.items()}))
+
+    @episode_info.setter
+    def episode_info(self, info) -> None:
+        self._bufs = {k: np.asarray(v)[None] for k, v in self.logic.info.pack(info).items()}
 
     # ------------------------------------------------------------------ rendering
     def render(self):

@@ -35,14 +35,16 @@ class SensorIndex:
     foot_pos: Tuple[int, ...]
     foot_vel: Tuple[int, ...]
     body_contact: Tuple[int, ...]
+    actuator_force: int  # 12 actuatorfrc sensors, actuator order (== data.actuator_force)
 
 
 def sensor_index(m: mujoco.MjModel) -> SensorIndex:
     s = sensor_slices_of(m)
     jp = [s[n].start for n in rc.JOINT_POS_SENSORS]
     jv = [s[n].start for n in rc.JOINT_VEL_SENSORS]
-    if jp != list(range(jp[0], jp[0] + 12)) or jv != list(range(jv[0], jv[0] + 12)):
-        raise ValueError("joint sensors must be contiguous and in actuator order in robot.xml")
+    af = [s[n].start for n in rc.ACTUATOR_FORCE_SENSORS]
+    if any(v != list(range(v[0], v[0] + 12)) for v in (jp, jv, af)):
+        raise ValueError("joint and actuatorfrc sensors must be contiguous and in actuator order in robot.xml")
     return SensorIndex(
         trunk_quat=s[rc.SENSOR_TRUNK_QUAT].start, gyro=s[rc.SENSOR_GYRO].start,
         linvel=s[rc.SENSOR_LINVEL].start, trunk_pos=s[rc.SENSOR_TRUNK_POS].start,
@@ -51,6 +53,7 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
         foot_pos=tuple(s[n].start for n in rc.FOOT_POS_SENSORS),
         foot_vel=tuple(s[n].start for n in rc.FOOT_VEL_SENSORS),
         body_contact=tuple(s[n].start for n in rc.BODY_CONTACT_SENSORS),
+        actuator_force=af[0],
     )
 
 
@@ -78,9 +81,12 @@ def _take(x, starts, n):
     return jnp.stack([x[s:s + n] for s in starts])
 
 
-def measure(idx: SensorIndex, qpos, qvel, sensordata, actuator_force) -> Measurements:
-    """Build :class:`Measurements` from raw physics arrays (NumPy or JAX)."""
+def measure(idx: SensorIndex, qpos, qvel, sensordata, actuator_force=None) -> Measurements:
+    """Build :class:`Measurements` from raw physics arrays (NumPy or JAX). ``actuator_force``
+    defaults to the model's ``actuatorfrc`` sensors (bit for bit ``data.actuator_force``)."""
     sd = jnp.asarray(sensordata)
+    if actuator_force is None:
+        actuator_force = sd[idx.actuator_force:idx.actuator_force + 12]
     return Measurements(
         qpos=jnp.asarray(qpos), qvel=jnp.asarray(qvel),
         trunk_pos=sd[idx.trunk_pos:idx.trunk_pos + 3],

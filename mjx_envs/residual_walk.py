@@ -87,9 +87,9 @@ class ResidualWalk:
 
     def step(self, state: State, action: jax.Array) -> State:
         ctx = self.ctx
-        ctrl, qvel, info, aux = logic.pre_physics(ctx, action, state.info, state.data.qvel)
+        ctrl, kick, info, aux = logic.pre_physics(ctx, action, state.info)
         model = self._model(info)
-        data = state.data.replace(ctrl=ctrl, qvel=qvel)
+        data = state.data.replace(ctrl=ctrl, qvel=state.data.qvel.at[:2].add(kick))
 
         def substep(d, _):
             return mjx.step(model, d), None

@@ -44,3 +44,4 @@ FOOT_POS_SENSORS = tuple(f"{leg}_foot_pos" for leg in LEG_NAMES)
 FOOT_VEL_SENSORS = tuple(f"{leg}_foot_vel" for leg in LEG_NAMES)
 BODY_CONTACT_SENSORS = ("trunk_contact",) + tuple(f"{leg}_thigh_contact" for leg in LEG_NAMES) + tuple(
     f"{leg}_calf_contact" for leg in LEG_NAMES)
+ACTUATOR_FORCE_SENSORS = tuple(f"{j}_frc" for j in JOINT_NAMES)  # actuatorfrc, actuator order (N*m)

@@ -74,9 +74,8 @@ def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
     """Replace the velocity command of the episode that was just reset; returns the new first obs.
 
     ``command`` = (vx [m/s], vy [m/s], yaw rate [rad/s]) in the body frame. The env keeps the
-    episode state in ``env._info`` (a dict of JAX arrays, ``env.episode_info``); we put a
-    modified copy there and recompute the reset observation with the env's own jitted
-    observation function, so the observation's ``command`` channel and every later step see the
+    episode state in ``env.episode_info`` (a dict of JAX arrays); we put a modified copy
+    there and recompute the reset observation with the env's own observation (``env.observe``), so the observation's ``command`` channel and every later step see the
     new command. The command then holds for the whole episode (no in-episode re-draws, no
     heading mode; the gait starts standing or stepping as the command asks). Only valid directly
     after ``reset`` (step 0).
@@ -89,10 +88,8 @@ def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
     cmd = np.asarray(command, np.float32).reshape(-1)
     if cmd.shape != (3,) or not np.all(np.isfinite(cmd)):
         raise ValueError(f"command must be 3 finite numbers (vx m/s, vy m/s, yaw rate rad/s), got {command!r}")
-    info = fixed_command_info(env.ctx, info, cmd)
-    env._info = info
-    d = env.data
-    return np.asarray(env._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, info), np.float32)
+    env.episode_info = fixed_command_info(env.ctx, info, cmd)
+    return env.observe()
 
 
 @dataclasses.dataclass
@@ -189,6 +186,7 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
     (``info["off_map"]``); the last step is included. The env's time-limit truncation is not
     an end here.
     """
+    env.return_metrics = True  # the record keeps every reward term and diagnostic per step
     options = {"key": key}
     if terrain_level is not None:
         options["terrain_level"] = int(terrain_level)

@@ -88,7 +88,7 @@ def make_env(configs: EnvConfigs, render_mode: Optional[str] = None, width: int 
     ``"human"`` (MuJoCo passive viewer).
     """
     return ResidualWalkEnv(sim=configs.simulation, env=configs.env, gait=configs.gait,
-                           render_mode=render_mode, width=width, height=height)
+                           render_mode=render_mode, width=width, height=height, metrics=True)
 
 
 

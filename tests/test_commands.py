@@ -166,7 +166,7 @@ FAST_SCHEDULE = EnvConfig(
 
 @pytest.fixture(scope="module")
 def twins():
-    return ResidualWalk(env=FAST_SCHEDULE), ResidualWalkEnv(env=FAST_SCHEDULE)
+    return ResidualWalk(env=FAST_SCHEDULE), ResidualWalkEnv(env=FAST_SCHEDULE, metrics=True)
 
 
 def test_both_twins_run_the_same_command_schedule_pushes_and_noise(twins):

@@ -227,7 +227,7 @@ def test_suite_off_map_is_a_truncation():
         d.qpos[0] = x
         mujoco.mj_forward(env.model, d)
         xy = jnp.asarray(d.qpos[:2], jnp.float32)
-        env._info = {**env._info, "last_xy": xy, "start_xy": xy, "cmd_xy": xy}
+        env.episode_info = {**env.episode_info, "last_xy": xy, "start_xy": xy, "cmd_xy": xy}
         _, _, terminated, truncated, info = env.step(np.zeros(12, np.float32))
         assert not terminated and truncated == expect and info["off_map"] == expect
     env.close()
@@ -240,7 +240,7 @@ def test_post_physics_off_map_is_a_truncation(rough_ctx):
     (info['truncation'] = 1, brax's convention), is logged as off_map, not as a fall."""
     from mjx_envs.gym_env import ResidualWalkEnv
 
-    env = ResidualWalkEnv(world="rough")
+    env = ResidualWalkEnv(world="rough", metrics=True)
     env.reset(options={"key": jax.random.PRNGKey(0), "terrain_level": 0})
     d = env.data
     for x, expect in ((-6.0, False), (7.75, True)):  # band 0 is flat: the robot stands either way
@@ -249,7 +249,7 @@ def test_post_physics_off_map_is_a_truncation(rough_ctx):
         import mujoco
 
         mujoco.mj_forward(env.model, d)
-        env._info = {**env._info, "last_xy": jnp.asarray(d.qpos[:2], jnp.float32),
+        env.episode_info = {**env.episode_info, "last_xy": jnp.asarray(d.qpos[:2], jnp.float32),
                      "start_xy": jnp.asarray(d.qpos[:2], jnp.float32), "cmd_xy": jnp.asarray(d.qpos[:2], jnp.float32)}
         level = env.terrain_level
         _, _, terminated, truncated, info = env.step(np.zeros(12, np.float32))

@@ -182,8 +182,8 @@ def test_off_map_truncation_ends_the_episode_as_off_terrain_not_a_fall():
         d.qpos[0], d.qpos[3:7] = 7.75, [1.0, 0.0, 0.0, 0.0]
         mujoco.mj_forward(env.model, d)
         xy = jnp.asarray(d.qpos[:2], jnp.float32)
-        env._info = {**env._info, "last_xy": xy, "start_xy": xy, "cmd_xy": xy}
-        return np.asarray(env._first_obs(d.qpos, d.qvel, d.sensordata, d.actuator_force, env._info)), info
+        env.episode_info = {**env.episode_info, "last_xy": xy, "start_xy": xy, "cmd_xy": xy}
+        return env.observe(), info
 
     try:
         env.reset = reset_at_edge

@@ -66,9 +66,9 @@ def test_loop_matches_twin(twin, policy, key, command, activity0):
     obs = set_command(env, command)
     if activity0 is not None:  # start standing: exercises the stand -> step ramp of the gait clock
         info = env.episode_info
-        env._info = {**info, "gait": info["gait"].replace(activity=jnp.full_like(info["gait"].activity, activity0))}
-        d0 = env.data
-        obs = np.asarray(env._first_obs(d0.qpos, d0.qvel, d0.sensordata, d0.actuator_force, env._info), np.float32)
+        env.episode_info = {**info, "gait": info["gait"].replace(
+            activity=jnp.full_like(info["gait"].activity, activity0))}
+        obs = env.observe()
     m, d, ctl = _start_loop(env, meta)
     ctl.policy = policy.act
     mine = ctl.observe(d.sensordata)
