@@ -1,13 +1,20 @@
 """Environment throughput: batched MJX env vs the Gymnasium/C-MuJoCo twin vs raw mj_step.
 
-    python -m benchmarks.env_throughput [--world flat|rough] [--batch 1 16 256 1024 4096] [--quick]
+    python -m benchmarks.env_throughput [--world flat|rough] [--batch 1 16 256 1024 4096]
+        [--worlds 16 64 256] [--threads 1 2] [--skip-mjx] [--quick]
 
 Counts control steps of the full residual env (gait + IK + 5 physics substeps + observation +
 reward + termination). Rows:
   * ``mjx``: ``jit(vmap(env.step))`` at each batch size, rolled with ``lax.scan`` (steps/s = batch
     x steps / wall time, after compilation);
   * ``gym xN``: ``ResidualWalkEnv`` in N worker processes stepping independently;
-  * ``mj_step``: raw C MuJoCo ``mj_step`` x substeps, the floor reference (no controller).
+  * ``mj_step``: raw C MuJoCo ``mj_step`` x substeps, the floor reference (no controller);
+  * ``cmujoco vec, T thr``: the batched C-MuJoCo back end (``ResidualWalkVectorEnv``) with N worlds
+    and T physics threads, next to ``rollout (floor), T thr``: bare ``mujoco.rollout`` of the same
+    worlds/threads/substeps, measured alternately in the same run (``ratio_to_rollout``);
+  * ``gym single``: one ``ResidualWalkEnv`` vs its own substeps of bare ``mj_step`` (cost ratio);
+  * ``cmujoco brax env``: the Brax training env on C MuJoCo (``jax.pure_callback``) under the
+    training wrappers, in ``lax.scan`` (what ``python -m train`` steps on a CPU, without the policy).
 Also the JIT compile time of ``reset`` and ``step`` (single env). Prints a table and writes
 ``benchmarks/results/<device>[_<world>][_quick].json`` / ``.md`` and a PNG of steps/s vs batch.
 """
@@ -152,14 +159,129 @@ def bench_mj_step(world: str, steps: int) -> list:
     return [{"backend": "mj_step (floor)", "envs": 1, "steps_per_s": rate}]
 
 
+def bench_cmujoco(world: str, worlds, threads, steps: int) -> list:
+    """The batched C-MuJoCo back end (``ResidualWalkVectorEnv``: logic + rollout physics) next to
+    bare ``mujoco.rollout`` of the same worlds, threads and substeps (the floor: no controller),
+    measured alternately in this process. Rows carry ``ratio_to_rollout`` (>= 0.75 is the target)."""
+    import mujoco
+    from mujoco import rollout
+
+    from mjx_envs.vector_env import ResidualWalkVectorEnv
+
+    rows = []
+    for n in worlds:
+        for th in threads:
+            vec = ResidualWalkVectorEnv(n, world=world, nthread=th)
+            vec.reset(seed=0)
+            a = np.zeros((n, vec.ctx.action_size), np.float32)
+            for _ in range(5):  # compile / warm up outside the timed part
+                vec.step(a)
+            ph = vec.physics
+            m = vec.model
+            state = np.ascontiguousarray(vec._state[:, :ph.nfull])
+            warm = np.ascontiguousarray(vec._state[:, ph.warm_slice])
+            ctrl = np.repeat(vec.qpos[:, None, 7:7 + m.nu], ph.n_substeps, axis=1)
+            ro = rollout.Rollout(nthread=th if th > 1 else 0)
+            datas = [mujoco.MjData(m) for _ in range(max(th, 1))]
+            models = [m] * n
+
+            def bare():
+                ro.rollout(models, datas, state, ctrl, nstep=ph.n_substeps, initial_warmstart=warm)
+
+            bare()
+            t_vec = t_bare = 0.0
+            for _ in range(3):  # alternate, so drifts of the machine's speed hit both alike
+                t = time.perf_counter()
+                for _ in range(steps):
+                    vec.step(a)
+                t_vec += time.perf_counter() - t
+                t = time.perf_counter()
+                for _ in range(steps):
+                    bare()
+                t_bare += time.perf_counter() - t
+            ro.close()
+            vec.close()
+            r_vec, r_bare = 3 * n * steps / t_vec, 3 * n * steps / t_bare
+            rows.append({"backend": f"cmujoco vec, {th} thr", "envs": n, "threads": th, "steps_per_s": r_vec,
+                         "ratio_to_rollout": r_vec / r_bare})
+            rows.append({"backend": f"rollout (floor), {th} thr", "envs": n, "threads": th, "steps_per_s": r_bare})
+            print(f"  cmujoco vec {n:4d} worlds {th} thr: {r_vec:9.0f} steps/s | bare rollout {r_bare:9.0f} "
+                  f"| ratio {r_vec / r_bare:.2f}", flush=True)
+    return rows
+
+
+def bench_single(world: str, steps: int) -> list:
+    """One ``ResidualWalkEnv`` (metrics off) vs its own ``n_substeps`` bare ``mj_step`` calls per
+    control step, alternately in this process, from the same kind of state (a walking episode)."""
+    import mujoco
+
+    from mjx_envs.gym_env import ResidualWalkEnv
+
+    env = ResidualWalkEnv(world=world)
+    env.reset(seed=0)
+    a = np.zeros(12, np.float32)
+    for _ in range(20):
+        env.step(a)
+    m, d = env.model, env.data
+    scratch = mujoco.MjData(m)
+    t_env = t_raw = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(steps):
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                env.reset()
+        t_env += time.perf_counter() - t
+        mujoco.mj_copyData(scratch, m, d)
+        t = time.perf_counter()
+        for _ in range(steps * env.ctx.sim.n_substeps):
+            mujoco.mj_step(m, scratch)
+        t_raw += time.perf_counter() - t
+    us_env, us_raw = 1e6 * t_env / (3 * steps), 1e6 * t_raw / (3 * steps)
+    print(f"  single gym env: {us_env:.0f} us/step vs {env.ctx.sim.n_substeps} x mj_step {us_raw:.0f} us "
+          f"-> ratio {us_env / us_raw:.2f} (target <= 1.5)", flush=True)
+    return [{"backend": "gym single (metrics off)", "envs": 1, "steps_per_s": 1e6 / us_env, "us_per_step": us_env,
+             "ratio_to_mj_step": us_env / us_raw},
+            {"backend": f"mj_step x{env.ctx.sim.n_substeps} (same states)", "envs": 1, "steps_per_s": 1e6 / us_raw,
+             "us_per_step": us_raw}]
+
+
+def bench_brax_env(world: str, worlds, steps: int) -> list:
+    """The Brax training env on the C-MuJoCo back end (``CMujocoResidualWalk`` under the training
+    wrappers, ``lax.scan`` of ``steps`` steps, physics via ``jax.pure_callback``; no policy)."""
+    import jax
+    import jax.numpy as jnp
+
+    from mjx_envs.cmujoco_env import CMujocoResidualWalk
+    from mjx_envs.training_wrappers import wrap_for_training
+    from model.simulation_config import SimulationConfig
+
+    env = wrap_for_training(CMujocoResidualWalk(SimulationConfig(world=world)), episode_length=250)
+    rows = []
+    for n in worlds:
+        a = jnp.zeros((n, env.action_size))
+        roll = jax.jit(lambda s: jax.lax.scan(lambda c, _: (env.step(c, a), None), s, None, length=steps)[0])
+        s = roll(jax.jit(env.reset)(jax.random.split(jax.random.PRNGKey(0), n)))
+        jax.block_until_ready(s.obs)
+        t = time.perf_counter()
+        for _ in range(3):
+            s = roll(s)
+        jax.block_until_ready(s.obs)
+        rate = 3 * n * steps / (time.perf_counter() - t)
+        rows.append({"backend": "cmujoco brax env", "envs": n, "steps_per_s": rate})
+        print(f"  cmujoco brax env {n:4d} worlds: {rate:9.0f} steps/s", flush=True)
+    return rows
+
+
 def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
     lines = [f"# Env throughput — {result['device']} — world `{result['world']}`", "",
              f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
-             f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
-             f"step {result['compile']['compile_step_s']:.1f} s", "",
+             (f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
+              f"step {result['compile']['compile_step_s']:.1f} s" if result["compile"].get("compile_step_s", 0) > 0
+              else "MJX rows not run (--skip-mjx)"), "",
              "| backend | envs | control steps/s | ratio to gym x1 |", "|---|---|---|---|"]
     c = result["compile"]
     if "compile_batched_rollouts_s" in c:
@@ -168,10 +290,19 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
                          f"compiled {how} in {c['compile_batched_rollouts_s']:.1f} s  ")
     if result.get("partial"):
         lines.insert(2, f"**Partial results: stopped before {result['partial']}.**  ")
+    lines[-2:] = ["| backend | envs | control steps/s | ratio to gym x1 | ratio to its floor |", "|---|---|---|---|---|"]
     base = next((r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1"), None)
     for r in result["rows"]:
         ratio = f"{r['steps_per_s'] / base:.2f}" if base else "-"
-        lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {ratio} |")
+        floor = "-"
+        if "ratio_to_rollout" in r:
+            floor = f"{r['ratio_to_rollout']:.2f} x rollout's throughput"
+        elif "ratio_to_mj_step" in r:
+            floor = f"{r['ratio_to_mj_step']:.2f} x the cost of mj_step x substeps"
+        lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {ratio} | {floor} |")
+    lines += ["", "Floors: `rollout (floor)` is bare `mujoco.rollout` of the same worlds, threads and substeps "
+              "(no controller), measured alternately with the `cmujoco vec` row above it; the single env is "
+              "compared with its own substeps of bare `mj_step` from the same states (cost ratio, lower is better)."]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     import matplotlib
@@ -180,10 +311,18 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
     import matplotlib.pyplot as plt
 
     mj = [r for r in result["rows"] if r["backend"] == "mjx"]
-    gy = [r for r in result["rows"] if r["backend"].startswith("gym")]
+    gy = [r for r in result["rows"] if r["backend"].startswith("gym x")]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog([r["envs"] for r in mj], [r["steps_per_s"] for r in mj], "o-", label="MJX batched (jit+vmap)")
     ax.loglog([r["envs"] for r in gy], [r["steps_per_s"] for r in gy], "s-", label="Gymnasium / C MuJoCo, N processes")
+    for th in sorted({r["threads"] for r in result["rows"] if "threads" in r}):
+        cv = [r for r in result["rows"] if r["backend"] == f"cmujoco vec, {th} thr"]
+        ro = [r for r in result["rows"] if r["backend"] == f"rollout (floor), {th} thr"]
+        ax.loglog([r["envs"] for r in cv], [r["steps_per_s"] for r in cv], "^-", label=f"batched C MuJoCo, {th} thr")
+        ax.loglog([r["envs"] for r in ro], [r["steps_per_s"] for r in ro], "v:", label=f"bare rollout, {th} thr")
+    bx = [r for r in result["rows"] if r["backend"] == "cmujoco brax env"]
+    if bx:
+        ax.loglog([r["envs"] for r in bx], [r["steps_per_s"] for r in bx], "d-", label="C MuJoCo Brax env")
     floor = [r for r in result["rows"] if r["backend"].startswith("mj_step")]
     if floor:
         ax.axhline(floor[0]["steps_per_s"], color="gray", ls="--", label="raw mj_step, 1 core (floor ref.)")
@@ -203,6 +342,9 @@ def main(argv=None) -> dict:
     p.add_argument("--batch", type=int, nargs="+", default=None)
     p.add_argument("--procs", type=int, nargs="+", default=None)
     p.add_argument("--steps", type=int, default=None, help="control steps per timed rollout")
+    p.add_argument("--worlds", type=int, nargs="+", default=None, help="worlds of the batched C-MuJoCo rows")
+    p.add_argument("--threads", type=int, nargs="+", default=None, help="threads of the batched C-MuJoCo rows")
+    p.add_argument("--skip-mjx", action="store_true", help="leave out the MJX rows (slow to compile on a CPU)")
     p.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")
     args = p.parse_args(argv)
@@ -217,9 +359,20 @@ def main(argv=None) -> dict:
     result = {"device": device_name(), "world": args.world, "versions": _versions(),
               "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
               "compile": {}, "rows": []}
+    ncpu = os.cpu_count() or 1
+    worlds = args.worlds or ([2] if args.quick else [16, 64, 256])
+    threads = args.threads or ([1] if args.quick else sorted({1, ncpu}))
     # Results are rewritten after each stage, so a run stopped at a wall-clock cap keeps what it measured.
-    mjx_rows, result["compile"] = bench_mjx(args.world, batches, steps)
-    result["rows"] += mjx_rows
+    if args.skip_mjx:
+        result["compile"] = {}
+    else:
+        mjx_rows, result["compile"] = bench_mjx(args.world, batches, steps)
+        result["rows"] += mjx_rows
+    write_results(dict(result, partial="the batched C-MuJoCo rows"), stem, args.out)
+    cm_steps = 5 if args.quick else 40
+    result["rows"] += bench_cmujoco(args.world, worlds, threads, cm_steps)
+    result["rows"] += bench_single(args.world, 20 if args.quick else 300)
+    result["rows"] += bench_brax_env(args.world, worlds, 5 if args.quick else 20)
     write_results(dict(result, partial="the Gymnasium rows"), stem, args.out)
     result["rows"] += bench_gym(args.world, procs, max(steps * 20, 100))  # >= 1 s per worker at full size
     write_results(dict(result, partial="the raw mj_step row"), stem, args.out)

@@ -22,6 +22,7 @@ numbers do not depend on the batch it is in (``tests/test_cmujoco_backend.py``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Dict, Tuple
 
 import jax
@@ -110,6 +111,24 @@ class BatchedLogic:
     def read(self, bufs: Buffers, path: str) -> np.ndarray:
         """One info entry of every world (numpy view), e.g. ``"terrain_level"``, ``"gait/phase"``."""
         return self.info.read(bufs, path)
+
+
+_SHARED: "OrderedDict[tuple, BatchedLogic]" = OrderedDict()
+_SHARED_MAX = 8
+
+
+def shared_logic(ctx: logic.EnvContext) -> BatchedLogic:
+    """The :class:`BatchedLogic` of ``ctx``'s configs, built and compiled once per process: every
+    env made from equal (simulation, env, gait) configs — N Gymnasium twins, a vector env, the
+    evaluation's worlds — reuses the same compiled calls (the last 8 config sets are kept)."""
+    key = (ctx.sim, ctx.env, ctx.gait)
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    out = _SHARED[key] = BatchedLogic(ctx)
+    while len(_SHARED) > _SHARED_MAX:
+        _SHARED.popitem(last=False)
+    return out
 
 
 def _call(fn, *args):

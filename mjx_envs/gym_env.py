@@ -29,7 +29,7 @@ import numpy as np
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.batched_logic import BatchedLogic
+from mjx_envs.batched_logic import shared_logic
 from mjx_envs.cmujoco_physics import warm_start
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.observation import CLIP, observation_layout
@@ -66,7 +66,7 @@ class ResidualWalkEnv(gym.Env):
         self._dr_base = {k: np.array(getattr(self.model, k)) for k in logic.DR_FIELDS}
         # the episode logic: the batched, packed calls of the C-MuJoCo back end with N = 1 (the
         # same compiled functions as ResidualWalkVectorEnv, so the two agree bit for bit)
-        self.logic = BatchedLogic(ctx)
+        self.logic = shared_logic(ctx)
         self.return_metrics = bool(metrics)
         self._bufs = None  # packed episode info, batch of 1
         self.terrain_level: Optional[int] = None  # curriculum level of the next reset (see reset)

@@ -29,7 +29,7 @@ from gymnasium.vector.utils import batch_space
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.batched_logic import BatchedLogic, select_rows
+from mjx_envs.batched_logic import select_rows, shared_logic
 from mjx_envs.cmujoco_physics import BatchedPhysics
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.observation import CLIP, observation_layout
@@ -63,7 +63,7 @@ class ResidualWalkVectorEnv(VectorEnv):
             sim = sim.replace(world=world)
         self.ctx = ctx = logic.make_context(sim, env or EnvConfig(), gait or GaitConfig())
         self.num_envs = n = int(num_envs)
-        self.logic = BatchedLogic(ctx)
+        self.logic = shared_logic(ctx)
         self.physics = BatchedPhysics(ctx, nthread)
         self.physics.set_dr_layout(self.logic.dr)
         self.return_metrics = bool(metrics)

@@ -29,6 +29,11 @@ class SimulationConfig:
       control_dt: controller period (s); must be an integer multiple of ``physics_dt``.
       terrain_seed: seed of the rough-world heightfield (0 = the committed terrain_seed0.bin) and
         of the suite world's tiles (every seed, 0 included, is generated at load time).
+      backend: physics of the training env (``python -m train``): ``"mjx"`` (MJX, batched in
+        JAX: the GPU path), ``"cmujoco"`` (C MuJoCo, ``mujoco.rollout`` over all worlds behind a
+        JAX callback: the fast CPU path) or ``"auto"`` (``cmujoco`` when JAX's default backend is
+        the CPU, else ``mjx``; :func:`mjx_envs.backends.resolve_backend`).
+      threads: C-MuJoCo physics threads (``cmujoco`` back end, vector env); 0 = every core.
       kp, kv: optional overrides of every position servo's stiffness (N*m/rad) and damping
         (N*m*s/rad); ``None`` keeps robot.xml's values.
     """
@@ -40,6 +45,8 @@ class SimulationConfig:
     physics_dt: float = dataclasses.field(default=0.004, metadata={"range": (1e-4, 0.01)})
     control_dt: float = dataclasses.field(default=0.02, metadata={"range": (1e-4, 0.1)})
     terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
+    backend: str = dataclasses.field(default="auto", metadata={"choices": ("auto", "mjx", "cmujoco")})
+    threads: int = dataclasses.field(default=0, metadata={"range": (0, 1024)})
     kp: Optional[float] = dataclasses.field(default=None, metadata={"range": (1.0, 1000.0)})
     kv: Optional[float] = dataclasses.field(default=None, metadata={"range": (0.0, 100.0)})
 

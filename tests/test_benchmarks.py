@@ -18,11 +18,17 @@ def test_env_throughput_quick_writes_results(tmp_path):
     data = json.load(open(os.path.join(out, stem + ".json")))
     backends = [r["backend"] for r in data["rows"]]
     assert "mjx" in backends and "gym x1" in backends and backends[-1].startswith("mj_step")
+    for name in ("cmujoco vec, 1 thr", "rollout (floor), 1 thr", "gym single (metrics off)", "cmujoco brax env"):
+        assert name in backends, backends
     assert all(r["steps_per_s"] > 0 for r in data["rows"])
+    vec = next(r for r in data["rows"] if r["backend"] == "cmujoco vec, 1 thr")
+    assert 0 < vec["ratio_to_rollout"] <= 1.5  # the back end cannot beat bare physics by much
+    single = next(r for r in data["rows"] if r["backend"] == "gym single (metrics off)")
+    assert single["ratio_to_mj_step"] >= 0.9  # logic costs something: >= its physics alone
     assert data["compile"]["compile_step_s"] > 0 and data["compile"]["compile_batched_rollouts_s"] > 0
     assert data["versions"]["mujoco"] and "partial" not in data  # the final write, not a stage's
     md = open(os.path.join(out, stem + ".md")).read()
-    assert "| backend | envs | control steps/s | ratio to gym x1 |" in md
+    assert "| backend | envs | control steps/s | ratio to gym x1 | ratio to its floor |" in md
     assert os.path.getsize(os.path.join(out, stem + ".png")) > 1000
     assert res["rows"] == data["rows"]
 

@@ -7,7 +7,9 @@
 
 What one run does (details in docs/training.md):
 
-* training env: ``ResidualWalk(cfg.simulation, cfg.env, cfg.gait)`` wrapped by brax through
+* training env: ``mjx_envs.backends.make_env(cfg.simulation, cfg.env, cfg.gait)`` — MJX
+  ``ResidualWalk``, or on a CPU-only machine (``simulation.backend: auto``, or ``cmujoco``) the
+  batched C-MuJoCo ``CMujocoResidualWalk`` (same logic, physics through ``jax.pure_callback``) — wrapped by brax through
   ``mjx_envs.training_wrappers.wrap_for_training`` (re-randomising auto-reset, terrain curriculum
   via ``reset_from``); eval env: the same on ``run.eval_world`` (flat by default);
 * ``brax.training.agents.ppo.train`` with observation normalisation; the run is cut into
@@ -149,10 +151,10 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     """``(training env, eval env, raw training env)``; the training env carries curriculum metrics
     on the rough world."""
     from model import terrain
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.backends import make_env
     from train.curriculum_metrics import TerrainLevelMetrics
 
-    raw = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
+    raw = make_env(cfg.simulation, cfg.env, cfg.gait)
     train_env = raw
     if cfg.simulation.world in ("rough", "suite") and cfg.env.curriculum.enabled:
         train_env = TerrainLevelMetrics(raw)
@@ -167,7 +169,7 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
             cfg.env.curriculum, initial_max_level=num_levels - 1))
         if cfg.run.eval_terrain_seed is not None:
             eval_sim = eval_sim.replace(terrain_seed=cfg.run.eval_terrain_seed)
-    eval_env = ResidualWalk(eval_sim, eval_cfg, cfg.gait)
+    eval_env = make_env(eval_sim, eval_cfg, cfg.gait)
     return train_env, eval_env, raw
 
 
@@ -191,6 +193,14 @@ def describe_device() -> str:
         return f"cpu: {os.cpu_count()} cores ({len(devs)} JAX device{'s' if len(devs) > 1 else ''})"
     kind = getattr(devs[0], "device_kind", str(devs[0]))
     return f"{backend}: {kind} ({len(devs)} device{'s' if len(devs) > 1 else ''})"
+
+
+def describe_physics(env) -> str:
+    """``"cmujoco (C MuJoCo, mujoco.rollout, 2 threads)"`` or ``"mjx"``: the training env's back end."""
+    physics = getattr(env, "physics", None)
+    if physics is not None:
+        return f"cmujoco (C MuJoCo, mujoco.rollout, {physics.nthread} thread{'s' if physics.nthread > 1 else ''})"
+    return "mjx"
 
 
 def _to_numpy_tree(tree):
@@ -276,8 +286,9 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                                           network_factory=network_factory)
 
     device = describe_device()
-    logger.message(f"JAX device: {device}")
-    logger.record("device", start_step, device=device, device_name=device_label())
+    physics = describe_physics(raw_env)
+    logger.message(f"JAX device: {device}; physics: {physics}")
+    logger.record("device", start_step, device=device, device_name=device_label(), physics=physics)
     logger.message(f"run dir: {run_dir}")
     if resume:
         logger.message(f"resuming from checkpoint {ckpt_path} at step {start_step:,d}; "

@@ -1,0 +1,42 @@
+"""Which physics back end the training env uses: MJX (JAX, the GPU path) or batched C MuJoCo.
+
+``simulation.backend`` in the config: ``mjx``, ``cmujoco`` or ``auto`` (the default): ``cmujoco``
+when JAX's default device is the CPU, ``mjx`` otherwise. Both envs share the episode logic and
+the ``reset`` / ``reset_from`` / ``step`` interface; :func:`make_env` builds the resolved one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from gait.gait_config import GaitConfig
+from mjx_envs.env_config import EnvConfig
+from model.simulation_config import SimulationConfig
+
+BACKENDS = ("mjx", "cmujoco")
+
+
+def resolve_backend(sim: SimulationConfig) -> str:
+    """``"mjx"`` or ``"cmujoco"`` for ``sim.backend`` (``auto``: ``cmujoco`` on a CPU-only JAX)."""
+    backend = getattr(sim, "backend", "auto")
+    if backend == "auto":
+        import jax
+
+        return "cmujoco" if jax.default_backend() == "cpu" else "mjx"
+    if backend not in BACKENDS:
+        raise ValueError(f"simulation.backend must be one of auto, {', '.join(BACKENDS)}; got {backend!r}")
+    return backend
+
+
+def make_env(sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
+             gait: Optional[GaitConfig] = None):
+    """The unbatched training env of the resolved back end: ``ResidualWalk`` (MJX) or
+    ``CMujocoResidualWalk`` (C MuJoCo behind ``jax.pure_callback``)."""
+    sim = sim or SimulationConfig()
+    if resolve_backend(sim) == "cmujoco":
+        from mjx_envs.cmujoco_env import CMujocoResidualWalk
+
+        return CMujocoResidualWalk(sim, env, gait)
+    from mjx_envs.residual_walk import ResidualWalk
+
+    return ResidualWalk(sim, env, gait)
