@@ -16,6 +16,11 @@ observation and info are in ``info["final_obs"]`` / ``info["final_info"]`` (mask
 ``info["_final_obs"]``). Per-world ``info`` entries: ``command`` (N, 3), ``terrain_level``,
 ``terrain_type``, ``distance``, ``step``, ``off_map``; ``metrics`` (a dict of (N,) arrays, every
 reward term and diagnostic) when built with ``metrics=True``.
+
+For evaluation (``playback.episode.run_episodes``): ``autoreset=False`` leaves a finished world
+where its episode ended (it keeps stepping; the caller masks it out) so that its final
+``qpos`` / ``sensordata`` stay readable and the env's time limit does not restart an episode;
+:meth:`ResidualWalkVectorEnv.set_commands` holds a fixed command in freshly reset worlds.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence, Union
 
 import gymnasium as gym
+import jax
+import jax.numpy as jnp
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.batched_logic import select_rows, shared_logic
+from mjx_envs.batched_logic import _call, select_rows, shared_logic
 from mjx_envs.cmujoco_physics import BatchedPhysics
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.observation import CLIP, observation_layout
@@ -49,13 +56,15 @@ class ResidualWalkVectorEnv(VectorEnv):
       sim, env, gait, world: as for ``ResidualWalkEnv``.
       nthread: physics threads (0 / None: every core).
       metrics: also return ``info["metrics"]``.
+      autoreset: reset finished worlds inside ``step`` (Gymnasium ``SAME_STEP``); False leaves
+        them running past their end, untouched by resets (evaluation masks them out).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
                  gait: Optional[GaitConfig] = None, world: Optional[str] = None, nthread: Optional[int] = None,
-                 metrics: bool = False):
+                 metrics: bool = False, autoreset: bool = True):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         sim = sim or SimulationConfig()
@@ -67,6 +76,8 @@ class ResidualWalkVectorEnv(VectorEnv):
         self.physics = BatchedPhysics(ctx, nthread)
         self.physics.set_dr_layout(self.logic.dr)
         self.return_metrics = bool(metrics)
+        self.autoreset = bool(autoreset)
+        self._fixed_command = None  # jitted on first set_commands
         self.single_observation_space = gym.spaces.Box(-CLIP, CLIP, (ctx.observation_size,), np.float32)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (ctx.action_size,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, n)
@@ -92,6 +103,19 @@ class ResidualWalkVectorEnv(VectorEnv):
     @property
     def qvel(self) -> np.ndarray:
         return self._state[:, self.physics.qvel_slice].copy()
+
+    @property
+    def sensordata(self) -> np.ndarray:
+        """(N, nsensordata) float64 sensor data of every world's last physics substep (a copy;
+        the foot ``framepos`` sensors equal ``MjData.site_xpos`` of the single env after ``mj_step``)."""
+        return self._sd.copy()
+
+    @property
+    def time(self) -> np.ndarray:
+        """(N,) simulated time since each world's reset [s]. MuJoCo restarts it at 0 when it resets
+        a world's diverged state (bad qpos/qvel/qacc) inside ``mj_step``: a step that advances it
+        by less than ``n_substeps * timestep`` diverged."""
+        return self._state[:, 0].copy()
 
     def read_info(self, path: str) -> np.ndarray:
         """One per-episode info entry of every world (``"command"``, ``"gait/phase"``, ``"dr/friction"``...)."""
@@ -144,7 +168,7 @@ class ResidualWalkVectorEnv(VectorEnv):
         info = self._public_info()
         if self.return_metrics:
             info["metrics"] = {k: metrics[:, i].copy() for i, k in enumerate(lg.metric_names)}
-        if finished.any():
+        if finished.any() and self.autoreset:
             final_info = dict(info)
             if self.return_metrics:
                 final_info["metrics"] = info["metrics"]
@@ -155,6 +179,33 @@ class ResidualWalkVectorEnv(VectorEnv):
             info["final_obs"], info["_final_obs"] = final_obs, finished.copy()
             info["final_info"], info["_final_info"] = final_info, finished.copy()
         return self._obs.copy(), reward.astype(np.float64), terminated, truncated, info
+
+    def set_commands(self, commands, mask: Optional[np.ndarray] = None) -> np.ndarray:
+        """Hold a fixed velocity command in the worlds of ``mask`` (default: all), directly after
+        their reset; returns the new observations (N, obs) of every world.
+
+        ``commands``: (N, 3) or (3,) (vx [m/s], vy [m/s], yaw rate [rad/s], body frame). Each
+        world's episode info gets :func:`fixed_command_info` (the command schedule and heading
+        mode switched off, the gait standing or stepping as the command asks) and its reset
+        observation is recomputed — what ``playback.episode.set_command`` does to the single env.
+        """
+        n, lg, ph = self.num_envs, self.logic, self.physics
+        if self._bufs is None:
+            raise RuntimeError("set_commands: call reset() first")
+        mask = np.ones(n, bool) if mask is None else np.broadcast_to(np.asarray(mask, bool), (n,))
+        if np.any(lg.read(self._bufs, "step")[mask] != 0):
+            raise RuntimeError("set_commands: only allowed right after a world's reset (step 0)")
+        cmds = np.array(np.broadcast_to(np.asarray(commands, np.float32), (n, 3)))
+        if not np.all(np.isfinite(cmds[mask])):
+            raise ValueError("set_commands: commands must be finite (vx m/s, vy m/s, yaw rate rad/s)")
+        if self._fixed_command is None:
+            ctx = self.ctx
+            self._fixed_command = jax.jit(jax.vmap(
+                lambda b, c: lg.info.pack(fixed_command_info(ctx, lg.info.unpack(b), c))))
+        self._bufs = select_rows(mask, _call(self._fixed_command, self._bufs, cmds), self._bufs)
+        obs = lg.first_obs(self._state[:, ph.qpos_slice], self._state[:, ph.qvel_slice], self._sd, self._bufs)
+        self._obs = select_rows(mask, obs, self._obs)
+        return self._obs.copy()
 
     # ------------------------------------------------------------------ internals
     def _draw_keys(self, mask: np.ndarray) -> np.ndarray:
@@ -185,3 +236,17 @@ class ResidualWalkVectorEnv(VectorEnv):
         if getattr(self, "physics", None) is not None:
             self.physics.close()
             self.physics = None
+
+
+def fixed_command_info(ctx, info, command) -> dict:
+    """Episode ``info`` of one freshly reset episode with its command replaced by ``command`` (3,)
+    and held for the whole episode (the command schedule switched off, no heading mode, the gait's
+    activity set for this command). Shared by :meth:`ResidualWalkVectorEnv.set_commands` and
+    ``playback.episode.set_command`` (single env)."""
+    from gait.bezier_gait import stepping_target
+
+    cmd = jnp.asarray(command, info["command"].dtype)
+    gait = info["gait"].replace(activity=jnp.asarray(stepping_target(cmd, ctx.gait, ctx.controller.geometry),
+                                                     info["gait"].activity.dtype))
+    return {**info, "command": cmd, "gait": gait, "command_time": jnp.full_like(info["command_time"], jnp.inf),
+            "heading_mode": jnp.zeros_like(info["heading_mode"])}

@@ -1,7 +1,8 @@
 """One episode of ``ResidualWalkEnv`` (C MuJoCo) under a controller, recorded step by step.
 
 Shared by ``python -m playback`` (viewer/video), ``playback.evaluate`` (statistics) and
-``tests/compare_world_trajectories.py`` (plots). The controller is any function
+``tests/compare_world_trajectories.py`` (plots); :func:`run_episodes` runs a batch of them as
+the worlds of one ``ResidualWalkVectorEnv`` (``playback.evaluate``). The controller is any function
 ``obs (observation_size,) -> action (12,)`` in [-1, 1]; :func:`zero_action` gives the nominal
 Bézier trot alone (zero residual).
 
@@ -20,7 +21,7 @@ Frames and units: world frame z up; positions in m, angles in rad, time in s.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +29,7 @@ import mujoco
 import numpy as np
 
 from mjx_envs.gym_env import ResidualWalkEnv
+from mjx_envs.vector_env import ResidualWalkVectorEnv, fixed_command_info
 from model import robot_constants as rc, terrain
 
 Controller = Callable[[np.ndarray], np.ndarray]
@@ -43,10 +45,36 @@ def episode_key(seed: int, index: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(int(seed)), int(index))
 
 
+def episode_keys(seed: int, indices: Sequence[int]) -> np.ndarray:
+    """(N, 2) uint32 reset keys of episodes ``indices``: row j == :func:`episode_key` ``(seed, indices[j])``."""
+    idx = jnp.asarray(np.asarray(indices, np.uint32))
+    return np.asarray(jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(int(seed)), i))(idx), np.uint32)
+
+
 def zero_action(action_size: int = 12) -> Controller:
-    """Controller that always outputs zero: the nominal Bézier trot without residual."""
+    """Controller that always outputs zero: the nominal Bézier trot without residual.
+
+    Batch-capable: ``controller.batch(obs (N, obs))`` gives (N, action_size) zeros."""
     zeros = np.zeros(action_size, np.float32)
-    return lambda obs: zeros
+
+    def controller(obs):
+        return zeros
+
+    controller.batch = lambda obs: np.zeros((len(obs), action_size), np.float32)
+    return controller
+
+
+def batch_actions(controller: Controller, obs: np.ndarray) -> np.ndarray:
+    """(N, action) actions of ``controller`` for (N, obs) observations: its ``batch`` attribute
+    when it has one (:func:`zero_action`), else one call per row — the very call of
+    :func:`run_episode`, so a batch of worlds gets bit for bit the actions the single env gets
+    (an exported policy's batched matmul differs from its one-row result in the last float32
+    bits for larger batches, which the physics amplifies; and it is not faster on a few cores)."""
+    batch = getattr(controller, "batch", None)
+    if batch is not None:
+        return np.asarray(batch(obs), np.float32)
+    return np.stack([np.asarray(controller(o), np.float32) for o in obs]) if len(obs) else \
+        np.zeros((0, 0), np.float32)
 
 
 def policy_controller(policy, action_scale: float = 1.0) -> Controller:
@@ -56,18 +84,6 @@ def policy_controller(policy, action_scale: float = 1.0) -> Controller:
     """
     scale = np.float32(action_scale)
     return lambda obs: np.asarray(policy.act(obs), np.float32) * scale
-
-
-def fixed_command_info(ctx, info, command) -> dict:
-    """``info`` of a freshly reset episode with its command replaced by ``command`` (3,) and held
-    for the whole episode (the command schedule switched off, stepping set for this command)."""
-    from gait.bezier_gait import stepping_target
-
-    cmd = jnp.asarray(command, info["command"].dtype)
-    gait = info["gait"].replace(activity=jnp.asarray(stepping_target(cmd, ctx.gait, ctx.controller.geometry),
-                                                     info["gait"].activity.dtype))
-    return {**info, "command": cmd, "gait": gait, "command_time": jnp.full_like(info["command_time"], jnp.inf),
-            "heading_mode": jnp.zeros_like(info["heading_mode"])}
 
 
 def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
@@ -239,6 +255,117 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
         env_distance=float(env_distance), terminated=terminated, physics_diverged=diverged, off_map=off_map,
         terrain_type=int(info0["terrain_type"]) if env.ctx.suite is not None else None,
     )
+
+
+def run_episodes(envs: ResidualWalkVectorEnv, controller: Controller, n_steps: int, keys,
+                 terrain_levels: Optional[Sequence[Optional[int]]] = None,
+                 terrain_types: Optional[Sequence[int]] = None,
+                 commands: Optional[Sequence[Optional[Sequence[float]]]] = None) -> List[EpisodeRecord]:
+    """:func:`run_episode` for a batch of episodes, one world of ``envs`` each, stepped together.
+
+    Returns the records :func:`run_episode` gives for the same ``ResidualWalkEnv`` configs, keys,
+    levels, types and commands, bit for bit (``tests/test_evaluate.py``): world i is reset with
+    ``keys[i]`` ((N, 2) uint32 or a list of JAX keys, :func:`episode_keys`), in
+    ``terrain_levels[i]`` (None: drawn; suite: 0 with a type), on ``terrain_types[i]`` (suite; all
+    given or None), with ``commands[i]`` held (None: the sampled command). Fewer episodes than
+    ``envs.num_envs`` run padded with copies of the last one (a world's numbers do not depend on
+    its batch). ``controller`` gets the (N, obs) batch through :func:`batch_actions`.
+
+    Each episode ends as in :func:`run_episode` (env termination, diverged physics, off the map;
+    not the env's time limit); a finished world is masked out (no longer recorded, its
+    controller not called) while the rest keep stepping, until every one has ended or
+    ``n_steps`` steps are done. ``envs`` runs with ``autoreset`` off meanwhile, so finished worlds
+    are not reset. Foot positions are the foot ``framepos`` sensors (``model.robot_constants.
+    FOOT_POS_SENSORS``), which equal the single env's ``data.site_xpos`` after ``mj_step``.
+    Diverged physics: there is no per-world ``MjData.warning`` here; MuJoCo resets a diverged
+    world's state inside ``mj_step``, which restarts its time, so a step that advances
+    :attr:`ResidualWalkVectorEnv.time` by less than a control period is the divergence (the
+    record then gets ``nan_physics`` = 1 on that step, like :func:`run_episode`); NaN states that
+    MuJoCo does not reset are the env's own ``nan_physics`` termination.
+    """
+    keys = np.asarray(keys, np.uint32).reshape(-1, 2)
+    n_ep, n = len(keys), envs.num_envs
+    if not 1 <= n_ep <= n:
+        raise ValueError(f"run_episodes: {n_ep} episodes for {n} worlds")
+    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], n - n_ep, axis=0)]) if n > n_ep else a  # noqa: E731
+    options = {"keys": pad(keys)}
+    if terrain_levels is not None:
+        options["terrain_level"] = pad(np.array([-1 if lv is None else int(lv) for lv in terrain_levels], np.int64))
+    if terrain_types is not None:
+        if any(t is None for t in terrain_types):
+            raise ValueError("run_episodes: give a terrain type for every episode or none")
+        options["terrain_type"] = pad(np.array([int(t) for t in terrain_types], np.int64))
+    ctx, m = envs.ctx, envs.model
+    autoreset, metrics_flag = envs.autoreset, envs.return_metrics
+    envs.autoreset, envs.return_metrics = False, True
+    try:
+        obs, _ = envs.reset(options=options)
+        if commands is not None and any(c is not None for c in commands):
+            given = pad(np.array([c is not None for c in commands]))
+            cmds = pad(np.array([(0.0, 0.0, 0.0) if c is None else np.asarray(c, np.float32).reshape(-1)
+                                 for c in commands], np.float32))
+            if cmds.shape != (n, 3) or not np.all(np.isfinite(cmds)):
+                raise ValueError(f"commands must be 3 finite numbers each (vx m/s, vy m/s, yaw rate rad/s), "
+                                 f"got {commands!r}")
+            obs = envs.set_commands(cmds, given)
+        command0 = envs.read_info("command").astype(np.float64)
+        level0, type0 = envs.read_info("terrain_level"), envs.read_info("terrain_type")
+        foot_cols = np.concatenate([m.sensor_adr[m.sensor(s).id] + np.arange(3) for s in rc.FOOT_POS_SENSORS])
+        n_steps = int(n_steps)
+        period = ctx.sim.n_substeps * m.opt.timestep
+        qpos = envs.qpos
+        trunk_pos = np.zeros((n_steps + 1, n, 3))
+        trunk_quat = np.zeros((n_steps + 1, n, 4))
+        foot_pos = np.zeros((n_steps + 1, n, 4, 3))
+        trunk_pos[0], trunk_quat[0] = qpos[:, 0:3], qpos[:, 3:7]
+        foot_pos[0] = envs.sensordata[:, foot_cols].reshape(n, 4, 3)
+        actions = np.zeros((n_steps, n, ctx.action_size), np.float32)
+        rewards = np.zeros((n_steps, n))
+        metrics = {k: np.zeros((n_steps, n)) for k in envs.logic.metric_names}
+        steps = np.zeros(n, np.int64)
+        alive = np.zeros(n, bool)
+        alive[:n_ep] = True
+        terminated, diverged, off_map = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        env_distance = np.zeros(n)
+        for k in range(n_steps):
+            if not alive.any():
+                break
+            act = np.zeros((n, ctx.action_size), np.float32)
+            act[alive] = batch_actions(controller, obs[alive])
+            t_before = envs.time
+            obs, reward, term, trunc, info = envs.step(act)
+            div = envs.time < t_before + period - 0.5 * m.opt.timestep
+            a = alive
+            actions[k, a], rewards[k, a] = act[a], reward[a]
+            for name, v in info["metrics"].items():
+                metrics[name][k, a] = v[a]
+            metrics["nan_physics"][k, a & div] = 1.0
+            qpos = envs.qpos
+            trunk_pos[k + 1, a], trunk_quat[k + 1, a] = qpos[a, 0:3], qpos[a, 3:7]
+            foot_pos[k + 1, a] = envs.sensordata[a][:, foot_cols].reshape(-1, 4, 3)
+            env_distance[a] = info["distance"][a]
+            steps[a] = k + 1
+            diverged[a] = div[a]
+            terminated[a] = term[a] | div[a]
+            off_map[a] = trunc[a] & info["off_map"][a] & ~terminated[a]
+            alive = a & ~(terminated | off_map)
+    finally:
+        envs.autoreset, envs.return_metrics = autoreset, metrics_flag
+    heights, spec = ctx.heights, ctx.terrain_spec
+    records = []
+    for i in range(n_ep):
+        s = int(steps[i])
+        tp, fp = trunk_pos[:s + 1, i], foot_pos[:s + 1, i]
+        records.append(EpisodeRecord(
+            dt=float(ctx.sim.control_dt), world=ctx.sim.world, terrain_level=int(level0[i]), command=command0[i],
+            trunk_pos=tp.copy(), trunk_quat=trunk_quat[:s + 1, i].copy(), foot_pos=fp.copy(),
+            trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], spec),
+            foot_ground=_ground(heights, fp[..., 0], fp[..., 1], spec),
+            action=actions[:s, i].copy(), reward=rewards[:s, i].copy(),
+            metrics={name: v[:s, i].copy() for name, v in metrics.items()}, env_distance=float(env_distance[i]),
+            terminated=bool(terminated[i]), physics_diverged=bool(diverged[i]), off_map=bool(off_map[i]),
+            terrain_type=int(type0[i]) if ctx.suite is not None else None))
+    return records
 
 
 def roll_pitch(quat_wxyz: np.ndarray) -> np.ndarray:

@@ -18,6 +18,11 @@ level x type, level-major), with ``--episodes`` episodes *per tile* there. Episo
 ``--duration``, when the env terminates them (fall; NaN physics counts as a fall) or when the
 env truncates them because the robot left the map (off terrain: not a fall).
 
+The episodes of one controller on one world run as one batch: the worlds of a
+``mjx_envs.vector_env.ResidualWalkVectorEnv`` (batched C MuJoCo, ``mujoco.rollout`` on
+``--processes`` threads), :func:`playback.episode.run_episodes`, which gives each episode the
+record :func:`playback.episode.run_episode` gives it on the single env.
+
 The suite is evaluated on terrain seed ``--terrain-seed`` (default
 :data:`SUITE_EVAL_TERRAIN_SEED` = 1000, a held-out seed: training uses 0); on the rough world
 ``--terrain-seed`` replaces the config's seed.
@@ -46,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import os
 import platform
 import shlex
@@ -59,12 +63,12 @@ import numpy as np
 from model import terrain
 from model.yaml_config import ConfigError
 from playback import command_eval
-from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
+from playback.episode import EpisodeRecord, episode_keys, policy_controller, run_episodes, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
                                         plot_suite_success, write_json, write_markdown)
-from playback.policy_env import (EnvConfigs, cached_env, check_policy_matches_env, configs_from_meta,
-                                 default_configs, meta_path, with_world)
+from playback.policy_env import (EnvConfigs, cached_env, cached_vector_env, check_policy_matches_env,
+                                 configs_from_meta, default_configs, meta_path, with_world)
 from train.export import ExportError, load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
@@ -75,6 +79,11 @@ MODES = ("episodes",) + command_eval.MODES + ("all",)
 """``--mode`` choices: ``all`` = episodes + command_grid + push + stand."""
 SUITE_EVAL_TERRAIN_SEED = 1000
 """Terrain seed of the suite evaluation unless ``--terrain-seed`` is given: held out (training uses 0)."""
+JAX_CACHE_DIR = ".jax_cache"
+"""The CLI's persistent XLA compilation cache (relative to the repo root; ``JAX_COMPILATION_CACHE_DIR``
+wins), as training's ``run.jax_cache_dir``: each world's batched episode logic compiles once."""
+MAX_BATCH = 256
+"""Most worlds stepped together; larger groups (the suite: episodes x tiles) run in chunks of this size."""
 GAIT_FAILS_BELOW = 0.5
 """A suite tile is listed under "where the gait fails" when the nominal gait's success rate is below this."""
 
@@ -129,25 +138,6 @@ def episode_tasks(controllers: Sequence[str], worlds: Sequence[str], episodes: i
     return out
 
 
-@dataclasses.dataclass
-class _Job:
-    """Work for one process: tasks plus what is needed to rebuild env and policy there."""
-
-    tasks: List[EpisodeTask]
-    configs: EnvConfigs
-    suite_terrain_seed: int
-    duration: float
-    seed: int
-    command: Optional[Tuple[float, float, float]]
-    action_scale: float
-    export_dir: Optional[str] = None
-    policy: Any = None  # in-process only (not pickled)
-    keep_records: bool = False
-    jax_cache_dir: Optional[str] = None
-
-
-
-
 def world_configs(configs: EnvConfigs, world: str, suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED) -> EnvConfigs:
     """``configs`` on ``world``; the suite on ``suite_terrain_seed``, flat/rough keep the configs' seed."""
     return with_world(configs, world, suite_terrain_seed if world == "suite" else None)
@@ -157,36 +147,26 @@ def _env_for(configs: EnvConfigs):
     return cached_env(configs)
 
 
-def _run_job(job: _Job) -> List[Tuple[EpisodeTask, Dict[str, Any], np.ndarray, Optional[EpisodeRecord]]]:
-    """Run a job's episodes; returns (task, summary, forward-velocity trace (N,), record or None)."""
-    if job.jax_cache_dir:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", job.jax_cache_dir)
-    policy = job.policy
-    if policy is None and job.export_dir is not None:
-        policy = load_policy(job.export_dir)
-    out = []
-    for task in job.tasks:
-        env = _env_for(world_configs(job.configs, task.world, job.suite_terrain_seed))
-        if task.controller == POLICY:
-            controller = policy_controller(policy, job.action_scale)
-        else:
-            controller = zero_action(env.action_space.shape[0])
-        n_steps = int(round(job.duration / env.ctx.sim.control_dt))
-        rec = run_episode(env, controller, n_steps, episode_key(job.seed, task.index), task.level, job.command,
-                          terrain_type=task.terrain_type)
-        summary = summarize_episode(rec, robot_mass(env), gravity(env))
-        summary.update(episode=task.index, world=task.world, controller=task.controller)
-        out.append((task, summary, rec.metric("forward_velocity"), rec if job.keep_records else None))
+def run_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
+              command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
+              max_batch: int = MAX_BATCH) -> List[EpisodeRecord]:
+    """Records of ``tasks`` (one controller, one world: ``configs``) run as one batch of worlds
+    (:func:`playback.episode.run_episodes` on a ``ResidualWalkVectorEnv``; in chunks of at most
+    ``max_batch`` worlds, the last one padded), in the order of ``tasks``."""
+    if not tasks:
+        return []
+    batch = min(len(tasks), int(max_batch))
+    envs = cached_vector_env(configs, batch, nthread)
+    suite = envs.ctx.suite is not None
+    out: List[EpisodeRecord] = []
+    for a in range(0, len(tasks), batch):
+        chunk = list(tasks[a:a + batch])
+        levels = [t.level for t in chunk]
+        out += run_episodes(envs, controller, n_steps, episode_keys(seed, [t.index for t in chunk]),
+                            None if all(lv is None for lv in levels) else levels,
+                            [t.terrain_type for t in chunk] if suite else None,
+                            None if command is None else [command] * len(chunk))
     return out
-
-
-def _split(tasks: List[EpisodeTask], parts: int) -> List[List[EpisodeTask]]:
-    """Contiguous chunks (tasks are ordered by world, so a chunk builds few envs)."""
-    parts = max(1, min(parts, len(tasks)))
-    bounds = np.linspace(0, len(tasks), parts + 1).round().astype(int)
-    return [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def default_processes() -> int:
@@ -206,8 +186,7 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
 
     Args:
       policy: a loaded export (``train.export.ExportedPolicy``), an export path, or None to
-        evaluate the nominal gait alone. With ``processes > 1`` the policy must come from an
-        export (the workers reload it from its directory).
+        evaluate the nominal gait alone.
       configs: env configs (default: the export's ``meta["config"]``, else ``configs/*.yaml``);
         the world is replaced by each entry of ``worlds`` (``flat``, ``rough``, ``suite``).
       episodes: episodes per world and controller (suite: per tile and controller);
@@ -220,7 +199,9 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
       command: (vx, vy, yaw rate) for every episode; None keeps the env's sampled command.
       action_scale: multiplies the policy's action.
       include_nominal: also run the nominal gait (zero residual) when a policy is given.
-      processes: worker processes (``multiprocessing`` spawn); 1 runs in this process.
+      processes: physics threads of the batched back end (``mujoco.rollout``); the numbers do
+        not depend on it. The episodes of one controller on one world run as one batch of worlds
+        (:func:`run_tasks`), in this process.
       keep_records: also return the :class:`~playback.episode.EpisodeRecord` of every episode
         under ``report["records"][controller][world]`` (not JSON-serialisable).
       progress: optional ``callable(str)`` for progress lines.
@@ -266,36 +247,27 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
         raise ValueError(f"command must be (vx, vy, yaw rate), got {command!r}")
     controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
 
-    # check compatibility once, here, before any worker starts (clear error, exit status 2 on the CLI)
+    # check compatibility once, here, before anything runs (clear error, exit status 2 on the CLI)
     probe = _env_for(world_configs(configs, worlds[0], suite_terrain_seed))
     if policy is not None:
         check_policy_matches_env(policy.meta, probe, meta_path(policy))
     mass, g, dt = robot_mass(probe), gravity(probe), float(probe.ctx.sim.control_dt)
 
     tasks = episode_tasks(controllers, worlds, episodes, bands, tiles)
-    import jax
+    n_steps = int(round(duration / dt))
 
-    cache_dir = jax.config.jax_compilation_cache_dir
-    common = dict(configs=configs, suite_terrain_seed=int(suite_terrain_seed), duration=float(duration),
-                  seed=int(seed), command=cmd, action_scale=float(action_scale), keep_records=keep_records,
-                  jax_cache_dir=cache_dir)
     results_raw = []
-    if processes <= 1:
-        for chunk in _split(tasks, max(1, len(tasks) // max(1, episodes))):
-            results_raw += _run_job(_Job(chunk, policy=policy, **common))
+    for w in worlds:  # one batch of worlds per (world, controller)
+        wc = world_configs(configs, w, suite_terrain_seed)
+        for c in controllers:
+            group = [t for t in tasks if t.world == w and t.controller == c]
+            ctrl = policy_controller(policy, action_scale) if c == POLICY else zero_action(probe.action_space.shape[0])
+            for task, rec in zip(group, run_tasks(group, wc, ctrl, n_steps, seed, cmd, nthread=processes)):
+                summary = summarize_episode(rec, mass, g)
+                summary.update(episode=task.index, world=task.world, controller=task.controller)
+                results_raw.append((task, summary, rec.metric("forward_velocity"), rec if keep_records else None))
             if progress:
                 progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
-    else:
-        export_dir = getattr(policy, "load_path", None) or getattr(policy, "export_dir", None)  # .onnx: that file
-        if policy is not None and export_dir is None:
-            raise ValueError("processes > 1 needs a policy loaded from an export (train.export.load_policy)")
-        jobs = [_Job(chunk, export_dir=export_dir, **common) for chunk in _split(tasks, 2 * processes)]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(processes) as pool:
-            for part in pool.imap_unordered(_run_job, jobs):
-                results_raw += part
-                if progress:
-                    progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
 
     results_raw.sort(key=lambda r: (controllers.index(r[0].controller), worlds.index(r[0].world), r[0].index))
     results: Dict[str, Dict[str, Any]] = {}
@@ -430,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action")
     p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait baseline")
     p.add_argument("--processes", type=int, default=default_processes(),
-                   help=f"worker processes (default min(cpu_count, 4) = {default_processes()})")
+                   help=f"episodes mode: physics threads of the batched worlds; command_grid / push / stand: "
+                        f"worker processes (default min(cpu_count, 4) = {default_processes()})")
     m = p.add_argument_group("modes", "--mode command_grid / push / stand / all (playback.command_eval)")
     m.add_argument("--mode", choices=MODES, default="episodes",
                    help="episodes (default: the per-world evaluation above), command_grid, push, stand, or all")
@@ -484,6 +457,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line; returns the exit status (2: missing/incompatible policy or bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from train.run_dir import setup_jax_cache
+
+    setup_jax_cache(JAX_CACHE_DIR)  # the batched logic compiles in ~10-20 s per world; a re-run loads it
     if args.policy is None and not args.no_residual:
         parser.print_usage(sys.stderr)
         print("error: --policy RUN_DIR_OR_EXPORT is required (or --no-residual for the nominal gait alone)",

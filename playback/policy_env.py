@@ -175,3 +175,23 @@ def check_policy_matches_env(meta: Mapping[str, Any], env: ResidualWalkEnv, wher
 def meta_path(policy: Any) -> str:
     """Path of a loaded export's ``meta.json`` (for messages)."""
     return os.path.join(getattr(policy, "export_dir", "."), META_FILE)
+
+
+_VECTOR_ENVS: Dict[Any, Any] = {}
+
+
+def cached_vector_env(configs: EnvConfigs, num_envs: int, nthread: Optional[int] = None):
+    """``ResidualWalkVectorEnv`` (``metrics=True``) of ``num_envs`` worlds for ``configs`` on
+    ``nthread`` physics threads, built once per process (at most 4 kept: each compiles its batched
+    episode logic, and with domain randomisation holds one model per world)."""
+    from mjx_envs.vector_env import ResidualWalkVectorEnv
+
+    key = (configs, int(num_envs), nthread)
+    if key not in _VECTOR_ENVS:
+        if len(_VECTOR_ENVS) >= 4:
+            for e in _VECTOR_ENVS.values():
+                e.close()
+            _VECTOR_ENVS.clear()
+        _VECTOR_ENVS[key] = ResidualWalkVectorEnv(int(num_envs), sim=configs.simulation, env=configs.env,
+                                                  gait=configs.gait, nthread=nthread, metrics=True)
+    return _VECTOR_ENVS[key]
