@@ -105,3 +105,98 @@ def test_sb3_resume_and_errors(sb3_run, tmp_path):
     with pytest.raises(CheckpointError, match="no SB3 checkpoint"):
         sb3_train.main(["--resume", str(tmp_path)])
     assert sb3_train.cli(["--preset", "nope"]) == 2
+
+
+# ---------------------------------------------------------------------------- batched back end
+def _batched(n, episode_length_s=0.2, **kw):
+    from mjx_envs.env_config import EnvConfig
+    from mjx_envs.vector_env import ResidualWalkVectorEnv
+    from train.sb3_vec_env import BatchedSB3VecEnv
+
+    env = EnvConfig(episode_length_s=episode_length_s)
+    return BatchedSB3VecEnv(ResidualWalkVectorEnv(n, env=env, world="flat", nthread=2, metrics=True), **kw), env
+
+
+def test_batched_vec_env_under_vec_check_nan():
+    """SB3's VecCheckNan over the adapter: random steps across episode ends, no NaN/inf, SB3 shapes."""
+    from stable_baselines3.common.vec_env import VecCheckNan, VecMonitor
+
+    base, _ = _batched(4)
+    venv = VecCheckNan(VecMonitor(base), raise_exception=True)
+    try:
+        venv.seed(3)
+        obs = venv.reset()
+        assert obs.shape == (4, base.observation_space.shape[0]) and obs.dtype == np.float32
+        rng = np.random.default_rng(0)
+        ended = 0
+        for _ in range(25):
+            obs, rew, done, infos = venv.step(rng.uniform(-1, 1, (4,) + base.action_space.shape).astype(np.float32))
+            assert obs.shape[0] == rew.shape[0] == done.shape[0] == len(infos) == 4
+            assert rew.dtype == np.float32 and done.dtype == bool
+            assert base.last_metrics.shape == (4, len(base.metric_names)) and np.isfinite(base.last_metrics).all()
+            for i in np.flatnonzero(done):
+                assert "episode" in infos[i] and "terminal_observation" in infos[i]
+                ended += 1
+        assert ended >= 4  # 10-step episodes: every world ended at least twice
+        assert venv.env_is_wrapped(object) == [False] * 4
+        assert venv.get_attr("terrain_level", indices=[1, 2]) == [0, 0]
+        venv.set_attr("terrain_level", 0, indices=1)
+        assert venv.get_attr("ctx")[0] is base.venv.ctx
+        with pytest.raises(NotImplementedError, match="subset"):
+            venv.set_attr("foo", 1, indices=[0])
+        with pytest.raises(NotImplementedError, match="not separate envs"):
+            venv.env_method("reset")
+        with pytest.raises(AttributeError):
+            venv.get_attr("no_such_attribute")
+    finally:
+        venv.close()
+
+
+def test_batched_vec_env_matches_single_envs():
+    """World i of the adapter = a single ResidualWalkEnv reset with seed + i (and re-reset without a
+    seed at each episode end, as DummyVecEnv does), bit for bit: obs, rewards, dones,
+    terminal_observation, TimeLimit.truncated, per-world info and metrics."""
+    from mjx_envs.gym_env import ResidualWalkEnv
+
+    n, seed, steps = 3, 11, 24
+    venv, env_cfg = _batched(n, per_world_metrics=True)
+    singles = [ResidualWalkEnv(env=env_cfg, world="flat", metrics=True) for _ in range(n)]
+    try:
+        venv.seed(seed)
+        obs = venv.reset()
+        want = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(singles)])
+        np.testing.assert_array_equal(obs, want)
+        rng = np.random.default_rng(5)
+        ends = 0
+        for _ in range(steps):
+            act = rng.uniform(-1, 1, (n,) + venv.action_space.shape).astype(np.float32)
+            obs, rew, done, infos = venv.step(act)
+            for i, e in enumerate(singles):
+                o, r, term, trunc, info = e.step(act[i])
+                assert rew[i] == np.float32(r) and done[i] == (term or trunc)
+                assert infos[i]["terrain_level"] == info["terrain_level"] and infos[i]["step"] == info["step"]
+                assert infos[i]["metrics"] == info["metrics"]
+                if term or trunc:
+                    ends += 1
+                    np.testing.assert_array_equal(infos[i]["terminal_observation"], o)
+                    assert infos[i]["TimeLimit.truncated"] == (trunc and not term)
+                    o, _ = e.reset()
+                else:
+                    assert "terminal_observation" not in infos[i] and "TimeLimit.truncated" not in infos[i]
+                np.testing.assert_array_equal(obs[i], o)
+        assert ends >= n  # each world finished at least one 10-step episode
+    finally:
+        venv.close()
+        for e in singles:
+            e.close()
+
+
+def test_sb3_thread_keys_are_validated():
+    from model.yaml_config import ConfigError
+    from train.config import load_train_config
+
+    cfg = load_train_config(preset="ci_tiny", overrides=["sb3.threads=1", "sb3.torch_threads=0"])
+    assert cfg.sb3.threads == 1 and cfg.sb3.torch_threads == 0
+    for bad in ("sb3.threads=-1", "sb3.torch_threads=-2"):
+        with pytest.raises(ConfigError, match="out of range"):
+            load_train_config(preset="ci_tiny", overrides=[bad])

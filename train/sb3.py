@@ -18,9 +18,15 @@ level), ``checkpoints/ppo_<steps>_steps.zip`` + ``ppo_vecnormalize_<steps>_steps
 ``final_model.zip`` + ``vecnormalize.pkl``, and ``export/`` in the same format as the Brax
 export (:func:`train.export.load_policy` reads both; kernels are transposed from torch's layout).
 
-Environments run in ``SubprocVecEnv`` worker processes (``spawn``; ``DummyVecEnv`` when
-``sb3.n_envs`` is 1) under ``VecMonitor`` and ``VecNormalize``. Needs the ``sb3`` extra:
-``pip install -e ".[sb3]"``.
+Environments: one :class:`train.sb3_vec_env.BatchedSB3VecEnv` (an SB3 ``VecEnv``) over one
+:class:`mjx_envs.vector_env.ResidualWalkVectorEnv` — the ``sb3.n_envs`` worlds are stepped
+together in this process, the physics by one multi-threaded ``mujoco.rollout`` (``sb3.threads``,
+0 = every core) and the episode logic by one batched jitted call; no worker processes. World i
+reproduces a single ``ResidualWalkEnv`` seeded ``ppo.seed + i`` bit for bit, with SB3's
+conventions (``terminal_observation``, ``TimeLimit.truncated``). ``VecMonitor`` and
+``VecNormalize`` sit on top. The metric callback reads the adapter's batched arrays
+(``last_metrics``, ``last_terrain_level``) instead of N info dicts. torch runs on
+``sb3.torch_threads`` (default 1) CPU threads. Needs the ``sb3`` extra: ``pip install -e ".[sb3]"``.
 """
 
 from __future__ import annotations
@@ -58,45 +64,34 @@ def _require_sb3():
         raise ConfigError(f"the SB3 path needs the 'sb3' extra ({e}); install it with: pip install -e \".[sb3]\"") from None
 
 
-def make_gym_env(cfg: TrainConfig, world: Optional[str] = None):
-    """One monitored :class:`ResidualWalkEnv` for ``cfg`` (picklable factory target for SubprocVecEnv)."""
+def make_gym_env(cfg: TrainConfig, world: Optional[str] = None, metrics: bool = False):
+    """One :class:`ResidualWalkEnv` for ``cfg`` (the single twin: export probe, tests, playback)."""
     from mjx_envs.gym_env import ResidualWalkEnv
 
     sim = cfg.simulation if world is None else cfg.simulation.replace(world=world)
-    return ResidualWalkEnv(sim=sim, env=cfg.env, gait=cfg.gait)
+    return ResidualWalkEnv(sim=sim, env=cfg.env, gait=cfg.gait, metrics=metrics)
 
 
-class _EnvFactory:
-    """Picklable ``() -> env`` (SubprocVecEnv with ``spawn`` pickles the factories)."""
+def make_batched_env(cfg: TrainConfig, n_envs: Optional[int] = None, world: Optional[str] = None):
+    """:class:`train.sb3_vec_env.BatchedSB3VecEnv` of ``n_envs`` (default ``sb3.n_envs``) worlds
+    on the batched C-MuJoCo back end (``sb3.threads`` physics threads), metrics on, unseeded."""
+    from mjx_envs.vector_env import ResidualWalkVectorEnv
+    from train.sb3_vec_env import BatchedSB3VecEnv, host_device
 
-    def __init__(self, cfg: TrainConfig, rank: int):
-        self.cfg, self.rank = cfg, rank
-
-    def __call__(self):
-        return make_gym_env(self.cfg)
+    sim = cfg.simulation if world is None else cfg.simulation.replace(world=world)
+    n = int(n_envs or cfg.sb3.n_envs)
+    with host_device():  # the episode logic's jitted calls run on the CPU next to C MuJoCo
+        venv = ResidualWalkVectorEnv(n, sim=sim, env=cfg.env, gait=cfg.gait, nthread=cfg.sb3.threads or None,
+                                     metrics=True)
+    return BatchedSB3VecEnv(venv)
 
 
 def make_vec_env(cfg: TrainConfig, n_envs: Optional[int] = None):
-    """``VecMonitor(SubprocVecEnv | DummyVecEnv)`` of ``n_envs`` (default ``sb3.n_envs``) twins,
-    seeded ``ppo.seed + rank``."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+    """``VecMonitor(BatchedSB3VecEnv)`` of ``n_envs`` (default ``sb3.n_envs``) worlds, world i
+    seeded ``ppo.seed + i`` (= a single ``ResidualWalkEnv`` reset with that seed)."""
+    from stable_baselines3.common.vec_env import VecMonitor
 
-    n = int(n_envs or cfg.sb3.n_envs)
-    factories = [_EnvFactory(cfg, i) for i in range(n)]
-    if n > 1:
-        # Workers inherit the environment at spawn: keep them off the accelerator (C MuJoCo and
-        # the small jitted env functions run on the CPU; N processes must not each grab a GPU).
-        saved = os.environ.get("JAX_PLATFORMS")
-        os.environ["JAX_PLATFORMS"] = "cpu"
-        try:
-            venv = SubprocVecEnv(factories, start_method="spawn")
-        finally:
-            if saved is None:
-                os.environ.pop("JAX_PLATFORMS", None)
-            else:
-                os.environ["JAX_PLATFORMS"] = saved
-    else:
-        venv = DummyVecEnv(factories)
+    venv = make_batched_env(cfg, n_envs)
     venv.seed(cfg.ppo.seed)
     return VecMonitor(venv)
 
@@ -116,15 +111,38 @@ def make_callbacks(cfg: TrainConfig, run_dir: str, venv_norm):
 
     class EnvMetricsCallback(BaseCallback):
         """Logs the env's named metrics (reward terms, saturation, falls, terrain level) as
-        per-step means over each rollout: ``env/<metric>``, ``env_reward_terms/<term>``."""
+        per-step means over each rollout: ``env/<metric>``, ``env_reward_terms/<term>``.
+
+        Reads the batched arrays of :class:`train.sb3_vec_env.BatchedSB3VecEnv`
+        (``last_metrics``, ``last_terrain_level``) once per step; with another VecEnv it falls
+        back to the per-env ``infos`` (``metrics`` dicts, ``terrain_level``)."""
 
         def __init__(self):
             super().__init__()
             self._sums: Dict[str, float] = {}
             self._n = 0
             self._levels: List[int] = []
+            self._batched = None
+            self._msum: Optional[np.ndarray] = None
+            self._lsum, self._ln = 0.0, 0
+
+        def _on_training_start(self) -> None:
+            from train.sb3_vec_env import BatchedSB3VecEnv
+
+            inner = self.training_env.unwrapped if self.training_env is not None else None
+            self._batched = inner if isinstance(inner, BatchedSB3VecEnv) else None
 
         def _on_step(self) -> bool:
+            b = self._batched
+            if b is not None:
+                if b.last_metrics is not None:
+                    s = b.last_metrics.sum(axis=0, dtype=np.float64)
+                    self._msum = s if self._msum is None else self._msum + s
+                    self._n += b.last_metrics.shape[0]
+                if b.last_terrain_level is not None:
+                    self._lsum += float(b.last_terrain_level.sum())
+                    self._ln += int(b.last_terrain_level.size)
+                return True
             for info in self.locals.get("infos", []):
                 for k, v in info.get("metrics", {}).items():
                     self._sums[k] = self._sums.get(k, 0.0) + float(v)
@@ -134,14 +152,18 @@ def make_callbacks(cfg: TrainConfig, run_dir: str, venv_norm):
             return True
 
         def _on_rollout_end(self) -> None:
-            if not self._n:
-                return
-            for k, s in self._sums.items():
-                tag = f"env_reward_terms/{k[len('reward/'):]}" if k.startswith("reward/") else f"env/{k}_per_step"
-                self.logger.record(tag, s / self._n)
+            if self._batched is not None and self._msum is not None:
+                self._sums = dict(zip(self._batched.metric_names, self._msum.tolist()))
+            if self._ln:
+                self._levels = [self._lsum / self._ln]
+            if self._n:
+                for k, s in self._sums.items():
+                    tag = f"env_reward_terms/{k[len('reward/'):]}" if k.startswith("reward/") else f"env/{k}_per_step"
+                    self.logger.record(tag, s / self._n)
             if self._levels:
                 self.logger.record("env/terrain_level_mean", float(np.mean(self._levels)))
             self._sums, self._n, self._levels = {}, 0, []
+            self._msum, self._lsum, self._ln = None, 0.0, 0
 
     every = max(cfg.sb3.checkpoint_every_steps // max(cfg.sb3.n_envs, 1), 1)
     ckpt = CheckpointCallback(save_freq=every, save_path=os.path.join(run_dir, CHECKPOINT_SUBDIR),
@@ -216,8 +238,9 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
 
     t0 = time.time()
     run_dir = os.path.abspath(run_dir)  # once; every path of the run derives from it
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     s, p = cfg.sb3, cfg.ppo
+    # physics and torch take turns in this one process (sb3.torch_threads: why 1 by default)
+    torch.set_num_threads(s.torch_threads or max(os.cpu_count() or 1, 1))
     total = int(s.total_timesteps or p.num_timesteps)
     if (s.n_steps * s.n_envs) % s.batch_size != 0:
         console(f"note: n_steps * n_envs = {s.n_steps * s.n_envs} is not a multiple of batch_size {s.batch_size}; "
@@ -248,7 +271,8 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
                         normalize_advantage=p.normalize_advantage, policy_kwargs=policy_kwargs(cfg),
                         tensorboard_log=os.path.join(run_dir, "tensorboard"), seed=p.seed, device=s.device,
                         verbose=0)
-        console(f"SB3 PPO on {s.n_envs} Gymnasium env(s) (world '{cfg.simulation.world}', C MuJoCo), "
+        console(f"SB3 PPO on {s.n_envs} world(s) (world '{cfg.simulation.world}', batched C MuJoCo, "
+                f"{venv.unwrapped.venv.physics.nthread} physics thread(s)), "
                 f"torch on {s.device}; JAX for the shared env functions: {describe_device()}")
         console(f"run dir: {run_dir}; {max(total - start, 0):,d} env steps to go")
         remaining = max(total - start, 0)
