@@ -355,7 +355,8 @@ def main(argv=None) -> dict:
     procs = args.procs or ([1] if args.quick else sorted({1, os.cpu_count() or 1}))
     steps = args.steps or (5 if args.quick else 50)
     print(f"device {device_name()}, world {args.world}, batches {batches}, steps {steps}", flush=True)
-    stem = device_name() + ("" if args.world == "flat" else "_rough") + ("_quick" if args.quick else "")
+    stem = (device_name() + ("" if args.world == "flat" else "_rough") + ("_cmujoco" if args.skip_mjx else "")
+            + ("_quick" if args.quick else ""))
     result = {"device": device_name(), "world": args.world, "versions": _versions(),
               "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
               "compile": {}, "rows": []}

@@ -35,8 +35,8 @@ from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.cmujoco_physics import BatchedPhysics
 from mjx_envs.env_config import EnvConfig
+from mjx_envs.env_properties import ContextEnvProperties
 from mjx_envs.measurements import measure
-from mjx_envs.observation import observation_layout
 from mjx_envs.packing import Packer
 from mjx_envs.state import State
 from model.simulation_config import SimulationConfig
@@ -69,7 +69,7 @@ def _bits_view(state: np.ndarray) -> np.ndarray:
     return s.view(np.uint32).reshape(s.shape[:-1] + (s.shape[-1] * 2,))
 
 
-class CMujocoResidualWalk:
+class CMujocoResidualWalk(ContextEnvProperties):
     """Residual-walking env with batched C-MuJoCo physics behind ``jax.pure_callback`` (see module docstring).
 
     Args:
@@ -89,26 +89,6 @@ class CMujocoResidualWalk:
         nstate = self.physics.nstate
         self._out = (jax.ShapeDtypeStruct((2 * nstate,), jnp.uint32), jax.ShapeDtypeStruct((m.nq,), jnp.float32),
                      jax.ShapeDtypeStruct((m.nv,), jnp.float32), jax.ShapeDtypeStruct((m.nsensordata,), jnp.float32))
-
-    # brax-style properties (as ResidualWalk)
-    @property
-    def observation_size(self) -> int:
-        return self.ctx.observation_size
-
-    @property
-    def action_size(self) -> int:
-        return self.ctx.action_size
-
-    @property
-    def dt(self) -> float:
-        return self.ctx.sim.control_dt
-
-    @property
-    def episode_steps(self) -> int:
-        return self.ctx.episode_steps
-
-    def observation_layout(self):
-        return observation_layout(self.action_size, self.ctx.env.terrain_observation)
 
     # ---------------------------------------------------------------- host side (numpy, batched)
     def _outputs(self, state: np.ndarray, sd: np.ndarray):

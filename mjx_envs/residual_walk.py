@@ -26,13 +26,13 @@ from mujoco import mjx
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.env_config import EnvConfig
+from mjx_envs.env_properties import ContextEnvProperties
 from mjx_envs.measurements import measure
-from mjx_envs.observation import observation_layout
 from mjx_envs.state import State
 from model.simulation_config import SimulationConfig
 
 
-class ResidualWalk:
+class ResidualWalk(ContextEnvProperties):
     """MJX residual-walking environment (see module docstring)."""
 
     def __init__(self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
@@ -41,26 +41,6 @@ class ResidualWalk:
         self.mj_model = self.ctx.mj_model
         self.mjx_model = mjx.put_model(self.mj_model)
         self._dr_base = {k: getattr(self.mjx_model, k) for k in logic.DR_FIELDS}
-
-    # brax-style properties
-    @property
-    def observation_size(self) -> int:
-        return self.ctx.observation_size
-
-    @property
-    def action_size(self) -> int:
-        return self.ctx.action_size
-
-    @property
-    def dt(self) -> float:
-        return self.ctx.sim.control_dt
-
-    @property
-    def episode_steps(self) -> int:
-        return self.ctx.episode_steps
-
-    def observation_layout(self):
-        return observation_layout(self.action_size, self.ctx.env.terrain_observation)
 
     def _model(self, info):
         if not self.ctx.env.domain_randomization.any_enabled:
