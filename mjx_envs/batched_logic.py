@@ -43,8 +43,7 @@ class BatchedLogic:
 
     def __init__(self, ctx: logic.EnvContext):
         self.ctx = ctx
-        key = jax.random.PRNGKey(0)
-        _, _, info = jax.eval_shape(lambda k: logic.sample_episode(ctx, k, 0, 0), key)
+        info = logic.info_template(ctx)
         self.info = Packer.of(info)
         self.dr = Packer.of(info["dr"])
         m = ctx.mj_model

@@ -37,7 +37,6 @@ from mjx_envs.cmujoco_physics import BatchedPhysics
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.env_properties import ContextEnvProperties
 from mjx_envs.measurements import measure
-from mjx_envs.packing import Packer
 from mjx_envs.state import State
 from model.simulation_config import SimulationConfig
 
@@ -82,10 +81,7 @@ class CMujocoResidualWalk(ContextEnvProperties):
         self.ctx = ctx = logic.make_context(sim, env or EnvConfig(), gait or GaitConfig())
         self.mj_model = m = ctx.mj_model
         self.physics = BatchedPhysics(ctx, getattr(sim, "threads", 0) or None)
-        _, _, info = jax.eval_shape(lambda k: logic.sample_episode(ctx, k, 0, 0), jax.random.PRNGKey(0))
-        self._dr_packer = Packer.of(info["dr"])
-        self.physics.set_dr_layout(self._dr_packer)
-        self._ndr = self._dr_packer.sizes.get("float32", 0)
+        self._ndr = self.physics.dr_layout.sizes.get("float32", 0)
         nstate = self.physics.nstate
         self._out = (jax.ShapeDtypeStruct((2 * nstate,), jnp.uint32), jax.ShapeDtypeStruct((m.nq,), jnp.float32),
                      jax.ShapeDtypeStruct((m.nv,), jnp.float32), jax.ShapeDtypeStruct((m.nsensordata,), jnp.float32))
@@ -128,7 +124,7 @@ class CMujocoResidualWalk(ContextEnvProperties):
     def _dr_vector(self, info) -> jax.Array:
         if self._ndr == 0:
             return jnp.zeros((0,), jnp.float32)
-        return self._dr_packer.pack(info["dr"])["float32"]
+        return self.physics.dr_layout.pack(info["dr"])["float32"]
 
     def _first_state(self, rng, terrain_level, terrain_type, mask) -> State:
         ctx = self.ctx

@@ -44,6 +44,17 @@ def warm_start(qvel_before: np.ndarray, qvel_after: np.ndarray, timestep: float)
     return (np.asarray(qvel_after, np.float64) - np.asarray(qvel_before, np.float64)) / timestep
 
 
+def write_draws(ctx: logic.EnvContext, model: mujoco.MjModel, base: Dict[str, np.ndarray], packer: Packer,
+                row: np.ndarray) -> None:
+    """Write one world's domain draws ``row`` (packed float32, ``packer``'s layout) into ``model``:
+    ``episode_logic.randomized_model_fields`` of the nominal arrays ``base`` in float64 (the C
+    model's precision; a neutral draw leaves them bit for bit)."""
+    draws = packer.unpack({"float32": np.asarray(row, np.float32)})
+    fields = logic.randomized_model_fields(ctx, base, {k: np.asarray(v, np.float64) for k, v in draws.items()}, xp=np)
+    for k, v in fields.items():
+        getattr(model, k)[:] = v
+
+
 def default_threads() -> int:
     """All cores of this machine (``os.cpu_count()``)."""
     return max(os.cpu_count() or 1, 1)
@@ -72,17 +83,13 @@ class BatchedPhysics:
         self._scratch = mujoco.MjData(m)
         self.randomized = ctx.env.domain_randomization.any_enabled
         self._dr_base = {k: np.array(getattr(m, k)) for k in logic.DR_FIELDS}
-        self._dr_packer: Optional[Packer] = None
+        self.dr_layout = Packer.of(logic.info_template(ctx)["dr"])  # layout of the packed draws
         self._pools: Dict[int, tuple] = {}  # batch size -> (models, draws applied (N, ndr))
 
     # ---------------------------------------------------------------------------- models
-    def set_dr_layout(self, packer: Packer) -> None:
-        """The layout of the packed domain draws (``BatchedLogic.dr``)."""
-        self._dr_packer = packer
-
     def models(self, dr: Optional[np.ndarray]) -> List[mujoco.MjModel]:
         """One model per world: the shared model, or (randomisation on) world i's copy with the
-        draws ``dr[i]`` (packed float32, :meth:`set_dr_layout`) applied."""
+        draws ``dr[i]`` (packed float32, :attr:`dr_layout`) applied."""
         if not self.randomized or dr is None:
             return [self.model] * (0 if dr is None else len(dr))
         n = len(dr)
@@ -90,16 +97,9 @@ class BatchedPhysics:
             self._pools[n] = ([copy.copy(self.model) for _ in range(n)], np.full_like(dr, np.nan))
         models, applied = self._pools[n]
         changed = np.flatnonzero(np.any(applied != dr, axis=1))
-        if changed.size:
-            if self._dr_packer is None:
-                raise RuntimeError("BatchedPhysics: call set_dr_layout() before stepping randomised worlds")
-            for i in changed:
-                draws = self._dr_packer.unpack({"float32": dr[i]})
-                fields = logic.randomized_model_fields(
-                    self.ctx, self._dr_base, {k: np.asarray(v, np.float64) for k, v in draws.items()}, xp=np)
-                for k, v in fields.items():
-                    getattr(models[i], k)[:] = v
-            applied[changed] = dr[changed]
+        for i in changed:
+            write_draws(self.ctx, models[i], self._dr_base, self.dr_layout, dr[i])
+        applied[changed] = dr[changed]
         return models
 
     # ---------------------------------------------------------------------------- physics

@@ -112,6 +112,20 @@ def _uniform(key, lo_hi, shape=()):
 
 # ---------------------------------------------------------------------------------------- reset
 
+def _given_or_drawn(value: Optional[jax.Array], drawn: jax.Array) -> jax.Array:
+    """``value`` as int32, or ``drawn`` where it is None or negative (batched resets pass -1)."""
+    if value is None:
+        return drawn.astype(jnp.int32)
+    value = jnp.asarray(value, jnp.int32)
+    return jnp.where(value < 0, drawn, value).astype(jnp.int32)
+
+
+def info_template(ctx: EnvContext) -> Dict[str, Any]:
+    """The structure of an episode's ``info`` (ShapeDtypeStructs, nothing computed): the layout
+    the C-MuJoCo back ends pack it in (``mjx_envs.packing.Packer``)."""
+    return jax.eval_shape(lambda k: sample_episode(ctx, k, 0, 0), jax.random.PRNGKey(0))[2]
+
+
 def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] = None,
                    terrain_type: Optional[jax.Array] = None) -> Tuple[jax.Array, jax.Array, Dict[str, Any]]:
     """Everything random about one episode, from one key: (qpos (19,), qvel (18,), info).
@@ -125,20 +139,12 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     """
     cfg, r = ctx.env, ctx.env.randomization
     keys = jax.random.split(rng, 13)
-    drawn_level = jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1)
-    if level is None:
-        level = drawn_level
-    else:  # a negative level (batched resets) means "draw it", as None does
-        level = jnp.where(jnp.asarray(level) < 0, drawn_level, jnp.asarray(level, jnp.int32))
-    level = jnp.clip(jnp.asarray(level, jnp.int32), 0, ctx.num_levels - 1)
+    level = _given_or_drawn(level, jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1))
+    level = jnp.clip(level, 0, ctx.num_levels - 1)
     ux, uy = jax.random.uniform(keys[4], (2,))
     # a key of its own: the other draws stay what they were before the suite
     drawn_type = jax.random.randint(jax.random.fold_in(rng, _TYPE_SALT), (), 0, ctx.num_types)
-    if terrain_type is None:
-        terrain_type = drawn_type
-    else:  # negative: drawn, as None
-        terrain_type = jnp.where(jnp.asarray(terrain_type) < 0, drawn_type, jnp.asarray(terrain_type, jnp.int32))
-    terrain_type = jnp.clip(jnp.asarray(terrain_type, jnp.int32), 0, ctx.num_types - 1)
+    terrain_type = jnp.clip(_given_or_drawn(terrain_type, drawn_type), 0, ctx.num_types - 1)
     if ctx.suite is not None:
         x, y = terrain.suite_spawn_xy(level, terrain_type, ux, uy, ctx.suite)
         ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y, ctx.suite)

@@ -30,7 +30,7 @@ import numpy as np
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.batched_logic import shared_logic
-from mjx_envs.cmujoco_physics import warm_start
+from mjx_envs.cmujoco_physics import warm_start, write_draws
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.observation import CLIP, observation_layout
 from model.simulation_config import SimulationConfig
@@ -109,11 +109,7 @@ class ResidualWalkEnv(gym.Env):
                 level = 0
         qpos, qvel, ctrl, bufs, dr = self.logic.reset(key[None], [-1 if level is None else int(level)], [ttype])
         if self.ctx.env.domain_randomization.any_enabled:
-            draws = self.logic.dr.unpack({"float32": dr[0]})
-            fields = logic.randomized_model_fields(
-                self.ctx, self._dr_base, {k: np.asarray(v, np.float64) for k, v in draws.items()}, xp=np)
-            for k, v in fields.items():
-                getattr(self.model, k)[:] = v
+            write_draws(self.ctx, self.model, self._dr_base, self.logic.dr, dr[0])
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[:] = qpos[0]

@@ -74,7 +74,6 @@ class ResidualWalkVectorEnv(VectorEnv):
         self.num_envs = n = int(num_envs)
         self.logic = shared_logic(ctx)
         self.physics = BatchedPhysics(ctx, nthread)
-        self.physics.set_dr_layout(self.logic.dr)
         self.return_metrics = bool(metrics)
         self.autoreset = bool(autoreset)
         self._fixed_command = None  # jitted on first set_commands
@@ -169,9 +168,7 @@ class ResidualWalkVectorEnv(VectorEnv):
         if self.return_metrics:
             info["metrics"] = {k: metrics[:, i].copy() for i, k in enumerate(lg.metric_names)}
         if finished.any() and self.autoreset:
-            final_info = dict(info)
-            if self.return_metrics:
-                final_info["metrics"] = info["metrics"]
+            final_info = dict(info)  # the finished step's info (metrics included)
             self.terrain_level = np.where(finished, lg.next_level(bufs), self.terrain_level)
             final_obs = obs.copy()
             self._reset_worlds(finished, self._draw_keys(finished), self.terrain_level, np.full(self.num_envs, -1))

@@ -299,7 +299,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                        f"({target_steps:,d} total), {pcfg.num_envs} envs, episode {cfg.episode_length} steps, "
                        f"world '{cfg.simulation.world}', eval on '{rcfg.eval_world}' "
                        f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
-                       f"{'minutes on a CPU' if jax.default_backend() == 'cpu' else 'about a minute'}")
+                       f"{'about a minute' if physics.startswith('cmujoco') else 'minutes on a CPU' if jax.default_backend() == 'cpu' else 'about a minute'}")
 
     st: Dict[str, Any] = {"params": restore_params, "step": start_step, "pending_eval": None,
                           "last_ckpt": start_step if resume else None, "stopped": False}
