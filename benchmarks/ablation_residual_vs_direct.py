@@ -1,6 +1,6 @@
 """Ablation: residual actions on the Bézier trot vs direct joint targets (no gait), same budget.
 
-    python -m benchmarks.ablation_residual_vs_direct [--preset cpu_small] [--seeds 0] [--episodes 8]
+    python -m benchmarks.ablation_residual_vs_direct [--preset cpu_flat] [--seeds 0] [--episodes 8]
                                                      [--duration 20] [key=value ...]
     python -m benchmarks.ablation_residual_vs_direct --quick     # tiny sizes, minutes; for the test
 
@@ -89,7 +89,7 @@ def write(result: Dict[str, Any], stem: str) -> None:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ablation_residual_vs_direct",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="cpu_small")
+    p.add_argument("--preset", default="cpu_flat")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--episodes", type=int, default=8, help="evaluation episodes per world and controller")
     p.add_argument("--duration", type=float, default=20.0, help="evaluation episode length [s]")

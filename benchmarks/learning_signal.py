@@ -1,9 +1,9 @@
 """Learning signal: does a short Brax PPO run beat the nominal trot (the zero-residual policy)?
 
-    python -m benchmarks.learning_signal [--preset cpu_small] [key=value ...]
+    python -m benchmarks.learning_signal [--preset cpu_flat] [key=value ...]
     python -m benchmarks.learning_signal --from-run RUN_DIR     # summarise a finished run instead
 
-Trains with the given preset (default ``cpu_small``: flat world, 64 envs, 122,880 env steps) and
+Trains with the given preset (default ``cpu_flat``, the first CPU default: flat world, 64 envs, 122,880 env steps) and
 reads the run's evaluations: every evaluation scores the same fixed flat-world episodes, and the
 zero-residual policy (the nominal Bézier trot alone) is scored on them once at step 0. Prints a
 table and writes ``benchmarks/results/learning_signal_<device>.json`` / ``.md`` / ``.png`` (the
@@ -87,7 +87,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.learning_signal", description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="cpu_small")
+    p.add_argument("--preset", default="cpu_flat")
     p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="summarise this finished run, do not train")
     p.add_argument("--output-dir", default="runs/benchmarks")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")

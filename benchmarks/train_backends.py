@@ -1,6 +1,6 @@
 """``make train`` on the CPU: the same preset trained on the MJX and the C-MuJoCo back ends, side by side.
 
-    python -m benchmarks.train_backends [--preset cpu_small] [--backends mjx cmujoco] [--seed 0] [--out DIR]
+    python -m benchmarks.train_backends [--preset cpu_flat] [--backends mjx cmujoco] [--seed 0] [--out DIR]
 
 Each back end runs ``python -m train --preset P simulation.backend=B`` in a subprocess with an
 empty JAX compilation cache (a newcomer's first run), one after the other. From each run's
@@ -90,7 +90,7 @@ def write(result: dict, out_dir: str) -> str:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="cpu_small")
+    p.add_argument("--preset", default="cpu_flat")
     p.add_argument("--backends", nargs="+", default=["mjx", "cmujoco"], choices=("mjx", "cmujoco"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=RESULTS_DIR)

@@ -3,7 +3,7 @@
 One module fixture does the expensive part once (MJX + PPO compilation dominates: ~3 min cold on a
 2-core CPU, ~1.5 min with the persistent JAX cache):
 
-1. ``python -m train --preset cpu_small --output-dir runs_rel`` cut to 2 epochs of 15,360 env
+1. ``python -m train --preset cpu_flat --output-dir runs_rel`` cut to 2 epochs of 15,360 env
    steps (64 envs, flat world) runs in a subprocess **from a temporary working directory with a
    relative output directory** (as a newcomer's ``make train`` does) and is killed with SIGKILL as
    soon as its first checkpoint is complete (the second epoch takes another ~20 s, so the kill
@@ -41,11 +41,11 @@ from train.progress import TB_SUBDIR, read_progress, read_scalars
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRESET = "cpu_small"
+PRESET = "cpu_flat"  # the first CPU default: flat world, 64 envs
 OVERRIDES = ["ppo.num_timesteps=30720", "ppo.num_evals=3", "run.export_policy=final",
              "run.early_stopping.enabled=false"]
 TOTAL = 30720
-RESUME_OVERRIDE = "run.early_stopping.patience=7"  # recorded for the resumed segment (cpu_small: 3)
+RESUME_OVERRIDE = "run.early_stopping.patience=7"  # recorded for the resumed segment (cpu_flat: 3)
 
 
 def _wait_for_checkpoint(run_root, proc, timeout):

@@ -10,13 +10,15 @@ from train.config import DEFAULT_TRAIN_YAML, TrainConfig, list_presets, load_res
 
 
 def test_presets_listed_and_applied():
-    assert {"cpu_small", "gpu", "ci_tiny"} <= set(list_presets())
+    assert {"cpu_small", "cpu_flat", "cpu_joystick", "gpu", "ci_tiny"} <= set(list_presets())
     base = load_train_config()
     small = load_train_config(preset="cpu_small")
     assert base.ppo.num_envs == 4096 and base.simulation.world == "suite"
     # the full-size run evaluates (early stopping, best/) on the suite, on a held-out terrain seed
     assert base.run.eval_world == "suite" and base.run.eval_terrain_seed != base.simulation.terrain_seed
-    assert small.ppo.num_envs == 64 and small.simulation.world == "flat"
+    assert small.ppo.num_envs == 128 and small.simulation.world == "rough"  # make train's default (issue 19)
+    flat = load_train_config(preset="cpu_flat")
+    assert flat.ppo.num_envs == 64 and flat.simulation.world == "flat" and flat.run.eval_world == "flat"
     assert small.ppo.learning_rate != base.ppo.learning_rate or small.ppo.num_timesteps < base.ppo.num_timesteps
     # keys a preset leaves alone keep the base value
     assert small.ppo.discounting == base.ppo.discounting
@@ -107,7 +109,7 @@ def test_list_presets(capsys):
 
 def test_presets_combine_left_to_right():
     cfg = load_train_config(preset="cpu_small,direct")
-    assert cfg.env.action_mode == "direct" and cfg.ppo.num_envs == 64
+    assert cfg.env.action_mode == "direct" and cfg.ppo.num_envs == 128
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         load_train_config(preset="cpu_small,nope")
 
@@ -115,4 +117,6 @@ def test_presets_combine_left_to_right():
 def test_eval_terrain_seed_must_be_held_out():
     with pytest.raises(ConfigError, match="eval_terrain_seed.*never uses"):
         load_train_config(overrides=["run.eval_terrain_seed=0"])
-    assert load_train_config(preset="cpu_small", overrides=["run.eval_terrain_seed=0"]).run.eval_world == "flat"
+    assert load_train_config(preset="cpu_flat", overrides=["run.eval_terrain_seed=0"]).run.eval_world == "flat"
+    with pytest.raises(ConfigError, match="eval_terrain_seed"):  # cpu_small evaluates on rough ground
+        load_train_config(preset="cpu_small", overrides=["run.eval_terrain_seed=0"])

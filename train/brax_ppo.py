@@ -42,6 +42,7 @@ from train.checkpoints import (BEST_SUBDIR, CheckpointError, checkpoint_config_p
 from train.config import TrainConfig, load_resolved_config
 from train.optimizer_state import OptimizerStateHook, adam_count
 from train.progress import ProgressLogger
+from train.run_summary import before_after, plot_learning_curve, summary_lines, write_summary
 from train.run_dir import CONFIG_FILE, record_config
 
 
@@ -64,6 +65,9 @@ class TrainResult:
       final_eval: the last evaluation summary; ``zero_residual_eval``: the baseline's.
       stopped_early: early stopping ended the run.
       wall_time_s: seconds of this call.
+      summary: the before/after comparison (train/run_summary.py: nominal gait vs the exported
+        policy on the evaluation episodes), also in ``RUN_DIR/summary.json``; None without a
+        zero-residual evaluation.
     """
 
     run_dir: str
@@ -79,6 +83,7 @@ class TrainResult:
     zero_residual_eval: Optional[Dict[str, Any]]
     stopped_early: bool
     wall_time_s: float
+    summary: Optional[Dict[str, Any]] = None
 
 
 class EarlyStopping:
@@ -261,7 +266,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
     final_target = start_step + remaining_epochs * epoch_steps
     num_evals_total = pcfg.num_epochs + 1
 
-    logger = ProgressLogger(run_dir, final_target, console=console)
+    logger = ProgressLogger(run_dir, final_target, console=console, start_step=start_step)
     evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
     zero_eval = prior_state.get("zero_residual_eval")
     stopper = EarlyStopping(rcfg.early_stopping.enabled, rcfg.early_stopping.patience,
@@ -360,6 +365,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         if any(k.startswith("episode/") for k in metrics):  # brax's training-episode logger (host callback)
             n = int(current_step) * pcfg.action_repeat
             logger.log_training(start_step + n, metrics)
+            logger.tick(start_step + n)  # the progress line with env steps/s and ETA
             return
         step = start_step + int(current_step)
         summary = st.pop("pending_eval", None)
@@ -367,6 +373,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         if summary is None:
             return
         training = {k: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("training/")}
+        logger.mark_step(step)
         logger.log_eval(step, summary, len(evals) - 1, num_evals_total - 1, zero_residual=zero_eval,
                         training=training)
         should_stop = stopper.update(summary["reward"], step)
@@ -453,6 +460,25 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         from train.onnx_export import export_onnx_if_available
 
         export_onnx_if_available(export_dir, log=console)  # policy.onnx, or one line saying why not
+        summary = None
+        policy_eval = training_info["exported_eval"] or final_eval
+        if zero_eval and policy_eval:
+            summary = before_after(zero_eval, policy_eval, cfg.simulation.control_dt)
+            desc = (f"the {int(zero_eval.get('num_episodes', pcfg.num_eval_envs))} evaluation episodes "
+                    f"(world '{rcfg.eval_world}'" + (f", terrain seed {rcfg.eval_terrain_seed}"
+                                                     if rcfg.eval_world != "flat" else "") +
+                    f"; policy: the export, step {export_step:,d})")
+            write_summary(run_dir, summary, env_steps=final_step, exported_step=export_step,
+                          wall_time_s=run_clock(), preset=preset, eval_world=rcfg.eval_world,
+                          description=desc)
+            for line in summary_lines(summary, desc):
+                logger.message(line)
+        try:
+            curve = plot_learning_curve(run_dir, title=f"{os.path.basename(run_dir)} ({preset or 'custom'})")
+            if curve:
+                logger.message(f"learning curve: {curve}")
+        except Exception as e:  # a plotting failure must not lose the trained policy
+            logger.message(f"learning curve not written: {type(e).__name__}: {e}")
         logger.record("done", final_step, export_dir=export_dir, stopped_early=st["stopped"],
                       exported_step=export_step,
                       final_reward=final_eval.get("reward"),
@@ -463,7 +489,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                        export_step=export_step, make_policy=make_policy,
                        start_step=start_step, final_step=final_step, evals=evals, final_eval=final_eval,
                        zero_residual_eval=zero_eval, stopped_early=st["stopped"],
-                       wall_time_s=time.time() - t_start)
+                       wall_time_s=time.time() - t_start, summary=summary)
 
 
 def _normalizer(pcfg):

@@ -120,20 +120,32 @@ def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
 class ProgressLogger:
     """Console + TensorBoard + ``progress.jsonl`` for one (possibly resumed) training run.
 
+    Besides one line per evaluation it prints, at most every ``tick_interval_s`` seconds of
+    training, a progress line with the env steps/s, the elapsed time and an ETA (:meth:`tick`).
+    The rate is measured from the first training step this process saw (compilation excluded)
+    over wall-clock, so evaluations and checkpoints between epochs are part of it and the ETA
+    counts them too.
+
     Args:
       run_dir: run directory (created if needed).
       total_steps: the run's planned env steps (for the percentage in the console line).
       console: line printer (``print``; tests pass a list's ``append``).
       tensorboard: write TensorBoard event files.
+      start_step: the env step this process starts at (a resumed run's checkpoint step).
+      tick_interval_s: seconds between progress lines (0: after every training step; None: never).
     """
 
     def __init__(self, run_dir: str, total_steps: int, console: Callable[[str], None] = print,
-                 tensorboard: bool = True):
+                 tensorboard: bool = True, start_step: int = 0, tick_interval_s: Optional[float] = 20.0):
         os.makedirs(run_dir, exist_ok=True)
         self.run_dir = run_dir
         self.total_steps = int(total_steps)
         self.console = console
         self.t0 = time.time()
+        self.start_step = int(start_step)
+        self.tick_interval_s = tick_interval_s
+        self._rate_origin: Optional[Tuple[float, int]] = None  # (time, step) of the first training step seen
+        self._last_tick = -float("inf")
         self._jsonl = open(os.path.join(run_dir, PROGRESS_FILE), "a", encoding="utf-8")
         self._writer = None
         if tensorboard:
@@ -164,6 +176,54 @@ class ProgressLogger:
         if self._writer is not None:
             self._writer.add_text(tag, text, int(step))
 
+    # ------------------------------------------------------------------ rate and ETA
+    def mark_step(self, step: int, now: Optional[float] = None) -> None:
+        """Note that training reached env ``step``: the first call past ``start_step`` (the first
+        training step done, so compilation is behind us) starts the rate clock."""
+        if self._rate_origin is None and step > self.start_step:
+            self._rate_origin = (time.time() if now is None else now, int(step))
+
+    def rate(self, step: int, now: Optional[float] = None) -> Optional[float]:
+        """Env steps/s since the first training step seen (None before two distinct steps)."""
+        if self._rate_origin is None:
+            return None
+        t0, s0 = self._rate_origin
+        dt = (time.time() if now is None else now) - t0
+        if step <= s0 or dt <= 0:
+            return None
+        return (step - s0) / dt
+
+    def eta_s(self, step: int, now: Optional[float] = None) -> Optional[float]:
+        """Seconds left to ``total_steps`` at the measured rate (None while unknown)."""
+        r = self.rate(step, now)
+        if r is None:
+            return None
+        return max(self.total_steps - step, 0) / r
+
+    def progress_line(self, step: int, now: Optional[float] = None) -> str:
+        """``step 245,760/2,457,600 (10.0%) | 7,905 env steps/s | elapsed 1m02s | ETA 4m40s``."""
+        now = time.time() if now is None else now
+        pct = 100.0 * step / max(self.total_steps, 1)
+        r, eta = self.rate(step, now), self.eta_s(step, now)
+        return " | ".join([f"step {step:,d}/{self.total_steps:,d} ({pct:.1f}%)",
+                           f"{r:,.0f} env steps/s" if r is not None else "- env steps/s",
+                           f"elapsed {_fmt_duration(now - self.t0)}",
+                           f"ETA {_fmt_duration(eta)}" if eta is not None else "ETA -"])
+
+    def tick(self, step: int, now: Optional[float] = None) -> Optional[str]:
+        """Called after every training step: prints :meth:`progress_line` when ``tick_interval_s``
+        has passed since the last one; returns the line printed (or None)."""
+        now = time.time() if now is None else now
+        self.mark_step(step, now)
+        if self.tick_interval_s is None or now - self._last_tick < self.tick_interval_s:
+            return None
+        if self.rate(step, now) is None:
+            return None
+        self._last_tick = now
+        line = "  " + self.progress_line(step, now)
+        self.console(line)
+        return line
+
     # ------------------------------------------------------------------ events
     def log_eval(self, step: int, summary: Mapping[str, float], index: int, num_evals: int,
                  zero_residual: Optional[Mapping[str, float]] = None,
@@ -190,7 +250,12 @@ class ProgressLogger:
             parts.append(f"falls {summary['fall_rate']:4.2f}")
         if "vel_tracking_error_per_step" in summary:
             parts.append(f"vel err {summary['vel_tracking_error_per_step']:.3f} m/s")
-        parts.append(_fmt_duration(time.time() - self.t0))
+        now = time.time()
+        parts.append(_fmt_duration(now - self.t0))
+        eta = self.eta_s(step, now)
+        if eta is not None and step < self.total_steps:
+            parts.append(f"ETA {_fmt_duration(eta)}")
+        self._last_tick = now  # the eval line stands in for the next progress line
         line = " | ".join(parts)
         self.console(line)
         return line
