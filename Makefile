@@ -1,6 +1,7 @@
 # Two entry points for a newcomer (see README):
 #   make train   - create .venv, install, train the residual policy on the small default
 #   make test    - create .venv, install with test extras, run the whole test suite
+#   make lint    - ruff (pyproject.toml [tool.ruff]): pyflakes, isort, line length, docstring rules
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ ARGS ?=
 # pytest workers (pytest-xdist; each test file runs whole on one worker, so module fixtures are built once)
 TEST_WORKERS ?= 2
 
-.PHONY: train test venv venv-dev clean
+.PHONY: train test lint venv venv-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ train: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) .jax_cache .pytest_cache

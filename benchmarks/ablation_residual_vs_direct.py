@@ -49,19 +49,28 @@ def write(result: Dict[str, Any], stem: str) -> None:
     os.makedirs(RESULTS_DIR, exist_ok=True)
     with open(os.path.join(RESULTS_DIR, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=1, default=str)
-    lines = [f"# Residual vs direct actions ({result['device']})", "", f"Command: `{result['command']}`  ",
-             f"Versions: {result['versions']}  ", f"Training: preset `{result['preset']}` (+ `direct` for the direct mode), "
-             f"seeds {result['seeds']}, {result['env_steps']:,d} env steps each, early stopping off.  ",
-             f"Evaluation: {result['episodes']} episodes of {result['duration']} s per world (C MuJoCo, same seeded "
-             "episodes for every controller; rough = spawn bands used in turn).", "",
-             "| controller | seed | world | success | distance (m) | speed (m/s) | vel err (m/s) | CoT | final eval return (train env) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Residual vs direct actions ({result['device']})",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Versions: {result['versions']}  ",
+        f"Training: preset `{result['preset']}` (+ `direct` for the direct mode), "
+        f"seeds {result['seeds']}, {result['env_steps']:,d} env steps each, early stopping off.  ",
+        f"Evaluation: {result['episodes']} episodes of {result['duration']} s per world (C MuJoCo, same seeded "
+        "episodes for every controller; rough = spawn bands used in turn).",
+        "",
+        "| controller | seed | world | success | distance (m) | speed (m/s) | vel err (m/s) | CoT "
+        "| final eval return (train env) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in result["rows"]:
-        f = lambda k, fmt: (fmt.format(row[k]) if row.get(k) is not None else "-")  # noqa: E731
-        lines.append(f"| {row['controller']} | {row['seed']} | {row['world']} | {f('success_rate', '{:.2f}')} | "
-                     f"{f('distance_m_mean', '{:.2f}')} | {f('mean_forward_speed_mps', '{:.3f}')} | "
-                     f"{f('vel_tracking_error_mps', '{:.3f}')} | {f('cost_of_transport', '{:.2f}')} | "
-                     f"{f('final_eval_return', '{:.1f}')} |")
+        f = lambda k, fmt: fmt.format(row[k]) if row.get(k) is not None else "-"  # noqa: E731
+        lines.append(
+            f"| {row['controller']} | {row['seed']} | {row['world']} | {f('success_rate', '{:.2f}')} | "
+            f"{f('distance_m_mean', '{:.2f}')} | {f('mean_forward_speed_mps', '{:.3f}')} | "
+            f"{f('vel_tracking_error_mps', '{:.3f}')} | {f('cost_of_transport', '{:.2f}')} | "
+            f"{f('final_eval_return', '{:.1f}')} |"
+        )
     lines += ["", "Learning curves: `" + stem + ".png`.", ""]
     with open(os.path.join(RESULTS_DIR, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
@@ -87,8 +96,9 @@ def write(result: Dict[str, Any], stem: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ablation_residual_vs_direct",
-                                description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.ablation_residual_vs_direct", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--preset", default="cpu_flat")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--episodes", type=int, default=8, help="evaluation episodes per world and controller")
@@ -111,17 +121,43 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             curve = summarize_run(run_dir)
             curves[f"{mode} s{seed}"] = curve
             env_steps = curve["env_steps"]
-            report = evaluate_policy(load_policy(run_dir), episodes=args.episodes, duration=args.duration,
-                                     seed=seed, include_nominal=(mode == "residual"))
-            for controller in (["policy", "nominal"] if mode == "residual" else ["policy"]):
+            report = evaluate_policy(
+                load_policy(run_dir),
+                episodes=args.episodes,
+                duration=args.duration,
+                seed=seed,
+                include_nominal=(mode == "residual"),
+            )
+            for controller in ["policy", "nominal"] if mode == "residual" else ["policy"]:
                 for world, summary in _summary_rows(report, controller).items():
                     name = mode if controller == "policy" else "nominal trot (no policy)"
-                    rows.append({"controller": name, "seed": seed, "world": world, "run_dir": run_dir,
-                                 "final_eval_return": curve["final_reward"] if controller == "policy" else
-                                 curve["zero_residual_reward"] if mode == "residual" else None, **summary})
-    result = {"device": device_name(), "versions": _versions(), "command": command.strip(), "preset": args.preset,
-              "seeds": args.seeds, "episodes": args.episodes, "duration": args.duration, "env_steps": env_steps,
-              "rows": rows, "curves": curves, "wall_time_s": time.time() - t0}
+                    rows.append(
+                        {
+                            "controller": name,
+                            "seed": seed,
+                            "world": world,
+                            "run_dir": run_dir,
+                            "final_eval_return": curve["final_reward"]
+                            if controller == "policy"
+                            else curve["zero_residual_reward"]
+                            if mode == "residual"
+                            else None,
+                            **summary,
+                        }
+                    )
+    result = {
+        "device": device_name(),
+        "versions": _versions(),
+        "command": command.strip(),
+        "preset": args.preset,
+        "seeds": args.seeds,
+        "episodes": args.episodes,
+        "duration": args.duration,
+        "env_steps": env_steps,
+        "rows": rows,
+        "curves": curves,
+        "wall_time_s": time.time() - t0,
+    }
     write(result, f"ablation_{result['device']}" + ("_quick" if args.quick else ""))
     return result
 

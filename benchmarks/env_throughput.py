@@ -286,11 +286,17 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
     c = result["compile"]
     if "compile_batched_rollouts_s" in c:
         how = "concurrently" if c.get("compile_batched_concurrently") else "one at a time"
-        lines.insert(-3, f"Batched rollouts ({', '.join(str(r['envs']) for r in result['rows'] if r['backend'] == 'mjx')} envs) "
-                         f"compiled {how} in {c['compile_batched_rollouts_s']:.1f} s  ")
+        lines.insert(
+            -3,
+            f"Batched rollouts ({', '.join(str(r['envs']) for r in result['rows'] if r['backend'] == 'mjx')} envs) "
+            f"compiled {how} in {c['compile_batched_rollouts_s']:.1f} s  ",
+        )
     if result.get("partial"):
         lines.insert(2, f"**Partial results: stopped before {result['partial']}.**  ")
-    lines[-2:] = ["| backend | envs | control steps/s | ratio to gym x1 | ratio to its floor |", "|---|---|---|---|---|"]
+    lines[-2:] = [
+        "| backend | envs | control steps/s | ratio to gym x1 | ratio to its floor |",
+        "|---|---|---|---|---|",
+    ]
     base = next((r["steps_per_s"] for r in result["rows"] if r["backend"] == "gym x1"), None)
     for r in result["rows"]:
         ratio = f"{r['steps_per_s'] / base:.2f}" if base else "-"
@@ -300,9 +306,12 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
         elif "ratio_to_mj_step" in r:
             floor = f"{r['ratio_to_mj_step']:.2f} x the cost of mj_step x substeps"
         lines.append(f"| {r['backend']} | {r['envs']} | {r['steps_per_s']:.0f} | {ratio} | {floor} |")
-    lines += ["", "Floors: `rollout (floor)` is bare `mujoco.rollout` of the same worlds, threads and substeps "
-              "(no controller), measured alternately with the `cmujoco vec` row above it; the single env is "
-              "compared with its own substeps of bare `mj_step` from the same states (cost ratio, lower is better)."]
+    lines += [
+        "",
+        "Floors: `rollout (floor)` is bare `mujoco.rollout` of the same worlds, threads and substeps "
+        "(no controller), measured alternately with the `cmujoco vec` row above it; the single env is "
+        "compared with its own substeps of bare `mj_step` from the same states (cost ratio, lower is better).",
+    ]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     import matplotlib
@@ -351,15 +360,26 @@ def main(argv=None) -> dict:
     import jax
 
     gpu = jax.devices()[0].platform != "cpu"
-    batches = args.batch or ([2] if args.quick else ([1, 16, 256, 1024, 4096, 8192] if gpu else [1, 16, 256, 1024, 4096]))
+    batches = args.batch or (
+        [2] if args.quick else ([1, 16, 256, 1024, 4096, 8192] if gpu else [1, 16, 256, 1024, 4096])
+    )
     procs = args.procs or ([1] if args.quick else sorted({1, os.cpu_count() or 1}))
     steps = args.steps or (5 if args.quick else 50)
     print(f"device {device_name()}, world {args.world}, batches {batches}, steps {steps}", flush=True)
-    stem = (device_name() + ("" if args.world == "flat" else "_rough") + ("_cmujoco" if args.skip_mjx else "")
-            + ("_quick" if args.quick else ""))
-    result = {"device": device_name(), "world": args.world, "versions": _versions(),
-              "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "compile": {}, "rows": []}
+    stem = (
+        device_name()
+        + ("" if args.world == "flat" else "_rough")
+        + ("_cmujoco" if args.skip_mjx else "")
+        + ("_quick" if args.quick else "")
+    )
+    result = {
+        "device": device_name(),
+        "world": args.world,
+        "versions": _versions(),
+        "command": "python -m benchmarks.env_throughput " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "compile": {},
+        "rows": [],
+    }
     ncpu = os.cpu_count() or 1
     worlds = args.worlds or ([2] if args.quick else [16, 64, 256])
     threads = args.threads or ([1] if args.quick else sorted({1, ncpu}))

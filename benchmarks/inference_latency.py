@@ -72,26 +72,41 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             lambda o: sess.run([OUTPUT_NAME], {INPUT_NAME: o}), np.asarray(batch1), args.n, args.warmup),
         "onnxruntime OnnxPolicy.act": time_calls(onnx_pol.act, obs, args.n, args.warmup),
     }
-    result = {"device": device_name(), "policy": os.path.relpath(flax_pol.export_dir, os.getcwd()),
-              "network": flax_pol.meta["policy"]["layers"], "activation": flax_pol.meta["policy"]["activation"],
-              "n_calls": args.n, "warmup": args.warmup, "batch": 1, "control_period_us": CONTROL_PERIOD_US,
-              "versions": {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": ort.__version__},
-              "cpu_count": os.cpu_count(), "ort_threads": 1, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-              "rows": rows}
+    result = {
+        "device": device_name(),
+        "policy": os.path.relpath(flax_pol.export_dir, os.getcwd()),
+        "network": flax_pol.meta["policy"]["layers"],
+        "activation": flax_pol.meta["policy"]["activation"],
+        "n_calls": args.n,
+        "warmup": args.warmup,
+        "batch": 1,
+        "control_period_us": CONTROL_PERIOD_US,
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "onnxruntime": ort.__version__},
+        "cpu_count": os.cpu_count(),
+        "ort_threads": 1,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "rows": rows,
+    }
     os.makedirs(args.out, exist_ok=True)
     stem = f"inference_latency_{result['device']}"
     with open(os.path.join(args.out, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = [f"# Inference latency, one observation -> action ({result['device']})", "",
-             f"Policy `{result['policy']}` (MLP {result['network']}, {result['activation']}), batch 1, "
-             f"{args.n} calls after {args.warmup} warm-up, {result['date_utc']} UTC; onnxruntime "
-             f"{ort.__version__} (CPU provider, 1 thread), numpy {np.__version__}. Headroom = 20 ms (50 Hz "
-             f"control step) / latency.", "",
-             "| path | median (µs) | p99 (µs) | headroom at median | headroom at p99 | p99 share of 20 ms |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Inference latency, one observation -> action ({result['device']})",
+        "",
+        f"Policy `{result['policy']}` (MLP {result['network']}, {result['activation']}), batch 1, "
+        f"{args.n} calls after {args.warmup} warm-up, {result['date_utc']} UTC; onnxruntime "
+        f"{ort.__version__} (CPU provider, 1 thread), numpy {np.__version__}. Headroom = 20 ms (50 Hz "
+        f"control step) / latency.",
+        "",
+        "| path | median (µs) | p99 (µs) | headroom at median | headroom at p99 | p99 share of 20 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['median_us']:.1f} | {r['p99_us']:.1f} | {r['headroom_median']:,.0f}× | "
-                     f"{r['headroom_p99']:,.0f}× | {r['budget_used_p99_pct']:.2f} % |")
+        lines.append(
+            f"| {name} | {r['median_us']:.1f} | {r['p99_us']:.1f} | {r['headroom_median']:,.0f}× | "
+            f"{r['headroom_p99']:,.0f}× | {r['budget_used_p99_pct']:.2f} % |"
+        )
     md = "\n".join(lines) + "\n"
     with open(os.path.join(args.out, stem + ".md"), "w") as fh:
         fh.write(md)

@@ -49,20 +49,38 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=1)
-    lines = [f"# Learning signal ({result['device']})", "",
-             f"Command: `{result['command']}`  ", f"Run: `{result['run_dir']}`  ",
-             f"Versions: {result['versions']}", ""] + ([result["note"], ""] if result.get("note") else []) + [
-             f"Zero-residual policy (nominal trot alone) on the same episodes: **{result['zero_residual_reward']:.2f}**",
-             "", "| env steps | eval reward | ± std | vs zero-residual | falls | vel err (m/s) | yaw-rate err (rad/s) | wall (s) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = (
+        [
+            f"# Learning signal ({result['device']})",
+            "",
+            f"Command: `{result['command']}`  ",
+            f"Run: `{result['run_dir']}`  ",
+            f"Versions: {result['versions']}",
+            "",
+        ]
+        + ([result["note"], ""] if result.get("note") else [])
+        + [
+            f"Zero-residual policy (nominal trot alone) on the same episodes: **{result['zero_residual_reward']:.2f}**",
+            "",
+            "| env steps | eval reward | ± std | vs zero-residual | falls | vel err (m/s) "
+            "| yaw-rate err (rad/s) | wall (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+    )
     z = result["zero_residual_reward"]
     for c in result["curve"]:
-        lines.append(f"| {c['step']:,d} | {c['reward']:.2f} | {c['reward_std']:.2f} | {c['reward'] - z:+.2f} "
-                     f"({100 * (c['reward'] - z) / abs(z):+.2f} %) | {c['fall_rate']:.2f} | "
-                     f"{c['vel_tracking_error']:.3f} | {c['yaw_rate_error']:.3f} | {c['time_s']:.0f} |")
-    lines += ["", f"Final: {result['final_reward']:.2f} ({result['final_gain']:+.2f}, "
-                  f"{result['final_gain_pct']:+.2f} %) after {result['env_steps']:,d} env steps, "
-                  f"{result['wall_time_s']:.0f} s wall-clock including compilation.", ""]
+        lines.append(
+            f"| {c['step']:,d} | {c['reward']:.2f} | {c['reward_std']:.2f} | {c['reward'] - z:+.2f} "
+            f"({100 * (c['reward'] - z) / abs(z):+.2f} %) | {c['fall_rate']:.2f} | "
+            f"{c['vel_tracking_error']:.3f} | {c['yaw_rate_error']:.3f} | {c['time_s']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Final: {result['final_reward']:.2f} ({result['final_gain']:+.2f}, "
+        f"{result['final_gain_pct']:+.2f} %) after {result['env_steps']:,d} env steps, "
+        f"{result['wall_time_s']:.0f} s wall-clock including compilation.",
+        "",
+    ]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
     import matplotlib
@@ -72,8 +90,13 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     steps = [c["step"] for c in result["curve"]]
-    ax.errorbar(steps, [c["reward"] for c in result["curve"]], yerr=[c["reward_std"] / 4 for c in result["curve"]],
-                marker="o", label="residual policy (eval, ±std/√16)")
+    ax.errorbar(
+        steps,
+        [c["reward"] for c in result["curve"]],
+        yerr=[c["reward_std"] / 4 for c in result["curve"]],
+        marker="o",
+        label="residual policy (eval, ±std/√16)",
+    )
     ax.axhline(z, color="k", ls="--", label="zero residual (nominal trot)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("eval episode return")
@@ -91,13 +114,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="summarise this finished run, do not train")
     p.add_argument("--output-dir", default="runs/benchmarks")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")
-    p.add_argument("--note", default="", help="free text recorded with the results (e.g. how --from-run's run was made)")
+    p.add_argument(
+        "--note", default="", help="free text recorded with the results (e.g. how --from-run's run was made)"
+    )
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
     raw = list(argv if argv is not None else sys.argv[1:])
     if "--note" in raw:  # recorded separately
         i = raw.index("--note")
-        del raw[i:i + 2]
+        del raw[i : i + 2]
     command = "python -m benchmarks.learning_signal " + " ".join(raw)
     if args.from_run:
         run_dir = args.from_run
@@ -105,13 +130,20 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         from train.__main__ import main as train_main
 
         t = time.time()
-        res = train_main(["--preset", args.preset, "--output-dir", args.output_dir, "--name", "learning_signal",
-                          *args.overrides])
+        res = train_main(
+            ["--preset", args.preset, "--output-dir", args.output_dir, "--name", "learning_signal", *args.overrides]
+        )
         run_dir = res.run_dir
         print(f"trained in {time.time() - t:.0f} s")
     result = summarize_run(run_dir)
-    result.update(device=device_name(), versions=_versions(), command=command.strip(), preset=args.preset,
-                  overrides=args.overrides, note=args.note)
+    result.update(
+        device=device_name(),
+        versions=_versions(),
+        command=command.strip(),
+        preset=args.preset,
+        overrides=args.overrides,
+        note=args.note,
+    )
     write(result, f"learning_signal_{result['device']}", args.out)
     return result
 

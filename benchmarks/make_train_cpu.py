@@ -96,6 +96,11 @@ def plot(result: dict, path: str) -> str:
     return path
 
 
+def verdict(r: dict) -> str:
+    """``yes``, or ``NO: <failed checks>``."""
+    return "yes" if r["passed"] else "NO: " + ", ".join(k for k, v in r["checks"].items() if not v)
+
+
 def write(result: dict, out_dir: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, STEM)
@@ -103,34 +108,56 @@ def write(result: dict, out_dir: str) -> str:
         json.dump(result, fh, indent=2)
     plot(result, stem + ".png")
     runs = result["runs"]
-    lines = [f"# `make train` on {result['device']}: {len(runs)} seeds", "",
-             f"Command: `{result['command']}` — each seed runs `python -m train ppo.seed=S` (the README's main "
-             "command, default preset) in a fresh process with an empty JAX compilation cache, one after the other. "
-             f"Physics: {runs[0]['physics']}. Evaluation: {runs[0]['description']}." +
-             (f" Tables re-derived from the runs' progress logs with `{result['rederived']}`." if result.get("rederived")
-              else ""), "",
-             f"Pass: wall-clock ≤ {result['max_wall_s']:.0f} s, policy tracking error ≤ {result['max_ratio']} × the "
-             "nominal gait's, no more falls than the gait.", "",
-             "| seed | wall s | env steps | success gait → policy | vel. error gait → policy (m/s) | ratio | "
-             "distance walked gait → policy (m) | return gait → policy | pass |",
-             "|---:|---:|---:|---|---|---:|---|---|---|"]
+    lines = [
+        f"# `make train` on {result['device']}: {len(runs)} seeds",
+        "",
+        f"Command: `{result['command']}` — each seed runs `python -m train ppo.seed=S` (the README's main "
+        "command, default preset) in a fresh process with an empty JAX compilation cache, one after the other. "
+        f"Physics: {runs[0]['physics']}. Evaluation: {runs[0]['description']}."
+        + (
+            f" Tables re-derived from the runs' progress logs with `{result['rederived']}`."
+            if result.get("rederived")
+            else ""
+        ),
+        "",
+        f"Pass: wall-clock ≤ {result['max_wall_s']:.0f} s, policy tracking error ≤ {result['max_ratio']} × the "
+        "nominal gait's, no more falls than the gait.",
+        "",
+        "| seed | wall s | env steps | success gait → policy | vel. error gait → policy (m/s) | ratio | "
+        "distance walked gait → policy (m) | return gait → policy | pass |",
+        "|---:|---:|---:|---|---|---:|---|---|---|",
+    ]
     for r in runs:
         a, b = r["nominal"], r["policy"]
-        lines.append(f"| {r['seed']} | {r['wall_s']:.0f} | {r['env_steps']:,d} | {100 * a['success']:.0f}% → "
-                     f"{100 * b['success']:.0f}% | {a['vel_error']:.3f} → {b['vel_error']:.3f} | "
-                     f"{r['vel_error_ratio']:.2f} | {a['distance']:.2f} → {b['distance']:.2f} | "
-                     f"{a['reward']:.1f} → {b['reward']:.1f} | {'yes' if r['passed'] else 'NO: ' + ', '.join(k for k, v in r['checks'].items() if not v)} |")
-    lines += ["", f"![velocity-tracking error]({STEM}.png)", "",
-              "Learning curves (evaluation velocity-tracking error, m/s):", "",
-              "| step | " + " | ".join(f"seed {r['seed']}" for r in runs) + " |", "|---:|" + "---:|" * len(runs)]
+        lines.append(
+            f"| {r['seed']} | {r['wall_s']:.0f} | {r['env_steps']:,d} | {100 * a['success']:.0f}% → "
+            f"{100 * b['success']:.0f}% | {a['vel_error']:.3f} → {b['vel_error']:.3f} | "
+            f"{r['vel_error_ratio']:.2f} | {a['distance']:.2f} → {b['distance']:.2f} | "
+            f"{a['reward']:.1f} → {b['reward']:.1f} | {verdict(r)} |"
+        )
+    lines += [
+        "",
+        f"![velocity-tracking error]({STEM}.png)",
+        "",
+        "Learning curves (evaluation velocity-tracking error, m/s):",
+        "",
+        "| step | " + " | ".join(f"seed {r['seed']}" for r in runs) + " |",
+        "|---:|" + "---:|" * len(runs),
+    ]
     n = max(len(r["curve"]) for r in runs)
     for i in range(n):
         step = next(r["curve"][i]["step"] for r in runs if i < len(r["curve"]))
         cells = [f"{r['curve'][i]['vel_err']:.3f}" if i < len(r["curve"]) else "-" for r in runs]
         lines.append(f"| {step:,d} | " + " | ".join(cells) + " |")
     if runs[0]["console_tail"]:
-        lines += ["", "What the console shows at the end of the run (seed %d):" % runs[0]["seed"], "", "```",
-                  *runs[0]["console_tail"], "```"]
+        lines += [
+            "",
+            "What the console shows at the end of the run (seed %d):" % runs[0]["seed"],
+            "",
+            "```",
+            *runs[0]["console_tail"],
+            "```",
+        ]
     with open(stem + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return stem + ".md"
@@ -142,9 +169,13 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("--max-wall-s", type=float, default=600.0)
     p.add_argument("--max-ratio", type=float, default=0.5)
-    p.add_argument("--from-json", default=None, metavar="JSON",
-                   help="re-derive the tables of an earlier result file from its run directories "
-                        "(keeps the measured wall-clock; trains nothing)")
+    p.add_argument(
+        "--from-json",
+        default=None,
+        metavar="JSON",
+        help="re-derive the tables of an earlier result file from its run directories "
+        "(keeps the measured wall-clock; trains nothing)",
+    )
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = p.parse_args(argv)
     from train.brax_ppo import device_label
@@ -160,8 +191,12 @@ def main(argv=None) -> dict:
             new["checks"]["wall"] = r["wall_s"] <= old["max_wall_s"]
             new["passed"] = all(new["checks"].values())
             runs.append(new)
-        result = {**old, "runs": runs, "all_passed": all(r["passed"] for r in runs),
-                  "rederived": "python -m benchmarks.make_train_cpu --from-json " + args.from_json}
+        result = {
+            **old,
+            "runs": runs,
+            "all_passed": all(r["passed"] for r in runs),
+            "rederived": "python -m benchmarks.make_train_cpu --from-json " + args.from_json,
+        }
         print(open(write(result, args.out)).read())
         return result
     runs = []
@@ -169,12 +204,21 @@ def main(argv=None) -> dict:
         print(f"make train, seed {seed} ...", flush=True)
         r = run_seed(seed, args.overrides, args.max_wall_s, args.max_ratio)
         runs.append(r)
-        print(f"  wall {r['wall_s']:.0f} s, vel err {r['nominal']['vel_error']:.3f} -> {r['policy']['vel_error']:.3f} "
-              f"(x{r['vel_error_ratio']:.2f}), falls {r['nominal']['fall_rate']:.2f} -> {r['policy']['fall_rate']:.2f}"
-              f": {'pass' if r['passed'] else 'FAIL'}", flush=True)
-    result = {"device": device_label(), "runs": runs, "date": time.strftime("%Y-%m-%d"), "max_wall_s": args.max_wall_s, "max_ratio": args.max_ratio,
-              "all_passed": all(r["passed"] for r in runs),
-              "command": "python -m benchmarks.make_train_cpu " + " ".join(argv if argv is not None else sys.argv[1:])}
+        print(
+            f"  wall {r['wall_s']:.0f} s, vel err {r['nominal']['vel_error']:.3f} -> {r['policy']['vel_error']:.3f} "
+            f"(x{r['vel_error_ratio']:.2f}), falls {r['nominal']['fall_rate']:.2f} -> {r['policy']['fall_rate']:.2f}"
+            f": {'pass' if r['passed'] else 'FAIL'}",
+            flush=True,
+        )
+    result = {
+        "device": device_label(),
+        "runs": runs,
+        "date": time.strftime("%Y-%m-%d"),
+        "max_wall_s": args.max_wall_s,
+        "max_ratio": args.max_ratio,
+        "all_passed": all(r["passed"] for r in runs),
+        "command": "python -m benchmarks.make_train_cpu " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     print(open(write(result, args.out)).read())
     return result
 

@@ -107,7 +107,9 @@ def compile_mjx(m, d, n_substeps: int, envs: int):
 
     mx = mjx.put_model(m)
     dx = mjx.put_data(m, d)
-    batch = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (envs,) + a.shape) if isinstance(a, jax.Array) else a, dx)
+    batch = jax.tree_util.tree_map(
+        lambda a: jnp.broadcast_to(a, (envs,) + a.shape) if isinstance(a, jax.Array) else a, dx
+    )
 
     def control_step(state):
         return jax.lax.fori_loop(0, n_substeps, lambda i, s: mjx.step(mx, s), state)
@@ -136,9 +138,16 @@ def time_mjx(compiled, state, calls: int):
 
 def mjx_summary(walls, state, envs: int, compile_s: float) -> dict:
     wall = float(np.median(walls))
-    return {"envs": envs, "compile_s": compile_s, "ms_per_control_step": 1e3 * wall,
-            "env_steps_per_s": envs / wall, "ms_min": 1e3 * float(np.min(walls)), "calls": len(walls),
-            "ncon_slots": _contact_slots(state), "trunk_z_after": float(np.mean(np.asarray(state.qpos[:, 2])))}
+    return {
+        "envs": envs,
+        "compile_s": compile_s,
+        "ms_per_control_step": 1e3 * wall,
+        "env_steps_per_s": envs / wall,
+        "ms_min": 1e3 * float(np.min(walls)),
+        "calls": len(walls),
+        "ncon_slots": _contact_slots(state),
+        "trunk_z_after": float(np.mean(np.asarray(state.qpos[:, 2]))),
+    }
 
 
 def bench_mj_step(m, d, n_substeps: int, steps: int) -> dict:
@@ -151,32 +160,54 @@ def bench_mj_step(m, d, n_substeps: int, steps: int) -> dict:
     for _ in range(steps * n_substeps):
         mujoco.mj_step(m, d)
     wall = time.perf_counter() - t
-    return {"us_per_control_step": 1e6 * wall / steps, "control_steps_per_s": steps / wall,
-            "ncon": int(d.ncon), "trunk_z_after": float(d.qpos[2])}
+    return {
+        "us_per_control_step": 1e6 * wall / steps,
+        "control_steps_per_s": steps / wall,
+        "ncon": int(d.ncon),
+        "trunk_z_after": float(d.qpos[2]),
+    }
 
 
 def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> str:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = [f"# Terrain cost — {result['device']}", "",
-             f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
-             f"MJX: `jit(vmap(5 x mjx.step))`, {result['envs']} identical envs, robot standing, median of "
-             f"{result['steps']} calls after warm-up, worlds interleaved in 4 rounds. C MuJoCo: `mj_step` x 5, one MjData.", "",
-             "| world | hfield (rows x cols, grid m) | samples | MB | load s | MJX ms / control step "
-             f"({result['envs']} envs) | MJX env steps/s | MJX compile s | C mj_step µs / control step | C control steps/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Terrain cost — {result['device']}",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Versions: {result['versions']}  ",
+        f"MJX: `jit(vmap(5 x mjx.step))`, {result['envs']} identical envs, robot standing, median of "
+        f"{result['steps']} calls after warm-up, worlds interleaved in 4 rounds. C MuJoCo: `mj_step` x 5, one MjData.",
+        "",
+        "| world | hfield (rows x cols, grid m) | samples | MB | load s | MJX ms / control step "
+        f"({result['envs']} envs) | MJX env steps/s | MJX compile s | C mj_step µs / control step "
+        "| C control steps/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in result["rows"]:
         h = r["hfield"]
         grid = f"{h['nrow']} x {h['ncol']}, {h['grid_m'][0]:.3f} x {h['grid_m'][1]:.3f}" if h["samples"] else "-"
         mj, c = r.get("mjx") or {}, r.get("c") or {}
-        lines.append(f"| {r['world']} | {grid} | {h['samples']:,} | {h['mbytes']:.1f} | {r['load_s']:.2f} | "
-                     f"{mj.get('ms_per_control_step', float('nan')):.1f} | {mj.get('env_steps_per_s', float('nan')):.0f} | "
-                     f"{mj.get('compile_s', float('nan')):.1f} | {c.get('us_per_control_step', float('nan')):.0f} | "
-                     f"{c.get('control_steps_per_s', float('nan')):.0f} |")
-    lines += ["", "MJX hfield sub-grid per robot sphere (samples along x, y): " + "; ".join(
-        f"{r['world']}: " + ", ".join(f"r {g['sphere_radius']:.3f} m x{g['spheres']} -> {g['subgrid'][0]}x{g['subgrid'][1]}"
-                                      for g in r["hfield"].get("mjx_subgrids", [])) for r in result["rows"] if r["hfield"]["samples"])]
+        lines.append(
+            f"| {r['world']} | {grid} | {h['samples']:,} | {h['mbytes']:.1f} | {r['load_s']:.2f} | "
+            f"{mj.get('ms_per_control_step', float('nan')):.1f} | {mj.get('env_steps_per_s', float('nan')):.0f} | "
+            f"{mj.get('compile_s', float('nan')):.1f} | {c.get('us_per_control_step', float('nan')):.0f} | "
+            f"{c.get('control_steps_per_s', float('nan')):.0f} |"
+        )
+    lines += [
+        "",
+        "MJX hfield sub-grid per robot sphere (samples along x, y): "
+        + "; ".join(
+            f"{r['world']}: "
+            + ", ".join(
+                f"r {g['sphere_radius']:.3f} m x{g['spheres']} -> {g['subgrid'][0]}x{g['subgrid'][1]}"
+                for g in r["hfield"].get("mjx_subgrids", [])
+            )
+            for r in result["rows"]
+            if r["hfield"]["samples"]
+        ),
+    ]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write(text)
@@ -199,10 +230,14 @@ def main(argv=None) -> dict:
         args.envs, args.steps, args.c_steps = 2, 2, 20
     label = device_label()
     stem = f"terrain_cost_{label}" + ("_quick" if args.quick else "")
-    result = {"device": label, "envs": args.envs, "steps": args.steps,
-              "command": "python -m benchmarks.terrain_cost " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "versions": {"python": platform.python_version(), "jax": jax.__version__, "mujoco": mujoco.__version__},
-              "rows": []}
+    result = {
+        "device": label,
+        "envs": args.envs,
+        "steps": args.steps,
+        "command": "python -m benchmarks.terrain_cost " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "versions": {"python": platform.python_version(), "jax": jax.__version__, "mujoco": mujoco.__version__},
+        "rows": [],
+    }
     # The machine may be shared: compile every world first, then time them in interleaved rounds
     # (C MuJoCo and MJX), so background load hits all worlds alike; medians over the rounds.
     rounds = 4
@@ -213,21 +248,30 @@ def main(argv=None) -> dict:
         compiled, state, compile_s = compile_mjx(m, d, n_sub, args.envs)
         print(f"{world}: MJX compiled in {compile_s:.1f} s", flush=True)
         m2, d2, _, _ = standing_data(world)
-        jobs[world] = dict(row=row, compiled=compiled, state=state, compile_s=compile_s, walls=[],
-                           m=m2, d=d2, n_sub=n_sub, c=[])
+        jobs[world] = dict(
+            row=row, compiled=compiled, state=state, compile_s=compile_s, walls=[], m=m2, d=d2, n_sub=n_sub, c=[]
+        )
     for r in range(rounds):
         for world, j in jobs.items():
             walls, j["state"] = time_mjx(j["compiled"], j["state"], max(args.steps // rounds, 1))
             j["walls"] += walls
             j["c"].append(bench_mj_step(j["m"], j["d"], j["n_sub"], max(args.c_steps // rounds, 1)))
-            print(f"  round {r}: {world} MJX {1e3 * np.median(walls):.1f} ms, C {j['c'][-1]['us_per_control_step']:.0f} µs",
-                  flush=True)
+            print(
+                f"  round {r}: {world} MJX {1e3 * np.median(walls):.1f} ms, "
+                f"C {j['c'][-1]['us_per_control_step']:.0f} µs",
+                flush=True,
+            )
     for world, j in jobs.items():
         row = j["row"]
         row["mjx"] = mjx_summary(j["walls"], j["state"], args.envs, j["compile_s"])
         us = [c["us_per_control_step"] for c in j["c"]]
-        row["c"] = {"us_per_control_step": float(np.median(us)), "control_steps_per_s": 1e6 / float(np.median(us)),
-                    "us_rounds": us, "ncon": j["c"][-1]["ncon"], "trunk_z_after": j["c"][-1]["trunk_z_after"]}
+        row["c"] = {
+            "us_per_control_step": float(np.median(us)),
+            "control_steps_per_s": 1e6 / float(np.median(us)),
+            "us_rounds": us,
+            "ncon": j["c"][-1]["ncon"],
+            "trunk_z_after": j["c"][-1]["trunk_z_after"],
+        }
         result["rows"].append(row)
     text = write_results(result, stem, args.out)
     print(text)

@@ -69,14 +69,18 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     controller = next(iter(report["results"]))
     s = report["results"][controller]["rough"]["summary"]
     speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
-    return {"success_rate": s["success_rate"], "speed_fraction": speed_frac,
-            "distance_m_mean": s["distance_m_mean"], "mean_forward_speed_mps": s["mean_forward_speed_mps"],
-            "falls": s["falls"], "out_of_bounds": s["out_of_bounds"], "walks": bool(s["success_rate"] >= bar.min_success_rate
-                                             and speed_frac >= bar.min_speed_fraction)}
+    return {
+        "success_rate": s["success_rate"],
+        "speed_fraction": speed_frac,
+        "distance_m_mean": s["distance_m_mean"],
+        "mean_forward_speed_mps": s["mean_forward_speed_mps"],
+        "falls": s["falls"],
+        "out_of_bounds": s["out_of_bounds"],
+        "walks": bool(s["success_rate"] >= bar.min_success_rate and speed_frac >= bar.min_speed_fraction),
+    }
 
 
-def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: bool = True,
-              log=print) -> Dict[str, Any]:
+def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: bool = True, log=print) -> Dict[str, Any]:
     """Judge every checkpoint of ``run_dir`` (oldest first) and the nominal gait."""
     from train.checkpoints import list_checkpoints, read_state
     from train.export import export_checkpoint
@@ -85,8 +89,10 @@ def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: boo
     if not ckpts:
         raise SystemExit(f"{run_dir}: no checkpoints to judge")
     nominal = judge(None, bar, processes)
-    log(f"nominal gait: success {nominal['success_rate']:.2f}, speed {nominal['speed_fraction']:.2f} of command "
-        f"-> {'walks' if nominal['walks'] else 'does not meet the bar'}")
+    log(
+        f"nominal gait: success {nominal['success_rate']:.2f}, speed {nominal['speed_fraction']:.2f} of command "
+        f"-> {'walks' if nominal['walks'] else 'does not meet the bar'}"
+    )
     rows, first = [], None
     with tempfile.TemporaryDirectory() as tmp:
         for step, path in ckpts:
@@ -94,15 +100,22 @@ def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: boo
             j = judge(out, bar, processes)
             j.update(step=step, wall_time_s=read_state(path).get("wall_time_s"))
             rows.append(j)
-            log(f"step {step:>10,d}  wall {j['wall_time_s'] or 0:7.0f} s  success {j['success_rate']:.2f}  "
+            log(
+                f"step {step:>10,d}  wall {j['wall_time_s'] or 0:7.0f} s  success {j['success_rate']:.2f}  "
                 f"speed {j['speed_fraction']:.2f} of command  distance {j['distance_m_mean']:.2f} m"
-                f"{'  <- walks' if j['walks'] else ''}")
+                f"{'  <- walks' if j['walks'] else ''}"
+            )
             if j["walks"] and first is None:
                 first = j
                 if stop_at_first:
                     break
-    return {"run_dir": os.path.abspath(run_dir), "nominal": nominal, "checkpoints": rows, "first_walking": first,
-            "bar": dataclasses.asdict(bar)}
+    return {
+        "run_dir": os.path.abspath(run_dir),
+        "nominal": nominal,
+        "checkpoints": rows,
+        "first_walking": first,
+        "bar": dataclasses.asdict(bar),
+    }
 
 
 def run_device(run_dir: str) -> Optional[str]:
@@ -121,24 +134,42 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=1)
     b, f, n = result["bar"], result["first_walking"], result["nominal"]
-    lines = [f"# Time to walk on rough ground (trained on {result['device']})", "", f"Command: `{result['command']}`  ",
-             f"Checkpoints judged on C MuJoCo on: {result['judged_on']}  ",
-             f"Run: `{result['run_dir']}`  ", f"Versions: {result['versions']}", "",
-             f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
-             f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
-             f"{b['min_speed_fraction']} × vx.", "",
-             f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
-             f"distance {n['distance_m_mean']:.2f} m → {'meets' if n['walks'] else 'misses'} the bar.", "",
-             "Speed = distance / episode time; an episode that walks off the terrain's edge ends there "
-             "(out of bounds, not a fall), so its distance is shorter than 20 s of walking.", "",
-             "| env steps | wall-clock (s) | success | speed / vx | distance (m) | off the edge | walks |",
-             "|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"# Time to walk on rough ground (trained on {result['device']})",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Checkpoints judged on C MuJoCo on: {result['judged_on']}  ",
+        f"Run: `{result['run_dir']}`  ",
+        f"Versions: {result['versions']}",
+        "",
+        f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
+        f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
+        f"{b['min_speed_fraction']} × vx.",
+        "",
+        f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
+        f"distance {n['distance_m_mean']:.2f} m → {'meets' if n['walks'] else 'misses'} the bar.",
+        "",
+        "Speed = distance / episode time; an episode that walks off the terrain's edge ends there "
+        "(out of bounds, not a fall), so its distance is shorter than 20 s of walking.",
+        "",
+        "| env steps | wall-clock (s) | success | speed / vx | distance (m) | off the edge | walks |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in result["checkpoints"]:
-        lines.append(f"| {r['step']:,d} | {r['wall_time_s'] or 0:.0f} | {r['success_rate']:.2f} | "
-                     f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {r['out_of_bounds']} | "
-                     f"{'yes' if r['walks'] else 'no'} |")
-    lines += ["", (f"**Time to walk: {f['wall_time_s']:.0f} s wall-clock, {f['step']:,d} env steps.**" if f else
-                   "**The bar was not met by any checkpoint of this run.**"), ""]
+        lines.append(
+            f"| {r['step']:,d} | {r['wall_time_s'] or 0:.0f} | {r['success_rate']:.2f} | "
+            f"{r['speed_fraction']:.2f} | {r['distance_m_mean']:.2f} | {r['out_of_bounds']} | "
+            f"{'yes' if r['walks'] else 'no'} |"
+        )
+    lines += [
+        "",
+        (
+            f"**Time to walk: {f['wall_time_s']:.0f} s wall-clock, {f['step']:,d} env steps.**"
+            if f
+            else "**The bar was not met by any checkpoint of this run.**"
+        ),
+        "",
+    ]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
     print("\n".join(lines))
@@ -154,9 +185,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--quick", action="store_true", help="2 episodes of 2 s (smoke test)")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory")
     p.add_argument("--output-dir", default="runs/benchmarks", help="parent of the training run")
-    p.add_argument("--device-name", default=None,
-                   help="label of the machine that trained the run (default: read from the run's progress.jsonl, "
-                        "else this machine)")
+    p.add_argument(
+        "--device-name",
+        default=None,
+        help="label of the machine that trained the run (default: read from the run's progress.jsonl, "
+        "else this machine)",
+    )
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
     bar = load_walk_bar(args.bar)
@@ -168,14 +202,29 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     else:
         from train.__main__ import main as train_main
 
-        res = train_main(["--preset", args.preset, "--output-dir", args.output_dir, "--name", "time_to_walk",
-                          "run.keep_checkpoints=0", *args.overrides])
+        res = train_main(
+            [
+                "--preset",
+                args.preset,
+                "--output-dir",
+                args.output_dir,
+                "--name",
+                "time_to_walk",
+                "run.keep_checkpoints=0",
+                *args.overrides,
+            ]
+        )
         run_dir = res.run_dir
     t = time.time()
     result = judge_run(run_dir, bar, args.processes, stop_at_first=not args.all)
     device = args.device_name or run_device(run_dir) or device_name()
-    result.update(device=device, judged_on=device_name(), versions=_versions(), command=command.strip(),
-                  judge_time_s=time.time() - t)
+    result.update(
+        device=device,
+        judged_on=device_name(),
+        versions=_versions(),
+        command=command.strip(),
+        judge_time_s=time.time() - t,
+    )
     write(result, f"time_to_walk_{result['device']}" + ("_quick" if args.quick else ""), args.out)
     return result
 

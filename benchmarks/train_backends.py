@@ -62,27 +62,45 @@ def write(result: dict, out_dir: str) -> str:
         json.dump(result, fh, indent=2)
     rows = result["runs"]
     base = rows[0]
-    lines = [f"# `python -m train --preset {result['preset']}` on each physics back end — {result['device']}", "",
-             f"Command: `{result['command']}` (each run in a fresh process with an empty JAX compilation cache, "
-             "one after the other)", "",
-             "| back end | wall s | first eval s | env steps | env steps/s end to end | steady env steps/s | "
-             "brax train steps/s | speed-up (steady) | final reward (zero-residual) | final vel err m/s (zero-residual) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# `python -m train --preset {result['preset']}` on each physics back end — {result['device']}",
+        "",
+        f"Command: `{result['command']}` (each run in a fresh process with an empty JAX compilation cache, "
+        "one after the other)",
+        "",
+        "| back end | wall s | first eval s | env steps | env steps/s end to end | steady env steps/s | "
+        "brax train steps/s | speed-up (steady) | final reward (zero-residual) | final vel err m/s (zero-residual) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         c = r["curve"][-1]
-        lines.append(f"| {r['physics']} | {r['wall_s']:.0f} | {r['first_eval_s']:.0f} | {r['env_steps']:,d} | "
-                     f"{r['end_to_end_steps_per_s']:,.0f} | {r['steady_steps_per_s']:,.0f} | "
-                     f"{(r['brax_train_steps_per_s'] or 0):,.0f} | {r['steady_steps_per_s'] / base['steady_steps_per_s']:.1f}x | "
-                     f"{c['reward']:.1f} ({r['zero_residual_reward']:.1f}) | {c['vel_err']:.4f} ({r['zero_residual_vel_err']:.4f}) |")
-    lines += ["", "Learning curves (evaluation reward / velocity-tracking error per step):", "",
-              "| step | " + " | ".join(r["backend"] for r in rows) + " |", "|---:|" + "---|" * len(rows)]
+        lines.append(
+            f"| {r['physics']} | {r['wall_s']:.0f} | {r['first_eval_s']:.0f} | {r['env_steps']:,d} | "
+            f"{r['end_to_end_steps_per_s']:,.0f} | {r['steady_steps_per_s']:,.0f} | "
+            f"{(r['brax_train_steps_per_s'] or 0):,.0f} | "
+            f"{r['steady_steps_per_s'] / base['steady_steps_per_s']:.1f}x | "
+            f"{c['reward']:.1f} ({r['zero_residual_reward']:.1f}) | "
+            f"{c['vel_err']:.4f} ({r['zero_residual_vel_err']:.4f}) |"
+        )
+    lines += [
+        "",
+        "Learning curves (evaluation reward / velocity-tracking error per step):",
+        "",
+        "| step | " + " | ".join(r["backend"] for r in rows) + " |",
+        "|---:|" + "---|" * len(rows),
+    ]
     for i, e in enumerate(base["curve"]):
-        cells = [f"{r['curve'][i]['reward']:.1f} / {r['curve'][i]['vel_err']:.4f}" if i < len(r["curve"]) else "-"
-                 for r in rows]
+        cells = [
+            f"{r['curve'][i]['reward']:.1f} / {r['curve'][i]['vel_err']:.4f}" if i < len(r["curve"]) else "-"
+            for r in rows
+        ]
         lines.append(f"| {e['step']:,d} | " + " | ".join(cells) + " |")
-    lines += ["", "steady env steps/s: env steps between the second and the last evaluation over their wall "
-              "time (training and the per-epoch evaluations, compilation excluded); end to end: all env steps "
-              "over the process's wall time, compilation and start-up included."]
+    lines += [
+        "",
+        "steady env steps/s: env steps between the second and the last evaluation over their wall "
+        "time (training and the per-epoch evaluations, compilation excluded); end to end: all env steps "
+        "over the process's wall time, compilation and start-up included.",
+    ]
     with open(stem + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return stem + ".md"
@@ -103,10 +121,17 @@ def main(argv=None) -> dict:
         print(f"training {args.preset} on {b} ...", flush=True)
         runs.append(run_one(args.preset, b, args.seed, args.overrides))
         r = runs[-1]
-        print(f"  {r['physics']}: wall {r['wall_s']:.0f} s, steady {r['steady_steps_per_s']:,.0f} env steps/s, "
-              f"end to end {r['end_to_end_steps_per_s']:,.0f}", flush=True)
-    result = {"device": device_label(), "preset": args.preset, "runs": runs,
-              "command": "python -m benchmarks.train_backends " + " ".join(argv if argv is not None else sys.argv[1:])}
+        print(
+            f"  {r['physics']}: wall {r['wall_s']:.0f} s, steady {r['steady_steps_per_s']:,.0f} env steps/s, "
+            f"end to end {r['end_to_end_steps_per_s']:,.0f}",
+            flush=True,
+        )
+    result = {
+        "device": device_label(),
+        "preset": args.preset,
+        "runs": runs,
+        "command": "python -m benchmarks.train_backends " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     print(open(write(result, args.out)).read())
     return result
 

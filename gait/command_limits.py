@@ -33,8 +33,13 @@ def command_foot_speed(command: Sequence[float], config: GaitConfig,
     return float(np.max(np.linalg.norm(v, axis=-1)))
 
 
-def worst_corner(vx: Tuple[float, float], vy: Tuple[float, float], yaw_rate: Tuple[float, float],
-                 config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> Tuple[Tuple[float, float, float], float]:
+def worst_corner(
+    vx: Tuple[float, float],
+    vy: Tuple[float, float],
+    yaw_rate: Tuple[float, float],
+    config: GaitConfig,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
+) -> Tuple[Tuple[float, float, float], float]:
     """(corner command, its foot speed [m/s]) of the command box that needs the fastest foot."""
     corners = list(itertools.product(vx, vy, yaw_rate))
     speeds = [command_foot_speed(c, config, geometry) for c in corners]
@@ -42,9 +47,14 @@ def worst_corner(vx: Tuple[float, float], vy: Tuple[float, float], yaw_rate: Tup
     return tuple(float(c) for c in corners[k]), float(speeds[k])
 
 
-def check_command_ranges(vx: Tuple[float, float], vy: Tuple[float, float], yaw_rate: Tuple[float, float],
-                         config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY,
-                         where: str = "env.command") -> float:
+def check_command_ranges(
+    vx: Tuple[float, float],
+    vy: Tuple[float, float],
+    yaw_rate: Tuple[float, float],
+    config: GaitConfig,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
+    where: str = "env.command",
+) -> float:
     """Raise ConfigError if some command in the box vx x vy x yaw_rate needs a foot faster than
     the gait's ``max_foot_speed``; return the box's largest foot speed [m/s] otherwise."""
     corner, speed = worst_corner(vx, vy, yaw_rate, config, geometry)
@@ -56,5 +66,6 @@ def check_command_ranges(vx: Tuple[float, float], vy: Tuple[float, float], yaw_r
             f"needs a foot speed of {speed:.3f} m/s, beyond what the gait can produce: max_step_length / "
             f"(duty_factor * period) = {config.max_step_length:g} / ({config.duty_factor:g} * {config.period:g}) "
             f"= {limit:.3f} m/s. Narrow the command ranges or raise gait.max_step_length to >= {need_step:.3f} m "
-            f"(or shorten gait.period / gait.duty_factor)")
+            f"(or shorten gait.period / gait.duty_factor)"
+        )
     return speed

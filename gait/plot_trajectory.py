@@ -23,7 +23,9 @@ from gait.bezier_gait import SWING_X_POINTS, SWING_Z_POINTS, GaitState, half_ste
 from gait.gait_config import GaitConfig, load_gait_config
 from ik.leg_geometry import LEG_NAMES
 
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "img", "foot_trajectory.png")
+DEFAULT_OUT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "img", "foot_trajectory.png"
+)
 
 
 def plot_foot_trajectory(config: GaitConfig, vx: float = 0.3, out: str = DEFAULT_OUT) -> str:

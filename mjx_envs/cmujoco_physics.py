@@ -2,10 +2,10 @@
 
 The physics state of world i is row i of a float64 array ``state`` (N, nstate): MuJoCo's
 ``mjSTATE_FULLPHYSICS`` layout (time, qpos, qvel; :attr:`BatchedPhysics.qpos_slice`,
-:attr:`qvel_slice`) followed by the solver warm start (:attr:`warm_slice`). A control step (:meth:`BatchedPhysics.step`) adds the push kick to the
-trunk velocity in float64, holds ``ctrl`` over ``n_substeps`` ``mj_step`` calls and returns the
-new states and the sensor data of the last substep (which includes the 12 ``actuatorfrc``
-sensors, bit for bit ``data.actuator_force``).
+:attr:`qvel_slice`) followed by the solver warm start (:attr:`warm_slice`). A control step
+(:meth:`BatchedPhysics.step`) adds the push kick to the trunk velocity in float64, holds ``ctrl``
+over ``n_substeps`` ``mj_step`` calls and returns the new states and the sensor data of the last
+substep (which includes the 12 ``actuatorfrc`` sensors, bit for bit ``data.actuator_force``).
 
 The solver's warm start (``qacc_warmstart``, 4 Newton iterations do not always converge without
 it) is carried in the state too (the last ``nv`` columns): rollout takes it in but does not hand
@@ -44,8 +44,9 @@ def warm_start(qvel_before: np.ndarray, qvel_after: np.ndarray, timestep: float)
     return (np.asarray(qvel_after, np.float64) - np.asarray(qvel_before, np.float64)) / timestep
 
 
-def write_draws(ctx: logic.EnvContext, model: mujoco.MjModel, base: Dict[str, np.ndarray], packer: Packer,
-                row: np.ndarray) -> None:
+def write_draws(
+    ctx: logic.EnvContext, model: mujoco.MjModel, base: Dict[str, np.ndarray], packer: Packer, row: np.ndarray
+) -> None:
     """Write one world's domain draws ``row`` (packed float32, ``packer``'s layout) into ``model``:
     ``episode_logic.randomized_model_fields`` of the nominal arrays ``base`` in float64 (the C
     model's precision; a neutral draw leaves them bit for bit)."""
@@ -103,9 +104,16 @@ class BatchedPhysics:
         return models
 
     # ---------------------------------------------------------------------------- physics
-    def forward(self, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray, dr: Optional[np.ndarray],
-                mask: Optional[np.ndarray] = None, state: Optional[np.ndarray] = None,
-                sensordata: Optional[np.ndarray] = None):
+    def forward(
+        self,
+        qpos: np.ndarray,
+        qvel: np.ndarray,
+        ctrl: np.ndarray,
+        dr: Optional[np.ndarray],
+        mask: Optional[np.ndarray] = None,
+        state: Optional[np.ndarray] = None,
+        sensordata: Optional[np.ndarray] = None,
+    ):
         """Reset the worlds in ``mask`` (default: all) to (qpos, qvel) with servo targets ``ctrl``
         (time 0, like ``mj_resetData`` + ``mj_forward``). Returns (state (N, nstate) float64,
         sensordata (N, nsensordata) float64); rows outside ``mask`` are copied from ``state`` /
@@ -124,7 +132,7 @@ class BatchedPhysics:
             d.qvel[:] = qvel[i]
             d.ctrl[:] = ctrl[i]
             mujoco.mj_forward(m, d)
-            mujoco.mj_getState(m, d, out_state[i, :self.nfull], FULLPHYSICS)
+            mujoco.mj_getState(m, d, out_state[i, : self.nfull], FULLPHYSICS)
             out_state[i, self.warm_slice] = 0.0
             out_sd[i] = d.sensordata
         return out_state, out_sd
@@ -137,16 +145,23 @@ class BatchedPhysics:
         st = np.array(state, np.float64)
         if kick is not None:
             v0 = self.qvel_slice.start
-            st[:, v0:v0 + 2] += np.asarray(kick, np.float32)
+            st[:, v0 : v0 + 2] += np.asarray(kick, np.float32)
         control = np.repeat(np.asarray(ctrl, np.float64)[:, None, :], self.n_substeps, axis=1)
         models = self.models(dr) if self.randomized else [self.model] * n
-        s, sd = self._rollout.rollout(models, self._datas, np.ascontiguousarray(st[:, :self.nfull]), control,
-                                      nstep=self.n_substeps, initial_warmstart=np.ascontiguousarray(st[:, self.warm_slice]))
+        s, sd = self._rollout.rollout(
+            models,
+            self._datas,
+            np.ascontiguousarray(st[:, : self.nfull]),
+            control,
+            nstep=self.n_substeps,
+            initial_warmstart=np.ascontiguousarray(st[:, self.warm_slice]),
+        )
         before = s[:, -2] if self.n_substeps > 1 else st
         out = np.empty((n, self.nstate))
-        out[:, :self.nfull] = s[:, -1]
-        out[:, self.warm_slice] = warm_start(before[:, self.qvel_slice], s[:, -1, self.qvel_slice],
-                                             self.model.opt.timestep)
+        out[:, : self.nfull] = s[:, -1]
+        out[:, self.warm_slice] = warm_start(
+            before[:, self.qvel_slice], s[:, -1, self.qvel_slice], self.model.opt.timestep
+        )
         return out, np.ascontiguousarray(sd[:, -1])
 
     def close(self) -> None:

@@ -25,7 +25,8 @@ from mjx_envs import safety
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, roll_pitch, sensor_index, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
-from model import loading, robot_constants as rc, terrain
+from model import loading, terrain
+from model import robot_constants as rc
 from model.simulation_config import SimulationConfig
 
 NAN_QVEL_LIMIT = 1e3  # |qvel| beyond this is treated as diverged physics

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import List, NamedTuple
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 
 from mjx_envs.measurements import Measurements, gravity_in_body
 
@@ -21,6 +21,9 @@ TERRAIN_OFFSETS = ((0.0, 0.0), (0.1, 0.0), (-0.1, 0.0), (0.0, 0.1), (0.0, -0.1))
 
 
 class Channel(NamedTuple):
+    """One observation channel: its name, width, physical unit, the scale it is multiplied by
+    in the observation, and a description (the exported ``observation_layout``)."""
+
     name: str
     size: int
     unit: str

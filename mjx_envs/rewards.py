@@ -32,6 +32,8 @@ TRACKING_YAW_SIGMA = 0.25  # (rad/s)^2
 
 @struct.dataclass
 class RewardInputs:
+    """What the reward terms read, per env and control step (units and frames per field)."""
+
     lin_vel: jax.Array  # (3,) body frame, m/s
     ang_vel: jax.Array  # (3,) body frame, rad/s
     command: jax.Array  # (3,) vx, vy, yaw rate

@@ -11,7 +11,7 @@ Stack built by :func:`wrap_for_training` (outermost first)::
 
     AutoResetWrapper      fresh env.reset for done envs, keeps the finished episode's bookkeeping
     EpisodeWrapper        step counter, time limit (truncation), action repeat, episode metrics
-    VmapWrapper | DomainRandomizationVmapWrapper   batch axis (optionally a per-env model)
+    VmapWrapper           batch axis
     env                   unbatched: reset(rng) -> State, step(state, action) -> State
 
 Keys the wrappers maintain in ``state.info`` (read by brax ``ppo.train`` / ``acting.Evaluator``):
@@ -28,7 +28,6 @@ Keys the wrappers maintain in ``state.info`` (read by brax ``ppo.train`` / ``act
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any, Callable, Optional, Tuple
 
@@ -36,9 +35,6 @@ import jax
 import jax.numpy as jnp
 
 from mjx_envs.state import State
-
-# model -> (batched model, in_axes pytree); ppo.train has already bound ``rng`` (one key per env).
-RandomizationFn = Callable[[Any], Tuple[Any, Any]]
 
 # info keys owned by EpisodeWrapper; everything else in info belongs to the environment and is
 # replaced by the fresh reset state on auto-reset.
@@ -152,59 +148,6 @@ class VmapWrapper(Wrapper):
 
     def step(self, state: State, action: jax.Array) -> State:
         return jax.vmap(self.env.step)(state, action)
-
-
-def env_with_model(env: Any, model: Any) -> Any:
-    """A shallow copy of ``env`` that simulates ``model`` instead of its own ``mjx_model``.
-
-    Uses ``env.with_mjx_model(model)`` when the env defines it; otherwise copies the env and
-    replaces the ``_mjx_model`` instance attribute (Playground convention) or, failing that,
-    ``mjx_model``. The original env object is never mutated, so no tracer leaks into it.
-    """
-    if hasattr(env, "with_mjx_model"):
-        return env.with_mjx_model(model)
-    new_env = copy.copy(env)
-    attr = "_mjx_model" if "_mjx_model" in vars(env) else "mjx_model"
-    if attr not in vars(env):
-        raise AttributeError(
-            f"{type(env).__name__} has no `with_mjx_model`, `_mjx_model` or `mjx_model` "
-            "attribute; domain randomisation cannot substitute its model."
-        )
-    object.__setattr__(new_env, attr, model)
-    return new_env
-
-
-class DomainRandomizationVmapWrapper(Wrapper):
-    """Batches an env with one randomised model per environment slot.
-
-    Args:
-      env: unbatched env exposing ``mjx_model`` (see :func:`env_with_model`).
-      randomization_fn: ``model -> (batched_model, in_axes)`` as passed by brax ``ppo.train``
-        (it has already bound ``rng`` to ``num_envs // device_count`` keys). ``in_axes`` is a
-        pytree like the model with 0 for randomised fields and None for shared ones.
-    """
-
-    def __init__(self, env: Any, randomization_fn: RandomizationFn):
-        super().__init__(env)
-        self._model_v, self._in_axes = randomization_fn(env.mjx_model)
-
-    def reset(self, rng: jax.Array) -> State:
-        def reset_one(model: Any, key: jax.Array) -> State:
-            return env_with_model(self.env, model).reset(key)
-
-        return jax.vmap(reset_one, in_axes=(self._in_axes, 0))(self._model_v, rng)
-
-    def reset_from(self, rng: jax.Array, prev: State) -> State:
-        def reset_one(model: Any, key: jax.Array, p: State) -> State:
-            return reset_after(env_with_model(self.env, model), key, p)
-
-        return jax.vmap(reset_one, in_axes=(self._in_axes, 0, 0))(self._model_v, rng, prev)
-
-    def step(self, state: State, action: jax.Array) -> State:
-        def step_one(model: Any, s: State, a: jax.Array) -> State:
-            return env_with_model(self.env, model).step(s, a)
-
-        return jax.vmap(step_one, in_axes=(self._in_axes, 0, 0))(self._model_v, state, action)
 
 
 def _with_bookkeeping(state: State) -> State:
@@ -359,7 +302,7 @@ def wrap_for_training(
     env: Any,
     episode_length: int,
     action_repeat: int = 1,
-    randomization_fn: Optional[RandomizationFn] = None,
+    randomization_fn: Optional[Callable] = None,
 ) -> AutoResetWrapper:
     """Wraps an unbatched env for brax training; pass as ``ppo.train(wrap_env_fn=...)``.
 
@@ -371,14 +314,18 @@ def wrap_for_training(
         ``observation_size``, ``action_size`` and a PRNG key in ``state.info['rng']``.
       episode_length: time limit in inner env steps (see :class:`EpisodeWrapper`).
       action_repeat: inner env steps per agent step.
-      randomization_fn: optional ``model -> (batched_model, in_axes)`` (ppo.train has bound
-        ``rng``); requires ``env.mjx_model``.
+      randomization_fn: must be None. Domain randomisation is one mechanism here: the env draws
+        it per episode (``env.domain_randomization`` in the config; the draws live in
+        ``state.info['dr']`` and work on the MJX and the C-MuJoCo back ends alike), so brax's
+        per-slot model randomisation (``ppo.train(randomization_fn=...)``) is refused.
 
     Returns:
       A batched env: ``reset(keys[N, 2]) -> State`` with leading batch axis N, and ``step``.
     """
-    if randomization_fn is None:
-        batched = VmapWrapper(env)
-    else:
-        batched = DomainRandomizationVmapWrapper(env, randomization_fn)
-    return AutoResetWrapper(EpisodeWrapper(batched, episode_length, action_repeat))
+    if randomization_fn is not None:
+        raise ValueError(
+            "wrap_for_training: brax's randomization_fn is not supported; domain randomisation is "
+            "drawn by the env every episode (env.domain_randomization in the training config, "
+            "docs/commands_and_robustness.md)"
+        )
+    return AutoResetWrapper(EpisodeWrapper(VmapWrapper(env), episode_length, action_repeat))

@@ -30,19 +30,25 @@ def tables(m: mujoco.MjModel) -> str:
     for i in range(1, m.nbody):
         lines.append(f"| `{m.body(i).name}` | {m.body_mass[i]:.3f} | "
                      f"{', '.join(f'{v:.2e}' for v in m.body_inertia[i])} |")
-    lines += ["", f"Total mass: {m.body_subtreemass[1]:.2f} kg.", "",
-              "### Joints and actuators", "",
-              "| # | joint = actuator | axis | range (rad) | kp (N m/rad) | kv (N m s/rad) | torque limit (N m) | damping | armature |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Total mass: {m.body_subtreemass[1]:.2f} kg.",
+        "",
+        "### Joints and actuators",
+        "",
+        "| # | joint = actuator | axis | range (rad) | kp (N m/rad) | kv (N m s/rad) | torque limit (N m) "
+        "| damping | armature |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for a in range(m.nu):
         j = m.actuator_trnid[a, 0]
         lines.append(
             f"| {a} | `{m.actuator(a).name}` | {tuple(int(v) for v in m.jnt_axis[j])} | "
             f"[{m.jnt_range[j, 0]:.2f}, {m.jnt_range[j, 1]:.2f}] | {m.actuator_gainprm[a, 0]:g} | "
             f"{-m.actuator_biasprm[a, 2]:g} | {m.actuator_forcerange[a, 1]:g} | "
-            f"{m.dof_damping[m.jnt_dofadr[j]]:g} | {m.dof_armature[m.jnt_dofadr[j]]:g} |")
-    lines += ["", "### Sensors (`data.sensordata`)", "",
-              "| sensor | indices | quantity | unit |", "|---|---|---|---|"]
+            f"{m.dof_damping[m.jnt_dofadr[j]]:g} | {m.dof_armature[m.jnt_dofadr[j]]:g} |"
+        )
+    lines += ["", "### Sensors (`data.sensordata`)", "", "| sensor | indices | quantity | unit |", "|---|---|---|---|"]
     for name, sl in loading.sensor_slices_of(m).items():
         what, unit = _SENSOR_UNITS.get(m.sensor(name).type[0], ("", ""))
         lines.append(f"| `{name}` | {sl.start}:{sl.stop} | {what} | {unit} |")

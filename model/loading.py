@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import mujoco
 import numpy as np
 
@@ -79,13 +77,6 @@ def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" 
     return m
 
 
-def load_mjx_model(cfg: SimulationConfig, mj_model: mujoco.MjModel | None = None):
-    """MJX (JAX) model of the same world; ``mj_model`` is reused if given."""
-    from mujoco import mjx
-
-    return mjx.put_model(mj_model if mj_model is not None else load_mj_model(cfg))
-
-
 def terrain_heights(m: mujoco.MjModel) -> np.ndarray | None:
     """Heights (m, world z) of the model's hfield as an (nrow, ncol) array, or None for the flat world.
 
@@ -98,13 +89,6 @@ def terrain_heights(m: mujoco.MjModel) -> np.ndarray | None:
     z0 = float(m.geom_pos[gids[0], 2]) if len(gids) else 0.0
     h = np.asarray(m.hfield_data[: nrow * ncol], np.float64).reshape(nrow, ncol) * m.hfield_size[0, 2] + z0
     return h.astype(np.float32)
-
-
-@functools.lru_cache(maxsize=None)
-def sensor_slices(xml_path: str) -> dict:
-    """Map sensor name -> slice into ``sensordata`` for the model at ``xml_path``."""
-    m = mujoco.MjModel.from_xml_path(xml_path)
-    return sensor_slices_of(m)
 
 
 def sensor_slices_of(m: mujoco.MjModel) -> dict:

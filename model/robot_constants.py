@@ -22,7 +22,6 @@ IMU_SITE = "imu"
 
 # Geometry (metres), matches model/robot.xml (tests/test_model.py checks it).
 HIP_OFFSETS = np.array([[0.19, -0.05, 0.0], [0.19, 0.05, 0.0], [-0.19, -0.05, 0.0], [-0.19, 0.05, 0.0]])
-ABDUCTION_OFFSET = 0.08  # lateral hip-to-thigh offset
 THIGH_LENGTH = 0.21
 CALF_LENGTH = 0.21
 

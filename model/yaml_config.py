@@ -22,7 +22,7 @@ import os
 import re
 import types
 import typing
-from typing import Any, Mapping, Type, TypeVar
+from typing import Any, Callable, Mapping, Optional, Sequence, Type, TypeVar
 
 import yaml
 
@@ -204,16 +204,26 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Return a copy of nested mapping ``data`` with ``key=value`` overrides applied."""
+def apply_overrides(data: dict, overrides: Sequence[str],
+                    check_key: Optional[Callable[[list, str], None]] = None) -> dict:
+    """Return a copy of nested mapping ``data`` with ``key=value`` overrides applied in order.
+
+    ``check_key(parts, text)``, when given, is called first for each override (e.g. to refuse
+    keys the config classes do not have). A missing or null section on the way is created; a
+    key path through a value that is not a section raises :class:`ConfigError`.
+    """
     import copy
 
     out = copy.deepcopy(data)
     for text in overrides:
         parts, value = parse_override(text)
+        if check_key is not None:
+            check_key(parts, text)
         node = out
         for p in parts[:-1]:
-            node = node.setdefault(p, {})
+            if node.get(p) is None:
+                node[p] = {}
+            node = node[p]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {text!r}: '{p}' is not a section")
         node[parts[-1]] = value

@@ -39,12 +39,18 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from mjx_envs.episode_logic import DR_NAMES
-
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.evaluation_report import jsonable, write_json
 from playback.nominal import trunk_yaw
-from playback.policy_env import (EnvConfigs, cached_env, check_policy_matches_env, configs_from_meta, default_configs,
-                                 meta_path, with_world)
+from playback.policy_env import (
+    EnvConfigs,
+    cached_env,
+    check_policy_matches_env,
+    configs_from_meta,
+    default_configs,
+    meta_path,
+    with_world,
+)
 from train.export import load_policy
 
 POLICY, NOMINAL = "policy", "nominal"

@@ -30,7 +30,8 @@ import numpy as np
 
 from mjx_envs.gym_env import ResidualWalkEnv
 from mjx_envs.vector_env import ResidualWalkVectorEnv, fixed_command_info
-from model import robot_constants as rc, terrain
+from model import robot_constants as rc
+from model import terrain
 
 Controller = Callable[[np.ndarray], np.ndarray]
 """obs (observation_size,) float32 -> action (action_size,) in [-1, 1]."""
@@ -91,10 +92,10 @@ def set_command(env: ResidualWalkEnv, command: Sequence[float]) -> np.ndarray:
 
     ``command`` = (vx [m/s], vy [m/s], yaw rate [rad/s]) in the body frame. The env keeps the
     episode state in ``env.episode_info`` (a dict of JAX arrays); we put a modified copy
-    there and recompute the reset observation with the env's own observation (``env.observe``), so the observation's ``command`` channel and every later step see the
-    new command. The command then holds for the whole episode (no in-episode re-draws, no
-    heading mode; the gait starts standing or stepping as the command asks). Only valid directly
-    after ``reset`` (step 0).
+    there and recompute the reset observation with the env's own observation (``env.observe``),
+    so the observation's ``command`` channel and every later step see the new command. The
+    command then holds for the whole episode (no in-episode re-draws, no heading mode; the gait
+    starts standing or stepping as the command asks). Only valid directly after ``reset`` (step 0).
     """
     info = env.episode_info
     if info is None:
@@ -178,10 +179,16 @@ def _ground(heights: Optional[np.ndarray], x: np.ndarray, y: np.ndarray, spec=te
     return np.asarray(terrain.height_at(heights, np.asarray(x), np.asarray(y), spec), np.float64)
 
 
-def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key: jax.Array,
-                terrain_level: Optional[int] = None, command: Optional[Sequence[float]] = None,
-                on_step: Optional[Callable[[ResidualWalkEnv, int], bool]] = None,
-                terrain_type: Optional[int] = None) -> EpisodeRecord:
+def run_episode(
+    env: ResidualWalkEnv,
+    controller: Controller,
+    n_steps: int,
+    key: jax.Array,
+    terrain_level: Optional[int] = None,
+    command: Optional[Sequence[float]] = None,
+    on_step: Optional[Callable[[ResidualWalkEnv, int], bool]] = None,
+    terrain_type: Optional[int] = None,
+) -> EpisodeRecord:
     """Reset ``env`` with ``key`` and run ``controller`` for up to ``n_steps`` control steps.
 
     Args:
@@ -246,21 +253,35 @@ def run_episode(env: ResidualWalkEnv, controller: Controller, n_steps: int, key:
             break
     tp, fp = np.asarray(trunk_pos), np.asarray(foot_pos)
     return EpisodeRecord(
-        dt=float(env.ctx.sim.control_dt), world=env.ctx.sim.world, terrain_level=int(info0["terrain_level"]),
-        command=command0, trunk_pos=tp, trunk_quat=np.asarray(trunk_quat),
-        foot_pos=fp, trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], env.ctx.terrain_spec),
+        dt=float(env.ctx.sim.control_dt),
+        world=env.ctx.sim.world,
+        terrain_level=int(info0["terrain_level"]),
+        command=command0,
+        trunk_pos=tp,
+        trunk_quat=np.asarray(trunk_quat),
+        foot_pos=fp,
+        trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], env.ctx.terrain_spec),
         foot_ground=_ground(heights, fp[..., 0], fp[..., 1], env.ctx.terrain_spec),
         action=np.asarray(actions, np.float32).reshape(-1, env.action_space.shape[0]),
-        reward=np.asarray(rewards, np.float64), metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
-        env_distance=float(env_distance), terminated=terminated, physics_diverged=diverged, off_map=off_map,
+        reward=np.asarray(rewards, np.float64),
+        metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
+        env_distance=float(env_distance),
+        terminated=terminated,
+        physics_diverged=diverged,
+        off_map=off_map,
         terrain_type=int(info0["terrain_type"]) if env.ctx.suite is not None else None,
     )
 
 
-def run_episodes(envs: ResidualWalkVectorEnv, controller: Controller, n_steps: int, keys,
-                 terrain_levels: Optional[Sequence[Optional[int]]] = None,
-                 terrain_types: Optional[Sequence[int]] = None,
-                 commands: Optional[Sequence[Optional[Sequence[float]]]] = None) -> List[EpisodeRecord]:
+def run_episodes(
+    envs: ResidualWalkVectorEnv,
+    controller: Controller,
+    n_steps: int,
+    keys,
+    terrain_levels: Optional[Sequence[Optional[int]]] = None,
+    terrain_types: Optional[Sequence[int]] = None,
+    commands: Optional[Sequence[Optional[Sequence[float]]]] = None,
+) -> List[EpisodeRecord]:
     """:func:`run_episode` for a batch of episodes, one world of ``envs`` each, stepped together.
 
     Returns the records :func:`run_episode` gives for the same ``ResidualWalkEnv`` configs, keys,
@@ -302,11 +323,16 @@ def run_episodes(envs: ResidualWalkVectorEnv, controller: Controller, n_steps: i
         obs, _ = envs.reset(options=options)
         if commands is not None and any(c is not None for c in commands):
             given = pad(np.array([c is not None for c in commands]))
-            cmds = pad(np.array([(0.0, 0.0, 0.0) if c is None else np.asarray(c, np.float32).reshape(-1)
-                                 for c in commands], np.float32))
+            cmds = pad(
+                np.array(
+                    [(0.0, 0.0, 0.0) if c is None else np.asarray(c, np.float32).reshape(-1) for c in commands],
+                    np.float32,
+                )
+            )
             if cmds.shape != (n, 3) or not np.all(np.isfinite(cmds)):
-                raise ValueError(f"commands must be 3 finite numbers each (vx m/s, vy m/s, yaw rate rad/s), "
-                                 f"got {commands!r}")
+                raise ValueError(
+                    f"commands must be 3 finite numbers each (vx m/s, vy m/s, yaw rate rad/s), got {commands!r}"
+                )
             obs = envs.set_commands(cmds, given)
         command0 = envs.read_info("command").astype(np.float64)
         level0, type0 = envs.read_info("terrain_level"), envs.read_info("terrain_type")
@@ -355,16 +381,28 @@ def run_episodes(envs: ResidualWalkVectorEnv, controller: Controller, n_steps: i
     records = []
     for i in range(n_ep):
         s = int(steps[i])
-        tp, fp = trunk_pos[:s + 1, i], foot_pos[:s + 1, i]
-        records.append(EpisodeRecord(
-            dt=float(ctx.sim.control_dt), world=ctx.sim.world, terrain_level=int(level0[i]), command=command0[i],
-            trunk_pos=tp.copy(), trunk_quat=trunk_quat[:s + 1, i].copy(), foot_pos=fp.copy(),
-            trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], spec),
-            foot_ground=_ground(heights, fp[..., 0], fp[..., 1], spec),
-            action=actions[:s, i].copy(), reward=rewards[:s, i].copy(),
-            metrics={name: v[:s, i].copy() for name, v in metrics.items()}, env_distance=float(env_distance[i]),
-            terminated=bool(terminated[i]), physics_diverged=bool(diverged[i]), off_map=bool(off_map[i]),
-            terrain_type=int(type0[i]) if ctx.suite is not None else None))
+        tp, fp = trunk_pos[: s + 1, i], foot_pos[: s + 1, i]
+        records.append(
+            EpisodeRecord(
+                dt=float(ctx.sim.control_dt),
+                world=ctx.sim.world,
+                terrain_level=int(level0[i]),
+                command=command0[i],
+                trunk_pos=tp.copy(),
+                trunk_quat=trunk_quat[: s + 1, i].copy(),
+                foot_pos=fp.copy(),
+                trunk_ground=_ground(heights, tp[:, 0], tp[:, 1], spec),
+                foot_ground=_ground(heights, fp[..., 0], fp[..., 1], spec),
+                action=actions[:s, i].copy(),
+                reward=rewards[:s, i].copy(),
+                metrics={name: v[:s, i].copy() for name, v in metrics.items()},
+                env_distance=float(env_distance[i]),
+                terminated=bool(terminated[i]),
+                physics_diverged=bool(diverged[i]),
+                off_map=bool(off_map[i]),
+                terrain_type=int(type0[i]) if ctx.suite is not None else None,
+            )
+        )
     return records
 
 

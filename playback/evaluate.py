@@ -65,10 +65,24 @@ from model.yaml_config import ConfigError
 from playback import command_eval
 from playback.episode import EpisodeRecord, episode_keys, policy_controller, run_episodes, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
-from playback.evaluation_report import (METRIC_DEFINITIONS, plot_distance_per_episode, plot_forward_speed,
-                                        plot_suite_success, write_json, write_markdown)
-from playback.policy_env import (EnvConfigs, cached_env, cached_vector_env, check_policy_matches_env,
-                                 configs_from_meta, default_configs, meta_path, with_world)
+from playback.evaluation_report import (
+    METRIC_DEFINITIONS,
+    plot_distance_per_episode,
+    plot_forward_speed,
+    plot_suite_success,
+    write_json,
+    write_markdown,
+)
+from playback.policy_env import (
+    EnvConfigs,
+    cached_env,
+    cached_vector_env,
+    check_policy_matches_env,
+    configs_from_meta,
+    default_configs,
+    meta_path,
+    with_world,
+)
 from train.export import ExportError, load_policy
 
 POLICY, NOMINAL = "policy", "nominal"

@@ -36,8 +36,15 @@ from model import terrain
 from model.yaml_config import ConfigError
 from playback.episode import policy_controller, run_episode, zero_action
 from playback.episode_metrics import gravity, robot_mass, summarize_episode
-from playback.policy_env import (EnvConfigs, check_policy_matches_env, configs_from_meta, default_configs,
-                                 make_env, meta_path, with_world)
+from playback.policy_env import (
+    EnvConfigs,
+    check_policy_matches_env,
+    configs_from_meta,
+    default_configs,
+    make_env,
+    meta_path,
+    with_world,
+)
 from playback.video import VideoWriter, check_video_path, frame_steps, offscreen_gl_problem
 from train.export import ExportError, load_policy
 

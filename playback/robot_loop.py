@@ -255,7 +255,9 @@ class Controller:
         layout = [(c["name"], int(c["size"])) for c in meta["observation_layout"]]
         expected = [(n, s) for n, s in zip(OBS_CHANNELS, (3, 3, 3, 12, 12, 2, 4, 3, 12))]
         if layout != expected:
-            raise SystemExit(f"robot_loop: observation layout {layout} differs from the one this loop builds {expected}")
+            raise SystemExit(
+                f"robot_loop: observation layout {layout} differs from the one this loop builds {expected}"
+            )
         self.scales = {c["name"]: float(c["scale"]) for c in meta["observation_layout"]}
         self.robot, self.policy = robot, policy
         self.gait = Gait(meta["config"]["gait"], robot)
@@ -274,8 +276,9 @@ class Controller:
         self.obs: Optional[np.ndarray] = None
 
     def observe(self, sensordata: np.ndarray) -> np.ndarray:
-        self.obs = observation(self.robot, sensordata, self.phase, self.command, self.last_action,
-                               self.scales, self.contact_threshold)
+        self.obs = observation(
+            self.robot, sensordata, self.phase, self.command, self.last_action, self.scales, self.contact_threshold
+        )
         return self.obs
 
     def act(self) -> np.ndarray:
@@ -301,8 +304,11 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
         raise SystemExit(f"robot_loop: only the flat world is supported (got {world!r}); pass --world flat")
     path = sim.get("flat_xml", "model/world.xml")
     if not os.path.isabs(path):  # relative to the repository root (the export's parent's parent)
-        candidates = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path),
-                      os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(export_dir))), path), path]
+        candidates = [
+            os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path),
+            os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(export_dir))), path),
+            path,
+        ]
         path = next((p for p in candidates if os.path.exists(p)), candidates[0])
     m = mujoco.MjModel.from_xml_path(path)
     m.opt.timestep = float(sim["physics_dt"])
@@ -316,12 +322,19 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
 
 def onnx_policy(path: str) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
+
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     return lambda obs: sess.run(["action"], {"obs": np.asarray(obs, np.float32)[None]})[0][0]
 
 
-def run(m: mujoco.MjModel, d: mujoco.MjData, ctl: Controller, steps: int, n_substeps: int,
-        on_step: Optional[Callable[[int, np.ndarray, np.ndarray], None]] = None) -> Dict:
+def run(
+    m: mujoco.MjModel,
+    d: mujoco.MjData,
+    ctl: Controller,
+    steps: int,
+    n_substeps: int,
+    on_step: Optional[Callable[[int, np.ndarray, np.ndarray], None]] = None,
+) -> Dict:
     """The control loop: ``steps`` control steps of ``n_substeps`` physics steps each."""
     start = d.qpos[:2].copy()
     ctl.observe(d.sensordata)
@@ -340,15 +353,27 @@ def run(m: mujoco.MjModel, d: mujoco.MjData, ctl: Controller, steps: int, n_subs
             break
     dist = float(np.linalg.norm(d.qpos[:2] - start))
     t = (k + 1) * ctl.dt if steps else 0.0
-    return {"steps": k + 1 if steps else 0, "time_s": t, "distance_m": dist,
-            "mean_speed_mps": dist / t if t > 0 else 0.0, "fell": fell, "final_xy": d.qpos[:2].tolist()}
+    return {
+        "steps": k + 1 if steps else 0,
+        "time_s": t,
+        "distance_m": dist,
+        "mean_speed_mps": dist / t if t > 0 else 0.0,
+        "fell": fell,
+        "final_xy": d.qpos[:2].tolist(),
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("export", help="export directory with meta.json and policy.onnx")
-    p.add_argument("--command", nargs=3, type=float, default=[0.3, 0.0, 0.0], metavar=("VX", "VY", "YAW"),
-                   help="body-frame velocity command: m/s, m/s, rad/s (default 0.3 0 0)")
+    p.add_argument(
+        "--command",
+        nargs=3,
+        type=float,
+        default=[0.3, 0.0, 0.0],
+        metavar=("VX", "VY", "YAW"),
+        help="body-frame velocity command: m/s, m/s, rad/s (default 0.3 0 0)",
+    )
     p.add_argument("--duration", type=float, default=10.0, help="seconds of simulated time (default 10)")
     p.add_argument("--world", default="flat", help="world to run on (only 'flat')")
     p.add_argument("--onnx", default=None, help="policy file (default EXPORT/policy.onnx)")
@@ -369,9 +394,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sim = meta["config"]["simulation"]
     n_sub = int(round(float(sim["control_dt"]) / float(sim["physics_dt"])))
     out = run(m, d, ctl, int(round(args.duration / ctl.dt)), n_sub)
-    print(f"robot_loop: {out['time_s']:.2f} s at {1 / ctl.dt:.0f} Hz ({n_sub} physics steps each), command "
-          f"{args.command}: distance {out['distance_m']:.2f} m, mean speed {out['mean_speed_mps']:.3f} m/s, "
-          f"fell: {'yes' if out['fell'] else 'no'} (export trained on world {sim.get('world')!r})")
+    print(
+        f"robot_loop: {out['time_s']:.2f} s at {1 / ctl.dt:.0f} Hz ({n_sub} physics steps each), command "
+        f"{args.command}: distance {out['distance_m']:.2f} m, mean speed {out['mean_speed_mps']:.3f} m/s, "
+        f"fell: {'yes' if out['fell'] else 'no'} (export trained on world {sim.get('world')!r})"
+    )
     return 0
 
 

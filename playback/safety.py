@@ -39,8 +39,15 @@ import numpy as np
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml
 from playback.episode import episode_key, policy_controller, roll_pitch, run_episode, zero_action
-from playback.episode_metrics import NUM_LEGS, NUM_SERVOS, summarize_episode, gravity, robot_mass
-from playback.policy_env import EnvConfigs, cached_env, check_policy_matches_env, configs_from_meta, meta_path, with_world
+from playback.episode_metrics import NUM_LEGS, NUM_SERVOS, gravity, robot_mass, summarize_episode
+from playback.policy_env import (
+    EnvConfigs,
+    cached_env,
+    check_policy_matches_env,
+    configs_from_meta,
+    meta_path,
+    with_world,
+)
 from train.export import ExportError, load_policy
 
 DEFAULT_THRESHOLDS = os.path.join(REPO_ROOT, "configs", "safety.yaml")
@@ -50,6 +57,7 @@ NUM_BANDS = 6
 
 
 # ------------------------------------------------------------------------------------ thresholds
+
 
 @dataclasses.dataclass(frozen=True)
 class SafetyThresholds:
@@ -87,6 +95,7 @@ def load_thresholds(path: Optional[str] = None) -> SafetyThresholds:
 
 # ------------------------------------------------------------------------------------ criteria
 
+
 @dataclasses.dataclass(frozen=True)
 class Criterion:
     """One judged quantity: ``value`` (key of the aggregate) ``op`` ``threshold`` (field of
@@ -102,35 +111,116 @@ class Criterion:
 
 
 CRITERIA: Tuple[Criterion, ...] = (
-    Criterion("joint_limit_margin", "joint_limit_margin_min_rad", ">=", "min_joint_limit_margin_rad", "rad",
-              "min joint-limit margin",
-              "smallest distance of any actuated joint's angle to its nearer limit (model jnt_range) over all "
-              "joint-steps (negative: beyond the limit)"),
-    Criterion("near_limit", "near_limit_fraction", "<=", "max_near_limit_fraction", "fraction",
-              "joint-steps near a limit",
-              "fraction of joint-steps within near_limit_margin_rad of a limit (or beyond)"),
-    Criterion("joint_velocity", "max_joint_velocity_radps", "<=", "max_joint_velocity_radps", "rad/s",
-              "max |joint velocity|", "largest |qdot| of any actuated joint over all steps"),
-    Criterion("torque", "max_torque_fraction", "<=", "max_torque_fraction", "-",
-              "peak |torque| / limit",
-              "largest |actuator force| / the episode's torque limit (actuator_forcerange after domain "
-              "randomisation), over actuators and steps"),
-    Criterion("actuator_saturation", "actuator_saturation_rate", "<=", "max_actuator_saturation_rate", "fraction",
-              "actuator saturation", "fraction of servo-steps at >= 99 % of the torque limit (env metric)"),
-    Criterion("ik_saturation", "ik_saturation_rate", "<=", "max_ik_saturation_rate", "fraction",
-              "IK saturation", "fraction of leg-steps whose foot target the IK had to project/clip (env metric)"),
-    Criterion("foot_slip_mean", "foot_slip_mean_mps", "<=", "max_foot_slip_mean_mps", "m/s",
-              "foot slip, mean", "mean horizontal speed of feet in contact (touch > contact_force_threshold)"),
-    Criterion("foot_slip_p95", "foot_slip_p95_mps", "<=", "max_foot_slip_p95_mps", "m/s",
-              "foot slip, p95", "95th percentile of the horizontal speed of feet in contact"),
-    Criterion("roll", "max_abs_roll_rad", "<=", "max_abs_roll_rad", "rad", "peak |roll|",
-              "largest |roll| of the trunk (env convention) over all steps"),
-    Criterion("pitch", "max_abs_pitch_rad", "<=", "max_abs_pitch_rad", "rad", "peak |pitch|",
-              "largest |pitch| of the trunk (env convention) over all steps"),
-    Criterion("falls", "falls", "<=", "max_falls", "episodes", "falls",
-              "episodes the env terminated for a fall (trunk too low or tilted beyond 0.8 rad) or NaN physics"),
-    Criterion("nan_physics", "nan_physics", "<=", "max_nan_physics", "episodes", "NaN physics",
-              "episodes whose physics diverged (NaN or MuJoCo's bad qpos/qvel/qacc warning)"),
+    Criterion(
+        "joint_limit_margin",
+        "joint_limit_margin_min_rad",
+        ">=",
+        "min_joint_limit_margin_rad",
+        "rad",
+        "min joint-limit margin",
+        "smallest distance of any actuated joint's angle to its nearer limit (model jnt_range) over all "
+        "joint-steps (negative: beyond the limit)",
+    ),
+    Criterion(
+        "near_limit",
+        "near_limit_fraction",
+        "<=",
+        "max_near_limit_fraction",
+        "fraction",
+        "joint-steps near a limit",
+        "fraction of joint-steps within near_limit_margin_rad of a limit (or beyond)",
+    ),
+    Criterion(
+        "joint_velocity",
+        "max_joint_velocity_radps",
+        "<=",
+        "max_joint_velocity_radps",
+        "rad/s",
+        "max |joint velocity|",
+        "largest |qdot| of any actuated joint over all steps",
+    ),
+    Criterion(
+        "torque",
+        "max_torque_fraction",
+        "<=",
+        "max_torque_fraction",
+        "-",
+        "peak |torque| / limit",
+        "largest |actuator force| / the episode's torque limit (actuator_forcerange after domain "
+        "randomisation), over actuators and steps",
+    ),
+    Criterion(
+        "actuator_saturation",
+        "actuator_saturation_rate",
+        "<=",
+        "max_actuator_saturation_rate",
+        "fraction",
+        "actuator saturation",
+        "fraction of servo-steps at >= 99 % of the torque limit (env metric)",
+    ),
+    Criterion(
+        "ik_saturation",
+        "ik_saturation_rate",
+        "<=",
+        "max_ik_saturation_rate",
+        "fraction",
+        "IK saturation",
+        "fraction of leg-steps whose foot target the IK had to project/clip (env metric)",
+    ),
+    Criterion(
+        "foot_slip_mean",
+        "foot_slip_mean_mps",
+        "<=",
+        "max_foot_slip_mean_mps",
+        "m/s",
+        "foot slip, mean",
+        "mean horizontal speed of feet in contact (touch > contact_force_threshold)",
+    ),
+    Criterion(
+        "foot_slip_p95",
+        "foot_slip_p95_mps",
+        "<=",
+        "max_foot_slip_p95_mps",
+        "m/s",
+        "foot slip, p95",
+        "95th percentile of the horizontal speed of feet in contact",
+    ),
+    Criterion(
+        "roll",
+        "max_abs_roll_rad",
+        "<=",
+        "max_abs_roll_rad",
+        "rad",
+        "peak |roll|",
+        "largest |roll| of the trunk (env convention) over all steps",
+    ),
+    Criterion(
+        "pitch",
+        "max_abs_pitch_rad",
+        "<=",
+        "max_abs_pitch_rad",
+        "rad",
+        "peak |pitch|",
+        "largest |pitch| of the trunk (env convention) over all steps",
+    ),
+    Criterion(
+        "falls",
+        "falls",
+        "<=",
+        "max_falls",
+        "episodes",
+        "falls",
+        "episodes the env terminated for a fall (trunk too low or tilted beyond 0.8 rad) or NaN physics",
+    ),
+    Criterion(
+        "nan_physics",
+        "nan_physics",
+        "<=",
+        "max_nan_physics",
+        "episodes",
+        "NaN physics",
+        "episodes whose physics diverged (NaN or MuJoCo's bad qpos/qvel/qacc warning)",
+    ),
 )
 """The judged criteria, in report order."""
 
@@ -148,8 +238,18 @@ def check_criteria(values: Dict[str, Any], thresholds: SafetyThresholds) -> List
         ok = v is not None and math.isfinite(float(v))
         if ok:
             ok = float(v) <= t if c.op == "<=" else float(v) >= t
-        rows.append({"name": c.name, "label": c.label, "unit": c.unit, "value": v, "op": c.op,
-                     "threshold": t, "threshold_key": c.threshold, "passed": bool(ok)})
+        rows.append(
+            {
+                "name": c.name,
+                "label": c.label,
+                "unit": c.unit,
+                "value": v,
+                "op": c.op,
+                "threshold": t,
+                "threshold_key": c.threshold,
+                "passed": bool(ok),
+            }
+        )
     return rows
 
 
@@ -161,11 +261,13 @@ def verdict(judged: Dict[str, Dict[str, List[Dict[str, Any]]]], controller: str 
 
 # ------------------------------------------------------------------------------------ measurement
 
+
 def with_domain_randomization(configs: EnvConfigs) -> EnvConfigs:
     """``configs`` with every ``env.domain_randomization`` switch on (its range kept)."""
     dr = configs.env.domain_randomization
-    on = dataclasses.replace(dr, **{f.name: dataclasses.replace(getattr(dr, f.name), enabled=True)
-                                    for f in dataclasses.fields(dr)})
+    on = dataclasses.replace(
+        dr, **{f.name: dataclasses.replace(getattr(dr, f.name), enabled=True) for f in dataclasses.fields(dr)}
+    )
     on.validate()
     return configs._replace(env=configs.env.replace(domain_randomization=on))
 
@@ -200,7 +302,9 @@ class StepRecorder:
         self.vel.append(np.stack([d.sensordata[s] for s in self.foot_vel]))
 
 
-def episode_safety(rec, steps: StepRecorder, contact_threshold: float, near_margin: float) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+def episode_safety(
+    rec, steps: StepRecorder, contact_threshold: float, near_margin: float
+) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     """Per-episode safety numbers and the pooled per-step samples (margins, slip speeds).
 
     ``steps`` holds the states after the reset and after each control step (the state after a
@@ -217,7 +321,7 @@ def episode_safety(rec, steps: StepRecorder, contact_threshold: float, near_marg
     slip = np.linalg.norm(fvel[..., :2], axis=-1)[contact]  # m/s, feet in contact
     rp = np.abs(roll_pitch(rec.trunk_quat[rows]))
     t = margin.shape[0]
-    stat = (lambda f, a, default=None: float(f(a)) if a.size else default)
+    stat = lambda f, a, default=None: float(f(a)) if a.size else default
     summary = summarize_episode(rec, 1.0, 1.0)
     per_joint_vel = np.max(np.abs(qd), axis=0) if t else np.zeros(NUM_SERVOS)
     per_joint_tau = np.max(np.abs(tau), axis=0) if t else np.zeros(NUM_SERVOS)
@@ -254,18 +358,21 @@ def episode_safety(rec, steps: StepRecorder, contact_threshold: float, near_marg
     return out, {"margin": margin.reshape(-1), "slip": slip}
 
 
-def aggregate_safety(episodes: Sequence[Dict[str, Any]], pooled: Sequence[Dict[str, np.ndarray]],
-                     near_margin: float) -> Dict[str, Any]:
+def aggregate_safety(
+    episodes: Sequence[Dict[str, Any]], pooled: Sequence[Dict[str, np.ndarray]], near_margin: float
+) -> Dict[str, Any]:
     """Criterion values over a world's episodes: percentiles over all pooled joint-steps / contact
     foot-steps, maxima over episodes, rates over all servo-/leg-steps, counts of episodes."""
     margin = np.concatenate([p["margin"] for p in pooled]) if pooled else np.zeros(0)
     slip = np.concatenate([p["slip"] for p in pooled]) if pooled else np.zeros(0)
     steps = sum(e["steps"] for e in episodes)
-    pct = (lambda a, q: float(np.percentile(a, q)) if a.size else None)
-    maxof = (lambda key: max((e[key] for e in episodes if e[key] is not None), default=None))
+    pct = lambda a, q: float(np.percentile(a, q)) if a.size else None
+    maxof = lambda key: max((e[key] for e in episodes if e[key] is not None), default=None)
     vel = np.max([e["max_joint_velocity_per_joint_radps"] for e in episodes], axis=0)
-    frac = np.max([np.asarray(e["max_torque_per_joint_nm"]) / np.asarray(e["torque_limit_per_joint_nm"])
-                   for e in episodes], axis=0)
+    frac = np.max(
+        [np.asarray(e["max_torque_per_joint_nm"]) / np.asarray(e["torque_limit_per_joint_nm"]) for e in episodes],
+        axis=0,
+    )
     return {
         "episodes": len(episodes),
         "steps": int(steps),
@@ -279,8 +386,9 @@ def aggregate_safety(episodes: Sequence[Dict[str, Any]], pooled: Sequence[Dict[s
         "max_torque_fraction": float(np.max(frac)),
         "max_torque_fraction_per_joint": frac.tolist(),
         "max_torque_nm": float(np.max([np.max(e["max_torque_per_joint_nm"]) for e in episodes])),
-        "actuator_saturation_rate": (sum(e["actuator_saturated_steps"] for e in episodes) / (NUM_SERVOS * steps)
-                                     if steps else None),
+        "actuator_saturation_rate": (
+            sum(e["actuator_saturated_steps"] for e in episodes) / (NUM_SERVOS * steps) if steps else None
+        ),
         "ik_saturation_rate": sum(e["ik_saturated_steps"] for e in episodes) / (NUM_LEGS * steps) if steps else None,
         "contact_foot_steps": int(slip.size),
         "foot_slip_mean_mps": float(np.mean(slip)) if slip.size else None,
@@ -294,6 +402,7 @@ def aggregate_safety(episodes: Sequence[Dict[str, Any]], pooled: Sequence[Dict[s
 
 
 # ------------------------------------------------------------------------------------ running
+
 
 @dataclasses.dataclass
 class _Job:
@@ -318,8 +427,11 @@ def _run_job(job: _Job) -> List[Tuple[Tuple[str, str, int], Dict[str, Any], Dict
     out = []
     for controller, world, i in job.tasks:
         env = cached_env(with_world(job.configs, world))
-        ctrl = (policy_controller(policy, job.action_scale) if controller == POLICY
-                else zero_action(env.action_space.shape[0]))
+        ctrl = (
+            policy_controller(policy, job.action_scale)
+            if controller == POLICY
+            else zero_action(env.action_space.shape[0])
+        )
         steps = StepRecorder(env)
         n_steps = int(round(job.duration / env.ctx.sim.control_dt))
         band = i % NUM_BANDS if world == "rough" else None
@@ -332,10 +444,20 @@ def _run_job(job: _Job) -> List[Tuple[Tuple[str, str, int], Dict[str, Any], Dict
     return out
 
 
-def run_safety(policy: Any, thresholds: SafetyThresholds, *, episodes: int = 8, duration: float = 20.0,
-               worlds: Sequence[str] = WORLDS, seed: int = 0, command: Optional[Sequence[float]] = None,
-               action_scale: float = 1.0, include_nominal: bool = True, processes: int = 1,
-               progress=None) -> Dict[str, Any]:
+def run_safety(
+    policy: Any,
+    thresholds: SafetyThresholds,
+    *,
+    episodes: int = 8,
+    duration: float = 20.0,
+    worlds: Sequence[str] = WORLDS,
+    seed: int = 0,
+    command: Optional[Sequence[float]] = None,
+    action_scale: float = 1.0,
+    include_nominal: bool = True,
+    processes: int = 1,
+    progress=None,
+) -> Dict[str, Any]:
     """Run the safety episodes and judge them; returns the report (what ``safety.json`` holds).
 
     Args:
@@ -375,9 +497,15 @@ def run_safety(policy: Any, thresholds: SafetyThresholds, *, episodes: int = 8, 
     tasks = [(c, w, i) for w in worlds for c in controllers for i in range(episodes)]
     import jax
 
-    common = dict(configs=configs, duration=float(duration), seed=int(seed), command=cmd,
-                  action_scale=float(action_scale), near_margin=thresholds.near_limit_margin_rad,
-                  jax_cache_dir=jax.config.jax_compilation_cache_dir)
+    common = dict(
+        configs=configs,
+        duration=float(duration),
+        seed=int(seed),
+        command=cmd,
+        action_scale=float(action_scale),
+        near_margin=thresholds.near_limit_margin_rad,
+        jax_cache_dir=jax.config.jax_compilation_cache_dir,
+    )
     raw = []
     if processes <= 1:
         for w in worlds:
@@ -403,9 +531,12 @@ def run_safety(policy: Any, thresholds: SafetyThresholds, *, episodes: int = 8, 
             mine = [r for r in raw if r[0][:2] == (c, w)]
             summary = aggregate_safety([r[1] for r in mine], [r[2] for r in mine], thresholds.near_limit_margin_rad)
             rows = check_criteria(summary, thresholds)
-            results.setdefault(c, {})[w] = {"summary": summary, "criteria": rows,
-                                            "passed": all(r["passed"] for r in rows),
-                                            "episodes": [r[1] for r in mine]}
+            results.setdefault(c, {})[w] = {
+                "summary": summary,
+                "criteria": rows,
+                "passed": all(r["passed"] for r in rows),
+                "episodes": [r[1] for r in mine],
+            }
     judged = {c: {w: res["criteria"] for w, res in per.items()} for c, per in results.items()}
     dr = configs.env.domain_randomization
     m = probe.model
@@ -414,19 +545,29 @@ def run_safety(policy: Any, thresholds: SafetyThresholds, *, episodes: int = 8, 
     if export_dir is not None and os.path.abspath(export_dir).startswith(REPO_ROOT + os.sep):
         export_dir = os.path.relpath(os.path.abspath(export_dir), REPO_ROOT)  # repository-relative in the report
     settings = {
-        "policy": export_dir, "action_scale": float(action_scale),
-        "episodes": int(episodes), "duration_s": float(duration), "worlds": worlds, "seed": int(seed),
+        "policy": export_dir,
+        "action_scale": float(action_scale),
+        "episodes": int(episodes),
+        "duration_s": float(duration),
+        "worlds": worlds,
+        "seed": int(seed),
         "episode_keys": f"jax.random.fold_in(jax.random.PRNGKey({int(seed)}), i), i = 0..{int(episodes) - 1}",
-        "rough_bands": "episode i spawns in band i mod 6", "command": None if cmd is None else list(cmd),
-        "command_ranges": {"vx": list(configs.env.command.vx), "vy": list(configs.env.command.vy),
-                           "yaw_rate": list(configs.env.command.yaw_rate)},
-        "domain_randomization": {f.name: {"enabled": True, "range": list(getattr(dr, f.name).range)}
-                                 for f in dataclasses.fields(dr)},
+        "rough_bands": "episode i spawns in band i mod 6",
+        "command": None if cmd is None else list(cmd),
+        "command_ranges": {
+            "vx": list(configs.env.command.vx),
+            "vy": list(configs.env.command.vy),
+            "yaw_rate": list(configs.env.command.yaw_rate),
+        },
+        "domain_randomization": {
+            f.name: {"enabled": True, "range": list(getattr(dr, f.name).range)} for f in dataclasses.fields(dr)
+        },
         "contact_force_threshold_n": float(configs.env.contact_force_threshold),
         "joints": [m.joint(int(j)).name for j in jid],
         "joint_range_rad": np.asarray(m.jnt_range[jid]).tolist(),
         "nominal_torque_limit_nm": np.abs(np.asarray(probe.ctx.force_limit, np.float64)).tolist(),
-        "processes": int(processes), "command_line": "",
+        "processes": int(processes),
+        "command_line": "",
         "sampling": "physics state read once per control step (0.02 s), at its end",
     }
     return {
@@ -434,15 +575,19 @@ def run_safety(policy: Any, thresholds: SafetyThresholds, *, episodes: int = 8, 
         "thresholds": dataclasses.asdict(thresholds),
         "results": results,
         "passed": verdict(judged, POLICY),
-        "definitions": {c.name: {"value": c.value, "unit": c.unit, "op": c.op, "threshold": c.threshold,
-                                 "definition": c.definition} for c in CRITERIA},
-        "mass_kg": robot_mass(probe), "gravity_mps2": gravity(probe),
+        "definitions": {
+            c.name: {"value": c.value, "unit": c.unit, "op": c.op, "threshold": c.threshold, "definition": c.definition}
+            for c in CRITERIA
+        },
+        "mass_kg": robot_mass(probe),
+        "gravity_mps2": gravity(probe),
         "wall_time_s": time.perf_counter() - t0,
         "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
     }
 
 
 # ------------------------------------------------------------------------------------ report files
+
 
 def _fmt(v: Any, unit: str) -> str:
     if v is None:
@@ -459,28 +604,39 @@ def markdown(report: Dict[str, Any]) -> str:
     controller, joint-limit margin distribution, per-joint maxima, definitions."""
     s = report["settings"]
     res = report["results"]
-    lines = [f"# Safety report: {'PASS' if report['passed'] else 'FAIL'}", "",
-             f"Policy `{s['policy']}`"
-             + (f" (action x {s['action_scale']:g})" if s["action_scale"] != 1.0 else "")
-             + f": **{'PASS' if report['passed'] else 'FAIL'}** (every criterion on every world, for the policy; "
-             "the nominal gait = zero action on the same episodes is judged for reference only).", "",
-             f"- {s['episodes']} episode(s) per world and controller, {s['duration_s']:g} s each, C MuJoCo "
-             f"(Gymnasium twin from the export's meta.json), worlds: {', '.join(s['worlds'])}; rough: "
-             f"{s['rough_bands']}",
-             f"- seeds: {s['episode_keys']}; command: "
-             + (f"fixed {s['command']}" if s["command"] else
-                f"the env's draw per episode (vx {s['command_ranges']['vx']} m/s, vy {s['command_ranges']['vy']} m/s, "
-                f"yaw rate {s['command_ranges']['yaw_rate']} rad/s)"),
-             "- domain randomisation ON (per episode, from the reset key): "
-             + ", ".join(f"{k} {v['range']}" for k, v in s["domain_randomization"].items()),
-             f"- {s['sampling']}; thresholds: {report.get('thresholds_file', 'configs/safety.yaml')}",
-             f"- command line: `{s['command_line']}`",
-             f"- wall time {report['wall_time_s']:.0f} s on {report['device']}", ""]
+    lines = [
+        f"# Safety report: {'PASS' if report['passed'] else 'FAIL'}",
+        "",
+        f"Policy `{s['policy']}`"
+        + (f" (action x {s['action_scale']:g})" if s["action_scale"] != 1.0 else "")
+        + f": **{'PASS' if report['passed'] else 'FAIL'}** (every criterion on every world, for the policy; "
+        "the nominal gait = zero action on the same episodes is judged for reference only).",
+        "",
+        f"- {s['episodes']} episode(s) per world and controller, {s['duration_s']:g} s each, C MuJoCo "
+        f"(Gymnasium twin from the export's meta.json), worlds: {', '.join(s['worlds'])}; rough: "
+        f"{s['rough_bands']}",
+        f"- seeds: {s['episode_keys']}; command: "
+        + (
+            f"fixed {s['command']}"
+            if s["command"]
+            else f"the env's draw per episode (vx {s['command_ranges']['vx']} m/s, vy {s['command_ranges']['vy']} m/s, "
+            f"yaw rate {s['command_ranges']['yaw_rate']} rad/s)"
+        ),
+        "- domain randomisation ON (per episode, from the reset key): "
+        + ", ".join(f"{k} {v['range']}" for k, v in s["domain_randomization"].items()),
+        f"- {s['sampling']}; thresholds: {report.get('thresholds_file', 'configs/safety.yaml')}",
+        f"- command line: `{s['command_line']}`",
+        f"- wall time {report['wall_time_s']:.0f} s on {report['device']}",
+        "",
+    ]
     for w in s["worlds"]:
         ctrls = [c for c in res if w in res[c]]
-        lines += [f"## {w}", "",
-                  "| criterion | unit | threshold | " + " | ".join(ctrls) + " |",
-                  "|---|---|---|" + "---|" * len(ctrls)]
+        lines += [
+            f"## {w}",
+            "",
+            "| criterion | unit | threshold | " + " | ".join(ctrls) + " |",
+            "|---|---|---|" + "---|" * len(ctrls),
+        ]
         for i, c in enumerate(CRITERIA):
             cells = []
             for ctrl in ctrls:
@@ -489,24 +645,44 @@ def markdown(report: Dict[str, Any]) -> str:
             th = res[ctrls[0]][w]["criteria"][i]["threshold"]
             label = c.label.replace("|", "\\|")  # a literal | inside a Markdown table cell
             lines.append(f"| {label} | {c.unit} | {c.op} {_fmt(th, c.unit)} | " + " | ".join(cells) + " |")
-        lines.append("| **overall** | | | " + " | ".join(
-            "PASS" if res[ctrl][w]["passed"] else "**FAIL**" for ctrl in ctrls) + " |")
-        lines += ["", "Joint-limit margin distribution (rad, all joint-steps) and more:", "",
-                  "| controller | min | p1 | p5 | median | near-limit fraction | max torque (N·m) | "
-                  "contact foot-steps | off terrain | steps |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            "| **overall** | | | "
+            + " | ".join("PASS" if res[ctrl][w]["passed"] else "**FAIL**" for ctrl in ctrls)
+            + " |"
+        )
+        lines += [
+            "",
+            "Joint-limit margin distribution (rad, all joint-steps) and more:",
+            "",
+            "| controller | min | p1 | p5 | median | near-limit fraction | max torque (N·m) | "
+            "contact foot-steps | off terrain | steps |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for ctrl in ctrls:
             m = res[ctrl][w]["summary"]
-            lines.append(f"| {ctrl} | {_fmt(m['joint_limit_margin_min_rad'], 'rad')} | "
-                         f"{_fmt(m['joint_limit_margin_p1_rad'], 'rad')} | {_fmt(m['joint_limit_margin_p5_rad'], 'rad')} | "
-                         f"{_fmt(m['joint_limit_margin_median_rad'], 'rad')} | {_fmt(m['near_limit_fraction'], 'fraction')} | "
-                         f"{_fmt(m['max_torque_nm'], 'Nm')} | {m['contact_foot_steps']} | {m['off_map']} | {m['steps']} |")
-        lines += ["", "Per joint: max |joint velocity| (rad/s) / peak |torque| as a fraction of the limit:", "",
-                  "| controller | " + " | ".join(s["joints"]) + " |", "|---|" + "---|" * len(s["joints"])]
+            lines.append(
+                f"| {ctrl} | {_fmt(m['joint_limit_margin_min_rad'], 'rad')} | "
+                f"{_fmt(m['joint_limit_margin_p1_rad'], 'rad')} | {_fmt(m['joint_limit_margin_p5_rad'], 'rad')} | "
+                f"{_fmt(m['joint_limit_margin_median_rad'], 'rad')} | {_fmt(m['near_limit_fraction'], 'fraction')} | "
+                f"{_fmt(m['max_torque_nm'], 'Nm')} | {m['contact_foot_steps']} | {m['off_map']} | {m['steps']} |"
+            )
+        lines += [
+            "",
+            "Per joint: max |joint velocity| (rad/s) / peak |torque| as a fraction of the limit:",
+            "",
+            "| controller | " + " | ".join(s["joints"]) + " |",
+            "|---|" + "---|" * len(s["joints"]),
+        ]
         for ctrl in ctrls:
             m = res[ctrl][w]["summary"]
-            lines.append(f"| {ctrl} | " + " | ".join(
-                f"{v:.1f} / {f:.2f}" for v, f in zip(m["max_joint_velocity_per_joint_radps"],
-                                                      m["max_torque_fraction_per_joint"])) + " |")
+            lines.append(
+                f"| {ctrl} | "
+                + " | ".join(
+                    f"{v:.1f} / {f:.2f}"
+                    for v, f in zip(m["max_joint_velocity_per_joint_radps"], m["max_torque_fraction_per_joint"])
+                )
+                + " |"
+            )
         lines.append("")
     lines += ["## Definitions", ""]
     lines += [f"- **{c.label}** ({c.unit}; pass if value {c.op} `{c.threshold}`): {c.definition}" for c in CRITERIA]
@@ -528,17 +704,26 @@ def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
 
 # ------------------------------------------------------------------------------------ CLI
 
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m playback.safety",
-                                description="Pre-hardware safety report of a policy on C MuJoCo with domain "
-                                            "randomisation on (exit status 0 PASS, 1 FAIL, 2 bad input).")
+    p = argparse.ArgumentParser(
+        prog="python -m playback.safety",
+        description="Pre-hardware safety report of a policy on C MuJoCo with domain "
+        "randomisation on (exit status 0 PASS, 1 FAIL, 2 bad input).",
+    )
     p.add_argument("--policy", required=True, help="run directory, export directory or a file in it")
     p.add_argument("--episodes", type=int, default=8, help="episodes per world and controller (default 8)")
     p.add_argument("--duration", type=float, default=20.0, help="episode length [s] (default 20)")
     p.add_argument("--worlds", nargs="+", choices=WORLDS, default=list(WORLDS), help="worlds (default flat rough)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes' reset keys (default 0)")
-    p.add_argument("--command", nargs=3, type=float, default=None, metavar=("VX", "VY", "YAW"),
-                   help="fixed command (m/s, m/s, rad/s); default: the env's draw per episode")
+    p.add_argument(
+        "--command",
+        nargs=3,
+        type=float,
+        default=None,
+        metavar=("VX", "VY", "YAW"),
+        help="fixed command (m/s, m/s, rad/s); default: the env's draw per episode",
+    )
     p.add_argument("--thresholds", default=None, help="thresholds YAML (default configs/safety.yaml)")
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action (default 1)")
     p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait reference")
@@ -555,31 +740,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as e:  # argparse: 2 on bad arguments, 0 on --help
         return int(e.code or 0)
     command_line = "python -m playback.safety " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     try:
         thresholds_path = os.fspath(args.thresholds or DEFAULT_THRESHOLDS)
         thresholds = load_thresholds(thresholds_path)
         if not os.path.exists(args.policy):
             raise ExportError(f"policy path not found: {args.policy}")
         policy = load_policy(args.policy)
-        report = run_safety(policy, thresholds, episodes=args.episodes, duration=args.duration, worlds=args.worlds,
-                            seed=args.seed, command=args.command, action_scale=args.action_scale,
-                            include_nominal=not args.no_nominal, processes=args.processes, progress=print)
+        report = run_safety(
+            policy,
+            thresholds,
+            episodes=args.episodes,
+            duration=args.duration,
+            worlds=args.worlds,
+            seed=args.seed,
+            command=args.command,
+            action_scale=args.action_scale,
+            include_nominal=not args.no_nominal,
+            processes=args.processes,
+            progress=print,
+        )
     except (ExportError, ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     report["settings"]["command_line"] = command_line
-    report["thresholds_file"] = os.path.relpath(thresholds_path, REPO_ROOT) if os.path.isabs(thresholds_path) else thresholds_path
-    export_dir = getattr(policy, "export_dir", None) or (args.policy if os.path.isdir(args.policy)
-                                                         else os.path.dirname(os.path.abspath(args.policy)))
+    report["thresholds_file"] = (
+        os.path.relpath(thresholds_path, REPO_ROOT) if os.path.isabs(thresholds_path) else thresholds_path
+    )
+    export_dir = getattr(policy, "export_dir", None) or (
+        args.policy if os.path.isdir(args.policy) else os.path.dirname(os.path.abspath(args.policy))
+    )
     out = args.out or os.path.join(export_dir, "safety")
     paths = write_report(report, out)
     for w in args.worlds:
         for ctrl, per in report["results"].items():
             failed = [r["name"] for r in per[w]["criteria"] if not r["passed"]]
             print(f"{w:5s} {ctrl:7s} {'PASS' if not failed else 'FAIL: ' + ', '.join(failed)}")
-    print(f"safety: {'PASS' if report['passed'] else 'FAIL'} (policy, all worlds); wrote {paths['markdown']}, "
-          f"{paths['json']} ({report['wall_time_s']:.0f} s)")
+    print(
+        f"safety: {'PASS' if report['passed'] else 'FAIL'} (policy, all worlds); wrote {paths['markdown']}, "
+        f"{paths['json']} ({report['wall_time_s']:.0f} s)"
+    )
     return 0 if report["passed"] else 1
 
 

@@ -104,7 +104,9 @@ def offscreen_gl_problem() -> Optional[str]:
     import mujoco
 
     try:
-        m = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1 1 0.1' type='plane'/></worldbody></mujoco>")
+        m = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><geom size='1 1 0.1' type='plane'/></worldbody></mujoco>"
+        )
         r = mujoco.Renderer(m, 8, 8)
         try:
             r.update_scene(mujoco.MjData(m))
@@ -112,6 +114,8 @@ def offscreen_gl_problem() -> Optional[str]:
         finally:
             r.close()
     except Exception as e:  # GL back ends fail with many exception types (ImportError, RuntimeError, ...)
-        return (f"offscreen rendering is unavailable ({type(e).__name__}: {e}); on a headless machine install "
-                f"libosmesa6 and set MUJOCO_GL=osmesa (MUJOCO_GL is {os.environ.get('MUJOCO_GL', 'unset')!r})")
+        return (
+            f"offscreen rendering is unavailable ({type(e).__name__}: {e}); on a headless machine install "
+            f"libosmesa6 and set MUJOCO_GL=osmesa (MUJOCO_GL is {os.environ.get('MUJOCO_GL', 'unset')!r})"
+        )
     return None

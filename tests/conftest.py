@@ -1,10 +1,9 @@
 """Shared pytest setup: a persistent JAX compilation cache (speeds up re-runs) and CPU-friendly flags."""
 
+import ctypes.util  # noqa: E402
 import os
 
 import pytest
-
-import ctypes.util  # noqa: E402
 
 if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("OSMesa"):
     os.environ["MUJOCO_GL"] = "osmesa"  # headless offscreen rendering on CPU machines

@@ -49,7 +49,9 @@ def test_compare_runs_tables_learning_curves(tmp_path):
                   "vel_tracking_error_per_step": e, "yaw_rate_error_per_step": 0.4} for k, e in enumerate(errs)]
         (run / "progress.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out"
-    assert compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--labels", "res", "mod", "--out", str(out)]) == 0
+    assert (
+        compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b"), "--labels", "res", "mod", "--out", str(out)]) == 0
+    )
     data = json.loads((out / "learning_curves.json").read_text())
     assert [r["vel_tracking_error_per_step"] for r in data["runs"]["mod"]["evals"]] == [0.17, 0.13, 0.11]
     md = (out / "learning_curves.md").read_text()

@@ -55,7 +55,9 @@ def ref_foot_targets(phase: float, command: np.ndarray, cfg: GaitConfig, body_he
     g = DEFAULT_GEOMETRY
     out = np.zeros((4, 3))
     for i, (hip, s, off) in enumerate(zip(g.hip_offsets, SIDE_SIGNS, cfg.phase_offsets)):
-        nominal = np.array([cfg.foot_x_offset, s * (g.lateral_offset + cfg.foot_y_offset), -(body_height - g.foot_radius)])
+        nominal = np.array(
+            [cfg.foot_x_offset, s * (g.lateral_offset + cfg.foot_y_offset), -(body_height - g.foot_radius)]
+        )
         r = np.array(hip[:2]) + nominal[:2]
         v = np.array([command[0] - command[2] * r[1], command[1] + command[2] * r[0]])
         half = v * cfg.duty_factor * cfg.period / 2.0
@@ -65,10 +67,14 @@ def ref_foot_targets(phase: float, command: np.ndarray, cfg: GaitConfig, body_he
         ph = (phase + off) % 1.0
         if ph < cfg.duty_factor:
             u = ph / cfg.duty_factor
-            offset = np.array([*(half * (1.0 - 2.0 * u)), -cfg.penetration_depth * math.cos(math.pi * (1.0 - 2.0 * u) / 2.0)])
+            offset = np.array(
+                [*(half * (1.0 - 2.0 * u)), -cfg.penetration_depth * math.cos(math.pi * (1.0 - 2.0 * u) / 2.0)]
+            )
         else:
             u = (ph - cfg.duty_factor) / (1.0 - cfg.duty_factor)
-            offset = np.array([*(half * ref_bezier(REF_X, u)), cfg.swing_height * ref_bezier(REF_Z_RAW, u) / REF_Z_PEAK])
+            offset = np.array(
+                [*(half * ref_bezier(REF_X, u)), cfg.swing_height * ref_bezier(REF_Z_RAW, u) / REF_Z_PEAK]
+            )
         out[i] = nominal + offset
     return out
 
@@ -84,7 +90,9 @@ def test_matches_float64_numpy_reference(gait):
         phase = rng.uniform(0.0, 1.0)
         command = rng.uniform([-1.0, -0.5, -1.5], [1.0, 0.5, 1.5])
         height = rng.uniform(0.22, 0.30)
-        ours = _targets_jit(GaitState.create(phase), jnp.asarray(command, dtype=jnp.float32), config=cfg, body_height=height)
+        ours = _targets_jit(
+            GaitState.create(phase), jnp.asarray(command, dtype=jnp.float32), config=cfg, body_height=height
+        )
         np.testing.assert_allclose(np.asarray(ours), ref_foot_targets(phase, command, cfg, height), atol=2e-6)
 
 
@@ -94,7 +102,9 @@ def test_matches_reference_in_float64():
         for _ in range(20):
             phase, height = rng.uniform(), rng.uniform(0.22, 0.30)
             command = rng.uniform([-0.6, -0.3, -1.0], [0.6, 0.3, 1.0])
-            ours = _targets_jit(GaitState.create(jnp.float64(phase)), jnp.asarray(command), config=CFG, body_height=height)
+            ours = _targets_jit(
+                GaitState.create(jnp.float64(phase)), jnp.asarray(command), config=CFG, body_height=height
+            )
             assert ours.dtype == jnp.float64
             np.testing.assert_allclose(np.asarray(ours), ref_foot_targets(phase, command, CFG, height), atol=1e-10)
 
@@ -143,7 +153,9 @@ def test_clearance_reached_at_mid_swing():
     half = jnp.array([0.05, 0.0])
     u = jnp.linspace(0.0, 1.0, 4001)
     phases = cfg.duty_factor + u * (1.0 - cfg.duty_factor)
-    offsets = jax.jit(jax.vmap(lambda ph: foot_offset(ph, half, cfg.duty_factor, cfg.swing_height, cfg.penetration_depth)))
+    offsets = jax.jit(
+        jax.vmap(lambda ph: foot_offset(ph, half, cfg.duty_factor, cfg.swing_height, cfg.penetration_depth))
+    )
     z = np.asarray(offsets(phases))[:, 2]
     assert z.max() == pytest.approx(0.08, abs=1e-6)
     assert 0.4 < float(u[np.argmax(z)]) < 0.7

@@ -16,18 +16,18 @@ cmujoco_env.py, packing.py, backends.py).
 
 import dataclasses
 
-from gymnasium.utils.env_checker import check_env
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.backends import make_env, resolve_backend
 from mjx_envs.cmujoco_env import CMujocoResidualWalk
 from mjx_envs.cmujoco_physics import BatchedPhysics, warm_start
-from mjx_envs.env_config import DomainRandomization, EnvConfig, ObservationNoise, Pushes, RandomRange
+from mjx_envs.env_config import DomainRandomization, EnvConfig, ObservationNoise, Pushes
 from mjx_envs.gym_env import ResidualWalkEnv
 from mjx_envs.packing import Packer
 from mjx_envs.vector_env import ResidualWalkVectorEnv

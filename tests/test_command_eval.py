@@ -13,11 +13,11 @@ import re
 
 import numpy as np
 import pytest
+from random_policy_export import write_random_export
 
 from playback import command_eval as ce
 from playback import evaluate as ev
 from playback.policy_env import default_configs
-from random_policy_export import write_random_export
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

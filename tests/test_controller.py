@@ -81,7 +81,9 @@ def test_jit_and_vmap_over_environments():
         single = _targets(GaitState.create(states.phase[k]), cmds[k], heights[k], res[k])
         np.testing.assert_allclose(np.asarray(batched.joint_targets[k]), np.asarray(single.joint_targets), atol=1e-6)
     advanced = jax.jit(jax.vmap(CTRL.advance, in_axes=(0, None)))(states, 0.02)
-    np.testing.assert_allclose(np.asarray(advanced.phase), (np.asarray(states.phase) + 0.02 / CTRL.config.period) % 1.0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(advanced.phase), (np.asarray(states.phase) + 0.02 / CTRL.config.period) % 1.0, atol=1e-6
+    )
 
 
 _residual = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False, width=32)
@@ -132,5 +134,7 @@ def test_stand_up_moves_feet_from_start_pose_to_standing_pose():
     depths = -np.asarray(path)[:, :, 2].mean(axis=1)
     assert np.all(np.diff(depths) >= -1e-7)  # trunk height rises monotonically
     assert depths[-1] == pytest.approx(0.27 - 0.02, abs=1e-5)
-    batched = jax.jit(jax.vmap(CTRL.stand_up_targets))(jnp.stack([start, start]), jnp.array([0.0, 0.5]), jnp.array([0.25, 0.27]))
+    batched = jax.jit(jax.vmap(CTRL.stand_up_targets))(
+        jnp.stack([start, start]), jnp.array([0.0, 0.5]), jnp.array([0.25, 0.27])
+    )
     assert batched.shape == (2, 12)

@@ -97,7 +97,9 @@ def test_commanded_path_is_the_arc(run):
     """The per-step integration of the command matches the closed-form arc."""
     cmd = [0.4, 0.1, 0.5]
     info, *_ = run(cmd, 2, ideal)
-    end = ideal(np.asarray(info["start_xy"], np.float64), float(info["heading"]), np.array(cmd), np.array([STEPS * DT]))[0]
+    end = ideal(
+        np.asarray(info["start_xy"], np.float64), float(info["heading"]), np.array(cmd), np.array([STEPS * DT])
+    )[0]
     np.testing.assert_allclose(np.asarray(info["cmd_xy"]), end, atol=2e-3)
     np.testing.assert_allclose(float(info["cmd_path"]), np.hypot(0.4, 0.1) * STEPS * DT, rtol=1e-4)
     np.testing.assert_allclose(float(info["cmd_yaw"]), float(info["heading"]) + 0.5 * STEPS * DT, rtol=1e-4)
@@ -177,9 +179,11 @@ def test_curriculum_config_is_validated(tmp_path):
     from model.yaml_config import ConfigError
 
     bad = tmp_path / "env.yaml"
-    for text, key in (("curriculum:\n  promote_distance_fraction: 0.3\n", "demote_distance_fraction"),
-                      ("curriculum:\n  end_tolerance_fraction: 0.0\n", "end_tolerance_fraction"),
-                      ("curriculum:\n  min_command_path: -1\n", "min_command_path")):
+    for text, key in (
+        ("curriculum:\n  promote_distance_fraction: 0.3\n", "demote_distance_fraction"),
+        ("curriculum:\n  end_tolerance_fraction: 0.0\n", "end_tolerance_fraction"),
+        ("curriculum:\n  min_command_path: -1\n", "min_command_path"),
+    ):
         bad.write_text(text)
         with pytest.raises(ConfigError) as err:
             load_env_config(str(bad))
@@ -235,6 +239,7 @@ def test_suite_off_map_is_a_truncation():
 
 # ------------------------------------------------------------------------------ off the map
 
+
 def test_post_physics_off_map_is_a_truncation(rough_ctx):
     """The shared step logic: leaving the heightfield ends the episode (done) as a truncation
     (info['truncation'] = 1, brax's convention), is logged as off_map, not as a fall."""
@@ -249,8 +254,12 @@ def test_post_physics_off_map_is_a_truncation(rough_ctx):
         import mujoco
 
         mujoco.mj_forward(env.model, d)
-        env.episode_info = {**env.episode_info, "last_xy": jnp.asarray(d.qpos[:2], jnp.float32),
-                     "start_xy": jnp.asarray(d.qpos[:2], jnp.float32), "cmd_xy": jnp.asarray(d.qpos[:2], jnp.float32)}
+        env.episode_info = {
+            **env.episode_info,
+            "last_xy": jnp.asarray(d.qpos[:2], jnp.float32),
+            "start_xy": jnp.asarray(d.qpos[:2], jnp.float32),
+            "cmd_xy": jnp.asarray(d.qpos[:2], jnp.float32),
+        }
         level = env.terrain_level
         _, _, terminated, truncated, info = env.step(np.zeros(12, np.float32))
         assert not terminated
@@ -261,6 +270,7 @@ def test_post_physics_off_map_is_a_truncation(rough_ctx):
 
 
 # ------------------------------------------------------------------ batched MJX rollout (slow)
+
 
 @pytest.mark.slow
 def test_batched_nominal_rollout_moves_the_level_distribution():
@@ -275,8 +285,11 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
 
     n_env, ep_steps, n_steps = 16, 100, 300
     forward = CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3), zero_probability=0.0, resample=False)
-    cfg = EnvConfig(episode_length_s=ep_steps * DT, curriculum=Curriculum(initial_max_level=2, min_command_path=0.2),
-                    command=forward)  # the forward task: the edge envs walk off the map
+    cfg = EnvConfig(
+        episode_length_s=ep_steps * DT,
+        curriculum=Curriculum(initial_max_level=2, min_command_path=0.2),
+        command=forward,
+    )  # the forward task: the edge envs walk off the map
     raw = ResidualWalk(SimulationConfig(world="suite"), cfg)  # the training world: the terrain suite
     nl = raw.ctx.num_levels
     env = wrap_for_training(TerrainLevelMetrics(raw), episode_length=ep_steps)
@@ -287,23 +300,41 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     def rollout(key):
         s = env.reset(jax.random.split(key, n_env))
         x = jnp.where(edge, edge_x, s.data.qpos[:, 0])
-        qpos = s.data.qpos.at[:, 0].set(x).at[:, 3:7].set(
-            jnp.where(edge[:, None], jnp.array([1.0, 0, 0, 0]), s.data.qpos[:, 3:7]))
+        qpos = (
+            s.data.qpos.at[:, 0]
+            .set(x)
+            .at[:, 3:7]
+            .set(jnp.where(edge[:, None], jnp.array([1.0, 0, 0, 0]), s.data.qpos[:, 3:7]))
+        )
         xy = jnp.stack([x, s.data.qpos[:, 1]], -1)
-        s = s.replace(data=s.data.replace(qpos=qpos),
-                      info={**s.info, "start_xy": xy, "last_xy": xy, "cmd_xy": xy,
-                            "heading": jnp.where(edge, 0.0, s.info["heading"]),
-                            "cmd_yaw": jnp.where(edge, 0.0, s.info["cmd_yaw"])})
+        s = s.replace(
+            data=s.data.replace(qpos=qpos),
+            info={
+                **s.info,
+                "start_xy": xy,
+                "last_xy": xy,
+                "cmd_xy": xy,
+                "heading": jnp.where(edge, 0.0, s.info["heading"]),
+                "cmd_yaw": jnp.where(edge, 0.0, s.info["cmd_yaw"]),
+            },
+        )
 
         def body(s, _):
             level_before = s.info["terrain_level"]
             s = env.step(s, jnp.zeros((n_env, 12)))
-            return s, dict(level_before=level_before, level=s.info["terrain_level"], done=s.done,
-                           truncation=s.info["truncation"], off_map=s.metrics["off_map"], fell=s.metrics["fell"],
-                           promoted=s.metrics["curriculum_promoted"], demoted=s.metrics["curriculum_demoted"],
-                           frac=jnp.stack([s.metrics[f"terrain_level_{k}_per_step"] for k in range(nl)], -1),
-                           ttype=s.info["terrain_type"],
-                           tfrac=jnp.stack([s.metrics[f"terrain_type_{n}_per_step"] for n in TERRAIN_TYPES], -1))
+            return s, dict(
+                level_before=level_before,
+                level=s.info["terrain_level"],
+                done=s.done,
+                truncation=s.info["truncation"],
+                off_map=s.metrics["off_map"],
+                fell=s.metrics["fell"],
+                promoted=s.metrics["curriculum_promoted"],
+                demoted=s.metrics["curriculum_demoted"],
+                frac=jnp.stack([s.metrics[f"terrain_level_{k}_per_step"] for k in range(nl)], -1),
+                ttype=s.info["terrain_type"],
+                tfrac=jnp.stack([s.metrics[f"terrain_type_{n}_per_step"] for n in TERRAIN_TYPES], -1),
+            )
 
         return s.info["terrain_level"], jax.lax.scan(body, s, None, length=n_steps)[1]
 
@@ -324,8 +355,18 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     expected = tr["promoted"].astype(int) - tr["demoted"].astype(int)
     ok = (change == expected) | ((tr["promoted"] > 0) & (tr["level_before"] == top))
     assert ok[ends].all()
-    print("episodes", ends.sum(), "promoted", tr["promoted"].sum(), "demoted", tr["demoted"].sum(),
-          "off_map", tr["off_map"].sum(), "fell", tr["fell"].sum())
+    print(
+        "episodes",
+        ends.sum(),
+        "promoted",
+        tr["promoted"].sum(),
+        "demoted",
+        tr["demoted"].sum(),
+        "off_map",
+        tr["off_map"].sum(),
+        "fell",
+        tr["fell"].sum(),
+    )
     final = tr["level"][-1]
     hist0, hist1 = np.bincount(level0, minlength=nl), np.bincount(final, minlength=nl)
     print("levels before", hist0, "after", hist1)

@@ -157,7 +157,9 @@ def test_projection_inside_hip_cylinder(side):
     # exactly at the hip: zero abduction, foot straight down at the shortest reach
     q0, sat0 = solve_leg_ik_3dof(jnp.zeros(3), side)
     assert bool(sat0)
-    np.testing.assert_allclose(np.asarray(leg_forward_kinematics(q0, side)), [0.0, side * 0.08, -G.min_reach], atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(leg_forward_kinematics(q0, side)), [0.0, side * 0.08, -G.min_reach], atol=1e-5
+    )
 
 
 def test_joint_limit_clipping_sets_flag():
@@ -186,7 +188,11 @@ def test_extreme_targets_finite_values_gradients_and_limits(points):
     dist = np.linalg.norm(p, axis=1)
     r_yz = np.hypot(p[:, 1], p[:, 2])
     max_dist = math.hypot(G.lateral_offset, G.max_reach)
-    must_saturate = (dist > max_dist + 1e-4) | (r_yz < G.lateral_offset - 1e-4) | (dist < math.hypot(G.lateral_offset, G.min_reach) - 1e-4)
+    must_saturate = (
+        (dist > max_dist + 1e-4)
+        | (r_yz < G.lateral_offset - 1e-4)
+        | (dist < math.hypot(G.lateral_offset, G.min_reach) - 1e-4)
+    )
     sat = np.asarray(sat)
     assert np.all(sat[must_saturate])
     # the flag is exact: an unsaturated target is reproduced by the FK

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from model import loading, robot_constants as rc, terrain
+from model import loading, terrain
+from model import robot_constants as rc
 from model.simulation_config import SimulationConfig
 
 WORLDS = ("flat", "rough")

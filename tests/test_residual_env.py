@@ -13,7 +13,7 @@ import pytest
 import mjx_envs
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.env_config import CommandRanges, DomainRandomization, EnvConfig, Pushes, RandomRange, Randomization
+from mjx_envs.env_config import CommandRanges, DomainRandomization, EnvConfig, Pushes, RandomRange
 from mjx_envs.gym_env import ResidualWalkEnv
 from mjx_envs.observation import observation_layout
 from mjx_envs.residual_walk import ResidualWalk

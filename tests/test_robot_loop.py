@@ -10,7 +10,6 @@ no chaotic divergence within 150 steps); servo targets <= 7.7e-6 rad; trunk posi
 Asserted: obs <= 2e-5 (steps 0-49) and <= 1e-4 (all), ctrl <= 5e-5 rad, trunk <= 1e-4 m.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -118,12 +117,15 @@ def test_gait_and_ik_match_stack(policy):
 
 
 def test_imports_without_jax():
-    code = ("import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('robot_loop', {SCRIPT!r})\n"
-            "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
-            "import playback.robot_loop\n"
-            "bad = [n for n in sys.modules if n.split('.')[0] in ('jax', 'jaxlib', 'flax', 'brax', 'gait', 'ik', 'mjx_envs', 'model', 'train')]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('robot_loop', {SCRIPT!r})\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        "import playback.robot_loop\n"
+        "heavy = ('jax', 'jaxlib', 'flax', 'brax', 'gait', 'ik', 'mjx_envs', 'model', 'train')\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in heavy]\n"
+        "assert not bad, bad\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
 
@@ -132,22 +134,34 @@ def test_cli_runs_onnx_policy(policy, tmp_path):
     """The CLI end to end with a tiny stand-in policy.onnx (obs -> tanh(W obs + b), W small)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
+
     w = np.random.default_rng(0).normal(0, 0.01, (54, 12)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["obs", "W"], ["z"]), helper.make_node("Add", ["z", "b"], ["y"]),
-         helper.make_node("Tanh", ["y"], ["action"])], "stand_in",
+        [
+            helper.make_node("MatMul", ["obs", "W"], ["z"]),
+            helper.make_node("Add", ["z", "b"], ["y"]),
+            helper.make_node("Tanh", ["y"], ["action"]),
+        ],
+        "stand_in",
         [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", 54])],
         [helper.make_tensor_value_info("action", TensorProto.FLOAT, ["batch", 12])],
-        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.zeros(12, np.float32), "b")])
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.zeros(12, np.float32), "b")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "policy.onnx"))
     with open(tmp_path / "meta.json", "w") as f:
         json.dump(policy.meta, f)
-    r = subprocess.run([sys.executable, SCRIPT, str(tmp_path), "--command", "0.3", "0", "0", "--duration", "2"],
-                       cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, SCRIPT, str(tmp_path), "--command", "0.3", "0", "0", "--duration", "2"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "distance" in r.stdout and "fell: no" in r.stdout, r.stdout
-    bad = subprocess.run([sys.executable, SCRIPT, str(tmp_path), "--world", "rough"], capture_output=True, text=True,
-                         timeout=60)
+    bad = subprocess.run(
+        [sys.executable, SCRIPT, str(tmp_path), "--world", "rough"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode != 0 and "only the flat world" in bad.stderr

@@ -6,8 +6,7 @@ import os
 import pytest
 
 from train.progress import ProgressLogger
-from train.run_summary import (CURVE_FILE, before_after, plot_learning_curve, read_summary, summary_lines,
-                               write_summary)
+from train.run_summary import CURVE_FILE, before_after, plot_learning_curve, read_summary, summary_lines, write_summary
 
 NOMINAL = {"reward": 500.0, "fall_rate": 0.25, "vel_tracking_error_per_step": 0.140, "distance": 1.0,
            "forward_velocity_per_step": 0.25, "episode_length": 400.0, "num_episodes": 8.0, "step": 0}

@@ -34,8 +34,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from train.checkpoints import (CheckpointError, STATE_FILE, list_checkpoints, load_checkpoint, load_latest,
-                               read_optimizer_state, read_state)
+from train.checkpoints import (
+    STATE_FILE,
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest,
+    read_optimizer_state,
+    read_state,
+)
 from train.progress import TB_SUBDIR, read_progress, read_scalars
 
 pytestmark = pytest.mark.slow
@@ -141,8 +148,9 @@ def test_logs_have_reward_terms_and_progress(killed_and_resumed):
                 "eval/actuator_saturated_per_step", "eval_reward_terms/tracking_lin_vel",
                 "eval_reward_terms/foot_slip", "eval_reward_terms/energy", "ppo/total_loss", "ppo/kl_mean"):
         assert tag in scalars, f"missing TensorBoard tag {tag}; have {sorted(scalars)[:40]}"
-    from mjx_envs.env_config import RewardWeights
     import dataclasses
+
+    from mjx_envs.env_config import RewardWeights
     for term in dataclasses.asdict(RewardWeights()):
         assert f"eval_reward_terms/{term}" in scalars
     # (no training episode finishes here: 240 steps per env per epoch < the 250-step episode, and the

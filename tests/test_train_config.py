@@ -6,7 +6,14 @@ import pytest
 
 from model.yaml_config import ConfigError
 from train import __main__ as train_cli
-from train.config import DEFAULT_TRAIN_YAML, TrainConfig, list_presets, load_resolved_config, load_train_config, save_resolved_config
+from train.config import (
+    DEFAULT_TRAIN_YAML,
+    TrainConfig,
+    list_presets,
+    load_resolved_config,
+    load_train_config,
+    save_resolved_config,
+)
 
 
 def test_presets_listed_and_applied():
@@ -26,25 +33,35 @@ def test_presets_listed_and_applied():
 
 
 def test_overrides_apply_last_and_parse_yaml():
-    cfg = load_train_config(preset="ci_tiny", overrides=["ppo.learning_rate=1e-4", "env.command.vx=[0.1, 0.2]",
-                                                         "run.early_stopping.patience=9", "run.name=abc"])
+    cfg = load_train_config(
+        preset="ci_tiny",
+        overrides=[
+            "ppo.learning_rate=1e-4",
+            "env.command.vx=[0.1, 0.2]",
+            "run.early_stopping.patience=9",
+            "run.name=abc",
+        ],
+    )
     assert cfg.ppo.learning_rate == pytest.approx(1e-4)
     assert tuple(cfg.env.command.vx) == (0.1, 0.2)
     assert cfg.run.early_stopping.patience == 9 and cfg.run.name == "abc"
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(preset="nope"), r"unknown preset 'nope'.*valid presets: .*ci_tiny"),
-    (dict(overrides=["ppo.learning_rate"]), r"ppo.learning_rate"),
-    (dict(overrides=["ppo.nope=1"]), r"unknown key 'ppo.nope'"),
-    (dict(overrides=["nope.x=1"]), r"unknown section 'nope'"),
-    (dict(overrides=["ppo=1"]), r"'ppo' is a section"),
-    (dict(overrides=["ppo.learning_rate=abc"]), r"learning_rate"),
-    (dict(overrides=["ppo.num_envs=0"]), r"num_envs"),
-    (dict(overrides=["ppo.activation=sigmoid"]), r"activation"),
-    (dict(overrides=["ppo.num_envs=3"]), r"multiple of 'num_envs'"),
-    (dict(overrides=["run.name=a/b"]), r"plain name"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(preset="nope"), r"unknown preset 'nope'.*valid presets: .*ci_tiny"),
+        (dict(overrides=["ppo.learning_rate"]), r"ppo.learning_rate"),
+        (dict(overrides=["ppo.nope=1"]), r"unknown key 'ppo.nope'"),
+        (dict(overrides=["nope.x=1"]), r"unknown section 'nope'"),
+        (dict(overrides=["ppo=1"]), r"'ppo' is a section"),
+        (dict(overrides=["ppo.learning_rate=abc"]), r"learning_rate"),
+        (dict(overrides=["ppo.num_envs=0"]), r"num_envs"),
+        (dict(overrides=["ppo.activation=sigmoid"]), r"activation"),
+        (dict(overrides=["ppo.num_envs=3"]), r"multiple of 'num_envs'"),
+        (dict(overrides=["run.name=a/b"]), r"plain name"),
+    ],
+)
 def test_bad_input_names_the_key(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         load_train_config(**kwargs)

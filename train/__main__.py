@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preset of the config file (default: gpu when a GPU is present, else cpu_small)")
     p.add_argument("--name", default=None, help="suffix of the run directory name")
     p.add_argument("--output-dir", default=None, help="parent directory of runs (default: run.output_dir)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument(
+        "--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     p.add_argument("--list-presets", action="store_true", help="print the presets of the config file and exit")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. ppo.learning_rate=1e-4")
     return p
@@ -59,12 +61,14 @@ def main(argv: Optional[List[str]] = None, console=print):
         return None
 
     if args.resume:
-        from train.run_dir import CONFIG_FILE
         from train.checkpoints import CheckpointError
+        from train.run_dir import CONFIG_FILE
 
         if args.config or args.preset or args.name or args.output_dir:
-            raise ConfigError("--resume continues a run with its own config.yaml; --config/--preset/--name/"
-                              "--output-dir cannot be combined with it (key=value overrides can)")
+            raise ConfigError(
+                "--resume continues a run with its own config.yaml; --config/--preset/--name/"
+                "--output-dir cannot be combined with it (key=value overrides can)"
+            )
         from train.config import check_resume_compatible
         from train.run_dir import resolve_run_dir
 

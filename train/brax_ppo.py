@@ -37,13 +37,21 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from train.checkpoints import (BEST_SUBDIR, CheckpointError, checkpoint_config_path, list_checkpoints,
-                               load_checkpoint, load_latest, read_optimizer_state, save_checkpoint)
+from train.checkpoints import (
+    BEST_SUBDIR,
+    CheckpointError,
+    checkpoint_config_path,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest,
+    read_optimizer_state,
+    save_checkpoint,
+)
 from train.config import TrainConfig, load_resolved_config
 from train.optimizer_state import OptimizerStateHook, adam_count
 from train.progress import ProgressLogger
+from train.run_dir import record_config
 from train.run_summary import before_after, plot_learning_curve, summary_lines, write_summary
-from train.run_dir import CONFIG_FILE, record_config
 
 
 class EarlyStop(Exception):
@@ -155,8 +163,8 @@ def make_network_factory(ppo_cfg) -> Callable:
 def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     """``(training env, eval env, raw training env)``; the training env carries curriculum metrics
     on the rough world."""
-    from model import terrain
     from mjx_envs.backends import make_env
+    from model import terrain
     from train.curriculum_metrics import TerrainLevelMetrics
 
     raw = make_env(cfg.simulation, cfg.env, cfg.gait)
@@ -300,24 +308,45 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                        f"{remaining_epochs} epoch(s) of {epoch_steps:,d} env steps left")
         logger.record("resume", start_step, checkpoint=ckpt_path, remaining_epochs=remaining_epochs)
     else:
+        slow_compile = jax.default_backend() == "cpu" and not physics.startswith("cmujoco")  # MJX on a CPU
         logger.message(f"training {pcfg.num_epochs} epoch(s) of {epoch_steps:,d} env steps "
                        f"({target_steps:,d} total), {pcfg.num_envs} envs, episode {cfg.episode_length} steps, "
                        f"world '{cfg.simulation.world}', eval on '{rcfg.eval_world}' "
                        f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
-                       f"{'about a minute' if physics.startswith('cmujoco') else 'minutes on a CPU' if jax.default_backend() == 'cpu' else 'about a minute'}")
+                       f"{'minutes on a CPU' if slow_compile else 'about a minute'}")
 
-    st: Dict[str, Any] = {"params": restore_params, "step": start_step, "pending_eval": None,
-                          "last_ckpt": start_step if resume else None, "stopped": False}
+    st: Dict[str, Any] = {
+        "params": restore_params,
+        "step": start_step,
+        "pending_eval": None,
+        "last_ckpt": start_step if resume else None,
+        "stopped": False,
+    }
 
     def checkpoint_state(step: int) -> Dict[str, Any]:
-        return {"epoch_env_steps": epoch_steps, "target_steps": target_steps, "seed": pcfg.seed,
-                "evals": evals, "zero_residual_eval": zero_eval, "early_stopping": stopper.state(),
-                "best_export_reward": best["reward"] if math.isfinite(best["reward"]) else None,
-                "wall_time_s": run_clock(), "preset": preset}
+        return {
+            "epoch_env_steps": epoch_steps,
+            "target_steps": target_steps,
+            "seed": pcfg.seed,
+            "evals": evals,
+            "zero_residual_eval": zero_eval,
+            "early_stopping": stopper.state(),
+            "best_export_reward": best["reward"] if math.isfinite(best["reward"]) else None,
+            "wall_time_s": run_clock(),
+            "preset": preset,
+        }
 
     def write_checkpoint(step: int) -> None:
-        path = save_checkpoint(run_dir, step, st["params"], net_config, checkpoint_state(step),
-                               keep=rcfg.keep_checkpoints, config=cfg, optimizer_state=opt_hook.to_bytes())
+        path = save_checkpoint(
+            run_dir,
+            step,
+            st["params"],
+            net_config,
+            checkpoint_state(step),
+            keep=rcfg.keep_checkpoints,
+            config=cfg,
+            optimizer_state=opt_hook.to_bytes(),
+        )
         st["last_ckpt"] = step
         logger.record("checkpoint", step, path=path)
 
@@ -328,9 +357,16 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         summary["step"] = step
         if summary["reward"] > best["reward"]:  # keep the best-evaluated parameters (RUN_DIR/best/)
             best["reward"] = summary["reward"]
-            save_checkpoint(run_dir, step, params, net_config,
-                            {"eval_reward": summary["reward"], "wall_time_s": run_clock(), "preset": preset},
-                            keep=1, subdir=BEST_SUBDIR, config=cfg)
+            save_checkpoint(
+                run_dir,
+                step,
+                params,
+                net_config,
+                {"eval_reward": summary["reward"], "wall_time_s": run_clock(), "preset": preset},
+                keep=1,
+                subdir=BEST_SUBDIR,
+                config=cfg,
+            )
             logger.record("best", step, reward=summary["reward"])
         return summary
 
@@ -351,8 +387,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             return
         if resume and opt_hook.epochs == 1:
             if opt_hook.restored:
-                logger.message(f"optimizer state restored from {ckpt_path} (Adam step count "
-                               f"{adam_count(restore_opt)})")
+                logger.message(f"optimizer state restored from {ckpt_path} (Adam step count {adam_count(restore_opt)})")
             else:
                 why = opt_hook.restore_error or "the checkpoint has no optimizer_state file"
                 logger.message(f"optimizer state NOT restored ({why}); Adam restarts from zero moments")
@@ -374,8 +409,7 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             return
         training = {k: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("training/")}
         logger.mark_step(step)
-        logger.log_eval(step, summary, len(evals) - 1, num_evals_total - 1, zero_residual=zero_eval,
-                        training=training)
+        logger.log_eval(step, summary, len(evals) - 1, num_evals_total - 1, zero_residual=zero_eval, training=training)
         should_stop = stopper.update(summary["reward"], step)
         # The checkpoint comes after the eval is logged and counted by the early stopper, so a run
         # killed at any point resumes with a log and a stopper state that match its checkpoint.
@@ -387,9 +421,11 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             progress_fn(step, {**{f"eval/{k}": v for k, v in summary.items()}, **training})
         if stopping:
             es = rcfg.early_stopping
-            logger.message(f"early stopping at step {step:,d}: eval reward has not improved by more than "
-                           f"{es.min_delta} for {es.patience} evaluations (best {stopper.best:.2f} at step "
-                           f"{stopper.best_step})")
+            logger.message(
+                f"early stopping at step {step:,d}: eval reward has not improved by more than "
+                f"{es.min_delta} for {es.patience} evaluations (best {stopper.best:.2f} at step "
+                f"{stopper.best_step})"
+            )
             logger.record("early_stop", step, best=stopper.best, best_step=stopper.best_step)
             st["stopped"] = True
             raise EarlyStop(step)
@@ -438,13 +474,21 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             write_checkpoint(final_step)
         final_eval = evals[-1] if evals else {}
         training_info = {
-            "env_steps": final_step, "target_steps": target_steps, "stopped_early": st["stopped"],
-            "final_eval": final_eval, "zero_residual_eval": zero_eval,
+            "env_steps": final_step,
+            "target_steps": target_steps,
+            "stopped_early": st["stopped"],
+            "final_eval": final_eval,
+            "zero_residual_eval": zero_eval,
             "best_eval_reward": stopper.best if math.isfinite(stopper.best) else None,
-            "best_eval_step": stopper.best_step, "num_envs": pcfg.num_envs,
-            "episode_length": cfg.episode_length, "wall_time_s": run_clock(),
-            "device": device, "run_dir": run_dir, "preset": preset,
-            "eval_world": rcfg.eval_world, "train_world": cfg.simulation.world,
+            "best_eval_step": stopper.best_step,
+            "num_envs": pcfg.num_envs,
+            "episode_length": cfg.episode_length,
+            "wall_time_s": run_clock(),
+            "device": device,
+            "run_dir": run_dir,
+            "preset": preset,
+            "eval_world": rcfg.eval_world,
+            "train_world": cfg.simulation.world,
         }
         export_params, export_step, export_cfg = st["params"], final_step, cfg
         best_ckpts = list_checkpoints(run_dir, BEST_SUBDIR)
@@ -452,11 +496,21 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
             export_step, best_path = best_ckpts[-1]
             export_params, _ = load_checkpoint(best_path)
             export_cfg = load_resolved_config(checkpoint_config_path(run_dir, best_path))  # its own segment's config
-        training_info.update(exported=rcfg.export_policy if best_ckpts else "final", exported_step=export_step,
-                             exported_eval=next((e for e in evals if e.get("step") == export_step), None))
+        training_info.update(
+            exported=rcfg.export_policy if best_ckpts else "final",
+            exported_step=export_step,
+            exported_eval=next((e for e in evals if e.get("step") == export_step), None),
+        )
         export_dir = os.path.join(run_dir, EXPORT_SUBDIR)
-        export_brax_policy(export_dir, _to_numpy_tree(export_params), export_cfg, raw_env.observation_layout(),
-                           obs_size, act_size, training_info)
+        export_brax_policy(
+            export_dir,
+            _to_numpy_tree(export_params),
+            export_cfg,
+            raw_env.observation_layout(),
+            obs_size,
+            act_size,
+            training_info,
+        )
         from train.onnx_export import export_onnx_if_available
 
         export_onnx_if_available(export_dir, log=console)  # policy.onnx, or one line saying why not
@@ -464,13 +518,22 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
         policy_eval = training_info["exported_eval"] or final_eval
         if zero_eval and policy_eval:
             summary = before_after(zero_eval, policy_eval, cfg.simulation.control_dt)
-            desc = (f"the {int(zero_eval.get('num_episodes', pcfg.num_eval_envs))} evaluation episodes "
-                    f"(world '{rcfg.eval_world}'" + (f", terrain seed {rcfg.eval_terrain_seed}"
-                                                     if rcfg.eval_world != "flat" else "") +
-                    f"; policy: the export, step {export_step:,d})")
-            write_summary(run_dir, summary, env_steps=final_step, exported_step=export_step,
-                          wall_time_s=run_clock(), preset=preset, eval_world=rcfg.eval_world,
-                          description=desc)
+            desc = (
+                f"the {int(zero_eval.get('num_episodes', pcfg.num_eval_envs))} evaluation episodes "
+                f"(world '{rcfg.eval_world}'"
+                + (f", terrain seed {rcfg.eval_terrain_seed}" if rcfg.eval_world != "flat" else "")
+                + f"; policy: the export, step {export_step:,d})"
+            )
+            write_summary(
+                run_dir,
+                summary,
+                env_steps=final_step,
+                exported_step=export_step,
+                wall_time_s=run_clock(),
+                preset=preset,
+                eval_world=rcfg.eval_world,
+                description=desc,
+            )
             for line in summary_lines(summary, desc):
                 logger.message(line)
         try:
@@ -479,17 +542,33 @@ def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[
                 logger.message(f"learning curve: {curve}")
         except Exception as e:  # a plotting failure must not lose the trained policy
             logger.message(f"learning curve not written: {type(e).__name__}: {e}")
-        logger.record("done", final_step, export_dir=export_dir, stopped_early=st["stopped"],
-                      exported_step=export_step,
-                      final_reward=final_eval.get("reward"),
-                      zero_residual_reward=(zero_eval or {}).get("reward"))
+        logger.record(
+            "done",
+            final_step,
+            export_dir=export_dir,
+            stopped_early=st["stopped"],
+            exported_step=export_step,
+            final_reward=final_eval.get("reward"),
+            zero_residual_reward=(zero_eval or {}).get("reward"),
+        )
     finally:
         logger.close()
-    return TrainResult(run_dir=run_dir, export_dir=export_dir, params=st["params"], export_params=export_params,
-                       export_step=export_step, make_policy=make_policy,
-                       start_step=start_step, final_step=final_step, evals=evals, final_eval=final_eval,
-                       zero_residual_eval=zero_eval, stopped_early=st["stopped"],
-                       wall_time_s=time.time() - t_start, summary=summary)
+    return TrainResult(
+        run_dir=run_dir,
+        export_dir=export_dir,
+        params=st["params"],
+        export_params=export_params,
+        export_step=export_step,
+        make_policy=make_policy,
+        start_step=start_step,
+        final_step=final_step,
+        evals=evals,
+        final_eval=final_eval,
+        zero_residual_eval=zero_eval,
+        stopped_early=st["stopped"],
+        wall_time_s=time.time() - t_start,
+        summary=summary,
+    )
 
 
 def _normalizer(pcfg):

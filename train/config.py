@@ -21,11 +21,11 @@ import typing
 from dataclasses import field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from gait.command_limits import check_command_ranges
 from gait.gait_config import GaitConfig
 from mjx_envs.env_config import EnvConfig
 from model.simulation_config import REPO_ROOT, SimulationConfig
-from gait.command_limits import check_command_ranges
-from model.yaml_config import ConfigError, from_dict, parse_override, read_yaml, to_dict
+from model.yaml_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
 
 DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
 
@@ -354,17 +354,7 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
 def _apply_and_build(data: Dict[str, Any], path: str, notes: List[str], preset: Optional[str],
                      overrides: Sequence[str]) -> TrainConfig:
     overrides = list(overrides)
-    for text in overrides:
-        parts, value = parse_override(text)
-        _check_override_key(parts, text)
-        node = data
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if not isinstance(nxt, dict):
-                nxt = {}
-                node[p] = nxt
-            node = nxt
-        node[parts[-1]] = value
+    data = apply_overrides(data, overrides, check_key=_check_override_key)
     if overrides:
         notes.append(f"overrides {' '.join(overrides)}")
     suffix = f" ({'; '.join(notes)})" if notes else ""
@@ -415,8 +405,12 @@ def check_resume_compatible(saved: TrainConfig, resumed: TrainConfig) -> None:
     """
     for key in RESUME_FIXED_KEYS:
         old, new = _get_key(saved, key), _get_key(resumed, key)
-        if (list(old) if isinstance(old, (list, tuple)) else old) != (list(new) if isinstance(new, (list, tuple)) else new):
+        def plain(v):
+            return list(v) if isinstance(v, (list, tuple)) else v
+
+        if plain(old) != plain(new):
             raise ConfigError(
                 f"cannot resume with {key}={new!r}: the checkpoints of {saved.source} were trained with "
                 f"{key}={old!r} (network sizes, the observation layout and the action mode are fixed by the "
-                f"saved parameters; start a new run to change it)")
+                f"saved parameters; start a new run to change it)"
+            )

@@ -31,8 +31,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from train.export import (ACTIVATIONS, META_FILE, NORMALIZER_FILE, POLICY_FILE, ExportError, ExportedPolicy,
-                          load_policy, resolve_export_dir)
+from train.export import (
+    ACTIVATIONS,
+    META_FILE,
+    NORMALIZER_FILE,
+    POLICY_FILE,
+    ExportedPolicy,
+    ExportError,
+    load_policy,
+    resolve_export_dir,
+)
 
 OPSET = 17
 ONNX_FILE = "policy.onnx"
@@ -133,46 +141,73 @@ def build_model(policy: ExportedPolicy) -> Any:
     for i, (k, b) in enumerate(policy.layers):
         inits += [numpy_helper.from_array(np.asarray(k, f32), f"hidden_{i}_kernel"),
                   numpy_helper.from_array(np.asarray(b, f32), f"hidden_{i}_bias")]
-        nodes += [helper.make_node("MatMul", [x, f"hidden_{i}_kernel"], [f"hidden_{i}_matmul"], name=f"hidden_{i}_matmul"),
-                  helper.make_node("Add", [f"hidden_{i}_matmul", f"hidden_{i}_bias"], [f"hidden_{i}_pre"],
-                                   name=f"hidden_{i}_add")]
+        nodes += [
+            helper.make_node("MatMul", [x, f"hidden_{i}_kernel"], [f"hidden_{i}_matmul"], name=f"hidden_{i}_matmul"),
+            helper.make_node(
+                "Add", [f"hidden_{i}_matmul", f"hidden_{i}_bias"], [f"hidden_{i}_pre"], name=f"hidden_{i}_add"
+            ),
+        ]
         x = f"hidden_{i}_pre"
         if i != last:
             nodes += _activation_nodes(helper, activation, x, f"hidden_{i}_out", f"hidden_{i}")
             x = f"hidden_{i}_out"
     if policy.output_rule == "tanh_mean":
-        inits += [numpy_helper.from_array(np.asarray([0], np.int64), "mean_start"),
-                  numpy_helper.from_array(np.asarray([act_n], np.int64), "mean_end"),
-                  numpy_helper.from_array(np.asarray([1], np.int64), "mean_axis")]
-        nodes += [helper.make_node("Slice", [x, "mean_start", "mean_end", "mean_axis"], ["policy_mean"],
-                                   name="output_slice_mean"),
-                  helper.make_node("Tanh", ["policy_mean"], [OUTPUT_NAME], name="output_tanh")]
+        inits += [
+            numpy_helper.from_array(np.asarray([0], np.int64), "mean_start"),
+            numpy_helper.from_array(np.asarray([act_n], np.int64), "mean_end"),
+            numpy_helper.from_array(np.asarray([1], np.int64), "mean_axis"),
+        ]
+        nodes += [
+            helper.make_node(
+                "Slice", [x, "mean_start", "mean_end", "mean_axis"], ["policy_mean"], name="output_slice_mean"
+            ),
+            helper.make_node("Tanh", ["policy_mean"], [OUTPUT_NAME], name="output_tanh"),
+        ]
     else:
-        inits += [numpy_helper.from_array(np.asarray(-1.0, f32), "action_min"),
-                  numpy_helper.from_array(np.asarray(1.0, f32), "action_max")]
+        inits += [
+            numpy_helper.from_array(np.asarray(-1.0, f32), "action_min"),
+            numpy_helper.from_array(np.asarray(1.0, f32), "action_max"),
+        ]
         nodes.append(helper.make_node("Clip", [x, "action_min", "action_max"], [OUTPUT_NAME], name="output_clip"))
-    doc = (f"quad12-residual policy ({meta.get('backend', 'brax')}): input '{INPUT_NAME}' float32 "
-           f"[{BATCH_DIM}, {obs_n}] (raw env observation) -> (obs - mean) / std"
-           + (f" -> clip ±{policy.obs_clip}" if policy.obs_clip is not None else "")
-           + f" -> MLP {[list(np.shape(k)) for k, _ in policy.layers]} ({activation}) -> "
-           + ("tanh of the first action_size outputs" if policy.output_rule == "tanh_mean" else "clip to [-1, 1]")
-           + f" -> output '{OUTPUT_NAME}' float32 [{BATCH_DIM}, {act_n}] in [-1, 1]; opset {OPSET}. "
-           "Observation layout, action scaling and the env config: meta.json beside this file.")
+    doc = (
+        f"quad12-residual policy ({meta.get('backend', 'brax')}): input '{INPUT_NAME}' float32 "
+        f"[{BATCH_DIM}, {obs_n}] (raw env observation) -> (obs - mean) / std"
+        + (f" -> clip ±{policy.obs_clip}" if policy.obs_clip is not None else "")
+        + f" -> MLP {[list(np.shape(k)) for k, _ in policy.layers]} ({activation}) -> "
+        + ("tanh of the first action_size outputs" if policy.output_rule == "tanh_mean" else "clip to [-1, 1]")
+        + f" -> output '{OUTPUT_NAME}' float32 [{BATCH_DIM}, {act_n}] in [-1, 1]; opset {OPSET}. "
+        "Observation layout, action scaling and the env config: meta.json beside this file."
+    )
     graph = helper.make_graph(
-        nodes, "quad12_policy",
+        nodes,
+        "quad12_policy",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [BATCH_DIM, obs_n])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [BATCH_DIM, act_n])],
-        initializer=inits, doc_string=doc)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="quad12-residual train.onnx_export", doc_string=doc)
+        initializer=inits,
+        doc_string=doc,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="quad12-residual train.onnx_export",
+        doc_string=doc,
+    )
     model.ir_version = 8  # opset 17's IR version: loadable by onnxruntime >= 1.13
     hashes = export_hashes(policy.export_dir, meta)
-    props = {"format": GRAPH_FORMAT, "input_name": INPUT_NAME, "output_name": OUTPUT_NAME, "opset": str(OPSET),
-             "observation_size": str(obs_n), "action_size": str(act_n), "activation": activation,
-             "output_rule": policy.output_rule, "normalizer_clip": json.dumps(policy.obs_clip),
-             "backend": str(meta.get("backend", "brax")),
-             "export_format_version": str(meta.get("format_version", 1)),
-             **{f"sha256.{name}": h or "" for name, h in hashes.items()}}
+    props = {
+        "format": GRAPH_FORMAT,
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "opset": str(OPSET),
+        "observation_size": str(obs_n),
+        "action_size": str(act_n),
+        "activation": activation,
+        "output_rule": policy.output_rule,
+        "normalizer_clip": json.dumps(policy.obs_clip),
+        "backend": str(meta.get("backend", "brax")),
+        "export_format_version": str(meta.get("format_version", 1)),
+        **{f"sha256.{name}": h or "" for name, h in hashes.items()},
+    }
     helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model
@@ -180,9 +215,16 @@ def build_model(policy: ExportedPolicy) -> Any:
 
 # ----------------------------------------------------------------------------- verification data
 
-def random_observations(n: int, size: int, seed: int = 0, scale: float = OBS_RANGE,
-                        mean: Optional[np.ndarray] = None, std: Optional[np.ndarray] = None,
-                        bound: Optional[float] = None) -> np.ndarray:
+
+def random_observations(
+    n: int,
+    size: int,
+    seed: int = 0,
+    scale: float = OBS_RANGE,
+    mean: Optional[np.ndarray] = None,
+    std: Optional[np.ndarray] = None,
+    bound: Optional[float] = None,
+) -> np.ndarray:
     """``n`` observations: the zero vector, then uniform in [-scale, scale] per channel.
 
     With ``mean``, ``std`` and ``bound`` each channel's range is narrowed to ``mean ± bound * std``
@@ -199,8 +241,14 @@ def random_observations(n: int, size: int, seed: int = 0, scale: float = OBS_RAN
     return obs
 
 
-def record_observations(policy: ExportedPolicy, n: int = 1000, seconds: float = 20.0, max_episodes: int = 8,
-                        world: str = "flat", seed: int = 0) -> np.ndarray:
+def record_observations(
+    policy: ExportedPolicy,
+    n: int = 1000,
+    seconds: float = 20.0,
+    max_episodes: int = 8,
+    world: str = "flat",
+    seed: int = 0,
+) -> np.ndarray:
     """Observations ``policy`` sees in seeded playback episodes (C MuJoCo twin, ``world``): episodes of
     up to ``seconds`` with seeds ``seed, seed+1, ...`` until ``n`` observations (at most ``max_episodes``)."""
     if int(n) <= 0:
@@ -251,8 +299,14 @@ def max_abs_diff(session, policy: ExportedPolicy, obs: np.ndarray) -> float:
     return float("inf") if not np.all(np.isfinite(d)) else float(d.max())
 
 
-def verify(model_bytes: bytes, policy: ExportedPolicy, random_obs: np.ndarray, recorded_obs: np.ndarray,
-           where: str = ONNX_FILE, full_range_obs: Optional[np.ndarray] = None) -> Dict[str, Any]:
+def verify(
+    model_bytes: bytes,
+    policy: ExportedPolicy,
+    random_obs: np.ndarray,
+    recorded_obs: np.ndarray,
+    where: str = ONNX_FILE,
+    full_range_obs: Optional[np.ndarray] = None,
+) -> Dict[str, Any]:
     """onnxruntime vs ``policy.act``: the numbers :func:`export_onnx` checks and records
     (``full_range_obs``: reported only, with the share of saturated actions)."""
     ort = _require("onnxruntime")
@@ -264,20 +318,39 @@ def verify(model_bytes: bytes, policy: ExportedPolicy, random_obs: np.ndarray, r
     out = {}
     if full_range_obs is not None and len(full_range_obs):
         acts = policy.act(full_range_obs)
-        out = {"max_abs_diff_random_full_range": max_abs_diff(sess, policy, full_range_obs),
-               "n_random_full_range": int(len(full_range_obs)),
-               "saturated_action_share_full_range": float(np.mean(np.abs(acts) >= 1.0)),
-               "saturated_action_share_random": float(np.mean(np.abs(policy.act(random_obs)) >= 1.0))}
-    return {"max_abs_diff_random": d_rand, "max_abs_diff_recorded": d_rec, "max_abs_diff_batch1": d_one, **out,
-            "n_random": int(len(random_obs)), "n_recorded": int(len(recorded_obs)),
-            "onnxruntime_version": ort.__version__, "onnx_version": _require("onnx").__version__, "opset": OPSET}
+        out = {
+            "max_abs_diff_random_full_range": max_abs_diff(sess, policy, full_range_obs),
+            "n_random_full_range": int(len(full_range_obs)),
+            "saturated_action_share_full_range": float(np.mean(np.abs(acts) >= 1.0)),
+            "saturated_action_share_random": float(np.mean(np.abs(policy.act(random_obs)) >= 1.0)),
+        }
+    return {
+        "max_abs_diff_random": d_rand,
+        "max_abs_diff_recorded": d_rec,
+        "max_abs_diff_batch1": d_one,
+        **out,
+        "n_random": int(len(random_obs)),
+        "n_recorded": int(len(recorded_obs)),
+        "onnxruntime_version": ort.__version__,
+        "onnx_version": _require("onnx").__version__,
+        "opset": OPSET,
+    }
 
 
 # ------------------------------------------------------------------------------------- export
 
-def export_onnx(path: str, *, n_random: int = 1000, n_recorded: int = 1000, recorded_obs: Optional[np.ndarray] = None,
-                episode_seconds: float = 20.0, seed: int = 0, tolerance: float = TOLERANCE,
-                verifier: Optional[Callable[..., Dict[str, Any]]] = None) -> Dict[str, Any]:
+
+def export_onnx(
+    path: str,
+    *,
+    n_random: int = 1000,
+    n_recorded: int = 1000,
+    recorded_obs: Optional[np.ndarray] = None,
+    episode_seconds: float = 20.0,
+    seed: int = 0,
+    tolerance: float = TOLERANCE,
+    verifier: Optional[Callable[..., Dict[str, Any]]] = None,
+) -> Dict[str, Any]:
     """Write ``policy.onnx`` + ``onnx_check.json`` into the export directory of ``path``.
 
     Args:
@@ -302,8 +375,9 @@ def export_onnx(path: str, *, n_random: int = 1000, n_recorded: int = 1000, reco
     t0 = time.perf_counter()
     model = build_model(policy)
     model_bytes = model.SerializeToString()
-    rand = random_observations(n_random, policy.observation_size, seed=seed, mean=policy.obs_mean,
-                               std=policy.obs_std, bound=NORMALISED_BOUND)
+    rand = random_observations(
+        n_random, policy.observation_size, seed=seed, mean=policy.obs_mean, std=policy.obs_std, bound=NORMALISED_BOUND
+    )
     full = random_observations(n_random, policy.observation_size, seed=seed)
     if recorded_obs is None:
         rec = record_observations(policy, n_recorded, seconds=episode_seconds, seed=seed)
@@ -321,24 +395,30 @@ def export_onnx(path: str, *, n_random: int = 1000, n_recorded: int = 1000, reco
         with open(tmp, "rb") as fh:  # verify the file as written
             written = fh.read()
         check = (verifier or verify)(written, policy, rand, rec, where=final, full_range_obs=full)
-        worst = max(check["max_abs_diff_random"], check["max_abs_diff_recorded"],
-                    check.get("max_abs_diff_batch1", 0.0))
+        worst = max(check["max_abs_diff_random"], check["max_abs_diff_recorded"], check.get("max_abs_diff_batch1", 0.0))
         if not worst <= tolerance:
             raise ExportError(
                 f"ONNX verification failed, {final} not written: max |onnxruntime - ExportedPolicy.act| = "
                 f"{check['max_abs_diff_random']:.3g} on {check['n_random']} random observations, "
                 f"{check['max_abs_diff_recorded']:.3g} on {check['n_recorded']} recorded observations "
-                f"(tolerance {tolerance:g})")
-        check.update(file=ONNX_FILE, sha256=hashlib.sha256(written).hexdigest(), tolerance=tolerance,
-                     passed=True, recorded_source=rec_source, random_source=f"zeros + uniform in ±{OBS_RANGE:g} per channel, narrowed to "
-                                                                            f"mean ± {NORMALISED_BOUND:g} std where narrower "
-                                                                            f"(normalised |z| <= {NORMALISED_BOUND:g}); seed "
-                                                                            f"{seed}",
-                     full_range_source=f"zeros + uniform in ±{OBS_RANGE:g}, seed {seed}: reported, not gated",
-                     input={"name": INPUT_NAME, "shape": [BATCH_DIM, policy.observation_size], "dtype": "float32"},
-                     output={"name": OUTPUT_NAME, "shape": [BATCH_DIM, policy.action_size], "dtype": "float32"},
-                     export_sha256=export_hashes(export_dir, policy.meta),
-                     wall_time_s=round(time.perf_counter() - t0, 2))
+                f"(tolerance {tolerance:g})"
+            )
+        check.update(
+            file=ONNX_FILE,
+            sha256=hashlib.sha256(written).hexdigest(),
+            tolerance=tolerance,
+            passed=True,
+            recorded_source=rec_source,
+            random_source=f"zeros + uniform in ±{OBS_RANGE:g} per channel, narrowed to "
+            f"mean ± {NORMALISED_BOUND:g} std where narrower "
+            f"(normalised |z| <= {NORMALISED_BOUND:g}); seed "
+            f"{seed}",
+            full_range_source=f"zeros + uniform in ±{OBS_RANGE:g}, seed {seed}: reported, not gated",
+            input={"name": INPUT_NAME, "shape": [BATCH_DIM, policy.observation_size], "dtype": "float32"},
+            output={"name": OUTPUT_NAME, "shape": [BATCH_DIM, policy.action_size], "dtype": "float32"},
+            export_sha256=export_hashes(export_dir, policy.meta),
+            wall_time_s=round(time.perf_counter() - t0, 2),
+        )
         check_tmp = os.path.join(export_dir, f"{CHECK_FILE}.tmp-{os.getpid()}")
         with open(check_tmp, "w", encoding="utf-8") as fh:
             json.dump(check, fh, indent=1)
@@ -363,12 +443,15 @@ def export_onnx_if_available(export_dir: str, log: Callable[[str], None] = print
     except ExportError as e:
         log(f"ONNX export failed: {e}")
         return None
-    log(f"ONNX: {os.path.join(export_dir, ONNX_FILE)} (onnxruntime max abs diff {check['max_abs_diff_random']:.1e} "
-        f"random / {check['max_abs_diff_recorded']:.1e} recorded)")
+    log(
+        f"ONNX: {os.path.join(export_dir, ONNX_FILE)} (onnxruntime max abs diff {check['max_abs_diff_random']:.1e} "
+        f"random / {check['max_abs_diff_recorded']:.1e} recorded)"
+    )
     return check
 
 
 # ------------------------------------------------------------------------------------- loader
+
 
 class OnnxPolicy:
     """``policy.onnx`` run by onnxruntime (CPU) behind the :class:`~train.export.ExportedPolicy`
@@ -391,8 +474,10 @@ class OnnxPolicy:
         """Deterministic action in [-1, 1]."""
         x = np.asarray(obs, np.float32)
         if x.ndim not in (1, 2) or x.shape[-1] != self.observation_size:
-            raise ValueError(f"observation has shape {x.shape}; this policy expects (..., {self.observation_size}) "
-                             f"(observation_size in {os.path.join(self.export_dir, META_FILE)})")
+            raise ValueError(
+                f"observation has shape {x.shape}; this policy expects (..., {self.observation_size}) "
+                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})"
+            )
         out = self.session.run([OUTPUT_NAME], {INPUT_NAME: x.reshape(-1, self.observation_size)})[0]
         return out.reshape(self.action_size) if x.ndim == 1 else out
 
@@ -436,25 +521,34 @@ def load_onnx_policy(path: str, observation_size: Optional[int] = None) -> OnnxP
     props = {p.key: p.value for p in model.metadata_props}
     ins, outs = session.get_inputs(), session.get_outputs()
     if [i.name for i in ins] != [INPUT_NAME] or [o.name for o in outs] != [OUTPUT_NAME]:
-        raise ExportError(f"{path}: expected one input '{INPUT_NAME}' and one output '{OUTPUT_NAME}', got "
-                          f"{[i.name for i in ins]} -> {[o.name for o in outs]} (not a policy.onnx of this stack)")
+        raise ExportError(
+            f"{path}: expected one input '{INPUT_NAME}' and one output '{OUTPUT_NAME}', got "
+            f"{[i.name for i in ins]} -> {[o.name for o in outs]} (not a policy.onnx of this stack)"
+        )
     obs_n, act_n = ins[0].shape[-1], outs[0].shape[-1]
     if obs_n != int(meta["observation_size"]):
-        raise ExportError(f"observation size mismatch: {path} takes {obs_n} numbers, {meta_path} says "
-                          f"{meta['observation_size']} (a policy.onnx from another export?)")
+        raise ExportError(
+            f"observation size mismatch: {path} takes {obs_n} numbers, {meta_path} says "
+            f"{meta['observation_size']} (a policy.onnx from another export?)"
+        )
     if act_n != int(meta["action_size"]):
-        raise ExportError(f"action size mismatch: {path} outputs {act_n} numbers, {meta_path} says "
-                          f"{meta['action_size']}")
+        raise ExportError(
+            f"action size mismatch: {path} outputs {act_n} numbers, {meta_path} says {meta['action_size']}"
+        )
     want = export_hashes(export_dir, meta)
     for name, h in want.items():
         got = props.get(f"sha256.{name}")
         if h and got and got != h:
-            raise ExportError(f"{path} was made from another export: its {name} SHA-256 {got[:12]}... differs from "
-                              f"{h[:12]}... ({meta_path}); export ONNX again (python -m train.export "
-                              f"{export_dir} --onnx-only)")
+            raise ExportError(
+                f"{path} was made from another export: its {name} SHA-256 {got[:12]}... differs from "
+                f"{h[:12]}... ({meta_path}); export ONNX again (python -m train.export "
+                f"{export_dir} --onnx-only)"
+            )
     if observation_size is not None and int(observation_size) != int(meta["observation_size"]):
-        raise ExportError(f"observation size mismatch: the environment gives {observation_size} numbers, "
-                          f"the policy {path} expects {meta['observation_size']}")
+        raise ExportError(
+            f"observation size mismatch: the environment gives {observation_size} numbers, "
+            f"the policy {path} expects {meta['observation_size']}"
+        )
     return OnnxPolicy(path, meta, session, props)
 
 
@@ -473,12 +567,28 @@ def main_onnx_only(path: str, n_random: int = 1000, n_recorded: int = 1000, log:
 
 
 def summary_line(export_dir: str, check: Dict[str, Any]) -> str:
-    return (f"wrote {os.path.join(export_dir, ONNX_FILE)} (opset {check['opset']}): onnxruntime "
-            f"{check['onnxruntime_version']} vs ExportedPolicy.act max abs diff {check['max_abs_diff_random']:.2e} on "
-            f"{check['n_random']} random, {check['max_abs_diff_recorded']:.2e} on {check['n_recorded']} recorded "
-            f"observations (tolerance {check['tolerance']:g}); {os.path.join(export_dir, CHECK_FILE)}")
+    return (
+        f"wrote {os.path.join(export_dir, ONNX_FILE)} (opset {check['opset']}): onnxruntime "
+        f"{check['onnxruntime_version']} vs ExportedPolicy.act max abs diff {check['max_abs_diff_random']:.2e} on "
+        f"{check['n_random']} random, {check['max_abs_diff_recorded']:.2e} on {check['n_recorded']} recorded "
+        f"observations (tolerance {check['tolerance']:g}); {os.path.join(export_dir, CHECK_FILE)}"
+    )
 
 
-__all__: Sequence[str] = ("OPSET", "ONNX_FILE", "CHECK_FILE", "INPUT_NAME", "OUTPUT_NAME", "TOLERANCE", "OnnxPolicy",
-                          "build_model", "export_onnx", "export_onnx_if_available", "load_onnx_policy", "onnx_available",
-                          "random_observations", "record_observations", "verify")
+__all__: Sequence[str] = (
+    "OPSET",
+    "ONNX_FILE",
+    "CHECK_FILE",
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+    "TOLERANCE",
+    "OnnxPolicy",
+    "build_model",
+    "export_onnx",
+    "export_onnx_if_available",
+    "load_onnx_policy",
+    "onnx_available",
+    "random_observations",
+    "record_observations",
+    "verify",
+)

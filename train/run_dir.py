@@ -44,7 +44,9 @@ def setup_jax_cache(cache_dir: Optional[str]) -> Optional[str]:
     from model.simulation_config import REPO_ROOT
 
     env = os.environ.get("JAX_COMPILATION_CACHE_DIR")
-    path = env or (None if not cache_dir else (cache_dir if os.path.isabs(cache_dir) else os.path.join(REPO_ROOT, cache_dir)))
+    path = env or (
+        None if not cache_dir else (cache_dir if os.path.isabs(cache_dir) else os.path.join(REPO_ROOT, cache_dir))
+    )
     if path:
         jax.config.update("jax_compilation_cache_dir", os.path.abspath(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)

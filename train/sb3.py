@@ -61,7 +61,9 @@ def _require_sb3():
     except ImportError as e:  # pragma: no cover - depends on the install
         from model.yaml_config import ConfigError
 
-        raise ConfigError(f"the SB3 path needs the 'sb3' extra ({e}); install it with: pip install -e \".[sb3]\"") from None
+        raise ConfigError(
+            f"the SB3 path needs the 'sb3' extra ({e}); install it with: pip install -e \".[sb3]\""
+        ) from None
 
 
 def make_gym_env(cfg: TrainConfig, world: Optional[str] = None, metrics: bool = False):
@@ -81,8 +83,9 @@ def make_batched_env(cfg: TrainConfig, n_envs: Optional[int] = None, world: Opti
     sim = cfg.simulation if world is None else cfg.simulation.replace(world=world)
     n = int(n_envs or cfg.sb3.n_envs)
     with host_device():  # the episode logic's jitted calls run on the CPU next to C MuJoCo
-        venv = ResidualWalkVectorEnv(n, sim=sim, env=cfg.env, gait=cfg.gait, nthread=cfg.sb3.threads or None,
-                                     metrics=True)
+        venv = ResidualWalkVectorEnv(
+            n, sim=sim, env=cfg.env, gait=cfg.gait, nthread=cfg.sb3.threads or None, metrics=True
+        )
     return BatchedSB3VecEnv(venv)
 
 
@@ -100,9 +103,11 @@ def policy_kwargs(cfg: TrainConfig) -> Dict[str, Any]:
     import torch
 
     p = cfg.ppo
-    return {"net_arch": {"pi": list(p.policy_hidden_layer_sizes), "vf": list(p.value_hidden_layer_sizes)},
-            "activation_fn": getattr(torch.nn, TORCH_ACTIVATIONS[p.activation]),
-            "log_std_init": float(math.log(p.init_noise_std))}
+    return {
+        "net_arch": {"pi": list(p.policy_hidden_layer_sizes), "vf": list(p.value_hidden_layer_sizes)},
+        "activation_fn": getattr(torch.nn, TORCH_ACTIVATIONS[p.activation]),
+        "log_std_init": float(math.log(p.init_noise_std)),
+    }
 
 
 def make_callbacks(cfg: TrainConfig, run_dir: str, venv_norm):
@@ -158,7 +163,7 @@ def make_callbacks(cfg: TrainConfig, run_dir: str, venv_norm):
                 self._levels = [self._lsum / self._ln]
             if self._n:
                 for k, s in self._sums.items():
-                    tag = f"env_reward_terms/{k[len('reward/'):]}" if k.startswith("reward/") else f"env/{k}_per_step"
+                    tag = f"env_reward_terms/{k[len('reward/') :]}" if k.startswith("reward/") else f"env/{k}_per_step"
                     self.logger.record(tag, s / self._n)
             if self._levels:
                 self.logger.record("env/terrain_level_mean", float(np.mean(self._levels)))
@@ -166,8 +171,9 @@ def make_callbacks(cfg: TrainConfig, run_dir: str, venv_norm):
             self._msum, self._lsum, self._ln = None, 0.0, 0
 
     every = max(cfg.sb3.checkpoint_every_steps // max(cfg.sb3.n_envs, 1), 1)
-    ckpt = CheckpointCallback(save_freq=every, save_path=os.path.join(run_dir, CHECKPOINT_SUBDIR),
-                              name_prefix="ppo", save_vecnormalize=True)
+    ckpt = CheckpointCallback(
+        save_freq=every, save_path=os.path.join(run_dir, CHECKPOINT_SUBDIR), name_prefix="ppo", save_vecnormalize=True
+    )
     return CallbackList([ckpt, EnvMetricsCallback()])
 
 
@@ -196,8 +202,10 @@ def sb3_policy_layers(model) -> List[Tuple[np.ndarray, np.ndarray]]:
 
     layers = [m for m in model.policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
     layers.append(model.policy.action_net)
-    return [(m.weight.detach().cpu().numpy().T.astype(np.float32), m.bias.detach().cpu().numpy().astype(np.float32))
-            for m in layers]
+    return [
+        (m.weight.detach().cpu().numpy().T.astype(np.float32), m.bias.detach().cpu().numpy().astype(np.float32))
+        for m in layers
+    ]
 
 
 def export_sb3_policy(export_dir: str, model, vec_normalize, cfg: TrainConfig, training: Dict[str, Any]) -> str:
@@ -206,7 +214,11 @@ def export_sb3_policy(export_dir: str, model, vec_normalize, cfg: TrainConfig, t
 
     probe = make_gym_env(cfg)
     try:
-        layout, obs_size, act_size = probe.observation_layout(), probe.observation_space.shape[0], probe.action_space.shape[0]
+        layout, obs_size, act_size = (
+            probe.observation_layout(),
+            probe.observation_space.shape[0],
+            probe.action_space.shape[0],
+        )
     finally:
         probe.close()
     if vec_normalize is not None and vec_normalize.norm_obs:
@@ -217,11 +229,24 @@ def export_sb3_policy(export_dir: str, model, vec_normalize, cfg: TrainConfig, t
     else:
         mean, std, count, clip = np.zeros(obs_size, np.float32), np.ones(obs_size, np.float32), 0.0, None
     meta = _common_meta(cfg, layout, obs_size, act_size, training)
-    meta.update(backend="sb3", versions=package_versions(("stable-baselines3", "torch", "gymnasium")),
-                value_hidden_layer_sizes=list(cfg.ppo.value_hidden_layer_sizes), distribution="normal",
-                normalize_observations=bool(vec_normalize is not None and vec_normalize.norm_obs))
-    return write_export(export_dir, layers=sb3_policy_layers(model), activation=cfg.ppo.activation,
-                        output="clip_mean", obs_mean=mean, obs_std=std, obs_count=count, meta=meta, obs_clip=clip)
+    meta.update(
+        backend="sb3",
+        versions=package_versions(("stable-baselines3", "torch", "gymnasium")),
+        value_hidden_layer_sizes=list(cfg.ppo.value_hidden_layer_sizes),
+        distribution="normal",
+        normalize_observations=bool(vec_normalize is not None and vec_normalize.norm_obs),
+    )
+    return write_export(
+        export_dir,
+        layers=sb3_policy_layers(model),
+        activation=cfg.ppo.activation,
+        output="clip_mean",
+        obs_mean=mean,
+        obs_std=std,
+        obs_count=count,
+        meta=meta,
+        obs_clip=clip,
+    )
 
 
 def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=print) -> Dict[str, Any]:
@@ -243,8 +268,10 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
     torch.set_num_threads(s.torch_threads or max(os.cpu_count() or 1, 1))
     total = int(s.total_timesteps or p.num_timesteps)
     if (s.n_steps * s.n_envs) % s.batch_size != 0:
-        console(f"note: n_steps * n_envs = {s.n_steps * s.n_envs} is not a multiple of batch_size {s.batch_size}; "
-                "SB3 truncates the last minibatch")
+        console(
+            f"note: n_steps * n_envs = {s.n_steps * s.n_envs} is not a multiple of batch_size {s.batch_size}; "
+            "SB3 truncates the last minibatch"
+        )
     venv = make_vec_env(cfg)
     start = 0
     try:
@@ -252,54 +279,105 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
             start, model_path, vn_path = latest_sb3_checkpoint(run_dir)
             venv_n = VecNormalize.load(vn_path, venv)
             venv_n.training = True
-            model = PPO.load(model_path, env=venv_n, device=s.device,
-                             tensorboard_log=os.path.join(run_dir, "tensorboard"))
+            model = PPO.load(
+                model_path, env=venv_n, device=s.device, tensorboard_log=os.path.join(run_dir, "tensorboard")
+            )
             console(f"resuming SB3 run {run_dir} from {model_path} ({start:,d} steps)")
-            record_config(run_dir, cfg, start, header=f"Resolved SB3 training config (source: {cfg.source}), "
-                                                      f"resumed at env step {start}.\n"
-                                                      f"Resume with: python -m train.sb3 --resume {run_dir}")
+            record_config(
+                run_dir,
+                cfg,
+                start,
+                header=f"Resolved SB3 training config (source: {cfg.source}), "
+                f"resumed at env step {start}.\n"
+                f"Resume with: python -m train.sb3 --resume {run_dir}",
+            )
         else:
             os.makedirs(run_dir, exist_ok=True)
-            record_config(run_dir, cfg, 0, header=f"Resolved SB3 training config (source: {cfg.source}).\n"
-                                                  f"Resume with: python -m train.sb3 --resume {run_dir}")
-            venv_n = VecNormalize(venv, norm_obs=p.normalize_observations, norm_reward=s.normalize_reward,
-                                  gamma=p.discounting, clip_obs=10.0)
-            model = PPO("MlpPolicy", venv_n, learning_rate=p.learning_rate, n_steps=s.n_steps,
-                        batch_size=s.batch_size, n_epochs=p.num_updates_per_batch, gamma=p.discounting,
-                        gae_lambda=p.gae_lambda, clip_range=p.clipping_epsilon, ent_coef=p.entropy_cost,
-                        max_grad_norm=p.max_grad_norm if p.max_grad_norm is not None else 1e9,
-                        normalize_advantage=p.normalize_advantage, policy_kwargs=policy_kwargs(cfg),
-                        tensorboard_log=os.path.join(run_dir, "tensorboard"), seed=p.seed, device=s.device,
-                        verbose=0)
-        console(f"SB3 PPO on {s.n_envs} world(s) (world '{cfg.simulation.world}', batched C MuJoCo, "
-                f"{venv.unwrapped.venv.physics.nthread} physics thread(s)), "
-                f"torch on {s.device}; JAX for the shared env functions: {describe_device()}")
+            record_config(
+                run_dir,
+                cfg,
+                0,
+                header=f"Resolved SB3 training config (source: {cfg.source}).\n"
+                f"Resume with: python -m train.sb3 --resume {run_dir}",
+            )
+            venv_n = VecNormalize(
+                venv,
+                norm_obs=p.normalize_observations,
+                norm_reward=s.normalize_reward,
+                gamma=p.discounting,
+                clip_obs=10.0,
+            )
+            model = PPO(
+                "MlpPolicy",
+                venv_n,
+                learning_rate=p.learning_rate,
+                n_steps=s.n_steps,
+                batch_size=s.batch_size,
+                n_epochs=p.num_updates_per_batch,
+                gamma=p.discounting,
+                gae_lambda=p.gae_lambda,
+                clip_range=p.clipping_epsilon,
+                ent_coef=p.entropy_cost,
+                max_grad_norm=p.max_grad_norm if p.max_grad_norm is not None else 1e9,
+                normalize_advantage=p.normalize_advantage,
+                policy_kwargs=policy_kwargs(cfg),
+                tensorboard_log=os.path.join(run_dir, "tensorboard"),
+                seed=p.seed,
+                device=s.device,
+                verbose=0,
+            )
+        console(
+            f"SB3 PPO on {s.n_envs} world(s) (world '{cfg.simulation.world}', batched C MuJoCo, "
+            f"{venv.unwrapped.venv.physics.nthread} physics thread(s)), "
+            f"torch on {s.device}; JAX for the shared env functions: {describe_device()}"
+        )
         console(f"run dir: {run_dir}; {max(total - start, 0):,d} env steps to go")
         remaining = max(total - start, 0)
         if remaining > 0:
-            model.learn(total_timesteps=remaining, callback=make_callbacks(cfg, run_dir, venv_n),
-                        reset_num_timesteps=not resume, tb_log_name="ppo", progress_bar=False)
+            model.learn(
+                total_timesteps=remaining,
+                callback=make_callbacks(cfg, run_dir, venv_n),
+                reset_num_timesteps=not resume,
+                tb_log_name="ppo",
+                progress_bar=False,
+            )
         model.save(os.path.join(run_dir, FINAL_MODEL))
         venv_n.save(os.path.join(run_dir, FINAL_VECNORM))
         ep = [e["r"] for e in model.ep_info_buffer] if model.ep_info_buffer else []
-        training = {"env_steps": int(model.num_timesteps), "target_steps": total, "n_envs": s.n_envs,
-                    "episode_length": cfg.episode_length, "wall_time_s": time.time() - t0,
-                    "recent_episode_reward": float(np.mean(ep)) if ep else None, "preset": cfg.preset,
-                    "run_dir": run_dir, "train_world": cfg.simulation.world}
+        training = {
+            "env_steps": int(model.num_timesteps),
+            "target_steps": total,
+            "n_envs": s.n_envs,
+            "episode_length": cfg.episode_length,
+            "wall_time_s": time.time() - t0,
+            "recent_episode_reward": float(np.mean(ep)) if ep else None,
+            "preset": cfg.preset,
+            "run_dir": run_dir,
+            "train_world": cfg.simulation.world,
+        }
         export_dir = export_sb3_policy(os.path.join(run_dir, EXPORT_SUBDIR), model, venv_n, cfg, training)
         from train.onnx_export import export_onnx_if_available
 
         export_onnx_if_available(export_dir, log=console)  # policy.onnx, or one line saying why not
     finally:
         venv.close()
-    return {"run_dir": run_dir, "export_dir": export_dir, "model": model, "vec_normalize": venv_n,
-            "num_timesteps": int(model.num_timesteps), "wall_time_s": time.time() - t0,
-            "recent_episode_reward": training["recent_episode_reward"]}
+    return {
+        "run_dir": run_dir,
+        "export_dir": export_dir,
+        "model": model,
+        "vec_normalize": venv_n,
+        "num_timesteps": int(model.num_timesteps),
+        "wall_time_s": time.time() - t0,
+        "recent_episode_reward": training["recent_episode_reward"],
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m train.sb3", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m train.sb3",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", default=None, help="training YAML (default: configs/ppo_residual.yaml)")
     p.add_argument("--preset", default="cpu_small", help="preset of the config file (default: cpu_small)")
     p.add_argument("--name", default=None, help="suffix of the run directory name")
@@ -327,7 +405,9 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
         latest_sb3_checkpoint(run_dir)
     else:
         cfg = load_train_config(args.config, preset=args.preset, overrides=args.overrides)
-        run_dir = make_run_dir(args.output_dir or cfg.sb3.output_dir, args.name if args.name is not None else cfg.run.name)
+        run_dir = make_run_dir(
+            args.output_dir or cfg.sb3.output_dir, args.name if args.name is not None else cfg.run.name
+        )
     if cfg.sb3.device != "cpu" and not cfg.sb3.device.startswith("cuda"):
         raise ConfigError(f"key 'sb3.device' = {cfg.sb3.device!r}: use 'cpu' or 'cuda[:N]'")
     out = train_sb3(cfg, run_dir, resume=bool(args.resume), console=console)
