@@ -65,6 +65,14 @@ class BezierController:
     config: GaitConfig = GaitConfig()
     geometry: LegGeometry = DEFAULT_GEOMETRY
 
+    @classmethod
+    def for_model(cls, mj_model, config: GaitConfig = GaitConfig(), source: str = "robot model") -> "BezierController":
+        """The controller of a compiled robot model: its leg geometry is derived from the MJCF
+        (:func:`model.robot_spec.robot_spec`), so link lengths and hip offsets follow the model."""
+        from model.robot_spec import robot_spec
+
+        return cls(config=config, geometry=LegGeometry.from_robot_spec(robot_spec(mj_model, source)))
+
     def init_state(self, phase: float | jax.Array = 0.0) -> GaitState:
         """Gait clock at ``phase`` in [0, 1) (0: FR and RL start their stance in a trot)."""
         return GaitState.create(phase)

@@ -78,6 +78,16 @@ class LegGeometry:
         if not (-math.pi < lo and hi < 0.0):
             raise ValueError(f"knee_range must lie inside (-pi, 0) (knee bends backwards), got {(lo, hi)}")
 
+    @classmethod
+    def from_robot_spec(cls, spec) -> "LegGeometry":
+        """The geometry of a compiled robot model: ``spec`` is a :class:`model.robot_spec.RobotSpec`
+        (``robot_spec(mj_model)``), so the IK/FK and gait follow the MJCF's link lengths."""
+        return cls(hip_offsets=tuple(tuple(float(v) for v in h) for h in spec.hip_offsets),
+                   lateral_offset=float(spec.lateral_offset), thigh_length=float(spec.thigh_length),
+                   calf_length=float(spec.calf_length), foot_radius=float(spec.foot_radius),
+                   abduction_range=tuple(spec.abduction_range), hip_range=tuple(spec.hip_range),
+                   knee_range=tuple(spec.knee_range))
+
     @property
     def joint_lower(self) -> Tuple[float, float, float]:
         """Lower joint limits (abduction, hip, knee) [rad]."""
@@ -105,4 +115,5 @@ class LegGeometry:
 
 
 DEFAULT_GEOMETRY = LegGeometry()
-"""The geometry of ``model/robot.xml``."""
+"""The geometry of ``model/robot.xml`` (equal to ``LegGeometry.from_robot_spec(robot_spec(...))`` of
+it, tests/test_robot_spec.py); the envs and playback derive theirs from the model they load."""

@@ -20,6 +20,7 @@ from gait.bezier_gait import GaitState, stepping_target
 from gait.command_limits import check_command_ranges
 from gait.controller import BezierController
 from gait.gait_config import GaitConfig
+from ik.leg_geometry import LegGeometry
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety
 from mjx_envs.env_config import EnvConfig
@@ -27,6 +28,7 @@ from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, ro
 from mjx_envs.rewards import RewardInputs, compute_reward
 from model import loading, terrain
 from model import robot_constants as rc
+from model.robot_spec import robot_spec
 from model.simulation_config import SimulationConfig
 
 NAN_QVEL_LIMIT = 1e3  # |qvel| beyond this is treated as diverged physics
@@ -50,6 +52,7 @@ class EnvContext:
     trunk_body: int
     episode_steps: int
     suite: Optional[terrain.SuiteSpec] = None  # the terrain-suite grid (world "suite"), else None
+    home_trunk_height: float = rc.HOME_TRUNK_HEIGHT  # m above the ground at spawn (the model's home keyframe)
 
     @property
     def action_size(self) -> int:
@@ -88,14 +91,17 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
     check_command_ranges(c.vx, c.vy, c.yaw_rate, gait)
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
     jid = m.actuator_trnid[:, 0]
+    spec = robot_spec(m, sim.world_xml)  # the leg geometry and home pose come from the model
     return EnvContext(
-        sim=sim, env=env, gait=gait, controller=BezierController(config=gait), mj_model=m,
-        idx=sensor_index(m), home_joints=np.asarray(rc.HOME_JOINTS, np.float32),
+        sim=sim, env=env, gait=gait, mj_model=m,
+        controller=BezierController(config=gait, geometry=LegGeometry.from_robot_spec(spec)),
+        idx=sensor_index(m), home_joints=np.asarray(spec.home_joints, np.float32),
         joint_lower=m.jnt_range[jid, 0].astype(np.float32), joint_upper=m.jnt_range[jid, 1].astype(np.float32),
         force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
         heights=loading.terrain_heights(m), trunk_body=m.body(rc.TRUNK_BODY).id,
         episode_steps=int(round(env.episode_length_s / sim.control_dt)),
         suite=terrain.default_suite_spec() if sim.world == "suite" else None,
+        home_trunk_height=spec.home_trunk_height,
     )
 
 
@@ -160,7 +166,7 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     quat = jnp.stack([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
     joints = jnp.asarray(ctx.home_joints) + _uniform(keys[6], (-r.joint_noise, r.joint_noise), (12,))
     joints = jnp.clip(joints, ctx.joint_lower, ctx.joint_upper)
-    qpos = jnp.concatenate([jnp.stack([x, y, ground + rc.HOME_TRUNK_HEIGHT + 0.01]), quat, joints])
+    qpos = jnp.concatenate([jnp.stack([x, y, ground + ctx.home_trunk_height + 0.01]), quat, joints])
     qvel = jnp.zeros(18)
     phase = jax.random.uniform(keys[7]) if r.random_gait_phase else jnp.zeros(())
     dr = draw_domain(ctx, keys[8])

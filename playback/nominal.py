@@ -27,7 +27,7 @@ import numpy as np
 
 from gait.controller import BezierController
 from gait.gait_config import GaitConfig, load_gait_config
-from model import robot_constants, terrain
+from model import terrain
 from model.loading import load_mj_model, terrain_heights
 from model.simulation_config import SimulationConfig, load_simulation_config
 
@@ -71,7 +71,7 @@ def initial_data(m: mujoco.MjModel, band: int = 2) -> mujoco.MjData:
         xs = np.linspace(x0 - 0.35, x0 + 0.35, 15)
         ys = np.linspace(y0 - 0.25, y0 + 0.25, 11)
         highest = max(ground(x, y) for x in xs for y in ys)
-        d.qpos[0:3] = (x0, y0, highest + robot_constants.HOME_TRUNK_HEIGHT + 0.01)
+        d.qpos[0:3] = (x0, y0, highest + float(m.key_qpos[m.key("home").id, 2]) + 0.01)
     mujoco.mj_forward(m, d)
     return d
 
@@ -120,7 +120,7 @@ def run_nominal(
     d = initial_data(m, band)
     ground = _ground_height_fn(m)
 
-    controller = BezierController(config=gait_config)
+    controller = BezierController.for_model(m, gait_config, sim_config.world_xml)
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     command = jnp.asarray([vx, vy, yaw_rate], dtype=jnp.float32)
@@ -273,7 +273,7 @@ def run_nominal_mjx_batch(
     dx0 = mjx.put_data(m, d)
     heights_grid = terrain_heights(m)
 
-    controller = BezierController(config=gait_config)
+    controller = BezierController.for_model(m, gait_config, sim_config.world_xml)
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     n_stand = int(round((gait_config.stand_up_duration + settle_time) / dt))
