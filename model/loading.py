@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mujoco
 import numpy as np
 
@@ -16,7 +18,12 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     The ``suite`` world is built by :func:`load_suite_model` (hfield sized and filled from
     ``configs/terrain.yaml`` and ``cfg.terrain_seed``)."""
     if cfg.world == "suite":
-        m = load_suite_model(cfg.world_xml, cfg.terrain_seed)
+        m = load_suite_model(cfg.world_xml, cfg.terrain_seed, robot_xml=cfg.robot_path)
+    elif cfg.robot_path is not None:
+        try:
+            m = world_spec(cfg.world_xml, cfg.robot_path).compile()
+        except ValueError as e:
+            raise ConfigError(f"could not compile {cfg.world_xml} with the robot {cfg.robot_path}: {e}") from None
     else:
         try:
             m = mujoco.MjModel.from_xml_path(cfg.world_xml)
@@ -36,7 +43,30 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     return m
 
 
-def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None) -> mujoco.MjModel:
+ROBOT_INCLUDE = '<include file="robot.xml"/>'
+"""How every world MJCF includes the robot; ``simulation.robot_xml`` replaces it."""
+
+
+def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
+    """``mujoco.MjSpec`` of world ``world_xml``; with ``robot_xml`` (absolute path) that robot is
+    included in place of ``model/robot.xml`` (the world's other files still resolve next to it)."""
+    try:
+        if robot_xml is None:
+            return mujoco.MjSpec.from_file(world_xml)
+        with open(world_xml, "r", encoding="utf-8") as fh:
+            text = fh.read()
+        if ROBOT_INCLUDE not in text:
+            raise ConfigError(f"{world_xml}: has no {ROBOT_INCLUDE} line to put simulation.robot_xml in")
+        spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot_xml}"/>'))
+    except ValueError as e:
+        raise ConfigError(f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "")
+                          + f": {e}") from None
+    spec.modelfiledir = os.path.dirname(os.path.abspath(world_xml))
+    return spec
+
+
+def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
+                     robot_xml: str | None = None) -> mujoco.MjModel:
     """Compile the suite world ``xml_path`` with its hfield ``terrain`` sized from ``spec``
     (default: ``configs/terrain.yaml``) and filled with ``terrain.generate_suite_heights(seed)``
     (about 0.5 s for the default 1.56 M samples).
@@ -46,10 +76,7 @@ def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" 
     that MuJoCo's [0, 1] elevations span [z_min, z_max]; the compiled model is checked against it.
     """
     spec = spec if spec is not None else terrain.default_suite_spec()
-    try:
-        mjspec = mujoco.MjSpec.from_file(xml_path)
-    except ValueError as e:
-        raise ConfigError(f"could not load MJCF {xml_path}: {e}") from None
+    mjspec = world_spec(xml_path, robot_xml)
     hfield, geom = mjspec.hfield("terrain"), mjspec.geom("terrain")
     if hfield is None or geom is None:
         raise ConfigError(f"{xml_path}: the suite world needs an <hfield name='terrain'> and a "

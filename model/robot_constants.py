@@ -44,3 +44,9 @@ FOOT_VEL_SENSORS = tuple(f"{leg}_foot_vel" for leg in LEG_NAMES)
 BODY_CONTACT_SENSORS = ("trunk_contact",) + tuple(f"{leg}_thigh_contact" for leg in LEG_NAMES) + tuple(
     f"{leg}_calf_contact" for leg in LEG_NAMES)
 ACTUATOR_FORCE_SENSORS = tuple(f"{j}_frc" for j in JOINT_NAMES)  # actuatorfrc, actuator order (N*m)
+REQUIRED_SENSORS = (SENSOR_TRUNK_QUAT, SENSOR_GYRO, SENSOR_ACC, SENSOR_LINVEL, SENSOR_TRUNK_POS, SENSOR_GLOBAL_LINVEL,
+                    *JOINT_POS_SENSORS, *JOINT_VEL_SENSORS, *FOOT_TOUCH_SENSORS, *FOOT_POS_SENSORS,
+                    *FOOT_VEL_SENSORS, *BODY_CONTACT_SENSORS, *ACTUATOR_FORCE_SENSORS)
+"""Every sensor the envs read (model.robot_spec checks a model has them; docs/model.md lists them)."""
+CONTIGUOUS_SENSORS = (JOINT_POS_SENSORS, JOINT_VEL_SENSORS, ACTUATOR_FORCE_SENSORS)
+"""Sensor groups that must sit next to each other in ``sensordata``, in actuator order."""

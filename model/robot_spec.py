@@ -154,6 +154,8 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
             problems.append(f"leg {leg}: no sphere geom '{leg}_foot' (the foot)")
         else:
             radius.append(float(m.geom_size[gid, 0]))
+            if m.geom_contype[gid] == 0 and m.geom_conaffinity[gid] == 0:
+                problems.append(f"geom {leg}_foot: contype and conaffinity are 0, so the foot never touches the ground")
         for j, axis in zip(JOINTS, ((1, 0, 0), (0, 1, 0), (0, 1, 0))):
             jid = _name_id(m, mujoco.mjtObj.mjOBJ_JOINT, f"{leg}_{j}")
             if jid < 0:
@@ -178,6 +180,17 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
                 break
         if np.any(m.actuator_biastype != int(mujoco.mjtBias.mjBIAS_AFFINE)):
             problems.append("the actuators must be position servos (<position .../>)")
+    # sensors the envs read
+    adr = {mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i): int(m.sensor_adr[i]) for i in range(m.nsensor)}
+    missing = [n for n in rc.REQUIRED_SENSORS if n not in adr]
+    if missing:
+        problems.append(f"missing sensor{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        "(the sensors the envs read: model/robot_constants.REQUIRED_SENSORS, docs/model.md)")
+    else:
+        for group in rc.CONTIGUOUS_SENSORS:
+            a = [adr[n] for n in group]
+            if a != list(range(a[0], a[0] + len(a))):
+                problems.append(f"sensors {group[0]} .. {group[-1]} must be contiguous and in actuator order")
     spec_ranges = {}
     for j in JOINTS:
         rs = ranges[j]

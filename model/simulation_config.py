@@ -25,6 +25,10 @@ class SimulationConfig:
       world: ``"flat"`` (``flat_xml``), ``"rough"`` (``rough_xml``) or ``"suite"`` (``suite_xml``:
         the terrain-suite grid of ``configs/terrain.yaml``, generated at load time).
       flat_xml / rough_xml / suite_xml: MJCF paths; relative paths are relative to the repository root.
+      robot_xml: bring your own robot: the MJCF of a 12-DoF quadruped with our leg structure
+        (``python -m model.check PATH`` says whether it qualifies) that every world includes in
+        place of ``model/robot.xml``; ``None`` (default) keeps ``model/robot.xml``. Relative to the
+        repository root, like the world paths (docs/model.md, "Bring your own robot").
       physics_dt: MuJoCo timestep (s).
       control_dt: controller period (s); must be an integer multiple of ``physics_dt``.
       terrain_seed: seed of the rough-world heightfield (0 = the committed terrain_seed0.bin) and
@@ -42,6 +46,7 @@ class SimulationConfig:
     flat_xml: str = "model/world.xml"
     rough_xml: str = "model/world_train.xml"
     suite_xml: str = "model/world_suite.xml"
+    robot_xml: Optional[str] = None
     physics_dt: float = dataclasses.field(default=0.004, metadata={"range": (1e-4, 0.01)})
     control_dt: float = dataclasses.field(default=0.02, metadata={"range": (1e-4, 0.1)})
     terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
@@ -56,7 +61,9 @@ class SimulationConfig:
             raise ConfigError(
                 f"key 'control_dt' = {self.control_dt} must be an integer multiple of "
                 f"'physics_dt' = {self.physics_dt}")
-        for key in ("flat_xml", "rough_xml", "suite_xml"):
+        for key in ("flat_xml", "rough_xml", "suite_xml", "robot_xml"):
+            if getattr(self, key) is None:
+                continue
             path = self.resolve(getattr(self, key))
             if not os.path.isfile(path):
                 raise ConfigError(f"key '{key}': model file not found: {path}")
@@ -70,6 +77,11 @@ class SimulationConfig:
         """Absolute path of the MJCF of the selected world."""
         key = {"flat": "flat_xml", "rough": "rough_xml", "suite": "suite_xml"}[self.world]
         return self.resolve(getattr(self, key))
+
+    @property
+    def robot_path(self) -> Optional[str]:
+        """Absolute path of ``robot_xml`` (None: the worlds' own ``model/robot.xml``)."""
+        return None if self.robot_xml is None else self.resolve(self.robot_xml)
 
     @property
     def n_substeps(self) -> int:
