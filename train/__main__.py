@@ -4,6 +4,7 @@
     python -m train --preset gpu --name baseline     # runs/residual_ppo/YYYYMMDD_HHMM_baseline/
     python -m train ppo.learning_rate=1e-4 run.early_stopping.patience=8
     python -m train --resume runs/residual_ppo/20250101_1200   # continue from its last checkpoint
+    python -m train --task rough                     # a registered task (train/tasks.py) at the default size
 
 Options: ``--config PATH`` (default configs/ppo_residual.yaml), ``--preset NAME``, ``--name NAME``
 (run-directory suffix), ``--output-dir DIR`` (overrides run.output_dir), ``--resume RUN_DIR``
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="training YAML (default: configs/ppo_residual.yaml)")
     p.add_argument("--preset", default=None,
                    help="preset of the config file (default: gpu when a GPU is present, else cpu_small)")
+    p.add_argument("--task", default=None,
+                   help="registered task (train/tasks.py: flat, rough, suite, direct, modulated), "
+                        "applied over the preset")
+    p.add_argument("--list-tasks", action="store_true", help="print the registered tasks and exit")
     p.add_argument("--name", default=None, help="suffix of the run directory name")
     p.add_argument("--output-dir", default=None, help="parent directory of runs (default: run.output_dir)")
     p.add_argument(
@@ -59,14 +64,20 @@ def main(argv: Optional[List[str]] = None, console=print):
     if args.list_presets:
         console("presets in " + (args.config or DEFAULT_TRAIN_YAML) + ": " + ", ".join(list_presets(args.config)))
         return None
+    if args.list_tasks:
+        from train.tasks import TASKS
+
+        for name, fn in TASKS.items():
+            console(f"{name:10s} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        return None
 
     if args.resume:
         from train.checkpoints import CheckpointError
         from train.run_dir import CONFIG_FILE
 
-        if args.config or args.preset or args.name or args.output_dir:
+        if args.config or args.preset or args.task or args.name or args.output_dir:
             raise ConfigError(
-                "--resume continues a run with its own config.yaml; --config/--preset/--name/"
+                "--resume continues a run with its own config.yaml; --config/--preset/--task/--name/"
                 "--output-dir cannot be combined with it (key=value overrides can)"
             )
         from train.config import check_resume_compatible
@@ -90,7 +101,7 @@ def main(argv: Optional[List[str]] = None, console=print):
             import jax  # noqa: F401  (device query)
 
             preset = default_preset()
-        cfg = load_train_config(args.config, preset=preset, overrides=args.overrides)
+        cfg = load_train_config(args.config, preset=preset, overrides=args.overrides, task=args.task)
         if auto:
             console(f"no --preset given: using '{preset}'")
         run_dir = None

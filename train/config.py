@@ -313,7 +313,7 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
 
 
 def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
-                      overrides: Sequence[str] = ()) -> TrainConfig:
+                      overrides: Sequence[str] = (), task: Optional[str] = None) -> TrainConfig:
     """Load, merge and validate a training config.
 
     Args:
@@ -321,6 +321,8 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
       preset: name of an entry of the file's ``presets:`` (None: base values only); several
         names separated by commas are merged left to right (``cpu_small,direct``).
       overrides: ``section.key=value`` strings (values parsed as YAML), applied last.
+      task: a registered task (``train/tasks.py``: ``flat``, ``rough``, ``suite``, ``direct``,
+        ``modulated``), applied after the preset and before the overrides.
 
     Raises:
       ConfigError: missing file, unknown preset (the message lists the valid ones), malformed or
@@ -348,6 +350,11 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
                                   f"(valid: {', '.join(SECTIONS)})")
             data = _deep_merge(data, body)
         notes.append(f"preset {preset}")
+    if task is not None:
+        from train.tasks import task_sections
+
+        data = _deep_merge(data, task_sections(task))
+        notes.append(f"task {task}")
     return _apply_and_build(data, path, notes, preset, overrides)
 
 
