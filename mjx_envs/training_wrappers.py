@@ -12,6 +12,9 @@ Stack built by :func:`wrap_for_training` (outermost first)::
     AutoResetWrapper      fresh env.reset for done envs, keeps the finished episode's bookkeeping
     EpisodeWrapper        step counter, time limit (truncation), action repeat, episode metrics
     VmapWrapper           batch axis
+    [TerrainLevelMetrics] curriculum indicator metrics (rough/suite training world, added by the trainer)
+
+Every wrapper derives from :class:`Wrapper`.
     env                   unbatched: reset(rng) -> State, step(state, action) -> State
 
 Keys the wrappers maintain in ``state.info`` (read by brax ``ppo.train`` / ``acting.Evaluator``):
@@ -135,6 +138,52 @@ class Wrapper:
         if name in ("env", "__setstate__", "__getstate__"):
             raise AttributeError(name)
         return getattr(self.env, name)
+
+
+class TerrainLevelMetrics(Wrapper):
+    """Adds curriculum indicator metrics to an unbatched env (used when the training world is rough
+    or the suite and the curriculum is on; ``train.brax_ppo.make_envs``).
+
+    The env logs ``metrics['terrain_level']`` every step, and brax's training logger reports the
+    mean over recent episodes of each metric's *episode sum*. To get the level *distribution*, this
+    wrapper adds one indicator metric per level, ``terrain_level_<k>_per_step`` (1.0 while the
+    episode runs on level k). brax divides metrics whose name ends in ``_per_step`` by the episode
+    length, so ``episode/terrain_level_<k>_per_step`` is exactly the fraction of recent training
+    episodes on level k (logged as ``train/terrain_level_frac/<k>``, with
+    ``train/terrain_level_mean``). On the suite world it adds ``terrain_type_<name>_per_step`` the
+    same way (``train/terrain_type_frac/<name>``). Promotion / demotion rates come from the env
+    itself (``metrics['curriculum_promoted']`` / ``['curriculum_demoted']``, 1.0 at the last step
+    of an episode the curriculum promotes / demotes). The indicators of a step belong to the
+    episode that step is part of (at an auto-reset: the finished one).
+    """
+
+    def __init__(self, env: Any, num_levels: Optional[int] = None):
+        super().__init__(env)
+        from model import terrain
+
+        # the env's own level count (ResidualWalk.ctx.num_levels) unless given
+        self.num_levels = int(num_levels if num_levels is not None else env.ctx.num_levels)
+        ctx = getattr(env, "ctx", None)
+        self.type_names = tuple(terrain.TERRAIN_TYPES) if getattr(ctx, "suite", None) is not None else ()
+
+    def _with_levels(self, state: State) -> State:
+        level = state.info["terrain_level"]
+        extra = {f"terrain_level_{k}_per_step": (level == k).astype(jnp.float32)
+                 for k in range(self.num_levels)}
+        if self.type_names:  # suite: the share of each terrain type (train/terrain_type_frac/<name>)
+            ttype = state.info["terrain_type"]
+            extra.update({f"terrain_type_{name}_per_step": (ttype == k).astype(jnp.float32)
+                          for k, name in enumerate(self.type_names)})
+        return state.replace(metrics={**state.metrics, **extra})
+
+    def reset(self, rng: jax.Array) -> State:
+        return self._with_levels(self.env.reset(rng))
+
+    def reset_from(self, rng: jax.Array, prev: State) -> State:
+        return self._with_levels(reset_after(self.env, rng, prev))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        return self._with_levels(self.env.step(state, action))
 
 
 class VmapWrapper(Wrapper):

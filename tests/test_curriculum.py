@@ -280,8 +280,7 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     demotion of the finished episode, and two envs teleported next to the map's edge end their
     episode as a truncation (done = 1, truncation = 1, off_map = 1, not fell)."""
     from mjx_envs.residual_walk import ResidualWalk
-    from mjx_envs.training_wrappers import wrap_for_training
-    from train.curriculum_metrics import TerrainLevelMetrics
+    from mjx_envs.training_wrappers import TerrainLevelMetrics, wrap_for_training
 
     n_env, ep_steps, n_steps = 16, 100, 300
     forward = CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3), zero_probability=0.0, resample=False)

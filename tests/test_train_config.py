@@ -137,3 +137,16 @@ def test_eval_terrain_seed_must_be_held_out():
     assert load_train_config(preset="cpu_flat", overrides=["run.eval_terrain_seed=0"]).run.eval_world == "flat"
     with pytest.raises(ConfigError, match="eval_terrain_seed"):  # cpu_small evaluates on rough ground
         load_train_config(preset="cpu_small", overrides=["run.eval_terrain_seed=0"])
+
+
+def test_activation_tables_cover_the_config_names():
+    """One list of names (train.config.ACTIVATIONS); each framework's table implements exactly it."""
+    from train.brax_ppo import activation_fn
+    from train.config import ACTIVATIONS
+    from train.export import ACTIVATIONS as NUMPY_ACTIVATIONS
+    from train.sb3 import TORCH_ACTIVATIONS
+
+    assert set(TORCH_ACTIVATIONS) == set(ACTIVATIONS)
+    assert set(NUMPY_ACTIVATIONS) - set(ACTIVATIONS) <= {"silu"}  # the loader also reads brax's name for swish
+    assert set(ACTIVATIONS) <= set(NUMPY_ACTIVATIONS)
+    assert all(callable(activation_fn(n)) for n in ACTIVATIONS)

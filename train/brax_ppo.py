@@ -164,8 +164,8 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     """``(training env, eval env, raw training env)``; the training env carries curriculum metrics
     on the rough world."""
     from mjx_envs.backends import make_env
+    from mjx_envs.training_wrappers import TerrainLevelMetrics
     from model import terrain
-    from train.curriculum_metrics import TerrainLevelMetrics
 
     raw = make_env(cfg.simulation, cfg.env, cfg.gait)
     train_env = raw

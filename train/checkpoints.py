@@ -24,9 +24,8 @@ import re
 import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
-from train.run_dir import CONFIG_FILE
+from train.run_dir import CHECKPOINT_SUBDIR, CONFIG_FILE
 
-CHECKPOINT_SUBDIR = "checkpoints"
 BEST_SUBDIR = "best"
 """``RUN_DIR/best/<step>/``: the parameters of the best evaluation so far (same format, one kept)."""
 STATE_FILE = "train_state.json"

@@ -15,6 +15,8 @@ from typing import Any, List, Optional
 
 CONFIG_FILE = "config.yaml"
 """``RUN_DIR/config.yaml``: the resolved config of the run's latest segment (resume reads it)."""
+CHECKPOINT_SUBDIR = "checkpoints"
+"""``RUN_DIR/checkpoints/``: the Brax (``<step>/``) and SB3 (``ppo_<steps>_steps.zip``) checkpoints."""
 CONFIG_HISTORY_SUBDIR = "config_history"
 """``RUN_DIR/config_history/<NNN>_step<step>.yaml``: the config of each segment (first run, each resume)."""
 

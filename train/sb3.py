@@ -43,15 +43,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from train.config import TrainConfig
-from train.run_dir import CONFIG_FILE
+from train.run_dir import CHECKPOINT_SUBDIR, CONFIG_FILE
 
 FINAL_MODEL = "final_model.zip"
 FINAL_VECNORM = "vecnormalize.pkl"
-CHECKPOINT_SUBDIR = "checkpoints"
 _CKPT = re.compile(r"^ppo_(\d+)_steps\.zip$")
 
 TORCH_ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "swish": "SiLU", "elu": "ELU"}
-"""Config activation name -> ``torch.nn`` class name (the export loader has the same four)."""
+"""Config activation name (``train.config.ACTIVATIONS``) -> ``torch.nn`` class name."""
 
 
 def _require_sb3():
