@@ -477,6 +477,13 @@ METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "dis
 """Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md)."""
 
 
+def fall_condition(height, roll, pitch, env: EnvConfig):
+    """The one fall rule (it ends an episode as a failure; ``playback.nominal`` applies it too):
+    trunk origin lower than ``env.min_base_height`` above the ground below it [m], or
+    |roll| > ``env.max_roll`` or |pitch| > ``env.max_pitch`` [rad]. Works on JAX and numpy values."""
+    return (height < env.min_base_height) | (abs(roll) > env.max_roll) | (abs(pitch) > env.max_pitch)
+
+
 def off_map(ctx: EnvContext, trunk_pos: jax.Array) -> jax.Array:
     """True when the trunk is beyond the heightfield's x/y extent (rough world; margins 0.3 m in
     x, 0.2 m in y). There is no floor outside, so the episode must end there: as a truncation."""
@@ -519,9 +526,7 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     # termination
     roll, pitch = roll_pitch(meas.trunk_quat)
     ground = terrain_height(ctx, meas.trunk_pos[0], meas.trunk_pos[1])
-    low = meas.trunk_pos[2] - ground < cfg.min_base_height
-    tilted = (jnp.abs(roll) > cfg.max_roll) | (jnp.abs(pitch) > cfg.max_pitch)
-    fell = low | tilted
+    fell = fall_condition(meas.trunk_pos[2] - ground, roll, pitch, cfg)
     terminated = fell | bad
     truncated = off_map(ctx, meas.trunk_pos) & ~terminated  # left the map: not a failure
     done = terminated | truncated

@@ -27,27 +27,30 @@ import numpy as np
 
 from gait.controller import BezierController
 from gait.gait_config import GaitConfig, load_gait_config
+from mjx_envs.env_config import EnvConfig
+from mjx_envs.episode_logic import fall_condition
+from mjx_envs.measurements import roll_pitch
 from model import terrain
 from model.loading import load_mj_model, terrain_heights
 from model.simulation_config import SimulationConfig, load_simulation_config
 
-FALL_HEIGHT = 0.12
-"""Trunk-origin height above the terrain below which the robot counts as fallen [m]."""
+FALL_RULE = EnvConfig()
+"""Fall thresholds (``min_base_height``, ``max_roll``, ``max_pitch``) of the env's one fall rule
+(:func:`mjx_envs.episode_logic.fall_condition`), at their config defaults."""
 
-FALL_UPRIGHTNESS = 0.5
-"""The robot counts as fallen when the world-z component of the trunk z axis drops below this."""
+
+def fallen(height, quat_wxyz) -> np.ndarray:
+    """The env's fall rule for trunk heights above the terrain [m] and quaternions (..., 4)."""
+    q = jnp.asarray(np.asarray(quat_wxyz, np.float32).reshape(-1, 4))
+    roll, pitch = jax.vmap(roll_pitch)(q)
+    out = fall_condition(np.asarray(height, np.float32).reshape(-1), np.asarray(roll), np.asarray(pitch), FALL_RULE)
+    return out if np.ndim(height) else bool(out[0])
 
 
 def trunk_yaw(quat_wxyz: np.ndarray) -> np.ndarray:
     """Yaw angle(s) [rad] about world z of unit quaternion(s) (w, x, y, z), shape (..., 4) -> (...)."""
     w, x, y, z = np.moveaxis(np.asarray(quat_wxyz, dtype=np.float64), -1, 0)
     return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
-def trunk_uprightness(quat_wxyz: np.ndarray) -> np.ndarray:
-    """World-z component of the trunk z axis (1 upright, 0 on its side, -1 upside down)."""
-    w, x, y, z = np.moveaxis(np.asarray(quat_wxyz, dtype=np.float64), -1, 0)
-    return 1.0 - 2.0 * (x * x + y * y)
 
 
 def _ground_height_fn(m: mujoco.MjModel):
@@ -169,8 +172,8 @@ def run_nominal(
             quats.append(quat)
             heights.append(height)
             sats.append(np.asarray(sat))
-            fallen = height < FALL_HEIGHT or trunk_uprightness(quat) < FALL_UPRIGHTNESS
-            if (fallen and stop_on_fall) or (handle is not None and not handle.is_running()):
+            down = fallen(height, quat)
+            if (down and stop_on_fall) or (handle is not None and not handle.is_running()):
                 break
     finally:
         if handle is not None:
@@ -199,8 +202,8 @@ def summarize_trot(
     heading = np.stack([np.cos(yaw[:-1]), np.sin(yaw[:-1])], axis=-1)
     forward_distance = float(np.sum(delta * heading))
     times = dt * np.arange(1, n + 1)
-    fallen = (height < FALL_HEIGHT) | (trunk_uprightness(trunk_quat[1:]) < FALL_UPRIGHTNESS)
-    fall_time = float(times[np.argmax(fallen)]) if np.any(fallen) else None
+    down = fallen(height, trunk_quat[1:])
+    fall_time = float(times[np.argmax(down)]) if np.any(down) else None
     walk_time = float(n * dt)
     return {
         "distance": float(np.linalg.norm(trunk_pos[-1, :2] - trunk_pos[0, :2])),
