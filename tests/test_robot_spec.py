@@ -76,7 +76,7 @@ def test_changed_link_lengths_change_ik_fk_and_gait(tmp_path):
         worst = max(worst, float(np.abs(got - want).max()))
     assert worst <= 1e-6, worst  # float32 FK against float64 MuJoCo: 5.7e-8 m measured (2026-11-27)
     # the shipped geometry would be wrong on this model: the derived one is what the stack uses
-    q = np.tile(rc.HOME_LEG, 4).reshape(4, 3)
+    q = np.tile(rc.HOME_LEG, 4).reshape(4, 3).astype(np.float32)
     moved = np.asarray(all_legs_forward_kinematics(q, geo)) - np.asarray(all_legs_forward_kinematics(q))
     assert np.abs(moved).max() > 0.02
     # IK round trip on the new geometry
