@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from mjx_envs.state import State
+from model import terrain
 
 # info keys owned by EpisodeWrapper; everything else in info belongs to the environment and is
 # replaced by the fresh reset state on auto-reset.
@@ -159,8 +160,6 @@ class TerrainLevelMetrics(Wrapper):
 
     def __init__(self, env: Any, num_levels: Optional[int] = None):
         super().__init__(env)
-        from model import terrain
-
         # the env's own level count (ResidualWalk.ctx.num_levels) unless given
         self.num_levels = int(num_levels if num_levels is not None else env.ctx.num_levels)
         ctx = getattr(env, "ctx", None)

@@ -39,8 +39,16 @@ FALL_RULE = EnvConfig()
 (:func:`mjx_envs.episode_logic.fall_condition`), at their config defaults."""
 
 
+@jax.jit
+def _fell_now(height: jax.Array, quat: jax.Array) -> jax.Array:
+    """:func:`fallen` for one control step, compiled once (the trot loop's per-step check)."""
+    roll, pitch = roll_pitch(quat)
+    return fall_condition(height, roll, pitch, FALL_RULE)
+
+
 def fallen(height, quat_wxyz) -> np.ndarray:
-    """The env's fall rule for trunk heights above the terrain [m] and quaternions (..., 4)."""
+    """The env's fall rule for trunk heights above the terrain [m] and quaternions (..., 4)
+    (one call per rollout; the per-step check in the trot loop is ``_fell_now``)."""
     q = jnp.asarray(np.asarray(quat_wxyz, np.float32).reshape(-1, 4))
     roll, pitch = jax.vmap(roll_pitch)(q)
     out = fall_condition(np.asarray(height, np.float32).reshape(-1), np.asarray(roll), np.asarray(pitch), FALL_RULE)
@@ -172,7 +180,7 @@ def run_nominal(
             quats.append(quat)
             heights.append(height)
             sats.append(np.asarray(sat))
-            down = fallen(height, quat)
+            down = bool(_fell_now(np.float32(height), quat.astype(np.float32)))
             if (down and stop_on_fall) or (handle is not None and not handle.is_running()):
                 break
     finally:
