@@ -44,9 +44,9 @@ def _versions() -> dict:
 
 
 def device_name() -> str:
-    """File-name label of this machine's JAX device: :func:`train.brax_ppo.device_label` (imported
+    """File-name label of this machine's JAX device: :func:`train.ppo_setup.device_label` (imported
     lazily: spawned Gymnasium workers import this module and must not pull JAX in at import)."""
-    from train.brax_ppo import device_label
+    from train.ppo_setup import device_label
 
     return device_label()
 

@@ -15,14 +15,13 @@ Writes ``benchmarks/results/make_train_cpu.{json,md,png}``.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from typing import List
+
+from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,19 +29,11 @@ STEM = "make_train_cpu"
 
 
 def run_seed(seed: int, extra: List[str], max_wall_s: float, max_ratio: float) -> dict:
-    work = tempfile.mkdtemp(prefix=f"make_train_seed{seed}_")
-    cmd = [sys.executable, "-m", "train", "--output-dir", work, "--name", f"seed{seed}", f"ppo.seed={seed}", *extra]
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(work, "jax_cache"))  # cold, like a first run
-    t = time.time()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.time() - t
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    (run_dir,) = glob.glob(os.path.join(work, f"*_seed{seed}"))
+    run_dir, wall, stdout, _ = train_fresh([f"ppo.seed={seed}", *extra], f"seed{seed}")
     with open(os.path.join(run_dir, "console.log"), "w") as fh:  # what the newcomer saw
-        fh.write(proc.stdout)
+        fh.write(stdout)
     r = derive(run_dir, max_ratio)
-    r.update(seed=seed, wall_s=wall, console_tail=proc.stdout.strip().splitlines()[-12:])
+    r.update(seed=seed, wall_s=wall, console_tail=stdout.strip().splitlines()[-12:])
     r["checks"]["wall"] = wall <= max_wall_s
     r["passed"] = all(r["checks"].values())
     return r
@@ -70,8 +61,7 @@ def derive(run_dir: str, max_ratio: float) -> dict:
             "env_steps": s["env_steps"], "exported_step": s["exported_step"], "physics": device.get("physics"),
             "preset": s.get("preset"), "description": s.get("description"),
             "nominal": a, "policy": b, "vel_error_ratio": ba["vel_error_ratio"], "checks": ok,
-            "curve": [{"step": e["step"], "reward": e["reward"], "vel_err": e["vel_tracking_error_per_step"],
-                       "fall_rate": e["fall_rate"]} for e in evals]}
+            "curve": eval_curve(evals)}
 
 
 def plot(result: dict, path: str) -> str:
@@ -178,7 +168,7 @@ def main(argv=None) -> dict:
     )
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = p.parse_args(argv)
-    from train.brax_ppo import device_label
+    from train.ppo_setup import device_label
 
     if args.from_json:
         with open(args.from_json) as fh:

@@ -14,13 +14,11 @@ Writes ``benchmarks/results/train_backends_<device>.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
+
+from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,16 +27,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_one(preset: str, backend: str, seed: int, extra) -> dict:
     from train.progress import read_progress
 
-    work = tempfile.mkdtemp(prefix=f"train_{backend}_")
-    cmd = [sys.executable, "-m", "train", "--preset", preset, "--output-dir", work, "--name", backend,
-           f"simulation.backend={backend}", f"ppo.seed={seed}", *extra]
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(work, "jax_cache"))  # cold, like a first run
-    t = time.time()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.time() - t
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    (run_dir,) = glob.glob(os.path.join(work, f"*_{backend}"))
+    run_dir, wall, _, cmd = train_fresh(["--preset", preset, f"simulation.backend={backend}", f"ppo.seed={seed}",
+                                         *extra], backend)
     evals = read_progress(run_dir, "eval")
     zero = read_progress(run_dir, "zero_residual")[0]
     train_rows = read_progress(run_dir, "train")
@@ -51,8 +41,7 @@ def run_one(preset: str, backend: str, seed: int, extra) -> dict:
             "end_to_end_steps_per_s": total / wall, "steady_steps_per_s": steady,
             "brax_train_steps_per_s": sorted(sps)[len(sps) // 2] if sps else None,
             "zero_residual_reward": zero["reward"], "zero_residual_vel_err": zero["vel_tracking_error_per_step"],
-            "curve": [{"step": e["step"], "reward": e["reward"], "vel_err": e["vel_tracking_error_per_step"],
-                       "fall_rate": e["fall_rate"]} for e in evals]}
+            "curve": eval_curve(evals)}
 
 
 def write(result: dict, out_dir: str) -> str:
@@ -114,7 +103,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for both runs")
     args = p.parse_args(argv)
-    from train.brax_ppo import device_label
+    from train.ppo_setup import device_label
 
     runs = []
     for b in args.backends:

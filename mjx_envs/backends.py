@@ -12,6 +12,7 @@ from typing import Optional
 from gait.gait_config import GaitConfig
 from mjx_envs.env_config import EnvConfig
 from model.simulation_config import SimulationConfig
+from model.yaml_config import ConfigError
 
 BACKENDS = ("mjx", "cmujoco")
 
@@ -28,11 +29,39 @@ def resolve_backend(sim: SimulationConfig) -> str:
     return backend
 
 
+def check_impl(sim: SimulationConfig, backend: Optional[str] = None) -> str:
+    """``sim.impl`` if it can run here, else a ConfigError saying why. ``warp`` (MuJoCo Warp) needs
+    the MJX back end, an NVIDIA GPU seen by JAX (CUDA) and the ``warp`` module (``warp-lang``)."""
+    impl = getattr(sim, "impl", "jax")
+    if impl == "jax":
+        return impl
+    backend = backend or resolve_backend(sim)
+    problems = []
+    if backend != "mjx":
+        problems.append(f"it applies to the MJX back end only, and this run's physics is '{backend}' "
+                        f"(set simulation.backend=mjx)")
+    import importlib.util
+
+    import jax
+
+    if jax.default_backend() != "gpu":
+        problems.append(f"it runs on NVIDIA GPUs only (CUDA), and JAX's default device here is "
+                        f"'{jax.default_backend()}'")
+    if importlib.util.find_spec("warp") is None:
+        problems.append("the 'warp' module is not installed (pip install warp-lang==1.18.0, the version "
+                        "mujoco-mjx[warp] pins)")
+    if problems:
+        raise ConfigError("simulation.impl=warp (MuJoCo Warp) cannot run here: " + "; ".join(problems)
+                          + ". simulation.impl=jax (the default) runs everywhere.")
+    return impl
+
+
 def make_env(sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
              gait: Optional[GaitConfig] = None):
     """The unbatched training env of the resolved back end: ``ResidualWalk`` (MJX) or
     ``CMujocoResidualWalk`` (C MuJoCo behind ``jax.pure_callback``)."""
     sim = sim or SimulationConfig()
+    check_impl(sim)
     if resolve_backend(sim) == "cmujoco":
         from mjx_envs.cmujoco_env import CMujocoResidualWalk
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from typing import Dict, List, Optional
 
 import mujoco
@@ -86,6 +87,10 @@ class BatchedPhysics:
         self._dr_base = {k: np.array(getattr(m, k)) for k in logic.DR_FIELDS}
         self.dr_layout = Packer.of(logic.info_template(ctx)["dr"])  # layout of the packed draws
         self._pools: Dict[int, tuple] = {}  # batch size -> (models, draws applied (N, ndr))
+        # one call at a time: under pmap (several local JAX devices) each device's callback comes
+        # from its own thread, and the rollout, its MjData and the model pools are shared
+        self._lock = threading.Lock()
+        self.step_batch_sizes: set = set()  # worlds per step call seen (a pmapped batch arrives split)
 
     # ---------------------------------------------------------------------------- models
     def models(self, dr: Optional[np.ndarray]) -> List[mujoco.MjModel]:
@@ -118,6 +123,10 @@ class BatchedPhysics:
         (time 0, like ``mj_resetData`` + ``mj_forward``). Returns (state (N, nstate) float64,
         sensordata (N, nsensordata) float64); rows outside ``mask`` are copied from ``state`` /
         ``sensordata`` when given, else zero."""
+        with self._lock:
+            return self._forward(qpos, qvel, ctrl, dr, mask, state, sensordata)
+
+    def _forward(self, qpos, qvel, ctrl, dr, mask, state, sensordata):
         n = len(qpos)
         m0 = self.model
         out_state = np.zeros((n, self.nstate)) if state is None else np.array(state, np.float64)
@@ -141,7 +150,12 @@ class BatchedPhysics:
         """One control step of every world: (new state (N, nstate), sensordata (N, nsensordata)),
         float64. ``kick`` (N, 2) is added to ``qvel[0:2]`` first; ``ctrl`` (N, nu) is held over the
         substeps; the warm start comes from and goes back to ``state[:, warm_slice]``."""
+        with self._lock:
+            return self._step(state, ctrl, kick, dr)
+
+    def _step(self, state, ctrl, kick, dr):
         n = len(state)
+        self.step_batch_sizes.add(n)
         st = np.array(state, np.float64)
         if kick is not None:
             v0 = self.qvel_slice.start

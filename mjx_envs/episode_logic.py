@@ -53,6 +53,7 @@ class EnvContext:
     episode_steps: int
     suite: Optional[terrain.SuiteSpec] = None  # the terrain-suite grid (world "suite"), else None
     home_trunk_height: float = rc.HOME_TRUNK_HEIGHT  # m above the ground at spawn (the model's home keyframe)
+    rough_terrain: terrain.TerrainSpec = terrain.DEFAULT_TERRAIN  # the rough world's grid, from its hfield
 
     @property
     def action_size(self) -> int:
@@ -71,7 +72,7 @@ class EnvContext:
     def num_levels(self) -> int:
         """Number of curriculum levels: ``terrain_level`` is an integer in [0, num_levels)
         (suite: the grid's difficulty rows; rough: the difficulty bands)."""
-        return self.suite.num_levels if self.suite is not None else terrain.DEFAULT_TERRAIN.num_bands
+        return self.suite.num_levels if self.suite is not None else self.rough_terrain.num_bands
 
     @property
     def num_types(self) -> int:
@@ -82,19 +83,20 @@ class EnvContext:
     @property
     def terrain_spec(self):
         """The grid geometry of ``heights``: the suite's SuiteSpec or the rough world's TerrainSpec."""
-        return self.suite if self.suite is not None else terrain.DEFAULT_TERRAIN
+        return self.suite if self.suite is not None else self.rough_terrain
 
 
 def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
                  mj_model: Optional[mujoco.MjModel] = None) -> EnvContext:
-    c = env.command
-    check_command_ranges(c.vx, c.vy, c.yaw_rate, gait)
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
     jid = m.actuator_trnid[:, 0]
     spec = robot_spec(m, sim.world_xml)  # the leg geometry and home pose come from the model
+    geometry = LegGeometry.from_robot_spec(spec)
+    c = env.command
+    check_command_ranges(c.vx, c.vy, c.yaw_rate, gait, geometry)  # with this robot's hip positions
     return EnvContext(
         sim=sim, env=env, gait=gait, mj_model=m,
-        controller=BezierController(config=gait, geometry=LegGeometry.from_robot_spec(spec)),
+        controller=BezierController(config=gait, geometry=geometry),
         idx=sensor_index(m), home_joints=np.asarray(spec.home_joints, np.float32),
         joint_lower=m.jnt_range[jid, 0].astype(np.float32), joint_upper=m.jnt_range[jid, 1].astype(np.float32),
         force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
@@ -102,6 +104,7 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
         episode_steps=int(round(env.episode_length_s / sim.control_dt)),
         suite=terrain.default_suite_spec() if sim.world == "suite" else None,
         home_trunk_height=spec.home_trunk_height,
+        rough_terrain=terrain.spec_of_model(m) if (m.nhfield and sim.world != "suite") else terrain.DEFAULT_TERRAIN,
     )
 
 
@@ -156,8 +159,8 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
         x, y = terrain.suite_spawn_xy(level, terrain_type, ux, uy, ctx.suite)
         ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y, ctx.suite)
     elif ctx.rough:
-        x, y = terrain.band_spawn_xy(level, ux, uy)
-        ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y)
+        x, y = terrain.band_spawn_xy(level, ux, uy, ctx.rough_terrain)
+        ground = terrain.footprint_max_height(jnp.asarray(ctx.heights), x, y, ctx.rough_terrain)
     else:
         x, y, ground = ux - 0.5, uy - 0.5, jnp.zeros(())
     yaw = _uniform(keys[5], (-r.heading_noise, r.heading_noise))
@@ -491,7 +494,7 @@ def off_map(ctx: EnvContext, trunk_pos: jax.Array) -> jax.Array:
         return jnp.zeros((), bool)
     if ctx.suite is not None:  # the suite has a flat border inside the heightfield: leave 0.3 m before its edge
         return terrain.suite_off_map(trunk_pos[0], trunk_pos[1], ctx.suite, margin=0.3)
-    spec = terrain.DEFAULT_TERRAIN
+    spec = ctx.rough_terrain  # the compiled heightfield's extent
     return (jnp.abs(trunk_pos[0]) > spec.size_x - 0.3) | (jnp.abs(trunk_pos[1]) > spec.size_y - 0.2)
 
 

@@ -25,6 +25,7 @@ from mujoco import mjx
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
+from mjx_envs.backends import check_impl
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.env_properties import ContextEnvProperties
 from mjx_envs.measurements import measure
@@ -39,7 +40,8 @@ class ResidualWalk(ContextEnvProperties):
                  gait: Optional[GaitConfig] = None):
         self.ctx = logic.make_context(sim or SimulationConfig(), env or EnvConfig(), gait or GaitConfig())
         self.mj_model = self.ctx.mj_model
-        self.mjx_model = mjx.put_model(self.mj_model)
+        self.impl = check_impl(self.ctx.sim, "mjx")  # "jax", or "warp" where MuJoCo Warp can run
+        self.mjx_model = mjx.put_model(self.mj_model, impl=self.impl)
         self._dr_base = {k: getattr(self.mjx_model, k) for k in logic.DR_FIELDS}
 
     def _model(self, info):
@@ -53,7 +55,7 @@ class ResidualWalk(ContextEnvProperties):
         or difficulty row (suite), ``terrain_type`` the suite's terrain type (default: from ``rng``)."""
         qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level, terrain_type)
         model = self._model(info)
-        data = mjx.make_data(model).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
+        data = mjx.make_data(model, impl=self.impl).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
         data = mjx.forward(model, data)
         meas = measure(self.ctx.idx, data.qpos, data.qvel, data.sensordata, data.actuator_force)
         obs = logic.initial_observation(self.ctx, meas, info)

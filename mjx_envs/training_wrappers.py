@@ -143,7 +143,7 @@ class Wrapper:
 
 class TerrainLevelMetrics(Wrapper):
     """Adds curriculum indicator metrics to an unbatched env (used when the training world is rough
-    or the suite and the curriculum is on; ``train.brax_ppo.make_envs``).
+    or the suite and the curriculum is on; ``train.ppo_setup.make_envs``).
 
     The env logs ``metrics['terrain_level']`` every step, and brax's training logger reports the
     mean over recent episodes of each metric's *episode sum*. To get the level *distribution*, this

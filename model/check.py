@@ -15,25 +15,13 @@ actuator or sensor, and exits 2. To train, play or evaluate with a robot that pa
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import List, Optional
 
-import mujoco
+from model.robot_spec import RobotModelError, load_robot_spec
 
-from model.robot_spec import RobotModelError, RobotSpec, robot_spec
-
-
-def check(path: str) -> RobotSpec:
-    """The :class:`RobotSpec` of the MJCF at ``path``; :class:`RobotModelError` when the file is
-    missing, does not compile, or lacks what the stack needs."""
-    if not os.path.isfile(path):
-        raise RobotModelError(path, ["file not found"])
-    try:
-        m = mujoco.MjModel.from_xml_path(path)
-    except ValueError as e:
-        raise RobotModelError(path, [f"MuJoCo cannot compile it: {str(e).strip()}"]) from None
-    return robot_spec(m, path)
+check = load_robot_spec
+"""``check(path)``: the :class:`RobotSpec` of the MJCF at ``path``, or :class:`RobotModelError`."""
 
 
 def main(argv: Optional[List[str]] = None, out=print) -> int:

@@ -7,6 +7,7 @@ import os
 import mujoco
 import numpy as np
 
+from model import robot_constants as rc
 from model import terrain
 from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
@@ -35,12 +36,29 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
         if (m.hfield_nrow[0], m.hfield_ncol[0]) != (spec.nrow, spec.ncol):
             raise ConfigError(f"{cfg.world_xml}: hfield grid differs from TerrainSpec; regenerate it")
         m.hfield_data[:] = terrain.hfield_data(cfg.terrain_seed, spec)
+    if cfg.solver_iterations is not None:
+        m.opt.iterations = cfg.solver_iterations
+    if cfg.ls_iterations is not None:
+        m.opt.ls_iterations = cfg.ls_iterations
+    if cfg.collision == "feet":
+        feet_only(m)
     if cfg.kp is not None:
         m.actuator_gainprm[:, 0] = cfg.kp
         m.actuator_biasprm[:, 1] = -cfg.kp
     if cfg.kv is not None:
         m.actuator_biasprm[:, 2] = -cfg.kv
     return m
+
+
+def feet_only(m: mujoco.MjModel) -> None:
+    """Switch off every robot collision geom but the four feet (``simulation.collision: feet``)."""
+    feet = {m.geom(name).id for name in rc.FOOT_GEOMS}
+    trunk = m.body(rc.TRUNK_BODY).id
+    for g in range(m.ngeom):
+        on_robot = m.body_rootid[m.geom_bodyid[g]] == trunk
+        if on_robot and g not in feet and m.geom_contype[g] != 0:
+            m.geom_contype[g] = 0
+            m.geom_conaffinity[g] = 0
 
 
 ROBOT_INCLUDE = '<include file="robot.xml"/>'

@@ -27,6 +27,8 @@ Units: metres, radians. Frames: trunk (body) frame x forward, y left, z up.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from typing import List, Optional, Tuple
 
 import mujoco
@@ -223,3 +225,22 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
         home_joints=tuple(home), home_trunk_height=height, total_mass=float(np.sum(m.body_mass)),
         sensor_names=tuple(mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i) or "" for i in range(m.nsensor)),
     )
+
+
+def load_robot_spec(path: str) -> RobotSpec:
+    """The :class:`RobotSpec` of the MJCF file at ``path`` (a robot on its own, or a world that
+    includes it); :class:`RobotModelError` when the file is missing, does not compile, or lacks
+    what the stack needs. Cached per file path and modification time (config loads call it)."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise RobotModelError(path, ["file not found"])
+    return _load_robot_spec(path, os.path.getmtime(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_robot_spec(path: str, mtime: float) -> RobotSpec:
+    try:
+        m = mujoco.MjModel.from_xml_path(path)
+    except ValueError as e:
+        raise RobotModelError(path, [f"MuJoCo cannot compile it: {str(e).strip()}"]) from None
+    return robot_spec(m, path)

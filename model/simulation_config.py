@@ -38,6 +38,17 @@ class SimulationConfig:
         JAX callback: the fast CPU path) or ``"auto"`` (``cmujoco`` when JAX's default backend is
         the CPU, else ``mjx``; :func:`mjx_envs.backends.resolve_backend`).
       threads: C-MuJoCo physics threads (``cmujoco`` back end, vector env); 0 = every core.
+      impl: the MJX implementation (``backend: mjx``): ``"jax"`` (default; every device) or
+        ``"warp"`` (MuJoCo Warp kernels, NVIDIA GPUs only; needs the ``warp-lang`` package that
+        ``mujoco-mjx[warp]`` pins). ``mjx_envs.backends.check_impl`` refuses ``warp`` with the
+        reason where it cannot run (docs/benchmarks.md, "MuJoCo Warp").
+      solver_iterations, ls_iterations: optional overrides of the constraint solver's iterations
+        and line-search iterations (``None`` keeps robot.xml's 4 and 8); the physics-economy sweep
+        (``benchmarks/physics_economy.py``, docs/benchmarks.md) measures what they cost and change.
+      collision: ``"all"`` (robot.xml's 16 collision spheres: 4 feet, 4 knees, 4 shins, 4 on the
+        trunk) or ``"feet"`` (only the 4 foot spheres collide, like MuJoCo Playground's Go1; the
+        knee/shin/trunk touch sensors then read zero, so the body-contact penalty and the
+        curriculum's body-contact metric go blind).
       kp, kv: optional overrides of every position servo's stiffness (N*m/rad) and damping
         (N*m*s/rad); ``None`` keeps robot.xml's values.
     """
@@ -52,6 +63,10 @@ class SimulationConfig:
     terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
     backend: str = dataclasses.field(default="auto", metadata={"choices": ("auto", "mjx", "cmujoco")})
     threads: int = dataclasses.field(default=0, metadata={"range": (0, 1024)})
+    impl: str = dataclasses.field(default="jax", metadata={"choices": ("jax", "warp")})
+    solver_iterations: Optional[int] = dataclasses.field(default=None, metadata={"range": (1, 100)})
+    ls_iterations: Optional[int] = dataclasses.field(default=None, metadata={"range": (1, 100)})
+    collision: str = dataclasses.field(default="all", metadata={"choices": ("all", "feet")})
     kp: Optional[float] = dataclasses.field(default=None, metadata={"range": (1.0, 1000.0)})
     kv: Optional[float] = dataclasses.field(default=None, metadata={"range": (0.0, 100.0)})
 
@@ -82,6 +97,12 @@ class SimulationConfig:
     def robot_path(self) -> Optional[str]:
         """Absolute path of ``robot_xml`` (None: the worlds' own ``model/robot.xml``)."""
         return None if self.robot_xml is None else self.resolve(self.robot_xml)
+
+    @property
+    def robot_file(self) -> str:
+        """The robot MJCF the worlds are built with: ``robot_path``, else the ``robot.xml`` next to
+        the world file (which the world includes)."""
+        return self.robot_path or os.path.join(os.path.dirname(self.world_xml), "robot.xml")
 
     @property
     def n_substeps(self) -> int:

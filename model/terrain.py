@@ -75,6 +75,21 @@ class TerrainSpec:
 DEFAULT_TERRAIN = TerrainSpec()
 
 
+def spec_of_model(m, base: TerrainSpec = DEFAULT_TERRAIN) -> TerrainSpec:
+    """The rough world's grid geometry as the compiled model has it: half-extents ``size_x`` /
+    ``size_y`` and grid spacing from its heightfield (``hfield_size``, ``nrow`` x ``ncol``); the
+    band layout (``num_bands``, relief, ...) from ``base``. ConfigError if the model has no
+    heightfield or its rows and columns are spaced differently."""
+    if m.nhfield < 1:
+        raise ConfigError("the model has no heightfield: not a rough world")
+    sx, sy = float(m.hfield_size[0, 0]), float(m.hfield_size[0, 1])
+    nrow, ncol = int(m.hfield_nrow[0]), int(m.hfield_ncol[0])
+    res_x, res_y = 2 * sx / (ncol - 1), 2 * sy / (nrow - 1)
+    if abs(res_x - res_y) > 1e-9 * max(res_x, 1.0):
+        raise ConfigError(f"heightfield grid spacing differs along x ({res_x:g} m) and y ({res_y:g} m)")
+    return dataclasses.replace(base, size_x=sx, size_y=sy, resolution=res_x)
+
+
 def _upsampled_noise(rng: np.random.Generator, spec: TerrainSpec, cell: float) -> np.ndarray:
     """Uniform noise on a grid of spacing ``cell`` bilinearly interpolated onto the hfield grid."""
     nx = int(np.ceil(2 * spec.size_x / cell)) + 2

@@ -42,7 +42,8 @@ from mjx_envs.episode_logic import DR_NAMES
 from playback.episode import EpisodeRecord, episode_key, policy_controller, run_episode, zero_action
 from playback.evaluation_report import jsonable, write_json
 from playback.nominal import trunk_yaw
-from playback.policy_env import (
+from train.export import load_policy
+from train.policy_env import (
     EnvConfigs,
     cached_env,
     check_policy_matches_env,
@@ -51,7 +52,6 @@ from playback.policy_env import (
     meta_path,
     with_world,
 )
-from train.export import load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
 MODES = ("command_grid", "push", "stand")

@@ -73,7 +73,8 @@ from playback.evaluation_report import (
     write_json,
     write_markdown,
 )
-from playback.policy_env import (
+from train.export import ExportError, load_policy
+from train.policy_env import (
     EnvConfigs,
     cached_env,
     cached_vector_env,
@@ -83,7 +84,6 @@ from playback.policy_env import (
     meta_path,
     with_world,
 )
-from train.export import ExportError, load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
 WORLDS = ("flat", "rough", "suite")

@@ -66,7 +66,8 @@ def _ground_height_fn(m: mujoco.MjModel):
     heights = terrain_heights(m)
     if heights is None:
         return lambda x, y: 0.0
-    return lambda x, y: float(terrain.height_at(heights, x, y))
+    spec = terrain.spec_of_model(m)
+    return lambda x, y: float(terrain.height_at(heights, x, y, spec))
 
 
 def initial_data(m: mujoco.MjModel, band: int = 2) -> mujoco.MjData:
@@ -78,7 +79,7 @@ def initial_data(m: mujoco.MjModel, band: int = 2) -> mujoco.MjData:
     mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
     if m.nhfield > 0:
         ground = _ground_height_fn(m)
-        x0, y0 = terrain.band_spawn_xy(band, 0.5, 0.5)
+        x0, y0 = terrain.band_spawn_xy(band, 0.5, 0.5, terrain.spec_of_model(m))
         xs = np.linspace(x0 - 0.35, x0 + 0.35, 15)
         ys = np.linspace(y0 - 0.25, y0 + 0.25, 11)
         highest = max(ground(x, y) for x in xs for y in ys)
@@ -321,7 +322,8 @@ def run_nominal_mjx_batch(
         if heights_grid is None:
             height = walk_pos[:, 2]
         else:
-            height = walk_pos[:, 2] - np.asarray(terrain.height_at(heights_grid, walk_pos[:, 0], walk_pos[:, 1]))
+            height = walk_pos[:, 2] - np.asarray(terrain.height_at(heights_grid, walk_pos[:, 0], walk_pos[:, 1],
+                                                                   terrain.spec_of_model(m)))
         res = summarize_trot(trunk_pos, trunk_quat, height, sat[n_stand:], dt)
         res["compile_and_run_s"] = elapsed
         results.append(res)

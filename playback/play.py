@@ -36,7 +36,9 @@ from model import terrain
 from model.yaml_config import ConfigError
 from playback.episode import policy_controller, run_episode, zero_action
 from playback.episode_metrics import gravity, robot_mass, summarize_episode
-from playback.policy_env import (
+from playback.video import VideoWriter, check_video_path, frame_steps, offscreen_gl_problem
+from train.export import ExportError, load_policy
+from train.policy_env import (
     EnvConfigs,
     check_policy_matches_env,
     configs_from_meta,
@@ -45,8 +47,6 @@ from playback.policy_env import (
     meta_path,
     with_world,
 )
-from playback.video import VideoWriter, check_video_path, frame_steps, offscreen_gl_problem
-from train.export import ExportError, load_policy
 
 DEFAULT_COMMAND = (0.3, 0.0, 0.0)
 """Velocity command of a playback unless given: (vx m/s, vy m/s, yaw rate rad/s)."""

@@ -40,7 +40,8 @@ from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml
 from playback.episode import episode_key, policy_controller, roll_pitch, run_episode, zero_action
 from playback.episode_metrics import NUM_LEGS, NUM_SERVOS, gravity, robot_mass, summarize_episode
-from playback.policy_env import (
+from train.export import ExportError, load_policy
+from train.policy_env import (
     EnvConfigs,
     cached_env,
     check_policy_matches_env,
@@ -48,7 +49,6 @@ from playback.policy_env import (
     meta_path,
     with_world,
 )
-from train.export import ExportError, load_policy
 
 DEFAULT_THRESHOLDS = os.path.join(REPO_ROOT, "configs", "safety.yaml")
 POLICY, NOMINAL = "policy", "nominal"

@@ -30,7 +30,7 @@ if REPO not in sys.path:  # run as a plain script from a checkout
 from model import robot_constants as rc  # noqa: E402
 from playback.episode import EpisodeRecord, policy_controller, roll_pitch, run_episode, zero_action  # noqa: E402
 from playback.nominal import trunk_yaw  # noqa: E402
-from playback.policy_env import (  # noqa: E402
+from train.policy_env import (  # noqa: E402
     check_policy_matches_env,
     configs_from_meta,
     default_configs,

@@ -1,4 +1,5 @@
-"""benchmarks/env_throughput.py in --quick mode writes well-formed results (the learning-signal and
+"""benchmarks/env_throughput.py and profile_step.py in --quick mode write well-formed results, the
+physics-economy verdict is right (the learning-signal and
 time-to-walk scripts are exercised on a real run in tests/test_train_brax.py)."""
 
 import json
@@ -58,3 +59,43 @@ def test_compare_runs_tables_learning_curves(tmp_path):
     assert "| res | 2,000 | 4 | 12.0 | 0.300 | 0.100 | 0.400 |" in md
     assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert compare_runs.main([str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+def test_profile_step_quick_writes_results(tmp_path):
+    """Every part is timed (positive µs per env step) and the table has them in order."""
+    from benchmarks import profile_step
+
+    res = profile_step.main(["--quick", "--out", str(tmp_path)])
+    (row,) = res["rows"]
+    assert row["backend"] == "cmujoco" and row["world"] == "flat" and row["batch"] == 16
+    us = row["us_per_env_step"]
+    assert set(us) == set(profile_step.PARTS) and all(v > 0 for v in us.values()), us
+    # the full step runs gait + IK, physics and post-physics, so it costs at least its physics
+    assert us["full step"] > us["physics"], us
+    data = json.load(open(os.path.join(str(tmp_path), f"profile_step_{res['device']}_quick.json")))
+    assert data["rows"] == res["rows"] and data["learner"]["update_per_env_step_s"] > 0
+    md = open(os.path.join(str(tmp_path), f"profile_step_{res['device']}_quick.md")).read()
+    assert "| back end | world | gait + IK | physics | obs + reward + done | full step | policy | PPO update |" in md
+
+
+def test_physics_economy_judgement():
+    """The sweep's verdict: a setting passes only within every tolerance of the baseline, and the
+    fastest passing setting is picked per world (synthetic rows; the sweep itself is too slow for CI
+    on a CPU: ~90 s per setting and world, most of it MJX compilation)."""
+    from benchmarks.physics_economy import fastest_keeping, judge, parse_setting
+
+    assert parse_setting("1/5/feet") == (1, 5, "feet")
+
+    def row(setting, world, sps, drift=0.001, rew=0.001, succ=1.0, dist=2.0):
+        return {"setting": setting, "world": world, "mjx_steps_per_s": sps, "drift_max_m": drift,
+                "reward_rel": rew, "walk_success": succ, "walk_distance_m": dist}
+
+    rows = [row("4/8/all", "flat", 100), row("1/5/all", "flat", 150), row("1/5/feet", "flat", 200, drift=0.05),
+            row("4/8/all", "rough", 100), row("1/5/all", "rough", 130, dist=1.85), row("2/4/all", "rough", 120)]
+    judge(rows, "4/8/all")
+    verdict = {(r["world"], r["setting"]): r["keeps_parity_and_walking"] for r in rows}
+    assert verdict == {("flat", "4/8/all"): True, ("flat", "1/5/all"): True, ("flat", "1/5/feet"): False,
+                       ("rough", "4/8/all"): True, ("rough", "1/5/all"): False, ("rough", "2/4/all"): True}
+    assert rows[2]["checks"]["parity_drift"] is False and rows[4]["checks"]["walk_distance"] is False
+    assert fastest_keeping(rows) == {"flat": "1/5/all", "rough": "2/4/all"}
+    assert rows[1]["mjx_speedup"] == pytest.approx(1.5)

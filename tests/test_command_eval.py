@@ -17,7 +17,7 @@ from random_policy_export import write_random_export
 
 from playback import command_eval as ce
 from playback import evaluate as ev
-from playback.policy_env import default_configs
+from train.policy_env import default_configs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -14,7 +14,7 @@ from mjx_envs.vector_env import ResidualWalkVectorEnv
 from playback import evaluate as ev
 from playback.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
 from playback.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
-from playback.policy_env import default_configs, make_env, with_world
+from train.policy_env import default_configs, make_env, with_world
 
 SUMMARY_KEYS = {"episodes", "success_rate", "falls", "nan_physics", "out_of_bounds", "distance_m_mean",
                 "distance_m_std", "mean_forward_speed_mps", "vel_tracking_error_mps", "yaw_rate_error_radps",

@@ -4,7 +4,7 @@ of the same preset that must visibly learn.
 The full preset (1.72 M env steps, ~7 min on 2 cores) is measured by
 ``python -m benchmarks.make_train_cpu`` (benchmarks/results/make_train_cpu.md: 3 seeds, the
 policy's tracking error ends at ≤ 0.5x the nominal gait's). Here the same preset is cut to its
-first epoch (122,880 env steps, ~70 s on 2 cores) and trained with 2 seeds; each must lower the evaluation
+first epoch (122,880 env steps, ~70 s on 2 cores) and trained with seed 0 (the default); it must lower the evaluation
 velocity-tracking error (30 fixed episodes on the held-out rough terrain seed) to at most
 ``MAX_RATIO`` of the nominal gait's on the same episodes, with no more falls (measured values next
 to the constants; an untrained policy scores ~1.0).
@@ -45,7 +45,7 @@ def test_default_preset_values():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])  # seed 1 measured 0.697 (2026-11-27); one seed keeps CI short
 def test_ci_sized_default_run_beats_the_gait(seed, tmp_path):
     cmd = [
         sys.executable,
@@ -61,6 +61,7 @@ def test_ci_sized_default_run_beats_the_gait(seed, tmp_path):
         *CI_STEPS,
     ]
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO, ".jax_cache"))
+    env.pop("XLA_FLAGS", None)  # the user's compiler settings (conftest lowers XLA's optimisation for tests)
     proc = subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     (run_dir,) = glob.glob(os.path.join(str(tmp_path), "runs_rel", f"*_s{seed}"))

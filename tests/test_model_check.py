@@ -86,6 +86,18 @@ def test_robot_xml_key_is_validated():
         load_simulation_config(robot_xml="model/robots/nope.xml")
 
 
+def test_command_box_is_checked_with_the_configured_robots_hips():
+    """The config-load check of env.command against the gait's foot-speed limit uses the hips of
+    the robot being trained: vx 0-1.1 m/s with yaw +-1.6 rad/s needs 1.355 m/s of foot speed on the
+    shipped robot (limit 1.364) but 1.398 m/s on the long robot, whose hips sit further out."""
+    from train.config import load_train_config
+
+    box = ["env.command.vx=[0.0, 1.1]", "env.command.vy=[0.0, 0.0]", "env.command.yaw_rate=[-1.6, 1.6]"]
+    load_train_config(preset="ci_tiny", overrides=box)  # the shipped robot can
+    with pytest.raises(ConfigError, match=r"needs a foot speed of 1\.39\d m/s"):
+        load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={LONG}"])
+
+
 def test_second_robot_stands_and_walks_with_the_nominal_gait():
     from gait.gait_config import GaitConfig
     from ik.leg_geometry import DEFAULT_GEOMETRY

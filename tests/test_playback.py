@@ -14,15 +14,15 @@ from model import terrain
 from playback import play as play_cli
 from playback.episode import episode_key, roll_pitch, run_episode, set_command, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
-from playback.policy_env import (
+from playback.video import frame_steps, offscreen_gl_problem
+from train.export import ExportError, load_policy
+from train.policy_env import (
     check_policy_matches_env,
     configs_from_meta,
     default_configs,
     make_env,
     observation_mismatch,
 )
-from playback.video import frame_steps, offscreen_gl_problem
-from train.export import ExportError, load_policy
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from gait.bezier_gait import GaitState
 from gait.controller import BezierController
 from playback import robot_loop as rl
 from playback.episode import set_command
-from playback.policy_env import configs_from_meta, make_env, with_world
 from train.export import load_policy
+from train.policy_env import configs_from_meta, make_env, with_world
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(ROOT, "policies", "quad12_rough_h200")

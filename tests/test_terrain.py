@@ -355,3 +355,33 @@ def test_suite_world_has_the_robots_actuators_and_sensors():
     np.testing.assert_array_equal(flat.actuator_ctrlrange, suite.actuator_ctrlrange)
     assert loading.sensor_slices_of(flat) == loading.sensor_slices_of(suite)
     assert suite.opt.timestep == flat.opt.timestep and suite.nbody == flat.nbody
+
+
+def test_rough_world_extent_comes_from_the_compiled_heightfield(tmp_path):
+    """The env's grid (ground heights, spawn bands, the off-map edge) follows the world's <hfield>,
+    not a second copy of its size: a world with a 4 m x 2.5 m heightfield (half-extents) at the
+    same 5 cm spacing gives a context whose edge is there."""
+    import jax.numpy as jnp
+
+    from gait.gait_config import GaitConfig
+    from mjx_envs.env_config import EnvConfig
+    from mjx_envs.episode_logic import make_context, off_map
+    from model.simulation_config import REPO_ROOT, load_simulation_config
+    from model.terrain import DEFAULT_TERRAIN
+
+    text = open(os.path.join(REPO_ROOT, "model", "world_train.xml")).read()
+    small = text.replace('<hfield name="terrain" file="terrain_seed0.bin" size="8.0 4.5 0.10 0.10"/>',
+                         '<hfield name="terrain" nrow="101" ncol="161" size="4.0 2.5 0.10 0.10"/>')
+    assert small != text
+    path = tmp_path / "world_small.xml"
+    path.write_text(small)
+    sim = load_simulation_config(world="rough", rough_xml=str(path), robot_xml="model/robot.xml")
+    ctx = make_context(sim, EnvConfig(), GaitConfig())
+    spec = ctx.terrain_spec
+    assert (spec.size_x, spec.size_y) == (4.0, 2.5) and spec.resolution == pytest.approx(0.05)
+    assert (spec.nrow, spec.ncol) == ctx.heights.shape == (101, 161)
+    assert bool(off_map(ctx, jnp.array([3.8, 0.0, 0.3])))  # beyond 4.0 - 0.3 m
+    assert not bool(off_map(ctx, jnp.array([3.6, 2.2, 0.3])))
+    shipped = make_context(load_simulation_config(world="rough"), EnvConfig(), GaitConfig())
+    assert shipped.terrain_spec == DEFAULT_TERRAIN  # the committed world: the spec it was generated from
+    assert not bool(off_map(shipped, jnp.array([3.8, 0.0, 0.3])))

@@ -194,19 +194,6 @@ def test_export_plays_in_both_backends(killed_and_resumed):
     assert (final["cmujoco"][1] > 0.1).all(), final  # commands are 0.2-0.5 m/s forward: > 0.1 m in 1 s
 
 
-def test_mjx_backend_trains_and_exports(tmp_path):
-    """The GPU path (simulation.backend=mjx) still trains end to end on the CPU (ci_tiny)."""
-    from train.__main__ import main
-
-    lines = []
-    main(["--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", "mjx", "simulation.backend=mjx"],
-         console=lines.append)
-    (run_dir,) = glob.glob(os.path.join(str(tmp_path), "*_mjx"))
-    assert read_progress(run_dir, "device")[0]["physics"] == "mjx"
-    assert os.path.isfile(os.path.join(run_dir, "export", "meta.json"))
-    assert read_progress(run_dir, "done")[-1]["step"] == 480
-
-
 def test_export_reproduces_in_memory_policy(killed_and_resumed):
     from mjx_envs.residual_walk import ResidualWalk
     from train.config import load_resolved_config

@@ -141,12 +141,38 @@ def test_eval_terrain_seed_must_be_held_out():
 
 def test_activation_tables_cover_the_config_names():
     """One list of names (train.config.ACTIVATIONS); each framework's table implements exactly it."""
-    from train.brax_ppo import activation_fn
     from train.config import ACTIVATIONS
     from train.export import ACTIVATIONS as NUMPY_ACTIVATIONS
+    from train.ppo_setup import activation_fn
     from train.sb3 import TORCH_ACTIVATIONS
 
     assert set(TORCH_ACTIVATIONS) == set(ACTIVATIONS)
     assert set(NUMPY_ACTIVATIONS) - set(ACTIVATIONS) <= {"silu"}  # the loader also reads brax's name for swish
     assert set(ACTIVATIONS) <= set(NUMPY_ACTIVATIONS)
     assert all(callable(activation_fn(n)) for n in ACTIVATIONS)
+
+
+def test_multi_host_flags_call_jax_distributed_initialize(monkeypatch):
+    """--coordinator/--num-processes/--process-id hand their values to jax.distributed.initialize
+    (before anything else runs); incomplete or inconsistent flags are refused."""
+    import jax
+
+    from train.__main__ import main
+
+    seen = {}
+
+    class Initialised(Exception):
+        pass
+
+    def fake_initialize(**kwargs):
+        seen.update(kwargs)
+        raise Initialised
+
+    monkeypatch.setattr(jax.distributed, "initialize", fake_initialize)
+    with pytest.raises(Initialised):
+        main(["--coordinator", "10.0.0.1:1234", "--num-processes", "2", "--process-id", "1", "--preset", "ci_tiny"])
+    assert seen == {"coordinator_address": "10.0.0.1:1234", "num_processes": 2, "process_id": 1}
+    with pytest.raises(ConfigError, match="go together"):
+        main(["--coordinator", "10.0.0.1:1234", "--preset", "ci_tiny"])
+    with pytest.raises(ConfigError, match="must lie in 0..1"):
+        main(["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"])

@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
     p.add_argument("--list-presets", action="store_true", help="print the presets of the config file and exit")
+    mh = p.add_argument_group("several hosts (jax.distributed.initialize; docs/training.md, 'Many GPUs')")
+    mh.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                    help="address of process 0, the same on every host")
+    mh.add_argument("--num-processes", type=int, default=None, help="how many processes (hosts) in all")
+    mh.add_argument("--process-id", type=int, default=None, help="this process's index, 0 .. N-1")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. ppo.learning_rate=1e-4")
     return p
 
@@ -49,6 +54,26 @@ def default_preset() -> str:
     import jax
 
     return "gpu" if jax.default_backend() == "gpu" else "cpu_small"
+
+
+def init_distributed(args) -> bool:
+    """``jax.distributed.initialize`` when ``--coordinator`` is given (all three flags needed):
+    brax PPO then pmaps over every GPU of every host, process 0 evaluates, checkpoints and exports.
+    Returns whether it initialised."""
+    from model.yaml_config import ConfigError
+
+    given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
+    if not any(given):
+        return False
+    if not all(given):
+        raise ConfigError("--coordinator, --num-processes and --process-id go together (jax.distributed.initialize)")
+    if not 0 <= args.process_id < args.num_processes:
+        raise ConfigError(f"--process-id {args.process_id} must lie in 0..{args.num_processes - 1}")
+    import jax
+
+    jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                               process_id=args.process_id)
+    return True
 
 
 def main(argv: Optional[List[str]] = None, console=print):
@@ -61,6 +86,7 @@ def main(argv: Optional[List[str]] = None, console=print):
     from train.config import DEFAULT_TRAIN_YAML, list_presets, load_resolved_config, load_train_config
 
     args = build_parser().parse_args(argv)
+    init_distributed(args)
     if args.list_presets:
         console("presets in " + (args.config or DEFAULT_TRAIN_YAML) + ": " + ", ".join(list_presets(args.config)))
         return None
@@ -108,7 +134,7 @@ def main(argv: Optional[List[str]] = None, console=print):
 
     from train.run_dir import make_run_dir, setup_jax_cache
 
-    setup_jax_cache(cfg.run.jax_cache_dir)
+    setup_jax_cache(cfg.run.jax_cache_dir, cfg.run.jax_cache_min_compile_s)
     if run_dir is None:
         out = args.output_dir or cfg.run.output_dir
         run_dir = make_run_dir(out, args.name if args.name is not None else cfg.run.name)

@@ -23,7 +23,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from gait.command_limits import check_command_ranges
 from gait.gait_config import GaitConfig
+from ik.leg_geometry import LegGeometry
 from mjx_envs.env_config import EnvConfig
+from model.robot_spec import load_robot_spec
 from model.simulation_config import REPO_ROOT, SimulationConfig
 from model.yaml_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
 
@@ -162,6 +164,9 @@ class RunConfig:
         the terrain-curriculum level distribution of the training envs.
       training_metrics_steps: env steps between training-metric logs (null: every training step).
       jax_cache_dir: persistent JAX compilation cache (null: off); relative to the repo root.
+      jax_cache_min_compile_s: computations that compiled faster than this [s] are not cached
+        (default 0: all; JAX's own default is 1 s, but a CPU run compiles ~100 small programs of
+        ~0.4 s each, which then compile again in every process: benchmarks/results/compile_time_*.md).
       export_policy: which parameters ``export/`` gets: ``best`` (the best evaluation of the run,
         kept in ``RUN_DIR/best/``) or ``final`` (the last ones).
       early_stopping: see :class:`EarlyStoppingConfig`.
@@ -176,6 +181,7 @@ class RunConfig:
     log_training_metrics: bool = True
     training_metrics_steps: Optional[int] = field(default=None, metadata={"range": (1, None)})
     jax_cache_dir: Optional[str] = ".jax_cache"
+    jax_cache_min_compile_s: float = field(default=0.0, metadata={"range": (0.0, None)})
     export_policy: str = field(default="best", metadata={"choices": ("best", "final")})
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
@@ -308,7 +314,8 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
         raise ConfigError(f"key 'run.eval_terrain_seed' = {run.eval_terrain_seed} in {where} equals "
                           f"simulation.terrain_seed: evaluate on a terrain seed training never uses")
     cmd = sections["env"].command
-    check_command_ranges(cmd.vx, cmd.vy, cmd.yaw_rate, sections["gait"], where=f"env.command in {where}")
+    geometry = LegGeometry.from_robot_spec(load_robot_spec(sim.robot_file))  # the hips of the robot trained
+    check_command_ranges(cmd.vx, cmd.vy, cmd.yaw_rate, sections["gait"], geometry, where=f"env.command in {where}")
     return TrainConfig(**sections, source=where, preset=preset)
 
 

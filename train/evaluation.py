@@ -75,6 +75,9 @@ class PolicyEvaluator:
         """Per-episode results as numpy: ``return`` (N,), ``length`` (N,), ``metrics`` {name: (N,)},
         plus ``eval_time_s``."""
         t = time.time()
+        # host copies: brax hands over parameters with the sharding of wherever they came from
+        # (step 0 vs after an epoch), and each sharding would compile the rollout once more
+        params = jax.device_get(params)
         out = self._rollout(params, jnp.float32(action_scale), self._keys, self._policy_key)
         out = jax.tree_util.tree_map(np.asarray, out)
         out["eval_time_s"] = time.time() - t

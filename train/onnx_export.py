@@ -253,25 +253,26 @@ def record_observations(
     up to ``seconds`` with seeds ``seed, seed+1, ...`` until ``n`` observations (at most ``max_episodes``)."""
     if int(n) <= 0:
         return np.zeros((0, policy.observation_size), np.float32)
-    from playback.episode import episode_key, policy_controller, run_episode
-    from playback.policy_env import cached_env, check_policy_matches_env, configs_from_meta, meta_path, with_world
+    import jax
+
+    from train.policy_env import cached_env, check_policy_matches_env, configs_from_meta, meta_path, with_world
 
     configs = with_world(configs_from_meta(policy.meta, meta_path(policy)), world)
     env = cached_env(configs)
     check_policy_matches_env(policy.meta, env, meta_path(policy))
-    act = policy_controller(policy)
     seen: List[np.ndarray] = []
-
-    def controller(obs):
-        seen.append(np.array(obs, np.float32, copy=True))
-        return act(obs)
-
     steps = int(round(seconds / float(configs.simulation.control_dt)))
     for ep in range(int(max_episodes)):
         remaining = int(n) - len(seen)
         if remaining <= 0:
             break
-        run_episode(env, controller, min(steps, remaining), episode_key(seed, ep))
+        # the reset key of playback's episode ``ep`` of seed ``seed`` (playback.episode.episode_key)
+        obs, _ = env.reset(options={"key": jax.random.fold_in(jax.random.PRNGKey(int(seed)), ep)})
+        for _ in range(min(steps, remaining)):
+            seen.append(np.array(obs, np.float32, copy=True))
+            obs, _, terminated, truncated, info = env.step(np.asarray(policy.act(obs), np.float32))
+            if terminated or (truncated and info.get("off_map", False)):
+                break
     return np.asarray(seen[: int(n)], np.float32).reshape(-1, policy.observation_size)
 
 

@@ -36,8 +36,9 @@ def make_run_dir(output_dir: str, name: str = "", now: Optional[datetime.datetim
             path = f"{base}-{n}"
 
 
-def setup_jax_cache(cache_dir: Optional[str]) -> Optional[str]:
-    """Point JAX's persistent compilation cache at ``cache_dir`` (relative: to the repo root).
+def setup_jax_cache(cache_dir: Optional[str], min_compile_s: float = 0.0) -> Optional[str]:
+    """Point JAX's persistent compilation cache at ``cache_dir`` (relative: to the repo root);
+    computations compiled in less than ``min_compile_s`` seconds are not written to it.
 
     ``JAX_COMPILATION_CACHE_DIR`` in the environment wins. Returns the directory used (None: off).
     """
@@ -51,7 +52,7 @@ def setup_jax_cache(cache_dir: Optional[str]) -> Optional[str]:
     )
     if path:
         jax.config.update("jax_compilation_cache_dir", os.path.abspath(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_s))
     return path
 
 

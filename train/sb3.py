@@ -256,8 +256,8 @@ def train_sb3(cfg: TrainConfig, run_dir: str, resume: bool = False, console=prin
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from train.brax_ppo import describe_device
     from train.export import EXPORT_SUBDIR
+    from train.ppo_setup import describe_device
     from train.run_dir import record_config
 
     t0 = time.time()

@@ -1,0 +1,110 @@
+"""What a Brax PPO run is built from: the network factory, the training and evaluation envs, and
+the device/physics labels the logs and results files carry (used by :mod:`train.runner`, the SB3
+path and the benchmarks)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, Callable, Dict, Tuple
+
+from train.config import TrainConfig
+
+
+def activation_fn(name: str):
+    """The flax activation named by ``ppo.activation`` (``train.config.ACTIVATIONS``)."""
+    from flax import linen
+
+    return {"relu": linen.relu, "tanh": linen.tanh, "swish": linen.swish, "elu": linen.elu}[name]
+
+
+def make_network_factory(ppo_cfg) -> Callable:
+    """``brax.training.agents.ppo.networks.make_ppo_networks`` with the config's sizes bound.
+
+    Only registered (name-serialisable) functions are bound, so brax's checkpoint config works.
+    """
+    import jax
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    kwargs: Dict[str, Any] = dict(
+        policy_hidden_layer_sizes=tuple(ppo_cfg.policy_hidden_layer_sizes),
+        value_hidden_layer_sizes=tuple(ppo_cfg.value_hidden_layer_sizes),
+        activation=activation_fn(ppo_cfg.activation),
+        distribution_type=ppo_cfg.distribution,
+    )
+    if ppo_cfg.distribution == "normal":
+        kwargs.update(noise_std_type="log", init_noise_std=ppo_cfg.init_noise_std)
+        if ppo_cfg.mean_init_scale > 0:
+            kwargs.update(mean_kernel_init_fn=jax.nn.initializers.variance_scaling,
+                          mean_kernel_init_kwargs={"scale": ppo_cfg.mean_init_scale, "mode": "fan_in",
+                                                   "distribution": "uniform"})
+        else:
+            kwargs.update(mean_kernel_init_fn=jax.nn.initializers.constant,
+                          mean_kernel_init_kwargs={"value": 0.0})
+    return functools.partial(ppo_networks.make_ppo_networks, **kwargs)
+
+
+def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
+    """``(training env, eval env, raw training env)``; the training env carries curriculum metrics
+    on the rough world."""
+    from mjx_envs.backends import make_env
+    from mjx_envs.training_wrappers import TerrainLevelMetrics
+    from model import terrain
+
+    raw = make_env(cfg.simulation, cfg.env, cfg.gait)
+    train_env = raw
+    if cfg.simulation.world in ("rough", "suite") and cfg.env.curriculum.enabled:
+        train_env = TerrainLevelMetrics(raw)
+    eval_cfg = cfg.env
+    eval_sim = cfg.simulation.replace(world=cfg.run.eval_world)
+    if cfg.run.eval_world != "flat":
+        # fixed evaluation episodes spread over every level (and, on the suite, every type: drawn
+        # from each episode's key), on a terrain seed training never uses
+        num_levels = (terrain.default_suite_spec().num_levels if cfg.run.eval_world == "suite"
+                      else terrain.DEFAULT_TERRAIN.num_bands)
+        eval_cfg = dataclasses.replace(cfg.env, curriculum=dataclasses.replace(
+            cfg.env.curriculum, initial_max_level=num_levels - 1))
+        if cfg.run.eval_terrain_seed is not None:
+            eval_sim = eval_sim.replace(terrain_seed=cfg.run.eval_terrain_seed)
+    eval_env = make_env(eval_sim, eval_cfg, cfg.gait)
+    return train_env, eval_env, raw
+
+
+def device_label() -> str:
+    """Short file-name label of the device: ``"nvidia-h200"``, ``"cpu-2core"`` (results files use it)."""
+    import jax
+
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return str(getattr(d, "device_kind", d.platform)).lower().replace(" ", "-")
+
+
+def describe_device() -> str:
+    """``"gpu: NVIDIA H100 (1 device)"`` / ``"cpu: 2 cores (1 device)"``."""
+    import jax
+
+    devs = jax.devices()
+    backend = jax.default_backend()
+    if backend == "cpu":
+        return f"cpu: {os.cpu_count()} cores ({len(devs)} JAX device{'s' if len(devs) > 1 else ''})"
+    kind = getattr(devs[0], "device_kind", str(devs[0]))
+    return f"{backend}: {kind} ({len(devs)} device{'s' if len(devs) > 1 else ''})"
+
+
+def describe_physics(env) -> str:
+    """``"cmujoco (C MuJoCo, mujoco.rollout, 2 threads)"`` or ``"mjx"``: the training env's back end."""
+    physics = getattr(env, "physics", None)
+    if physics is not None:
+        return f"cmujoco (C MuJoCo, mujoco.rollout, {physics.nthread} thread{'s' if physics.nthread > 1 else ''})"
+    return "mjx"
+
+
+def observation_normalizer(pcfg):
+    """brax's running-statistics normaliser, or the identity when ``ppo.normalize_observations`` is off."""
+    from brax.training.acme import running_statistics
+
+    if pcfg.normalize_observations:
+        return running_statistics.normalize
+    return lambda x, y: x

@@ -1,0 +1,538 @@
+"""One Brax PPO training run, with named parts: :class:`TrainingRun`.
+
+    run = TrainingRun(cfg, "runs/residual_ppo/my_run")       # or resume=True
+    result = run.run()                                        # -> TrainResult
+
+What each part does (details in docs/training.md):
+
+* ``__init__``: where the run starts (:meth:`TrainingRun._start_point`: step 0, or the newest
+  checkpoint of ``run_dir`` with its parameters, observation statistics, Adam state and run
+  state), the recorded config, the envs (:func:`train.ppo_setup.make_envs`), the network and the
+  evaluator;
+* :meth:`TrainingRun.train`: ``brax.training.agents.ppo.train`` cut into ``ppo.num_evals - 1``
+  equal epochs; brax calls :meth:`on_policy_params` after each epoch and :meth:`on_progress`
+  right after it (and for the training-episode metrics);
+* :meth:`TrainingRun.evaluate_baseline`: the zero-residual policy (the nominal trot alone) at step
+  0, the baseline every later evaluation is compared with;
+* :meth:`TrainingRun.evaluate`: the policy on the fixed evaluation episodes; the best-evaluated
+  parameters are kept in ``RUN_DIR/best/``;
+* :meth:`TrainingRun.checkpoint`: parameters, optimizer state and run state (evaluations, early
+  stopper, clock) every ``run.checkpoint_every_evals`` epochs, at the end and before an early stop;
+* :meth:`TrainingRun.check_early_stop`: the plateau rule (:class:`EarlyStopping`); it raises
+  :class:`EarlyStop` out of brax, and the run still checkpoints and exports;
+* :meth:`TrainingRun.export`: ``export/`` (best or final parameters, ``run.export_policy``) with
+  ONNX when available; :meth:`TrainingRun.report`: the before/after summary and learning curve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from train.checkpoints import (
+    BEST_SUBDIR,
+    CheckpointError,
+    checkpoint_config_path,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest,
+    read_optimizer_state,
+    save_checkpoint,
+)
+from train.config import TrainConfig, load_resolved_config
+from train.optimizer_state import OptimizerStateHook, adam_count
+from train.ppo_setup import (
+    describe_device,
+    describe_physics,
+    device_label,
+    make_envs,
+    make_network_factory,
+    observation_normalizer,
+)
+from train.progress import ProgressLogger
+from train.run_dir import record_config
+from train.run_summary import before_after, plot_learning_curve, summary_lines, write_summary
+
+
+class EarlyStop(Exception):
+    """Raised from brax's progress callback to end training early (caught by :meth:`TrainingRun.train`)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :meth:`TrainingRun.run` (and ``train.brax_ppo.train_policy``) returns.
+
+    Attributes:
+      run_dir, export_dir: where the run and its export are.
+      params: final ``(normalizer state, policy params, value params)``.
+      export_params: the parameters written to ``export/`` (best or final, ``run.export_policy``);
+      export_step: the env step they come from.
+      make_policy: brax ``make_inference_fn(ppo_network)``; ``make_policy(params, deterministic=True)``.
+      start_step: env step the run (or resumed run) started from; ``final_step``: where it ended.
+      evals: every evaluation summary of this run (with ``step``), oldest first.
+      final_eval: the last evaluation summary; ``zero_residual_eval``: the baseline's.
+      stopped_early: early stopping ended the run.
+      wall_time_s: seconds of this call.
+      summary: the before/after comparison (train/run_summary.py: nominal gait vs the exported
+        policy on the evaluation episodes), also in ``RUN_DIR/summary.json``; None without a
+        zero-residual evaluation.
+    """
+
+    run_dir: str
+    export_dir: str
+    params: Any
+    export_params: Any
+    export_step: int
+    make_policy: Callable
+    start_step: int
+    final_step: int
+    evals: List[Dict[str, Any]]
+    final_eval: Dict[str, Any]
+    zero_residual_eval: Optional[Dict[str, Any]]
+    stopped_early: bool
+    wall_time_s: float
+    summary: Optional[Dict[str, Any]] = None
+
+
+class EarlyStopping:
+    """Plateau detector on the evaluation reward.
+
+    ``update(reward)`` returns True once ``patience`` consecutive evaluations did not beat the best
+    so far by more than ``min_delta``, provided at least ``min_evals`` evaluations were seen.
+    """
+
+    def __init__(self, enabled: bool, patience: int, min_delta: float, min_evals: int = 0):
+        self.enabled, self.patience, self.min_delta, self.min_evals = enabled, patience, min_delta, min_evals
+        self.best = -math.inf
+        self.best_step: Optional[int] = None
+        self.since_best = 0
+        self.count = 0
+
+    def update(self, reward: float, step: Optional[int] = None) -> bool:
+        self.count += 1
+        if reward > self.best + self.min_delta or self.best_step is None:
+            self.best, self.best_step, self.since_best = float(reward), step, 0
+        else:
+            self.since_best += 1
+        return bool(self.enabled and self.count >= self.min_evals and self.since_best >= self.patience)
+
+    def state(self) -> Dict[str, Any]:
+        return {"best": self.best, "best_step": self.best_step, "since_best": self.since_best, "count": self.count}
+
+    def load(self, s: Dict[str, Any]) -> None:
+        self.best = float(s.get("best", -math.inf)) if s.get("best") is not None else -math.inf
+        self.best_step = s.get("best_step")
+        self.since_best = int(s.get("since_best", 0))
+        self.count = int(s.get("count", 0))
+
+
+def _to_numpy_tree(tree):
+    import jax
+
+    return jax.tree_util.tree_map(lambda x: np.asarray(x), tree)
+
+
+def _check_devices(pcfg) -> int:
+    """Local JAX devices brax PPO will split the batch over (it pmaps over all of them); a
+    ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does not divide evenly among them."""
+    import jax
+
+    from model.yaml_config import ConfigError
+
+    n = jax.local_device_count()
+    for key in ("num_envs", "batch_size"):
+        value = getattr(pcfg, key)
+        if value % n:
+            raise ConfigError(f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
+                              f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
+                              f"choose how many)")
+    return n
+
+
+class TrainingRun:
+    """Train (or resume) a residual policy with Brax PPO; checkpoint, log and export under ``run_dir``.
+
+    Args:
+      cfg: the run's configuration.
+      run_dir: run directory (created; for ``resume`` it must hold a checkpoint).
+      progress_fn: optional ``fn(step, metrics)`` called after every evaluation with the global
+        env step and a dict of ``eval/<name>`` (evaluation summary) and brax ``training/*`` numbers.
+        An exception it raises ends the run (no export) — the checkpoints stay.
+      resume: continue from the newest checkpoint in ``run_dir`` (CheckpointError if none/corrupt).
+      console: printer of the progress lines.
+
+    The run's state lives in attributes a reader can find by name: ``step`` and ``params`` (the
+    newest), ``evals`` (every evaluation, oldest first), ``zero_eval`` (the nominal gait's),
+    ``stopper`` (:class:`EarlyStopping`), ``best_reward`` (of ``RUN_DIR/best/``), ``last_checkpoint``
+    (its env step) and ``stopped_early``.
+    """
+
+    def __init__(self, cfg: TrainConfig, run_dir: str, *, resume: bool = False,
+                 progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+                 console: Callable[[str], None] = print):
+        from brax.training.agents.ppo import checkpoint as brax_ckpt
+        from brax.training.agents.ppo import networks as ppo_networks
+
+        from train import brax_compat
+        from train.evaluation import PolicyEvaluator
+
+        self.t_start = time.time()
+        brax_compat.apply()
+        self.cfg, self.resume, self.progress_fn, self.console = cfg, resume, progress_fn, console
+        self.run_dir = run_dir = os.path.abspath(run_dir)  # once; every path of the run derives from it
+        pcfg, rcfg = cfg.ppo, cfg.run
+
+        prior_state = self._start_point()
+        self.opt_hook = OptimizerStateHook(self.restore_opt)
+        self.epoch_steps = pcfg.epoch_env_steps
+        self.target_steps = pcfg.total_env_steps
+        self.remaining_epochs = max(0, -(-(self.target_steps - self.start_step) // self.epoch_steps))
+        self.final_target = self.start_step + self.remaining_epochs * self.epoch_steps
+        self.num_evals_total = pcfg.num_epochs + 1
+
+        self.logger = ProgressLogger(run_dir, self.final_target, console=console, start_step=self.start_step)
+        self.evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
+        self.zero_eval: Optional[Dict[str, Any]] = prior_state.get("zero_residual_eval")
+        es = rcfg.early_stopping
+        self.stopper = EarlyStopping(es.enabled, es.patience, es.min_delta, es.min_evals)
+        self.stopper.load(prior_state.get("early_stopping", {}))
+        self.best_reward = float(prior_state.get("best_export_reward", -math.inf) or -math.inf)
+        self.prior_wall = float(prior_state.get("wall_time_s", 0.0))
+        self.preset = cfg.preset or prior_state.get("preset")  # a resumed run's config.yaml has no preset name
+        self.step = self.start_step
+        self.last_checkpoint: Optional[int] = self.start_step if resume else None
+        self.stopped_early = False
+        self._pending_eval: Optional[Dict[str, Any]] = None
+
+        self.train_env, self.eval_env, self.raw_env = make_envs(cfg)
+        self.network_factory = make_network_factory(pcfg)
+        self.obs_size, self.act_size = self.raw_env.observation_size, self.raw_env.action_size
+        ppo_network = self.network_factory(self.obs_size, self.act_size,
+                                           preprocess_observations_fn=observation_normalizer(pcfg))
+        self.make_policy = ppo_networks.make_inference_fn(ppo_network)
+        self.evaluator = PolicyEvaluator(self.eval_env, self.make_policy, pcfg.num_eval_envs, cfg.episode_length,
+                                         pcfg.action_repeat, pcfg.deterministic_eval, seed=pcfg.seed)
+        self.net_config = brax_ckpt.network_config(observation_size=self.obs_size, action_size=self.act_size,
+                                                   normalize_observations=pcfg.normalize_observations,
+                                                   network_factory=self.network_factory)
+        self.device, self.physics = describe_device(), describe_physics(self.raw_env)
+        self.num_devices = _check_devices(pcfg)
+        import jax
+
+        # several hosts (python -m train --coordinator ...): process 0 evaluates, checkpoints and
+        # exports; the others only train (brax calls the callbacks below on process 0 after step 0)
+        self.is_main = jax.process_index() == 0
+        self._announce()
+
+    # ------------------------------------------------------------------------------ set-up
+
+    def _start_point(self) -> Dict[str, Any]:
+        """Step 0 (a new run dir) or the newest checkpoint's step, parameters and optimizer state;
+        records the resolved config either way. Returns the checkpoint's run state (``{}`` if new)."""
+        cfg, run_dir = self.cfg, self.run_dir
+        header = f"Resolved training config (source: {cfg.source})"
+        self.start_step, self.params, self.restore_opt, self.resumed_from = 0, None, None, None
+        if not self.resume:
+            os.makedirs(run_dir, exist_ok=True)
+            record_config(run_dir, cfg, 0, header=f"{header}.\nResume with: python -m train --resume {run_dir}")
+            return {}
+        self.start_step, self.resumed_from, self.params, prior_state = load_latest(run_dir)
+        self.restore_opt = read_optimizer_state(self.resumed_from)
+        record_config(run_dir, cfg, self.start_step,
+                      header=f"{header}, resumed at env step {self.start_step}.\n"
+                             f"Resume with: python -m train --resume {run_dir}")
+        return prior_state
+
+    def _announce(self) -> None:
+        import jax
+
+        pcfg, log = self.cfg.ppo, self.logger
+        log.message(f"JAX device: {self.device}; physics: {self.physics}"
+                    + (f"; {pcfg.num_envs // self.num_devices} envs on each of {self.num_devices} devices"
+                       if self.num_devices > 1 else ""))
+        log.record("device", self.start_step, device=self.device, device_name=device_label(), physics=self.physics,
+                   jax_devices=self.num_devices, envs_per_device=pcfg.num_envs // self.num_devices)
+        log.message(f"run dir: {self.run_dir}")
+        if self.resume:
+            log.message(f"resuming from checkpoint {self.resumed_from} at step {self.start_step:,d}; "
+                        f"{self.remaining_epochs} epoch(s) of {self.epoch_steps:,d} env steps left")
+            log.record("resume", self.start_step, checkpoint=self.resumed_from, remaining_epochs=self.remaining_epochs)
+            return
+        slow_compile = jax.default_backend() == "cpu" and not self.physics.startswith("cmujoco")  # MJX on a CPU
+        log.message(f"training {pcfg.num_epochs} epoch(s) of {self.epoch_steps:,d} env steps "
+                    f"({self.target_steps:,d} total), {pcfg.num_envs} envs, episode {self.cfg.episode_length} steps, "
+                    f"world '{self.cfg.simulation.world}', eval on '{self.cfg.run.eval_world}' "
+                    f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
+                    f"{'minutes on a CPU' if slow_compile else 'about a minute'}")
+
+    def clock(self) -> float:
+        """Training wall-clock of the whole run [s], across resumed processes."""
+        return self.prior_wall + time.time() - self.t_start
+
+    # ------------------------------------------------------------------------------ the parts
+
+    def evaluate(self, step: int, params) -> Dict[str, Any]:
+        """The policy on the fixed evaluation episodes (summary with ``step``); a new best reward
+        saves ``params`` to ``RUN_DIR/best/``."""
+        from train.evaluation import summarize
+
+        summary = summarize(self.evaluator.run(params, 1.0))
+        summary["step"] = step
+        if summary["reward"] > self.best_reward:
+            self.best_reward = summary["reward"]
+            save_checkpoint(self.run_dir, step, params, self.net_config,
+                            {"eval_reward": summary["reward"], "wall_time_s": self.clock(), "preset": self.preset},
+                            keep=1, subdir=BEST_SUBDIR, config=self.cfg)
+            self.logger.record("best", step, reward=summary["reward"])
+        return summary
+
+    def evaluate_baseline(self, params) -> Dict[str, Any]:
+        """The zero-residual policy (the nominal gait alone) on the same episodes, at step 0."""
+        from train.evaluation import summarize
+
+        self.zero_eval = summarize(self.evaluator.run(params, 0.0))
+        self.zero_eval["step"] = 0
+        self.logger.record("zero_residual", 0, self.zero_eval)
+        return self.zero_eval
+
+    def checkpoint(self, step: int) -> str:
+        """Write ``RUN_DIR/checkpoints/<step>``: parameters, Adam state, config and run state."""
+        state = {
+            "epoch_env_steps": self.epoch_steps,
+            "target_steps": self.target_steps,
+            "seed": self.cfg.ppo.seed,
+            "evals": self.evals,
+            "zero_residual_eval": self.zero_eval,
+            "early_stopping": self.stopper.state(),
+            "best_export_reward": self.best_reward if math.isfinite(self.best_reward) else None,
+            "wall_time_s": self.clock(),
+            "preset": self.preset,
+        }
+        path = save_checkpoint(self.run_dir, step, self.params, self.net_config, state,
+                               keep=self.cfg.run.keep_checkpoints, config=self.cfg,
+                               optimizer_state=self.opt_hook.to_bytes())
+        self.last_checkpoint = step
+        self.logger.record("checkpoint", step, path=path)
+        return path
+
+    def check_early_stop(self, step: int, reward: float) -> bool:
+        """Count this evaluation in the plateau rule; True (logged) if the run should stop here."""
+        should_stop = self.stopper.update(reward, step) and step < self.final_target
+        if should_stop:
+            es = self.cfg.run.early_stopping
+            self.logger.message(
+                f"early stopping at step {step:,d}: eval reward has not improved by more than "
+                f"{es.min_delta} for {es.patience} evaluations (best {self.stopper.best:.2f} at step "
+                f"{self.stopper.best_step})")
+            self.logger.record("early_stop", step, best=self.stopper.best, best_step=self.stopper.best_step)
+        return should_stop
+
+    # ------------------------------------------------------------------ brax's two callbacks
+
+    def on_policy_params(self, current_step: int, _make_policy, params) -> None:
+        """brax ``policy_params_fn``: after each epoch (and at step 0) with the new parameters."""
+        step = self.start_step + int(current_step)
+        self.params, self.step = params, step
+        if not self.is_main:
+            return
+        if int(current_step) == 0:
+            if self.resume:
+                return
+            self.evaluate_baseline(params)
+            summary = self.evaluate(0, params)
+            self.evals.append(summary)
+            self.stopper.update(summary["reward"], 0)
+            self.logger.log_eval(0, summary, len(self.evals) - 1, self.num_evals_total - 1,
+                                 zero_residual=self.zero_eval)
+            return
+        if self.resume and self.opt_hook.epochs == 1:
+            self._log_optimizer_restore(step)
+        summary = self.evaluate(step, params)
+        self.evals.append(summary)
+        self._pending_eval = summary  # logged, and checkpointed, by on_progress right after this
+
+    def on_progress(self, current_step: int, metrics: Dict[str, Any]) -> None:
+        """brax ``progress_fn``: training-episode metrics (host callback), or the epoch's end."""
+        pcfg = self.cfg.ppo
+        if not self.is_main:
+            return
+        if any(k.startswith("episode/") for k in metrics):  # brax's training-episode logger
+            n = self.start_step + int(current_step) * pcfg.action_repeat
+            self.logger.log_training(n, metrics)
+            self.logger.tick(n)  # the progress line with env steps/s and ETA
+            return
+        step = self.start_step + int(current_step)
+        summary, self._pending_eval = self._pending_eval, None
+        if summary is None:
+            return
+        training = {k: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("training/")}
+        self.logger.mark_step(step)
+        self.logger.log_eval(step, summary, len(self.evals) - 1, self.num_evals_total - 1,
+                             zero_residual=self.zero_eval, training=training)
+        stopping = self.check_early_stop(step, summary["reward"])
+        # The checkpoint comes after the eval is logged and counted by the early stopper, so a run
+        # killed at any point resumes with a log and a stopper state that match its checkpoint.
+        epoch_index = (step // self.epoch_steps) if self.epoch_steps else 0
+        if step >= self.final_target or epoch_index % self.cfg.run.checkpoint_every_evals == 0 or stopping:
+            self.checkpoint(step)
+        if self.progress_fn is not None:
+            self.progress_fn(step, {**{f"eval/{k}": v for k, v in summary.items()}, **training})
+        if stopping:
+            self.stopped_early = True
+            raise EarlyStop(step)
+
+    def _log_optimizer_restore(self, step: int) -> None:
+        hook = self.opt_hook
+        if hook.restored:
+            self.logger.message(f"optimizer state restored from {self.resumed_from} "
+                                f"(Adam step count {adam_count(self.restore_opt)})")
+        else:
+            why = hook.restore_error or "the checkpoint has no optimizer_state file"
+            self.logger.message(f"optimizer state NOT restored ({why}); Adam restarts from zero moments")
+        self.logger.record("optimizer_restore", step, restored=hook.restored, reason=hook.restore_error)
+
+    # ------------------------------------------------------------------------------ the run
+
+    def train(self) -> None:
+        """The remaining epochs of brax PPO (nothing if the run already reached its target)."""
+        from brax.training.agents.ppo import train as ppo
+
+        from mjx_envs.training_wrappers import wrap_for_training
+
+        if self.remaining_epochs <= 0:
+            return
+        pcfg, rcfg = self.cfg.ppo, self.cfg.run
+        seed = pcfg.seed if not self.resume else (pcfg.seed * 1_000_003 + self.start_step) % (2**31 - 1)
+        try:
+            with self.opt_hook:
+                ppo.train(
+                    environment=self.train_env,
+                    num_timesteps=self.remaining_epochs * self.epoch_steps,
+                    num_evals=self.remaining_epochs + 1,
+                    run_evals=False,
+                    wrap_env_fn=wrap_for_training,
+                    episode_length=self.cfg.episode_length,
+                    action_repeat=pcfg.action_repeat,
+                    num_envs=pcfg.num_envs,
+                    learning_rate=pcfg.learning_rate,
+                    entropy_cost=pcfg.entropy_cost,
+                    discounting=pcfg.discounting,
+                    gae_lambda=pcfg.gae_lambda,
+                    unroll_length=pcfg.unroll_length,
+                    batch_size=pcfg.batch_size,
+                    num_minibatches=pcfg.num_minibatches,
+                    num_updates_per_batch=pcfg.num_updates_per_batch,
+                    clipping_epsilon=pcfg.clipping_epsilon,
+                    reward_scaling=pcfg.reward_scaling,
+                    max_grad_norm=pcfg.max_grad_norm,
+                    normalize_observations=pcfg.normalize_observations,
+                    normalize_advantage=pcfg.normalize_advantage,
+                    network_factory=self.network_factory,
+                    seed=seed,
+                    log_training_metrics=rcfg.log_training_metrics,
+                    training_metrics_steps=rcfg.training_metrics_steps,
+                    progress_fn=self.on_progress,
+                    policy_params_fn=self.on_policy_params,
+                    restore_params=self.params,
+                )
+        except EarlyStop:
+            pass
+
+    def export(self) -> Dict[str, Any]:
+        """Write ``RUN_DIR/export/`` (and ``policy.onnx`` where possible) from the best or final
+        parameters; returns the training info recorded with it (``exported_step``, ...)."""
+        from train.export import EXPORT_SUBDIR, export_brax_policy
+        from train.onnx_export import export_onnx_if_available
+
+        cfg, rcfg, final_step = self.cfg, self.cfg.run, self.step
+        final_eval = self.evals[-1] if self.evals else {}
+        info = {
+            "env_steps": final_step,
+            "target_steps": self.target_steps,
+            "stopped_early": self.stopped_early,
+            "final_eval": final_eval,
+            "zero_residual_eval": self.zero_eval,
+            "best_eval_reward": self.stopper.best if math.isfinite(self.stopper.best) else None,
+            "best_eval_step": self.stopper.best_step,
+            "num_envs": cfg.ppo.num_envs,
+            "episode_length": cfg.episode_length,
+            "wall_time_s": self.clock(),
+            "device": self.device,
+            "run_dir": self.run_dir,
+            "preset": self.preset,
+            "eval_world": rcfg.eval_world,
+            "train_world": cfg.simulation.world,
+        }
+        self.export_params, self.export_step, export_cfg = self.params, final_step, cfg
+        best_ckpts = list_checkpoints(self.run_dir, BEST_SUBDIR)
+        if rcfg.export_policy == "best" and best_ckpts:
+            self.export_step, best_path = best_ckpts[-1]
+            self.export_params, _ = load_checkpoint(best_path)
+            export_cfg = load_resolved_config(checkpoint_config_path(self.run_dir, best_path))  # its segment's config
+        info.update(exported=rcfg.export_policy if best_ckpts else "final", exported_step=self.export_step,
+                    exported_eval=next((e for e in self.evals if e.get("step") == self.export_step), None))
+        self.export_dir = os.path.join(self.run_dir, EXPORT_SUBDIR)
+        export_brax_policy(self.export_dir, _to_numpy_tree(self.export_params), export_cfg,
+                           self.raw_env.observation_layout(), self.obs_size, self.act_size, info)
+        export_onnx_if_available(self.export_dir, log=self.console)  # policy.onnx, or one line saying why not
+        return info
+
+    def report(self, export_info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """The before/after table (nominal gait vs the export; ``RUN_DIR/summary.json``) and
+        ``RUN_DIR/learning_curve.png``; returns the summary (None without a baseline evaluation)."""
+        cfg, rcfg, log = self.cfg, self.cfg.run, self.logger
+        summary = None
+        policy_eval = export_info["exported_eval"] or export_info["final_eval"]
+        if self.zero_eval and policy_eval:
+            summary = before_after(self.zero_eval, policy_eval, cfg.simulation.control_dt)
+            desc = (f"the {int(self.zero_eval.get('num_episodes', cfg.ppo.num_eval_envs))} evaluation episodes "
+                    f"(world '{rcfg.eval_world}'"
+                    + (f", terrain seed {rcfg.eval_terrain_seed}" if rcfg.eval_world != "flat" else "")
+                    + f"; policy: the export, step {self.export_step:,d})")
+            write_summary(self.run_dir, summary, env_steps=self.step, exported_step=self.export_step,
+                          wall_time_s=self.clock(), preset=self.preset, eval_world=rcfg.eval_world, description=desc)
+            for line in summary_lines(summary, desc):
+                log.message(line)
+        try:
+            curve = plot_learning_curve(self.run_dir, title=f"{os.path.basename(self.run_dir)} "
+                                                              f"({self.preset or 'custom'})")
+            if curve:
+                log.message(f"learning curve: {curve}")
+        except Exception as e:  # a plotting failure must not lose the trained policy
+            log.message(f"learning curve not written: {type(e).__name__}: {e}")
+        return summary
+
+    def run(self) -> TrainResult:
+        """Train, checkpoint the end, export, report; returns :class:`TrainResult`."""
+        try:
+            self.train()
+            if not self.is_main:  # another host of a multi-host run: process 0 writes the products
+                return TrainResult(run_dir=self.run_dir, export_dir="", params=self.params, export_params=None,
+                                   export_step=self.step, make_policy=self.make_policy, start_step=self.start_step,
+                                   final_step=self.step, evals=[], final_eval={}, zero_residual_eval=None,
+                                   stopped_early=False, wall_time_s=time.time() - self.t_start)
+            if self.params is None:
+                raise CheckpointError(f"no parameters to export in {self.run_dir}")
+            if self.last_checkpoint != self.step:
+                self.checkpoint(self.step)
+            info = self.export()
+            summary = self.report(info)
+            final_eval = info["final_eval"]
+            physics = getattr(self.raw_env, "physics", None)
+            if physics is not None:  # C MuJoCo: the batch each physics call stepped (per device under pmap)
+                self.logger.record("physics_batches", self.step, sizes=sorted(physics.step_batch_sizes))
+            self.logger.record("done", self.step, export_dir=self.export_dir, stopped_early=self.stopped_early,
+                               exported_step=self.export_step, final_reward=final_eval.get("reward"),
+                               zero_residual_reward=(self.zero_eval or {}).get("reward"))
+        finally:
+            self.logger.close()
+        return TrainResult(run_dir=self.run_dir, export_dir=self.export_dir, params=self.params,
+                           export_params=self.export_params, export_step=self.export_step,
+                           make_policy=self.make_policy, start_step=self.start_step, final_step=self.step,
+                           evals=self.evals, final_eval=final_eval, zero_residual_eval=self.zero_eval,
+                           stopped_early=self.stopped_early, wall_time_s=time.time() - self.t_start, summary=summary)
