@@ -30,7 +30,7 @@ TRAIN_ARGS=${TRAIN_ARGS:---preset gpu ppo.num_evals=41}  # 1.25 M env steps betw
 COMPILE_PRESET=${COMPILE_PRESET:-gpu}
 SWEEP_ARGS=${SWEEP_ARGS:-}
 PROFILE_ARGS=${PROFILE_ARGS:-}
-COMPILE_ARGS=${COMPILE_ARGS:-ppo.num_timesteps=163840 ppo.num_evals=2}  # gpu preset: one training step
+COMPILE_ARGS=${COMPILE_ARGS-ppo.num_timesteps=163840 ppo.num_evals=2}  # gpu preset: one training step
 PROFILE_CAP=${PROFILE_CAP:-100}; SWEEP_CAP=${SWEEP_CAP:-170}; WARP_CAP=${WARP_CAP:-60}; COMPILE_CAP=${COMPILE_CAP:-150}
 RES="$OUT/results"
 mkdir -p "$RES"
