@@ -1,0 +1,68 @@
+"""train/runner.py: the plateau rule and the parts of a TrainingRun that need no compilation
+(building a run is cheap: envs, networks and the evaluator are traced only when they first run).
+The whole run, kill and resume included, is exercised end to end in tests/test_train_brax.py."""
+
+import json
+import os
+
+import pytest
+
+from train.config import load_train_config
+from train.runner import EarlyStop, EarlyStopping, TrainingRun
+
+
+def test_plateau_rule_counts_patience_after_min_evals():
+    es = EarlyStopping(enabled=True, patience=2, min_delta=0.5, min_evals=4)
+    # 10 (best), 10.3 (not > 10.5: no improvement), 12 (best), 12.2, 12.4 -> 2 without improvement
+    assert [es.update(r, s) for s, r in enumerate([10.0, 10.3, 12.0, 12.2, 12.4])] == [False] * 4 + [True]
+    assert (es.best, es.best_step, es.since_best) == (12.0, 2, 2)
+    restored = EarlyStopping(True, 2, 0.5, 4)
+    restored.load(es.state())  # a resumed run continues the count
+    assert restored.state() == es.state()
+    off = EarlyStopping(enabled=False, patience=1, min_delta=0.0)
+    assert not any(off.update(1.0) for _ in range(5))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    cfg = load_train_config(preset="ci_tiny", overrides=[
+        "run.early_stopping.enabled=true", "run.early_stopping.patience=1", "run.early_stopping.min_evals=1",
+        "run.early_stopping.min_delta=0.0"])
+    lines = []
+    r = TrainingRun(cfg, str(tmp_path_factory.mktemp("runs") / "r"), console=lines.append)
+    r.lines = lines
+    yield r
+    r.logger.close()
+
+
+def test_a_new_run_announces_itself_and_records_its_config(run):
+    assert os.path.isfile(os.path.join(run.run_dir, "config.yaml"))
+    assert (run.start_step, run.step, run.remaining_epochs, run.final_target) == (0, 0, 3, 480)
+    assert run.num_devices >= 1 and run.is_main
+    assert any(line.startswith("JAX device:") for line in run.lines)
+    assert any("training 3 epoch(s) of 160 env steps" in line for line in run.lines)
+
+
+def test_early_stop_part_stops_once_the_reward_plateaus_and_says_so(run):
+    assert run.check_early_stop(0, 5.0) is False  # the first evaluation sets the best
+    assert run.check_early_stop(160, 4.0) is True  # patience 1: one evaluation without improvement
+    assert any(line.startswith("early stopping at step 160") for line in run.lines), run.lines
+    with open(os.path.join(run.run_dir, "progress.jsonl")) as fh:
+        rows = [json.loads(x) for x in fh]
+    assert [r["step"] for r in rows if r["kind"] == "early_stop"] == [160]
+    # at the last step of the run there is nothing left to stop
+    assert run.check_early_stop(run.final_target, 3.0) is False
+
+
+def test_on_progress_raises_early_stop_after_checkpointing(run, monkeypatch):
+    """brax's progress callback: the epoch's evaluation is logged, counted, checkpointed, and then
+    EarlyStop ends training (the run still exports, in ``run()``)."""
+    saved = []
+    monkeypatch.setattr(run, "checkpoint", lambda step: saved.append(step))
+    run.stopper = EarlyStopping(True, 1, 0.0, 1)
+    run.stopper.update(10.0, 0)
+    run.evals.append({"step": 160, "reward": 9.0, "reward_std": 1.0, "episode_length": 50.0})
+    run._pending_eval = run.evals[-1]
+    with pytest.raises(EarlyStop):
+        run.on_progress(160, {"training/policy_loss": 0.1})
+    assert saved == [160] and run.stopped_early
