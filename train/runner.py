@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from model.yaml_config import ConfigError
 from train.checkpoints import (
     BEST_SUBDIR,
     CheckpointError,
@@ -142,8 +143,6 @@ def _check_devices(pcfg) -> int:
     ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does not divide evenly among them."""
     import jax
 
-    from model.yaml_config import ConfigError
-
     n = jax.local_device_count()
     for key in ("num_envs", "batch_size"):
         value = getattr(pcfg, key)
@@ -175,6 +174,7 @@ class TrainingRun:
     def __init__(self, cfg: TrainConfig, run_dir: str, *, resume: bool = False,
                  progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
                  console: Callable[[str], None] = print):
+        import jax
         from brax.training.agents.ppo import checkpoint as brax_ckpt
         from brax.training.agents.ppo import networks as ppo_networks
 
@@ -222,8 +222,6 @@ class TrainingRun:
                                                    network_factory=self.network_factory)
         self.device, self.physics = describe_device(), describe_physics(self.raw_env)
         self.num_devices = _check_devices(pcfg)
-        import jax
-
         # several hosts (python -m train --coordinator ...): process 0 evaluates, checkpoints and
         # exports; the others only train (brax calls the callbacks below on process 0 after step 0)
         self.is_main = jax.process_index() == 0
