@@ -38,8 +38,11 @@ DEFAULT_BAR = os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")
 
 @dataclasses.dataclass(frozen=True)
 class WalkBar:
-    """The "walks on rough ground" bar (see ``configs/walk_bar.yaml``)."""
+    """The "walks" bar (``configs/walk_bar.yaml``: rough ground; ``configs/walk_bar_suite.yaml``: the
+    terrain-suite tiles where the nominal gait fails). ``world`` is ``rough`` (spawn ``bands``) or
+    ``suite`` (episodes spread over the ``types`` x ``levels`` tiles of ``terrain_seed``)."""
 
+    world: str = field(default="rough", metadata={"choices": ("rough", "suite")})
     episodes: int = field(default=8, metadata={"range": (1, 10_000)})
     duration_s: float = field(default=20.0, metadata={"range": (0.1, 600.0)})
     command: Tuple[float, float, float] = (0.4, 0.0, 0.0)
@@ -47,12 +50,34 @@ class WalkBar:
     seed: int = field(default=0, metadata={"range": (0, 2**31 - 1)})
     min_success_rate: float = field(default=0.9, metadata={"range": (0.0, 1.0)})
     min_speed_fraction: float = field(default=0.8, metadata={"range": (0.0, 2.0)})
+    types: Tuple[str, ...] = ()
+    levels: Tuple[int, ...] = ()
+    terrain_seed: int = field(default=1000, metadata={"range": (0, 2**31 - 1)})
 
     def validate(self) -> None:
+        from model.terrain import TERRAIN_TYPES
+
         if self.command[0] <= 0:
             raise ConfigError("key 'command' must have a positive forward speed vx (the bar is a fraction of it)")
-        if not self.bands or any(b < 0 or b > 5 for b in self.bands):
+        if self.world == "rough" and (not self.bands or any(b < 0 or b > 5 for b in self.bands)):
             raise ConfigError(f"key 'bands' must list spawn bands in 0..5, got {list(self.bands)}")
+        if self.world == "suite":
+            if not self.types or any(t not in TERRAIN_TYPES for t in self.types):
+                raise ConfigError(f"key 'types' must list suite terrain types of {list(TERRAIN_TYPES)}, "
+                                  f"got {list(self.types)}")
+            if not self.levels or any(lv < 0 for lv in self.levels):
+                raise ConfigError(f"key 'levels' must list suite levels (>= 0), got {list(self.levels)}")
+            n_tiles = len(self.types) * len(self.levels)
+            if self.episodes % n_tiles:
+                raise ConfigError(f"key 'episodes' = {self.episodes} must be a multiple of the {n_tiles} tiles "
+                                  f"(types x levels), so that every tile gets as many episodes")
+
+    def where(self) -> str:
+        """The bar's terrain, in words."""
+        if self.world == "suite":
+            return (f"terrain suite (seed {self.terrain_seed}), {', '.join(self.types)} levels "
+                    f"{', '.join(map(str, self.levels))}")
+        return f"`world_train.xml`, bands {list(self.bands)} in turn"
 
 
 def load_walk_bar(path: Optional[str] = None) -> WalkBar:
@@ -63,11 +88,16 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``."""
     from playback.evaluate import evaluate_policy
 
-    report = evaluate_policy(policy, episodes=bar.episodes, duration=bar.duration_s, worlds=("rough",),
-                             bands=tuple(bar.bands), seed=bar.seed, command=tuple(bar.command),
-                             include_nominal=False, processes=processes)
+    if bar.world == "suite":  # bar.episodes in all, spread over the tiles
+        n_tiles = len(bar.types) * len(bar.levels)
+        where = dict(worlds=("suite",), levels=tuple(bar.levels), types=tuple(bar.types),
+                     suite_terrain_seed=bar.terrain_seed, episodes=bar.episodes // n_tiles)
+    else:
+        where = dict(worlds=("rough",), bands=tuple(bar.bands), episodes=bar.episodes)
+    report = evaluate_policy(policy, duration=bar.duration_s, seed=bar.seed, command=tuple(bar.command),
+                             include_nominal=False, processes=processes, **where)
     controller = next(iter(report["results"]))
-    s = report["results"][controller]["rough"]["summary"]
+    s = report["results"][controller][bar.world]["summary"]
     speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
     return {
         "success_rate": s["success_rate"],
@@ -135,15 +165,17 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         json.dump(result, fh, indent=1)
     b, f, n = result["bar"], result["first_walking"], result["nominal"]
     lines = [
-        f"# Time to walk on rough ground (trained on {result['device']})",
+        f"# Time to walk on {'the hard suite tiles' if b.get('world') == 'suite' else 'rough ground'} "
+        f"(trained on {result['device']})",
         "",
         f"Command: `{result['command']}`  ",
         f"Checkpoints judged on C MuJoCo on: {result['judged_on']}  ",
         f"Run: `{result['run_dir']}`  ",
         f"Versions: {result['versions']}",
         "",
-        f"Bar: {b['episodes']} episodes × {b['duration_s']} s on `world_train.xml`, command {b['command']}, "
-        f"bands {b['bands']} in turn; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
+        f"Bar: {b['episodes']} episodes × {b['duration_s']} s on "
+        f"{WalkBar(**{k: tuple(v) if isinstance(v, list) else v for k, v in b.items()}).where()}, "
+        f"command {b['command']}; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
         f"{b['min_speed_fraction']} × vx.",
         "",
         f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
@@ -179,7 +211,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.time_to_walk", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="cpu_rough")
     p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="judge this run's checkpoints; do not train")
-    p.add_argument("--bar", default=None, help="walk-bar YAML (default configs/walk_bar.yaml)")
+    p.add_argument("--bar", default=None, help="walk-bar YAML (default configs/walk_bar.yaml: rough ground; "
+                   "configs/walk_bar_suite.yaml: the suite tiles where the nominal gait fails)")
     p.add_argument("--all", action="store_true", help="judge every checkpoint, not only up to the first that walks")
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="2 episodes of 2 s (smoke test)")
@@ -194,8 +227,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
     bar = load_walk_bar(args.bar)
-    if args.quick:
-        bar = dataclasses.replace(bar, episodes=2, duration_s=2.0)
+    if args.quick:  # one episode per tile on the suite
+        bar = dataclasses.replace(bar, episodes=len(bar.types) * len(bar.levels) if bar.world == "suite" else 2,
+                                  duration_s=2.0)
     command = "python -m benchmarks.time_to_walk " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.from_run:
         run_dir = args.from_run
@@ -225,7 +259,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         command=command.strip(),
         judge_time_s=time.time() - t,
     )
-    write(result, f"time_to_walk_{result['device']}" + ("_quick" if args.quick else ""), args.out)
+    stem = "time_to_walk_" + ("suite_" if bar.world == "suite" else "") + result["device"]
+    write(result, stem + ("_quick" if args.quick else ""), args.out)
     return result
 
 

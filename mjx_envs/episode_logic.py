@@ -427,6 +427,23 @@ def _physics_bad(meas: Measurements) -> jax.Array:
     return bad | jnp.any(jnp.abs(meas.qvel) > NAN_QVEL_LIMIT)
 
 
+def body_contact_zones(ctx: EnvContext, meas: Measurements) -> jax.Array:
+    """(9,) bool: which zones (trunk, 4 thighs, 4 calves; ``rc.BODY_CONTACT_SENSORS``) touch the ground.
+
+    A zone touches when its touch sensor reads more than ``env.contact_force_threshold`` (N) or,
+    under ``simulation.collision: feet`` (where those spheres no longer collide), when one of its
+    probe spheres reaches below the terrain: centre height - radius < ground height at the centre
+    (:func:`terrain_height`, m)."""
+    touched = meas.body_contact_force > ctx.env.contact_force_threshold
+    if not ctx.idx.body_probe:
+        return touched
+    p = meas.body_probe_pos
+    ground = terrain_height(ctx, p[:, 0], p[:, 1])
+    below = (p[:, 2] - jnp.asarray(ctx.idx.body_probe_radius, p.dtype) < ground).astype(jnp.float32)
+    hit = jnp.zeros(touched.shape, jnp.float32).at[jnp.asarray(ctx.idx.body_probe_zone)].max(below)
+    return touched | (hit > 0)
+
+
 def terrain_sample_points(meas: Measurements) -> jax.Array:
     """World (x, y) of the terrain samples, (4 feet, 5 offsets, 2): ``TERRAIN_OFFSETS`` around each
     foot, rotated by the trunk's yaw (body-yaw frame: sample 1, +0.1 m in x, is ahead of the foot
@@ -518,7 +535,7 @@ def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux:
     violations = safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
     act_sat = safety.actuator_saturations(meas.actuator_force, ctx.force_limit * info["dr"]["motor_strength"])
     applied_command = info["command"]  # the command this step was taken under (rewarded, tracked)
-    body_contacts = jnp.sum(meas.body_contact_force > cfg.contact_force_threshold).astype(jnp.float32)
+    body_contacts = jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32)
     rin = RewardInputs(lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, command=info["command"], gravity=gravity,
                        joint_vel=meas.joint_vel, actuator_force=meas.actuator_force, foot_contact=contact,
                        foot_vel=meas.foot_vel, body_contacts=body_contacts, joints_near_limit=joints_near,

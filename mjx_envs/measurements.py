@@ -36,6 +36,9 @@ class SensorIndex:
     foot_vel: Tuple[int, ...]
     body_contact: Tuple[int, ...]
     actuator_force: int  # 12 actuatorfrc sensors, actuator order (== data.actuator_force)
+    body_probe: Tuple[int, ...] = ()  # framepos of each probe sphere (``collision: feet``; else empty)
+    body_probe_radius: Tuple[float, ...] = ()  # m, one per probe
+    body_probe_zone: Tuple[int, ...] = ()  # index into ``body_contact`` (the zone on the probe's body)
 
 
 def sensor_index(m: mujoco.MjModel) -> SensorIndex:
@@ -45,6 +48,7 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
     af = [s[n].start for n in rc.ACTUATOR_FORCE_SENSORS]
     if any(v != list(range(v[0], v[0] + 12)) for v in (jp, jv, af)):
         raise ValueError("joint and actuatorfrc sensors must be contiguous and in actuator order in robot.xml")
+    probes, radii, zones = _body_probes(m)
     return SensorIndex(
         trunk_quat=s[rc.SENSOR_TRUNK_QUAT].start, gyro=s[rc.SENSOR_GYRO].start,
         linvel=s[rc.SENSOR_LINVEL].start, trunk_pos=s[rc.SENSOR_TRUNK_POS].start,
@@ -54,7 +58,33 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
         foot_vel=tuple(s[n].start for n in rc.FOOT_VEL_SENSORS),
         body_contact=tuple(s[n].start for n in rc.BODY_CONTACT_SENSORS),
         actuator_force=af[0],
+        body_probe=tuple(s[m.sensor(i).name].start for i in probes), body_probe_radius=radii, body_probe_zone=zones,
     )
+
+
+def _body_probes(m: mujoco.MjModel):
+    """The ``probe_*`` framepos sensors that ``model.loading.feet_only`` added: sensor ids, sphere
+    radii (m) and the body-contact zone (index into ``rc.BODY_CONTACT_SENSORS``) of each, the zone
+    being the touch sensor whose site is on the probe's body."""
+    zone_of_body = {}
+    for z, name in enumerate(rc.BODY_CONTACT_SENSORS):
+        site = m.sensor_objid[m.sensor(name).id]
+        zone_of_body[int(m.site_bodyid[site])] = z
+    ids, radii, zones = [], [], []
+    for i in range(m.nsensor):
+        if not m.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX):
+            continue
+        if m.sensor_type[i] != mujoco.mjtSensor.mjSENS_FRAMEPOS or m.sensor_objtype[i] != mujoco.mjtObj.mjOBJ_GEOM:
+            raise ValueError(f"sensor {m.sensor(i).name}: a body probe must be a framepos sensor of a geom")
+        g = int(m.sensor_objid[i])
+        body = int(m.geom_bodyid[g])
+        if body not in zone_of_body:
+            raise ValueError(f"body probe {m.sensor(i).name}: body {m.body(body).name} has no body-contact "
+                             f"touch sensor ({', '.join(rc.BODY_CONTACT_SENSORS)}) to count it in")
+        ids.append(i)
+        radii.append(float(m.geom_size[g, 0]))
+        zones.append(zone_of_body[body])
+    return ids, tuple(radii), tuple(zones)
 
 
 @struct.dataclass
@@ -75,6 +105,7 @@ class Measurements:
     foot_vel: jax.Array  # (4, 3) world frame, m/s
     body_contact_force: jax.Array  # (9,) N on trunk, thighs, calves
     actuator_force: jax.Array  # (12,) N*m
+    body_probe_pos: jax.Array  # (P, 3) world frame, m: centres of the probe spheres (P = 0 unless collision: feet)
 
 
 def _take(x, starts, n):
@@ -101,6 +132,7 @@ def measure(idx: SensorIndex, qpos, qvel, sensordata, actuator_force=None) -> Me
         foot_vel=_take(sd, idx.foot_vel, 3),
         body_contact_force=jnp.stack([sd[i] for i in idx.body_contact]),
         actuator_force=jnp.asarray(actuator_force),
+        body_probe_pos=_take(sd, idx.body_probe, 3) if idx.body_probe else jnp.zeros((0, 3), sd.dtype),
     )
 
 

@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from model import loading
+from model import robot_constants as rc
 from model.simulation_config import SimulationConfig
 
 _SENSOR_UNITS = {
@@ -51,6 +52,14 @@ def tables(m: mujoco.MjModel) -> str:
     lines += ["", "### Sensors (`data.sensordata`)", "", "| sensor | indices | quantity | unit |", "|---|---|---|---|"]
     for name, sl in loading.sensor_slices_of(m).items():
         what, unit = _SENSOR_UNITS.get(m.sensor(name).type[0], ("", ""))
+        if m.sensor(name).type[0] == mujoco.mjtSensor.mjSENS_ACTUATORFRC:
+            joint = m.actuator(int(m.sensor(name).objid[0])).name
+            what, unit = (f"force of the actuator driving `{joint}` (`actuatorfrc`: equals `data.actuator_force`; "
+                          "the C-MuJoCo back end reads it here)", "N·m")
+        if name.startswith(rc.BODY_PROBE_PREFIX):
+            geom = name[len(rc.BODY_PROBE_PREFIX):]
+            what = f"centre of the probe sphere `{geom}`, world frame (only with `collision: feet`)"
+            unit = "m"
         lines.append(f"| `{name}` | {sl.start}:{sl.stop} | {what} | {unit} |")
     lines += ["", f"`nsensordata` = {m.nsensordata}."]
     return "\n".join(lines)

@@ -14,22 +14,27 @@ from model.yaml_config import ConfigError
 
 
 def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
-    """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed and servo gains applied.
+    """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed, solver, collision set and
+    servo gains applied.
 
-    The ``suite`` world is built by :func:`load_suite_model` (hfield sized and filled from
-    ``configs/terrain.yaml`` and ``cfg.terrain_seed``)."""
+    Every world is compiled from a ``mujoco.MjSpec`` (:func:`world_spec`), so that the ``suite``
+    world's hfield (:func:`suite_spec`) and the ``collision: feet`` probes (:func:`feet_only`) are
+    edits of the spec, the same in both twins."""
     if cfg.world == "suite":
-        m = load_suite_model(cfg.world_xml, cfg.terrain_seed, robot_xml=cfg.robot_path)
-    elif cfg.robot_path is not None:
-        try:
-            m = world_spec(cfg.world_xml, cfg.robot_path).compile()
-        except ValueError as e:
-            raise ConfigError(f"could not compile {cfg.world_xml} with the robot {cfg.robot_path}: {e}") from None
+        suite = terrain.default_suite_spec()
+        mjspec = suite_spec(cfg.world_xml, cfg.terrain_seed, suite, robot_xml=cfg.robot_path)
     else:
-        try:
-            m = mujoco.MjModel.from_xml_path(cfg.world_xml)
-        except ValueError as e:
-            raise ConfigError(f"could not load MJCF {cfg.world_xml}: {e}") from None
+        suite = None
+        mjspec = world_spec(cfg.world_xml, cfg.robot_path)
+    if cfg.collision == "feet":
+        feet_only(mjspec)
+    try:
+        m = mjspec.compile()
+    except ValueError as e:
+        raise ConfigError(f"could not compile MJCF {cfg.world_xml}"
+                          + (f" with the robot {cfg.robot_path}" if cfg.robot_path else "") + f": {e}") from None
+    if suite is not None:
+        _check_suite_hfield(m, cfg.world_xml, suite)
     m.opt.timestep = cfg.physics_dt
     if cfg.world != "suite" and m.nhfield > 0 and cfg.terrain_seed != 0:
         spec = terrain.DEFAULT_TERRAIN
@@ -40,8 +45,6 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
         m.opt.iterations = cfg.solver_iterations
     if cfg.ls_iterations is not None:
         m.opt.ls_iterations = cfg.ls_iterations
-    if cfg.collision == "feet":
-        feet_only(m)
     if cfg.kp is not None:
         m.actuator_gainprm[:, 0] = cfg.kp
         m.actuator_biasprm[:, 1] = -cfg.kp
@@ -50,15 +53,34 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     return m
 
 
-def feet_only(m: mujoco.MjModel) -> None:
-    """Switch off every robot collision geom but the four feet (``simulation.collision: feet``)."""
-    feet = {m.geom(name).id for name in rc.FOOT_GEOMS}
-    trunk = m.body(rc.TRUNK_BODY).id
-    for g in range(m.ngeom):
-        on_robot = m.body_rootid[m.geom_bodyid[g]] == trunk
-        if on_robot and g not in feet and m.geom_contype[g] != 0:
-            m.geom_contype[g] = 0
-            m.geom_conaffinity[g] = 0
+def feet_only(mjspec: mujoco.MjSpec) -> list[str]:
+    """Let only the four feet collide (``simulation.collision: feet``), keeping body contacts sensed.
+
+    Every other colliding geom of the robot (the trunk, knee and shin spheres) gets contype =
+    conaffinity = 0 and, in its place, a ``framepos`` sensor named ``probe_<geom>``
+    (:data:`model.robot_constants.BODY_PROBE_PREFIX`): :func:`mjx_envs.episode_logic.body_contact_zones`
+    counts a zone as touching when one of its probe spheres reaches below the terrain height, which
+    is what the touch sensors measured when these spheres collided. Probes must be spheres (their
+    radius is the contact distance). Returns the names of the probed geoms."""
+    trunk = mjspec.body(rc.TRUNK_BODY)
+    if trunk is None:
+        raise ConfigError(f"collision: feet needs a body named {rc.TRUNK_BODY!r}")
+    probed = []
+    for g in trunk.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        if g.name in rc.FOOT_GEOMS or (g.contype == 0 and g.conaffinity == 0):
+            continue
+        if g.type != mujoco.mjtGeom.mjGEOM_SPHERE:
+            raise ConfigError(f"collision: feet replaces the robot's non-foot collision geoms by sphere probes; "
+                              f"geom {g.name or '(unnamed)'} on body {g.parent.name} is a {g.type.name}")
+        if not g.name:
+            raise ConfigError(f"collision: feet needs every non-foot collision geom named (one on body "
+                              f"{g.parent.name} has no name)")
+        g.contype = 0
+        g.conaffinity = 0
+        mjspec.add_sensor(name=rc.BODY_PROBE_PREFIX + g.name, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                          objtype=mujoco.mjtObj.mjOBJ_GEOM, objname=g.name)
+        probed.append(g.name)
+    return probed
 
 
 ROBOT_INCLUDE = '<include file="robot.xml"/>'
@@ -83,16 +105,15 @@ def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
     return spec
 
 
-def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
-                     robot_xml: str | None = None) -> mujoco.MjModel:
-    """Compile the suite world ``xml_path`` with its hfield ``terrain`` sized from ``spec``
-    (default: ``configs/terrain.yaml``) and filled with ``terrain.generate_suite_heights(seed)``
+def suite_spec(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
+               robot_xml: str | None = None) -> mujoco.MjSpec:
+    """``mujoco.MjSpec`` of the suite world ``xml_path`` with its hfield ``terrain`` sized from
+    ``spec`` (default: ``configs/terrain.yaml``) and filled with ``terrain.generate_suite_heights(seed)``
     (about 0.5 s for the default 1.56 M samples).
 
-    The XML's hfield is a placeholder: nrow, ncol and size come from the SuiteSpec through
-    ``mujoco.MjSpec`` (one source of truth), the terrain geom is moved to z = ``spec.z_min`` so
-    that MuJoCo's [0, 1] elevations span [z_min, z_max]; the compiled model is checked against it.
-    """
+    The XML's hfield is a placeholder: nrow, ncol and size come from the SuiteSpec (one source of
+    truth), the terrain geom is moved to z = ``spec.z_min`` so that MuJoCo's [0, 1] elevations span
+    [z_min, z_max]."""
     spec = spec if spec is not None else terrain.default_suite_spec()
     mjspec = world_spec(xml_path, robot_xml)
     hfield, geom = mjspec.hfield("terrain"), mjspec.geom("terrain")
@@ -109,16 +130,27 @@ def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" 
     if material is not None:  # 1 m checker squares, as on the rough world
         material.texrepeat = [2 * spec.size_x, 2 * spec.size_y]
         material.texuniform = False
-    try:
-        m = mjspec.compile()
-    except ValueError as e:
-        raise ConfigError(f"could not compile MJCF {xml_path}: {e}") from None
+    return mjspec
+
+
+def _check_suite_hfield(m: mujoco.MjModel, xml_path: str, spec: "terrain.SuiteSpec") -> None:
     hid = m.geom_dataid[m.geom("terrain").id]
     got = (int(m.hfield_nrow[hid]), int(m.hfield_ncol[hid]), *np.round(m.hfield_size[hid], 9))
     want = (spec.nrow, spec.ncol, *np.round(spec.hfield_size(), 9))
     if got != want:
         raise ConfigError(f"{xml_path}: compiled hfield (nrow, ncol, size) = {got} differs from the "
                           f"SuiteSpec of configs/terrain.yaml {want}")
+
+
+def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
+                     robot_xml: str | None = None) -> mujoco.MjModel:
+    """Compile the suite world (:func:`suite_spec`) and check the compiled hfield against the SuiteSpec."""
+    spec = spec if spec is not None else terrain.default_suite_spec()
+    try:
+        m = suite_spec(xml_path, seed, spec, robot_xml).compile()
+    except ValueError as e:
+        raise ConfigError(f"could not compile MJCF {xml_path}: {e}") from None
+    _check_suite_hfield(m, xml_path, spec)
     return m
 
 

@@ -99,3 +99,54 @@ def test_physics_economy_judgement():
     assert rows[2]["checks"]["parity_drift"] is False and rows[4]["checks"]["walk_distance"] is False
     assert fastest_keeping(rows) == {"flat": "1/5/all", "rough": "2/4/all"}
     assert rows[1]["mjx_speedup"] == pytest.approx(1.5)
+
+
+def test_walk_bars_load_and_refuse_bad_tiles(tmp_path):
+    from benchmarks.time_to_walk import load_walk_bar
+    from model.yaml_config import ConfigError
+
+    rough, suite = load_walk_bar(), load_walk_bar("configs/walk_bar_suite.yaml")
+    assert rough.world == "rough" and rough.bands == (4, 5)
+    assert (suite.world, suite.types, suite.levels, suite.episodes) == ("suite", ("stepping_stones",), (2, 3, 4, 5), 8)
+    assert suite.terrain_seed != 0  # held out from training
+    for bad, msg in (("types: [lava]", "suite terrain types"), ("episodes: 6", "multiple of the 4 tiles")):
+        path = tmp_path / "bar.yaml"
+        text = open("configs/walk_bar_suite.yaml").read()
+        key = bad.split(":")[0]
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(key + ":")) + "\n" + bad + "\n"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=msg):
+            load_walk_bar(str(path))
+
+
+def _ablation_run(arm, seed, walk_step, stones_ok, ret):
+    eps = [{"terrain_type": "stepping_stones", "fell": i >= stones_ok, "vel_tracking_error_mps": 0.1 + 0.1 * seed}
+           for i in range(4)]
+    from benchmarks.ablation import per_type
+
+    report = {"results": {"policy": {"suite": {"episodes": eps}}}}
+    return {"arm": arm, "seed": seed, "run_dir": f"r{arm}{seed}", "env_steps": 1000, "wall_time_s": 10.0,
+            "final_return": ret, "zero_residual_reward": 1.0, "curve": [{"step": 0, "reward": 1.0},
+                                                                        {"step": 1000, "reward": ret}],
+            "walk": None if walk_step is None else {"step": walk_step, "wall_time_s": walk_step / 100.0},
+            "nominal_walks": False, "per_type": per_type(report, "policy")}
+
+
+def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
+    from benchmarks import ablation
+
+    runs = [_ablation_run("suite", 0, 500, 4, 10.0), _ablation_run("suite", 1, None, 2, 8.0),
+            _ablation_run("direct", 0, None, 0, 2.0), _ablation_run("direct", 1, None, 1, 4.0)]
+    agg = ablation.aggregate(runs)
+    assert agg["suite"]["walked"] == 1 and agg["suite"]["steps_to_walk"] == 500  # mean over the runs that walked
+    assert agg["direct"]["walked"] == 0 and agg["direct"]["steps_to_walk"] is None
+    assert agg["suite"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.75)
+    assert agg["direct"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.125)
+    assert agg["suite"]["final_return_std"] == pytest.approx(2 ** 0.5)
+    result = {"device": "test", "versions": {}, "command": "x", "preset": "ci_tiny", "seeds": [0, 1],
+              "env_steps": 1000, "bar": "bar", "eval": "eval", "runs": runs, "aggregate": agg,
+              "nominal_per_type": {"stepping_stones": {"success_rate": 0.0, "vel_tracking_error_mps": 0.3}}}
+    md = open(ablation.write(result, "ablation_test", str(tmp_path))).read()
+    assert "| residual | 1 of 2 | 500 | 5 | 9.0 ± 1.4 |" in md
+    assert "| direct joint targets | 0 of 2 | — | — | 3.0 ± 1.4 |" in md
+    assert "| nominal gait | 0% |" in md and (tmp_path / "ablation_test.png").is_file()

@@ -150,3 +150,78 @@ def test_drop_settles_standing_c_and_mjx_agree(models, world):
     # 2e-4 m rough).
     assert abs(float(dx.qpos[2]) - d.qpos[2]) < 1e-3
     np.testing.assert_allclose(np.asarray(dx.qpos[3:7]), d.qpos[3:7], atol=5e-3)
+
+
+def _colliding_robot_geoms(m):
+    trunk = m.body(rc.TRUNK_BODY).id
+    return sorted(m.geom(g).name for g in range(m.ngeom)
+                  if m.body_rootid[m.geom_bodyid[g]] == trunk and (m.geom_contype[g] or m.geom_conaffinity[g]))
+
+
+@pytest.mark.parametrize("world", ("flat", "rough", "suite"))
+def test_feet_only_collision_keeps_the_feet_and_probes_the_rest(world):
+    from collections import Counter
+
+    from mjx_envs.measurements import sensor_index
+
+    full = loading.load_mj_model(SimulationConfig(world=world, collision="all"))
+    feet = loading.load_mj_model(SimulationConfig(world=world, collision="feet"))
+    assert _colliding_robot_geoms(feet) == sorted(rc.FOOT_GEOMS)
+    probed = sorted(set(_colliding_robot_geoms(full)) - set(rc.FOOT_GEOMS))
+    assert len(probed) == 12  # 4 trunk, 4 knee, 4 shin spheres
+    probes = [feet.sensor(i).name for i in range(feet.nsensor) if feet.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX)]
+    assert sorted(p[len(rc.BODY_PROBE_PREFIX):] for p in probes) == probed
+    assert not any(full.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX) for i in range(full.nsensor))
+    # the sensors both settings share keep their places in sensordata (the probes come last)
+    sf, sa = loading.sensor_slices_of(feet), loading.sensor_slices_of(full)
+    assert all(sf[n] == sa[n] for n in sa)
+    idx = sensor_index(feet)
+    # trunk spheres -> zone 0 (trunk), each knee -> its thigh zone (1-4), each shin -> its calf zone (5-8)
+    assert sorted(Counter(idx.body_probe_zone).items()) == [(0, 4)] + [(z, 1) for z in range(1, 9)]
+    assert sorted(set(idx.body_probe_radius)) == [0.016, 0.024, 0.03]
+
+
+def test_feet_only_refuses_a_non_sphere_collision_geom():
+    from model.yaml_config import ConfigError
+
+    spec = loading.world_spec(SimulationConfig(world="flat").world_xml)
+    spec.geom("FR_knee").type = mujoco.mjtGeom.mjGEOM_CAPSULE
+    with pytest.raises(ConfigError, match="FR_knee.*CAPSULE"):
+        loading.feet_only(spec)
+
+
+def _zone_history(world, collision, kp, seconds=1.0, every=0.1):
+    """Body-contact zones (``episode_logic.body_contact_zones``) every ``every`` s of holding the
+    home pose from the home keyframe, in C MuJoCo."""
+    from gait.gait_config import GaitConfig
+    from mjx_envs import episode_logic as el
+    from mjx_envs.env_config import EnvConfig
+    from mjx_envs.measurements import measure
+
+    ctx = el.make_context(SimulationConfig(world=world, collision=collision, kp=kp), EnvConfig(), GaitConfig())
+    m = ctx.mj_model
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    per = int(round(every / m.opt.timestep))
+    out = []
+    for t in range(int(round(seconds / m.opt.timestep))):
+        d.ctrl[:] = ctx.home_joints
+        mujoco.mj_step(m, d)
+        if (t + 1) % per == 0:
+            meas = measure(ctx.idx, d.qpos, d.qvel, d.sensordata, d.actuator_force)
+            out.append(np.asarray(el.body_contact_zones(ctx, meas)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_probes_sense_the_body_contacts_the_touch_sensors_sensed(world):
+    """``collision: feet`` keeps the body-contact penalty sighted: holding the home pose, the same
+    zones touch at every 0.1 s sample as with every sphere colliding (measured: none on flat
+    ground, the RR calf from 0.8 s on the rough world's spawn); collapsing (servo kp 5 N*m/rad),
+    every zone the touch sensors report is reported by the probes too, at the same sample (the
+    probed spheres then sink deeper than colliding ones rest)."""
+    stand_all, stand_feet = _zone_history(world, "all", None), _zone_history(world, "feet", None)
+    np.testing.assert_array_equal(stand_feet, stand_all)
+    fall_all, fall_feet = _zone_history(world, "all", 5.0), _zone_history(world, "feet", 5.0)
+    assert fall_all.any(axis=0).sum() >= 2, "the collapse should put at least two zones on the ground"
+    assert not (fall_all & ~fall_feet).any(), (fall_all.astype(int), fall_feet.astype(int))

@@ -274,7 +274,7 @@ def test_terrain_samples_rotate_with_the_trunk_yaw():
                             lin_vel=jnp.zeros(3), ang_vel=jnp.zeros(3), global_lin_vel=jnp.zeros(3),
                             joint_pos=jnp.zeros(12), joint_vel=jnp.zeros(12), foot_force=jnp.zeros(4),
                             foot_pos=feet, foot_vel=jnp.zeros((4, 3)), body_contact_force=jnp.zeros(9),
-                            actuator_force=jnp.zeros(12))
+                            actuator_force=jnp.zeros(12), body_probe_pos=jnp.zeros((0, 3)))
         pts = np.asarray(logic.terrain_sample_points(meas))
         return pts, np.asarray(logic._terrain_samples(ctx, meas)).reshape(4, 5)
 

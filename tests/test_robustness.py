@@ -120,7 +120,7 @@ def _still_measurements():
 
     shapes = dict(qpos=(19,), qvel=(18,), trunk_pos=(3,), trunk_quat=(4,), lin_vel=(3,), ang_vel=(3,),
                   global_lin_vel=(3,), joint_pos=(12,), joint_vel=(12,), foot_force=(4,), foot_pos=(4, 3),
-                  foot_vel=(4, 3), body_contact_force=(9,), actuator_force=(12,))
+                  foot_vel=(4, 3), body_contact_force=(9,), actuator_force=(12,), body_probe_pos=(12, 3))
     meas = Measurements(**{k: jnp.zeros(v) for k, v in shapes.items()})
     return meas.replace(trunk_quat=jnp.array([1.0, 0.0, 0.0, 0.0]))
 

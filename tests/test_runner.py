@@ -2,6 +2,7 @@
 (building a run is cheap: envs, networks and the evaluator are traced only when they first run).
 The whole run, kill and resume included, is exercised end to end in tests/test_train_brax.py."""
 
+import dataclasses
 import json
 import os
 
@@ -52,6 +53,21 @@ def test_early_stop_part_stops_once_the_reward_plateaus_and_says_so(run):
     assert [r["step"] for r in rows if r["kind"] == "early_stop"] == [160]
     # at the last step of the run there is nothing left to stop
     assert run.check_early_stop(run.final_target, 3.0) is False
+
+
+def test_wall_clock_budget_stops_at_the_next_evaluation(run, monkeypatch):
+    cfg = run.cfg
+    run.cfg = cfg.replace(run=dataclasses.replace(cfg.run, max_wall_clock_s=100.0))
+    run.stopper = EarlyStopping(False, 1, 0.0, 1)
+    try:
+        monkeypatch.setattr(run, "clock", lambda: 99.0)
+        assert run.check_early_stop(160, 1.0) is False  # within the budget
+        monkeypatch.setattr(run, "clock", lambda: 101.0)
+        assert run.check_early_stop(320, 1.0) is True
+        assert any(line.startswith("stopping at step 320: the wall-clock budget") for line in run.lines)
+        assert run.check_early_stop(run.final_target, 1.0) is False  # nothing left to stop at the end
+    finally:
+        run.cfg = cfg
 
 
 def test_on_progress_raises_early_stop_after_checkpointing(run, monkeypatch):

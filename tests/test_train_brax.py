@@ -306,6 +306,12 @@ def test_benchmark_scripts_quick_on_this_run(killed_and_resumed, tmp_path):
         assert 0.0 <= c["success_rate"] <= 1.0 and np.isfinite(c["distance_m_mean"])
     md = open(glob.glob(os.path.join(out, "time_to_walk_*_quick.md"))[0]).read()
     assert "Time to walk" in md and "| env steps |" in md
+    # the bar on the suite tiles where the nominal gait fails: one 2-s episode per tile
+    ts = time_to_walk.main(["--from-run", r["run_dir"], "--quick", "--bar", "configs/walk_bar_suite.yaml",
+                            "--out", out])
+    assert ts["bar"]["world"] == "suite" and ts["nominal"]["success_rate"] is not None
+    md = open(glob.glob(os.path.join(out, "time_to_walk_suite_*_quick.md"))[0]).read()
+    assert "Time to walk on the hard suite tiles" in md and "stepping_stones levels 2, 3, 4, 5" in md
 
 
 def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed, capsys):

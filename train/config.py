@@ -170,6 +170,9 @@ class RunConfig:
       export_policy: which parameters ``export/`` gets: ``best`` (the best evaluation of the run,
         kept in ``RUN_DIR/best/``) or ``final`` (the last ones).
       early_stopping: see :class:`EarlyStoppingConfig`.
+      max_wall_clock_s: training wall-clock budget (s, across resumed processes; null: none). The
+        run stops at the first evaluation after it and then checkpoints and exports as after an
+        early stop: "train for as long as you can afford" without killing the process.
     """
 
     output_dir: str = "runs/residual_ppo"
@@ -184,6 +187,7 @@ class RunConfig:
     jax_cache_min_compile_s: float = field(default=0.0, metadata={"range": (0.0, None)})
     export_policy: str = field(default="best", metadata={"choices": ("best", "final")})
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    max_wall_clock_s: Optional[float] = field(default=None, metadata={"range": (1.0, None)})
 
     def validate(self) -> None:
         if self.name and (os.sep in self.name or self.name.strip() != self.name):

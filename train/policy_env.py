@@ -56,6 +56,9 @@ def configs_from_meta(meta: Mapping[str, Any], where: str = META_FILE) -> EnvCon
         data = cfg.get(name)
         if not isinstance(data, Mapping):
             raise ExportError(f"{where}: key 'config.{name}' is missing or not a mapping")
+        if name == "simulation" and "collision" not in data:
+            # exported before the key existed: trained with every collision sphere colliding
+            data = {**data, "collision": "all"}
         try:
             out[name] = from_dict(cls, data, where=f"{where} [config.{name}]")
         except ConfigError as e:

@@ -319,8 +319,15 @@ class TrainingRun:
         return path
 
     def check_early_stop(self, step: int, reward: float) -> bool:
-        """Count this evaluation in the plateau rule; True (logged) if the run should stop here."""
+        """Count this evaluation in the plateau rule; True (logged) if the run should stop here:
+        the reward plateaued, or the wall-clock budget ``run.max_wall_clock_s`` is spent."""
         should_stop = self.stopper.update(reward, step) and step < self.final_target
+        budget = self.cfg.run.max_wall_clock_s
+        if not should_stop and budget is not None and step < self.final_target and self.clock() >= budget:
+            self.logger.message(f"stopping at step {step:,d}: the wall-clock budget run.max_wall_clock_s = "
+                                f"{budget:,.0f} s is spent ({self.clock():,.0f} s)")
+            self.logger.record("wall_clock_stop", step, budget_s=budget, wall_time_s=self.clock())
+            return True
         if should_stop:
             es = self.cfg.run.early_stopping
             self.logger.message(
