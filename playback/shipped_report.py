@@ -48,11 +48,12 @@ def section(policy_dir: str) -> str:
     rel = os.path.relpath(os.path.abspath(policy_dir), REPO_ROOT)
     tr = meta.get("training", {})
     wall = tr.get("wall_time_s")
+    seed = (ev["settings"].get("suite") or {}).get("terrain_seed", ev["settings"].get("terrain_seed"))
     lines = [
         f"`{rel}/`: trained on {tr.get('device', 'an unrecorded device')}, {tr.get('env_steps', 0):,d} env steps, "
         f"{_num(wall / 60 if wall else None, '{:.0f}')} min of training wall-clock "
         f"(preset `{tr.get('preset', '?')}`, world `{tr.get('train_world', '?')}`; the export is the best "
-        f"evaluation on terrain seed {ev['settings'].get('terrain_seed')}, which training never used).",
+        f"evaluation on terrain seed {seed}, which training never used).",
         "",
         f"Evaluation (`{rel}/evaluation.md`; C MuJoCo, {ev['settings']['duration_s']:g} s episodes, "
         "commands sampled by the env, the same episodes for both controllers):",

@@ -166,7 +166,7 @@ def targets(directory: str) -> Dict[str, Any]:
     rows = suite_rows(report) + [grid_row(grid), push_row(push, configured), stand_row(stand)]
     failing = [r["where"] for r in rows if r["target"] == "success where the gait fails"]
     return {"rows": rows, "met": sum(r["met"] for r in rows), "total": len(rows),
-            "gait_failure_tiles": failing, "terrain_seed": report["settings"].get("terrain_seed"),
+            "gait_failure_tiles": failing, "terrain_seed": report["settings"]["suite"].get("terrain_seed"),
             "duration_s": report["settings"].get("duration_s"), "policy": report["settings"].get("policy")}
 
 

@@ -40,7 +40,7 @@ def test_shipped_policy_loads_with_its_reports():
     a = pol.act(np.zeros((3, pol.observation_size), np.float32))
     assert a.shape == (3, pol.meta["action_size"]) and np.all(np.isfinite(a)) and np.all(np.abs(a) <= 1.0)
     ev = json.load(open(os.path.join(POLICY, "evaluation.json")))
-    assert ev["settings"]["terrain_seed"] != cfg.simulation.terrain_seed  # evaluated on held-out terrain
+    assert ev["settings"]["suite"]["terrain_seed"] != cfg.simulation.terrain_seed  # evaluated on held-out terrain
 
 
 def test_readme_tables_are_generated_from_the_committed_reports():

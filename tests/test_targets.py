@@ -31,7 +31,7 @@ def evaluation(tmp_path):
             eps["policy"].append(_episode("policy", "stepping_stones", level, level == 5 and k == 0, 0.12))
             eps["nominal"].append(_episode("nominal", "rough", level, False, 0.14))
             eps["policy"].append(_episode("policy", "rough", level, False, 0.16 if level == 4 else 0.10))
-    report = {"settings": {"suite": {"types": TYPES, "levels": list(range(8))}, "terrain_seed": 1000,
+    report = {"settings": {"suite": {"types": TYPES, "levels": list(range(8)), "terrain_seed": 1000}, "terrain_seed": 0,
                            "duration_s": 20.0, "policy": "policies/x"},
               "results": {c: {"suite": {"episodes": e}} for c, e in eps.items()}}
     _write(d, "evaluation.json", report)
@@ -71,6 +71,7 @@ def test_targets_name_the_gait_failure_levels_and_judge_every_target(evaluation)
     stand = next(x for x in r["rows"] if x["target"] == "drift at zero command")
     assert stand["met"] and stand["policy"] == 0.03
     assert (r["met"], r["total"]) == (4, 6)
+    assert r["terrain_seed"] == 1000  # the suite's (held-out) seed, not the rough world's
 
 
 def test_write_puts_the_section_into_evaluation_md_once(evaluation):

@@ -452,6 +452,19 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
 
 # ------------------------------------------------------------------------- checkpoint -> export
 
+def _training_device(run_dir: str) -> Dict[str, str]:
+    """The device and physics a run trained on (its ``progress.jsonl`` "device" record), if recorded."""
+    from train.progress import read_progress
+
+    try:
+        rows = read_progress(run_dir, "device")
+    except (OSError, ValueError):
+        return {}
+    if not rows:
+        return {}
+    return {k: str(rows[0][k]) for k in ("device", "physics") if rows[0].get(k)}
+
+
 def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, subdir: str = "checkpoints",
                       extra_training: Optional[Dict[str, Any]] = None) -> str:
     """Export checkpoint ``step`` (default: the newest) of a Brax run directory to ``out_dir``.
@@ -493,7 +506,7 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
     terrain = cfg.env.terrain_observation
     training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": run_dir, "config_file": cfg_path,
                 "wall_time_s": state.get("wall_time_s"), "preset": state.get("preset"),
-                "train_world": cfg.simulation.world, **(extra_training or {})}
+                "train_world": cfg.simulation.world, **_training_device(run_dir), **(extra_training or {})}
     return export_brax_policy(out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain),
                               act, training)
 
