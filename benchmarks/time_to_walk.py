@@ -145,18 +145,15 @@ def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: boo
         "checkpoints": rows,
         "first_walking": first,
         "bar": dataclasses.asdict(bar),
+        "where": bar.where(),
     }
 
 
 def run_device(run_dir: str) -> Optional[str]:
     """The training device label a run recorded (``progress.jsonl`` "device" record), or None."""
-    from train.progress import read_progress
+    from train.progress import device_record
 
-    try:
-        rows = read_progress(run_dir, "device")
-    except (OSError, ValueError):
-        return None
-    return str(rows[0]["device_name"]) if rows and rows[0].get("device_name") else None
+    return str(device_record(run_dir).get("device_name") or "") or None
 
 
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
@@ -174,7 +171,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         f"Versions: {result['versions']}",
         "",
         f"Bar: {b['episodes']} episodes × {b['duration_s']} s on "
-        f"{WalkBar(**{k: tuple(v) if isinstance(v, list) else v for k, v in b.items()}).where()}, "
+        f"{result['where']}, "
         f"command {b['command']}; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
         f"{b['min_speed_fraction']} × vx.",
         "",

@@ -19,6 +19,7 @@ import sys
 from typing import Any, Mapping, Optional, Sequence
 
 from model.simulation_config import REPO_ROOT
+from playback import targets
 
 BEGIN = "<!-- shipped-policy:begin -->"
 END = "<!-- shipped-policy:end -->"
@@ -69,11 +70,7 @@ def section(policy_dir: str) -> str:
                          f"{_num(s['vel_tracking_error_mps'])} | {_num(s['cost_of_transport'], '{:.2f}')} |")
     lines += ["", f"Targets ({tg['met']} of {tg['total']} met; `{rel}/targets.md`):", "",
               "| target | where | target value | policy | nominal gait | met |", "|---|---|---|---:|---:|---|"]
-    for r in tg["rows"]:
-        fmt = (lambda v: _pct(v)) if r["unit"] == "" else (lambda v: _num(v))
-        thr = f"{r['op']} {fmt(r['threshold'])}{' ' + r['unit'] if r['unit'] else ''}"
-        lines.append(f"| {r['target']} | {r['where']} | {thr} | {fmt(r['policy'])} | {fmt(r['nominal'])} | "
-                     f"{'yes' if r['met'] else '**no**'} |")
+    lines += ["| " + " | ".join(targets.cells(r)) + " |" for r in tg["rows"]]
     return "\n".join(lines)
 
 

@@ -176,6 +176,13 @@ def _fmt(v: Optional[float], unit: str) -> str:
     return f"{v:.0%}" if unit == "" else f"{v:.3f}"
 
 
+def cells(r: Mapping[str, Any]) -> List[str]:
+    """A target row as table cells: target, where, target value, policy, nominal gait, met."""
+    thr = f"{r['op']} {_fmt(r['threshold'], r['unit'])}{' ' + r['unit'] if r['unit'] else ''}"
+    return [r["target"], r["where"], thr, _fmt(r["policy"], r["unit"]), _fmt(r["nominal"], r["unit"]),
+            "yes" if r["met"] else "**no**"]
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     lines = [SECTION, "",
              f"{result['met']} of {result['total']} targets met (C MuJoCo, held-out terrain seed "
@@ -184,10 +191,8 @@ def markdown(result: Mapping[str, Any]) -> str:
              "| target | where | target value | policy | nominal gait | met | gap |",
              "|---|---|---|---:|---:|---|---:|"]
     for r in result["rows"]:
-        thr = f"{r['op']} {_fmt(r['threshold'], r['unit'])}{' ' + r['unit'] if r['unit'] else ''}"
         gap = "" if r["gap"] is None else _fmt(r["gap"], r["unit"]).replace("%", " pt")
-        lines.append(f"| {r['target']} | {r['where']} | {thr} | {_fmt(r['policy'], r['unit'])} | "
-                     f"{_fmt(r['nominal'], r['unit'])} | {'yes' if r['met'] else '**no**'} | {gap} |")
+        lines.append("| " + " | ".join(cells(r)) + f" | {gap} |")
     if not result["gait_failure_tiles"]:
         lines += ["", "The nominal gait's success is >= 50 % on every tile of this evaluation: "
                   "no success target applies."]

@@ -454,15 +454,10 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
 
 def _training_device(run_dir: str) -> Dict[str, str]:
     """The device and physics a run trained on (its ``progress.jsonl`` "device" record), if recorded."""
-    from train.progress import read_progress
+    from train.progress import device_record
 
-    try:
-        rows = read_progress(run_dir, "device")
-    except (OSError, ValueError):
-        return {}
-    if not rows:
-        return {}
-    return {k: str(rows[0][k]) for k in ("device", "physics") if rows[0].get(k)}
+    rec = device_record(run_dir)
+    return {k: str(rec[k]) for k in ("device", "physics") if rec.get(k)}
 
 
 def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, subdir: str = "checkpoints",

@@ -287,6 +287,15 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def device_record(run_dir: str) -> Dict[str, Any]:
+    """The run's ``device`` record (device, device_name, physics, ...), or {} when it has none."""
+    try:
+        rows = read_progress(run_dir, "device")
+    except (OSError, ValueError):
+        return {}
+    return rows[0] if rows else {}
+
+
 def read_progress(run_dir: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
     """Rows of ``RUN_DIR/progress.jsonl`` (optionally of one ``kind``), in order."""
     path = os.path.join(run_dir, PROGRESS_FILE)
