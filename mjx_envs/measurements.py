@@ -58,7 +58,7 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
         foot_vel=tuple(s[n].start for n in rc.FOOT_VEL_SENSORS),
         body_contact=tuple(s[n].start for n in rc.BODY_CONTACT_SENSORS),
         actuator_force=af[0],
-        body_probe=tuple(s[m.sensor(i).name].start for i in probes), body_probe_radius=radii, body_probe_zone=zones,
+        body_probe=tuple(int(m.sensor_adr[i]) for i in probes), body_probe_radius=radii, body_probe_zone=zones,
     )
 
 
