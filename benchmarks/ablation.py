@@ -3,31 +3,35 @@ joint targets, the same reward, preset, env-step budget and seeds (issue 18).
 
     python -m benchmarks.ablation [--preset cpu_ship] [--seeds 0 1 2] [key=value ...]
     python -m benchmarks.ablation --quick          # ci_tiny sizes: a smoke run of every step
+    python -m benchmarks.ablation --reuse ...      # keep the finished runs of an interrupted ablation
 
 For every seed and arm — the registered tasks ``suite`` (foot residuals on the nominal trot),
 ``modulated`` (the residuals plus step frequency, swing height and body height) and ``direct``
 (joint targets around the home pose, no gait, no IK) — one training run with every checkpoint kept,
 then:
 
-1. **time to walk**: its checkpoints, oldest first, judged against the walk bar on the suite
-   tiles where the nominal gait fails (``configs/walk_bar_suite.yaml``:
-   :func:`benchmarks.time_to_walk.judge_run`); env steps and training wall-clock of the first
-   that walks (none: the bar was not reached within the budget);
+1. **time to walk**: its checkpoints, oldest first, judged against each walk bar
+   (:func:`benchmarks.time_to_walk.judge_run`): ``suite`` — the suite tiles where the nominal gait
+   fails (``configs/walk_bar_suite.yaml``), and ``rough`` — the two roughest rough-world bands
+   (``configs/walk_bar.yaml``, where the nominal gait survives but is too slow); env steps and
+   training wall-clock of the first checkpoint that walks (none: not reached within the budget);
 2. **final evaluation** of its export on the held-out suite seed (``playback.evaluate``, C MuJoCo,
    the same seeded episodes for every arm; the nominal gait once): success and velocity-tracking
    error per terrain type;
 3. its **learning curve** (evaluation return vs env steps, ``progress.jsonl``).
 
-Writes ``benchmarks/results/ablation_suite_<device>[_quick].json`` / ``.md`` (per arm: mean ±
+Writes ``benchmarks/results/ablation_suite_<device>[_quick][_<tag>].json`` / ``.md`` (per arm: mean ±
 std over seeds, and every run) / ``.png`` (learning curves, one colour per arm).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -40,29 +44,59 @@ from model.simulation_config import REPO_ROOT
 ARMS = ("suite", "modulated", "direct")
 """Registered tasks (train/tasks.py) compared: residual, residual + modulation, direct."""
 ARM_LABELS = {"suite": "residual", "modulated": "residual + modulation", "direct": "direct joint targets"}
-SUITE_BAR = os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml")
+BARS = {"suite": os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml"),
+        "rough": os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")}
+"""Walk bars judged for every run: name -> WalkBar YAML (the first is the headline bar)."""
 
 
-def train_arm(arm: str, preset: str, seed: int, out: str, overrides: Sequence[str]) -> str:
-    """One training run of task ``arm`` (every checkpoint kept, no early stopping); its run dir."""
-    from train.__main__ import main as train_main
+def finished_run(out: str, arm: str, seed: int) -> Optional[str]:
+    """The newest run dir ``out/*_ablation_<arm>_s<seed>`` whose training finished (a ``done``
+    record in ``progress.jsonl``), or None."""
+    for run_dir in sorted(glob.glob(os.path.join(out, f"*_ablation_{arm}_s{seed}")), reverse=True):
+        try:
+            with open(os.path.join(run_dir, "progress.jsonl")) as fh:
+                if any(json.loads(line).get("kind") == "done" for line in fh if line.strip()):
+                    return run_dir
+        except (OSError, ValueError):
+            continue
+    return None
 
-    res = train_main(["--task", arm, "--preset", preset, "--output-dir", out, "--name", f"ablation_{arm}_s{seed}",
-                      f"ppo.seed={seed}", "run.early_stopping.enabled=false", "run.keep_checkpoints=0", *overrides])
-    return res.run_dir
+
+def train_arm(arm: str, preset: str, seed: int, out: str, overrides: Sequence[str], reuse: bool = False) -> str:
+    """One training run of task ``arm`` (every checkpoint kept, no early stopping); its run dir.
+
+    Each run trains in a child process: JAX keeps every compiled program and buffer of a run alive
+    in its process, and nine runs in one process outgrew a 24 GiB machine (killed by the kernel at
+    the fourth). ``reuse``: a finished run of this arm and seed in ``out`` is taken as it is.
+    """
+    if reuse and (done := finished_run(out, arm, seed)) is not None:
+        print(f"reusing the finished run {done}", flush=True)
+        return done
+    name = f"ablation_{arm}_s{seed}"
+    before = set(glob.glob(os.path.join(out, f"*_{name}")))
+    cmd = [sys.executable, "-m", "train", "--task", arm, "--preset", preset, "--output-dir", out, "--name", name,
+           f"ppo.seed={seed}", "run.early_stopping.enabled=false", "run.keep_checkpoints=0", *overrides]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    proc = subprocess.run(cmd)  # same working directory: a relative --output-dir means the same folder
+    new = sorted(set(glob.glob(os.path.join(out, f"*_{name}"))) - before)
+    if proc.returncode != 0 or not new:
+        raise SystemExit(f"training {name} failed (exit code {proc.returncode}); see its output above")
+    return new[-1]
 
 
 def per_type(report: Dict[str, Any], controller: str) -> Dict[str, Dict[str, Optional[float]]]:
-    """Success rate and mean velocity-tracking error [m/s] per terrain type of a suite evaluation."""
+    """Success rate, mean velocity-tracking error [m/s] and mean distance walked [m] per terrain type
+    of a suite evaluation (success alone rewards standing still: the distance tells)."""
     out: Dict[str, Dict[str, Optional[float]]] = {}
     for e in report["results"][controller]["suite"]["episodes"]:
-        d = out.setdefault(e["terrain_type"], {"n": 0, "ok": 0, "err": []})
+        d = out.setdefault(e["terrain_type"], {"n": 0, "ok": 0, "err": [], "dist": []})
         d["n"] += 1
         d["ok"] += int(not e["fell"])
+        d["dist"].append(e.get("distance_m"))
         if e.get("vel_tracking_error_mps") is not None:
             d["err"].append(e["vel_tracking_error_mps"])
-    return {t: {"success_rate": d["ok"] / d["n"], "vel_tracking_error_mps": _mean(d["err"]), "episodes": d["n"]}
-            for t, d in out.items()}
+    return {t: {"success_rate": d["ok"] / d["n"], "vel_tracking_error_mps": _mean(d["err"]),
+                "distance_m": _mean(d["dist"]), "episodes": d["n"]} for t, d in out.items()}
 
 
 def _mean(xs: Sequence[Optional[float]]) -> Optional[float]:
@@ -79,22 +113,25 @@ def _std(xs: Sequence[Optional[float]]) -> Optional[float]:
 
 
 def aggregate(runs: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    """Per arm over its seeds: how many reached the walk bar, env steps and wall-clock to it (mean
-    over those that did), final return, and per terrain type success and tracking error (mean, std)."""
+    """Per arm over its seeds: per walk bar how many runs reached it and the env steps and wall-clock
+    to it (mean over those that did), final return, and per terrain type success and tracking error
+    (mean, std)."""
     out: Dict[str, Dict[str, Any]] = {}
     for arm in dict.fromkeys(r["arm"] for r in runs):
         rs = [r for r in runs if r["arm"] == arm]
-        walked = [r["walk"] for r in rs if r["walk"] is not None]
         types = sorted({t for r in rs for t in r["per_type"]})
+        walks = {}
+        for bar in dict.fromkeys(b for r in rs for b in r["walks"]):
+            walked = [r["walks"][bar] for r in rs if r["walks"].get(bar) is not None]
+            walks[bar] = {"walked": len(walked), "steps_to_walk": _mean([w["step"] for w in walked]),
+                          "wall_to_walk_s": _mean([w["wall_time_s"] for w in walked])}
         out[arm] = {
             "seeds": [r["seed"] for r in rs],
-            "walked": len(walked),
-            "steps_to_walk": _mean([w["step"] for w in walked]),
-            "wall_to_walk_s": _mean([w["wall_time_s"] for w in walked]),
+            "walks": walks,
             "final_return": _mean([r["final_return"] for r in rs]),
             "final_return_std": _std([r["final_return"] for r in rs]),
             "per_type": {t: {k: _mean([r["per_type"].get(t, {}).get(k) for r in rs]) for k in
-                             ("success_rate", "vel_tracking_error_mps")}
+                             ("success_rate", "vel_tracking_error_mps", "distance_m")}
                          | {k + "_std": _std([r["per_type"].get(t, {}).get(k) for r in rs]) for k in
                             ("success_rate", "vel_tracking_error_mps")} for t in types},
         }
@@ -115,14 +152,23 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
              f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
              f"Training: task per arm, preset `{result['preset']}`, seeds {result['seeds']}, "
              f"{result['env_steps']:,d} env steps each, early stopping off, the same reward.  ",
-             f"Walk bar: {result['bar']}  ",
+             *[f"Walk bar `{b}`: {d}  " for b, d in result["bars"].items()],
              f"Final evaluation: {result['eval']}", "",
-             "| arm | reached the walk bar | env steps to it | wall-clock to it (s) | final return |",
-             "|---|---:|---:|---:|---:|"]
+             "Time to walk (env steps and training wall-clock of the first checkpoint that meets the bar; mean over "
+             "the seeds that reached it):", "",
+             "| arm | " + " | ".join(f"`{b}` bar: reached | env steps | wall-clock (s)" for b in result["bars"])
+             + " | final return |",
+             "|---|" + "---:|---:|---:|" * len(result["bars"]) + "---:|"]
     for arm, a in agg.items():
-        lines.append(f"| {ARM_LABELS.get(arm, arm)} | {a['walked']} of {len(a['seeds'])} | "
-                     f"{_f(a['steps_to_walk'], '{:,.0f}')} | {_f(a['wall_to_walk_s'], '{:.0f}')} | "
-                     f"{_f(a['final_return'], '{:.1f}')} ± {_f(a['final_return_std'], '{:.1f}')} |")
+        cells = []
+        for b in result["bars"]:
+            w = a["walks"].get(b, {"walked": 0, "steps_to_walk": None, "wall_to_walk_s": None})
+            cells += [f"{w['walked']} of {len(a['seeds'])}", _f(w["steps_to_walk"], "{:,.0f}"),
+                      _f(w["wall_to_walk_s"], "{:.0f}")]
+        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(cells) +
+                     f" | {_f(a['final_return'], '{:.1f}')} ± {_f(a['final_return_std'], '{:.1f}')} |")
+    lines.append("| nominal gait | " + " | ".join(
+        f"{'meets it' if result['nominal_walks'].get(b) else 'misses it'} | — | —" for b in result["bars"]) + " | — |")
     lines += ["", "Success per terrain type (mean over seeds; held-out suite seed):", "",
               "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
     for arm, a in agg.items():
@@ -136,12 +182,22 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
             _f(a["per_type"].get(t, {}).get("vel_tracking_error_mps"), "{:.3f}") for t in types) + " |")
     lines.append("| nominal gait | " + " | ".join(
         _f(nominal[t]["vel_tracking_error_mps"], "{:.3f}") for t in types) + " |")
-    lines += ["", "Every run:", "", "| arm | seed | env steps | wall (s) | walks at step | final return |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "Forward distance walked per terrain type (m, along the start heading, mean over seeds; the env "
+              "samples the commands, some backwards or sideways; an arm that stands still survives but walks "
+              "nowhere):", "",
+              "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+    for arm, a in agg.items():
+        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(
+            _f(a["per_type"].get(t, {}).get("distance_m"), "{:.2f}") for t in types) + " |")
+    lines.append("| nominal gait | " + " | ".join(_f(nominal[t].get("distance_m"), "{:.2f}") for t in types) + " |")
+    lines += ["", "Every run:", "", "| arm | seed | env steps | wall (s) | "
+              + " | ".join(f"walks (`{b}` bar) at step" for b in result["bars"]) + " | final return |",
+              "|---|---:|---:|---:|" + "---:|" * len(result["bars"]) + "---:|"]
     for r in result["runs"]:
+        walks = [_f(r["walks"][b]["step"] if r["walks"].get(b) else None, "{:,d}") for b in result["bars"]]
         lines.append(f"| {ARM_LABELS.get(r['arm'], r['arm'])} | {r['seed']} | {r['env_steps']:,d} | "
-                     f"{_f(r['wall_time_s'], '{:.0f}')} | {_f(r['walk']['step'] if r['walk'] else None, '{:,d}')} | "
-                     f"{_f(r['final_return'], '{:.1f}')} |")
+                     f"{_f(r['wall_time_s'], '{:.0f}')} | " + " | ".join(walks)
+                     + f" | {_f(r['final_return'], '{:.1f}')} |")
     lines += ["", f"Learning curves: `{stem}.png`.", ""]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
@@ -158,10 +214,14 @@ def _plot(result: Dict[str, Any], path: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
     colours = dict(zip(ARMS, ("tab:blue", "tab:orange", "tab:green")))
+    labelled = set()
     for r in result["runs"]:
         c = r["curve"]
+        n = sum(q["arm"] == r["arm"] for q in result["runs"])
+        label = None if r["arm"] in labelled else f"{ARM_LABELS.get(r['arm'], r['arm'])} ({n} seed{'s' * (n > 1)})"
+        labelled.add(r["arm"])
         ax.plot([p["step"] for p in c], [p["reward"] for p in c], color=colours.get(r["arm"], "k"), alpha=0.8,
-                label=f"{ARM_LABELS.get(r['arm'], r['arm'])} (seed {r['seed']})")
+                label=label)
     zero = [r["zero_residual_reward"] for r in result["runs"] if r["arm"] == "suite"]
     if zero:
         ax.axhline(zero[0], color="k", ls="--", label="nominal trot (zero residual)")
@@ -172,6 +232,14 @@ def _plot(result: Dict[str, Any], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def rewrite(json_path: str) -> str:
+    """Write the tables and the plot again from a results JSON (after a change of their layout)."""
+    with open(json_path) as fh:
+        result = json.load(fh)
+    stem = os.path.splitext(os.path.basename(json_path))[0]
+    return write(result, stem, os.path.dirname(os.path.abspath(json_path)))
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -185,25 +253,42 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--output-dir", default="runs/benchmarks")
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("--quick", action="store_true", help="ci_tiny training, 1 episode of 2 s per tile")
+    p.add_argument("--reuse", action="store_true",
+                   help="take finished runs of an arm and seed already in --output-dir instead of training again")
+    p.add_argument("--tag", default="", help="suffix of the results' file names (another budget beside the first)")
+    p.add_argument("--rewrite", metavar="JSON", help="only write the tables and plot of a results JSON again")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
-    bar = load_walk_bar(SUITE_BAR)
+    if args.rewrite:
+        rewrite(args.rewrite)
+        return {}
+    bars = {name: load_walk_bar(path) for name, path in BARS.items()}
     if args.quick:
         import dataclasses
 
         args.preset, args.episodes, args.duration = "ci_tiny", 1, 2.0
-        bar = dataclasses.replace(bar, episodes=len(bar.types) * len(bar.levels), duration_s=2.0)
+        bars = {n: dataclasses.replace(b, duration_s=2.0, episodes=(len(b.types) * len(b.levels) if b.world == "suite"
+                                                                    else len(b.bands)))
+                for n, b in bars.items()}
     command = "python -m benchmarks.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
+    stem = f"ablation_suite_{device_name()}" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
     from playback.evaluate import evaluate_policy
 
     t0 = time.time()
     runs: List[Dict[str, Any]] = []
-    nominal = None
+    nominal, nominal_walks = None, {}
+    result: Dict[str, Any] = {}
     for seed in args.seeds:
         for arm in args.arms:
-            run_dir = train_arm(arm, args.preset, seed, args.output_dir, args.overrides)
+            run_dir = train_arm(arm, args.preset, seed, args.output_dir, args.overrides, args.reuse)
             curve = summarize_run(run_dir)
-            walk = judge_run(run_dir, bar, args.processes, stop_at_first=True)
+            walks = {}
+            for name, bar in bars.items():
+                w = judge_run(run_dir, bar, args.processes, stop_at_first=True)
+                nominal_walks[name] = w["nominal"]["walks"]
+                walks[name] = (None if w["first_walking"] is None else
+                               {k: w["first_walking"][k] for k in ("step", "wall_time_s", "success_rate",
+                                                                   "speed_fraction")})
             report = evaluate_policy(run_dir, episodes=args.episodes, duration=args.duration, worlds=("suite",),
                                      seed=0, include_nominal=nominal is None, processes=args.processes)
             if nominal is None:
@@ -211,19 +296,20 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             runs.append({"arm": arm, "seed": seed, "run_dir": run_dir, "env_steps": curve["env_steps"],
                          "wall_time_s": curve["wall_time_s"], "final_return": curve["final_reward"],
                          "zero_residual_reward": curve["zero_residual_reward"], "curve": curve["curve"],
-                         "walk": (None if walk["first_walking"] is None else
-                                  {k: walk["first_walking"][k] for k in ("step", "wall_time_s", "success_rate",
-                                                                         "speed_fraction")}),
-                         "nominal_walks": walk["nominal"]["walks"], "per_type": per_type(report, "policy")})
-    result = {"device": device_name(), "versions": _versions(), "command": command.strip(), "preset": args.preset,
-              "seeds": args.seeds, "arms": args.arms, "env_steps": max(r["env_steps"] for r in runs),
-              "bar": f"{bar.episodes} episodes x {bar.duration_s:g} s on {bar.where()}, command {list(bar.command)}; "
-                     f"success >= {bar.min_success_rate}, speed >= {bar.min_speed_fraction} x vx",
-              "eval": f"{args.episodes} episode(s) of {args.duration:g} s per suite tile, held-out seed, "
-                      "commands sampled by the env",
-              "runs": runs, "aggregate": aggregate(runs), "nominal_per_type": nominal,
-              "wall_time_s": time.time() - t0}
-    write(result, f"ablation_suite_{result['device']}" + ("_quick" if args.quick else ""), args.out)
+                         "walks": walks, "per_type": per_type(report, "policy")})
+            # written after every run: a long ablation that is stopped keeps what it measured
+            result = {"device": device_name(), "versions": _versions(), "command": command.strip(),
+                      "preset": args.preset, "seeds": args.seeds, "arms": args.arms,
+                      "env_steps": max(r["env_steps"] for r in runs),
+                      "bars": {n: f"{b.episodes} episodes x {b.duration_s:g} s on {b.where()}, command "
+                                  f"{list(b.command)}; success >= {b.min_success_rate}, speed >= "
+                                  f"{b.min_speed_fraction} x vx" for n, b in bars.items()},
+                      "nominal_walks": nominal_walks,
+                      "eval": f"{args.episodes} episode(s) of {args.duration:g} s per suite tile, held-out seed, "
+                              "commands sampled by the env",
+                      "runs": runs, "aggregate": aggregate(runs), "nominal_per_type": nominal,
+                      "wall_time_s": time.time() - t0}
+            write(result, stem, args.out)
     return result
 
 

@@ -120,7 +120,8 @@ def test_walk_bars_load_and_refuse_bad_tiles(tmp_path):
 
 
 def _ablation_run(arm, seed, walk_step, stones_ok, ret):
-    eps = [{"terrain_type": "stepping_stones", "fell": i >= stones_ok, "vel_tracking_error_mps": 0.1 + 0.1 * seed}
+    eps = [{"terrain_type": "stepping_stones", "fell": i >= stones_ok, "vel_tracking_error_mps": 0.1 + 0.1 * seed,
+            "distance_m": float(i)}
            for i in range(4)]
     from benchmarks.ablation import per_type
 
@@ -128,8 +129,9 @@ def _ablation_run(arm, seed, walk_step, stones_ok, ret):
     return {"arm": arm, "seed": seed, "run_dir": f"r{arm}{seed}", "env_steps": 1000, "wall_time_s": 10.0,
             "final_return": ret, "zero_residual_reward": 1.0, "curve": [{"step": 0, "reward": 1.0},
                                                                         {"step": 1000, "reward": ret}],
-            "walk": None if walk_step is None else {"step": walk_step, "wall_time_s": walk_step / 100.0},
-            "nominal_walks": False, "per_type": per_type(report, "policy")}
+            "walks": {"suite": None if walk_step is None else {"step": walk_step, "wall_time_s": walk_step / 100.0},
+                      "rough": {"step": 100, "wall_time_s": 1.0}},
+            "per_type": per_type(report, "policy")}
 
 
 def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
@@ -138,15 +140,47 @@ def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
     runs = [_ablation_run("suite", 0, 500, 4, 10.0), _ablation_run("suite", 1, None, 2, 8.0),
             _ablation_run("direct", 0, None, 0, 2.0), _ablation_run("direct", 1, None, 1, 4.0)]
     agg = ablation.aggregate(runs)
-    assert agg["suite"]["walked"] == 1 and agg["suite"]["steps_to_walk"] == 500  # mean over the runs that walked
-    assert agg["direct"]["walked"] == 0 and agg["direct"]["steps_to_walk"] is None
+    walks = agg["suite"]["walks"]["suite"]
+    assert walks["walked"] == 1 and walks["steps_to_walk"] == 500  # mean over the runs that walked
+    assert agg["direct"]["walks"]["suite"]["walked"] == 0 and agg["direct"]["walks"]["suite"]["steps_to_walk"] is None
+    assert agg["direct"]["walks"]["rough"] == {"walked": 2, "steps_to_walk": 100, "wall_to_walk_s": 1.0}
     assert agg["suite"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.75)
     assert agg["direct"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.125)
     assert agg["suite"]["final_return_std"] == pytest.approx(2 ** 0.5)
+    assert agg["suite"]["per_type"]["stepping_stones"]["distance_m"] == pytest.approx(1.5)
     result = {"device": "test", "versions": {}, "command": "x", "preset": "ci_tiny", "seeds": [0, 1],
-              "env_steps": 1000, "bar": "bar", "eval": "eval", "runs": runs, "aggregate": agg,
-              "nominal_per_type": {"stepping_stones": {"success_rate": 0.0, "vel_tracking_error_mps": 0.3}}}
+              "env_steps": 1000, "bars": {"suite": "suite bar", "rough": "rough bar"},
+              "nominal_walks": {"suite": False, "rough": True}, "eval": "eval", "runs": runs, "aggregate": agg,
+              "nominal_per_type": {"stepping_stones": {"success_rate": 0.0, "vel_tracking_error_mps": 0.3,
+                                                       "distance_m": 0.5}}}
     md = open(ablation.write(result, "ablation_test", str(tmp_path))).read()
-    assert "| residual | 1 of 2 | 500 | 5 | 9.0 ± 1.4 |" in md
-    assert "| direct joint targets | 0 of 2 | — | — | 3.0 ± 1.4 |" in md
+    assert "| residual | 1 of 2 | 500 | 5 | 2 of 2 | 100 | 1 | 9.0 ± 1.4 |" in md
+    assert "| direct joint targets | 0 of 2 | — | — | 2 of 2 | 100 | 1 | 3.0 ± 1.4 |" in md
+    assert "| nominal gait | misses it | — | — | meets it | — | — | — |" in md
+    assert "| residual | 1.50 |" in md and "| nominal gait | 0.50 |" in md
+    assert "| residual | 0 | 1,000 | 10 | 500 | 100 | 10.0 |" in md
     assert "| nominal gait | 0% |" in md and (tmp_path / "ablation_test.png").is_file()
+
+
+def test_ablation_reuses_only_finished_runs(tmp_path):
+    """--reuse takes the newest run of an arm and seed whose progress.jsonl has a ``done`` record;
+    a run killed mid-training (no ``done``) is trained again."""
+    import json as _json
+
+    from benchmarks.ablation import finished_run
+
+    def run(name, records):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "progress.jsonl").write_text("".join(_json.dumps({"kind": k}) + "\n" for k in records))
+        return str(d)
+
+    old = run("20261127_1424_ablation_suite_s0", ["device", "eval", "done"])
+    assert finished_run(str(tmp_path), "suite", 0) == old
+    run("20261127_1441_ablation_suite_s1", ["device", "eval"])  # killed
+    assert finished_run(str(tmp_path), "suite", 1) is None
+    assert finished_run(str(tmp_path), "direct", 0) is None
+    new = run("20261127_1500_ablation_suite_s0", ["device", "done"])
+    assert finished_run(str(tmp_path), "suite", 0) == new
+    (tmp_path / "20261127_1510_ablation_suite_s0").mkdir()  # no progress file yet
+    assert finished_run(str(tmp_path), "suite", 0) == new

@@ -497,7 +497,7 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
     import jax
 
     params = jax.tree_util.tree_map(np.asarray, params)
-    act = 12
+    act = cfg.env.action_size  # 12, or 15 with gait modulation
     terrain = cfg.env.terrain_observation
     training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": run_dir, "config_file": cfg_path,
                 "wall_time_s": state.get("wall_time_s"), "preset": state.get("preset"),
