@@ -46,17 +46,18 @@ ARMS = ("suite", "modulated", "direct")
 ARM_LABELS = {"suite": "residual", "modulated": "residual + modulation", "direct": "direct joint targets"}
 BARS = {"suite": os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml"),
         "rough": os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")}
-"""Walk bars judged for every run: name -> WalkBar YAML (the first is the headline bar)."""
+"""Walk bars judged for every run: name -> WalkBar YAML."""
 
 
 def finished_run(out: str, arm: str, seed: int) -> Optional[str]:
     """The newest run dir ``out/*_ablation_<arm>_s<seed>`` whose training finished (a ``done``
     record in ``progress.jsonl``), or None."""
+    from train.progress import read_progress
+
     for run_dir in sorted(glob.glob(os.path.join(out, f"*_ablation_{arm}_s{seed}")), reverse=True):
         try:
-            with open(os.path.join(run_dir, "progress.jsonl")) as fh:
-                if any(json.loads(line).get("kind") == "done" for line in fh if line.strip()):
-                    return run_dir
+            if read_progress(run_dir, "done"):
+                return run_dir
         except (OSError, ValueError):
             continue
     return None
@@ -86,17 +87,19 @@ def train_arm(arm: str, preset: str, seed: int, out: str, overrides: Sequence[st
 
 def per_type(report: Dict[str, Any], controller: str) -> Dict[str, Dict[str, Optional[float]]]:
     """Success rate, mean velocity-tracking error [m/s] and mean distance walked [m] per terrain type
-    of a suite evaluation (success alone rewards standing still: the distance tells)."""
-    out: Dict[str, Dict[str, Optional[float]]] = {}
+    of a suite evaluation (success alone rewards standing still: the distance tells);
+    :func:`playback.episode_metrics.aggregate` over each type's episodes."""
+    from playback.episode_metrics import aggregate as aggregate_episodes
+
+    by_type: Dict[str, List[Dict[str, Any]]] = {}
     for e in report["results"][controller]["suite"]["episodes"]:
-        d = out.setdefault(e["terrain_type"], {"n": 0, "ok": 0, "err": [], "dist": []})
-        d["n"] += 1
-        d["ok"] += int(not e["fell"])
-        d["dist"].append(e.get("distance_m"))
-        if e.get("vel_tracking_error_mps") is not None:
-            d["err"].append(e["vel_tracking_error_mps"])
-    return {t: {"success_rate": d["ok"] / d["n"], "vel_tracking_error_mps": _mean(d["err"]),
-                "distance_m": _mean(d["dist"]), "episodes": d["n"]} for t, d in out.items()}
+        by_type.setdefault(e["terrain_type"], []).append(e)
+    out = {}
+    for t, eps in by_type.items():
+        a = aggregate_episodes(eps)
+        out[t] = {"success_rate": a["success_rate"], "vel_tracking_error_mps": a["vel_tracking_error_mps"],
+                  "distance_m": a["distance_m_mean"], "episodes": a["episodes"]}
+    return out
 
 
 def _mean(xs: Sequence[Optional[float]]) -> Optional[float]:

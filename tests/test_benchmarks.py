@@ -120,9 +120,13 @@ def test_walk_bars_load_and_refuse_bad_tiles(tmp_path):
 
 
 def _ablation_run(arm, seed, walk_step, stones_ok, ret):
-    eps = [{"terrain_type": "stepping_stones", "fell": i >= stones_ok, "vel_tracking_error_mps": 0.1 + 0.1 * seed,
-            "distance_m": float(i)}
-           for i in range(4)]
+    # episode summaries as playback.episode_metrics.summarize_episode writes them
+    template = {"steps": 1000, "time_s": 20.0, "nan_physics": False, "out_of_bounds": False, "stalled": False,
+                "mean_forward_speed_mps": 0.3, "yaw_rate_error_radps": 0.1, "cost_of_transport": None,
+                "energy_j": 100.0, "joint_limit_violations": 0, "actuator_saturation_rate": 0.0,
+                "ik_saturation_rate": 0.0, "return": 10.0}
+    eps = [{**template, "terrain_type": "stepping_stones", "fell": i >= stones_ok,
+            "vel_tracking_error_mps": 0.1 + 0.1 * seed, "distance_m": float(i)} for i in range(4)]
     from benchmarks.ablation import per_type
 
     report = {"results": {"policy": {"suite": {"episodes": eps}}}}
