@@ -216,15 +216,18 @@ def nominal_stance_points(
 ) -> jax.Array:
     """(4, 3) nominal (zero-velocity) foot-centre positions in the hip frames [m].
 
-    ``(foot_x_offset, s * (lateral_offset + foot_y_offset), -(body_height - foot_radius))``;
-    ``body_height`` [m] overrides ``config.body_height`` (may be traced).
+    ``(foot_x_offset, L1_i + s_i * foot_y_offset, -(body_height + hip_z_i - foot_radius))`` with
+    ``L1_i`` the leg's signed lateral offset and ``hip_z_i`` its hip's height in the trunk frame (0 on
+    the project's robots); ``body_height`` [m] overrides ``config.body_height`` (may be traced).
     """
+    config = config.for_robot(geometry)
     h = config.body_height if body_height is None else body_height
-    z = -(jnp.asarray(h, dtype=jnp.result_type(float)) - geometry.foot_radius)
+    hip_z = jnp.asarray([hp[2] for hp in geometry.hip_offsets], dtype=jnp.result_type(float))
+    z = -(jnp.asarray(h, dtype=jnp.result_type(float)) + hip_z - geometry.foot_radius)
     sides = jnp.asarray(SIDE_SIGNS, dtype=z.dtype)
     x = jnp.full((4,), config.foot_x_offset, dtype=z.dtype)
-    y = sides * (geometry.lateral_offset + config.foot_y_offset)
-    return jnp.stack([x, y, jnp.broadcast_to(z, (4,))], axis=-1)
+    y = jnp.asarray(geometry.lateral_offsets, dtype=z.dtype) + sides * config.foot_y_offset
+    return jnp.stack([x, y, z], axis=-1)
 
 
 def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
@@ -237,7 +240,7 @@ def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry
     sides = np.asarray(SIDE_SIGNS)
     hips = np.asarray(geometry.hip_offsets)
     r_x = hips[:, 0] + config.foot_x_offset
-    r_y = hips[:, 1] + sides * (geometry.lateral_offset + config.foot_y_offset)
+    r_y = hips[:, 1] + np.asarray(geometry.lateral_offsets) + sides * config.foot_y_offset
     vx, vy, wz = command[0], command[1], command[2]
     return jnp.stack([vx - wz * jnp.asarray(r_y), vy + wz * jnp.asarray(r_x)], axis=-1)
 
@@ -248,6 +251,7 @@ def half_steps_from_command(
 ) -> jax.Array:
     """(4, 2) half step vectors L_i = v_i * duty * period / (2 * frequency_scale) [m], norm capped
     at max_step_length / 2 (a faster clock takes shorter steps for the same speed)."""
+    config = config.for_robot(geometry)
     half = leg_velocities(command, config, geometry) * (0.5 * config.duty_factor * config.period / frequency_scale)
     cap = 0.5 * config.max_step_length
     n2 = jnp.sum(half * half, axis=-1, keepdims=True)
@@ -281,6 +285,7 @@ def nominal_foot_targets(
     Returns:
       (4, 3) foot-centre targets, each in its own hip frame [m], legs FR, FL, RR, RL.
     """
+    config = config.for_robot(geometry)
     phases = leg_phases(state, config)
     half = half_steps_from_command(command, config, geometry, frequency_scale)
     swing_height = config.swing_height * swing_scale

@@ -56,7 +56,9 @@ def check_command_ranges(
     where: str = "env.command",
 ) -> float:
     """Raise ConfigError if some command in the box vx x vy x yaw_rate needs a foot faster than
-    the gait's ``max_foot_speed``; return the box's largest foot speed [m/s] otherwise."""
+    the gait's ``max_foot_speed``; return the box's largest foot speed [m/s] otherwise. Gait sizes
+    left ``auto`` are derived from ``geometry`` first (:meth:`GaitConfig.for_robot`)."""
+    config = config.for_robot(geometry)
     corner, speed = worst_corner(vx, vy, yaw_rate, config, geometry)
     limit = config.max_foot_speed
     if speed > limit * (1.0 + 1e-9):

@@ -65,6 +65,9 @@ class BezierController:
     config: GaitConfig = GaitConfig()
     geometry: LegGeometry = DEFAULT_GEOMETRY
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", self.config.for_robot(self.geometry))  # 'auto' sizes from the legs
+
     @classmethod
     def for_model(cls, mj_model, config: GaitConfig = GaitConfig(), source: str = "robot model") -> "BezierController":
         """The controller of a compiled robot model: its leg geometry is derived from the MJCF

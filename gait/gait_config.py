@@ -12,7 +12,11 @@ import os
 from dataclasses import field
 from typing import Dict, Optional, Tuple
 
+from model.robot_adapter import nominal_body_height
 from model.yaml_config import ConfigError, check_ranges, from_dict, load_dataclass
+
+STEP_LENGTH_PER_LEG_LENGTH = 0.714
+"""Default full step length / leg length (0.30 m on the project's 0.42 m legs)."""
 
 GAIT_PHASE_OFFSETS: Dict[str, Tuple[float, float, float, float]] = {
     # leg order FR, FL, RR, RL; a leg's phase is (gait phase + offset) mod 1
@@ -36,11 +40,15 @@ class GaitConfig:
       gait: footfall pattern, one of ``trot``, ``pace``, ``bound`` (see ``GAIT_PHASE_OFFSETS``).
       period: duration of one full gait cycle [s].
       duty_factor: fraction of the cycle a foot is in stance [-].
-      swing_height: foot clearance, the peak height of the swing curve above the stance line [m].
+      swing_height: foot clearance, the peak height of the swing curve above the stance line [m];
+        ``None`` (``auto``): leg length / 6 (0.07 m on the project's robot), see :meth:`for_robot`.
       penetration_depth: depth of the stance curve below the stance line at mid-stance [m].
       body_height: nominal trunk-origin height above flat ground [m]; the stance line of a foot
-        centre lies ``body_height - foot_radius`` below its hip.
-      max_step_length: cap on the full step length (|2 L| per leg, incl. the yaw part) [m].
+        centre lies ``body_height - foot_radius`` below the trunk origin (the hip frame's origin
+        sits ``hip z`` below it). ``None``: 0.643 x leg length (0.27 m on the project's robot).
+      max_step_length: cap on the full step length (|2 L| per leg, incl. the yaw part) [m];
+        ``None``: 0.714 x leg length (0.30 m on the project's robot); with ``duty_factor`` and
+        ``period`` it sets the foot-speed limit :attr:`max_foot_speed`.
       foot_x_offset: forward offset of the nominal foot position from below the hip [m].
       foot_y_offset: extra outward offset of the nominal foot position beyond the thigh's
         lateral offset [m] (positive = wider stance).
@@ -54,10 +62,10 @@ class GaitConfig:
     gait: str = field(default="trot", metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
     period: float = field(default=0.4, metadata={"range": (0.1, 2.0)})
     duty_factor: float = field(default=0.55, metadata={"range": (0.3, 0.9)})
-    swing_height: float = field(default=0.07, metadata={"range": (0.0, 0.2)})
+    swing_height: Optional[float] = field(default=None, metadata={"range": (0.0, 0.3)})
     penetration_depth: float = field(default=0.01, metadata={"range": (0.0, 0.05)})
-    body_height: float = field(default=0.27, metadata={"range": (0.12, 0.38)})
-    max_step_length: float = field(default=0.30, metadata={"range": (0.0, 0.5)})
+    body_height: Optional[float] = field(default=None, metadata={"range": (0.12, 1.0)})
+    max_step_length: Optional[float] = field(default=None, metadata={"range": (0.0, 1.0)})
     foot_x_offset: float = field(default=-0.03, metadata={"range": (-0.15, 0.15)})
     foot_y_offset: float = field(default=0.0, metadata={"range": (-0.05, 0.15)})
     stand_up_duration: float = field(default=1.0, metadata={"range": (0.05, 10.0)})
@@ -65,10 +73,36 @@ class GaitConfig:
     stand_speed: float = field(default=0.05, metadata={"range": (0.0, 1.0)})
     stand_transition: float = field(default=0.2, metadata={"range": (0.0, 5.0)})
 
+    def for_robot(self, geometry) -> "GaitConfig":
+        """This config with every size left ``None`` (``auto``) derived from ``geometry``'s leg length
+        ``L`` (hip-to-knee + knee-to-foot, :attr:`ik.leg_geometry.LegGeometry.leg_length`), in the
+        proportions tuned on the project's 0.42 m legs: body height 0.643 L, swing height L / 6,
+        step length 0.714 L (each rounded to 1 mm). Sizes that are set are kept."""
+        length = float(geometry.leg_length)
+        auto = {"body_height": nominal_body_height(length), "swing_height": round(length / 6.0, 3),
+                "max_step_length": round(STEP_LENGTH_PER_LEG_LENGTH * length, 3)}
+        changes = {k: v for k, v in auto.items() if getattr(self, k) is None}
+        out = dataclasses.replace(self, **changes) if changes else self
+        if changes:
+            out.validate()
+        return out
+
+    @property
+    def resolved(self) -> bool:
+        """True when no size is left to derive from a robot (:meth:`for_robot`)."""
+        return None not in (self.body_height, self.swing_height, self.max_step_length)
+
+    def _need(self, name: str) -> float:
+        v = getattr(self, name)
+        if v is None:
+            raise ConfigError(f"gait key '{name}' is 'auto' (derived from the robot's leg length): call "
+                              "GaitConfig.for_robot(geometry) first")
+        return v
+
     def validate(self) -> None:
         """Check cross-field consistency; raises ConfigError."""
         check_ranges(self)
-        if self.penetration_depth > self.swing_height and self.swing_height > 0.0:
+        if self.swing_height is not None and self.penetration_depth > self.swing_height and self.swing_height > 0.0:
             raise ConfigError(
                 f"key 'penetration_depth' = {self.penetration_depth} must not exceed "
                 f"swing_height = {self.swing_height}"
@@ -85,7 +119,7 @@ class GaitConfig:
         ``max_step_length`` swept in one stance, ``max_step_length / (duty_factor * period)``.
         Every command's per-foot speed (``gait.bezier_gait.leg_velocities``) must stay below it
         (``gait.command_limits``)."""
-        return self.max_step_length / (self.duty_factor * self.period)
+        return self._need("max_step_length") / (self.duty_factor * self.period)
 
     @property
     def swing_duration(self) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from gait.bezier_gait import SWING_X_POINTS, SWING_Z_POINTS, GaitState, half_steps_from_command, nominal_foot_targets
 from gait.gait_config import GaitConfig, load_gait_config
-from ik.leg_geometry import LEG_NAMES
+from ik.leg_geometry import DEFAULT_GEOMETRY, LEG_NAMES
 
 DEFAULT_OUT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "img", "foot_trajectory.png"
@@ -35,6 +35,7 @@ def plot_foot_trajectory(config: GaitConfig, vx: float = 0.3, out: str = DEFAULT
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    config = config.for_robot(DEFAULT_GEOMETRY)
     command = jnp.array([vx, 0.0, 0.0])
     phases = jnp.linspace(0.0, 2.0, 801)
     feet = np.asarray(

@@ -1,29 +1,38 @@
-"""Kinematic description of one quadruped leg (and where the four hips sit on the trunk).
+"""Kinematic description of the four legs of a quadruped (and where the hips sit on the trunk).
 
 Frames (right-handed, metres, radians):
 
 * **body frame** – trunk frame: x forward, y left, z up.
-* **hip frame** of a leg – origin at that leg's hip-abduction joint centre, axes parallel to the
+* **hip frame** of a leg – origin at that leg's abduction-joint centre, axes parallel to the
   body frame.
 
 Leg order everywhere is FR, FL, RR, RL (index 0..3); the side sign is ``-1`` for the right legs
 (FR, RR) and ``+1`` for the left legs (FL, RL).
 
-Kinematic chain of one leg (all offsets at zero joint angle):
+Every leg is a :class:`LegChain`: three hinges, abduction (axis ±x), hip flexion and knee (axes ±y),
+described at a *reference pose* (every joint at its reference angle ``ref``, MuJoCo's ``qpos0``) by
+three vectors in the hip frame — abduction joint → hip joint (``p1``), hip joint → knee joint
+(``p2``), knee joint → foot-sphere centre (``p3``). Each may point in any direction, so knees offset
+along x (Spot), rotated body frames (URDF exports) and joint zero offsets are all described exactly.
+A model joint angle ``q`` turns the leg by the *canonical* angle ``θ = sign · (q − ref)`` about +x
+(abduction) or +y (hip, knee)::
 
-1. abduction joint at the hip-frame origin, axis +x, angle ``q0``;
-2. hip-flexion (thigh) joint at ``(0, side * lateral_offset, 0)``, axis +y, angle ``q1``;
-   a positive ``q1`` swings the knee towards -x;
-3. knee joint at ``(0, 0, -thigh_length)`` in the thigh frame, axis +y, angle ``q2`` (negative:
-   the knee points backwards);
-4. foot-sphere centre at ``(0, 0, -calf_length)`` in the calf frame.
+    foot(q) = R_x(θ0) · (p1 + R_y(θ1) · (p2 + R_y(θ2) · p3))
+
+The joint angles the stack reads, writes and limits are always the model's ``q`` (what the
+actuators take and the joint sensors read); the canonical angles live inside ``ik.leg_ik``.
+
+The simple constructor ``LegGeometry(hip_offsets, lateral_offset, thigh_length, calf_length, ...)``
+describes four equal legs with the links straight down (the project's own ``model/robot.xml``):
+``p1 = (0, s·lateral_offset, 0)``, ``p2 = (0, 0, −thigh_length)``, ``p3 = (0, 0, −calf_length)``.
+:meth:`LegGeometry.from_robot_spec` builds the general one from a compiled model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 LEG_NAMES: Tuple[str, str, str, str] = ("FR", "FL", "RR", "RL")
 """Leg order used by every array with a leg axis."""
@@ -31,23 +40,132 @@ LEG_NAMES: Tuple[str, str, str, str] = ("FR", "FL", "RR", "RL")
 SIDE_SIGNS: Tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
 """Side sign per leg in :data:`LEG_NAMES` order: -1 right, +1 left."""
 
+Vec3 = Tuple[float, float, float]
+
+
+def _vec(v) -> Vec3:
+    return tuple(float(x) for x in v)  # type: ignore[return-value]
+
+
+@dataclasses.dataclass(frozen=True)
+class LegChain:
+    """One leg's kinematic chain at its reference pose (see the module docstring).
+
+    Attributes:
+      p1: abduction joint → hip-flexion joint, hip frame [m].
+      p2: hip-flexion joint → knee joint, hip frame [m].
+      p3: knee joint → foot-sphere centre, hip frame [m].
+      signs: (abduction, hip, knee) ±1: the joint axis is ``sign`` times +x, +y, +y.
+      refs: (abduction, hip, knee) model joint angles of the reference pose [rad].
+      lower, upper: (abduction, hip, knee) model joint limits [rad].
+    """
+
+    p1: Vec3
+    p2: Vec3
+    p3: Vec3
+    signs: Vec3 = (1.0, 1.0, 1.0)
+    refs: Vec3 = (0.0, 0.0, 0.0)
+    lower: Vec3 = (-0.8, -1.0, -2.7)
+    upper: Vec3 = (0.8, 3.0, -0.6)
+
+    def __post_init__(self) -> None:
+        for name in ("p1", "p2", "p3", "signs", "refs", "lower", "upper"):
+            object.__setattr__(self, name, tuple(round(float(x), 12) + 0.0 for x in getattr(self, name)))
+        if any(abs(abs(s) - 1.0) > 1e-12 for s in self.signs):
+            raise ValueError(f"signs must be +-1, got {self.signs}")
+        for j, (lo, hi) in enumerate(zip(self.lower, self.upper)):
+            if not lo < hi:
+                raise ValueError(f"joint {j}: range must be (lo, hi) with lo < hi, got {(lo, hi)}")
+        if self.thigh_length <= 0.0 or self.calf_length <= 0.0:
+            raise ValueError("the hip-to-knee and knee-to-foot distances must be positive")
+        if abs(self.lateral) < 1e-6:
+            raise ValueError("the foot must sit beside the abduction axis (lateral offset 0)")
+        lo, hi = self.canonical_range(2)
+        if not (lo + self.knee_bend_offset > -math.pi and hi + self.knee_bend_offset < 0.0) and not (
+                lo + self.knee_bend_offset > 0.0 and hi + self.knee_bend_offset < math.pi):
+            raise ValueError(f"the knee range {(self.lower[2], self.upper[2])} crosses the straight (or fully "
+                             "folded) leg: the knee must bend to one side over its whole range")
+
+    # ------------------------------------------------------------------ derived numbers
+    @property
+    def lateral(self) -> float:
+        """Signed y of the foot relative to the abduction axis in the leg plane [m] (+ left)."""
+        return self.p1[1] + self.p2[1] + self.p3[1]
+
+    @property
+    def side(self) -> float:
+        """-1 for a right leg, +1 for a left leg (the sign of :attr:`lateral`)."""
+        return 1.0 if self.lateral > 0 else -1.0
+
+    @property
+    def thigh_length(self) -> float:
+        """Hip joint to knee joint distance in the sagittal plane [m]."""
+        return math.hypot(self.p2[0], self.p2[2])
+
+    @property
+    def calf_length(self) -> float:
+        """Knee joint to foot-centre distance in the sagittal plane [m]."""
+        return math.hypot(self.p3[0], self.p3[2])
+
+    @property
+    def knee_bend_offset(self) -> float:
+        """β = arg(p3) − arg(p2) in the sagittal (z, x) plane [rad]: the knee's canonical angle θ2
+        folds the leg by φ = θ2 + β (φ = 0: p2 and p3 aligned, the straight leg)."""
+        b = math.atan2(self.p3[0], self.p3[2]) - math.atan2(self.p2[0], self.p2[2])
+        return b - 2.0 * math.pi * round(b / (2.0 * math.pi))
+
+    def canonical_range(self, j: int) -> Tuple[float, float]:
+        """(lo, hi) of the canonical angle θ of joint ``j`` over its model range [rad]."""
+        a = self.signs[j] * (self.lower[j] - self.refs[j])
+        b = self.signs[j] * (self.upper[j] - self.refs[j])
+        return (min(a, b), max(a, b))
+
+    @property
+    def knee_sign(self) -> float:
+        """-1 when the knee folds with φ < 0 (the knee points backwards, e.g. quad12, Go1), else +1."""
+        lo, hi = self.canonical_range(2)
+        return -1.0 if hi + self.knee_bend_offset < 0.0 else 1.0
+
+    def knee_distance(self, knee_angle: float) -> float:
+        """Hip-joint to foot distance in the sagittal plane [m] at model knee angle ``knee_angle`` [rad]."""
+        phi = self.signs[2] * (knee_angle - self.refs[2]) + self.knee_bend_offset
+        l2, l3 = self.thigh_length, self.calf_length
+        return math.sqrt(max(l2 * l2 + l3 * l3 + 2.0 * l2 * l3 * math.cos(phi), 0.0))
+
+    @property
+    def min_reach(self) -> float:
+        """Smallest hip-joint to foot distance (sagittal plane) the knee limits allow [m]."""
+        return min(self.knee_distance(self.lower[2]), self.knee_distance(self.upper[2]))
+
+    @property
+    def max_reach(self) -> float:
+        """Largest hip-joint to foot distance (sagittal plane) the knee limits allow [m]."""
+        return max(self.knee_distance(self.lower[2]), self.knee_distance(self.upper[2]))
+
+
+def _straight_chain(side: float, lateral: float, thigh: float, calf: float, lower, upper) -> LegChain:
+    return LegChain(p1=(0.0, side * lateral, 0.0), p2=(0.0, 0.0, -thigh), p3=(0.0, 0.0, -calf),
+                    lower=tuple(lower), upper=tuple(upper))
+
 
 @dataclasses.dataclass(frozen=True)
 class LegGeometry:
-    """Link lengths, joint limits and hip positions of the robot (frozen, hashable).
+    """Hip positions, leg chains and joint limits of the robot (frozen, hashable).
 
     Being hashable, an instance can be passed as a ``static_argnames`` argument to ``jax.jit``.
 
     Attributes:
       hip_offsets: abduction-joint centres in the body frame, one (x, y, z) per leg in
         FR, FL, RR, RL order [m].
-      lateral_offset: |y| distance from the abduction joint to the hip-flexion joint [m].
-      thigh_length: hip-flexion joint to knee joint [m].
-      calf_length: knee joint to foot-sphere centre [m].
+      lateral_offset: |y| from the abduction joint to the foot in the leg plane [m] (simple
+        constructor: the same for all legs; with ``chains``: their mean, informational).
+      thigh_length, calf_length: simple constructor: hip-to-knee and knee-to-foot lengths [m]
+        (with ``chains``: the means, informational).
       foot_radius: radius of the foot sphere [m] (the foot point used by IK/FK is its centre).
-      abduction_range: joint limits of the abduction joint (lo, hi) [rad].
-      hip_range: joint limits of the hip-flexion joint (lo, hi) [rad].
-      knee_range: joint limits of the knee joint (lo, hi) [rad]; both negative.
+      abduction_range, hip_range, knee_range: simple constructor: joint limits (lo, hi) [rad] of
+        every leg (with ``chains``: the FR leg's, informational; the chains hold each leg's own).
+      chains: the four :class:`LegChain`\\ s (FR, FL, RR, RL); ``None`` builds them from the simple
+        fields.
     """
 
     hip_offsets: Tuple[Tuple[float, float, float], ...] = (
@@ -63,6 +181,7 @@ class LegGeometry:
     abduction_range: Tuple[float, float] = (-0.8, 0.8)
     hip_range: Tuple[float, float] = (-1.0, 3.0)
     knee_range: Tuple[float, float] = (-2.7, -0.6)
+    chains: Optional[Tuple[LegChain, LegChain, LegChain, LegChain]] = None
 
     def __post_init__(self) -> None:
         if len(self.hip_offsets) != 4 or any(len(h) != 3 for h in self.hip_offsets):
@@ -74,44 +193,84 @@ class LegGeometry:
             lo, hi = getattr(self, name)
             if not lo < hi:
                 raise ValueError(f"{name} must be (lo, hi) with lo < hi, got {(lo, hi)}")
-        lo, hi = self.knee_range
-        if not (-math.pi < lo and hi < 0.0):
-            raise ValueError(f"knee_range must lie inside (-pi, 0) (knee bends backwards), got {(lo, hi)}")
+        if self.chains is None:
+            lo, hi = self.knee_range
+            if not (-math.pi < lo and hi < 0.0):
+                raise ValueError(f"knee_range must lie inside (-pi, 0) (knee bends backwards), got {(lo, hi)}")
+            lower, upper = self.joint_lower, self.joint_upper
+            object.__setattr__(self, "chains", tuple(
+                _straight_chain(s, self.lateral_offset, self.thigh_length, self.calf_length, lower, upper)
+                for s in SIDE_SIGNS))
+        else:
+            if len(self.chains) != 4:
+                raise ValueError("chains must hold four LegChains (FR, FL, RR, RL)")
+            sides = tuple(c.side for c in self.chains)
+            if sides != SIDE_SIGNS:
+                raise ValueError(f"the chains' sides {sides} must be (right, left, right, left) = FR, FL, RR, RL")
+
+    @classmethod
+    def from_chains(cls, hip_offsets, chains, foot_radius: float) -> "LegGeometry":
+        """The general geometry: four :class:`LegChain` (FR, FL, RR, RL) and their hip positions."""
+        chains = tuple(chains)
+        mean = lambda f: round(float(sum(f(c) for c in chains) / 4.0), 12)  # noqa: E731
+        fr = chains[0]
+        hips = tuple(tuple(round(float(x), 12) + 0.0 for x in h) for h in hip_offsets)
+        return cls(hip_offsets=hips, lateral_offset=mean(lambda c: abs(c.lateral)),
+                   thigh_length=mean(lambda c: c.thigh_length), calf_length=mean(lambda c: c.calf_length),
+                   foot_radius=float(foot_radius), abduction_range=(fr.lower[0], fr.upper[0]),
+                   hip_range=(fr.lower[1], fr.upper[1]), knee_range=(fr.lower[2], fr.upper[2]), chains=chains)
 
     @classmethod
     def from_robot_spec(cls, spec) -> "LegGeometry":
         """The geometry of a compiled robot model: ``spec`` is a :class:`model.robot_spec.RobotSpec`
-        (``robot_spec(mj_model)``), so the IK/FK and gait follow the MJCF's link lengths."""
-        return cls(hip_offsets=tuple(tuple(float(v) for v in h) for h in spec.hip_offsets),
-                   lateral_offset=float(spec.lateral_offset), thigh_length=float(spec.thigh_length),
-                   calf_length=float(spec.calf_length), foot_radius=float(spec.foot_radius),
-                   abduction_range=tuple(spec.abduction_range), hip_range=tuple(spec.hip_range),
-                   knee_range=tuple(spec.knee_range))
+        (``robot_spec(mj_model)``), so the IK/FK and gait follow the MJCF's kinematics exactly."""
+        chains = [LegChain(p1=c.p1, p2=c.p2, p3=c.p3, signs=c.signs, refs=c.refs, lower=c.lower, upper=c.upper)
+                  for c in spec.chains]
+        return cls.from_chains(spec.hip_offsets, chains, spec.foot_radius)
+
+    @property
+    def lateral_offsets(self) -> Tuple[float, float, float, float]:
+        """Signed y of each foot relative to its abduction axis in the leg plane [m], FR, FL, RR, RL."""
+        return tuple(c.lateral for c in self.chains)  # type: ignore[return-value]
+
+    @property
+    def leg_length(self) -> float:
+        """Mean hip-joint-to-knee plus knee-to-foot length [m] (what the gait scales with)."""
+        return float(sum(c.thigh_length + c.calf_length for c in self.chains) / 4.0)
 
     @property
     def joint_lower(self) -> Tuple[float, float, float]:
-        """Lower joint limits (abduction, hip, knee) [rad]."""
+        """Lower joint limits (abduction, hip, knee) [rad] of the simple constructor (FR leg)."""
         return (self.abduction_range[0], self.hip_range[0], self.knee_range[0])
 
     @property
     def joint_upper(self) -> Tuple[float, float, float]:
-        """Upper joint limits (abduction, hip, knee) [rad]."""
+        """Upper joint limits (abduction, hip, knee) [rad] of the simple constructor (FR leg)."""
         return (self.abduction_range[1], self.hip_range[1], self.knee_range[1])
 
+    @property
+    def lower_limits(self) -> Tuple[float, ...]:
+        """(12,) lower model joint limits [rad], actuator order (each leg's own)."""
+        return tuple(v for c in self.chains for v in c.lower)
+
+    @property
+    def upper_limits(self) -> Tuple[float, ...]:
+        """(12,) upper model joint limits [rad], actuator order (each leg's own)."""
+        return tuple(v for c in self.chains for v in c.upper)
+
     def knee_distance(self, knee_angle: float) -> float:
-        """Hip-flexion-joint to foot distance [m] for a given knee angle [rad] (law of cosines)."""
-        l2, l3 = self.thigh_length, self.calf_length
-        return math.sqrt(l2 * l2 + l3 * l3 + 2.0 * l2 * l3 * math.cos(knee_angle))
+        """FR leg: hip-joint to foot distance [m] for a knee angle [rad] (law of cosines)."""
+        return self.chains[0].knee_distance(knee_angle)
 
     @property
     def min_reach(self) -> float:
-        """Smallest hip-flexion-joint to foot distance the knee limits allow [m]."""
-        return min(self.knee_distance(self.knee_range[0]), self.knee_distance(self.knee_range[1]))
+        """Smallest hip-joint to foot distance any leg's knee limits allow [m]."""
+        return max(c.min_reach for c in self.chains)
 
     @property
     def max_reach(self) -> float:
-        """Largest hip-flexion-joint to foot distance the knee limits allow [m]."""
-        return max(self.knee_distance(self.knee_range[0]), self.knee_distance(self.knee_range[1]))
+        """Largest hip-joint to foot distance every leg's knee limits allow [m]."""
+        return min(c.max_reach for c in self.chains)
 
 
 DEFAULT_GEOMETRY = LegGeometry()

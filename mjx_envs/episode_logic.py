@@ -28,7 +28,7 @@ from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, ro
 from mjx_envs.rewards import RewardInputs, compute_reward
 from model import loading, terrain
 from model import robot_constants as rc
-from model.robot_spec import robot_spec
+from model.robot_spec import robot_spec, trunk_body
 from model.simulation_config import SimulationConfig
 
 NAN_QVEL_LIMIT = 1e3  # |qvel| beyond this is treated as diverged physics
@@ -54,6 +54,7 @@ class EnvContext:
     suite: Optional[terrain.SuiteSpec] = None  # the terrain-suite grid (world "suite"), else None
     home_trunk_height: float = rc.HOME_TRUNK_HEIGHT  # m above the ground at spawn (the model's home keyframe)
     rough_terrain: terrain.TerrainSpec = terrain.DEFAULT_TERRAIN  # the rough world's grid, from its hfield
+    qpos_adr: Tuple[int, ...] = tuple(range(7, 19))  # the 12 joints' qpos addresses, stack order
 
     @property
     def action_size(self) -> int:
@@ -90,8 +91,9 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
                  mj_model: Optional[mujoco.MjModel] = None) -> EnvContext:
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
     jid = m.actuator_trnid[:, 0]
-    spec = robot_spec(m, sim.world_xml)  # the leg geometry and home pose come from the model
+    spec = robot_spec(m, sim.robot_file)  # the leg geometry and home pose come from the model
     geometry = LegGeometry.from_robot_spec(spec)
+    gait = gait.for_robot(geometry)  # gait sizes left 'auto' follow the robot's leg length
     c = env.command
     check_command_ranges(c.vx, c.vy, c.yaw_rate, gait, geometry)  # with this robot's hip positions
     return EnvContext(
@@ -100,11 +102,12 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
         idx=sensor_index(m), home_joints=np.asarray(spec.home_joints, np.float32),
         joint_lower=m.jnt_range[jid, 0].astype(np.float32), joint_upper=m.jnt_range[jid, 1].astype(np.float32),
         force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
-        heights=loading.terrain_heights(m), trunk_body=m.body(rc.TRUNK_BODY).id,
+        heights=loading.terrain_heights(m), trunk_body=trunk_body(m),
         episode_steps=int(round(env.episode_length_s / sim.control_dt)),
         suite=terrain.default_suite_spec() if sim.world == "suite" else None,
         home_trunk_height=spec.home_trunk_height,
         rough_terrain=terrain.spec_of_model(m) if (m.nhfield and sim.world != "suite") else terrain.DEFAULT_TERRAIN,
+        qpos_adr=spec.qpos_adr,
     )
 
 
@@ -169,7 +172,8 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     quat = jnp.stack([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
     joints = jnp.asarray(ctx.home_joints) + _uniform(keys[6], (-r.joint_noise, r.joint_noise), (12,))
     joints = jnp.clip(joints, ctx.joint_lower, ctx.joint_upper)
-    qpos = jnp.concatenate([jnp.stack([x, y, ground + ctx.home_trunk_height + 0.01]), quat, joints])
+    qpos = jnp.zeros(19).at[0:7].set(jnp.concatenate([jnp.stack([x, y, ground + ctx.home_trunk_height + 0.01]), quat]))
+    qpos = qpos.at[jnp.asarray(ctx.qpos_adr)].set(joints)
     qvel = jnp.zeros(18)
     phase = jax.random.uniform(keys[7]) if r.random_gait_phase else jnp.zeros(())
     dr = draw_domain(ctx, keys[8])
@@ -348,8 +352,8 @@ _TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
 
 
 def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
-    """Servo targets at reset: the joint angles the episode starts in."""
-    return qpos[7:19]
+    """Servo targets at reset: the joint angles the episode starts in (stack order)."""
+    return qpos[..., jnp.asarray(ctx.qpos_adr)]
 
 
 # ------------------------------------------------------------------------------------ one step

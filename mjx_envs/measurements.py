@@ -65,7 +65,8 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
 def _body_probes(m: mujoco.MjModel):
     """The ``probe_*`` framepos sensors that ``model.loading.feet_only`` added: sensor ids, sphere
     radii (m) and the body-contact zone (index into ``rc.BODY_CONTACT_SENSORS``) of each, the zone
-    being the touch sensor whose site is on the probe's body."""
+    being the touch sensor whose site is on the probe's body or, failing that, on its nearest
+    ancestor (a hip-motor geom counts on the trunk)."""
     zone_of_body = {}
     for z, name in enumerate(rc.BODY_CONTACT_SENSORS):
         site = m.sensor_objid[m.sensor(name).id]
@@ -74,16 +75,23 @@ def _body_probes(m: mujoco.MjModel):
     for i in range(m.nsensor):
         if not m.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX):
             continue
-        if m.sensor_type[i] != mujoco.mjtSensor.mjSENS_FRAMEPOS or m.sensor_objtype[i] != mujoco.mjtObj.mjOBJ_GEOM:
-            raise ValueError(f"sensor {m.sensor(i).name}: a body probe must be a framepos sensor of a geom")
-        g = int(m.sensor_objid[i])
-        body = int(m.geom_bodyid[g])
-        if body not in zone_of_body:
+        obj = int(m.sensor_objid[i])
+        if m.sensor_type[i] != mujoco.mjtSensor.mjSENS_FRAMEPOS or int(m.sensor_objtype[i]) not in (
+                int(mujoco.mjtObj.mjOBJ_GEOM), int(mujoco.mjtObj.mjOBJ_SITE)):
+            raise ValueError(f"sensor {m.sensor(i).name}: a body probe must be a framepos sensor of a geom or site")
+        if m.sensor_objtype[i] == mujoco.mjtObj.mjOBJ_GEOM:
+            body, radius = int(m.geom_bodyid[obj]), float(m.geom_size[obj, 0])
+        else:
+            body, radius = int(m.site_bodyid[obj]), float(m.site_size[obj, 0])
+        b = body
+        while b not in zone_of_body and b != 0:
+            b = int(m.body_parentid[b])
+        if b not in zone_of_body:
             raise ValueError(f"body probe {m.sensor(i).name}: body {m.body(body).name} has no body-contact "
-                             f"touch sensor ({', '.join(rc.BODY_CONTACT_SENSORS)}) to count it in")
+                             f"touch sensor ({', '.join(rc.BODY_CONTACT_SENSORS)}) on it or above it to count it in")
         ids.append(i)
-        radii.append(float(m.geom_size[g, 0]))
-        zones.append(zone_of_body[body])
+        radii.append(radius)
+        zones.append(zone_of_body[b])
     return ids, tuple(radii), tuple(zones)
 
 

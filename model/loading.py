@@ -7,8 +7,8 @@ import os
 import mujoco
 import numpy as np
 
+from model import robot_adapter, terrain
 from model import robot_constants as rc
-from model import terrain
 from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
 
@@ -17,22 +17,19 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed, solver, collision set and
     servo gains applied.
 
-    Every world is compiled from a ``mujoco.MjSpec`` (:func:`world_spec`), so that the ``suite``
-    world's hfield (:func:`suite_spec`) and the ``collision: feet`` probes (:func:`feet_only`) are
-    edits of the spec, the same in both twins."""
+    Every world is compiled from a ``mujoco.MjSpec`` (:func:`world_spec`), so that the robot adapter
+    (:mod:`model.robot_adapter`), the ``suite`` world's hfield (:func:`suite_spec`) and the
+    ``collision: feet`` probes (:func:`feet_only`) are edits of the spec, the same in both twins."""
     if cfg.world == "suite":
         suite = terrain.default_suite_spec()
         mjspec = suite_spec(cfg.world_xml, cfg.terrain_seed, suite, robot_xml=cfg.robot_path)
     else:
         suite = None
         mjspec = world_spec(cfg.world_xml, cfg.robot_path)
+    what = f"MJCF {cfg.world_xml}" + (f" with the robot {cfg.robot_path}" if cfg.robot_path else "")
     if cfg.collision == "feet":
-        feet_only(mjspec)
-    try:
-        m = mjspec.compile()
-    except ValueError as e:
-        raise ConfigError(f"could not compile MJCF {cfg.world_xml}"
-                          + (f" with the robot {cfg.robot_path}" if cfg.robot_path else "") + f": {e}") from None
+        feet_only(mjspec, _compile(mjspec, what))
+    m = _compile(mjspec, what)
     if suite is not None:
         _check_suite_hfield(m, cfg.world_xml, suite)
     m.opt.timestep = cfg.physics_dt
@@ -53,33 +50,79 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     return m
 
 
-def feet_only(mjspec: mujoco.MjSpec) -> list[str]:
+def _compile(mjspec: mujoco.MjSpec, what: str) -> mujoco.MjModel:
+    try:
+        return mjspec.compile()
+    except ValueError as e:
+        raise ConfigError(f"could not compile {what}: {e}") from None
+
+
+def foot_geoms(m: mujoco.MjModel) -> set:
+    """Ids of the four foot geoms: the sphere on each ``<leg>_foot`` site's body centred on the site."""
+    out = set()
+    for name in rc.FOOT_SITES:
+        s = m.site(name).id
+        b = int(m.site_bodyid[s])
+        for g in range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b])):
+            if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE and np.linalg.norm(m.geom_pos[g] - m.site_pos[s]) < 1e-6:
+                out.add(g)
+    return out
+
+
+def _probe_points(m: mujoco.MjModel, g: int) -> list:
+    """(point in the geom's body frame, radius) spheres whose union bounds geom ``g`` from below:
+    a capsule's or cylinder's two end spheres, a box's (or any other shape's bounding box's) 8 corners."""
+    pos, mat = m.geom_pos[g], np.zeros(9)
+    mujoco.mju_quat2Mat(mat, m.geom_quat[g])
+    mat = mat.reshape(3, 3)
+    t, size = int(m.geom_type[g]), m.geom_size[g]
+    if t in (mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_CYLINDER):
+        return [(pos + mat @ np.array([0.0, 0.0, s * size[1]]), float(size[0])) for s in (-1, 1)]
+    c, h = m.geom_aabb[g, :3], m.geom_aabb[g, 3:]
+    return [(pos + mat @ (c + h * np.array([sx, sy, sz])), 0.001) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]
+
+
+def feet_only(mjspec: mujoco.MjSpec, m: mujoco.MjModel | None = None) -> list[str]:
     """Let only the four feet collide (``simulation.collision: feet``), keeping body contacts sensed.
 
-    Every other colliding geom of the robot (the trunk, knee and shin spheres) gets contype =
-    conaffinity = 0 and, in its place, a ``framepos`` sensor named ``probe_<geom>``
-    (:data:`model.robot_constants.BODY_PROBE_PREFIX`): :func:`mjx_envs.episode_logic.body_contact_zones`
-    counts a zone as touching when one of its probe spheres reaches below the terrain height, which
-    is what the touch sensors measured when these spheres collided. Probes must be spheres (their
-    radius is the contact distance). Returns the names of the probed geoms."""
-    trunk = mjspec.body(rc.TRUNK_BODY)
-    if trunk is None:
-        raise ConfigError(f"collision: feet needs a body named {rc.TRUNK_BODY!r}")
+    Every other colliding geom of the robot (trunk, hip, thigh and calf geoms) gets contype =
+    conaffinity = 0 and, in its place, probes: :func:`mjx_envs.episode_logic.body_contact_zones`
+    counts a zone as touching when a probe sphere reaches below the terrain height. A named sphere
+    keeps one ``framepos`` sensor ``probe_<geom>`` (:data:`model.robot_constants.BODY_PROBE_PREFIX`;
+    its radius is the contact distance); any other shape, or an unnamed sphere, gets sites at the
+    points of :func:`_probe_points` with a ``framepos`` sensor each (``probe_<geom or body>_<k>``):
+    exact on flat ground for capsules and boxes, conservative (early) for cylinders and meshes.
+    ``m`` is ``mjspec`` compiled (for the geoms' compiled sizes; compiled here when None).
+    Returns the names of the probed geoms."""
+    m = m if m is not None else mjspec.compile()
+    trunk = int(m.jnt_bodyid[[j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE][0]])
+    feet = foot_geoms(m)
+    sub = [trunk]
+    for b in range(trunk + 1, m.nbody):
+        if int(m.body_parentid[b]) in sub:
+            sub.append(b)
     probed = []
-    for g in trunk.find_all(mujoco.mjtObj.mjOBJ_GEOM):
-        if g.name in rc.FOOT_GEOMS or (g.contype == 0 and g.conaffinity == 0):
-            continue
-        if g.type != mujoco.mjtGeom.mjGEOM_SPHERE:
-            raise ConfigError(f"collision: feet replaces the robot's non-foot collision geoms by sphere probes; "
-                              f"geom {g.name or '(unnamed)'} on body {g.parent.name} is a {g.type.name}")
-        if not g.name:
-            raise ConfigError(f"collision: feet needs every non-foot collision geom named (one on body "
-                              f"{g.parent.name} has no name)")
-        g.contype = 0
-        g.conaffinity = 0
-        mjspec.add_sensor(name=rc.BODY_PROBE_PREFIX + g.name, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
-                          objtype=mujoco.mjtObj.mjOBJ_GEOM, objname=g.name)
-        probed.append(g.name)
+    for b in sub:
+        body = mjspec.body(m.body(b).name)
+        geoms = list(body.geoms)
+        for k, g in enumerate(range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b]))):
+            if g in feet or (m.geom_contype[g] == 0 and m.geom_conaffinity[g] == 0):
+                continue
+            gs = geoms[k]
+            gs.contype = 0
+            gs.conaffinity = 0
+            name = m.geom(g).name
+            if name and m.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE:
+                mjspec.add_sensor(name=rc.BODY_PROBE_PREFIX + name, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                                  objtype=mujoco.mjtObj.mjOBJ_GEOM, objname=name)
+            else:
+                base = name or f"{m.body(b).name}_g{k}"
+                for i, (p, r) in enumerate(_probe_points(m, g)):
+                    site = f"{rc.BODY_PROBE_PREFIX}{base}_{i}"
+                    body.add_site(name=site, pos=list(p), size=[r, 0, 0], group=5)
+                    mjspec.add_sensor(name=site, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                                      objtype=mujoco.mjtObj.mjOBJ_SITE, objname=site)
+            probed.append(name or f"{m.body(b).name}_g{k}")
     return probed
 
 
@@ -88,8 +131,9 @@ ROBOT_INCLUDE = '<include file="robot.xml"/>'
 
 
 def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
-    """``mujoco.MjSpec`` of world ``world_xml``; with ``robot_xml`` (absolute path) that robot is
-    included in place of ``model/robot.xml`` (the world's other files still resolve next to it)."""
+    """``mujoco.MjSpec`` of world ``world_xml`` with its robot adapted (:mod:`model.robot_adapter`);
+    with ``robot_xml`` (absolute path) that robot is included in place of ``model/robot.xml`` (the
+    world's other files still resolve next to it)."""
     try:
         if robot_xml is None:
             return mujoco.MjSpec.from_file(world_xml)
@@ -102,7 +146,8 @@ def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
         raise ConfigError(f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "")
                           + f": {e}") from None
     spec.modelfiledir = os.path.dirname(os.path.abspath(world_xml))
-    return spec
+    robot = robot_xml or os.path.join(os.path.dirname(os.path.abspath(world_xml)), "robot.xml")
+    return robot_adapter.apply(spec, robot_adapter.prepare(robot))
 
 
 def suite_spec(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,

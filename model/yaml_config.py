@@ -44,8 +44,8 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
+        if type(None) in args and (value is None or (value == "auto" and str not in args)):
+            return None  # an optional number: null or "auto" (derived, e.g. from the robot)
         non_none = [a for a in args if a is not type(None)]
         last_err = None
         for a in non_none:

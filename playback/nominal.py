@@ -3,13 +3,15 @@
 Usage::
 
     python -m playback.nominal [--duration 20] [--vx 0.3] [--vy 0] [--yaw-rate 0]
-                               [--world flat|rough] [--band 2] [--viewer]
+                               [--world flat|rough] [--band 2] [--robot-xml PATH] [--viewer]
 
 The robot starts in the ``home`` keyframe, stands up to ``GaitConfig.body_height`` with
 :meth:`gait.controller.BezierController.stand_up_targets`, holds still for a moment and then
 trots with the commanded body velocity for ``--duration`` seconds.  It prints the distance
 walked, the mean forward speed and whether it fell.  :func:`run_nominal` is the importable
-rollout used by the tests and by evaluation code.
+rollout used by the tests and by evaluation code.  ``--robot-xml PATH`` walks another robot
+(``simulation.robot_xml``; :func:`sim_config_from_options`).  The viewer shows a robot's
+collision geoms when it has no visible ones (:func:`playback.video.show_robot_geoms`).
 
 World frame: z up; trunk position is the trunk-body origin [m]; yaw [rad] about world z.
 """
@@ -17,6 +19,8 @@ World frame: z up; trunk position is the trunk-body origin [m]; yaw [rad] about 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -32,7 +36,10 @@ from mjx_envs.episode_logic import fall_condition
 from mjx_envs.measurements import roll_pitch
 from model import terrain
 from model.loading import load_mj_model, terrain_heights
+from model.robot_spec import robot_spec
 from model.simulation_config import SimulationConfig, load_simulation_config
+from model.yaml_config import ConfigError
+from playback.video import show_robot_geoms
 
 FALL_RULE = EnvConfig()
 """Fall thresholds (``min_base_height``, ``max_roll``, ``max_pitch``) of the env's one fall rule
@@ -132,7 +139,7 @@ def run_nominal(
     d = initial_data(m, band)
     ground = _ground_height_fn(m)
 
-    controller = BezierController.for_model(m, gait_config, sim_config.world_xml)
+    controller = BezierController.for_model(m, gait_config, sim_config.robot_file)
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     command = jnp.asarray([vx, vy, yaw_rate], dtype=jnp.float32)
@@ -152,6 +159,8 @@ def run_nominal(
         require_display("--viewer", "run without --viewer (headless) or write a video with python -m playback")
 
         handle = mj_viewer.launch_passive(m, d)
+        with handle.lock():
+            show_robot_geoms(m, handle.opt)
 
     def step(ctrl: np.ndarray) -> None:
         d.ctrl[:] = ctrl
@@ -162,7 +171,7 @@ def run_nominal(
             time.sleep(max(0.0, dt - (time.perf_counter() - t0)))
 
     try:
-        start_q = jnp.asarray(d.qpos[7:19], dtype=jnp.float32)
+        start_q = jnp.asarray(d.qpos[list(robot_spec(m).qpos_adr)], dtype=jnp.float32)
         n_stand = int(round((gait_config.stand_up_duration + settle_time) / dt))
         for k in range(n_stand):
             step(np.asarray(stand_fn(start_q, k * dt)))
@@ -285,13 +294,13 @@ def run_nominal_mjx_batch(
     dx0 = mjx.put_data(m, d)
     heights_grid = terrain_heights(m)
 
-    controller = BezierController.for_model(m, gait_config, sim_config.world_xml)
+    controller = BezierController.for_model(m, gait_config, sim_config.robot_file)
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     n_stand = int(round((gait_config.stand_up_duration + settle_time) / dt))
     n_walk = int(round(duration / dt))
     cmds = jnp.asarray(np.asarray(commands, dtype=np.float32).reshape(-1, 3))
-    start_q = jnp.asarray(d.qpos[7:19], dtype=jnp.float32)
+    start_q = jnp.asarray(d.qpos[list(robot_spec(m).qpos_adr)], dtype=jnp.float32)
 
     def rollout_one(command):
         def control_step(carry, k):
@@ -330,6 +339,29 @@ def run_nominal_mjx_batch(
     return results
 
 
+def robot_xml_option(path: str) -> str:
+    """The file a ``--robot-xml PATH`` option names: ``PATH`` relative to the working directory
+    when a file is there, else as ``simulation.robot_xml`` reads it (relative to the repository
+    root: :meth:`model.simulation_config.SimulationConfig.resolve`). Absolute paths are kept."""
+    path = os.path.expanduser(path)
+    if not os.path.isabs(path) and os.path.isfile(path):
+        return os.path.abspath(path)
+    return path
+
+
+def sim_config_from_options(world: str = "flat", robot_xml: Optional[str] = None) -> SimulationConfig:
+    """``configs/simulation.yaml`` with ``world`` and, when given, ``robot_xml`` (a ``--robot-xml``
+    value, :func:`robot_xml_option`).
+
+    Raises:
+      ConfigError: the robot file does not exist (the message names the path tried).
+    """
+    overrides: Dict[str, Any] = {"world": world}
+    if robot_xml is not None:
+        overrides["robot_xml"] = robot_xml_option(robot_xml)
+    return load_simulation_config(**overrides)
+
+
 def main(argv: Optional[list] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description="Nominal Bezier trot on C MuJoCo.")
     parser.add_argument("--duration", type=float, default=20.0, help="trotting time [s]")
@@ -339,20 +371,31 @@ def main(argv: Optional[list] = None) -> Dict[str, Any]:
     parser.add_argument("--world", choices=("flat", "rough"), default="flat")
     parser.add_argument("--band", type=int, default=2, help="rough world: difficulty band 0..5")
     parser.add_argument("--gait-config", default=None, help="GaitConfig YAML (default configs/gait.yaml)")
+    parser.add_argument("--robot-xml", default=None, metavar="PATH",
+                        help="robot MJCF to walk (simulation.robot_xml; relative to the working directory, else to "
+                             "the repository root; default model/robot.xml)")
     parser.add_argument("--viewer", action="store_true", help="open the MuJoCo passive viewer")
     args = parser.parse_args(argv)
+    try:
+        sim_config = sim_config_from_options(args.world, args.robot_xml)
+        gait_config = load_gait_config(args.gait_config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     res = run_nominal(
         duration=args.duration,
         vx=args.vx,
         vy=args.vy,
         yaw_rate=args.yaw_rate,
-        world=args.world,
         band=args.band,
-        gait_config=load_gait_config(args.gait_config),
+        gait_config=gait_config,
+        sim_config=sim_config,
         viewer=args.viewer,
     )
+    robot = f" robot={sim_config.robot_path}" if sim_config.robot_path else ""
     print(
-        f"world={args.world} command=(vx {args.vx:+.2f} m/s, vy {args.vy:+.2f} m/s, yaw {args.yaw_rate:+.2f} rad/s) "
+        f"world={args.world}{robot} command=(vx {args.vx:+.2f} m/s, vy {args.vy:+.2f} m/s, "
+        f"yaw {args.yaw_rate:+.2f} rad/s) "
         f"trot time {res['walk_time']:.2f} s\n"
         f"  distance          {res['distance']:.3f} m\n"
         f"  forward distance  {res['forward_distance']:.3f} m\n"

@@ -19,7 +19,8 @@ and ``--type`` pick the tile (invalid values exit with status 2, listing the val
 
 The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics)
 or truncates it because the robot left the map (not a fall); a video then holds the last frame
-to the full duration.
+to the full duration. Video, snapshot and viewer draw a robot's collision geoms when it has no
+visible ones (:func:`playback.video.show_robot_geoms`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from model import terrain
 from model.yaml_config import ConfigError
 from playback.episode import policy_controller, run_episode, zero_action
 from playback.episode_metrics import gravity, robot_mass, summarize_episode
-from playback.video import VideoWriter, check_video_path, frame_steps, offscreen_gl_problem
+from playback.video import (
+    RobotRenderer,
+    VideoWriter,
+    check_video_path,
+    frame_steps,
+    offscreen_gl_problem,
+    show_robot_geoms,
+)
 from train.export import ExportError, load_policy
 from train.policy_env import (
     EnvConfigs,
@@ -102,8 +110,8 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
         problem = offscreen_gl_problem()
         if problem is not None:
             raise RuntimeError(problem)
-    render_mode = "human" if viewer else ("rgb_array" if wants_frames else None)
-    env = make_env(configs, render_mode=render_mode, width=width, height=height)
+    env = make_env(configs, render_mode="human" if viewer else None, width=width, height=height)
+    frames = RobotRenderer(env.model, width, height) if wants_frames else None
     try:
         if policy is not None:
             check_policy_matches_env(policy.meta, env, meta_path(policy))
@@ -114,17 +122,21 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
         n_steps = int(round(duration / dt))
         schedule = frame_steps(duration, fps, dt) if video is not None else np.zeros(0, np.int64)
         writer = VideoWriter(video, fps) if video is not None else None
-        state = {"next": 0, "last": None, "t0": time.perf_counter()}
+        state = {"next": 0, "last": None, "t0": time.perf_counter(), "groups_shown": False}
 
         def on_step(e, k: int) -> bool:
             if writer is not None:
                 while state["next"] < len(schedule) and schedule[state["next"]] == k:
-                    state["last"] = e.render()
+                    state["last"] = frames.render(e.data)
                     writer.append(state["last"])
                     state["next"] += 1
             if viewer:
                 time.sleep(max(0.0, state["t0"] + k * dt - time.perf_counter()))
                 handle = getattr(e, "_viewer", None)
+                if handle is not None and not state["groups_shown"]:
+                    with handle.lock():
+                        show_robot_geoms(e.model, handle.opt)
+                    state["groups_shown"] = True
                 return handle is None or handle.is_running()
             return True
 
@@ -132,7 +144,7 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
             rec = run_episode(env, controller, n_steps, jax.random.PRNGKey(int(seed)), band, command, on_step,
                               terrain_type=terrain_type)
             if writer is not None and state["last"] is None:
-                state["last"] = env.render()
+                state["last"] = frames.render(env.data)
             while writer is not None and writer.frames < len(schedule):  # hold the last frame after a fall
                 writer.append(state["last"])
         finally:
@@ -142,13 +154,15 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
             import imageio.v3 as iio
 
             os.makedirs(os.path.dirname(os.path.abspath(snapshot)), exist_ok=True)
-            iio.imwrite(snapshot, env.render())
+            iio.imwrite(snapshot, frames.render(env.data))
         summary = summarize_episode(rec, robot_mass(env), gravity(env))
         summary.update(world=configs.simulation.world, terrain_seed=configs.simulation.terrain_seed,
                        video=video, frames=writer.frames if writer is not None else 0, snapshot=snapshot,
                        policy=getattr(policy, "export_dir", None), action_scale=float(action_scale))
         return summary
     finally:
+        if frames is not None:
+            frames.close()
         env.close()
 
 

@@ -18,8 +18,11 @@ Inputs, all from the export directory:
                  ``flat_xml``, ``kp``/``kv``), ``observation_layout`` (channel order, sizes, scales).
   ``policy.onnx`` input ``obs`` [batch, obs_size] float32 (the raw observation below; the graph
                  normalises it), output ``action`` [batch, 12] in [-1, 1].
-  The robot model (MJCF, ``model/robot.xml``): leg geometry (hip body positions, thigh offset,
-  link lengths, foot radius), joint limits and the home pose (keyframe ``home``).
+  ``robot/``     the robot model the policy was trained on (MJCF and every file it names; entry
+                 file and SHA-256 of each in ``meta["robot"]``; a changed file is refused by name).
+                 Exports without it use ``model/robot.xml``. From the MJCF: leg geometry (hip body
+                 positions, thigh offset, link lengths, foot radius), joint limits and the home pose
+                 (keyframe ``home``).
 
 Timing: the policy runs at 1 / control_dt (50 Hz); the 12 joint position servos (kp, kv in the
 MJCF) track the targets between control steps (in simulation: ``control_dt / physics_dt`` physics
@@ -69,6 +72,7 @@ The layout is read from ``meta.json`` and checked against this list (a mismatch 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -297,8 +301,33 @@ class Controller:
         return self.observe(sensordata)
 
 
+ROBOT_INCLUDE = '<include file="robot.xml"/>'
+"""How the world MJCF includes the robot; an export's bundled robot replaces it."""
+
+
+def bundled_robot(meta: Dict, export_dir: str) -> Optional[str]:
+    """Absolute path of the robot MJCF bundled in ``export_dir/robot/`` once every file matches the
+    SHA-256 in ``meta["robot"]``; None for an export without a bundled robot."""
+    record = meta.get("robot")
+    if record is None:
+        return None
+    base = os.path.join(os.path.abspath(export_dir), "robot")
+    for f in record["files"]:
+        path = os.path.join(base, *f["path"].split("/"))
+        if not os.path.isfile(path):
+            raise SystemExit(f"robot_loop: bundled robot file missing: {path} (removed after export; re-export the "
+                             f"run, or restore it)")
+        with open(path, "rb") as fh:
+            got = hashlib.sha256(fh.read()).hexdigest()
+        if got != f["sha256"]:
+            raise SystemExit(f"robot_loop: bundled robot file changed after export: {path} (re-export the run, or "
+                             f"restore the file)")
+    return os.path.join(base, *record["entry"].split("/"))
+
+
 def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
-    """The MuJoCo model of the flat world with the export's physics_dt and servo gains."""
+    """The MuJoCo model of the flat world with the export's robot (:func:`bundled_robot`, else the
+    world's own), physics_dt and servo gains."""
     sim = meta["config"]["simulation"]
     if world != "flat":
         raise SystemExit(f"robot_loop: only the flat world is supported (got {world!r}); pass --world flat")
@@ -310,7 +339,17 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
             path,
         ]
         path = next((p for p in candidates if os.path.exists(p)), candidates[0])
-    m = mujoco.MjModel.from_xml_path(path)
+    robot = bundled_robot(meta, export_dir)
+    if robot is None:
+        m = mujoco.MjModel.from_xml_path(path)
+    else:
+        with open(path, "r", encoding="utf-8") as fh:
+            text = fh.read()
+        if ROBOT_INCLUDE not in text:
+            raise SystemExit(f"robot_loop: {path} has no {ROBOT_INCLUDE} line to put the export's robot in")
+        spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot}"/>'))
+        spec.modelfiledir = os.path.dirname(os.path.abspath(path))
+        m = spec.compile()
     m.opt.timestep = float(sim["physics_dt"])
     if sim.get("kp") is not None:
         m.actuator_gainprm[:, 0] = sim["kp"]

@@ -31,7 +31,7 @@ from gait import (
 from ik import DEFAULT_GEOMETRY, SIDE_SIGNS
 from model.yaml_config import ConfigError
 
-CFG = GaitConfig()
+CFG = GaitConfig().for_robot(DEFAULT_GEOMETRY)  # the sizes derived for model/robot.xml
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -270,8 +270,10 @@ def test_body_height_moves_stance_line():
 
 def test_yaml_defaults_equal_dataclass_defaults():
     assert load_gait_config() == GaitConfig()
-    assert load_gait_config(os.path.join(REPO, "configs", "gait.yaml")) == CFG
-    assert hash(CFG) == hash(GaitConfig())
+    assert load_gait_config(os.path.join(REPO, "configs", "gait.yaml")).for_robot(DEFAULT_GEOMETRY) == CFG
+    # 'auto' sizes for model/robot.xml's 0.42 m legs: the values tuned on it (0.27 / 0.07 / 0.30 m)
+    assert (CFG.body_height, CFG.swing_height, CFG.max_step_length) == (0.27, 0.07, 0.3)
+    assert hash(CFG) == hash(GaitConfig().for_robot(DEFAULT_GEOMETRY))
 
 
 def test_yaml_validation(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 
 from gait.command_limits import check_command_ranges, command_foot_speed
 from gait.gait_config import GaitConfig
+from ik.leg_geometry import DEFAULT_GEOMETRY
 from mjx_envs import episode_logic as logic
 from mjx_envs.env_config import CommandRanges, EnvConfig, ObservationNoise, Pushes
 from mjx_envs.gym_env import ResidualWalkEnv
@@ -24,7 +25,7 @@ from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
 from playback.episode import episode_key, run_episode, zero_action
 
-GAIT = GaitConfig()
+GAIT = GaitConfig().for_robot(DEFAULT_GEOMETRY)  # the sizes derived for model/robot.xml
 
 
 # ------------------------------------------------------------------------------ gait limits

@@ -6,6 +6,7 @@ actions) is in tests/test_train_brax.py; the SB3 one in tests/test_train_sb3.py.
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def test_interrupted_reexport_leaves_previous_export_intact(tmp_path, monkeypatc
     def failing_open(path, mode="r", *a, **k):
         if "w" in mode and ".tmp-" in os.fspath(path):
             calls["n"] += 1
-            if calls["n"] == 2:  # policy.msgpack written, killed before normalizer.npz
+            if os.path.basename(os.fspath(path)) == ex.NORMALIZER_FILE:  # killed after policy.msgpack
                 raise KeyboardInterrupt("simulated kill")
         return real_open(path, mode, *a, **k)
 
@@ -154,8 +155,8 @@ def test_interrupted_reexport_leaves_previous_export_intact(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         _write(tmp_path, seed=1)
     monkeypatch.setattr("builtins.open", real_open)
-    assert calls["n"] == 2
-    assert sorted(os.listdir(d)) == sorted([ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.META_FILE])
+    assert calls["n"] >= 2
+    assert sorted(os.listdir(d)) == sorted([ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.META_FILE, ex.ROBOT_SUBDIR])
     np.testing.assert_array_equal(ex.load_policy(d).act(obs), before)
     # a completed re-export replaces all three files together
     _write(tmp_path, seed=1)
@@ -217,3 +218,57 @@ def test_export_checkpoint_sizes_the_network_from_the_runs_config(tmp_path):
     pol = ex.load_policy(ex.export_checkpoint(run, str(tmp_path / "out"), 160))
     assert (pol.observation_size, pol.action_size) == (obs, 15)
     assert pol.act(np.zeros((2, obs), np.float32)).shape == (2, 15)
+
+
+# ----------------------------------------------------------------------------- the robot it carries
+
+def _robot_in(directory) -> str:
+    """A copy of the shipped robot MJCF in ``directory`` (a user's robot outside the repository)."""
+    from model.simulation_config import REPO_ROOT
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(str(directory), "my_robot.xml")
+    shutil.copy(os.path.join(REPO_ROOT, "model", "robot.xml"), path)
+    return path
+
+
+def test_export_plays_after_its_robot_file_is_removed(tmp_path):
+    """The moved robot file: an export trained with ``simulation.robot_xml`` in a temporary
+    directory still builds its env (C-MuJoCo model) after that directory is deleted."""
+    from random_policy_export import write_random_export
+
+    from model.loading import load_mj_model
+    from train.config import load_train_config
+    from train.policy_env import configs_from_meta, meta_path
+
+    robot = _robot_in(tmp_path / "robot_src")
+    cfg = load_train_config(overrides=[f"simulation.robot_xml={robot}"])
+    run = write_random_export(str(tmp_path / "run"), cfg=cfg)
+    shutil.rmtree(tmp_path / "robot_src")
+    pol = ex.load_policy(run)
+    configs = configs_from_meta(pol.meta, meta_path(pol))
+    assert configs.simulation.robot_path.startswith(os.path.join(pol.export_dir, ex.ROBOT_SUBDIR) + os.sep)
+    m = load_mj_model(configs.simulation)
+    assert m.nu == 12 and m.key("home") is not None
+
+
+def test_every_export_carries_its_robot_and_refuses_a_changed_copy(tmp_path):
+    """An export of the default robot (``robot_xml: null``) bundles ``model/robot.xml``; editing the
+    copy afterwards is refused by name when the env is rebuilt."""
+    from model.simulation_config import REPO_ROOT
+    from train.policy_env import configs_from_meta, meta_path
+
+    d, *_ = _write(tmp_path)
+    pol = ex.load_policy(d)
+    record = pol.meta["robot"]
+    assert record["entry"] == "robot.xml" and record["source"] == os.path.join(REPO_ROOT, "model", "robot.xml")
+    copy = os.path.join(d, ex.ROBOT_SUBDIR, "robot.xml")
+    assert ex.export_robot_path(d, pol.meta) == copy
+    assert ex.export_robot_path(d, {k: v for k, v in pol.meta.items() if k != "robot"}) is None  # older exports
+    with open(copy, "a") as fh:
+        fh.write("<!-- edited -->\n")
+    with pytest.raises(ex.ExportError, match=r"changed after export: .*export/robot/robot\.xml"):
+        ex.export_robot_path(d, pol.meta)
+    meta = {**pol.meta, "config": {"simulation": {}, "env": {}, "gait": {}}}
+    with pytest.raises(ex.ExportError, match=r"robot/robot\.xml"):
+        configs_from_meta(meta, meta_path(pol))

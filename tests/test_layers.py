@@ -1,9 +1,10 @@
 """The package layers stay acyclic: model → ik → gait → mjx_envs → train → playback → benchmarks.
 
 A module may import (at module level or inside a function) only packages at its own layer or
-below, with no exceptions (the last one, the ONNX check's recorded episodes in
-``train/onnx_export.py`` running ``playback`` code, moved down in issue 17: the export's env lives in
-``train/policy_env.py`` and the recording loop in ``train.onnx_export.record_observations``).
+below, with one exception: the robot check's command line (``model/check.py``) runs the nominal-gait
+walk of ``playback.nominal`` inside its ``_nominal_walk`` function, because ``python -m model.check``
+is the one command a user runs on a new robot and the walk needs the whole stack. Library code of
+the model layer stays free of it (``physical_tests`` takes the walk as an argument).
 """
 
 import ast
@@ -11,6 +12,7 @@ import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = ["model", "ik", "gait", "mjx_envs", "train", "playback", "benchmarks"]
+ALLOWED = {("model/check.py", "playback.nominal")}
 
 
 def upward_imports(repo=REPO):
@@ -38,7 +40,7 @@ def upward_imports(repo=REPO):
 
 
 def test_no_upward_imports():
-    found = upward_imports()
+    found = upward_imports() - ALLOWED
     assert found == set(), f"imports against the layer order {LAYERS}: {sorted(found)}"
 
 

@@ -296,3 +296,71 @@ def test_fk_matches_mujoco_foot_sites():
             ours = np.asarray(foot_positions_in_body(jnp.asarray(q, dtype=jnp.float64)))
         np.testing.assert_allclose(ours, in_trunk, atol=1e-9)
         np.testing.assert_allclose(np.asarray(fk(jnp.asarray(q, dtype=jnp.float32))), in_trunk, atol=2e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# real leg geometry: knees offset along x (spot_style), rotated body frames and per-leg ranges
+# (go2_style), joint zero offsets (a ref on every joint)
+# --------------------------------------------------------------------------------------------
+
+
+def _mujoco_feet(m, spec, q):
+    """Foot centres in the trunk frame from MuJoCo's kinematics at joint angles q (12,), stack order."""
+    from model import robot_constants as rc
+    from model.robot_spec import trunk_body
+
+    d = mujoco.MjData(m)
+    d.qpos[:] = m.qpos0
+    d.qpos[list(spec.qpos_adr)] = q
+    mujoco.mj_kinematics(m, d)
+    t = trunk_body(m)
+    R, p = d.xmat[t].reshape(3, 3), d.xpos[t]
+    return np.array([R.T @ (d.site_xpos[m.site(s).id] - p) for s in rc.FOOT_SITES])
+
+
+def _with_refs(text: str) -> str:
+    """spot_style with a joint zero offset (ref) on every hy and kn joint: the reference pose changes."""
+    for leg in ("fl", "fr", "hl", "hr"):
+        text = text.replace(f'<joint name="{leg}_hy"', f'<joint name="{leg}_hy" ref="0.4"')
+        text = text.replace(f'<joint name="{leg}_kn"', f'<joint name="{leg}_kn" ref="0.2"')
+    return text
+
+
+@pytest.mark.parametrize("robot", ["spot_style", "go2_style", "spot_refs"])
+def test_general_chains_match_mujoco_and_round_trip(robot, tmp_path):
+    """FK of the derived chains equals MuJoCo's within 1e-6 m and IK(FK(q)) = q within 1e-6 rad
+    (float64) on robots the old straight-leg IK got wrong (measured: <= 8e-13 m, <= 4e-15 rad)."""
+    from model.robot_spec import adapted_robot_model, robot_spec
+
+    name = "spot_style" if robot == "spot_refs" else robot
+    path = os.path.join(REPO, "model", "robots", name, "robot.xml")
+    if robot == "spot_refs":
+        text = _with_refs(open(path).read())
+        assert text.count('ref="') == 8
+        path = str(tmp_path / "robot.xml")
+        open(path, "w").write(text)
+    m = adapted_robot_model(path)
+    spec = robot_spec(m, path)
+    geo = LegGeometry.from_robot_spec(spec)
+    lo, hi = np.asarray(geo.lower_limits), np.asarray(geo.upper_limits)
+    rng = np.random.default_rng(1)
+    with jax.enable_x64(True):
+        worst_fk = worst_ik = 0.0
+        for _ in range(40):
+            q = rng.uniform(lo + 0.05, hi - 0.05)
+            got = np.asarray(foot_positions_in_body(jnp.asarray(q), geo))
+            worst_fk = max(worst_fk, float(np.abs(got - _mujoco_feet(m, spec, q)).max()))
+            feet_hip = np.asarray(all_legs_forward_kinematics(jnp.asarray(q), geo))
+            if np.any(feet_hip[:, 2] > -0.05):
+                continue  # the IK's branch keeps the foot below the hip
+            back, sat = solve_all_legs_ik(jnp.asarray(feet_hip), geo)
+            if not np.any(np.asarray(sat)):
+                worst_ik = max(worst_ik, float(np.abs(np.asarray(back).reshape(12) - q).max()))
+    assert worst_fk <= 1e-6, worst_fk
+    assert 0.0 < worst_ik <= 1e-6 or worst_ik == 0.0, worst_ik
+    # the straight-leg geometry (today's IK) would put the feet centimetres off on these robots
+    q = np.asarray(spec.home_joints)
+    straight = LegGeometry(hip_offsets=geo.hip_offsets, lateral_offset=geo.lateral_offset,
+                           thigh_length=geo.thigh_length, calf_length=geo.calf_length)
+    err = np.abs(np.asarray(foot_positions_in_body(jnp.asarray(q), straight)) - _mujoco_feet(m, spec, q)).max()
+    assert err > 0.01, err  # measured: 18 mm (spot_style), 74 mm (go2_style), 218 mm (refs)

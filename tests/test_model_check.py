@@ -1,83 +1,106 @@
-"""Bring your own robot: ``python -m model.check`` and ``simulation.robot_xml`` (issue 17).
+"""Bring any quadruped: ``python -m model.check`` and ``simulation.robot_xml`` on five robots.
 
-The second robot, ``model/robots/quad12_long/robot.xml`` (longer legs, wider hips, heavier trunk),
-passes the check, stands and walks with the nominal gait, and trains a few steps; malformed copies
-of ``model/robot.xml`` fail with named problems.
+The project's two robots and three written in the public collections' conventions
+(``model/robots/go1_style``: trunk ``base``, FL listed first, foot sphere in the calf, feet with
+contype 0 / conaffinity 1, collision geoms only, ``general`` servos; ``spot_style``: knee 2.5 cm ahead
+of the hip axis, legs fl/fr/hl/hr, front and hind ranges differ; ``go2_style``: thighs rotated 0.3 rad,
+``motor`` actuators, front and rear hip ranges differ, no keyframe) pass the check with no edit,
+stand, walk, and train. Each defect the issue names has a test here or in test_robot_adapter.py.
 """
 
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
 
+import mujoco
+import numpy as np
 import pytest
 
+from model import robot_adapter
 from model.check import main as check_main
+from model.check import physical_tests
+from model.robot_spec import load_robot_spec
 from model.simulation_config import REPO_ROOT, load_simulation_config
 from model.yaml_config import ConfigError
 
 LONG = "model/robots/quad12_long/robot.xml"
-ROBOT_TEXT = open(os.path.join(REPO_ROOT, "model", "robot.xml")).read()
+PUBLIC = ["model/robots/go1_style/robot.xml", "model/robots/spot_style/robot.xml", "model/robots/go2_style/robot.xml"]
+ROBOTS = ["model/robot.xml", LONG] + PUBLIC
 
 
-def _run_check(path):
+def _run_check(path, *extra):
     out = []
-    rc = check_main([path], out=out.append)
+    rc = check_main([path, *extra], out=out.append)
     return rc, "\n".join(out)
 
 
-@pytest.mark.parametrize("path", ["model/robot.xml", LONG])
-def test_both_robots_pass(path):
-    rc, text = _run_check(os.path.join(REPO_ROOT, path))
+def test_every_robot_passes_the_check_stands_and_walks():
+    """Structure, the five physical tests, and the issue's bar: >= 50 % of the commanded 3.2 m in 8 s
+    at 0.4 m/s without falling. Measured 2026-12-07 (8 s): 2.52, 1.62, 2.67, 2.89, 2.45 m."""
+    from playback.nominal import run_nominal
+
+    for path in ROBOTS:
+        rc, text = _run_check(os.path.join(REPO_ROOT, path), "--no-walk")
+        assert rc == 0, text
+        assert text.count("PASS ") == 4 and "FAIL" not in text, text
+        r = run_nominal(duration=8.0, vx=0.4, sim_config=load_simulation_config(world="flat", robot_xml=path))
+        assert not r["fell"] and r["distance"] >= 1.6, (path, r["distance"])
+
+
+def test_check_output_names_what_it_derived_and_did():
+    rc, text = _run_check(os.path.join(REPO_ROOT, PUBLIC[2]))  # go2_style, with the walk
     assert rc == 0, text
-    assert text.startswith("OK ") and "thigh / calf length (m)" in text
-    if path == LONG:
-        assert "0.2500 / 0.2500" in text and "FR (+0.220, -0.070, +0.000)" in text and "13.70" in text
+    assert "FR: FR_hip_joint, FR_thigh_joint, FR_calf_joint" in text
+    assert "12 torque motors -> PD servos kp 80" in text and "no keyframe 'home'" in text
+    assert "PASS walks (nominal trot, 4 s at 0.4 m/s)" in text and "5/5 physical tests passed" in text
+    rc, text = _run_check(os.path.join(REPO_ROOT, PUBLIC[0]), "--no-walk")
+    assert "feet: contype 0 -> bit 0 set" in text and "trunk" in text and "base" in text
 
 
-def _write(tmp_path, text):
-    p = tmp_path / "robot.xml"
-    p.write_text(text)
-    return str(p)
+def test_the_check_fails_a_robot_whose_feet_do_not_collide(monkeypatch):
+    """The check's OK is backed by physics: without the adapter's contact fix the go1-style feet
+    (contype 0 / conaffinity 1, the floor's bits) never touch, and the check says so."""
+    real = robot_adapter.plan
+    monkeypatch.setattr(robot_adapter, "plan", lambda m, rmap: real(m, rmap).__class__(
+        **{**real(m, rmap).__dict__, "foot_contype": ()}))
+    robot_adapter._prepare.cache_clear()
+    try:
+        spec = load_robot_spec(PUBLIC[0])
+        results = dict((n, (ok, msg)) for n, ok, msg in physical_tests(PUBLIC[0], spec))
+    finally:
+        robot_adapter._prepare.cache_clear()
+    ok, msg = results["feet collide"]
+    assert not ok and "does not touch the floor" in msg, msg
+    assert not results["settles on 4 feet"][0]
 
 
-def _eleven_actuators(t):
-    t = re.sub(r'\s*<position name="RL_knee"[^>]*/>', "", t, count=1)
-    t = re.sub(r'\s*<actuatorfrc name="RL_knee_frc"[^>]*/>', "", t, count=1)
-    return re.sub(r'(ctrl="[^"]*) -1.8"', r'\1"', t, count=1)
-
-
-def _swapped_legs(t):
-    lines = t.splitlines(keepends=True)
-    fr = [i for i, ln in enumerate(lines) if '<position name="FR_' in ln]
-    fl = [i for i, ln in enumerate(lines) if '<position name="FL_' in ln]
-    for a, b in zip(fr, fl):
-        lines[a], lines[b] = lines[b], lines[a]
-    return "".join(lines)
-
-
-def _no_foot_sensor(t):
-    return re.sub(r'\s*<touch name="RR_touch"[^>]*/>', "", t, count=1)
-
-
-@pytest.mark.parametrize("mutate, expected", [
-    (_eleven_actuators, "11 actuators; the stack needs 12"),
-    (_swapped_legs, "actuator 0 drives joint 'FL_abduction', expected 'FR_abduction'"),
-    (_no_foot_sensor, "missing sensor RR_touch"),
-])
-def test_malformed_robots_fail_with_named_errors(tmp_path, mutate, expected):
-    text = mutate(ROBOT_TEXT)
-    assert text != ROBOT_TEXT, "the mutation did not apply"
-    rc, out = _run_check(_write(tmp_path, text))
-    assert rc == 2 and out.startswith("FAIL ") and expected in out, out
+def test_write_mapping_round_trip_and_bad_mapping(tmp_path):
+    src = os.path.join(REPO_ROOT, PUBLIC[1])
+    robot = tmp_path / "robot.xml"
+    robot.write_text(open(src).read())
+    rc, text = _run_check(str(robot), "--write-mapping", "--no-walk")
+    assert rc == 0 and "wrote" in text, text
+    mapping = (tmp_path / "robot.yaml").read_text()
+    assert "FR:" in mapping and "fr_hx" in mapping and "motor_gains" in mapping
+    rc, text = _run_check(str(robot), "--no-walk")  # the written mapping is used and gives the same robot
+    assert rc == 0 and "robot.yaml" in text, text
+    # a mapping that swaps the front legs is caught by the physical leg-order test
+    (tmp_path / "robot.yaml").write_text(mapping.replace("fr_", "XX_").replace("fl_", "fr_").replace("XX_", "fl_"))
+    rc, text = _run_check(str(robot), "--no-walk")
+    assert rc == 2, text
+    (tmp_path / "robot.yaml").write_text("trunk: body\nlegz: {}\n")
+    rc, text = _run_check(str(robot), "--no-walk")
+    assert rc == 2 and "unknown key(s) legz" in text and "robot.yaml" in text, text
 
 
 def test_unreadable_files_fail_clearly(tmp_path):
     rc, out = _run_check(str(tmp_path / "nope.xml"))
     assert rc == 2 and "file not found" in out
-    rc, out = _run_check(_write(tmp_path, "<mujoco><worldbody><body></mujoco>"))
+    p = tmp_path / "robot.xml"
+    p.write_text("<mujoco><worldbody><body></mujoco>")
+    rc, out = _run_check(str(p))
     assert rc == 2 and "MuJoCo cannot compile it" in out
 
 
@@ -86,43 +109,65 @@ def test_robot_xml_key_is_validated():
         load_simulation_config(robot_xml="model/robots/nope.xml")
 
 
-def test_command_box_is_checked_with_the_configured_robots_hips():
-    """The config-load check of env.command against the gait's foot-speed limit uses the hips of
-    the robot being trained: vx 0-1.1 m/s with yaw +-1.6 rad/s needs 1.355 m/s of foot speed on the
-    shipped robot (limit 1.364) but 1.398 m/s on the long robot, whose hips sit further out."""
+def test_command_box_is_checked_with_the_configured_robots_legs():
+    """The config-load check of env.command against the gait's foot-speed limit uses the robot being
+    trained: its hips, and (gait sizes 'auto') its leg length. vx 0-1.1 m/s with yaw +-1.6 rad/s needs
+    1.355 m/s of foot speed on the shipped robot (limit 0.30 / 0.22 = 1.364); go1_style's feet need
+    1.349 m/s and its 0.426 m legs give a 0.304 m step (limit 1.382); a 0.29 m step (1.318) is refused."""
     from train.config import load_train_config
 
     box = ["env.command.vx=[0.0, 1.1]", "env.command.vy=[0.0, 0.0]", "env.command.yaw_rate=[-1.6, 1.6]"]
-    load_train_config(preset="ci_tiny", overrides=box)  # the shipped robot can
-    with pytest.raises(ConfigError, match=r"needs a foot speed of 1\.39\d m/s"):
-        load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={LONG}"])
-
-
-def test_second_robot_stands_and_walks_with_the_nominal_gait():
-    from gait.gait_config import GaitConfig
-    from ik.leg_geometry import DEFAULT_GEOMETRY
-    from mjx_envs.env_config import EnvConfig
-    from mjx_envs.episode_logic import make_context
-    from playback.nominal import run_nominal
-
-    sim = load_simulation_config(world="flat", robot_xml=LONG)
-    ctx = make_context(sim, EnvConfig(), GaitConfig())
-    assert ctx.controller.geometry.thigh_length == pytest.approx(0.25) != DEFAULT_GEOMETRY.thigh_length
-    assert ctx.home_trunk_height == pytest.approx(0.331)
-    r = run_nominal(duration=6.0, vx=0.4, sim_config=sim)
-    # measured 2026-11-27: no fall, 1.9 m in 8 s (the shipped robot: 2.5 m), lowest trunk 0.23 m
-    assert not r["fell"] and r["min_height"] > 0.2, r["min_height"]
-    assert r["distance"] > 1.0, r["distance"]
+    load_train_config(preset="ci_tiny", overrides=box)
+    cfg = load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={PUBLIC[0]}"])
+    assert cfg.gait.max_step_length == pytest.approx(0.304) and cfg.gait.body_height == pytest.approx(0.274)
+    with pytest.raises(ConfigError, match=r"needs a foot speed of 1\.349 m/s"):
+        load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={PUBLIC[0]}",
+                                                             "gait.max_step_length=0.29"])
 
 
 @pytest.mark.slow
-def test_second_robot_trains_and_exports(tmp_path):
-    cmd = [sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", "long",
-           f"simulation.robot_xml={LONG}"]
+def test_public_style_robots_train_export_and_play(tmp_path):
+    """Each of the three robots trains ci_tiny, exports (with its robot), and plays back."""
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO_ROOT, ".jax_cache"))
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    (run_dir,) = glob.glob(os.path.join(str(tmp_path), "*_long"))
-    meta = json.load(open(os.path.join(run_dir, "export", "meta.json")))
-    assert LONG in json.dumps(meta)  # the export records the robot it was trained on
-    assert "before/after" in proc.stdout
+    for path in PUBLIC:
+        name = os.path.basename(os.path.dirname(path))
+        cmd = [sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", name,
+               f"simulation.robot_xml={path}"]
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        assert "before/after" in proc.stdout
+        (run_dir,) = glob.glob(os.path.join(str(tmp_path), f"*_{name}"))
+        meta = json.load(open(os.path.join(run_dir, "export", "meta.json")))
+        assert path in json.dumps(meta["config"]["simulation"])
+        assert meta["config"]["gait"]["body_height"] is not None  # the derived sizes are recorded
+        out = subprocess.run([sys.executable, "-m", "playback", "--policy", run_dir, "--duration", "1.0", "--fps", "10",
+                              "--width", "96", "--height", "72", "--video", str(tmp_path / f"{name}.mp4")],
+                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+        ok = out.returncode == 0 and os.path.getsize(tmp_path / f"{name}.mp4") > 0
+        assert ok or "OSMesa" in out.stderr + out.stdout, out.stdout[-1500:] + out.stderr[-1500:]
+
+
+def test_raw_public_file_falls_through_the_floor_without_the_adapter(tmp_path):
+    """The trap the adapter removes: the go1-style file as MuJoCo compiles it in our flat world (no
+    adapter) never touches the floor; through the stack's loader it stands on four loaded feet."""
+    src = open(os.path.join(REPO_ROOT, "model", "world.xml")).read().replace(
+        '<include file="robot.xml"/>', f'<include file="{os.path.join(REPO_ROOT, PUBLIC[0])}"/>').replace(
+        'target="trunk"', 'target="base"')
+    (tmp_path / "world.xml").write_text(src)
+    raw = mujoco.MjModel.from_xml_path(str(tmp_path / "world.xml"))
+    d = mujoco.MjData(raw)
+    mujoco.mj_resetDataKeyframe(raw, d, raw.key("home").id)
+    mujoco.mj_step(raw, d, nstep=250)
+    feet = [g for g in range(raw.ngeom)
+            if raw.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE and raw.geom_contype[g] == 0]
+    floor = raw.geom("floor").id
+    assert len(feet) == 4 and not any({c.geom1, c.geom2} & set(feet) and floor in (c.geom1, c.geom2)
+                                      for c in d.contact[:d.ncon])
+    m = __import__("model.loading", fromlist=["load_mj_model"]).load_mj_model(
+        load_simulation_config(world="flat", robot_xml=PUBLIC[0]))
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_step(m, d, nstep=250)
+    touch = [d.sensordata[m.sensor_adr[m.sensor(f"{leg}_touch").id]] for leg in ("FR", "FL", "RR", "RL")]
+    assert min(touch) > 10.0 and d.qpos[2] > 0.25, (touch, d.qpos[2])  # measured: 27-35 N each, 0.273 m
+    assert np.isfinite(d.qpos).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -77,6 +78,34 @@ def test_command_line_prints_the_summary(capsys):
     out = capsys.readouterr().out
     assert "mean fwd speed" in out and "fell" in out
     assert res["walk_time"] == pytest.approx(1.0)
+
+
+def test_robot_xml_option_resolves_against_the_working_directory_then_the_repository(tmp_path, monkeypatch, capsys):
+    from model.yaml_config import ConfigError
+    from playback.nominal import sim_config_from_options
+
+    long = "model/robots/quad12_long/robot.xml"
+    assert sim_config_from_options("flat").robot_path is None  # the shipped robot
+    monkeypatch.chdir(tmp_path)
+    assert sim_config_from_options("rough", long).robot_path == os.path.join(REPO, long)  # from any directory
+    shutil.copy(os.path.join(REPO, long), tmp_path / "mine.xml")
+    assert sim_config_from_options("flat", "mine.xml").robot_path == str(tmp_path / "mine.xml")
+    with pytest.raises(ConfigError, match=r"key 'robot_xml': model file not found: .*nope\.xml"):
+        sim_config_from_options("flat", "nope.xml")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--robot-xml", "nope.xml"])
+    assert exit_info.value.code == 2 and "nope.xml" in capsys.readouterr().err
+
+
+def test_command_line_walks_the_robot_it_is_given(capsys, monkeypatch):
+    from playback import nominal
+
+    long = os.path.join(REPO, "model", "robots", "quad12_long", "robot.xml")
+    loaded, load = [], nominal.load_mj_model
+    monkeypatch.setattr(nominal, "load_mj_model", lambda cfg: loaded.append(cfg.robot_path) or load(cfg))
+    res = main(["--duration", "0.4", "--robot-xml", long])
+    assert loaded == [long] and f"robot={long}" in capsys.readouterr().out
+    assert not res["fell"] and res["walk_time"] == pytest.approx(0.4)
 
 
 @pytest.mark.slow

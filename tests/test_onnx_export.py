@@ -138,7 +138,7 @@ def test_failed_verification_refuses_to_write(tmp_path, recorded, monkeypatch):
     with pytest.raises(ex.ExportError, match=r"verification failed.*random observations.*recorded") as e:
         ox.export_onnx(d, n_random=200, recorded_obs=recorded)
     assert "tolerance 1e-05" in str(e.value)
-    assert sorted(os.listdir(d)) == sorted([ex.META_FILE, ex.POLICY_FILE, ex.NORMALIZER_FILE])
+    assert sorted(os.listdir(d)) == sorted([ex.META_FILE, ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.ROBOT_SUBDIR])
 
     monkeypatch.setattr(ox, "build_model", real_build)
     fake = lambda *a, **k: {"max_abs_diff_random": 0.0, "max_abs_diff_recorded": 3e-4, "n_random": 200,  # noqa: E731

@@ -21,6 +21,7 @@ from train.policy_env import (
     configs_from_meta,
     default_configs,
     make_env,
+    meta_path,
     observation_mismatch,
 )
 
@@ -82,6 +83,60 @@ def test_frame_schedule():
     np.testing.assert_array_equal(frame_steps(0.06, 100, 0.02), [0, 0, 1, 1, 2, 2])  # fps > 50 repeats
     with pytest.raises(ValueError, match="positive"):
         frame_steps(1.0, 0, 0.02)
+
+
+COLLISION_ONLY = """<mujoco>
+  <worldbody>
+    <light pos="0 0 3" dir="0 0 -1"/>
+    <geom name="floor" type="plane" size="0 0 0.05"/>
+    <body name="post" pos="2 0 0.1"><geom size="0.05" group="4"/></body>
+    <body name="base" pos="0 0 0.3">
+      <freejoint/>
+      <geom type="box" size="0.2 0.1 0.05" group="3"/>
+      <geom type="sphere" size="0.05" pos="0.2 0 0" rgba="1 0 0 0"/>
+      <body name="calf"><geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02" group="5"/></body>
+    </body>
+  </worldbody>
+</mujoco>"""
+"""A robot drawn by no default geom group: collision geoms in groups 3 and 5, one invisible (alpha 0)
+sphere in group 0; a static post in group 4 is not the robot's."""
+
+
+def test_collision_only_robot_gets_its_geom_groups_shown(repo_root):
+    import mujoco
+
+    from playback.video import robot_geom_ids, robot_groups_to_show, show_robot_geoms
+
+    m = mujoco.MjModel.from_xml_string(COLLISION_ONLY)
+    assert sorted(robot_geom_ids(m)) == [2, 3, 4]  # base (box, sphere) and calf; not the floor or the post
+    opt = mujoco.MjvOption()
+    assert show_robot_geoms(m, opt) == (0, 3, 5)
+    assert list(opt.geomgroup) == [1, 1, 1, 1, 0, 1]
+    shipped = mujoco.MjModel.from_xml_path(os.path.join(repo_root, "model", "world.xml"))
+    opt, default = mujoco.MjvOption(), list(mujoco.MjvOption().geomgroup)
+    assert show_robot_geoms(shipped, opt) == () and list(opt.geomgroup) == default  # it has visible geoms
+    visible = COLLISION_ONLY.replace('rgba="1 0 0 0"', 'rgba="1 0 0 1"')
+    assert robot_groups_to_show(mujoco.MjModel.from_xml_string(visible)) == ()
+    by_material = COLLISION_ONLY.replace("<worldbody>", '<asset><material name="glass" rgba="1 1 1 0"/></asset>'
+                                         '<worldbody>').replace('rgba="1 0 0 0"', 'material="glass"')
+    assert robot_groups_to_show(mujoco.MjModel.from_xml_string(by_material)) == (0, 3, 5)
+
+
+def test_collision_only_robot_is_drawn_in_video_frames():
+    """RobotRenderer draws the collision-only robot; MuJoCo's default groups show the floor only."""
+    _needs_gl()
+    import mujoco
+
+    from playback.video import RobotRenderer
+
+    m = mujoco.MjModel.from_xml_string(COLLISION_ONLY)
+    d = mujoco.MjData(m)
+    mujoco.mj_forward(m, d)
+    with RobotRenderer(m, 64, 48) as frames:
+        drawn = frames.render(d).astype(int)
+        frames.option.geomgroup[:] = mujoco.MjvOption().geomgroup
+        floor_only = frames.render(d).astype(int)
+    assert np.abs(drawn - floor_only).sum(axis=2).astype(bool).mean() > 0.01  # the robot covers pixels
 
 
 def test_command_override_reaches_observation_and_episode(flat_env):
@@ -157,12 +212,14 @@ def test_observation_mismatch_descriptions():
 def test_export_config_problems_are_export_errors(export_dir, flat_env):
     pol = load_policy(export_dir)
     check_policy_matches_env(pol.meta, flat_env)  # the fixture export fits the default env
-    assert configs_from_meta(pol.meta).env.action_mode == "residual"
+    assert configs_from_meta(pol.meta, meta_path(pol)).env.action_mode == "residual"
+    with pytest.raises(ExportError, match=r"carries its robot .*configs_from_meta\(policy\.meta, meta_path"):
+        configs_from_meta(pol.meta)  # the bundled robot lies beside the meta file: its path is needed
     with pytest.raises(ExportError, match="no 'config' section"):
         configs_from_meta({k: v for k, v in pol.meta.items() if k != "config"})
     meta = {**pol.meta, "config": {**pol.meta["config"], "env": {**pol.meta["config"]["env"], "bogus": 1}}}
     with pytest.raises(ExportError, match="unknown key 'bogus'"):
-        configs_from_meta(meta)
+        configs_from_meta(meta, meta_path(pol))
     meta = {**pol.meta, "action": {**pol.meta["action"], "mode": "direct"}}
     with pytest.raises(ExportError, match="action mode mismatch"):
         check_policy_matches_env(meta, flat_env)

@@ -165,3 +165,27 @@ def test_cli_runs_onnx_policy(policy, tmp_path):
         [sys.executable, SCRIPT, str(tmp_path), "--world", "rough"], capture_output=True, text=True, timeout=60
     )
     assert bad.returncode != 0 and "only the flat world" in bad.stderr
+
+
+def test_load_world_builds_the_exports_robot_copy(tmp_path):
+    """An export carries its robot: the loop's world is built from ``export/robot/`` after the
+    original file is gone (a marker site proves it is that copy), and an edited copy is refused by name."""
+    from random_policy_export import write_random_export
+
+    from train.config import load_train_config
+
+    src = tmp_path / "src"
+    src.mkdir()
+    text = open(os.path.join(ROOT, "model", "robot.xml")).read()
+    (src / "my_robot.xml").write_text(text.replace("<worldbody>", '<worldbody>\n    <site name="bundle_marker"/>', 1))
+    cfg = load_train_config(overrides=[f"simulation.robot_xml={src / 'my_robot.xml'}"])
+    export = os.path.join(write_random_export(str(tmp_path / "run"), cfg=cfg), "export")
+    for name in os.listdir(src):
+        os.remove(src / name)
+    meta = json.load(open(os.path.join(export, "meta.json")))
+    m = rl.load_world(meta, export, "flat")
+    assert m.site("bundle_marker").id >= 0 and m.nu == 12
+    with open(os.path.join(export, "robot", "my_robot.xml"), "a") as fh:
+        fh.write("<!-- edited -->\n")
+    with pytest.raises(SystemExit, match=r"changed after export: .*robot/my_robot\.xml"):
+        rl.load_world(meta, export, "flat")

@@ -17,7 +17,7 @@ from gait.controller import BezierController
 from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
 from ik.leg_ik import all_legs_forward_kinematics, hip_to_body, solve_all_legs_ik
 from model import robot_constants as rc
-from model.robot_spec import RobotModelError, robot_spec
+from model.robot_spec import RobotModelError, load_robot_spec, robot_spec
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "model")
 ROBOT_XML = open(os.path.join(MODEL_DIR, "robot.xml")).read()
@@ -98,31 +98,28 @@ def _drop_actuator(text: str) -> str:
     return re.sub(r'(ctrl="[^"]*) -1.8"', r'\1"', text, count=1)  # and its home-keyframe control
 
 
-def _swap_legs(text: str) -> str:
-    lines = text.splitlines(keepends=True)
-    fr = [i for i, ln in enumerate(lines) if re.search(r'<position name="FR_', ln)]
-    fl = [i for i, ln in enumerate(lines) if re.search(r'<position name="FL_', ln)]
-    for a, b in zip(fr, fl):
-        lines[a], lines[b] = lines[b], lines[a]
-    return "".join(lines)
-
-
 def _no_foot(text: str) -> str:
     return text.replace('<geom name="RR_foot" class="foot" mass="0.05"/>', "")
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (_drop_actuator, r"11 actuators; the stack needs 12"),
-    (_swap_legs, r"actuator 0 drives joint 'FL_abduction', expected 'FR_abduction'"),
-    (_no_foot, r"leg RR: no sphere geom 'RR_foot'"),
+    (_drop_actuator, r"joint RL_knee: driven by 0 actuators"),
+    (_no_foot, r"leg RR: the farthest sphere below joint RR_knee \(RR_shin\) is 0.100 m from the knee"),
     (lambda t: t.replace('<body name="FL_thigh" pos="0 0.08 0">', '<body name="FL_thigh" pos="0 -0.08 0">'),
-     r"FL_thigh: lateral offset -0.080 points to the other side"),
+     r"leg FL: the foot sits -0.080 m from the abduction axis, towards the other side"),
+    (lambda t: t.replace('<position name="FR_knee" joint="FR_knee" class="knee"/>',
+                         '<velocity name="FR_knee" joint="FR_knee" kv="2"/>').replace(
+        '<joint name="FL_hip" class="hip"/>', '<joint name="FL_hip" class="hip" axis="0 0.8 0.6"/>'),
+     r"(?s)2 problems.*actuator FR_knee .*neither a position servo.*joint FL_hip .*axis \[0.0, 0.8, 0.6\]"),
 ])
 def test_malformed_models_fail_with_named_problems(tmp_path, mutate, expected):
     text = mutate(ROBOT_XML)
     assert text != ROBOT_XML
     path = _world(tmp_path, text)
-    m = mujoco.MjModel.from_xml_path(path)
     with pytest.raises(RobotModelError, match=expected) as e:
-        robot_spec(m, path)
+        load_robot_spec(path)
     assert path in str(e.value)
+    # a model compiled without the adapter is not taken for an adapted one
+    if mutate is _drop_actuator:
+        with pytest.raises(RobotModelError):
+            robot_spec(mujoco.MjModel.from_xml_path(path), path)

@@ -319,6 +319,7 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
                           f"simulation.terrain_seed: evaluate on a terrain seed training never uses")
     cmd = sections["env"].command
     geometry = LegGeometry.from_robot_spec(load_robot_spec(sim.robot_file))  # the hips of the robot trained
+    sections["gait"] = sections["gait"].for_robot(geometry)  # 'auto' gait sizes: from the robot's legs
     check_command_ranges(cmd.vx, cmd.vy, cmd.yaw_rate, sections["gait"], geometry, where=f"env.command in {where}")
     return TrainConfig(**sections, source=where, preset=preset)
 

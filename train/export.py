@@ -1,6 +1,6 @@
 """Export of a trained policy and a dependency-light loader for it.
 
-An export directory (``RUN_DIR/export/``) holds three files:
+An export directory (``RUN_DIR/export/``) holds three files and the robot:
 
 ``policy.msgpack``
     the deterministic policy MLP, ``flax.serialization.msgpack_serialize`` of
@@ -15,10 +15,18 @@ An export directory (``RUN_DIR/export/``) holds three files:
 ``meta.json``
     format version, backend (``brax``/``sb3``), observation size and layout, action size and
     scaling (``action_mode``, ``residual_max``, ``direct_scale``), network (hidden sizes,
-    activation, output rule), the env/sim/gait/ppo/run config, package versions, training steps and
-    final evaluation numbers.
+    activation, output rule), the env/sim/gait/ppo/run config, package versions, training steps,
+    final evaluation numbers and ``robot``, the record of the bundled robot (below).
+``robot/``
+    the robot MJCF the policy was trained on (``SimulationConfig.robot_file``: ``simulation.robot_xml``
+    or the worlds' ``model/robot.xml``), every file it references and its ``robot.yaml``, copied by
+    :func:`model.robot_bundle.bundle_robot`; ``meta["robot"]`` holds the entry file, each file's
+    SHA-256 and size, the original path (information only) and one combined SHA-256.
+    :func:`export_robot_path` checks the copy and returns its MJCF: the env of an export is built
+    from it, so the policy plays after the original file moves or changes, and a changed copy is
+    refused by name. Exports without ``meta["robot"]`` (older ones) use ``config.simulation``.
 
-The three files are written into a fresh temporary directory beside ``export/`` and swapped in
+The files and ``robot/`` are written into a fresh temporary directory beside ``export/`` and swapped in
 with renames, so an interrupted (re-)export leaves the previous export whole; ``meta.json``
 (format 2) holds the SHA-256 of the other two files and the loader refuses an export whose files
 do not belong together. A re-export replaces the whole directory (other files in it are dropped:
@@ -39,7 +47,7 @@ import json
 import os
 import platform
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -47,6 +55,7 @@ EXPORT_SUBDIR = "export"
 POLICY_FILE = "policy.msgpack"
 NORMALIZER_FILE = "normalizer.npz"
 META_FILE = "meta.json"
+ROBOT_SUBDIR = "robot"
 FORMAT_VERSION = 2
 """2: ``meta.files.sha256`` pairs the three files (format 1 exports, without it, still load)."""
 OUTPUT_RULES = ("tanh_mean", "clip_mean")
@@ -119,11 +128,17 @@ def brax_policy_layers(policy_params: Mapping[str, Any], distribution: str) -> L
 
 def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarray]], activation: str,
                  output: str, obs_mean: np.ndarray, obs_std: np.ndarray, obs_count: float,
-                 meta: Dict[str, Any], obs_clip: Optional[float] = None) -> str:
-    """Write ``policy.msgpack``, ``normalizer.npz`` and ``meta.json``; returns ``export_dir``.
+                 meta: Dict[str, Any], obs_clip: Optional[float] = None, robot_file: Optional[str] = None) -> str:
+    """Write ``policy.msgpack``, ``normalizer.npz``, ``meta.json`` and ``robot/``; returns ``export_dir``.
 
-    ``meta`` is completed with the format version, the network description and the normaliser
-    settings; it must hold ``observation_size`` and ``action_size``.
+    ``meta`` is completed with the format version, the network description, the normaliser
+    settings and ``robot`` (the bundle's record); it must hold ``observation_size`` and
+    ``action_size``. ``robot_file``: the robot MJCF to bundle; default the one
+    ``meta["config"]["simulation"]`` trains with (:func:`robot_file_of_meta`).
+
+    Raises:
+      ExportError: an unexportable network, or a robot file (or a file it names) that cannot be
+        bundled (the message names it).
     """
     from flax import serialization
 
@@ -150,21 +165,58 @@ def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarr
              count=np.asarray(obs_count, np.float64))
     norm_bytes = buf.getvalue()
     meta["files"]["sha256"] = {POLICY_FILE: _sha256(policy_bytes), NORMALIZER_FILE: _sha256(norm_bytes)}
-    meta_bytes = json.dumps(meta, indent=1, default=_json_default).encode()
-    _write_dir_atomically(export_dir, {POLICY_FILE: policy_bytes, NORMALIZER_FILE: norm_bytes,
-                                       META_FILE: meta_bytes})
+    robot_file = robot_file or robot_file_of_meta(meta)
+
+    def fill(tmp: str) -> None:
+        from model.robot_bundle import bundle_robot
+        from model.yaml_config import ConfigError
+
+        try:
+            meta["robot"] = bundle_robot(robot_file, os.path.join(tmp, ROBOT_SUBDIR))
+        except ConfigError as e:
+            raise ExportError(f"cannot copy the robot into the export {export_dir}: {e}") from None
+        _write_files(tmp, {POLICY_FILE: policy_bytes, NORMALIZER_FILE: norm_bytes,
+                           META_FILE: json.dumps(meta, indent=1, default=_json_default).encode()})
+
+    _write_dir_atomically(export_dir, fill)
     return export_dir
+
+
+def robot_file_of_meta(meta: Mapping[str, Any]) -> str:
+    """The robot MJCF an export's ``meta["config"]["simulation"]`` trains with
+    (``SimulationConfig.robot_file``; the default robot when the meta has no simulation config)."""
+    from model.simulation_config import SimulationConfig
+    from model.yaml_config import ConfigError, from_dict
+
+    sim = (meta.get("config") or {}).get("simulation")
+    if sim is None:
+        return SimulationConfig().robot_file
+    try:
+        return from_dict(SimulationConfig, sim, where="the export's meta [config.simulation]").robot_file
+    except ConfigError as e:
+        raise ExportError(f"cannot tell which robot to copy into the export: {e}") from None
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_dir_atomically(export_dir: str, files: Dict[str, bytes]) -> None:
-    """Write ``files`` into a fresh sibling temp directory, then swap it in for ``export_dir``.
+def _write_files(directory: str, files: Dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes) into ``directory``, each synced to disk."""
+    for name, data in files.items():
+        with open(os.path.join(directory, name), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
 
-    Until the first rename the previous export is untouched; between the two renames it sits
-    intact at ``<export_dir>.old-<pid>`` (named by :func:`resolve_export_dir` if ever left there).
+
+def _write_dir_atomically(export_dir: str, fill: Callable[[str], None]) -> None:
+    """Let ``fill(tmp)`` write the export into a fresh sibling temp directory, then swap it in for
+    ``export_dir``.
+
+    Until the first rename the previous export is untouched (a ``fill`` that raises leaves no temp
+    directory); between the two renames it sits intact at ``<export_dir>.old-<pid>`` (named by
+    :func:`resolve_export_dir` if ever left there).
     """
     export_dir = os.path.abspath(export_dir).rstrip(os.sep)
     parent = os.path.dirname(export_dir)
@@ -173,11 +225,11 @@ def _write_dir_atomically(export_dir: str, files: Dict[str, bytes]) -> None:
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
     os.makedirs(tmp)
-    for name, data in files.items():
-        with open(os.path.join(tmp, name), "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     old = None
     if os.path.exists(export_dir):
         old = f"{export_dir}.old-{os.getpid()}"
@@ -378,6 +430,27 @@ def _check_file_hashes(meta: Mapping[str, Any], export_dir: str) -> None:
             raise ExportError(f"export files do not belong together: {os.path.join(export_dir, name)} has SHA-256 "
                               f"{got[:12]}..., {META_FILE} expects {str(sums.get(name))[:12]}... (an interrupted or "
                               f"mixed export; export again)")
+
+
+def export_robot_path(export_dir: str, meta: Mapping[str, Any]) -> Optional[str]:
+    """Absolute path of the robot MJCF bundled in ``export_dir/robot/``, checked against
+    ``meta["robot"]``; None for an export without a bundled robot (made before exports carried
+    one: its ``config.simulation`` names the robot).
+
+    Raises:
+      ExportError: a bundled file is missing or was changed after export (the message names it),
+        or ``meta["robot"]`` is malformed.
+    """
+    record = meta.get("robot")
+    if record is None:
+        return None
+    from model.robot_bundle import verify_bundle
+    from model.yaml_config import ConfigError
+
+    try:
+        return verify_bundle(os.path.join(export_dir, ROBOT_SUBDIR), record, os.path.join(export_dir, META_FILE))
+    except ConfigError as e:
+        raise ExportError(str(e)) from None
 
 
 def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPolicy:

@@ -4,7 +4,9 @@ An export's ``meta.json`` (``train/export.py``) stores the run's configs as plai
 ``meta["config"]`` (``simulation``, ``gait``, ``env``, ``ppo``) and the observation it expects
 (``observation_size``, ``observation_layout``). Here we rebuild the configs with the same
 validating loader the YAML files use, build the Gymnasium twin ``ResidualWalkEnv`` from them and
-refuse to run a policy whose observation does not match the env's, naming what differs.
+refuse to run a policy whose observation does not match the env's, naming what differs. An export
+that carries its robot (``robot/``, ``meta["robot"]``) is built from that copy, checked file by
+file (:func:`train.export.export_robot_path`).
 
 Without a policy (``--no-residual``) the env comes from the repository's ``configs/*.yaml``.
 """
@@ -19,7 +21,7 @@ from mjx_envs.env_config import EnvConfig, load_env_config
 from mjx_envs.gym_env import ResidualWalkEnv
 from model.simulation_config import SimulationConfig, load_simulation_config
 from model.yaml_config import ConfigError, from_dict
-from train.export import META_FILE, ExportError
+from train.export import META_FILE, ROBOT_SUBDIR, ExportError, export_robot_path
 
 
 class PolicyEnvMismatch(ExportError):
@@ -40,11 +42,15 @@ def configs_from_meta(meta: Mapping[str, Any], where: str = META_FILE) -> EnvCon
     Args:
       meta: the export's meta dict; ``meta["config"]`` holds ``simulation``, ``gait``, ``env`` as
         plain dicts (``model.yaml_config.to_dict`` of the training configs).
-      where: the meta file's path, for error messages.
+      where: the meta file's path (``meta_path(policy)``), for error messages and, when
+        ``meta["robot"]`` exists, to find the bundled robot in ``dirname(where)/robot/``:
+        ``simulation.robot_xml`` becomes that copy's absolute path. Without ``meta["robot"]``
+        (older exports) the stored ``robot_xml`` is kept.
 
     Raises:
-      ExportError: ``config`` or one of its sections is missing, or a section does not load with
-        this code (unknown key, wrong type, out of range: the message names the key).
+      ExportError: ``config`` or one of its sections is missing, a section does not load with
+        this code (unknown key, wrong type, out of range: the message names the key), or a
+        bundled robot file is missing or was changed after export (named).
     """
     cfg = meta.get("config")
     if not isinstance(cfg, Mapping):
@@ -59,11 +65,22 @@ def configs_from_meta(meta: Mapping[str, Any], where: str = META_FILE) -> EnvCon
         if name == "simulation" and "collision" not in data:
             # exported before the key existed: trained with every collision sphere colliding
             data = {**data, "collision": "all"}
+        if name == "simulation" and "robot" in meta:
+            data = {**data, "robot_xml": _bundled_robot(meta, where)}
         try:
             out[name] = from_dict(cls, data, where=f"{where} [config.{name}]")
         except ConfigError as e:
             raise ExportError(f"the export's config does not load with this code: {e}") from None
     return EnvConfigs(**out)
+
+
+def _bundled_robot(meta: Mapping[str, Any], where: str) -> str:
+    """The checked robot copy of an export whose meta file is ``where``."""
+    export_dir = os.path.dirname(os.path.abspath(where))
+    if not os.path.dirname(where) and not os.path.isdir(os.path.join(export_dir, ROBOT_SUBDIR)):
+        raise ExportError(f"{where}: this export carries its robot (meta['robot']), found beside its meta file; "
+                          f"pass the meta file's path: configs_from_meta(policy.meta, meta_path(policy))")
+    return export_robot_path(export_dir, meta)
 
 
 def default_configs(world: str = "flat") -> EnvConfigs:
