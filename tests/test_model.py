@@ -181,13 +181,21 @@ def test_feet_only_collision_keeps_the_feet_and_probes_the_rest(world):
     assert sorted(set(idx.body_probe_radius)) == [0.016, 0.024, 0.03]
 
 
-def test_feet_only_refuses_a_non_sphere_collision_geom():
-    from model.yaml_config import ConfigError
-
+def test_feet_only_probes_a_capsule_by_its_end_spheres():
+    """A capsule collision geom is no longer refused: it becomes two sphere probes (sites) at its
+    ends with its radius, on its body (so its zone is that body's)."""
     spec = loading.world_spec(SimulationConfig(world="flat").world_xml)
-    spec.geom("FR_knee").type = mujoco.mjtGeom.mjGEOM_CAPSULE
-    with pytest.raises(ConfigError, match="FR_knee.*CAPSULE"):
-        loading.feet_only(spec)
+    g = spec.geom("FR_knee")
+    g.type = mujoco.mjtGeom.mjGEOM_CAPSULE
+    g.size = [0.024, 0.03, 0.0]
+    m0 = spec.compile()
+    assert "FR_knee" in loading.feet_only(spec, m0)
+    m = spec.compile()
+    names = [m.sensor(i).name for i in range(m.nsensor)]
+    assert "probe_FR_knee_0" in names and "probe_FR_knee_1" in names and "probe_FR_knee" not in names
+    s0, s1 = m.site("probe_FR_knee_0"), m.site("probe_FR_knee_1")
+    assert s0.size[0] == pytest.approx(0.024) and np.linalg.norm(s0.pos - s1.pos) == pytest.approx(0.06)
+    assert m.geom("FR_knee").contype == 0 and m.geom("FR_knee").conaffinity == 0
 
 
 def _zone_history(world, collision, kp, seconds=1.0, every=0.1):
