@@ -87,11 +87,6 @@ class GaitConfig:
             out.validate()
         return out
 
-    @property
-    def resolved(self) -> bool:
-        """True when no size is left to derive from a robot (:meth:`for_robot`)."""
-        return None not in (self.body_height, self.swing_height, self.max_step_length)
-
     def _need(self, name: str) -> float:
         v = getattr(self, name)
         if v is None:

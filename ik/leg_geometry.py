@@ -34,39 +34,22 @@ import dataclasses
 import math
 from typing import Optional, Tuple
 
+from model.leg_chain import LegKinematics
+
 LEG_NAMES: Tuple[str, str, str, str] = ("FR", "FL", "RR", "RL")
 """Leg order used by every array with a leg axis."""
 
 SIDE_SIGNS: Tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
 """Side sign per leg in :data:`LEG_NAMES` order: -1 right, +1 left."""
 
-Vec3 = Tuple[float, float, float]
-
-
-def _vec(v) -> Vec3:
-    return tuple(float(x) for x in v)  # type: ignore[return-value]
 
 
 @dataclasses.dataclass(frozen=True)
-class LegChain:
-    """One leg's kinematic chain at its reference pose (see the module docstring).
-
-    Attributes:
-      p1: abduction joint → hip-flexion joint, hip frame [m].
-      p2: hip-flexion joint → knee joint, hip frame [m].
-      p3: knee joint → foot-sphere centre, hip frame [m].
-      signs: (abduction, hip, knee) ±1: the joint axis is ``sign`` times +x, +y, +y.
-      refs: (abduction, hip, knee) model joint angles of the reference pose [rad].
-      lower, upper: (abduction, hip, knee) model joint limits [rad].
-    """
-
-    p1: Vec3
-    p2: Vec3
-    p3: Vec3
-    signs: Vec3 = (1.0, 1.0, 1.0)
-    refs: Vec3 = (0.0, 0.0, 0.0)
-    lower: Vec3 = (-0.8, -1.0, -2.7)
-    upper: Vec3 = (0.8, 3.0, -0.6)
+class LegChain(LegKinematics):
+    """A :class:`model.leg_chain.LegKinematics` checked for the closed-form IK (see the module
+    docstring): signs ±1, ranges ordered, positive link lengths, the foot beside the abduction
+    axis, the knee bending to one side over its whole range. Numbers are rounded to 1e-12 so that
+    chains read from MuJoCo compare equal to the same chains written by hand."""
 
     def __post_init__(self) -> None:
         for name in ("p1", "p2", "p3", "signs", "refs", "lower", "upper"):
@@ -80,72 +63,14 @@ class LegChain:
             raise ValueError("the hip-to-knee and knee-to-foot distances must be positive")
         if abs(self.lateral) < 1e-6:
             raise ValueError("the foot must sit beside the abduction axis (lateral offset 0)")
-        lo, hi = self.canonical_range(2)
-        if not (lo + self.knee_bend_offset > -math.pi and hi + self.knee_bend_offset < 0.0) and not (
-                lo + self.knee_bend_offset > 0.0 and hi + self.knee_bend_offset < math.pi):
+        if not self.knee_folds_one_side:
             raise ValueError(f"the knee range {(self.lower[2], self.upper[2])} crosses the straight (or fully "
                              "folded) leg: the knee must bend to one side over its whole range")
-
-    # ------------------------------------------------------------------ derived numbers
-    @property
-    def lateral(self) -> float:
-        """Signed y of the foot relative to the abduction axis in the leg plane [m] (+ left)."""
-        return self.p1[1] + self.p2[1] + self.p3[1]
-
-    @property
-    def side(self) -> float:
-        """-1 for a right leg, +1 for a left leg (the sign of :attr:`lateral`)."""
-        return 1.0 if self.lateral > 0 else -1.0
-
-    @property
-    def thigh_length(self) -> float:
-        """Hip joint to knee joint distance in the sagittal plane [m]."""
-        return math.hypot(self.p2[0], self.p2[2])
-
-    @property
-    def calf_length(self) -> float:
-        """Knee joint to foot-centre distance in the sagittal plane [m]."""
-        return math.hypot(self.p3[0], self.p3[2])
-
-    @property
-    def knee_bend_offset(self) -> float:
-        """β = arg(p3) − arg(p2) in the sagittal (z, x) plane [rad]: the knee's canonical angle θ2
-        folds the leg by φ = θ2 + β (φ = 0: p2 and p3 aligned, the straight leg)."""
-        b = math.atan2(self.p3[0], self.p3[2]) - math.atan2(self.p2[0], self.p2[2])
-        return b - 2.0 * math.pi * round(b / (2.0 * math.pi))
-
-    def canonical_range(self, j: int) -> Tuple[float, float]:
-        """(lo, hi) of the canonical angle θ of joint ``j`` over its model range [rad]."""
-        a = self.signs[j] * (self.lower[j] - self.refs[j])
-        b = self.signs[j] * (self.upper[j] - self.refs[j])
-        return (min(a, b), max(a, b))
-
-    @property
-    def knee_sign(self) -> float:
-        """-1 when the knee folds with φ < 0 (the knee points backwards, e.g. quad12, Go1), else +1."""
-        lo, hi = self.canonical_range(2)
-        return -1.0 if hi + self.knee_bend_offset < 0.0 else 1.0
-
-    def knee_distance(self, knee_angle: float) -> float:
-        """Hip-joint to foot distance in the sagittal plane [m] at model knee angle ``knee_angle`` [rad]."""
-        phi = self.signs[2] * (knee_angle - self.refs[2]) + self.knee_bend_offset
-        l2, l3 = self.thigh_length, self.calf_length
-        return math.sqrt(max(l2 * l2 + l3 * l3 + 2.0 * l2 * l3 * math.cos(phi), 0.0))
-
-    @property
-    def min_reach(self) -> float:
-        """Smallest hip-joint to foot distance (sagittal plane) the knee limits allow [m]."""
-        return min(self.knee_distance(self.lower[2]), self.knee_distance(self.upper[2]))
-
-    @property
-    def max_reach(self) -> float:
-        """Largest hip-joint to foot distance (sagittal plane) the knee limits allow [m]."""
-        return max(self.knee_distance(self.lower[2]), self.knee_distance(self.upper[2]))
 
 
 def _straight_chain(side: float, lateral: float, thigh: float, calf: float, lower, upper) -> LegChain:
     return LegChain(p1=(0.0, side * lateral, 0.0), p2=(0.0, 0.0, -thigh), p3=(0.0, 0.0, -calf),
-                    lower=tuple(lower), upper=tuple(upper))
+                    signs=(1.0, 1.0, 1.0), refs=(0.0, 0.0, 0.0), lower=tuple(lower), upper=tuple(upper))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,8 +149,7 @@ class LegGeometry:
     def from_robot_spec(cls, spec) -> "LegGeometry":
         """The geometry of a compiled robot model: ``spec`` is a :class:`model.robot_spec.RobotSpec`
         (``robot_spec(mj_model)``), so the IK/FK and gait follow the MJCF's kinematics exactly."""
-        chains = [LegChain(p1=c.p1, p2=c.p2, p3=c.p3, signs=c.signs, refs=c.refs, lower=c.lower, upper=c.upper)
-                  for c in spec.chains]
+        chains = [LegChain(**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)}) for c in spec.chains]
         return cls.from_chains(spec.hip_offsets, chains, spec.foot_radius)
 
     @property

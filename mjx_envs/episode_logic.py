@@ -24,6 +24,15 @@ from ik.leg_geometry import LegGeometry
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety
 from mjx_envs.env_config import EnvConfig
+from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command schedule and curriculum)
+    _uniform,
+    curriculum_outcome,
+    draw_command,
+    heading_command,
+    next_level,
+    track_command,
+    update_command,
+)
 from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, roll_pitch, sensor_index, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
 from model import loading, terrain
@@ -118,11 +127,6 @@ def terrain_height(ctx: EnvContext, x, y):
     return terrain.height_at(jnp.asarray(ctx.heights), x, y, ctx.terrain_spec)
 
 
-def _uniform(key, lo_hi, shape=()):
-    lo, hi = lo_hi
-    return jax.random.uniform(key, shape, minval=lo, maxval=hi)
-
-
 # ---------------------------------------------------------------------------------------- reset
 
 def _given_or_drawn(value: Optional[jax.Array], drawn: jax.Array) -> jax.Array:
@@ -203,53 +207,6 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
 
 
-# ------------------------------------------------------------------------------------ commands
-
-def _wrap_angle(a):
-    return jnp.mod(a + jnp.pi, 2 * jnp.pi) - jnp.pi
-
-
-def draw_command(ctx: EnvContext, key: jax.Array, yaw: jax.Array) -> Tuple[jax.Array, jax.Array, jax.Array]:
-    """One joystick draw (``EnvConfig.command``): (command (3,), heading mode (bool), target heading
-    [rad, world yaw]). Zero with probability ``zero_probability``; else uniform in the ranges, and
-    with probability ``heading_probability`` a heading command ``yaw + U(heading_range)`` whose yaw
-    rate :func:`heading_command` sets every step. Deterministic in ``key``."""
-    c = ctx.env.command
-    k = jax.random.split(key, 6)
-    cmd = jnp.stack([_uniform(k[0], c.vx), _uniform(k[1], c.vy), _uniform(k[2], c.yaw_rate)])
-    zero = jax.random.uniform(k[3]) < c.zero_probability
-    heading_mode = (jax.random.uniform(k[4]) < c.heading_probability) & ~zero
-    target = _wrap_angle(yaw + _uniform(k[5], c.heading_range))
-    return jnp.where(zero, 0.0, cmd).astype(jnp.float32), heading_mode, target.astype(jnp.float32)
-
-
-def heading_command(ctx: EnvContext, command: jax.Array, heading_mode: jax.Array, target: jax.Array,
-                    yaw: jax.Array) -> jax.Array:
-    """In heading mode the yaw rate is ``clip(heading_gain * wrap(target - yaw), yaw_rate range)``
-    [rad/s] (a P-controller on the heading); otherwise the command is returned unchanged."""
-    c = ctx.env.command
-    rate = jnp.clip(c.heading_gain * _wrap_angle(target - yaw), c.yaw_rate[0], c.yaw_rate[1])
-    return jnp.where(heading_mode > 0, command.at[2].set(rate), command).astype(jnp.float32)
-
-
-def update_command(ctx: EnvContext, info: Dict[str, Any], yaw: jax.Array) -> Dict[str, Any]:
-    """The command for the next control step: re-drawn (:func:`draw_command`) when the schedule's
-    ``command_time`` [s since reset] has come, then the next re-draw time ``+ U(resample_interval)``;
-    heading mode's yaw rate from the current ``yaw``. Uses and advances ``info["rng"]``."""
-    c = ctx.env.command
-    rng, k_cmd, k_time = jax.random.split(info["rng"], 3)
-    t = info["step"].astype(jnp.float32) * ctx.sim.control_dt
-    due = t >= info["command_time"]
-    cmd, hmode, target = draw_command(ctx, k_cmd, yaw)
-    command = jnp.where(due, cmd, info["command"])
-    heading_mode = jnp.where(due, hmode.astype(jnp.float32), info["heading_mode"])
-    target = jnp.where(due, target, info["target_heading"])
-    next_time = jnp.where(due, t + _uniform(k_time, c.resample_interval), info["command_time"])
-    command = heading_command(ctx, command, heading_mode, target, yaw)
-    return {**info, "rng": rng, "command": command, "heading_mode": heading_mode, "target_heading": target,
-            "command_time": next_time.astype(jnp.float32)}
-
-
 # ------------------------------------------------------------------------- domain randomisation
 
 DR_NAMES = ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength", "kp", "kv")
@@ -280,74 +237,7 @@ def draw_domain(ctx: EnvContext, key: jax.Array) -> Dict[str, jax.Array]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
 
 
-def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[str, Any]:
-    """Advance the commanded path by one control step; credit the trunk's progress along it.
-
-    The body-frame command (vx, vy, yaw rate) is integrated in the world frame from the start
-    pose (``start_xy``, ``heading``): yaw += w dt, xy += R(yaw + w dt / 2) (vx, vy) dt (midpoint
-    rule: exact to O(dt^3) per step on the arc of a turning command). ``cmd_path`` sums |v| dt;
-    ``progress`` sums the trunk's displacement this step (``xy - last_xy``) projected on the
-    commanded direction of travel, i.e. how far the trunk advanced *along* the commanded path
-    (side-sway and walking the wrong way do not count). Pure; the command may change per step.
-    """
-    dt = ctx.sim.control_dt
-    v, w = info["command"][:2], info["command"][2]
-    yaw_mid = info["cmd_yaw"] + 0.5 * w * dt
-    c, s = jnp.cos(yaw_mid), jnp.sin(yaw_mid)
-    v_world = jnp.stack([c * v[0] - s * v[1], s * v[0] + c * v[1]])
-    speed = jnp.sqrt(jnp.sum(jnp.square(v)))
-    tangent = v_world / jnp.maximum(speed, 1e-6)
-    return {**info, "cmd_xy": info["cmd_xy"] + v_world * dt, "cmd_yaw": info["cmd_yaw"] + w * dt,
-            "cmd_path": info["cmd_path"] + speed * dt,
-            "progress": info["progress"] + jnp.where(speed > 1e-6, jnp.dot(xy - info["last_xy"], tangent), 0.0)}
-
-
-def curriculum_outcome(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, jax.Array]:
-    """(promote, demote) booleans for an episode that ended with ``info`` (the rule of
-    :class:`mjx_envs.env_config.Curriculum`; both False when the curriculum is off / flat world).
-
-    Compares where the trunk is (``last_xy``) and how far it progressed along the commanded path
-    (``progress``) with the commanded end point (``cmd_xy``) and path length (``cmd_path``):
-    promote: not fell, |end - commanded end| <= end_tolerance_fraction * L and progress >=
-    promote_distance_fraction * L; demote: fell, or (not off the map and progress <
-    demote_distance_fraction * L); L < min_command_path: neutral unless it fell.
-    """
-    cur = ctx.env.curriculum
-    if not (cur.enabled and ctx.rough):
-        return jnp.zeros((), bool), jnp.zeros((), bool)
-    length = info["cmd_path"]
-    fell = info["fell"] > 0
-    left_map = info["off_map"] > 0
-    moving = length >= cur.min_command_path
-    end_err = jnp.sqrt(jnp.sum(jnp.square(info["last_xy"] - info["cmd_xy"])))
-    promote = (moving & ~fell & (end_err <= cur.end_tolerance_fraction * length)
-               & (info["progress"] >= cur.promote_distance_fraction * length))
-    demote = fell | (moving & ~left_map & (info["progress"] < cur.demote_distance_fraction * length))
-    return promote & ~demote, demote
-
-
-def next_level(ctx: EnvContext, info: Dict[str, Any]) -> jax.Array:
-    """Curriculum: ``terrain_level`` for the next episode from the finished one's info.
-
-    level + 1 on promotion (:func:`curriculum_outcome`); a robot promoted from the top level goes
-    to a uniformly random level (as legged_gym does, so that the top level does not absorb every
-    env); level - 1 (floor 0) on demotion; unchanged otherwise or when the curriculum is off /
-    on the flat world. Deterministic in ``info`` (the random level comes from ``info["rng"]``).
-    """
-    level = jnp.asarray(info["terrain_level"], jnp.int32)
-    if not (ctx.env.curriculum.enabled and ctx.rough):
-        return level
-    promote, demote = curriculum_outcome(ctx, info)
-    top = ctx.num_levels - 1
-    key = jax.random.fold_in(info["rng"], _CURRICULUM_SALT)
-    random_level = jax.random.randint(key, (), 0, ctx.num_levels)
-    up = jnp.where(level >= top, random_level, level + 1)
-    new = jnp.where(promote, up, jnp.where(demote, level - 1, level))
-    return jnp.clip(new, 0, top).astype(jnp.int32)
-
-
 _NOISE_SALT = 0x0B5E  # folded into info["rng"] for the observation noise
-_CURRICULUM_SALT = 0xC0B1  # folded into info["rng"] for the random level after the top one
 _TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
 
 

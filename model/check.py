@@ -35,7 +35,7 @@ import numpy as np
 from model import robot_constants as rc
 from model.loading import foot_geoms, load_mj_model
 from model.robot_adapter import prepare
-from model.robot_mapping import MAPPING_FILE, mapping_yaml
+from model.robot_mapping import MAPPING_FILE, mapping_yaml, subtree
 from model.robot_spec import RobotSpec, load_robot_spec, trunk_body
 from model.simulation_config import load_simulation_config
 from model.yaml_config import ConfigError
@@ -66,14 +66,6 @@ def _settle(m, spec: RobotSpec, seconds: float) -> mujoco.MjData:
     return d
 
 
-def _subtree(m, root: int) -> list:
-    out = [root]
-    for b in range(root + 1, m.nbody):
-        if int(m.body_parentid[b]) in out:
-            out.append(b)
-    return out
-
-
 def _sensor(m, d, name: str) -> np.ndarray:
     i = m.sensor(name).id
     return d.sensordata[m.sensor_adr[i]:m.sensor_adr[i] + m.sensor_dim[i]]
@@ -86,7 +78,7 @@ def physical_tests(path: str, spec: RobotSpec, walk: Optional[Callable[[str], di
     d = _settle(m, spec, 1.5)
     touch = np.array([float(_sensor(m, d, s)[0]) for s in rc.FOOT_TOUCH_SENSORS])
     weight = spec.total_mass * float(np.linalg.norm(m.opt.gravity))
-    robot = set(_subtree(m, trunk_body(m)))
+    robot = set(subtree(m, trunk_body(m)))
     on_floor = {g for c in d.contact[:d.ncon] for g, other in ((c.geom1, c.geom2), (c.geom2, c.geom1))
                 if int(m.geom_bodyid[other]) not in robot}
     feet = foot_geoms(m)
@@ -141,11 +133,10 @@ def _leg_order(m, spec: RobotSpec, d0) -> Result:
         if int(np.argmax(moved)) != i // 3:
             return ("leg order", False, f"actuator {spec.actuator_names[i]} (stack {rc.JOINT_NAMES[i]}) moves the "
                     f"{rc.LEG_NAMES[int(np.argmax(moved))]} foot most: write robot.yaml legs")
-    key = m.key("home").id
-    q = np.zeros(m.nq)
-    q[list(spec.qpos_adr)] = spec.home_joints
-    if not np.allclose(q[list(spec.qpos_adr)], m.key_qpos[key, list(spec.qpos_adr)]):
-        return ("leg order", False, "the stack's home pose differs from the keyframe's")
+    driven = [int(m.jnt_qposadr[m.actuator_trnid[i, 0]]) for i in range(12)]
+    if driven != list(spec.qpos_adr):  # where a reset writes joint i is where actuator i acts
+        return ("leg order", False, f"the stack's joint qpos addresses {list(spec.qpos_adr)} differ from the ones "
+                f"its actuators drive {driven}")
     return ("leg order", True, "feet in their quadrants; each actuator moves its own leg; home in the right joints")
 
 

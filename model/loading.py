@@ -9,6 +9,7 @@ import numpy as np
 
 from model import robot_adapter, terrain
 from model import robot_constants as rc
+from model.robot_mapping import subtree, trunk_body
 from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
 
@@ -95,14 +96,10 @@ def feet_only(mjspec: mujoco.MjSpec, m: mujoco.MjModel | None = None) -> list[st
     ``m`` is ``mjspec`` compiled (for the geoms' compiled sizes; compiled here when None).
     Returns the names of the probed geoms."""
     m = m if m is not None else mjspec.compile()
-    trunk = int(m.jnt_bodyid[[j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE][0]])
+    trunk = trunk_body(m)
     feet = foot_geoms(m)
-    sub = [trunk]
-    for b in range(trunk + 1, m.nbody):
-        if int(m.body_parentid[b]) in sub:
-            sub.append(b)
     probed = []
-    for b in sub:
+    for b in subtree(m, trunk):
         body = mjspec.body(m.body(b).name)
         geoms = list(body.geoms)
         for k, g in enumerate(range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b]))):

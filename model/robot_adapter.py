@@ -32,7 +32,7 @@ import mujoco
 import numpy as np
 
 from model import robot_constants as rc
-from model.robot_mapping import RobotMap, infer_mapping, read_mapping
+from model.robot_mapping import RobotMap, foot_centre, infer_mapping, read_mapping
 from model.yaml_config import ConfigError
 
 BODY_HEIGHT_PER_LEG_LENGTH = 0.643
@@ -146,7 +146,7 @@ def _zone_sites(m, d, rmap: RobotMap, problems: List[str]) -> List[SiteEdit]:
         hb, kb = m.body(hip_body).id, m.body(knee_body).id
         hip_a = d.xanchor[m.joint(lm.joints[1]).id]
         knee_a = d.xanchor[m.joint(lm.joints[2]).id]
-        foot = d.xpos[m.body(lm.foot_body).id] + d.xmat[m.body(lm.foot_body).id].reshape(3, 3) @ np.asarray(lm.foot_pos)
+        foot = foot_centre(m, d, lm)
         if _site_on(m, f"{lm.leg}_thigh_contact") < 0:
             a, b = _local(d, hb, hip_a), _local(d, hb, knee_a)
             sites.append(SiteEdit(f"{lm.leg}_thigh_contact", hip_body, "capsule", (0.03,),
@@ -185,9 +185,7 @@ def _derive_home(m, rmap: RobotMap, height: float, problems: List[str]) -> Optio
     targets = []
     for lm, jl in zip(rmap.legs, jids):
         hip = d.xanchor[jl[0]]
-        fb = m.body(lm.foot_body).id
-        foot0 = d.xpos[fb] + d.xmat[fb].reshape(3, 3) @ np.asarray(lm.foot_pos)
-        targets.append(np.array([hip[0], foot0[1], lm.foot_radius]))
+        targets.append(np.array([hip[0], foot_centre(m, d, lm)[1], lm.foot_radius]))
     jac = np.zeros((3, m.nv))
     for _ in range(100):
         d.qpos[:] = q
@@ -195,11 +193,10 @@ def _derive_home(m, rmap: RobotMap, height: float, problems: List[str]) -> Optio
         mujoco.mj_comPos(m, d)
         err = 0.0
         for lm, jl, t in zip(rmap.legs, jids, targets):
-            fb = m.body(lm.foot_body).id
-            foot = d.xpos[fb] + d.xmat[fb].reshape(3, 3) @ np.asarray(lm.foot_pos)
+            foot = foot_centre(m, d, lm)
             e = t - foot
             err = max(err, float(np.abs(e).max()))
-            mujoco.mj_jac(m, d, jac, None, foot, fb)
+            mujoco.mj_jac(m, d, jac, None, foot, m.body(lm.foot_body).id)
             cols = [int(m.jnt_dofadr[j]) for j in jl]
             J = jac[:, cols]
             dq = J.T @ np.linalg.solve(J @ J.T + 1e-6 * np.eye(3), e)
@@ -285,11 +282,9 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
         notes.append(f"sites: {len(added)} added ({', '.join(added[:3])}{', ...' if len(added) > 3 else ''})")
     home = None
     if mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "home") < 0:
-        legs = [m.joint(j).id for lm in rmap.legs for j in lm.joints[1:]]
-        del legs
         anchor = lambda lm, k: d.xanchor[m.joint(lm.joints[k]).id]  # noqa: E731
         length = float(np.mean([np.linalg.norm(anchor(lm, 2) - anchor(lm, 1))
-                                + np.linalg.norm(_foot_world(m, d, lm) - anchor(lm, 2)) for lm in rmap.legs]))
+                                + np.linalg.norm(foot_centre(m, d, lm) - anchor(lm, 2)) for lm in rmap.legs]))
         h = nominal_body_height(length)
         q = _derive_home(m, rmap, h, problems)
         if q is not None:
@@ -300,11 +295,6 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
         raise RobotModelError(rmap.source, problems)
     return Adaptation(rmap=rmap, foot_contype=tuple(foot_contype), sites=tuple(sites), actuators=tuple(acts),
                       sensors=tuple(sensors), home=home, notes=tuple(notes))
-
-
-def _foot_world(m, d, lm) -> np.ndarray:
-    fb = m.body(lm.foot_body).id
-    return d.xpos[fb] + d.xmat[fb].reshape(3, 3) @ np.asarray(lm.foot_pos)
 
 
 def compile_robot(path: str) -> mujoco.MjModel:
@@ -356,9 +346,6 @@ def apply(spec: mujoco.MjSpec, ad: Adaptation) -> mujoco.MjSpec:
             site.pos = list(s.pos)
     if ad.actuators:
         old = {a.name: a for a in spec.actuators}
-        key_ctrl = {}
-        for k in spec.keys:
-            key_ctrl[k.name] = k
         for e in ad.actuators:
             spec.delete(old[e.name])
         for e in ad.actuators:
@@ -371,7 +358,7 @@ def apply(spec: mujoco.MjSpec, ad: Adaptation) -> mujoco.MjSpec:
             a.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE if e.forcelimited else mujoco.mjtLimited.mjLIMITED_FALSE
             a.gear = [1.0, 0, 0, 0, 0, 0]
             a.group = e.group
-        for k in key_ctrl.values():  # keyframe servo targets: the keyframe's own joint angles
+        for k in spec.keys:  # keyframe servo targets: the keyframe's own joint angles
             k.ctrl = []
     for name, stype, otype, oname in ad.sensors:
         spec.add_sensor(name=name, type=getattr(mujoco.mjtSensor, stype), objtype=_OBJ[otype], objname=oname)

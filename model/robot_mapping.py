@@ -123,13 +123,27 @@ def _joint_name(m, j) -> str:
     return _name(m, mujoco.mjtObj.mjOBJ_JOINT, j) or f"(joint {int(j)})"
 
 
-def _subtree(m, root: int) -> List[int]:
-    out = [root]
+def subtree(m: mujoco.MjModel, root: int) -> List[int]:
+    """Ids of body ``root`` and every body below it (MuJoCo numbers a parent before its children)."""
+    inside = np.zeros(m.nbody, bool)
+    inside[root] = True
     for b in range(root + 1, m.nbody):
-        p = int(m.body_parentid[b])
-        if p in out:
-            out.append(b)
-    return out
+        inside[b] = inside[int(m.body_parentid[b])]
+    return [int(b) for b in np.flatnonzero(inside)]
+
+
+def trunk_body(m: mujoco.MjModel) -> int:
+    """Id of the trunk: the body of the model's first free joint (ConfigError when there is none)."""
+    free = np.flatnonzero(np.asarray(m.jnt_type) == mujoco.mjtJoint.mjJNT_FREE)
+    if len(free) == 0:
+        raise ConfigError("the model has no free joint (the robot's trunk)")
+    return int(m.jnt_bodyid[free[0]])
+
+
+def foot_centre(m: mujoco.MjModel, d: mujoco.MjData, leg: "LegMap") -> np.ndarray:
+    """World position [m] of ``leg``'s foot-sphere centre in ``d`` (after ``mj_kinematics``)."""
+    fb = m.body(leg.foot_body).id
+    return d.xpos[fb] + d.xmat[fb].reshape(3, 3) @ np.asarray(leg.foot_pos)
 
 
 def _depth(m, b: int) -> int:
@@ -246,7 +260,7 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
             if a == trunk:
                 roots.setdefault(b, [])
         for b in roots:
-            sub = set(_subtree(m, b))
+            sub = set(subtree(m, b))
             chains.append(sorted((j for j in hinges if int(m.jnt_bodyid[j]) in sub),
                                  key=lambda j: (_depth(m, int(m.jnt_bodyid[j])), j)))
         if len(chains) != 4 or any(len(c) != 3 for c in chains):
@@ -288,7 +302,7 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
         knee_body = int(m.jnt_bodyid[chain[2]])
         want = (mapping.get("legs") or {}).get(leg, {}).get("foot") if mapping.get("legs") else None
         cand = []
-        search = _subtree(m, knee_body)
+        search = subtree(m, knee_body)
         if want and "body" in want:
             bid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, want["body"])
             search = [bid] if bid >= 0 else []
@@ -302,7 +316,7 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
                     cand.append(g)
         if not cand:
             kinds = sorted({mujoco.mjtGeom(int(m.geom_type[g])).name.removeprefix("mjGEOM_").lower()
-                            for b in _subtree(m, knee_body)
+                            for b in subtree(m, knee_body)
                             for g in range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b]))
                             if m.geom_contype[g] or m.geom_conaffinity[g]})
             problems.append(f"leg {leg}: no sphere collision geom below joint {jn[2]} to stand on (collision geoms "

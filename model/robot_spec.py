@@ -25,41 +25,14 @@ import mujoco
 import numpy as np
 
 from model import robot_constants as rc
+from model.leg_chain import LegKinematics
 from model.robot_adapter import RobotModelError, apply, prepare
-from model.robot_mapping import AXIS_TOL, infer_mapping
+from model.robot_mapping import AXIS_TOL, foot_centre, infer_mapping, trunk_body
 
 LEGS = rc.LEG_NAMES
-JOINTS = rc.LEG_JOINTS
 __all__ = ["LegKinematics", "RobotModelError", "RobotSpec", "load_robot_spec", "robot_spec", "trunk_body"]
 
 Vec3 = Tuple[float, float, float]
-
-
-@dataclasses.dataclass(frozen=True)
-class LegKinematics:
-    """One leg's chain at the reference pose (every joint at ``ref``), in its hip frame (trunk axes).
-
-    ``p1``: abduction joint → hip joint; ``p2``: hip joint → knee joint; ``p3``: knee joint → foot
-    centre [m]. ``signs``: ±1, the joint axes are sign · (+x, +y, +y). ``refs``: reference joint
-    angles [rad]. ``lower``/``upper``: joint limits [rad]. (``ik.leg_geometry.LegChain`` takes these.)
-    """
-
-    p1: Vec3
-    p2: Vec3
-    p3: Vec3
-    signs: Vec3
-    refs: Vec3
-    lower: Vec3
-    upper: Vec3
-
-    def forward(self, q) -> np.ndarray:
-        """Foot centre in the hip frame [m] at model joint angles ``q`` (3,) [rad] (NumPy)."""
-        th = np.asarray(self.signs) * (np.asarray(q, float) - np.asarray(self.refs))
-        ry = lambda t, v: np.array([np.cos(t) * v[0] + np.sin(t) * v[2], v[1],  # noqa: E731
-                                    -np.sin(t) * v[0] + np.cos(t) * v[2]])
-        v = np.asarray(self.p1) + ry(th[1], np.asarray(self.p2) + ry(th[2], np.asarray(self.p3)))
-        c, s = np.cos(th[0]), np.sin(th[0])
-        return np.array([v[0], c * v[1] - s * v[2], s * v[1] + c * v[2]])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,14 +112,6 @@ def _fmt(v) -> str:
     return "(" + ", ".join(f"{x:+.3f}" for x in v) + ")"
 
 
-def trunk_body(m: mujoco.MjModel) -> int:
-    """Id of the trunk: the body of the model's free joint."""
-    free = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
-    if not free:
-        raise RobotModelError("robot model", ["no free joint (the trunk)"])
-    return int(m.jnt_bodyid[free[0]])
-
-
 def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
     """Derive the :class:`RobotSpec` of compiled model ``m`` (its robot adapted: stack-ordered
     actuators and the stack's sensors); :class:`RobotModelError` lists every problem."""
@@ -182,8 +147,7 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
     for lm in rmap.legs:
         j = [m.joint(n).id for n in lm.joints]
         a = [local(d.xanchor[k]) for k in j]
-        fb = m.body(lm.foot_body).id
-        foot = local(d.xpos[fb] + d.xmat[fb].reshape(3, 3) @ np.asarray(lm.foot_pos))
+        foot = local(foot_centre(m, d, lm))
         signs = []
         for k, axis_i in zip(j, (0, 1, 1)):
             axis = R.T @ d.xaxis[k]
@@ -196,14 +160,10 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
         hips.append(t(a[0]))
         radii.append(lm.foot_radius)
     for c, leg, h in zip(chains, LEGS, hips):
-        lat = c.p1[1] + c.p2[1] + c.p3[1]
-        if np.sign(lat) != np.sign(h[1]):
-            problems.append(f"leg {leg}: the foot sits {lat:+.3f} m from the abduction axis, towards the other side "
-                            f"than its hip (y {h[1]:+.3f}): are the hip and thigh bodies' offsets mirrored?")
-        lo, hi = sorted(c.signs[2] * (np.array([c.lower[2], c.upper[2]]) - c.refs[2]))
-        beta = np.arctan2(c.p3[0], c.p3[2]) - np.arctan2(c.p2[0], c.p2[2])
-        beta -= 2 * np.pi * round(beta / (2 * np.pi))
-        if not ((lo + beta > -np.pi and hi + beta < 0) or (lo + beta > 0 and hi + beta < np.pi)):
+        if np.sign(c.lateral) != np.sign(h[1]):
+            problems.append(f"leg {leg}: the foot sits {c.lateral:+.3f} m from the abduction axis, towards the other "
+                            f"side than its hip (y {h[1]:+.3f}): are the hip and thigh bodies' offsets mirrored?")
+        if not c.knee_folds_one_side:
             problems.append(f"leg {leg}: knee range [{c.lower[2]:+.2f}, {c.upper[2]:+.2f}] passes through the "
                             "straight leg; the knee must bend to one side over its whole range")
     if problems:
@@ -217,13 +177,12 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
     else:
         home = [float(v) for v in rc.HOME_JOINTS]
         height = float(m.qpos0[free_adr + 2])
-    sag = lambda v: float(np.hypot(v[0], v[2]))  # noqa: E731
     fr = chains[0]
     return RobotSpec(
         hip_offsets=tuple(hips), chains=tuple(chains),
-        lateral_offset=float(np.mean([abs(c.p1[1] + c.p2[1] + c.p3[1]) for c in chains])),
-        thigh_length=float(np.mean([sag(c.p2) for c in chains])),
-        calf_length=float(np.mean([sag(c.p3) for c in chains])),
+        lateral_offset=float(np.mean([abs(c.lateral) for c in chains])),
+        thigh_length=float(np.mean([c.thigh_length for c in chains])),
+        calf_length=float(np.mean([c.calf_length for c in chains])),
         foot_radius=float(max(radii)), abduction_range=(fr.lower[0], fr.upper[0]), hip_range=(fr.lower[1], fr.upper[1]),
         knee_range=(fr.lower[2], fr.upper[2]),
         side_signs=tuple(1.0 if h[1] > 0 else -1.0 for h in hips), joint_names=tuple(want),

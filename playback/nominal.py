@@ -11,7 +11,7 @@ trots with the commanded body velocity for ``--duration`` seconds.  It prints th
 walked, the mean forward speed and whether it fell.  :func:`run_nominal` is the importable
 rollout used by the tests and by evaluation code.  ``--robot-xml PATH`` walks another robot
 (``simulation.robot_xml``; :func:`sim_config_from_options`).  The viewer shows a robot's
-collision geoms when it has no visible ones (:func:`playback.video.show_robot_geoms`).
+collision geoms when it has no visible ones (:func:`model.robot_view.show_robot_geoms`).
 
 World frame: z up; trunk position is the trunk-body origin [m]; yaw [rad] about world z.
 """
@@ -31,15 +31,16 @@ import numpy as np
 
 from gait.controller import BezierController
 from gait.gait_config import GaitConfig, load_gait_config
+from ik.leg_geometry import LegGeometry
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.episode_logic import fall_condition
 from mjx_envs.measurements import roll_pitch
 from model import terrain
 from model.loading import load_mj_model, terrain_heights
 from model.robot_spec import robot_spec
+from model.robot_view import show_robot_geoms
 from model.simulation_config import SimulationConfig, load_simulation_config
 from model.yaml_config import ConfigError
-from playback.video import show_robot_geoms
 
 FALL_RULE = EnvConfig()
 """Fall thresholds (``min_base_height``, ``max_roll``, ``max_pitch``) of the env's one fall rule
@@ -139,7 +140,8 @@ def run_nominal(
     d = initial_data(m, band)
     ground = _ground_height_fn(m)
 
-    controller = BezierController.for_model(m, gait_config, sim_config.robot_file)
+    spec = robot_spec(m, sim_config.robot_file)
+    controller = BezierController(config=gait_config, geometry=LegGeometry.from_robot_spec(spec))
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     command = jnp.asarray([vx, vy, yaw_rate], dtype=jnp.float32)
@@ -171,7 +173,7 @@ def run_nominal(
             time.sleep(max(0.0, dt - (time.perf_counter() - t0)))
 
     try:
-        start_q = jnp.asarray(d.qpos[list(robot_spec(m).qpos_adr)], dtype=jnp.float32)
+        start_q = jnp.asarray(d.qpos[list(spec.qpos_adr)], dtype=jnp.float32)
         n_stand = int(round((gait_config.stand_up_duration + settle_time) / dt))
         for k in range(n_stand):
             step(np.asarray(stand_fn(start_q, k * dt)))
@@ -294,13 +296,14 @@ def run_nominal_mjx_batch(
     dx0 = mjx.put_data(m, d)
     heights_grid = terrain_heights(m)
 
-    controller = BezierController.for_model(m, gait_config, sim_config.robot_file)
+    spec = robot_spec(m, sim_config.robot_file)
+    controller = BezierController(config=gait_config, geometry=LegGeometry.from_robot_spec(spec))
     n_sub = sim_config.n_substeps
     dt = sim_config.control_dt
     n_stand = int(round((gait_config.stand_up_duration + settle_time) / dt))
     n_walk = int(round(duration / dt))
     cmds = jnp.asarray(np.asarray(commands, dtype=np.float32).reshape(-1, 3))
-    start_q = jnp.asarray(d.qpos[list(robot_spec(m).qpos_adr)], dtype=jnp.float32)
+    start_q = jnp.asarray(d.qpos[list(spec.qpos_adr)], dtype=jnp.float32)
 
     def rollout_one(command):
         def control_step(carry, k):

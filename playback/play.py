@@ -20,7 +20,7 @@ and ``--type`` pick the tile (invalid values exit with status 2, listing the val
 The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics)
 or truncates it because the robot left the map (not a fall); a video then holds the last frame
 to the full duration. Video, snapshot and viewer draw a robot's collision geoms when it has no
-visible ones (:func:`playback.video.show_robot_geoms`).
+visible ones (:func:`model.robot_view.show_robot_geoms`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from model import terrain
+from model.robot_view import show_robot_geoms
 from model.yaml_config import ConfigError
 from playback.episode import policy_controller, run_episode, zero_action
 from playback.episode_metrics import gravity, robot_mass, summarize_episode
@@ -43,7 +44,6 @@ from playback.video import (
     check_video_path,
     frame_steps,
     offscreen_gl_problem,
-    show_robot_geoms,
 )
 from train.export import ExportError, load_policy
 from train.policy_env import (

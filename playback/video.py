@@ -4,11 +4,8 @@ Offscreen rendering needs an OpenGL back end: on a headless machine ``MUJOCO_GL=
 (``apt-get install libosmesa6``) or ``MUJOCO_GL=egl`` (GPU). :func:`offscreen_gl_problem`
 says, without crashing, whether it works here.
 
-MuJoCo draws geom groups 0-2 and hides 3-5 by default; many robot files keep their collision
-geoms in group 3 and their meshes in 0-2. A robot with no visible geom of its own (only collision
-geoms, e.g. a model whose meshes were removed) would be drawn as an empty floor:
-:func:`show_robot_geoms` turns on the groups that hold its geoms, in the offscreen
-:class:`RobotRenderer` and the passive viewer's ``opt``.
+:class:`RobotRenderer` draws a robot that has no visible geom of its own by its collision geoms
+(:func:`model.robot_view.show_robot_geoms`).
 """
 
 from __future__ import annotations
@@ -19,11 +16,9 @@ from typing import Optional
 
 import numpy as np
 
+from model.robot_view import show_robot_geoms
+
 VIDEO_SUFFIXES = (".mp4", ".gif")
-DEFAULT_VISIBLE_GROUPS = (0, 1, 2)
-"""Geom groups MuJoCo's default ``MjvOption`` draws (3, 4 and 5 are hidden)."""
-N_GEOM_GROUPS = 6
-"""Geom groups a ``MjvOption`` can switch (``mujoco.mjNGROUP``)."""
 TRACKING_CAMERA = (1.6, -20.0, 120.0)
 """Camera of the video frames: distance to the trunk [m], elevation [deg], azimuth [deg] (the
 Gymnasium twin's ``rgb_array`` camera), looking at the trunk origin ``qpos[:3]``."""
@@ -97,56 +92,6 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def robot_geom_ids(m) -> np.ndarray:
-    """Ids of the robot's geoms in ``m`` (a ``mujoco.MjModel``): those on the body of the first free
-    joint and on every body below it. Empty when the model has no free joint."""
-    import mujoco
-
-    free = np.flatnonzero(np.asarray(m.jnt_type) == mujoco.mjtJoint.mjJNT_FREE)
-    if len(free) == 0:
-        return np.zeros(0, np.int64)
-    root = int(m.jnt_bodyid[free[0]])
-    parent = np.asarray(m.body_parentid)
-    in_robot = np.zeros(m.nbody, bool)
-    for b in range(1, m.nbody):  # MuJoCo numbers a parent body before its children
-        in_robot[b] = b == root or in_robot[parent[b]]
-    return np.flatnonzero(in_robot[np.asarray(m.geom_bodyid)])
-
-
-def geom_alpha(m) -> np.ndarray:
-    """Alpha each geom of ``m`` is drawn with: its own ``rgba`` unless that is MuJoCo's default
-    (0.5, 0.5, 0.5, 1) and it has a material, then the material's (MuJoCo's visualiser rule)."""
-    rgba = np.asarray(m.geom_rgba, np.float64).reshape(-1, 4)
-    matid = np.asarray(m.geom_matid)
-    default = np.all(rgba == np.array([0.5, 0.5, 0.5, 1.0]), axis=1)
-    alpha = rgba[:, 3].copy()
-    use_mat = default & (matid >= 0)
-    alpha[use_mat] = np.asarray(m.mat_rgba, np.float64).reshape(-1, 4)[matid[use_mat], 3]
-    return alpha
-
-
-def robot_groups_to_show(m) -> tuple:
-    """Geom groups to switch on so that the robot of ``m`` is drawn: ``()`` when one of its geoms
-    sits in a group MuJoCo draws by default (0-2) with alpha > 0, else the groups (of 0-5) that
-    hold its geoms, sorted (e.g. ``(3,)`` for a robot with collision geoms only)."""
-    ids = robot_geom_ids(m)
-    groups = np.asarray(m.geom_group)[ids]
-    visible = (geom_alpha(m)[ids] > 0) & np.isin(groups, DEFAULT_VISIBLE_GROUPS)
-    if np.any(visible):
-        return ()
-    return tuple(sorted({int(g) for g in groups if 0 <= g < N_GEOM_GROUPS}))
-
-
-def show_robot_geoms(m, option) -> tuple:
-    """Switch on in ``option`` (a ``mujoco.MjvOption``: an offscreen renderer's scene option or the
-    passive viewer's ``handle.opt``, changed under ``handle.lock()``) the groups
-    :func:`robot_groups_to_show` names; returns them (``()``: ``option`` is unchanged)."""
-    groups = robot_groups_to_show(m)
-    for g in groups:
-        option.geomgroup[g] = 1
-    return groups
 
 
 class RobotRenderer:

@@ -105,7 +105,7 @@ sphere in group 0; a static post in group 4 is not the robot's."""
 def test_collision_only_robot_gets_its_geom_groups_shown(repo_root):
     import mujoco
 
-    from playback.video import robot_geom_ids, robot_groups_to_show, show_robot_geoms
+    from model.robot_view import robot_geom_ids, robot_groups_to_show, show_robot_geoms
 
     m = mujoco.MjModel.from_xml_string(COLLISION_ONLY)
     assert sorted(robot_geom_ids(m)) == [2, 3, 4]  # base (box, sphere) and calf; not the floor or the post
