@@ -78,6 +78,7 @@ class ActuatorEdit:
     forcerange: Tuple[float, float]
     forcelimited: bool
     group: int
+    qpos_adr: int  # the joint's address in qpos (keyframes' servo targets are read there)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,13 +260,13 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
                     lim = np.clip(m.actuator_ctrlrange[a] * gear, *m.actuator_forcerange[a])
                 lo, hi = sorted(float(v) for v in lim)
                 acts.append(ActuatorEdit(name, joint, "motor", kp_m, kv_m, tuple(m.jnt_range[j]), (lo, hi), True,
-                                         int(m.actuator_group[a])))
+                                         int(m.actuator_group[a]), int(m.jnt_qposadr[j])))
             else:
                 acts.append(ActuatorEdit(name, joint, "position", float(m.actuator_gainprm[a, 0]),
                                          float(-m.actuator_biasprm[a, 2]), tuple(m.actuator_ctrlrange[a])
                                          if m.actuator_ctrllimited[a] else tuple(m.jnt_range[j]),
                                          tuple(m.actuator_forcerange[a]), bool(m.actuator_forcelimited[a]),
-                                         int(m.actuator_group[a])))
+                                         int(m.actuator_group[a]), int(m.jnt_qposadr[j])))
         if not in_order:
             notes.append("actuators: rebuilt in the stack's order FR, FL, RR, RL x (abduction, hip, knee)")
         motors = [e for e in acts if e.kind == "motor"]
@@ -358,8 +359,9 @@ def apply(spec: mujoco.MjSpec, ad: Adaptation) -> mujoco.MjSpec:
             a.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE if e.forcelimited else mujoco.mjtLimited.mjLIMITED_FALSE
             a.gear = [1.0, 0, 0, 0, 0, 0]
             a.group = e.group
-        for k in spec.keys:  # keyframe servo targets: the keyframe's own joint angles
-            k.ctrl = []
+        for k in spec.keys:  # keyframe servo targets in the new order: the keyframe's own joint angles
+            q = list(k.qpos)
+            k.ctrl = [q[e.qpos_adr] for e in ad.actuators] if q else []
     for name, stype, otype, oname in ad.sensors:
         spec.add_sensor(name=name, type=getattr(mujoco.mjtSensor, stype), objtype=_OBJ[otype], objname=oname)
     if ad.home is not None and spec.key("home") is None:

@@ -90,3 +90,13 @@ def test_torque_motors_become_servos_and_a_home_pose_is_derived():
     feet = np.array([d.site_xpos[m.site(s).id] for s in rc.FOOT_SITES])
     np.testing.assert_allclose(feet[:, 2], 0.022, atol=1e-6)  # foot centres one radius above the floor
     np.testing.assert_allclose(feet[:, 0], [h[0] for h in spec.hip_offsets], atol=1e-6)  # below the hips
+
+
+def test_keyframe_servo_targets_follow_the_rebuilt_actuators():
+    """spot_style's actuators are rebuilt in the stack's order: its home keyframe's ctrl is re-read from
+    the keyframe's own joint angles in that order (not left empty, i.e. zero targets)."""
+    for path in ("model/robots/spot_style/robot.xml", GO1, GO2, "model/robot.xml"):
+        m = load_mj_model(load_simulation_config(world="flat", robot_xml=path))
+        k = m.key("home")
+        joints = [k.qpos[m.jnt_qposadr[m.actuator_trnid[i, 0]]] for i in range(m.nu)]
+        np.testing.assert_allclose(k.ctrl, joints, atol=1e-12, err_msg=path)
