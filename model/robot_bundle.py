@@ -24,7 +24,9 @@ Record (JSON-able)::
      "files": [{"path": "my_robot.xml", "sha256": "...", "bytes": 10211}, ...],   # path order
      "source": "/abs/path/of/the/original/my_robot.xml",   # information only
      "sha256": "...",                               # of every file: see combined_sha256
-     "rewritten": []}                               # copies whose absolute paths were made relative
+     "rewritten": [],                               # copies whose absolute paths were made relative
+     "adapted": "adapted_robot.xml",                # add_adapted_robot: the robot as the stack compiles it,
+     "kinematics": {...}}                           #   and its leg chains, home pose, qpos addresses
 
 Paths in the record use ``/`` and are relative to the destination folder. The files keep their
 layout relative to the deepest folder that holds all of them (and the compiler folders), so a
@@ -271,6 +273,44 @@ def bundle_robot(robot_xml: str, dest_dir: str) -> Dict[str, Any]:
               "rewritten": sorted(rewritten)}
     _check_copy_compiles(found.entry, os.path.join(dest_dir, *entry.split("/")))
     return record
+
+
+ADAPTED_FILE = "adapted_robot.xml"
+"""The adapted robot :func:`add_adapted_robot` writes beside the bundled entry."""
+
+
+def add_adapted_robot(dest_dir: str, record: Dict[str, Any]) -> Dict[str, Any]:
+    """Write the bundled robot as the stack compiles it (:mod:`model.robot_adapter` applied: the
+    stack's sensors, sites, actuator order, home keyframe) to :data:`ADAPTED_FILE` beside the entry,
+    hashed with the other files, and record its kinematics (``record["kinematics"]``: trunk, hip
+    offsets, leg chains, foot radius, home pose, joint qpos addresses) so that a program without this
+    repository (``playback/robot_loop.py``) can drive any robot the stack trained. Returns ``record``
+    updated (its combined sha256 too).
+
+    Raises:
+      ConfigError: the bundled robot does not adapt (:class:`model.robot_adapter.RobotModelError`).
+    """
+    import mujoco
+
+    from model.robot_adapter import apply, prepare
+    from model.robot_spec import adapted_robot_model, robot_spec
+
+    entry = os.path.join(dest_dir, *record["entry"].split("/"))
+    adapted = apply(mujoco.MjSpec.from_file(entry), prepare(entry))
+    adapted.compile()
+    rel = posixpath.join(posixpath.dirname(record["entry"]), ADAPTED_FILE)
+    path = os.path.join(dest_dir, *rel.split("/"))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(adapted.to_xml())
+    spec = robot_spec(adapted_robot_model(path), path)
+    files = sorted([f for f in record["files"] if f["path"] != rel]
+                   + [{"path": rel, "sha256": file_sha256(path), "bytes": os.path.getsize(path)}],
+                   key=lambda f: f["path"])
+    kinematics = {"trunk": spec.trunk, "hip_offsets": [list(h) for h in spec.hip_offsets],
+                  "chains": [dataclasses.asdict(c) for c in spec.chains], "foot_radius": spec.foot_radius,
+                  "home_joints": list(spec.home_joints), "home_trunk_height": spec.home_trunk_height,
+                  "qpos_adr": list(spec.qpos_adr)}
+    return {**record, "files": files, "sha256": combined_sha256(files), "adapted": rel, "kinematics": kinematics}
 
 
 def _check_copy_compiles(original: str, copy: str) -> None:

@@ -18,11 +18,12 @@ Inputs, all from the export directory:
                  ``flat_xml``, ``kp``/``kv``), ``observation_layout`` (channel order, sizes, scales).
   ``policy.onnx`` input ``obs`` [batch, obs_size] float32 (the raw observation below; the graph
                  normalises it), output ``action`` [batch, 12] in [-1, 1].
-  ``robot/``     the robot model the policy was trained on (MJCF and every file it names; entry
-                 file and SHA-256 of each in ``meta["robot"]``; a changed file is refused by name).
-                 Exports without it use ``model/robot.xml``. From the MJCF: leg geometry (hip body
-                 positions, thigh offset, link lengths, foot radius), joint limits and the home pose
-                 (keyframe ``home``).
+  ``robot/``     the robot model the policy was trained on (MJCF and every file it names, and
+                 ``adapted_robot.xml``: the robot as the stack compiles it, with the stack's sensors and
+                 actuator order whatever the original's conventions; SHA-256 of each in ``meta["robot"]``;
+                 a changed file is refused by name). ``meta["robot"]["kinematics"]``: the trunk, hip
+                 offsets, leg chains (p1, p2, p3, axis signs, reference angles, limits), foot radius and
+                 home pose. Exports without them use ``model/robot.xml`` and its body names.
 
 Timing: the policy runs at 1 / control_dt (50 Hz); the 12 joint position servos (kp, kv in the
 MJCF) track the targets between control steps (in simulation: ``control_dt / physics_dt`` physics
@@ -41,7 +42,7 @@ steps). One control step, in this order:
 Gait clock and Bézier feet (legs FR, FL, RR, RL; side s = -1 right, +1 left; hip frame = origin at
 the abduction joint, axes of the trunk: x forward, y left, z up; foot point = foot-sphere centre):
   leg phase  phi_i = (phase + offset_i) mod 1, trot offsets (0, .5, .5, 0); stance if phi_i < duty.
-  nominal    p0_i = (foot_x_offset, s (l1 + foot_y_offset), -(body_height - foot_radius)).
+  nominal    p0_i = (foot_x_offset, L1_i + s foot_y_offset, -(body_height + hip_z_i - foot_radius)).
   foot speed v_i = (vx - wz r_iy, vy + wz r_ix), r_i = hip_offset_i + p0_i (x, y) in the body frame.
   half step  L_i = v_i duty period / 2, norm capped at max_step_length / 2.
   stance     u = phi/duty:  p = p0 + act ((1 - 2u) L, -penetration_depth sin(pi u)).
@@ -50,11 +51,13 @@ the abduction joint, axes of the trunk: x forward, y left, z up; foot point = fo
              divided by the peak of its curve (so the peak is exactly swing_height).
   activity   1 walking, 0 standing (feet held at p0); target 0 when ``stand_still`` and every
              |v_i| < stand_speed, else 1.
-Leg IK (closed form, per leg; l1 thigh offset, l2 thigh, l3 calf): a target inside the hip cylinder
-  |(y, z)| < l1 is pushed onto it; z' = -sqrt(y^2 + z^2 - l1^2); q0 = atan2(s l1 z - z' y, s l1 y + z' z);
-  D = |(x, z')| clamped to the reach the knee limits allow; q2 = -acos((D^2 - l2^2 - l3^2) / (2 l2 l3));
-  q1 = atan2(-x, -z') - atan2(l3 sin q2, l2 + l3 cos q2); then clip to the joint limits.
-  ctrl = (q0, q1, q2) per leg, legs FR, FL, RR, RL (the actuator order).
+Leg IK (closed form, per leg chain p1, p2, p3 at the reference pose, ``meta.robot.kinematics``;
+  L1 = p1y + p2y + p3y, l1 = |L1|, w = z + i x for sagittal vectors): a target inside the hip
+  cylinder |(y, z)| < l1 is pushed onto it; z' = -sqrt(y^2 + z^2 - l1^2); q0 = atan2(L1 z - z' y, L1 y + z' z);
+  W = (z' - p1z) + i (x - p1x), D = |W| clamped to the reach the knee limits allow;
+  cos(t2 + b) = (D^2 - |w2|^2 - |w3|^2) / (2 |w2| |w3|), b = arg w3 - arg w2, t2 = sigma acos(.) - b;
+  t1 = arg W - arg(w2 + e^{i t2} w3); q = ref + sign * (t0, t1, t2), clipped to the joint limits.
+  ctrl = q per leg, legs FR, FL, RR, RL (the actuator order).
 Observation (float32; each channel times its scale, then clipped to +-10):
   channel       size  unit    scale  source
   gravity       3     -       1.0    (0, 0, -1) rotated into the trunk frame (IMU quaternion)
@@ -116,20 +119,55 @@ def _curve_peak(points: np.ndarray) -> float:
 SWING_Z = SWING_Z_RAW / _curve_peak(SWING_Z_RAW)
 
 
-class Robot:
-    """Geometry, joint limits, home pose and sensor addresses, all read from the MuJoCo model."""
+class Chain:
+    """One leg at its reference pose (hip frame, trunk axes; ``model/leg_chain.py``): vectors
+    abduction->hip joint ``p1``, hip->knee ``p2``, knee->foot centre ``p3`` [m], axis ``signs``
+    (+-x, +-y, +-y), reference angles ``refs`` and limits ``lower``/``upper`` [rad]."""
 
-    def __init__(self, m: mujoco.MjModel):
-        self.hip = np.array([m.body(f"{leg}_hip").pos for leg in LEGS], float)       # (4, 3) trunk frame
-        self.l1 = abs(float(m.body("FR_thigh").pos[1]))                                  # thigh lateral offset
-        self.l2 = -float(m.body("FR_calf").pos[2])                                       # thigh length
-        self.l3 = -float(m.body("FR_foot").pos[2])                                       # calf length
-        self.foot_radius = float(m.geom("FR_foot").size[0])
-        jid = [m.joint(f"FR_{j}").id for j in ("abduction", "hip", "knee")]
-        self.lower, self.upper = m.jnt_range[jid, 0].copy(), m.jnt_range[jid, 1].copy()
-        self.home = np.array(m.key("home").qpos[7:19], float)
-        knee = lambda q: math.sqrt(self.l2 ** 2 + self.l3 ** 2 + 2 * self.l2 * self.l3 * math.cos(q))
-        self.reach = sorted((knee(self.lower[2]), knee(self.upper[2])))
+    def __init__(self, p1, p2, p3, signs, refs, lower, upper):
+        self.p1, self.p2, self.p3 = (np.asarray(v, float) for v in (p1, p2, p3))
+        self.signs, self.refs = np.asarray(signs, float), np.asarray(refs, float)
+        self.lower, self.upper = np.asarray(lower, float), np.asarray(upper, float)
+        self.lateral = float(self.p1[1] + self.p2[1] + self.p3[1])            # signed, + left
+        self.l2, self.l3 = math.hypot(self.p2[0], self.p2[2]), math.hypot(self.p3[0], self.p3[2])
+        b = math.atan2(self.p3[0], self.p3[2]) - math.atan2(self.p2[0], self.p2[2])
+        self.beta = b - 2.0 * math.pi * round(b / (2.0 * math.pi))            # knee fold offset
+        lo, hi = sorted(self.signs[2] * (np.array([self.lower[2], self.upper[2]]) - self.refs[2]))
+        self.sigma = -1.0 if hi + self.beta < 0.0 else 1.0                     # side the knee folds to
+        ends = [math.cos(v + self.beta) for v in (lo, hi)]
+        self.cos_range = (min(ends), max(ends))
+        reach = [math.sqrt(max(self.l2 ** 2 + self.l3 ** 2 + 2 * self.l2 * self.l3 * c, 0.0)) for c in ends]
+        self.reach = (min(reach), max(reach))
+
+
+class Robot:
+    """Leg chains, joint limits, home pose and sensor addresses of the export's robot: from
+    ``meta["robot"]["kinematics"]`` when the export has it (any robot the stack trained, its adapted
+    MJCF), else from the body names of the project's own robot files."""
+
+    def __init__(self, m: mujoco.MjModel, kinematics: Optional[Dict] = None):
+        if kinematics is not None:
+            self.hip = np.array(kinematics["hip_offsets"], float)                # (4, 3) trunk frame
+            self.chains = [Chain(**c) for c in kinematics["chains"]]
+            self.foot_radius = float(kinematics["foot_radius"])
+            self.home = np.array(kinematics["home_joints"], float)
+        elif any(mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{leg}_{p}") < 0
+                 for leg in LEGS for p in ("hip", "thigh", "calf", "foot")):
+            raise SystemExit("robot_loop: this export has no meta.robot.kinematics and its robot is not built like "
+                             "model/robot.xml (bodies <leg>_hip/_thigh/_calf/_foot): re-export the run with this "
+                             "code (python -m train.export RUN)")
+        else:
+            self.hip = np.array([m.body(f"{leg}_hip").pos for leg in LEGS], float)
+            l1 = abs(float(m.body("FR_thigh").pos[1]))
+            l2, l3 = -float(m.body("FR_calf").pos[2]), -float(m.body("FR_foot").pos[2])
+            self.foot_radius = float(m.geom("FR_foot").size[0])
+            jid = [m.joint(f"FR_{j}").id for j in ("abduction", "hip", "knee")]
+            lower, upper = m.jnt_range[jid, 0], m.jnt_range[jid, 1]
+            self.chains = [Chain((0, s * l1, 0), (0, 0, -l2), (0, 0, -l3), (1, 1, 1), (0, 0, 0), lower, upper)
+                           for s in SIDES]
+            self.home = np.array(m.key("home").qpos[7:19], float)
+        self.lower = np.concatenate([c.lower for c in self.chains])
+        self.upper = np.concatenate([c.upper for c in self.chains])
         adr = lambda name: int(m.sensor_adr[m.sensor(name).id])
         self.s_pos = adr("trunk_pos")
         self.s_quat, self.s_gyro, self.s_linvel = adr("trunk_quat"), adr("trunk_gyro"), adr("trunk_linvel")
@@ -146,8 +184,9 @@ class Gait:
         self.robot = robot
         self.offsets = np.array(TROT_OFFSETS[self.cfg["gait"]])
         c = self.cfg
-        self.nominal = np.stack([np.full(4, c["foot_x_offset"]), SIDES * (robot.l1 + c["foot_y_offset"]),
-                                 np.full(4, -(c["body_height"] - robot.foot_radius))], axis=-1)  # (4, 3)
+        lateral = np.array([ch.lateral for ch in robot.chains])
+        self.nominal = np.stack([np.full(4, c["foot_x_offset"]), lateral + SIDES * c["foot_y_offset"],
+                                 -(c["body_height"] + robot.hip[:, 2] - robot.foot_radius)], axis=-1)  # (4, 3)
 
     def leg_velocities(self, command: np.ndarray) -> np.ndarray:
         r = self.robot.hip[:, :2] + self.nominal[:, :2]          # nominal feet in the trunk frame
@@ -188,35 +227,41 @@ class Gait:
         return out
 
 
-def leg_ik(target: np.ndarray, side: float, robot: Robot) -> np.ndarray:
+def leg_ik(target: np.ndarray, chain: Chain) -> np.ndarray:
     """(3,) joint angles (abduction, hip, knee) [rad] for a foot-centre target in the hip frame,
     with the saturation rule of ik/leg_ik.py (projection onto the workspace, then joint limits)."""
-    l1, l2, l3 = robot.l1, robot.l2, robot.l3
     x, y, z = np.clip(target, -1e3, 1e3)
+    lat = chain.lateral
+    l1, side = abs(lat), math.copysign(1.0, lat)
     r = math.hypot(y, z)
     if r < l1:  # inside the hip cylinder: push radially onto it (on the axis: zero abduction)
         y, z = (l1 * y / r, l1 * z / r) if r * r > 1e-12 else (side * l1, 0.0)
         zs = 0.0
     else:
         zs = -math.sqrt(max(y * y + z * z - l1 * l1, 0.0))
-    ys = side * l1
-    q0 = math.atan2(ys * z - zs * y, ys * y + zs * z)
+    q0 = math.atan2(lat * z - zs * y, lat * y + zs * z)
+    x, zs = x - chain.p1[0], zs - chain.p1[2]  # sagittal plane, from the hip joint
     d = math.hypot(x, zs)
-    d_min, d_max = robot.reach
+    d_min, d_max = chain.reach
     if d < d_min or d > d_max:  # clamp the sagittal distance to what the knee can reach
         dc = min(max(d, d_min), d_max)
         x, zs = (dc * x / d, dc * zs / d) if d * d > 1e-12 else (0.0, -dc)
+    l2, l3 = chain.l2, chain.l3
     c2 = (x * x + zs * zs - l2 * l2 - l3 * l3) / (2.0 * l2 * l3)
-    c_lo, c_hi = sorted((math.cos(robot.lower[2]), math.cos(robot.upper[2])))
-    q2 = -math.acos(min(max(c2, c_lo), c_hi))
-    q1 = math.atan2(-x, -zs) - math.atan2(l3 * math.sin(q2), l2 + l3 * math.cos(q2))
-    q1 -= 2.0 * math.pi * round(q1 / (2.0 * math.pi))
-    return np.clip(np.array([q0, q1, q2]), robot.lower, robot.upper)
+    q2 = chain.sigma * math.acos(min(max(c2, chain.cos_range[0]), chain.cos_range[1])) - chain.beta
+    p2, p3 = chain.p2, chain.p3
+    kx = p2[0] + math.cos(q2) * p3[0] + math.sin(q2) * p3[2]
+    kz = p2[2] - math.sin(q2) * p3[0] + math.cos(q2) * p3[2]
+    q1 = math.atan2(x, zs) - math.atan2(kx, kz)
+    q = chain.refs + chain.signs * np.array([q0, q1, q2])  # canonical -> model angles
+    mid = 0.5 * (chain.lower + chain.upper)
+    q -= 2.0 * math.pi * np.round((q - mid) / (2.0 * math.pi))
+    return np.clip(q, chain.lower, chain.upper)
 
 
 def joint_targets(feet: np.ndarray, robot: Robot) -> np.ndarray:
     """(12,) servo targets [rad] in actuator order from (4, 3) hip-frame foot targets."""
-    return np.concatenate([leg_ik(feet[i], SIDES[i], robot) for i in range(4)])
+    return np.concatenate([leg_ik(feet[i], robot.chains[i]) for i in range(4)])
 
 
 def observation(robot: Robot, sensordata: np.ndarray, phase: float, command: np.ndarray,
@@ -307,7 +352,8 @@ ROBOT_INCLUDE = '<include file="robot.xml"/>'
 
 def bundled_robot(meta: Dict, export_dir: str) -> Optional[str]:
     """Absolute path of the robot MJCF bundled in ``export_dir/robot/`` once every file matches the
-    SHA-256 in ``meta["robot"]``; None for an export without a bundled robot."""
+    SHA-256 in ``meta["robot"]`` (its adapted copy when the export has one: the stack's sensors and
+    actuator order, whatever the original file's conventions); None for an export without one."""
     record = meta.get("robot")
     if record is None:
         return None
@@ -322,7 +368,7 @@ def bundled_robot(meta: Dict, export_dir: str) -> Optional[str]:
         if got != f["sha256"]:
             raise SystemExit(f"robot_loop: bundled robot file changed after export: {path} (re-export the run, or "
                              f"restore the file)")
-    return os.path.join(base, *record["entry"].split("/"))
+    return os.path.join(base, *record.get("adapted", record["entry"]).split("/"))
 
 
 def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
@@ -349,6 +395,12 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
             raise SystemExit(f"robot_loop: {path} has no {ROBOT_INCLUDE} line to put the export's robot in")
         spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot}"/>'))
         spec.modelfiledir = os.path.dirname(os.path.abspath(path))
+        free = [b.name for b in spec.worldbody.bodies
+                if any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in b.joints)]
+        trunk = (meta["robot"].get("kinematics") or {}).get("trunk") or (free[0] if free else "trunk")
+        for light in spec.lights:  # the world's lights follow a body "trunk"
+            if light.targetbody == "trunk":
+                light.targetbody = trunk
         m = spec.compile()
     m.opt.timestep = float(sim["physics_dt"])
     if sim.get("kp") is not None:
@@ -420,7 +472,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with open(os.path.join(args.export, "meta.json")) as f:
         meta = json.load(f)
     m = load_world(meta, args.export, args.world)
-    robot = Robot(m)
+    robot = Robot(m, (meta.get("robot") or {}).get("kinematics"))
     onnx_path = args.onnx or os.path.join(args.export, "policy.onnx")
     if not os.path.exists(onnx_path):
         raise SystemExit(f"robot_loop: no policy file {onnx_path} (export the ONNX policy first, or pass --onnx)")

@@ -127,7 +127,8 @@ def test_command_box_is_checked_with_the_configured_robots_legs():
 
 @pytest.mark.slow
 def test_public_style_robots_train_export_and_play(tmp_path):
-    """Each of the three robots trains ci_tiny, exports (with its robot), and plays back."""
+    """Each of the three robots trains ci_tiny, exports (with its robot), plays back, and runs in the
+    robot loop (measured on go1_style's cpu_flat export: 3.62 m in 8 s at 0.4 m/s, no fall)."""
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO_ROOT, ".jax_cache"))
     for path in PUBLIC:
         name = os.path.basename(os.path.dirname(path))
@@ -145,6 +146,13 @@ def test_public_style_robots_train_export_and_play(tmp_path):
                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
         ok = out.returncode == 0 and os.path.getsize(tmp_path / f"{name}.mp4") > 0
         assert ok or "OSMesa" in out.stderr + out.stdout, out.stdout[-1500:] + out.stderr[-1500:]
+        # the copyable robot loop drives it from the export alone (adapted MJCF + meta.robot.kinematics)
+        kin = meta["robot"]["kinematics"]
+        assert meta["robot"]["adapted"].endswith("adapted_robot.xml") and len(kin["chains"]) == 4
+        loop = subprocess.run([sys.executable, "playback/robot_loop.py", os.path.join(run_dir, "export"), "--duration",
+                               "2", "--command", "0.4", "0", "0"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert loop.returncode == 0 and "fell: no" in loop.stdout, loop.stdout[-1000:] + loop.stderr[-1500:]
 
 
 def test_raw_public_file_falls_through_the_floor_without_the_adapter(tmp_path):

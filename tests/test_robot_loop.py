@@ -189,3 +189,36 @@ def test_load_world_builds_the_exports_robot_copy(tmp_path):
         fh.write("<!-- edited -->\n")
     with pytest.raises(SystemExit, match=r"changed after export: .*robot/my_robot\.xml"):
         rl.load_world(meta, export, "flat")
+
+
+@pytest.mark.parametrize("robot_xml", ["model/robots/spot_style/robot.xml", "model/robots/go2_style/robot.xml"])
+def test_gait_and_ik_match_stack_on_public_style_robots(tmp_path, robot_xml):
+    """What an export records for a robot written in other conventions (knee offset along x; rotated
+    thighs, motors, per-leg ranges): the loop, built from the bundled adapted MJCF and
+    ``meta.robot.kinematics`` alone, computes the stack's servo targets (measured <= 1e-6 rad)."""
+    from gait.gait_config import load_gait_config
+    from ik.leg_geometry import LegGeometry
+    from model.robot_bundle import add_adapted_robot, bundle_robot
+    from model.robot_spec import load_robot_spec
+    from model.yaml_config import to_dict
+
+    rec = add_adapted_robot(str(tmp_path), bundle_robot(os.path.join(ROOT, robot_xml), str(tmp_path)))
+    m = mujoco.MjModel.from_xml_path(os.path.join(str(tmp_path), rec["adapted"]))
+    robot = rl.Robot(m, rec["kinematics"])
+    geo = LegGeometry.from_robot_spec(load_robot_spec(os.path.join(ROOT, robot_xml)))
+    cfg = load_gait_config().for_robot(geo)
+    gait = rl.Gait(to_dict(cfg), robot)
+    ctl_jax = BezierController(config=cfg, geometry=geo)
+    fn = jax.jit(lambda ph, act, cmd, res: ctl_jax.joint_targets(GaitState(phase=ph, activity=act), cmd, None, res))
+    rng = np.random.default_rng(0)
+    saturated = 0
+    for i in range(40):
+        ph, act = rng.uniform(), rng.choice([0.0, 1.0, rng.uniform()])
+        cmd = rng.uniform([-1.0, -0.4, -1.5], [1.0, 0.4, 1.5])
+        res = rng.normal(0.0, 0.03 if i < 25 else 0.4, (4, 3))
+        ref = fn(jnp.float32(ph), jnp.float32(act), jnp.asarray(cmd, jnp.float32), jnp.asarray(res, jnp.float32))
+        q = rl.joint_targets(gait.foot_targets(ph, act, cmd) + res, robot)
+        np.testing.assert_allclose(q, np.asarray(ref.joint_targets), atol=2e-5)
+        saturated += int(np.sum(ref.saturated))
+    assert saturated >= 10
+    np.testing.assert_allclose(robot.home, load_robot_spec(os.path.join(ROOT, robot_xml)).home_joints, atol=1e-5)

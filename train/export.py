@@ -145,11 +145,12 @@ def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarr
     robot_file = robot_file or robot_file_of_meta(meta)
 
     def fill(tmp: str) -> None:
-        from model.robot_bundle import bundle_robot
+        from model.robot_bundle import add_adapted_robot, bundle_robot
         from model.yaml_config import ConfigError
 
         try:
-            meta["robot"] = bundle_robot(robot_file, os.path.join(tmp, ROBOT_SUBDIR))
+            meta["robot"] = add_adapted_robot(os.path.join(tmp, ROBOT_SUBDIR),
+                                              bundle_robot(robot_file, os.path.join(tmp, ROBOT_SUBDIR)))
         except ConfigError as e:
             raise ExportError(f"cannot copy the robot into the export {export_dir}: {e}") from None
         _write_files(tmp, {POLICY_FILE: policy_bytes, NORMALIZER_FILE: norm_bytes,
