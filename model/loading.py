@@ -129,22 +129,48 @@ ROBOT_INCLUDE = '<include file="robot.xml"/>'
 
 def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
     """``mujoco.MjSpec`` of world ``world_xml`` with its robot adapted (:mod:`model.robot_adapter`);
-    with ``robot_xml`` (absolute path) that robot is included in place of ``model/robot.xml`` (the
-    world's other files still resolve next to it)."""
+    with ``robot_xml`` (absolute path) that robot is included in place of ``model/robot.xml``. Asset
+    files (meshes, textures, heightfields, skins) resolve next to the file that names them, with its
+    compiler ``meshdir``/``texturedir`` (:func:`_resolve_asset_files`)."""
+    world_dir = os.path.dirname(os.path.abspath(world_xml))
     try:
         if robot_xml is None:
-            return mujoco.MjSpec.from_file(world_xml)
-        with open(world_xml, "r", encoding="utf-8") as fh:
-            text = fh.read()
-        if ROBOT_INCLUDE not in text:
-            raise ConfigError(f"{world_xml}: has no {ROBOT_INCLUDE} line to put simulation.robot_xml in")
-        spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot_xml}"/>'))
+            spec = mujoco.MjSpec.from_file(world_xml)
+        else:
+            with open(world_xml, "r", encoding="utf-8") as fh:
+                text = fh.read()
+            if ROBOT_INCLUDE not in text:
+                raise ConfigError(f"{world_xml}: has no {ROBOT_INCLUDE} line to put simulation.robot_xml in")
+            spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot_xml}"/>'))
+            spec.modelfiledir = world_dir
+            _resolve_asset_files(spec, (world_dir, os.path.dirname(robot_xml)))
     except ValueError as e:
         raise ConfigError(f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "")
                           + f": {e}") from None
-    spec.modelfiledir = os.path.dirname(os.path.abspath(world_xml))
-    robot = robot_xml or os.path.join(os.path.dirname(os.path.abspath(world_xml)), "robot.xml")
+    robot = robot_xml or os.path.join(world_dir, "robot.xml")
     return robot_adapter.apply(spec, robot_adapter.prepare(robot))
+
+
+def _resolve_asset_files(spec: mujoco.MjSpec, folders) -> None:
+    """Give every asset file the absolute path of the first of ``folder/dir/file`` (``dir``: the
+    compiler's meshdir for meshes, heightfields and skins, texturedir for textures) and ``folder/file``
+    that exists, over ``folders`` (the world's, then the robot's). A world that includes a robot with
+    ``meshdir="meshes"`` then finds the robot's meshes next to the robot and its own heightfield next
+    to itself."""
+    for assets, sub in ((spec.meshes, spec.meshdir), (spec.hfields, spec.meshdir), (spec.skins, spec.meshdir),
+                        (spec.textures, spec.texturedir)):
+        for a in assets:
+            name = a.file
+            if not name:
+                continue
+            # the parser prefixes an included file's folder to its relative names, without the meshdir
+            rels = [name] if not os.path.isabs(name) else [
+                os.path.relpath(name, f) for f in folders if name.startswith(os.path.join(f, ""))]
+            cands = [os.path.join(f, sub or "", r) for r in rels for f in folders]
+            cands += [os.path.join(f, r) for r in rels for f in folders] + [name]
+            found = next((c for c in cands if os.path.isfile(c)), None)
+            if found is not None:
+                a.file = os.path.abspath(found)
 
 
 def suite_spec(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,

@@ -10,7 +10,7 @@ from mujoco import mjx
 
 from model import loading, terrain
 from model import robot_constants as rc
-from model.simulation_config import SimulationConfig
+from model.simulation_config import REPO_ROOT, SimulationConfig
 
 WORLDS = ("flat", "rough")
 
@@ -233,3 +233,25 @@ def test_probes_sense_the_body_contacts_the_touch_sensors_sensed(world):
     fall_all, fall_feet = _zone_history(world, "all", 5.0), _zone_history(world, "feet", 5.0)
     assert fall_all.any(axis=0).sum() >= 2, "the collapse should put at least two zones on the ground"
     assert not (fall_all & ~fall_feet).any(), (fall_all.astype(int), fall_feet.astype(int))
+
+
+def test_a_robot_with_a_relative_meshdir_loads_into_every_world(tmp_path):
+    """A robot file with ``<compiler meshdir="meshes">`` (as public files have) finds its meshes next to
+    itself inside our worlds, and the rough world still finds its own heightfield file."""
+    (tmp_path / "meshes").mkdir()
+    v = [(x, y, z) for z in (-0.05, 0.05) for y in (-0.05, 0.05) for x in (-0.05, 0.05)]
+    faces = [(1, 3, 2), (2, 3, 4), (5, 6, 7), (6, 8, 7), (1, 2, 5), (2, 6, 5), (3, 7, 4), (4, 7, 8), (1, 5, 3),
+             (3, 5, 7), (2, 4, 6), (4, 8, 6)]
+    (tmp_path / "meshes" / "cube.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in v)
+                                                  + "".join(f"f {a} {b} {c}\n" for a, b, c in faces))
+    text = open(os.path.join(REPO_ROOT, "model", "robots", "go1_style", "robot.xml")).read()
+    text = text.replace('<compiler angle="radian" autolimits="true"/>',
+                        '<compiler angle="radian" autolimits="true" meshdir="meshes"/>\n'
+                        '  <asset><mesh name="cube" file="cube.obj"/></asset>', 1)
+    text = text.replace('<site name="imu"', '<geom type="mesh" mesh="cube" contype="0" conaffinity="0" mass="0"/>\n'
+                        '      <site name="imu"', 1)
+    assert text.count("cube") == 3
+    (tmp_path / "robot.xml").write_text(text)
+    for world in ("flat", "rough"):
+        m = loading.load_mj_model(SimulationConfig(world=world, robot_xml=str(tmp_path / "robot.xml")))
+        assert m.nmesh == 1 and m.nhfield == (world == "rough")
