@@ -33,6 +33,7 @@ from mjx_envs.batched_logic import shared_logic
 from mjx_envs.cmujoco_physics import warm_start, write_draws
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.observation import CLIP, observation_layout
+from model.robot_view import RobotRenderer, show_robot_geoms
 from model.simulation_config import SimulationConfig
 
 
@@ -186,18 +187,16 @@ class ResidualWalkEnv(gym.Env):
     # ------------------------------------------------------------------ rendering
     def render(self):
         if self.render_mode == "rgb_array":
-            if self._renderer is None:
-                self._renderer = mujoco.Renderer(self.model, self._height, self._width)
-                self._camera = mujoco.MjvCamera()
-                self._camera.distance, self._camera.elevation, self._camera.azimuth = 1.6, -20.0, 120.0
-            self._camera.lookat[:] = self.data.qpos[:3]
-            self._renderer.update_scene(self.data, camera=self._camera)
-            return self._renderer.render()
+            if self._renderer is None:  # a robot with collision geoms only is drawn by them
+                self._renderer = RobotRenderer(self.model, self._width, self._height)
+            return self._renderer.render(self.data)
         if self.render_mode == "human":
             if self._viewer is None:
                 from mujoco import viewer as mj_viewer
 
                 self._viewer = mj_viewer.launch_passive(self.model, self.data)
+                with self._viewer.lock():
+                    show_robot_geoms(self.model, self._viewer.opt)
             self._viewer.sync()
         return None
 

@@ -18,6 +18,9 @@ DEFAULT_VISIBLE_GROUPS = (0, 1, 2)
 """Geom groups MuJoCo's default ``MjvOption`` draws (3, 4 and 5 are hidden)."""
 N_GEOM_GROUPS = 6
 """Geom groups a ``MjvOption`` can switch (``mujoco.mjNGROUP``)."""
+TRACKING_CAMERA = (1.6, -20.0, 120.0)
+"""Camera of rendered frames: distance to the trunk [m], elevation [deg], azimuth [deg], looking at
+the trunk origin ``qpos[:3]`` (playback videos and the Gymnasium twin's ``rgb_array``)."""
 
 
 def robot_geom_ids(m) -> np.ndarray:
@@ -60,3 +63,35 @@ def show_robot_geoms(m, option) -> tuple:
     for g in groups:
         option.geomgroup[g] = 1
     return groups
+
+
+class RobotRenderer:
+    """Offscreen frames (H, W, 3) uint8 of a model, seen from :data:`TRACKING_CAMERA` following the
+    trunk, with the robot's geoms drawn even when it has no visible ones (:func:`show_robot_geoms`).
+
+    Needs offscreen GL (:func:`offscreen_gl_problem`). Use as a context manager or call ``close``.
+    """
+
+    def __init__(self, model, width: int, height: int):
+        self._renderer = mujoco.Renderer(model, height, width)
+        self.camera = mujoco.MjvCamera()
+        self.camera.distance, self.camera.elevation, self.camera.azimuth = TRACKING_CAMERA
+        self.option = mujoco.MjvOption()
+        self.shown_groups = show_robot_geoms(model, self.option)
+
+    def render(self, data) -> np.ndarray:
+        """The frame of ``data`` (a ``mujoco.MjData`` of the model), camera centred on ``qpos[:3]``."""
+        self.camera.lookat[:] = data.qpos[:3]
+        self._renderer.update_scene(data, camera=self.camera, scene_option=self.option)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __enter__(self) -> "RobotRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -34,12 +34,11 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from model import terrain
-from model.robot_view import show_robot_geoms
+from model.robot_view import RobotRenderer, show_robot_geoms
 from model.yaml_config import ConfigError
 from playback.episode import policy_controller, run_episode, zero_action
 from playback.episode_metrics import gravity, robot_mass, summarize_episode
 from playback.video import (
-    RobotRenderer,
     VideoWriter,
     check_video_path,
     frame_steps,

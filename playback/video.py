@@ -4,8 +4,8 @@ Offscreen rendering needs an OpenGL back end: on a headless machine ``MUJOCO_GL=
 (``apt-get install libosmesa6``) or ``MUJOCO_GL=egl`` (GPU). :func:`offscreen_gl_problem`
 says, without crashing, whether it works here.
 
-:class:`RobotRenderer` draws a robot that has no visible geom of its own by its collision geoms
-(:func:`model.robot_view.show_robot_geoms`).
+The frames themselves come from :class:`model.robot_view.RobotRenderer` (which draws a robot that
+has no visible geom of its own by its collision geoms).
 """
 
 from __future__ import annotations
@@ -16,12 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from model.robot_view import show_robot_geoms
-
 VIDEO_SUFFIXES = (".mp4", ".gif")
-TRACKING_CAMERA = (1.6, -20.0, 120.0)
-"""Camera of the video frames: distance to the trunk [m], elevation [deg], azimuth [deg] (the
-Gymnasium twin's ``rgb_array`` camera), looking at the trunk origin ``qpos[:3]``."""
 
 
 def frame_steps(duration: float, fps: float, control_dt: float) -> np.ndarray:
@@ -88,40 +83,6 @@ class VideoWriter:
             self._mp4 = None
 
     def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class RobotRenderer:
-    """Offscreen frames (H, W, 3) uint8 of a model, seen from :data:`TRACKING_CAMERA` following the
-    trunk, with the robot's geoms drawn even when it has no visible ones (:func:`show_robot_geoms`).
-
-    Needs offscreen GL (:func:`offscreen_gl_problem`). Use as a context manager or call ``close``.
-    """
-
-    def __init__(self, model, width: int, height: int):
-        import mujoco
-
-        self._renderer = mujoco.Renderer(model, height, width)
-        self.camera = mujoco.MjvCamera()
-        self.camera.distance, self.camera.elevation, self.camera.azimuth = TRACKING_CAMERA
-        self.option = mujoco.MjvOption()
-        self.shown_groups = show_robot_geoms(model, self.option)
-
-    def render(self, data) -> np.ndarray:
-        """The frame of ``data`` (a ``mujoco.MjData`` of the model), camera centred on ``qpos[:3]``."""
-        self.camera.lookat[:] = data.qpos[:3]
-        self._renderer.update_scene(data, camera=self.camera, scene_option=self.option)
-        return self._renderer.render()
-
-    def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
-
-    def __enter__(self) -> "RobotRenderer":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -127,7 +127,7 @@ def test_collision_only_robot_is_drawn_in_video_frames():
     _needs_gl()
     import mujoco
 
-    from playback.video import RobotRenderer
+    from model.robot_view import RobotRenderer
 
     m = mujoco.MjModel.from_xml_string(COLLISION_ONLY)
     d = mujoco.MjData(m)
