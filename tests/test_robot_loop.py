@@ -96,24 +96,32 @@ def test_gait_and_ik_match_stack(policy):
     """Foot targets + residual + IK against gait.controller over random phases, commands (some
     beyond the step cap) and residuals (some far outside the workspace: saturation)."""
     meta = policy.meta
-    m = rl.load_world(meta, EXPORT, "flat")
-    robot = rl.Robot(m)
+    robot = rl.Robot(rl.load_world(meta, EXPORT, "flat"))
     gait = rl.Gait(meta["config"]["gait"], robot)
-    ctl_jax = BezierController(config=configs_from_meta(meta).gait)
+    saturated = _compare_with_stack(robot, gait, BezierController(config=configs_from_meta(meta).gait), 60, 40,
+                                    (1.5, 0.6, 2.0), atol=1e-5, stepping=True)  # measured 3.3e-7 rad
+    assert saturated >= 20  # the saturation branches were exercised (measured: 74 of 240 legs)
+    assert gait.stepping_target(np.zeros(3)) == 0.0
+
+
+def _compare_with_stack(robot, gait, ctl_jax, n, n_small, cmd_max, atol, stepping=False) -> int:
+    """Servo targets of the loop vs gait.controller over ``n`` random phases, activities, commands in
+    +-``cmd_max`` and residuals (after ``n_small`` small ones, large: saturation); returns the number
+    of saturated legs the stack reported."""
     fn = jax.jit(lambda ph, act, cmd, res: ctl_jax.joint_targets(GaitState(phase=ph, activity=act), cmd, None, res))
     rng = np.random.default_rng(0)
     saturated = 0
-    for i in range(60):
+    for i in range(n):
         ph, act = rng.uniform(), rng.choice([0.0, 1.0, rng.uniform()])
-        cmd = rng.uniform([-1.5, -0.6, -2.0], [1.5, 0.6, 2.0])
-        res = rng.normal(0.0, 0.03 if i < 40 else 0.4, (4, 3))
+        cmd = rng.uniform(-np.asarray(cmd_max), cmd_max)
+        res = rng.normal(0.0, 0.03 if i < n_small else 0.4, (4, 3))
         ref = fn(jnp.float32(ph), jnp.float32(act), jnp.asarray(cmd, jnp.float32), jnp.asarray(res, jnp.float32))
         q = rl.joint_targets(gait.foot_targets(ph, act, cmd) + res, robot)
-        np.testing.assert_allclose(q, np.asarray(ref.joint_targets), atol=1e-5)  # measured 3.3e-7 rad
-        assert gait.stepping_target(cmd) == 1.0
+        np.testing.assert_allclose(q, np.asarray(ref.joint_targets), atol=atol)
+        if stepping:
+            assert gait.stepping_target(cmd) == 1.0
         saturated += int(np.sum(ref.saturated))
-    assert saturated >= 20  # the saturation branches were exercised (measured: 74 of 240 legs)
-    assert gait.stepping_target(np.zeros(3)) == 0.0
+    return saturated
 
 
 def test_imports_without_jax():
@@ -208,17 +216,7 @@ def test_gait_and_ik_match_stack_on_public_style_robots(tmp_path, robot_xml):
     geo = LegGeometry.from_robot_spec(load_robot_spec(os.path.join(ROOT, robot_xml)))
     cfg = load_gait_config().for_robot(geo)
     gait = rl.Gait(to_dict(cfg), robot)
-    ctl_jax = BezierController(config=cfg, geometry=geo)
-    fn = jax.jit(lambda ph, act, cmd, res: ctl_jax.joint_targets(GaitState(phase=ph, activity=act), cmd, None, res))
-    rng = np.random.default_rng(0)
-    saturated = 0
-    for i in range(40):
-        ph, act = rng.uniform(), rng.choice([0.0, 1.0, rng.uniform()])
-        cmd = rng.uniform([-1.0, -0.4, -1.5], [1.0, 0.4, 1.5])
-        res = rng.normal(0.0, 0.03 if i < 25 else 0.4, (4, 3))
-        ref = fn(jnp.float32(ph), jnp.float32(act), jnp.asarray(cmd, jnp.float32), jnp.asarray(res, jnp.float32))
-        q = rl.joint_targets(gait.foot_targets(ph, act, cmd) + res, robot)
-        np.testing.assert_allclose(q, np.asarray(ref.joint_targets), atol=2e-5)
-        saturated += int(np.sum(ref.saturated))
+    saturated = _compare_with_stack(robot, gait, BezierController(config=cfg, geometry=geo), 40, 25,
+                                    (1.0, 0.4, 1.5), atol=2e-5)
     assert saturated >= 10
     np.testing.assert_allclose(robot.home, load_robot_spec(os.path.join(ROOT, robot_xml)).home_joints, atol=1e-5)
