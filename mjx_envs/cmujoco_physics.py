@@ -62,6 +62,30 @@ def default_threads() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
+_SAME_PHYSICS = ("body_mass", "body_inertia", "body_ipos", "body_pos", "geom_size", "geom_pos", "geom_friction",
+                 "geom_contype", "geom_conaffinity", "jnt_range", "dof_damping", "dof_armature", "actuator_gainprm",
+                 "actuator_biasprm", "actuator_forcerange", "actuator_ctrlrange", "hfield_data", "key_qpos")
+
+
+def pool_source(ctx: logic.EnvContext) -> mujoco.MjModel:
+    """The model each randomised world copies: ``ctx.mj_model`` compiled without textures (55 kB
+    instead of 5.5 MB a world for the shipped worlds) when that gives the same physics, else
+    ``ctx.mj_model`` itself (e.g. a model a caller edited after loading)."""
+    from model.loading import load_mj_model
+
+    m = ctx.mj_model
+    if m.ntexdata == 0:
+        return m
+    try:
+        lean = load_mj_model(ctx.sim, textures=False)
+    except Exception:  # the world was not loaded from ctx.sim: keep the caller's model
+        return m
+    same = all(getattr(lean, f"n{k}") == getattr(m, f"n{k}") for k in ("q", "v", "u", "body", "geom", "sensordata"))
+    same = same and lean.opt.timestep == m.opt.timestep and lean.opt.iterations == m.opt.iterations
+    same = same and all(np.array_equal(getattr(lean, k), getattr(m, k)) for k in _SAME_PHYSICS)
+    return lean if same else m
+
+
 class BatchedPhysics:
     """Host-side physics of N worlds of one environment context (see module docstring).
 
@@ -87,6 +111,7 @@ class BatchedPhysics:
         self._dr_base = {k: np.array(getattr(m, k)) for k in logic.DR_FIELDS}
         self.dr_layout = Packer.of(logic.info_template(ctx)["dr"])  # layout of the packed draws
         self._pools: Dict[int, tuple] = {}  # batch size -> (models, draws applied (N, ndr))
+        self._pool_source = pool_source(ctx) if self.randomized else m  # what each world's copy copies
         # one call at a time: under pmap (several local JAX devices) each device's callback comes
         # from its own thread, and the rollout, its MjData and the model pools are shared
         self._lock = threading.Lock()
@@ -100,7 +125,7 @@ class BatchedPhysics:
             return [self.model] * (0 if dr is None else len(dr))
         n = len(dr)
         if n not in self._pools:
-            self._pools[n] = ([copy.copy(self.model) for _ in range(n)], np.full_like(dr, np.nan))
+            self._pools[n] = ([copy.copy(self._pool_source) for _ in range(n)], np.full_like(dr, np.nan))
         models, applied = self._pools[n]
         changed = np.flatnonzero(np.any(applied != dr, axis=1))
         for i in changed:

@@ -139,7 +139,10 @@ class ResidualWalkEnv(gym.Env):
         if self._bufs is None:
             raise RuntimeError("call reset() before step()")
         m, d = self.model, self.data
-        ctrl, kick, bufs, aux = self.logic.pre(np.asarray(action, np.float32)[None], self._bufs)
+        action = np.asarray(action, np.float32)
+        if action.shape != (self.ctx.action_size,):
+            raise ValueError(f"action must have shape ({self.ctx.action_size},) (env.action_space), got {action.shape}")
+        ctrl, kick, bufs, aux = self.logic.pre(action[None], self._bufs)
         d.ctrl[:] = ctrl[0]
         d.qvel[:2] += kick[0]  # the push, in float64
         # the solver's warm start as the batched back end carries it (cmujoco_physics.warm_start)

@@ -14,9 +14,13 @@ from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
 
 
-def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
+def load_mj_model(cfg: SimulationConfig, textures: bool = True) -> mujoco.MjModel:
     """C MuJoCo model of ``cfg.world`` with ``physics_dt``, terrain seed, solver, collision set and
     servo gains applied.
+
+    ``textures=False`` compiles it without textures (the same bodies, geoms, joints and actuators
+    in the same order, so the same physics): the skybox and floor textures are 99 % of a world's
+    5.5 MB, and the C-MuJoCo back end keeps one model copy per world under domain randomisation.
 
     Every world is compiled from a ``mujoco.MjSpec`` (:func:`world_spec`), so that the robot adapter
     (:mod:`model.robot_adapter`), the ``suite`` world's hfield (:func:`suite_spec`) and the
@@ -28,6 +32,8 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
         suite = None
         mjspec = world_spec(cfg.world_xml, cfg.robot_path)
     what = f"MJCF {cfg.world_xml}" + (f" with the robot {cfg.robot_path}" if cfg.robot_path else "")
+    if not textures:
+        _drop_textures(mjspec)
     if cfg.collision == "feet":
         feet_only(mjspec, _compile(mjspec, what))
     m = _compile(mjspec, what)
@@ -49,6 +55,14 @@ def load_mj_model(cfg: SimulationConfig) -> mujoco.MjModel:
     if cfg.kv is not None:
         m.actuator_biasprm[:, 2] = -cfg.kv
     return m
+
+
+def _drop_textures(mjspec: mujoco.MjSpec) -> None:
+    """Delete every texture of ``mjspec`` and the materials' references to them (rendering only)."""
+    for tex in list(mjspec.textures):
+        mjspec.delete(tex)
+    for mat in mjspec.materials:
+        mat.textures = [""] * len(mat.textures)
 
 
 def _compile(mjspec: mujoco.MjSpec, what: str) -> mujoco.MjModel:

@@ -20,6 +20,7 @@ import dataclasses
 import math
 import os
 import re
+import reprlib
 import types
 import typing
 from typing import Any, Callable, Mapping, Optional, Sequence, Type, TypeVar
@@ -28,7 +29,54 @@ import yaml
 
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
+MAX_YAML_BYTES = 4_000_000
+"""Largest YAML file :func:`read_yaml` reads (the training config is ~12 kB)."""
+MAX_YAML_NODES = 200_000
+"""Most nodes a YAML document may expand to, counting each alias (``*name``) as a copy of what it
+names: a few nested aliases can otherwise stand for billions of nodes ("billion laughs")."""
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 80, 80, 3, 8, 6
+
 T = TypeVar("T")
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a few lines' worth (error messages quote values the user wrote)."""
+    return _REPR.repr(value)
+
+
+def _expanded_nodes(node: yaml.Node, memo: dict) -> int:
+    """Nodes of ``node``'s tree with every alias expanded (memoised by node identity)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once
+    if isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_expanded_nodes(c, memo) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_expanded_nodes(k, memo) + _expanded_nodes(v, memo) for k, v in node.value)
+    else:
+        n = 1
+    memo[key] = min(n, 10 * MAX_YAML_NODES)
+    return memo[key]
+
+
+def safe_load_bounded(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)`` that refuses a document expanding to more than
+    :data:`MAX_YAML_NODES` nodes (ConfigError naming ``where``) before building it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        n = _expanded_nodes(node, {})
+        if n > MAX_YAML_NODES:
+            raise ConfigError(f"{where}: the YAML expands to more than {MAX_YAML_NODES:,d} values through its "
+                              f"aliases (*name); a config needs a few hundred: remove the nested aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class ConfigError(ValueError):
@@ -58,11 +106,11 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {short_repr(value)}")
         return from_dict(tp, value, where=where, prefix=f"{key}.")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"key '{key}' in {where} must be a list, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be a list, got {short_repr(value)}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(
@@ -74,7 +122,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         return tuple(out) if origin is tuple else out
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be a mapping, got {short_repr(value)}")
         if args:
             return {str(k): _coerce(v, args[1], f"{key}.{k}", where) for k, v in value.items()}
         return dict(value)
@@ -83,25 +131,25 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"key '{key}' in {where} must be true/false, got {value!r}")
+        raise ConfigError(f"key '{key}' in {where} must be true/false, got {short_repr(value)}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"key '{key}' in {where} must be an integer, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be an integer, got {short_repr(value)}")
         return value
     if tp is float:
         if isinstance(value, str) and _YAML11_FLOAT.match(value.strip()):
             value = float(value)  # YAML 1.1 reads "1e-4" (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"key '{key}' in {where} must be a number, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be a number, got {short_repr(value)}")
         value = float(value)
         if not math.isfinite(value):
-            raise ConfigError(f"key '{key}' in {where} must be finite, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be finite, got {short_repr(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"key '{key}' in {where} must be a string, got {value!r}")
+            raise ConfigError(f"key '{key}' in {where} must be a string, got {short_repr(value)}")
         return value
     raise ConfigError(f"key '{key}' in {where}: unsupported type {_type_name(tp)}")
 
@@ -154,11 +202,11 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
             for v in vals:
                 if (lo is not None and v < lo) or (hi is not None and v > hi):
                     raise ConfigError(
-                        f"key '{prefix}{f.name}' = {value!r} is out of range [{lo}, {hi}]"
+                        f"key '{prefix}{f.name}' = {short_repr(value)} is out of range [{lo}, {hi}]"
                     )
         if "choices" in f.metadata and value not in f.metadata["choices"]:
             raise ConfigError(
-                f"key '{prefix}{f.name}' = {value!r} must be one of {list(f.metadata['choices'])}"
+                f"key '{prefix}{f.name}' = {short_repr(value)} must be one of {list(f.metadata['choices'])}"
             )
 
 
@@ -167,11 +215,18 @@ def read_yaml(path: str | os.PathLike) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
-    with open(path, "r", encoding="utf-8") as fh:
-        try:
-            data = yaml.safe_load(fh)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    size = os.path.getsize(path)
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path} is {size:,d} bytes: a config file is at most {MAX_YAML_BYTES:,d} (is it a config?)")
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        data = safe_load_bounded(text, path)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {short_repr(str(e)) if len(str(e)) > 600 else e}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -197,8 +252,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"malformed override {text!r}: empty key")
+    if len(text) > 10_000:
+        raise ConfigError(f"override {short_repr(text)} is {len(text):,d} characters long: a value is at most 10,000")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load_bounded(raw, f"override {key}") if raw.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"malformed override {text!r}: value is not valid YAML") from None
     return key.split("."), value

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import List, Optional
 
 
@@ -40,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
     p.add_argument("--list-presets", action="store_true", help="print the presets of the config file and exit")
+    p.add_argument("--no-memory-check", action="store_true",
+                   help="train even when the memory estimate (train/resources.py) exceeds what is available")
     mh = p.add_argument_group("several hosts (jax.distributed.initialize; docs/training.md, 'Many GPUs')")
     mh.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                     help="address of process 0, the same on every host")
@@ -112,14 +113,21 @@ def main(argv: Optional[List[str]] = None, console=print):
         run_dir = resolve_run_dir(args.resume)
         if not os.path.isdir(run_dir):
             raise CheckpointError(f"run directory to resume not found: {args.resume} ({run_dir})")
-        cfg_path = os.path.join(run_dir, CONFIG_FILE)
-        if not os.path.isfile(cfg_path):
-            raise CheckpointError(f"{cfg_path} not found: {run_dir} is not a training run directory")
-        cfg = load_resolved_config(cfg_path, args.overrides)
-        check_resume_compatible(load_resolved_config(cfg_path), cfg)
         from train.checkpoints import latest_checkpoint
 
-        latest_checkpoint(run_dir)  # fail fast, before any compilation
+        step, ckpt = latest_checkpoint(run_dir)  # fail fast, before any compilation
+        cfg_path = os.path.join(run_dir, CONFIG_FILE)
+        if not os.path.isfile(cfg_path):
+            from train.checkpoints import checkpoint_config_path
+
+            cfg_path = checkpoint_config_path(run_dir, ckpt)
+            if not os.path.isfile(cfg_path):
+                raise CheckpointError(f"{os.path.join(run_dir, CONFIG_FILE)} is missing and checkpoint {ckpt} has no "
+                                      f"config.yaml either: the run's config is lost; start a new run")
+            console(f"{os.path.join(run_dir, CONFIG_FILE)} is missing: resuming with the config of checkpoint "
+                    f"step {step:,d} ({cfg_path})")
+        cfg = load_resolved_config(cfg_path, args.overrides)
+        check_resume_compatible(load_resolved_config(cfg_path), cfg)
     else:
         preset = args.preset
         auto = preset is None
@@ -132,16 +140,28 @@ def main(argv: Optional[List[str]] = None, console=print):
             console(f"no --preset given: using '{preset}'")
         run_dir = None
 
+    from train.output_paths import ensure_writable_dir
+    from train.resources import check_memory
     from train.run_dir import make_run_dir, setup_jax_cache
 
-    setup_jax_cache(cfg.run.jax_cache_dir, cfg.run.jax_cache_min_compile_s)
     if run_dir is None:
         out = args.output_dir or cfg.run.output_dir
+        ensure_writable_dir(out, "--output-dir" if args.output_dir else "run.output_dir")
+    else:
+        ensure_writable_dir(run_dir, "--resume")
+    check_memory(cfg, console=console, skip=args.no_memory_check)  # before anything is allocated
+    setup_jax_cache(cfg.run.jax_cache_dir, cfg.run.jax_cache_min_compile_s)
+    if run_dir is None:
         run_dir = make_run_dir(out, args.name if args.name is not None else cfg.run.name)
 
     from train.brax_ppo import train_policy
 
-    result = train_policy(cfg, run_dir, resume=bool(args.resume), console=console)
+    try:
+        result = train_policy(cfg, run_dir, resume=bool(args.resume), console=console)
+    except KeyboardInterrupt:
+        from train.cli_errors import Interrupted
+
+        raise Interrupted(run_dir, fresh=not args.resume) from None
     fe, zr = result.final_eval, result.zero_residual_eval or {}
     console("")
     console(f"run dir:  {os.path.abspath(result.run_dir)}")
@@ -165,4 +185,6 @@ def cli(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    from train.cli_errors import exit_process
+
+    exit_process(cli())

@@ -18,10 +18,13 @@ All paths are made absolute here (orbax refuses relative ones), whatever the cal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import sys
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from train.run_dir import CHECKPOINT_SUBDIR, CONFIG_FILE
@@ -129,6 +132,35 @@ def read_state(path: str) -> Dict[str, Any]:
     return state
 
 
+@contextlib.contextmanager
+def _quiet_failure():
+    """Hold what is written to file descriptor 2 while orbax reads a checkpoint: when the read
+    fails, tensorstore's reader threads print one "Event loop is closed" traceback per array
+    after orbax has closed its event loop; the CheckpointError already says what went wrong, so
+    that text is dropped. After a successful read it is written out as usual."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if not ok:
+                time.sleep(0.2)  # the reader threads finish printing into the held file
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if ok:
+                held.seek(0)
+                text = held.read()
+                if text:
+                    os.write(2, text)
+
+
 def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
     """Read checkpoint directory ``path``: ``((normalizer, policy, value), state)``.
 
@@ -145,7 +177,8 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
         raise CheckpointError(f"checkpoint directory not found: {path}")
     state = read_state(path)
     try:
-        params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
+        with _quiet_failure():
+            params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
         raise CheckpointError(f"checkpoint parameters in {path} are missing or corrupt: "
                               f"{type(e).__name__}: {str(e)[:300]}") from None
@@ -155,10 +188,54 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
     return params, state
 
 
-def load_latest(run_dir: str) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any]]:
-    """``(step, path, params, state)`` of the newest complete checkpoint of ``run_dir``."""
-    step, path = latest_checkpoint(run_dir)
-    params, state = load_checkpoint(path)
+def load_newest_readable(run_dir: str, subdir: str = CHECKPOINT_SUBDIR, log: Optional[Any] = None
+                         ) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any], List[Tuple[int, str, str]]]:
+    """``(step, path, params, state, skipped)``: the newest checkpoint of ``run_dir`` that loads.
+
+    A checkpoint whose parameters or state do not load (a crash during its write, a damaged
+    disk) is skipped for the one before it; ``skipped`` lists ``(step, path, reason)`` and
+    ``log`` (a line printer) is told of each.
+
+    Raises:
+      CheckpointError: no checkpoint, or none readable (each one's reason in the message).
+    """
+    found = list_checkpoints(run_dir, subdir)
+    if not found:
+        latest_checkpoint(run_dir)  # raises with the message for a run without checkpoints
+        raise CheckpointError(f"no checkpoint in {checkpoint_root(run_dir, subdir)}")
+    skipped: List[Tuple[int, str, str]] = []
+    for step, path in reversed(found):
+        try:
+            params, state = load_checkpoint(path)
+        except CheckpointError as e:
+            skipped.append((step, path, str(e)))
+            continue
+        if skipped and log is not None:
+            log(f"checkpoint step{'s' if len(skipped) > 1 else ''} {', '.join(f'{s:,d}' for s, _, _ in skipped)} "
+                f"unreadable ({skipped[0][2]}); using step {step:,d}, the newest readable one")
+        return step, path, params, state, skipped
+    raise CheckpointError(f"no readable checkpoint in {checkpoint_root(run_dir, subdir)}: "
+                          + "; ".join(f"step {s}: {why}" for s, _, why in skipped))
+
+
+def set_aside(path: str) -> str:
+    """Rename an unreadable checkpoint directory to ``<step>.unreadable`` (no longer listed, not deleted)."""
+    target, n = f"{path}.unreadable", 1
+    while os.path.exists(target):
+        n += 1
+        target = f"{path}.unreadable-{n}"
+    os.replace(path, target)
+    return target
+
+
+def load_latest(run_dir: str, log: Optional[Any] = None) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any]]:
+    """``(step, path, params, state)`` of the newest readable checkpoint of ``run_dir``
+    (:func:`load_newest_readable`; unreadable newer ones are set aside, see :func:`set_aside`)."""
+    step, path, params, state, skipped = load_newest_readable(run_dir, log=log)
+    for _, bad, _ in skipped:
+        moved = set_aside(bad)
+        if log is not None:
+            log(f"set aside {bad} as {moved}")
     return step, path, params, state
 
 

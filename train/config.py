@@ -27,7 +27,7 @@ from ik.leg_geometry import LegGeometry
 from mjx_envs.env_config import EnvConfig
 from model.robot_spec import load_robot_spec
 from model.simulation_config import REPO_ROOT, SimulationConfig
-from model.yaml_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
+from model.yaml_config import ConfigError, apply_overrides, from_dict, read_yaml, short_repr, to_dict
 
 DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
 
@@ -272,6 +272,34 @@ def _deep_merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def _leaf_keys(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"ppo.num_envs": 4096, ...}``: the dotted keys of a nested mapping's leaves."""
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_leaf_keys(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_preset_clash(path: str, names: List[str], bodies: List[Dict[str, Any]]) -> None:
+    """Refuse presets combined with commas that set the same key to different values: the last
+    one would silently win (``ci_tiny,gpu`` would train 4,096 envs)."""
+    seen: Dict[str, Tuple[str, Any]] = {}
+    clashes = []
+    for name, body in zip(names, bodies):
+        for key, value in _leaf_keys(body).items():
+            if key in seen and seen[key][1] != value:
+                clashes.append(f"{key} ({seen[key][0]}: {short_repr(seen[key][1])}, {name}: {short_repr(value)})")
+            seen[key] = (name, value)
+    if clashes:
+        shown = "; ".join(clashes[:6]) + (f"; and {len(clashes) - 6} more" if len(clashes) > 6 else "")
+        raise ConfigError(f"presets {', '.join(repr(n) for n in names)} of {path} set the same keys to different "
+                          f"values: {shown}. Combine presets that set different keys (e.g. cpu_small,direct), or "
+                          f"take one preset and set the keys you want from the other with key=value overrides")
+
+
 def list_presets(path: Optional[str] = None) -> List[str]:
     """Names of the presets defined in a training YAML."""
     data = read_yaml(path or DEFAULT_TRAIN_YAML)
@@ -311,7 +339,7 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
         if sec is None:
             sec = {}
         if not isinstance(sec, dict):
-            raise ConfigError(f"key '{name}' in {where} must be a mapping (a section), got {sec!r}")
+            raise ConfigError(f"key '{name}' in {where} must be a mapping (a section), got {short_repr(sec)}")
         sections[name] = from_dict(cls, sec, where=f"{path} [{name}]{suffix}")
     run, sim = sections["run"], sections["simulation"]
     if run.eval_world != "flat" and run.eval_terrain_seed == sim.terrain_seed:
@@ -348,6 +376,7 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
     notes = []
     if preset is not None:
         names = [n.strip() for n in str(preset).split(",")]
+        bodies = []
         for name in names:
             if name not in presets:
                 valid = ", ".join(sorted(presets)) or "(none defined)"
@@ -360,6 +389,9 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
             if bad:
                 raise ConfigError(f"unknown section '{bad[0]}' in preset '{name}' of {path} "
                                   f"(valid: {', '.join(SECTIONS)})")
+            bodies.append(body)
+        _check_preset_clash(path, names, bodies)
+        for body in bodies:
             data = _deep_merge(data, body)
         notes.append(f"preset {preset}")
     if task is not None:

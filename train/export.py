@@ -470,19 +470,27 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
     from train.run_dir import CONFIG_FILE, resolve_run_dir
 
     run_dir = resolve_run_dir(run_dir)
-    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        raise CheckpointError(f"{os.path.join(run_dir, CONFIG_FILE)} not found: {run_dir} is not a training run "
-                              f"directory")
+    if not os.path.isdir(run_dir):
+        raise CheckpointError(f"run directory not found: {run_dir}")
     found = dict(list_checkpoints(run_dir, subdir))
     if not found:
-        raise CheckpointError(f"no checkpoint in {os.path.join(run_dir, subdir)}")
+        what = "" if os.path.isfile(os.path.join(run_dir, CONFIG_FILE)) else f" (and no {CONFIG_FILE}: is it a run?)"
+        raise CheckpointError(f"no checkpoint in {os.path.join(run_dir, subdir)}{what}")
     if step is None:
         step = max(found)
     if step not in found:
         raise CheckpointError(f"no checkpoint for step {step} in {os.path.join(run_dir, subdir)} "
                               f"(have {sorted(found)})")
-    params, state = load_checkpoint(found[step])
+    try:
+        params, state = load_checkpoint(found[step])
+    except CheckpointError as e:
+        others = sorted((s for s in found if s != step), reverse=True)
+        raise CheckpointError(f"{e}; export another checkpoint with --step N (other steps: "
+                              f"{', '.join(map(str, others)) or 'none'})") from None
     cfg_path = checkpoint_config_path(run_dir, found[step])  # the config that produced this step
+    if not os.path.isfile(cfg_path):
+        raise CheckpointError(f"neither checkpoint {found[step]} nor {run_dir} has a {CONFIG_FILE}: the config that "
+                              f"produced these parameters is lost")
     cfg = load_resolved_config(cfg_path)
     import jax
 
@@ -528,18 +536,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from train.onnx_export import main_onnx_only
 
         return main_onnx_only(args.run_dir, args.onnx_random, args.onnx_recorded)
+    from train.output_paths import ensure_writable_dir
     from train.run_dir import resolve_run_dir
 
     args.run_dir = resolve_run_dir(args.run_dir)
     try:
-        from train.checkpoints import list_checkpoints
+        from train.checkpoints import load_newest_readable
 
+        if not os.path.isdir(args.run_dir):
+            raise CheckpointError(f"run directory not found: {args.run_dir}")
+        if args.out is not None:
+            ensure_writable_dir(args.out, "--out")  # before any checkpoint is read
         sub = "best" if args.best else "checkpoints"
         step = args.step
-        if step is None:
-            found = list_checkpoints(args.run_dir, sub)
-            step = found[-1][0] if found else None
+        if step is None:  # the newest checkpoint that loads, saying which were skipped
+            step = load_newest_readable(args.run_dir, sub, log=print)[0]
         out = args.out or os.path.join(args.run_dir, f"export_{'best_' if args.best else ''}{step}")
+        ensure_writable_dir(out, "--out")
         export_checkpoint(args.run_dir, out, step, subdir=sub)
         print(f"exported step {step} of {args.run_dir} to {os.path.abspath(out)}")
         if args.onnx:
@@ -561,6 +574,6 @@ def _module_export_error() -> type:
 
 
 if __name__ == "__main__":
-    import sys
+    from train.cli_errors import exit_process
 
-    sys.exit(main())
+    exit_process(main())

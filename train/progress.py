@@ -39,6 +39,9 @@ import numpy as np
 
 TB_SUBDIR = "tensorboard"
 PROGRESS_FILE = "progress.jsonl"
+SUPERSEDED_FILE = "progress_superseded.jsonl"
+"""Records a resume took out of ``progress.jsonl``: those past the checkpoint it resumed from,
+written by the process that was stopped (kept here, marked with ``superseded_at``)."""
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -133,11 +136,23 @@ class ProgressLogger:
       tensorboard: write TensorBoard event files.
       start_step: the env step this process starts at (a resumed run's checkpoint step).
       tick_interval_s: seconds between progress lines (0: after every training step; None: never).
+      resumed: a resumed run: records past ``start_step`` (written after the checkpoint it resumes
+        from) move to ``progress_superseded.jsonl`` (:func:`repair_progress`).
+
+    Each record is one ``write`` of a whole line, flushed, so a crash leaves at most one partial
+    last line; opening the log drops it (:func:`repair_progress`).
     """
 
     def __init__(self, run_dir: str, total_steps: int, console: Callable[[str], None] = print,
-                 tensorboard: bool = True, start_step: int = 0, tick_interval_s: Optional[float] = 20.0):
+                 tensorboard: bool = True, start_step: int = 0, tick_interval_s: Optional[float] = 20.0,
+                 resumed: bool = False):
         os.makedirs(run_dir, exist_ok=True)
+        partial, superseded = repair_progress(run_dir, after_step=start_step if resumed else None)
+        if partial or superseded:
+            console(f"{PROGRESS_FILE}: " + ", ".join(
+                ([f"dropped a partial last line ({partial} bytes)"] if partial else [])
+                + ([f"moved {superseded} record(s) past step {start_step:,d} (after the checkpoint resumed from) "
+                    f"to {SUPERSEDED_FILE}"] if superseded else [])))
         self.run_dir = run_dir
         self.total_steps = int(total_steps)
         self.console = console
@@ -296,18 +311,73 @@ def device_record(run_dir: str) -> Dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def read_progress(run_dir: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
-    """Rows of ``RUN_DIR/progress.jsonl`` (optionally of one ``kind``), in order."""
-    path = os.path.join(run_dir, PROGRESS_FILE)
+def _parse_lines(text: str) -> List[Dict[str, Any]]:
+    """The records of a progress log's text; a line that is not a JSON object (a partial line a
+    crash left) is skipped."""
     rows = []
-    with open(path, "r", encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if line:
-                row = json.loads(line)
-                if kind is None or row.get("kind") == kind:
-                    rows.append(row)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
+
+
+def read_progress(run_dir: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Rows of ``RUN_DIR/progress.jsonl`` (optionally of one ``kind``), in order; a partial line
+    (a crash during a write) is skipped."""
+    path = os.path.join(run_dir, PROGRESS_FILE)
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        rows = _parse_lines(fh.read())
+    return [r for r in rows if kind is None or r.get("kind") == kind]
+
+
+def repair_progress(run_dir: str, after_step: Optional[int] = None) -> Tuple[int, int]:
+    """Make ``RUN_DIR/progress.jsonl`` safe to append to; returns ``(partial bytes dropped,
+    records superseded)``.
+
+    A last line without its newline (a crash during a write) is cut off. With ``after_step``
+    (a resume from the checkpoint at that env step) the records with a larger ``step`` were
+    written by the stopped process after that checkpoint; they move to ``progress_superseded.jsonl``
+    (each marked ``superseded_at``), so the log and its plots hold one record per step.
+    Both rewrites go through a temporary file and ``os.replace``.
+    """
+    path = os.path.join(run_dir, PROGRESS_FILE)
+    if not os.path.isfile(path):
+        return 0, 0
+    with open(path, "rb") as fh:
+        data = fh.read()
+    cut = 0
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        cut, data = len(data) - keep, data[:keep]
+    moved: List[bytes] = []
+    if after_step is not None:
+        kept = []
+        for line in data.splitlines(keepends=True):
+            try:
+                row = json.loads(line)
+                late = isinstance(row, dict) and int(row.get("step", 0)) > after_step
+            except (ValueError, TypeError):
+                late = False
+            (moved if late else kept).append(line)
+        data = b"".join(kept)
+    if not cut and not moved:
+        return 0, 0
+    if moved:
+        with open(os.path.join(run_dir, SUPERSEDED_FILE), "a", encoding="utf-8") as fh:
+            for line in moved:
+                fh.write(json.dumps({**json.loads(line), "superseded_at": int(after_step)}) + "\n")
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return cut, len(moved)
 
 
 def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:

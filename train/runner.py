@@ -195,7 +195,8 @@ class TrainingRun:
         self.final_target = self.start_step + self.remaining_epochs * self.epoch_steps
         self.num_evals_total = pcfg.num_epochs + 1
 
-        self.logger = ProgressLogger(run_dir, self.final_target, console=console, start_step=self.start_step)
+        self.logger = ProgressLogger(run_dir, self.final_target, console=console, start_step=self.start_step,
+                                     resumed=resume)
         self.evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
         self.zero_eval: Optional[Dict[str, Any]] = prior_state.get("zero_residual_eval")
         es = rcfg.early_stopping
@@ -239,7 +240,7 @@ class TrainingRun:
             os.makedirs(run_dir, exist_ok=True)
             record_config(run_dir, cfg, 0, header=f"{header}.\nResume with: python -m train --resume {run_dir}")
             return {}
-        self.start_step, self.resumed_from, self.params, prior_state = load_latest(run_dir)
+        self.start_step, self.resumed_from, self.params, prior_state = load_latest(run_dir, log=self.console)
         self.restore_opt = read_optimizer_state(self.resumed_from)
         record_config(run_dir, cfg, self.start_step,
                       header=f"{header}, resumed at env step {self.start_step}.\n"

@@ -36,7 +36,6 @@ import glob
 import math
 import os
 import re
-import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -390,6 +389,7 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
     from train.config import check_resume_compatible, load_resolved_config, load_train_config
+    from train.output_paths import ensure_writable_dir
     from train.run_dir import make_run_dir, resolve_run_dir
 
     args = build_parser().parse_args(argv)
@@ -404,12 +404,17 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
         latest_sb3_checkpoint(run_dir)
     else:
         cfg = load_train_config(args.config, preset=args.preset, overrides=args.overrides)
-        run_dir = make_run_dir(
-            args.output_dir or cfg.sb3.output_dir, args.name if args.name is not None else cfg.run.name
-        )
+        out_dir = args.output_dir or cfg.sb3.output_dir
+        ensure_writable_dir(out_dir, "--output-dir" if args.output_dir else "sb3.output_dir")
+        run_dir = make_run_dir(out_dir, args.name if args.name is not None else cfg.run.name)
     if cfg.sb3.device != "cpu" and not cfg.sb3.device.startswith("cuda"):
         raise ConfigError(f"key 'sb3.device' = {cfg.sb3.device!r}: use 'cpu' or 'cuda[:N]'")
-    out = train_sb3(cfg, run_dir, resume=bool(args.resume), console=console)
+    try:
+        out = train_sb3(cfg, run_dir, resume=bool(args.resume), console=console)
+    except KeyboardInterrupt:
+        from train.cli_errors import Interrupted
+
+        raise Interrupted(run_dir, fresh=not args.resume, command="python -m train.sb3") from None
     console(f"run dir: {os.path.abspath(out['run_dir'])}")
     console(f"export:  {os.path.abspath(out['export_dir'])}")
     console(f"TensorBoard: tensorboard --logdir {os.path.abspath(out['run_dir'])}/tensorboard")
@@ -424,4 +429,6 @@ def cli(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    from train.cli_errors import exit_process
+
+    exit_process(cli())
