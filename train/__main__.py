@@ -144,12 +144,12 @@ def main(argv: Optional[List[str]] = None, console=print):
     from train.resources import check_memory
     from train.run_dir import make_run_dir, setup_jax_cache
 
+    check_memory(cfg, console=console, skip=args.no_memory_check)  # before anything is allocated or created
     if run_dir is None:
         out = args.output_dir or cfg.run.output_dir
         ensure_writable_dir(out, "--output-dir" if args.output_dir else "run.output_dir")
     else:
         ensure_writable_dir(run_dir, "--resume")
-    check_memory(cfg, console=console, skip=args.no_memory_check)  # before anything is allocated
     setup_jax_cache(cfg.run.jax_cache_dir, cfg.run.jax_cache_min_compile_s)
     if run_dir is None:
         run_dir = make_run_dir(out, args.name if args.name is not None else cfg.run.name)

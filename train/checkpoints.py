@@ -140,10 +140,15 @@ def _quiet_failure():
     that text is dropped. After a successful read it is written out as usual."""
     import tempfile
 
+    def drop_closed_loop(args):  # the same traceback, when it reaches sys.unraisablehook instead
+        if not (isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(args.exc_value)):
+            hook(args)
+
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved, hook = os.dup(2), sys.unraisablehook
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
+        sys.unraisablehook = drop_closed_loop
         ok = False
         try:
             yield
@@ -151,6 +156,7 @@ def _quiet_failure():
         finally:
             if not ok:
                 time.sleep(0.2)  # the reader threads finish printing into the held file
+            sys.unraisablehook = hook
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)

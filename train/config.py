@@ -407,7 +407,8 @@ def _apply_and_build(data: Dict[str, Any], path: str, notes: List[str], preset: 
     overrides = list(overrides)
     data = apply_overrides(data, overrides, check_key=_check_override_key)
     if overrides:
-        notes.append(f"overrides {' '.join(overrides)}")
+        notes.append("overrides " + " ".join(o if len(o) <= 100 else f"{o[:80]}...({len(o):,d} characters)"
+                                             for o in overrides))
     suffix = f" ({'; '.join(notes)})" if notes else ""
     return _build(data, path, suffix, preset)
 

@@ -5,7 +5,7 @@ directory, the environments or any JAX array exist. The estimate adds named part
 config and the compiled MuJoCo model (no environment is built):
 
 * ``process``: the Python process with JAX, MuJoCo and brax imported and the training step
-  compiled (measured: 1.5 GB peak for ``ci_tiny`` on a 2-core CPU);
+  compiled (:data:`PROCESS_BYTES`, measured);
 * ``world copies``: the C-MuJoCo back end with domain randomisation keeps one model per world
   (``ppo.num_envs`` training + ``ppo.num_eval_envs`` evaluation worlds), each the size of the
   model compiled without textures (:func:`mjx_envs.cmujoco_physics.pool_source`);
@@ -34,12 +34,14 @@ from typing import Dict, List, Optional
 from model.yaml_config import ConfigError
 
 GB = 1e9
-PROCESS_BYTES = 1.6e9
-"""Peak resident memory of a ``ci_tiny`` training process (measured 1.50-1.58 GB, 2-core CPU)."""
+PROCESS_BYTES = {"cmujoco": 1.6e9, "mjx": 2.4e9}
+"""Peak resident memory of a small training process by back end (measured on a 2-core CPU, ci_tiny:
+1.50-1.58 GB on C MuJoCo; 2.41 GB with 256 MJX envs, whose step compiles into a larger program)."""
 STATE_COPIES = 4
 """Environment states alive per world in a training step (state, brax's first state, scan in/out)."""
-MJX_STATE_FACTOR = 6
-"""MJX step temporaries (collision, constraint rows, solver) as a multiple of ``mjx.Data``."""
+MJX_STATE_FACTOR = 3
+"""An MJX state with its step temporaries (collision, constraint rows, solver) as a multiple of
+``mjx.Data`` (fitted: 256 -> 2,048 MJX envs on a CPU added 0.38 GB, 212 kB an env)."""
 ROLLOUT_COPIES = 3
 """Copies of the training batch (collected, reshaped, shuffled into minibatches)."""
 STATE_EXTRA_BYTES = 2048
@@ -207,7 +209,7 @@ def estimate_memory(cfg, backend: Optional[str] = None, platform: Optional[str] 
 
     params = mlp(p.policy_hidden_layer_sizes, obs, 2 * act) + mlp(p.value_hidden_layer_sizes, obs, 1)
     networks = 4 * 4 * params * 2  # params, grads, Adam mu and nu; twice for the update's temporaries
-    host: Dict[str, float] = {"process": PROCESS_BYTES}
+    host: Dict[str, float] = {"process": PROCESS_BYTES[backend]}
     per_host, per_device = 0.0, STATE_COPIES * state
     if backend == "cmujoco" and cfg.env.domain_randomization.any_enabled:
         eval_sim = cfg.simulation.replace(world=cfg.run.eval_world)
@@ -238,18 +240,22 @@ def _advice(est: MemoryEstimate, cfg, where: str) -> List[str]:
     split = 1 if where == "host" else est.num_devices
     per_env = (est.per_env_host if where == "host" else est.per_env_device) / split
     out = []
-    if per_env > 0 and avail is not None and (avail - (total - per_env * p.num_envs)) // per_env >= 1:
+    if per_env > 0 and avail is not None:
         fit = int((avail - (total - per_env * p.num_envs)) // per_env)
-        out.append(f"ppo.num_envs={p.num_envs} (about {max(fit, 0):,d} fit; keep batch_size * num_minibatches "
-                   f"a multiple of it)")
+        out.append(f"ppo.num_envs={p.num_envs} " + (f"(about {fit:,d} fit; keep batch_size * num_minibatches a "
+                                                    f"multiple of it)" if fit >= 1 else
+                                                    "(even one environment does not fit beside the rest)"))
     if parts.get("world copies", 0) > 0.2 * total:
         out.append("env.domain_randomization.*.enabled=false (one model copy per world on the C-MuJoCo back end), "
                    "or simulation.backend=mjx on a GPU")
-    if parts.get("rollout", 0) > 0.2 * total:
+    if parts.get("rollout", 0) > 0.1 * total:
         out.append(f"ppo.batch_size={p.batch_size} / ppo.num_minibatches={p.num_minibatches} / "
                    f"ppo.unroll_length={p.unroll_length} (the training batch)")
     if p.num_eval_envs > p.num_envs:
         out.append(f"ppo.num_eval_envs={p.num_eval_envs}")
+    if not out:
+        biggest = max(parts, key=parts.get)
+        out.append(f"the largest part, {biggest} ({parts[biggest] / GB:.2f} GB), or run on a machine with more memory")
     return out
 
 
