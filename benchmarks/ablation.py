@@ -36,6 +36,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
 from benchmarks.learning_signal import summarize_run
 from benchmarks.time_to_walk import judge_run, load_walk_bar
@@ -265,6 +266,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.rewrite:
         rewrite(args.rewrite)
         return {}
+    cli.check_output_dirs(args, "--out", "--output-dir")
     bars = {name: load_walk_bar(path) for name, path in BARS.items()}
     if args.quick:
         import dataclasses
@@ -317,4 +319,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

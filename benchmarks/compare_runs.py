@@ -18,6 +18,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarks import cli
 from train.progress import PROGRESS_FILE
 
 COLUMNS = (("reward", "return"), ("fall_rate", "fall rate"), ("vel_tracking_error_per_step", "vel err (m/s)"),
@@ -117,6 +118,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         report = compare(args.runs, args.labels)
+        cli.check_output_dirs(args, "--out")
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -132,4 +134,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

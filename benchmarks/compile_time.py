@@ -28,6 +28,7 @@ import tempfile
 import time
 from typing import Any, Dict, List
 
+from benchmarks import cli
 from benchmarks.train_process import REPO
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -117,6 +118,7 @@ def main(argv=None) -> Dict[str, Any]:
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     if args.quick:
         args.preset, args.thresholds = "ci_tiny", [0.0]
     result = measure(args.preset, args.thresholds, list(args.overrides))
@@ -125,4 +127,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

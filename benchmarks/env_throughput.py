@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from benchmarks import cli
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -357,6 +359,7 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
     p.add_argument("--out", default=RESULTS_DIR, help="results directory (default benchmarks/results)")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     import jax
 
     gpu = jax.devices()[0].platform != "cpu"
@@ -404,4 +407,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

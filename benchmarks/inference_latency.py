@@ -18,11 +18,13 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
+from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, device_name
 
 DEFAULT_POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies",
@@ -54,6 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--out", default=RESULTS_DIR)
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
 
     import onnxruntime as ort
 
@@ -115,4 +118,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

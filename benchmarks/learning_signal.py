@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
 
 
@@ -119,6 +120,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     )
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out", *(() if args.from_run else ("--output-dir",)))
     raw = list(argv if argv is not None else sys.argv[1:])
     if "--note" in raw:  # recorded separately
         i = raw.index("--note")
@@ -149,4 +151,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -21,6 +21,7 @@ import sys
 import time
 from typing import List
 
+from benchmarks import cli
 from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -168,6 +169,7 @@ def main(argv=None) -> dict:
     )
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     from train.ppo_setup import device_label
 
     if args.from_json:
@@ -214,4 +216,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -34,6 +34,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from benchmarks import cli
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEFAULT_SETTINGS = ["4/8/all", "2/4/all", "1/5/all", "4/8/feet", "1/5/feet"]
 TOLERANCES = {"drift_flat_m": 0.02, "drift_rough_m": 0.10, "reward_rel": 0.02, "walk_rel": 0.05}
@@ -224,6 +226,7 @@ def main(argv=None) -> Dict[str, Any]:
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("--from-json", default=None, help="re-judge and rewrite the tables of a results JSON")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     if args.from_json:
         with open(args.from_json) as fh:
             result = json.load(fh)
@@ -242,4 +245,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

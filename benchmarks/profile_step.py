@@ -34,6 +34,8 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
+from benchmarks import cli
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PARTS = ("gait + IK", "physics", "obs + reward + done", "full step", "policy", "PPO update")
 
@@ -223,6 +225,7 @@ def main(argv=None) -> Dict[str, Any]:
     p.add_argument("--quick", action="store_true", help="C MuJoCo, flat, batch 16, 5 repeats, ci_tiny learner")
     p.add_argument("--out", default=RESULTS_DIR)
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     if args.quick:
         args.backends, args.worlds, args.batch, args.repeats = ["cmujoco"], ["flat"], 16, 5
         args.learner_preset = "ci_tiny"
@@ -232,4 +235,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from benchmarks import cli
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -223,6 +225,7 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     p.add_argument("--out", default=RESULTS_DIR)
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     import jax
     import mujoco
 
@@ -279,4 +282,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

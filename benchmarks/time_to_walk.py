@@ -29,6 +29,7 @@ import time
 from dataclasses import field
 from typing import Any, Dict, List, Optional, Tuple
 
+from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, load_dataclass
@@ -223,6 +224,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     )
     p.add_argument("overrides", nargs="*")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out", *(() if args.from_run else ("--output-dir",)))
     bar = load_walk_bar(args.bar)
     if args.quick:  # one episode per tile on the suite
         bar = dataclasses.replace(bar, episodes=len(bar.types) * len(bar.levels) if bar.world == "suite" else 2,
@@ -262,4 +264,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 
+from benchmarks import cli
 from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -103,6 +104,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("overrides", nargs="*", help="extra key=value overrides for both runs")
     args = p.parse_args(argv)
+    cli.check_output_dirs(args, "--out")
     from train.ppo_setup import device_label
 
     runs = []
@@ -126,4 +128,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -412,8 +412,6 @@ def run_task(env, controller, task: ModeTask, spec: Any, seed: int) -> Dict[str,
     return {"controller": task.controller, "episode": task.index, "terrain_level": task.level, **out}
 
 
-
-
 def mode_configs(configs: EnvConfigs, world: str = "flat") -> EnvConfigs:
     """``configs`` on ``world`` with the env's own random pushes off (``env.pushes.enabled = False``);
     domain randomisation and sensor noise stay as configured (evaluate what the policy will meet)."""
@@ -422,8 +420,6 @@ def mode_configs(configs: EnvConfigs, world: str = "flat") -> EnvConfigs:
     if p.enabled:
         configs = configs._replace(env=configs.env.replace(pushes=dataclasses.replace(p, enabled=False)))
     return configs
-
-
 
 
 @dataclasses.dataclass
@@ -460,8 +456,9 @@ def _split(tasks: List[ModeTask], parts: int) -> List[List[ModeTask]]:
 
 
 def _run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, processes: int,
-               progress: Optional[Callable[[str], None]]) -> List[Dict[str, Any]]:
-    """Run ``tasks`` in this process (``processes <= 1``) or in ``processes`` spawned workers."""
+               progress: Optional[Callable[[str], None]], on_episodes=None) -> List[Dict[str, Any]]:
+    """Run ``tasks`` in this process (``processes <= 1``) or in ``processes`` spawned workers;
+    ``on_episodes(rows)`` (optional) gets each finished part's episode rows at once."""
     import jax
 
     job_args = {**job_args, "jax_cache_dir": jax.config.jax_compilation_cache_dir}
@@ -469,6 +466,8 @@ def _run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, pro
     if processes <= 1:
         for chunk in _split(tasks, max(1, len(tasks) // 8)):
             out += _run_job(_Job(chunk, policy=policy, **job_args))
+            if on_episodes:
+                on_episodes(out[-len(chunk):])
             if progress:
                 progress(f"  {len(out)}/{len(tasks)} episodes done")
         return out
@@ -479,6 +478,8 @@ def _run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, pro
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         for part in pool.imap(_run_job, jobs):  # imap keeps the task order
             out += part
+            if on_episodes:
+                on_episodes(part)
             if progress:
                 progress(f"  {len(out)}/{len(tasks)} episodes done")
     return out
@@ -486,7 +487,8 @@ def _run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, pro
 
 def _run_mode(spec: Any, policy: Any, configs: Optional[EnvConfigs], world: str, bands: Optional[Sequence[int]],
               seed: int, action_scale: float, include_nominal: bool, processes: int,
-              progress: Optional[Callable[[str], None]]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+              progress: Optional[Callable[[str], None]],
+              on_episodes=None) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """Shared part of the three tests: load/check the policy, run every task; (settings, episode rows)."""
     t0 = time.perf_counter()
     if world not in MODE_WORLDS:
@@ -511,7 +513,7 @@ def _run_mode(spec: Any, policy: Any, configs: Optional[EnvConfigs], world: str,
     controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
     tasks = mode_tasks(spec, controllers, bands)
     rows = _run_tasks(tasks, dict(spec=spec, configs=configs, seed=int(seed), action_scale=float(action_scale)),
-                      policy, processes, progress)
+                      policy, processes, progress, on_episodes)
     cmd = configs.env.command
     settings = {"policy": getattr(policy, "export_dir", None), "controllers": controllers,
                 "action_scale": float(action_scale), "world": world, "bands": bands,
@@ -558,7 +560,7 @@ def grid_summary(cells: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), *, configs: Optional[EnvConfigs] = None,
                      world: str = "flat", bands: Optional[Sequence[int]] = None, seed: int = 0,
                      action_scale: float = 1.0, include_nominal: bool = True, processes: int = 1,
-                     progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                     progress: Optional[Callable[[str], None]] = None, on_episodes=None) -> Dict[str, Any]:
     """The command-grid test; returns the report ``command_grid.json`` holds.
 
     Args:
@@ -570,6 +572,7 @@ def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), *, c
       seed: cell i is reset with ``episode_key(seed, i)``, the same for every controller.
       action_scale: multiplies the policy's action; include_nominal: also run the nominal gait.
       processes: worker processes (spawn); 1 runs here. progress: optional ``callable(str)``.
+      on_episodes: optional ``callable(list of dict)``: each finished part's episode rows, at once.
 
     Returns:
       ``{"mode", "settings", "grids": {name: {"rows", "cols", "row_values", "col_values"}},
@@ -577,7 +580,7 @@ def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), *, c
       "notes", "definitions", "control_dt", "wall_time_s", "device"}``.
     """
     report, rows = _run_mode(grid, policy, configs, world, bands, seed, action_scale, include_nominal, processes,
-                             progress)
+                             progress, on_episodes)
     s = report["settings"]
     for r in rows:
         r["outside_command_ranges"] = outside_command_ranges(r["command"], s["command_ranges"])
@@ -618,7 +621,7 @@ def push_table(episodes: Sequence[Mapping[str, Any]], kicks: Sequence[float]) ->
 def run_push_recovery(policy: Any = None, test: PushTest = PushTest(), *, configs: Optional[EnvConfigs] = None,
                       world: str = "flat", bands: Optional[Sequence[int]] = None, seed: int = 0,
                       action_scale: float = 1.0, include_nominal: bool = True, processes: int = 1,
-                      progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                      progress: Optional[Callable[[str], None]] = None, on_episodes=None) -> Dict[str, Any]:
     """The push-recovery test; returns the report ``push_recovery.json`` holds.
 
     Episode i of every kick size is reset with ``episode_key(seed, i)`` and kicked in direction
@@ -629,7 +632,7 @@ def run_push_recovery(policy: Any = None, test: PushTest = PushTest(), *, config
       "notes", "definitions", "control_dt", "wall_time_s", "device"}``.
     """
     report, rows = _run_mode(test, policy, configs, world, bands, seed, action_scale, include_nominal, processes,
-                             progress)
+                             progress, on_episodes)
     s = report["settings"]
     s.update(kicks_mps=list(test.kicks_mps), episodes_per_kick=test.episodes, duration_s=test.duration_s,
              kick_time_s=test.kick_time_s, command=list(test.command),
@@ -656,7 +659,7 @@ def stand_summary(episodes: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 def run_stand_still(policy: Any = None, test: StandTest = StandTest(), *, configs: Optional[EnvConfigs] = None,
                     world: str = "flat", bands: Optional[Sequence[int]] = None, seed: int = 0,
                     action_scale: float = 1.0, include_nominal: bool = True, processes: int = 1,
-                    progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                    progress: Optional[Callable[[str], None]] = None, on_episodes=None) -> Dict[str, Any]:
     """The stand-still test (command (0, 0, 0)); returns the report ``stand_still.json`` holds.
 
     Episode i is reset with ``episode_key(seed, i)``. Other arguments as :func:`run_command_grid`.
@@ -666,7 +669,7 @@ def run_stand_still(policy: Any = None, test: StandTest = StandTest(), *, config
       "notes", "definitions", "control_dt", "wall_time_s", "device"}``.
     """
     report, rows = _run_mode(test, policy, configs, world, bands, seed, action_scale, include_nominal, processes,
-                             progress)
+                             progress, on_episodes)
     s = report["settings"]
     s.update(episodes=test.episodes, duration_s=test.duration_s, command=[0.0, 0.0, 0.0])
     results = {c: {"summary": stand_summary(eps), "episodes": eps}

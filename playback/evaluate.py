@@ -31,7 +31,9 @@ Writes ``evaluation.json``, ``evaluation.md`` (tables), ``distance_per_episode.p
 ``forward_speed.png`` to ``--out`` (default ``RUN_DIR/evaluation`` or ``evaluation/``), and for
 the suite a per-tile table per controller, the tiles where the nominal gait succeeds in < 50 %
 of the episodes, and the heat map ``suite_success.png``. Metric definitions:
-:mod:`playback.episode_metrics`, ``docs/playback.md``.
+:mod:`playback.episode_metrics`, ``docs/playback.md``. ``--out`` is checked writable before
+anything runs, and each batch of finished episodes is appended to ``evaluation.episodes.jsonl``
+(per mode: ``<mode file>.episodes.jsonl``) as it finishes (:mod:`playback.episode_records`).
 
 ``--mode`` picks what runs: ``episodes`` (default; the above), ``command_grid``, ``push``,
 ``stand`` (:mod:`playback.command_eval`: tracking error over a grid of fixed commands, recovery
@@ -56,7 +58,7 @@ import platform
 import shlex
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -65,14 +67,8 @@ from model.yaml_config import ConfigError
 from playback import command_eval
 from playback.episode import EpisodeRecord, episode_keys, policy_controller, run_episodes, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
-from playback.evaluation_report import (
-    METRIC_DEFINITIONS,
-    plot_distance_per_episode,
-    plot_forward_speed,
-    plot_suite_success,
-    write_json,
-    write_markdown,
-)
+from playback.episode_records import EpisodeRecords, output_dir, records_path, with_records
+from playback.evaluation_report import METRIC_DEFINITIONS, write_report
 from train.export import ExportError, load_policy
 from train.policy_env import (
     EnvConfigs,
@@ -161,26 +157,32 @@ def _env_for(configs: EnvConfigs):
     return cached_env(configs)
 
 
-def run_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
-              command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
-              max_batch: int = MAX_BATCH) -> List[EpisodeRecord]:
-    """Records of ``tasks`` (one controller, one world: ``configs``) run as one batch of worlds
-    (:func:`playback.episode.run_episodes` on a ``ResidualWalkVectorEnv``; in chunks of at most
-    ``max_batch`` worlds, the last one padded), in the order of ``tasks``."""
+def iter_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
+               command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
+               max_batch: int = MAX_BATCH) -> Iterator[Tuple[List[EpisodeTask], List[EpisodeRecord]]]:
+    """``(chunk of tasks, their records)`` as each batch of worlds finishes: ``tasks`` (one controller,
+    one world: ``configs``) run as one batch of worlds (:func:`playback.episode.run_episodes` on a
+    ``ResidualWalkVectorEnv``), in chunks of at most ``max_batch`` worlds (the last one padded)."""
     if not tasks:
-        return []
+        return
     batch = min(len(tasks), int(max_batch))
     envs = cached_vector_env(configs, batch, nthread)
     suite = envs.ctx.suite is not None
-    out: List[EpisodeRecord] = []
     for a in range(0, len(tasks), batch):
         chunk = list(tasks[a:a + batch])
         levels = [t.level for t in chunk]
-        out += run_episodes(envs, controller, n_steps, episode_keys(seed, [t.index for t in chunk]),
-                            None if all(lv is None for lv in levels) else levels,
-                            [t.terrain_type for t in chunk] if suite else None,
-                            None if command is None else [command] * len(chunk))
-    return out
+        yield chunk, run_episodes(envs, controller, n_steps, episode_keys(seed, [t.index for t in chunk]),
+                                  None if all(lv is None for lv in levels) else levels,
+                                  [t.terrain_type for t in chunk] if suite else None,
+                                  None if command is None else [command] * len(chunk))
+
+
+def run_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
+              command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
+              max_batch: int = MAX_BATCH) -> List[EpisodeRecord]:
+    """Records of ``tasks`` in their order (:func:`iter_tasks`, all chunks)."""
+    return [r for _, recs in iter_tasks(tasks, configs, controller, n_steps, seed, command, nthread, max_batch)
+            for r in recs]
 
 
 def default_processes() -> int:
@@ -195,7 +197,7 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
                     suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED, seed: int = 0,
                     command: Optional[Sequence[float]] = None, action_scale: float = 1.0,
                     include_nominal: bool = True, processes: int = 1, keep_records: bool = False,
-                    progress=None) -> Dict[str, Any]:
+                    progress=None, on_episodes=None) -> Dict[str, Any]:
     """Run the evaluation episodes and return the report (what ``evaluation.json`` holds).
 
     Args:
@@ -219,6 +221,9 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
       keep_records: also return the :class:`~playback.episode.EpisodeRecord` of every episode
         under ``report["records"][controller][world]`` (not JSON-serialisable).
       progress: optional ``callable(str)`` for progress lines.
+      on_episodes: optional ``callable(list of dict)``, called with the per-episode numbers (what
+        ``results[c][w]["episodes"]`` holds) of each batch of worlds as soon as it finishes
+        (``playback.episode_records.EpisodeRecords.append``).
 
     Returns:
       ``{"settings", "results": {controller: {world: {"summary", "episodes"}}}, "traces":
@@ -276,10 +281,15 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
         for c in controllers:
             group = [t for t in tasks if t.world == w and t.controller == c]
             ctrl = policy_controller(policy, action_scale) if c == POLICY else zero_action(probe.action_space.shape[0])
-            for task, rec in zip(group, run_tasks(group, wc, ctrl, n_steps, seed, cmd, nthread=processes)):
-                summary = summarize_episode(rec, mass, g)
-                summary.update(episode=task.index, world=task.world, controller=task.controller)
-                results_raw.append((task, summary, rec.metric("forward_velocity"), rec if keep_records else None))
+            for chunk, recs in iter_tasks(group, wc, ctrl, n_steps, seed, cmd, nthread=processes):
+                done = []
+                for task, rec in zip(chunk, recs):
+                    summary = summarize_episode(rec, mass, g)
+                    summary.update(episode=task.index, world=task.world, controller=task.controller)
+                    results_raw.append((task, summary, rec.metric("forward_velocity"), rec if keep_records else None))
+                    done.append(summary)
+                if on_episodes:
+                    on_episodes(done)
             if progress:
                 progress(f"  {len(results_raw)}/{len(tasks)} episodes done")
 
@@ -365,31 +375,6 @@ def gait_failures(tiles: Sequence[Dict[str, Any]], below: float = GAIT_FAILS_BEL
     return sorted(bad, key=lambda r: (ALL_TYPES.index(r["terrain_type"]), r["terrain_level"]))
 
 
-def write_report(report: Dict[str, Any], out_dir: str) -> Dict[str, str]:
-    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots; returns {name: path}."""
-    os.makedirs(out_dir, exist_ok=True)
-    vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]
-    plots = {
-        "distance per episode": plot_distance_per_episode(os.path.join(out_dir, "distance_per_episode.png"),
-                                                          report["results"], report["settings"]["duration_s"]),
-        "forward speed": plot_forward_speed(os.path.join(out_dir, "forward_speed.png"), report["traces"],
-                                            report["control_dt"], float(np.mean(vx)) if vx else None),
-    }
-    suite = report["settings"].get("suite")
-    if suite is not None:
-        plots["suite success"] = plot_suite_success(os.path.join(out_dir, "suite_success.png"), report["results"],
-                                                    suite["levels"], suite["types"])
-    from train.export import package_versions
-
-    data = {k: v for k, v in report.items() if k not in ("traces", "records")}
-    data["versions"] = package_versions()
-    data["plots"] = {k: os.path.basename(v) for k, v in plots.items()}
-    paths = {"json": os.path.join(out_dir, "evaluation.json"), "markdown": os.path.join(out_dir, "evaluation.md")}
-    write_json(paths["json"], data)
-    write_markdown(paths["markdown"], data, plots)
-    return {**paths, **plots}
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playback.evaluate",
                                 description="Evaluate a residual policy vs the nominal gait on C MuJoCo.")
@@ -468,7 +453,8 @@ def _default_out(policy_arg: Optional[str]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line; returns the exit status (2: missing/incompatible policy or bad arguments)."""
+    """Command line; returns the exit status (2: missing/incompatible policy, bad arguments, an unwritable
+    ``--out``, or the report could not be written: the message then names the episode records file)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from train.run_dir import setup_jax_cache
@@ -482,36 +468,43 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     modes = MODES[:-1] if args.mode == "all" else (args.mode,)
     command_line = "python -m playback.evaluate " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    out = args.out or _default_out(args.policy)
+    records: Optional[EpisodeRecords] = None
     try:
         specs = mode_specs(args, modes)  # every mode's settings checked before anything runs
-        policy = load_policy(args.policy) if args.policy is not None else None
-        configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
-        configs = with_world(configs, terrain_seed=args.terrain_seed)
-        if args.no_residual:
-            policy = None
-        if "episodes" in modes:
-            suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
-            report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
-                                     worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
-                                     suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
-                                     action_scale=args.action_scale, include_nominal=not args.no_nominal,
-                                     processes=args.processes, progress=print)
-            report["settings"]["command_line"] = command_line
-            _write_episodes_report(report, out)
-        for mode, spec in specs.items():
-            print(f"{mode}:")
-            rep = command_eval.RUNNERS[mode](policy, spec, configs=configs, world=args.mode_world, bands=args.band,
-                                             seed=args.seed, action_scale=args.action_scale,
-                                             include_nominal=not args.no_nominal, processes=args.processes,
-                                             progress=print)
-            rep["settings"]["command_line"] = command_line
-            paths = command_eval.write_mode_report(rep, out)
-            print("\n".join(command_eval.summary_lines(rep) + rep["notes"]))
-            print("wrote " + ", ".join(paths.values()))
-    except (ExportError, ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        with output_dir(args.out or _default_out(args.policy), "--out") as out:
+            policy = load_policy(args.policy) if args.policy is not None else None
+            configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
+            configs = with_world(configs, terrain_seed=args.terrain_seed)
+            if args.no_residual:
+                policy = None
+            if "episodes" in modes:
+                records = EpisodeRecords(records_path(out, "evaluation"))
+                suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
+                report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
+                                         worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
+                                         suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
+                                         action_scale=args.action_scale, include_nominal=not args.no_nominal,
+                                         processes=args.processes, progress=print, on_episodes=records.append)
+                report["settings"]["command_line"] = command_line
+                _write_episodes_report(report, out)
+            for mode, spec in specs.items():
+                print(f"{mode}:")
+                records = EpisodeRecords(records_path(out, command_eval.FILE_STEMS[mode]))
+                rep = command_eval.RUNNERS[mode](policy, spec, configs=configs, world=args.mode_world,
+                                                 bands=args.band, seed=args.seed, action_scale=args.action_scale,
+                                                 include_nominal=not args.no_nominal, processes=args.processes,
+                                                 progress=print, on_episodes=records.append)
+                rep["settings"]["command_line"] = command_line
+                paths = command_eval.write_mode_report(rep, out)
+                print("\n".join(command_eval.summary_lines(rep) + rep["notes"]))
+                print("wrote " + ", ".join(paths.values()))
+    except (ExportError, ConfigError, ValueError, OSError) as e:
+        print(f"error: {with_records(str(e), records)}", file=sys.stderr)
         return 2
+    except BaseException:  # a crash or Ctrl-C after some episodes: say where their numbers are
+        if records is not None and records.where():
+            print(f"note: {records.where()}", file=sys.stderr)
+        raise
     return 0
 
 

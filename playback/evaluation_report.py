@@ -13,7 +13,7 @@ import json
 import math
 import os
 import warnings
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -350,3 +350,29 @@ def plot_suite_success(path: str, results: Mapping[str, Mapping[str, Mapping[str
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def write_report(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
+    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots of :func:`playback.evaluate.evaluate_policy`'s
+    report into ``out_dir``; returns {name: path}."""
+    os.makedirs(out_dir, exist_ok=True)
+    vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]
+    plots = {
+        "distance per episode": plot_distance_per_episode(os.path.join(out_dir, "distance_per_episode.png"),
+                                                          report["results"], report["settings"]["duration_s"]),
+        "forward speed": plot_forward_speed(os.path.join(out_dir, "forward_speed.png"), report["traces"],
+                                            report["control_dt"], float(np.mean(vx)) if vx else None),
+    }
+    suite = report["settings"].get("suite")
+    if suite is not None:
+        plots["suite success"] = plot_suite_success(os.path.join(out_dir, "suite_success.png"), report["results"],
+                                                    suite["levels"], suite["types"])
+    from train.export import package_versions
+
+    data = {k: v for k, v in report.items() if k not in ("traces", "records")}
+    data["versions"] = package_versions()
+    data["plots"] = {k: os.path.basename(v) for k, v in plots.items()}
+    paths = {"json": os.path.join(out_dir, "evaluation.json"), "markdown": os.path.join(out_dir, "evaluation.md")}
+    write_json(paths["json"], data)
+    write_markdown(paths["markdown"], data, plots)
+    return {**paths, **plots}

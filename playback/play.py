@@ -14,7 +14,8 @@ The environment is the Gymnasium twin ``ResidualWalkEnv`` built from the configs
 export (``meta.json`` -> ``config``), or from ``configs/*.yaml`` without a policy; ``--world``
 and ``--terrain-seed`` replace the world. The policy's observation must match the env's (size
 and layout), else the command stops with a message naming what differs. A missing or
-incompatible export exits with status 2. On the terrain suite (``--world suite``) ``--level``
+incompatible export, or a ``--video`` / ``--snapshot`` whose directory cannot be written (checked
+before the episode), exits with status 2. On the terrain suite (``--world suite``) ``--level``
 and ``--type`` pick the tile (invalid values exit with status 2, listing the valid ones).
 
 The episode runs for ``--duration`` seconds or until the env terminates it (fall, NaN physics)
@@ -45,6 +46,7 @@ from playback.video import (
     offscreen_gl_problem,
 )
 from train.export import ExportError, load_policy
+from train.output_paths import OutputPathError, ensure_writable_dir
 from train.policy_env import (
     EnvConfigs,
     check_policy_matches_env,
@@ -230,6 +232,20 @@ def format_summary(res: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_output_file(path: str, option: str) -> None:
+    """Create the directory of output file ``path`` if needed and check a file can be written there.
+
+    Raises ``OutputPathError`` (a ``ConfigError``) naming ``option``, ``path``, the reason and the fix.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        ensure_writable_dir(parent, option)
+    except OutputPathError as e:  # reworded for a file: the option names the file, not the directory
+        reason = str(e).partition("cannot write there (")[2].rpartition("); ")[0] or str(e)
+        raise OutputPathError(f"{option} {path}: cannot write into {parent} ({reason}); choose a path in a "
+                              f"writable directory with {option} PATH") from None
+
+
 def _suite_tile_problem(args: argparse.Namespace) -> Optional[str]:
     """Why ``--world`` / ``--level`` / ``--type`` / ``--band`` do not fit together, or None."""
     types = ", ".join(terrain.TERRAIN_TYPES)
@@ -269,6 +285,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("error: --width/--height must be >= 16 px, --fps and --duration positive", file=sys.stderr)
         return 2
     try:
+        for option, path in (("--video", args.video), ("--snapshot", args.snapshot)):
+            if path is not None:  # before the episode: its directory must take the file
+                if option == "--video":
+                    check_video_path(path)
+                check_output_file(path, option)
         policy = load_policy(args.policy) if args.policy is not None else None
         configs = None
         if policy is not None:

@@ -16,8 +16,11 @@ saturation, foot slip, trunk roll/pitch, falls and NaN physics. Every criterion 
 against ``configs/safety.yaml`` (:class:`SafetyThresholds`); the report PASSes only when the
 policy meets all of them on every world.
 
-Writes ``safety.md`` and ``safety.json`` to ``--out``. Exit status: 0 PASS, 1 FAIL, 2 bad input
-(missing/invalid policy, malformed thresholds YAML, bad arguments).
+Writes ``safety.md`` and ``safety.json`` to ``--out`` (checked writable before anything runs); each
+finished episode's numbers are appended to ``safety.episodes.jsonl`` there as it ends
+(:mod:`playback.episode_records`). Exit status: 0 PASS, 1 FAIL, 2 bad input (missing/invalid
+policy, malformed thresholds YAML, bad arguments, an unwritable ``--out``) or the report could not
+be written (the message names the records file).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml
 from playback.episode import episode_key, policy_controller, roll_pitch, run_episode, zero_action
 from playback.episode_metrics import NUM_LEGS, NUM_SERVOS, gravity, robot_mass, summarize_episode
-from train.export import ExportError, load_policy
+from playback.episode_records import EpisodeRecords, output_dir, records_path, with_records
+from train.export import ExportError, load_policy, resolve_export_dir
 from train.policy_env import (
     EnvConfigs,
     cached_env,
@@ -457,6 +461,7 @@ def run_safety(
     include_nominal: bool = True,
     processes: int = 1,
     progress=None,
+    on_episodes=None,
 ) -> Dict[str, Any]:
     """Run the safety episodes and judge them; returns the report (what ``safety.json`` holds).
 
@@ -472,6 +477,9 @@ def run_safety(
       include_nominal: also run the nominal gait (zero action) for reference.
       processes: worker processes (``multiprocessing`` spawn; 1 = in this process). The numbers
         do not depend on it.
+      on_episodes: optional ``callable(list of dict)``: the per-episode numbers (what
+        ``results[c][w]["episodes"]`` holds) of each finished episode (in workers: each finished
+        part), at once (``playback.episode_records.EpisodeRecords.append``).
 
     Returns:
       ``{"settings", "thresholds", "results": {controller: {world: {"summary", "criteria",
@@ -509,7 +517,10 @@ def run_safety(
     raw = []
     if processes <= 1:
         for w in worlds:
-            raw += _run_job(_Job([t for t in tasks if t[1] == w], policy=policy, **common))
+            for task in [t for t in tasks if t[1] == w]:  # one at a time: each is recorded as it ends
+                raw += _run_job(_Job([task], policy=policy, **common))
+                if on_episodes:
+                    on_episodes([raw[-1][1]])
             if progress:
                 progress(f"  {len(raw)}/{len(tasks)} episodes done")
     else:
@@ -522,6 +533,8 @@ def run_safety(
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             for part in pool.imap_unordered(_run_job, jobs):
                 raw += part
+                if on_episodes:
+                    on_episodes([r[1] for r in part])
                 if progress:
                     progress(f"  {len(raw)}/{len(tasks)} episodes done")
     raw.sort(key=lambda r: (controllers.index(r[0][0]), worlds.index(r[0][1]), r[0][2]))
@@ -733,7 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line; returns the exit status: 0 PASS, 1 FAIL, 2 bad input."""
+    """Command line; returns the exit status: 0 PASS, 1 FAIL, 2 bad input (an unwritable ``--out``
+    included) or the report could not be written (the message names the episode records file)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -742,37 +756,41 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command_line = "python -m playback.safety " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
+    records: Optional[EpisodeRecords] = None
     try:
         thresholds_path = os.fspath(args.thresholds or DEFAULT_THRESHOLDS)
         thresholds = load_thresholds(thresholds_path)
         if not os.path.exists(args.policy):
             raise ExportError(f"policy path not found: {args.policy}")
-        policy = load_policy(args.policy)
-        report = run_safety(
-            policy,
-            thresholds,
-            episodes=args.episodes,
-            duration=args.duration,
-            worlds=args.worlds,
-            seed=args.seed,
-            command=args.command,
-            action_scale=args.action_scale,
-            include_nominal=not args.no_nominal,
-            processes=args.processes,
-            progress=print,
-        )
-    except (ExportError, ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        with output_dir(args.out or os.path.join(resolve_export_dir(args.policy), "safety"), "--out") as out:
+            policy = load_policy(args.policy)
+            records = EpisodeRecords(records_path(out, "safety"))
+            report = run_safety(
+                policy,
+                thresholds,
+                episodes=args.episodes,
+                duration=args.duration,
+                worlds=args.worlds,
+                seed=args.seed,
+                command=args.command,
+                action_scale=args.action_scale,
+                include_nominal=not args.no_nominal,
+                processes=args.processes,
+                progress=print,
+                on_episodes=records.append,
+            )
+            report["settings"]["command_line"] = command_line
+            report["thresholds_file"] = (
+                os.path.relpath(thresholds_path, REPO_ROOT) if os.path.isabs(thresholds_path) else thresholds_path
+            )
+            paths = write_report(report, out)
+    except (ExportError, ConfigError, ValueError, OSError) as e:
+        print(f"error: {with_records(str(e), records)}", file=sys.stderr)
         return 2
-    report["settings"]["command_line"] = command_line
-    report["thresholds_file"] = (
-        os.path.relpath(thresholds_path, REPO_ROOT) if os.path.isabs(thresholds_path) else thresholds_path
-    )
-    export_dir = getattr(policy, "export_dir", None) or (
-        args.policy if os.path.isdir(args.policy) else os.path.dirname(os.path.abspath(args.policy))
-    )
-    out = args.out or os.path.join(export_dir, "safety")
-    paths = write_report(report, out)
+    except BaseException:  # a crash or Ctrl-C after some episodes: say where their numbers are
+        if records is not None and records.where():
+            print(f"note: {records.where()}", file=sys.stderr)
+        raise
     for w in args.worlds:
         for ctrl, per in report["results"].items():
             failed = [r["name"] for r in per[w]["criteria"] if not r["passed"]]

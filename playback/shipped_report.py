@@ -102,8 +102,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"python -m playback.shipped_report {args.policy_dir}", file=sys.stderr)
             return 1
         return 0
-    with open(args.readme, "w", encoding="utf-8") as fh:
-        fh.write(new)
+    try:
+        with open(args.readme, "w", encoding="utf-8") as fh:
+            fh.write(new)
+    except OSError as e:
+        print(f"error: --readme {args.readme}: cannot write it ({e.strerror or e}); make it writable or pass "
+              "--readme PATH", file=sys.stderr)
+        return 2
     print(section(args.policy_dir))
     return 0
 

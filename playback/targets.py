@@ -231,6 +231,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except TargetsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"error: {e.filename or args.directory}: {e.strerror or e} (targets.json, targets.md and "
+              "evaluation.md are written into the evaluation directory)", file=sys.stderr)
+        return 2
     print(markdown(result))
     return 0
 

@@ -61,6 +61,25 @@ def test_compare_runs_tables_learning_curves(tmp_path):
     assert compare_runs.main([str(tmp_path / "missing"), "--out", str(out)]) == 2
 
 
+def test_unwritable_output_dirs_exit_2_before_any_work(tmp_path, capsys, monkeypatch):
+    """``python -m benchmarks.NAME`` (benchmarks.cli.run): an unwritable --out / --output-dir is an
+    ``error:`` line and exit status 2 before anything is timed or trained."""
+    from benchmarks import cli, profile_step, time_to_walk
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("nothing may run before the output directories are checked")
+
+    afile = tmp_path / "afile"
+    afile.write_text("a regular file")
+    monkeypatch.setattr(profile_step, "run", must_not_run)
+    monkeypatch.setattr(time_to_walk, "load_walk_bar", must_not_run)
+    assert cli.run(profile_step.main, ["--quick", "--out", str(afile / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {afile / 'out'}: cannot write there ({afile} is a file"), err
+    assert cli.run(time_to_walk.main, ["--out", str(tmp_path / "res"), "--output-dir", str(afile / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --output-dir {afile / 'runs'}: cannot write there")
+
+
 def test_profile_step_quick_writes_results(tmp_path):
     """Every part is timed (positive µs per env step) and the table has them in order."""
     from benchmarks import profile_step

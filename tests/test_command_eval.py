@@ -17,6 +17,7 @@ from random_policy_export import write_random_export
 
 from playback import command_eval as ce
 from playback import evaluate as ev
+from playback.episode_records import read_records
 from train.policy_env import default_configs
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -78,6 +79,9 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
     for png in ("command_grid_vx_yaw.png", "command_grid_vx_vy.png"):
         _png_ok(os.path.join(out, png))
     assert "nominal: command grid, 8 cells, 0 falls" in printed.out
+    recs = read_records(os.path.join(out, "command_grid.episodes.jsonl"))  # written as the parts finished
+    assert [(r["command"], r["vel_tracking_error_mps"]) for r in recs] == \
+        [(c["command"], c["vel_tracking_error_mps"]) for c in cells]
 
 
 def test_push_zero_kick_survives_and_huge_kick_falls(env):

@@ -14,6 +14,8 @@ from mjx_envs.vector_env import ResidualWalkVectorEnv
 from playback import evaluate as ev
 from playback.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
 from playback.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
+from playback.episode_records import EpisodeRecords, output_dir, read_records, records_path
+from train.output_paths import OutputPathError
 from train.policy_env import default_configs, make_env, with_world
 
 SUMMARY_KEYS = {"episodes", "success_rate", "falls", "nan_physics", "out_of_bounds", "distance_m_mean",
@@ -68,6 +70,12 @@ def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys
             head = fh.read(8)
         assert head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(os.path.join(out, png)) > 5000
     assert "| nominal | rough | 2 |" in printed.out and "evaluation.json" in printed.out
+    # the per-episode records were written as the batches finished: the same numbers as the report
+    recs = read_records(os.path.join(out, "evaluation.episodes.jsonl"))
+    kept = sorted((r["controller"], r["world"], r["episode"], r["distance_m"]) for r in recs)
+    assert len(recs) == 8 and kept == sorted((e["controller"], e["world"], e["episode"], e["distance_m"])
+                                             for per in data["results"].values() for res in per.values()
+                                             for e in res["episodes"])
 
 
 def test_nominal_mode_is_the_env_with_zero_action_step_for_step():
@@ -311,3 +319,78 @@ def test_bad_suite_arguments_exit_2(capsys):
     assert "lava" in err and "stepping_stones" in err
     assert ev.main(["--no-residual", "--worlds", "suite", "--levels", "8", "--episodes", "1"]) == 2
     assert "suite level 8 out of range 0..7" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- unwritable --out, records kept
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("nothing may load or run before --out is checked")
+
+
+def test_unwritable_out_exits_2_before_anything_runs(export_dir, tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("a regular file")
+    for name in ("load_policy", "evaluate_policy"):
+        monkeypatch.setattr(ev, name, _must_not_run)
+    monkeypatch.setattr(ev.command_eval, "RUNNERS", dict.fromkeys(ev.command_eval.MODES, _must_not_run))
+    for mode in ("episodes", "all"):
+        assert ev.main(["--policy", export_dir, "--mode", mode, "--out", str(afile / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --out {afile / 'out'}: cannot write there ({afile} is a file"), err
+
+
+def test_records_survive_a_failing_report_and_are_named(export_dir, tmp_path, capsys, monkeypatch):
+    def disk_full(report, out_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ev, "write_report", disk_full)
+    out = tmp_path / "eval"
+    assert ev.main(["--policy", export_dir, "--episodes", "2", "--duration", "0.5", "--worlds", "flat",
+                    "--processes", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    path = out / "evaluation.episodes.jsonl"
+    assert "No space left on device" in err and f"the 4 finished episode(s) are in {path}" in err, err
+    assert len(path.read_text().splitlines()) == 4  # one line per episode
+    recs = read_records(str(path))
+    assert [(r["controller"], r["world"], r["episode"]) for r in recs] == \
+        [("policy", "flat", 0), ("policy", "flat", 1), ("nominal", "flat", 0), ("nominal", "flat", 1)]
+    assert EPISODE_KEYS <= set(recs[0])
+
+
+def test_episode_records_file(tmp_path, capsys):
+    path = records_path(str(tmp_path), "evaluation")
+    assert path == str(tmp_path / "evaluation.episodes.jsonl")
+    with open(path, "w") as fh:
+        fh.write("stale line of an earlier run\n")
+    log = EpisodeRecords(path)
+    assert log.where() == ""
+    log.append([{"episode": 0, "x": np.float32(0.5), "bad": float("nan")}])  # the first batch starts the file
+    log.append([])
+    log.append([{"episode": 1, "x": np.int64(2), "v": np.arange(2)}])
+    assert read_records(path) == [{"episode": 0, "x": 0.5, "bad": None}, {"episode": 1, "x": 2, "v": [0, 1]}]
+    assert log.count == 2 and log.where() == f"the 2 finished episode(s) are in {path} (one JSON line per episode)"
+    with open(path, "a") as fh:
+        fh.write('{"episode": 2, "x"')  # killed while writing a line: the torn line is left out
+    assert len(read_records(path)) == 2
+    broken = EpisodeRecords(str(tmp_path / "no_dir" / "r.jsonl"))
+    broken.append([{"episode": 0}])  # cannot write: a warning, the run goes on
+    assert "warning: cannot write the episode records" in capsys.readouterr().err
+    assert "could not be written either" in broken.where()
+
+
+def test_output_dir_is_removed_again_when_the_work_fails_before_writing(tmp_path):
+    new = tmp_path / "a" / "b"
+    with pytest.raises(ValueError):
+        with output_dir(str(new)) as full:
+            assert full == str(new) and new.is_dir()
+            raise ValueError("bad input found later")
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(OSError):
+        with output_dir(str(new)):
+            (new / "evaluation.episodes.jsonl").write_text("{}\n")
+            raise OSError("the report failed")
+    assert (new / "evaluation.episodes.jsonl").exists()  # what was written stays
+    with pytest.raises(OutputPathError, match="--out"):
+        with output_dir(str(new / "evaluation.episodes.jsonl" / "x")):
+            pass

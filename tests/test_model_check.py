@@ -10,7 +10,9 @@ stand, walk, and train. Each defect the issue names has a test here or in test_r
 
 import glob
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +38,25 @@ def _run_check(path, *extra):
     return rc, "\n".join(out)
 
 
+def _go1_variant(tmp_path, scale=1.0, home=None):
+    """go1_style as text, every length x ``scale`` at the same masses (inertias, armature x scale^2,
+    servo stiffness and torque limits x scale, damping x scale^1.5: it stands as well as the
+    original), optionally with the ``home`` (hip, knee) angles and the trunk height they give."""
+    text = open(os.path.join(REPO_ROOT, PUBLIC[0])).read()
+    k = scale
+    for attr, f in (("pos", lambda i: k), ("size", lambda i: k), ("fromto", lambda i: k),
+                    ("diaginertia", lambda i: k * k), ("armature", lambda i: k * k), ("damping", lambda i: k ** 1.5),
+                    ("frictionloss", lambda i: k), ("forcerange", lambda i: k), ("gainprm", lambda i: k),
+                    ("biasprm", lambda i: (1, k, k ** 1.5)[i])):
+        text = re.sub(rf'(?<=\s){attr}="([^"]*)"', lambda m: f'{attr}="' + " ".join(
+            f"{float(v) * f(i):.6g}" for i, v in enumerate(m.group(1).split())) + '"', text)
+    hip, knee = home or (0.9, -1.8)
+    z = 2 * 0.213 * k * math.cos(hip) + 0.022 * k  # feet (r 0.022) on the floor, straight below the hips
+    text = re.sub(r'qpos="0 0 [0-9.]+', f'qpos="0 0 {z:.4f}', text).replace("0 0.9 -1.8", f"0 {hip} {knee}")
+    (tmp_path / "robot.xml").write_text(text)
+    return str(tmp_path / "robot.xml")
+
+
 def test_every_robot_passes_the_check_stands_and_walks():
     """Structure, the five physical tests, and the issue's bar: >= 50 % of the commanded 3.2 m in 8 s
     at 0.4 m/s without falling. Measured 2026-12-07 (8 s): 2.52, 1.62, 2.67, 2.89, 2.45 m."""
@@ -54,7 +75,8 @@ def test_check_output_names_what_it_derived_and_did():
     assert rc == 0, text
     assert "FR: FR_hip_joint, FR_thigh_joint, FR_calf_joint" in text
     assert "12 torque motors -> PD servos kp 80" in text and "no keyframe 'home'" in text
-    assert "PASS walks (nominal trot, 4 s at 0.4 m/s)" in text and "5/5 physical tests passed" in text
+    assert "PASS walks (nominal trot, 4 s at 0.4 m/s)" in text and "6/6 physical tests passed" in text
+    assert "PASS env episodes (4 x 2 s, nominal gait): no episode ends" in text
     rc, text = _run_check(os.path.join(REPO_ROOT, PUBLIC[0]), "--no-walk")
     assert "feet: contype 0 -> bit 0 set" in text and "trunk" in text and "base" in text
 
@@ -74,6 +96,60 @@ def test_the_check_fails_a_robot_whose_feet_do_not_collide(monkeypatch):
     ok, msg = results["feet collide"]
     assert not ok and "does not touch the floor" in msg, msg
     assert not results["settles on 4 feet"][0]
+
+
+def test_the_check_fails_a_robot_with_2m_legs(tmp_path):
+    """1 m thigh and 1 m calf (go1_style scaled 4.7x so that it stands: stretching only its legs
+    leaves servos too weak, which the settle test catches): structure, contact, settle, leg order
+    and FK pass, and --no-walk said a plain OK. The training configs refuse it (leg length 2.00 m:
+    the gait's 'auto' body height 1.287, swing height 0.334 and step 1.43 m leave their ranges), so
+    the check fails with those keys, and the walk reports the refusal instead of a traceback."""
+    path = _go1_variant(tmp_path, scale=4.7)
+    rc, text = _run_check(path)
+    assert rc == 2, text
+    assert text.count("PASS ") == 4 and "thigh / calf length (m)                         1.0011 / 1.0011" in text
+    env = next(line for line in text.splitlines() if line.startswith("FAIL env episodes"))
+    assert "leg length (thigh + calf 2.002 m" in env, env
+    for key in ("'swing_height' = 0.334", "'body_height' = 1.287", "'max_step_length' = 1.43", "gait.body_height"):
+        assert key in env, env
+    assert "FAIL walks (nominal trot, 4 s at 0.4 m/s): not run: key 'swing_height'" in text, text
+    rc, text = _run_check(path, "--no-walk")  # what it did not try is said on the verdict line
+    assert rc == 0 and "not run (--no-walk): the training env's episodes and the walk" in text, text
+
+
+def test_the_check_runs_the_training_envs_reset(tmp_path):
+    """A robot that stands, settles and walks (after the walk's own stand-up) but whose home pose
+    crouches the trunk to 0.094 m: the training env resets every episode into that pose, under
+    env.min_base_height (0.15 m), and terminates it at the first control step. The check used to say
+    OK; now its env-episodes test fails with the step, the height, the key and the fix, and the walk
+    cannot pass."""
+    path = _go1_variant(tmp_path, home=(1.4, -2.8))
+    rc, text = _run_check(path)
+    assert rc == 2, text
+    assert "PASS settles on 4 feet" in text and "FAIL walks (nominal trot, 4 s at 0.4 m/s)" in text, text
+    env = next(line for line in text.splitlines() if line.startswith("FAIL env episodes"))
+    for part in ("4 of 4 episodes terminate", "at control step 1 (0.02 s)", "< env.min_base_height 0.15 m",
+                 "home keyframe's 0.094 m", "raise the trunk of keyframe 'home' above 0.15 m",
+                 "lower env.min_base_height below 0.094 m (configs/env.yaml)"):
+        assert part in env, env
+
+
+def test_env_episode_failures_name_the_limit_and_the_key():
+    """The env-episodes verdict for the terminations the env knows (tilt, diverged physics, a gait
+    body height under the height limit), from a run's numbers."""
+    from model.check import _episodes_result
+
+    spec = load_robot_spec(PUBLIC[0])
+    base = dict(episodes=4, control_dt=0.02, commands=np.zeros((4, 3)), min_base_height=0.15, max_roll_limit=0.8,
+                max_pitch_limit=0.8, joint_noise=0.1, home_height=0.287, body_height=0.274, leg_length=0.426)
+    ok, msg = _episodes_result(spec, {**base, "ends": [(2, 7, 0.25, 0.1, -0.9, True)]})[1:]
+    assert not ok and "episode 2" in msg and "|pitch| 0.90 rad > env.max_pitch 0.8 rad" in msg, msg
+    ok, msg = _episodes_result(spec, {**base, "ends": [(0, 3, np.nan, np.nan, np.nan, False)]})[1:]
+    assert not ok and "physics diverged" in msg, msg
+    ok, msg = _episodes_result(spec, {**base, "body_height": 0.13, "ends": [(0, 40, 0.12, 0.0, 0.0, True)]})[1:]
+    assert not ok and "set gait.body_height above 0.15 m" in msg and "below 0.130 m" in msg, msg
+    ok, msg = _episodes_result(spec, {"refused": "env.command: the command ... needs a foot speed", "auto": []})[1:]
+    assert not ok and "refuse this robot: env.command" in msg
 
 
 def test_write_mapping_round_trip_and_bad_mapping(tmp_path):

@@ -189,6 +189,21 @@ def test_bad_video_suffix_and_band(capsys, export_dir):
     assert "--band must be in 0..5" in capsys.readouterr().err
 
 
+def test_unwritable_video_directory_exits_2_before_the_episode(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("a regular file")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("nothing may run before the video's directory is checked")
+
+    monkeypatch.setattr(play_cli, "play", must_not_run)
+    for option, name in (("--video", "v.mp4"), ("--snapshot", "f.png")):
+        assert play_cli.main(["--no-residual", option, str(afile / "sub" / name), "--duration", "0.1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {option} {afile / 'sub' / name}: cannot write into {afile / 'sub'} ({afile} "
+                              "is a file, not a directory); choose a path in a writable directory"), err
+
+
 def test_observation_layout_mismatch_is_named(tmp_path, capsys):
     bad = write_random_export(str(tmp_path / "terrain_run"), terrain_layout=True)
     assert play_cli.main(["--policy", bad, "--duration", "0.1"]) == 2

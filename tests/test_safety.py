@@ -14,6 +14,7 @@ import pytest
 
 from model.simulation_config import REPO_ROOT
 from playback import safety
+from playback.episode_records import read_records
 
 POLICY = os.path.join(REPO_ROOT, "policies", "quad12_rough_h200")
 SHORT = ["--episodes", "1", "--duration", "2"]
@@ -58,6 +59,11 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
     for c in safety.CRITERIA:
         assert md.count("| " + c.label.replace("|", "\\|") + " |") == 2, c.label  # one row per world table
     assert "## flat" in md and "## rough" in md and "p5" in md
+    recs = read_records(str(out / "safety.episodes.jsonl"))  # one line per episode, written as each ended
+    assert sorted((r["controller"], r["world"], r["episode"]) for r in recs) == \
+        sorted((c, w, 0) for c in ("policy", "nominal") for w in ("flat", "rough"))
+    assert recs[0]["max_torque_per_joint_nm"] == rep["results"][recs[0]["controller"]][recs[0]["world"]]["episodes"][0][
+        "max_torque_per_joint_nm"]
 
 
 def test_scaled_up_action_fails(shipped_report, tmp_path, capsys):
@@ -116,3 +122,32 @@ def test_threshold_checks_on_synthetic_numbers():
     judged["policy"]["rough"] = safety.check_criteria(good, th)
     assert safety.verdict(judged) is True  # the nominal gait's failures do not decide
     assert safety.verdict({}) is False
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("nothing may load or run before --out is checked")
+
+
+def test_unwritable_out_exits_2_before_anything_runs(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("a regular file")
+    monkeypatch.setattr(safety, "load_policy", _must_not_run)
+    monkeypatch.setattr(safety, "run_safety", _must_not_run)
+    assert safety.main(["--policy", POLICY, "--out", str(afile / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {afile / 'out'}: cannot write there ({afile} is a file"), err
+
+
+def test_records_survive_a_failing_report(tmp_path, capsys, monkeypatch):
+    def disk_full(report, out_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safety, "write_report", disk_full)
+    out = tmp_path / "o"
+    assert safety.main(["--policy", POLICY, "--episodes", "1", "--duration", "0.5", "--no-nominal", "--worlds",
+                        "flat", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    path = out / "safety.episodes.jsonl"
+    assert "No space left on device" in err and f"the 1 finished episode(s) are in {path}" in err, err
+    (rec,) = read_records(str(path))
+    assert (rec["controller"], rec["world"], rec["episode"], rec["steps"]) == ("policy", "flat", 0, 25)
