@@ -1,7 +1,8 @@
-"""Test helper: a small export with random weights, in the format ``train.export`` writes.
+"""Test helpers: a small export with random weights, in the format ``train.export`` writes, and
+a run directory with real brax checkpoints of untrained networks (:func:`write_brax_checkpoints`).
 
-Not a test module (no ``test_`` prefix); imported by tests/test_playback.py, test_evaluate.py and
-test_compare_world_trajectories.py.
+Not a test module (no ``test_`` prefix); imported by tests/test_playback.py, test_evaluate.py,
+test_compare_world_trajectories.py, test_export.py and test_reliability.py.
 """
 
 from __future__ import annotations
@@ -33,3 +34,31 @@ def write_random_export(directory: str, seed: int = 0, terrain_layout: bool = Fa
     write_export(os.path.join(directory, "export"), layers=layers, activation="swish", output="clip_mean",
                  obs_mean=np.zeros(obs, np.float32), obs_std=np.ones(obs, np.float32), obs_count=0.0, meta=meta)
     return directory
+
+
+def write_brax_checkpoints(run_dir: str, cfg: Any, steps=(160,)) -> str:
+    """``run_dir`` with ``config.yaml`` and real brax checkpoints (``checkpoints/<step>/``) of
+    ``cfg``'s freshly initialised networks, one per step of ``steps`` (no training); returns it."""
+    import jax
+    from brax.training.acme import running_statistics, specs
+    from brax.training.agents.ppo import checkpoint as brax_ckpt
+
+    from train.checkpoints import save_checkpoint
+    from train.config import save_resolved_config
+    from train.ppo_setup import make_network_factory
+    from train.run_dir import CONFIG_FILE
+
+    act = cfg.env.action_size
+    obs = observation_size(act, cfg.env.terrain_observation)
+    factory = make_network_factory(cfg.ppo)
+    nets = factory(obs, act, preprocess_observations_fn=running_statistics.normalize)
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    params = (running_statistics.init_state(specs.Array((obs,), np.dtype("float32"))),
+              nets.policy_network.init(k1), nets.value_network.init(k2))
+    net_config = brax_ckpt.network_config(observation_size=obs, action_size=act, normalize_observations=True,
+                                          network_factory=factory)
+    os.makedirs(run_dir, exist_ok=True)
+    save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE))
+    for step in steps:
+        save_checkpoint(run_dir, step, params, net_config, {"wall_time_s": 1.0}, config=cfg)
+    return run_dir

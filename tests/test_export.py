@@ -189,32 +189,16 @@ def test_export_checkpoint_sizes_the_network_from_the_runs_config(tmp_path):
     """A checkpoint of a ``modulated`` run (15 actions, not 12) exports with the right input and
     output widths; before, ``export_checkpoint`` assumed 12 actions and refused the run's own
     checkpoints (found by the ablation's smoke run)."""
-    import jax
-    from brax.training.acme import running_statistics, specs
-    from brax.training.agents.ppo import checkpoint as brax_ckpt
+    from random_policy_export import write_brax_checkpoints
 
     from mjx_envs.observation import observation_size
-    from train.checkpoints import save_checkpoint
-    from train.config import save_resolved_config
-    from train.ppo_setup import make_network_factory
-    from train.run_dir import CONFIG_FILE
     from train.tasks import task_config
 
     cfg = task_config("modulated", preset="ci_tiny")
     act = cfg.env.action_size
     obs = observation_size(act, cfg.env.terrain_observation)
     assert act == 15
-    factory = make_network_factory(cfg.ppo)
-    nets = factory(obs, act, preprocess_observations_fn=running_statistics.normalize)
-    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    params = (running_statistics.init_state(specs.Array((obs,), np.dtype("float32"))),
-              nets.policy_network.init(k1), nets.value_network.init(k2))
-    net_config = brax_ckpt.network_config(observation_size=obs, action_size=act, normalize_observations=True,
-                                          network_factory=factory)
-    run = str(tmp_path / "run")
-    os.makedirs(run)
-    save_resolved_config(cfg, os.path.join(run, CONFIG_FILE))
-    save_checkpoint(run, 160, params, net_config, {"wall_time_s": 1.0}, config=cfg)
+    run = write_brax_checkpoints(str(tmp_path / "run"), cfg, steps=(160,))
     pol = ex.load_policy(ex.export_checkpoint(run, str(tmp_path / "out"), 160))
     assert (pol.observation_size, pol.action_size) == (obs, 15)
     assert pol.act(np.zeros((2, obs), np.float32)).shape == (2, 15)

@@ -30,7 +30,8 @@ def test_ctrl_c_during_the_first_compilation_exits_cleanly_and_honestly(tmp_path
     out = tmp_path / "runs"
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cold_cache"), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(out)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if we ignore it
     seen = []
     deadline = time.time() + 240
     for line in proc.stdout:  # the run announces itself right before the first compilation
@@ -183,31 +184,11 @@ def test_progress_log_partial_line_and_records_past_the_resumed_checkpoint(tmp_p
 
 def _tiny_run(tmp_path, steps=(160, 320)):
     """A run directory with real brax checkpoints of the ci_tiny networks (no training)."""
-    import jax
-    from brax.training.acme import running_statistics, specs
-    from brax.training.agents.ppo import checkpoint as brax_ckpt
+    from random_policy_export import write_brax_checkpoints
 
-    from mjx_envs.observation import observation_size
-    from train.checkpoints import save_checkpoint
-    from train.config import load_train_config, save_resolved_config
-    from train.ppo_setup import make_network_factory
-    from train.run_dir import CONFIG_FILE
+    from train.config import load_train_config
 
-    cfg = load_train_config(preset="ci_tiny")
-    obs, act = observation_size(12, False), 12
-    factory = make_network_factory(cfg.ppo)
-    nets = factory(obs, act, preprocess_observations_fn=running_statistics.normalize)
-    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    params = (running_statistics.init_state(specs.Array((obs,), np.dtype("float32"))),
-              nets.policy_network.init(k1), nets.value_network.init(k2))
-    net_config = brax_ckpt.network_config(observation_size=obs, action_size=act, normalize_observations=True,
-                                          network_factory=factory)
-    run = str(tmp_path / "run")
-    os.makedirs(run)
-    save_resolved_config(cfg, os.path.join(run, CONFIG_FILE))
-    for s in steps:
-        save_checkpoint(run, s, params, net_config, {"wall_time_s": 1.0}, config=cfg)
-    return run
+    return write_brax_checkpoints(str(tmp_path / "run"), load_train_config(preset="ci_tiny"), steps)
 
 
 def _damage(path):

@@ -19,6 +19,7 @@ All paths are made absolute here (orbax refuses relative ones), whatever the cal
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -156,6 +157,7 @@ def _quiet_failure():
         finally:
             if not ok:
                 time.sleep(0.2)  # the reader threads finish printing into the held file
+                gc.collect()  # and orbax's abandoned futures are finalised here, not in later code
             sys.unraisablehook = hook
             sys.stderr.flush()
             os.dup2(saved, 2)
