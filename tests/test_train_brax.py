@@ -247,8 +247,9 @@ def test_corrupt_or_missing_checkpoints_raise_clear_errors(killed_and_resumed, t
     newest, older = ckpts[-1][1], ckpts[-2][1]
     with open(os.path.join(newest, STATE_FILE), "w") as fh:
         fh.write("{not json")
-    with pytest.raises(CheckpointError, match="corrupt.*train_state.json"):
-        load_latest(run)
+    said = []  # an unreadable newest checkpoint: the one before it, saying so, the bad one set aside
+    assert load_latest(run, log=said.append)[0] == ckpts[-2][0]
+    assert "unreadable (checkpoint state file is corrupt" in said[0] and os.path.isdir(newest + ".unreadable")
     garbled = 0
     for f in glob.glob(os.path.join(older, "**", "*"), recursive=True):
         if os.path.isfile(f) and os.path.basename(f) not in (STATE_FILE, "ppo_network_config.json"):
@@ -258,6 +259,9 @@ def test_corrupt_or_missing_checkpoints_raise_clear_errors(killed_and_resumed, t
     assert garbled
     with pytest.raises(CheckpointError, match="missing or corrupt"):
         load_checkpoint(older)
+    if len(ckpts) == 2:
+        with pytest.raises(CheckpointError, match="no readable checkpoint.*missing or corrupt"):
+            load_latest(run)
     shutil.rmtree(os.path.join(run, "checkpoints"))
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_latest(run)
