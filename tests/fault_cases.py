@@ -221,12 +221,6 @@ def cases(work: str, run: str) -> List[Case]:
     ]
 
 
-def _default_sigint() -> None:
-    """In the child: Ctrl-C's default action, even when this script runs in the background (a
-    background job starts with SIGINT ignored, and Python then installs no KeyboardInterrupt)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def run_case(case: Case, work: str) -> dict:
     if case.setup is not None:
         case.setup(work)
@@ -235,8 +229,13 @@ def run_case(case: Case, work: str) -> dict:
     if case.sigint_after:
         env["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(dir=work)  # a cold compile to interrupt
     t0 = time.time()
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+    # a job started in the background ignores SIGINT and its children inherit that (Python then installs no
+    # KeyboardInterrupt); with a handler set while the child starts, the child gets the default action
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
     seen = []
     if case.sigint_after:
         for line in proc.stdout:

@@ -29,9 +29,14 @@ def test_ctrl_c_during_the_first_compilation_exits_cleanly_and_honestly(tmp_path
     empty run directory left behind."""
     out = tmp_path / "runs"
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cold_cache"), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(out)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if we ignore it
+    # a process started in the background ignores SIGINT and passes that on: handle it while the
+    # child starts, so the child gets the default action (and Python its KeyboardInterrupt)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(out)],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
     seen = []
     deadline = time.time() + 240
     for line in proc.stdout:  # the run announces itself right before the first compilation
