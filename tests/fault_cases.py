@@ -255,6 +255,9 @@ def run_case(case: Case, work: str) -> dict:
     ok = proc.returncode == case.rc and not missing and not bad
     last = next((ln for ln in reversed(err.strip().splitlines()) if ln.strip()), "") or \
         next((ln for ln in reversed(out.strip().splitlines()) if ln.strip()), "")
+    if bad:  # where the forbidden text came from, for the one who fixes it
+        at = text.index(bad[0])
+        print(text[max(0, at - 400):at + 2000], file=sys.stderr)
     return dict(name=case.name, ok=ok, rc=proc.returncode, want_rc=case.rc, missing=missing, bad=bad,
                 seconds=time.time() - t0, last=last[:160])
 

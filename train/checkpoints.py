@@ -21,10 +21,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import os
 import re
 import shutil
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -133,12 +135,48 @@ def read_state(path: str) -> Dict[str, Any]:
     return state
 
 
+class _Reported(logging.Filter):
+    """Drops late reports of a checkpoint read that already failed with a CheckpointError: orbax's
+    abandoned asyncio tasks log "Task exception was never retrieved" when they are collected, and
+    a reader thread may end in the same exception; each repeats the error of the path in ``paths``."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths: set = set()
+
+    def about(self, exc: Any, text: str = "") -> bool:
+        return any(p in f"{text} {exc}" for p in self.paths)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not self.about(exc, record.getMessage())
+
+
+_REPORTED = _Reported()
+
+
+def _silence_later_reports(path: str) -> None:
+    _REPORTED.paths.add(os.path.abspath(path))
+    logger = logging.getLogger("asyncio")
+    if _REPORTED not in logger.filters:
+        logger.addFilter(_REPORTED)
+        previous = threading.excepthook
+
+        def hook(args):
+            if not _REPORTED.about(args.exc_value):
+                previous(args)
+
+        threading.excepthook = hook
+
+
 @contextlib.contextmanager
-def _quiet_failure():
-    """Hold what is written to file descriptor 2 while orbax reads a checkpoint: when the read
-    fails, tensorstore's reader threads print one "Event loop is closed" traceback per array
-    after orbax has closed its event loop; the CheckpointError already says what went wrong, so
-    that text is dropped. After a successful read it is written out as usual."""
+def _quiet_failure(path: str):
+    """Hold what is written to file descriptor 2 while orbax reads checkpoint ``path``: when the
+    read fails, tensorstore's reader threads print one "Event loop is closed" traceback per array
+    after orbax has closed its event loop, and orbax's abandoned tasks report the error again when
+    they are collected; the CheckpointError already says what went wrong, so that text is dropped
+    (and later reports about ``path`` are filtered, :class:`_Reported`). After a successful read the
+    held text is written out as usual."""
     import tempfile
 
     def drop_closed_loop(args):  # the same traceback, when it reaches sys.unraisablehook instead
@@ -156,6 +194,7 @@ def _quiet_failure():
             ok = True
         finally:
             if not ok:
+                _silence_later_reports(path)
                 time.sleep(0.2)  # the reader threads finish printing into the held file
                 gc.collect()  # and orbax's abandoned futures are finalised here, not in later code
             sys.unraisablehook = hook
@@ -185,7 +224,7 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
         raise CheckpointError(f"checkpoint directory not found: {path}")
     state = read_state(path)
     try:
-        with _quiet_failure():
+        with _quiet_failure(path):
             params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
         raise CheckpointError(f"checkpoint parameters in {path} are missing or corrupt: "
