@@ -84,9 +84,11 @@ def main(argv: Optional[List[str]] = None, console=print):
     (:func:`cli` turns them into ``error: ...`` and exit status 2).
     """
     from model.yaml_config import ConfigError
+    from train.cli_errors import install_interrupt_handler
     from train.config import DEFAULT_TRAIN_YAML, list_presets, load_resolved_config, load_train_config
 
     args = build_parser().parse_args(argv)
+    install_interrupt_handler()
     init_distributed(args)
     if args.list_presets:
         console("presets in " + (args.config or DEFAULT_TRAIN_YAML) + ": " + ", ".join(list_presets(args.config)))

@@ -9,16 +9,55 @@ Ctrl-C returns 130 with what is true of the run at that moment (:func:`interrupt
 checkpoint to resume from and the exact ``--resume`` command, or that no checkpoint was written
 yet. :func:`exit_process` then leaves without Python's interpreter teardown, which crashes
 (SIGSEGV) when Ctrl-C arrived while XLA was compiling on its own threads.
+
+:func:`install_interrupt_handler` makes Ctrl-C reliable: Python swallows a KeyboardInterrupt raised
+inside a garbage-collection callback or a finalizer (it prints "Exception ignored in
+_xla_gc_callback" and the run goes on to the end); there the handler only notes the request, and
+:func:`check_interrupt` (called by every training callback) raises it moments later.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import signal
 import sys
+import threading
 from typing import Callable, List, Optional
 
 EXIT_INTERRUPTED = 130
+_REQUESTED = threading.Event()
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether ``frame`` runs inside a gc callback or a ``__del__`` (where an exception is swallowed)."""
+    gc_codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in gc_codes or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_sigint(signum, frame) -> None:
+    _REQUESTED.set()
+    if not _in_finalizer(frame):
+        raise KeyboardInterrupt
+
+
+def install_interrupt_handler() -> None:
+    """Ctrl-C as :func:`_on_sigint` handles it (see the module docstring); nothing when SIGINT is
+    ignored (``nohup``) or when called off the main thread."""
+    _REQUESTED.clear()
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt when a Ctrl-C was noted but could not be raised where it arrived."""
+    if _REQUESTED.is_set():
+        raise KeyboardInterrupt
 
 
 class Interrupted(KeyboardInterrupt):

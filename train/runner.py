@@ -45,6 +45,7 @@ from train.checkpoints import (
     read_optimizer_state,
     save_checkpoint,
 )
+from train.cli_errors import check_interrupt
 from train.config import TrainConfig, load_resolved_config
 from train.optimizer_state import OptimizerStateHook, adam_count
 from train.ppo_setup import (
@@ -342,6 +343,7 @@ class TrainingRun:
 
     def on_policy_params(self, current_step: int, _make_policy, params) -> None:
         """brax ``policy_params_fn``: after each epoch (and at step 0) with the new parameters."""
+        check_interrupt()  # a Ctrl-C that arrived inside a gc callback (train/cli_errors.py)
         step = self.start_step + int(current_step)
         self.params, self.step = params, step
         if not self.is_main:

@@ -388,11 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
+    from train.cli_errors import install_interrupt_handler
     from train.config import check_resume_compatible, load_resolved_config, load_train_config
     from train.output_paths import ensure_writable_dir
     from train.run_dir import make_run_dir, resolve_run_dir
 
     args = build_parser().parse_args(argv)
+    install_interrupt_handler()
     _require_sb3()
     if args.resume:
         run_dir = resolve_run_dir(args.resume)
