@@ -86,6 +86,12 @@ def test_ctrl_c_inside_a_gc_callback_is_raised_at_the_next_training_callback():
         ce._on_sigint(signal.SIGINT, sys._getframe())
     ce._REQUESTED.clear()
     ce.check_interrupt()
+    with pytest.raises(KeyboardInterrupt):  # inside a checkpoint write: when the write is done
+        with ce.deferred_interrupts():
+            ce._on_sigint(signal.SIGINT, sys._getframe())
+            seen.append("finished")
+    assert seen[-1] == "finished"
+    ce._REQUESTED.clear()
 
 
 def test_interrupt_message_names_the_checkpoint_and_the_command(tmp_path):

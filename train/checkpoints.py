@@ -92,6 +92,13 @@ def save_checkpoint(run_dir: str, step: int, params: Tuple[Any, Any, Any], netwo
     Returns:
       The checkpoint directory.
     """
+    from train.cli_errors import deferred_interrupts
+
+    with deferred_interrupts():  # Ctrl-C while writing: the checkpoint is finished first
+        return _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir, config, optimizer_state)
+
+
+def _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir, config, optimizer_state) -> str:
     from brax.training.agents.ppo import checkpoint as brax_ckpt
 
     from train.optimizer_state import OPTIMIZER_FILE

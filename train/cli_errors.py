@@ -13,11 +13,13 @@ yet. :func:`exit_process` then leaves without Python's interpreter teardown, whi
 :func:`install_interrupt_handler` makes Ctrl-C reliable: Python swallows a KeyboardInterrupt raised
 inside a garbage-collection callback or a finalizer (it prints "Exception ignored in
 _xla_gc_callback" and the run goes on to the end); there the handler only notes the request, and
-:func:`check_interrupt` (called by every training callback) raises it moments later.
+:func:`check_interrupt` (called by every training callback) raises it moments later. Inside
+:func:`deferred_interrupts` (a checkpoint being written) it waits for the block to end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -40,10 +42,26 @@ def _in_finalizer(frame) -> bool:
     return False
 
 
+_DEFERRING = [0]  # depth of deferred_interrupts() blocks
+
+
 def _on_sigint(signum, frame) -> None:
     _REQUESTED.set()
-    if not _in_finalizer(frame):
+    if not _DEFERRING[0] and not _in_finalizer(frame):
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """A block Ctrl-C does not cut (a checkpoint is written whole): a Ctrl-C inside it is raised
+    when it ends."""
+    _DEFERRING[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRING[0] -= 1
+    if not _DEFERRING[0]:
+        check_interrupt()
 
 
 def install_interrupt_handler() -> None:
