@@ -290,7 +290,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  f"(`python tests/fault_cases.py`, {time.strftime('%Y-%m-%d')}).")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write("# Fault and bad-input cases\n\n" + "\n".join(lines) + "\n")
+            fh.write("# Fault and bad-input cases\n\nMachine: " + f"{os.cpu_count()}-core CPU. Command: "
+                     "`MUJOCO_GL=osmesa .venv/bin/python tests/fault_cases.py --out benchmarks/results/fault_cases.md`"
+                     "\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["ok"] for r in rows) else 1
