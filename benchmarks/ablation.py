@@ -1,5 +1,5 @@
 """The ablation of the seed plan, on the real task: residual vs residual + gait modulation vs direct
-joint targets, the same reward, preset, env-step budget and seeds (issue 18).
+joint targets, the same reward, preset, env-step budget and seeds.
 
     python -m benchmarks.ablation [--preset cpu_ship] [--seeds 0 1 2] [key=value ...]
     python -m benchmarks.ablation --quick          # ci_tiny sizes: a smoke run of every step

@@ -1,4 +1,4 @@
-"""The shipped policy's targets, policy and nominal gait side by side (issue 18).
+"""The shipped policy's targets, policy and nominal gait side by side.
 
     python -m playback.targets DIR      # DIR: where `python -m playback.evaluate --mode all` wrote
 

@@ -1,4 +1,4 @@
-"""The CPU default of ``make train`` (preset ``cpu_small``, issue 19): its values, and a CI-sized run
+"""The CPU default of ``make train`` (preset ``cpu_small``): its values, and a CI-sized run
 of the same preset that must visibly learn.
 
 The full preset (1.72 M env steps, ~7 min on 2 cores) is measured by

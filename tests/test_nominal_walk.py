@@ -48,7 +48,7 @@ def test_flat_trot_20s_c_mujoco():
     assert not res["fell"]
     assert res["walk_time"] == pytest.approx(20.0)
     assert res["trunk_pos"].shape == (1000, 3) and res["height"].shape == (1000,)
-    assert 0.6 * 0.3 <= res["mean_forward_speed"] <= 1.3 * 0.3  # seen 0.217 m/s (gait of issue 13)
+    assert 0.6 * 0.3 <= res["mean_forward_speed"] <= 1.3 * 0.3  # seen 0.217 m/s (the 0.4 s gait period)
     assert res["forward_distance"] > 0.6 * 0.3 * 20.0
     assert abs(res["yaw_change"]) < 0.3
     assert abs(res["trunk_pos"][-1, 1] - res["trunk_pos"][0, 1]) < 1.0
@@ -115,7 +115,7 @@ def test_flat_trot_and_turns_5s_mjx():
         assert not res["fell"]
         assert res["trunk_pos"].shape == (250, 3)
         assert res["min_height"] > 0.2
-    # the faster-cadence gait of issue 13 (period 0.4 s) walks slow commands ~30 % slow on the soft
+    # the faster-cadence gait (period 0.4 s) walks slow commands ~30 % slow on the soft
     # servos (seen 0.206 m/s here, 0.217 m/s in C MuJoCo over 20 s; docs/gait_ik.md)
     assert 0.6 * 0.3 <= straight["mean_forward_speed"] <= 1.3 * 0.3
     assert abs(straight["yaw_change"]) < 0.3

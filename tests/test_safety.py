@@ -1,4 +1,4 @@
-"""python -m playback.safety: the pre-hardware safety report (issue 15, item 4).
+"""python -m playback.safety: the pre-hardware safety report.
 
 Fast (a few seconds of simulation; the two DR envs are built and compiled once per process): the
 shipped policy on 1 short episode per world, the same policy with its action scaled up (it must

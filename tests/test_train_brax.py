@@ -319,7 +319,7 @@ def test_benchmark_scripts_quick_on_this_run(killed_and_resumed, tmp_path):
 
 
 def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed, capsys):
-    """Issue 11: the run lives where the relative --output-dir said; --resume keeps its override
+    """The run lives where the relative --output-dir said; --resume keeps its override
     (config.yaml + config_history/), each checkpoint exports with the config that produced it, and
     Adam's state crosses the kill."""
     import yaml

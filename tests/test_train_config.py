@@ -23,7 +23,7 @@ def test_presets_listed_and_applied():
     assert base.ppo.num_envs == 4096 and base.simulation.world == "suite"
     # the full-size run evaluates (early stopping, best/) on the suite, on a held-out terrain seed
     assert base.run.eval_world == "suite" and base.run.eval_terrain_seed != base.simulation.terrain_seed
-    assert small.ppo.num_envs == 128 and small.simulation.world == "rough"  # make train's default (issue 19)
+    assert small.ppo.num_envs == 128 and small.simulation.world == "rough"  # make train's default
     flat = load_train_config(preset="cpu_flat")
     assert flat.ppo.num_envs == 64 and flat.simulation.world == "flat" and flat.run.eval_world == "flat"
     assert small.ppo.learning_rate != base.ppo.learning_rate or small.ppo.num_timesteps < base.ppo.num_timesteps
