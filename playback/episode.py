@@ -406,8 +406,9 @@ def run_episodes(
     return records
 
 
-def roll_pitch(quat_wxyz: np.ndarray) -> np.ndarray:
-    """(..., 2) roll and pitch [rad] of quaternion(s) (w, x, y, z), as the env defines them.
+def roll_pitch_array(quat_wxyz: np.ndarray) -> np.ndarray:
+    """(..., 2) roll and pitch [rad] of quaternion(s) (w, x, y, z), as the env defines them, in one
+    array (the env's ``mjx_envs.measurements.roll_pitch`` returns a (roll, pitch) pair of JAX scalars).
 
     Same convention as ``mjx_envs.measurements.roll_pitch`` (from the body-frame gravity
     direction g: roll = atan2(-g_y, -g_z), pitch = asin(g_x)), in numpy.

@@ -41,7 +41,7 @@ import numpy as np
 
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml
-from playback.episode import episode_key, policy_controller, roll_pitch, run_episode, zero_action
+from playback.episode import episode_key, policy_controller, roll_pitch_array, run_episode, zero_action
 from playback.episode_metrics import NUM_LEGS, NUM_SERVOS, gravity, robot_mass, summarize_episode
 from playback.episode_records import EpisodeRecords, output_dir, records_path, with_records
 from train.export import ExportError, load_policy, resolve_export_dir
@@ -323,7 +323,7 @@ def episode_safety(
     margin = np.minimum(q - lo, hi - q)  # (T, 12) rad; < 0 beyond a limit
     contact = force > contact_threshold  # (T, 4)
     slip = np.linalg.norm(fvel[..., :2], axis=-1)[contact]  # m/s, feet in contact
-    rp = np.abs(roll_pitch(rec.trunk_quat[rows]))
+    rp = np.abs(roll_pitch_array(rec.trunk_quat[rows]))
     t = margin.shape[0]
     stat = lambda f, a, default=None: float(f(a)) if a.size else default
     summary = summarize_episode(rec, 1.0, 1.0)

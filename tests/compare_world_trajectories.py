@@ -28,7 +28,7 @@ if REPO not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, REPO)
 
 from model import robot_constants as rc  # noqa: E402
-from playback.episode import EpisodeRecord, policy_controller, roll_pitch, run_episode, zero_action  # noqa: E402
+from playback.episode import EpisodeRecord, policy_controller, roll_pitch_array, run_episode, zero_action  # noqa: E402
 from playback.nominal import trunk_yaw  # noqa: E402
 from train.policy_env import (  # noqa: E402
     check_policy_matches_env,
@@ -77,9 +77,9 @@ def _series(rec: EpisodeRecord, quantity: str) -> np.ndarray:
     if quantity == "trunk_height":
         return rec.trunk_pos[:, 2] - rec.trunk_ground
     if quantity == "pitch":
-        return roll_pitch(rec.trunk_quat)[:, 1]
+        return roll_pitch_array(rec.trunk_quat)[:, 1]
     if quantity == "roll":
-        return roll_pitch(rec.trunk_quat)[:, 0]
+        return roll_pitch_array(rec.trunk_quat)[:, 0]
     if quantity == "forward_position":
         return forward_position(rec)
     raise ValueError(quantity)
@@ -160,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     for name, per in runs.items():
         for world, rec in per.items():
             h = rec.trunk_pos[:, 2] - rec.trunk_ground
-            rp = roll_pitch(rec.trunk_quat)
+            rp = roll_pitch_array(rec.trunk_quat)
             print(f"{name:8s} {world:6s} {rec.time[-1]:5.2f} s  forward {forward_position(rec)[-1]:6.3f} m  "
                   f"height {h.mean():.3f} m  |roll| max {np.abs(rp[:, 0]).max():.3f}  "
                   f"|pitch| max {np.abs(rp[:, 1]).max():.3f} rad  ended early: {rec.terminated}")

@@ -12,7 +12,7 @@ from random_policy_export import write_random_export
 from mjx_envs.observation import observation_layout
 from model import terrain
 from playback import play as play_cli
-from playback.episode import episode_key, roll_pitch, run_episode, set_command, zero_action
+from playback.episode import episode_key, roll_pitch_array, run_episode, set_command, zero_action
 from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from playback.video import frame_steps, offscreen_gl_problem
 from train.export import ExportError, load_policy
@@ -163,7 +163,7 @@ def test_roll_pitch_matches_the_env_convention():
     rng = np.random.default_rng(0)
     q = rng.normal(size=(20, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    mine = roll_pitch(q)
+    mine = roll_pitch_array(q)
     theirs = np.array([np.asarray(env_roll_pitch(jax.numpy.asarray(qi, jax.numpy.float32))) for qi in q])
     np.testing.assert_allclose(mine, theirs, atol=1e-5)
 
