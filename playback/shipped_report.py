@@ -1,13 +1,13 @@
-"""The README's tables of the shipped policy, generated from its committed reports (no hand-copied figures).
+"""The shipped policy's tables in policies/README.md, generated from its committed reports (no hand-copied figures).
 
-    python -m playback.shipped_report policies/NAME            # rewrite README.md's section
-    python -m playback.shipped_report policies/NAME --check    # exit 1 if README.md is out of date
+    python -m playback.shipped_report policies/NAME            # rewrite policies/README.md's section
+    python -m playback.shipped_report policies/NAME --check    # exit 1 if policies/README.md is out of date
 
 The section sits between ``<!-- shipped-policy:begin -->`` and ``<!-- shipped-policy:end -->`` in
-README.md. It is built from the policy folder's ``meta.json`` (training provenance),
-``evaluation.json`` (policy vs nominal gait per world) and ``targets.json``
-(:mod:`playback.targets`); ``tests/test_shipped_policy.py`` checks that README.md holds exactly
-this text.
+policies/README.md (``--file PATH`` names another file with the same markers). It is built from the
+policy folder's ``meta.json`` (training provenance), ``evaluation.json`` (policy vs nominal gait per
+world) and ``targets.json`` (:mod:`playback.targets`); ``tests/test_shipped_policy.py`` checks that
+policies/README.md holds exactly this text.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from playback import targets
 
 BEGIN = "<!-- shipped-policy:begin -->"
 END = "<!-- shipped-policy:end -->"
-README = os.path.join(REPO_ROOT, "README.md")
+README = os.path.join(REPO_ROOT, "policies", "README.md")
 
 
 def _load(policy_dir: str, name: str) -> Mapping[str, Any]:
@@ -44,7 +44,7 @@ def _num(v: Optional[float], fmt: str = "{:.3f}") -> str:
 
 
 def section(policy_dir: str) -> str:
-    """The README section's text (between the markers) for ``policy_dir``."""
+    """The section's text (between the markers) for ``policy_dir``."""
     meta, ev, tg = (_load(policy_dir, n) for n in ("meta.json", "evaluation.json", "targets.json"))
     rel = os.path.relpath(os.path.abspath(policy_dir), REPO_ROOT)
     tr = meta.get("training", {})
@@ -74,10 +74,10 @@ def section(policy_dir: str) -> str:
     return "\n".join(lines)
 
 
-def render(readme_text: str, policy_dir: str) -> str:
-    """``readme_text`` with its shipped-policy section replaced."""
+def render(readme_text: str, policy_dir: str, name: str = "policies/README.md") -> str:
+    """``readme_text`` (the text of the file ``name``) with its shipped-policy section replaced."""
     if BEGIN not in readme_text or END not in readme_text:
-        raise ValueError(f"README.md has no {BEGIN} ... {END} section to fill")
+        raise ValueError(f"{name} has no {BEGIN} ... {END} section to fill")
     head, rest = readme_text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return head + BEGIN + "\n" + section(policy_dir) + "\n" + END + tail
@@ -86,13 +86,14 @@ def render(readme_text: str, policy_dir: str) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("policy_dir")
-    p.add_argument("--readme", default=README)
-    p.add_argument("--check", action="store_true", help="exit 1 if the README's section is out of date")
+    p.add_argument("--file", "--readme", dest="readme", default=README, metavar="PATH",
+                   help="the Markdown file holding the section (default: policies/README.md)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file's section is out of date")
     args = p.parse_args(argv)
     try:
         with open(args.readme, encoding="utf-8") as fh:
             text = fh.read()
-        new = render(text, args.policy_dir)
+        new = render(text, args.policy_dir, args.readme)
     except (OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -106,8 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(args.readme, "w", encoding="utf-8") as fh:
             fh.write(new)
     except OSError as e:
-        print(f"error: --readme {args.readme}: cannot write it ({e.strerror or e}); make it writable or pass "
-              "--readme PATH", file=sys.stderr)
+        print(f"error: --file {args.readme}: cannot write it ({e.strerror or e}); make it writable or pass "
+              "--file PATH", file=sys.stderr)
         return 2
     print(section(args.policy_dir))
     return 0

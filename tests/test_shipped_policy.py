@@ -1,4 +1,4 @@
-"""The policy shipped under policies/ (issue 18): it loads on a CPU with its reports, the README's
+"""The policy shipped under policies/ (issue 18): it loads on a CPU with its reports, policies/README.md's
 tables are the ones its committed reports give (no hand-copied figures), its targets table is what
 its evaluation files give, and on a hard suite tile of a terrain seed neither training nor the
 shipped evaluation used it beats the nominal gait it corrects."""
@@ -46,9 +46,10 @@ def test_shipped_policy_loads_with_its_reports():
 def test_readme_tables_are_generated_from_the_committed_reports():
     from playback import shipped_report
 
-    readme = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    assert shipped_report.README == os.path.join(REPO_ROOT, "policies", "README.md")
+    readme = open(shipped_report.README, encoding="utf-8").read()
     assert shipped_report.render(readme, POLICY) == readme, (
-        "README.md's shipped-policy section differs from its reports: python -m playback.shipped_report "
+        "policies/README.md's shipped-policy section differs from its reports: python -m playback.shipped_report "
         "policies/quad12_suite_cpu")
     assert shipped_report.section(POLICY) in readme
 
