@@ -1,9 +1,14 @@
-"""The residual-walking environment's logic, shared verbatim by the MJX env and the Gymnasium twin.
+"""The residual-walking environment's logic, shared verbatim by the MJX env and the C-MuJoCo envs.
 
 A control step is ``pre_physics`` (action -> servo targets, pushes) -> physics substeps (back-end
-specific) -> ``post_physics`` (measurements -> observation, reward terms, termination, metrics).
-Resets are ``sample_episode`` (everything random about an episode, from one PRNG key) followed by
-``initial_observation``. All functions are pure JAX over the constants in :class:`EnvContext`.
+specific) -> ``post_physics``, a composition of named steps: ``sanitise`` (diverged physics) ->
+``score`` (reward terms) -> ``terminate`` (every end-of-episode rule, :mod:`mjx_envs.termination`)
+-> ``advance`` (counters, gait clock, commanded path, command schedule) -> ``observe`` ->
+``step_metrics`` (:mod:`mjx_envs.step_metrics`; its keys are :data:`METRIC_NAMES`).
+Resets are ``sample_episode`` (everything random about an episode, from one PRNG key, domain draws
+from :mod:`mjx_envs.domain_randomization`) followed by ``initial_observation``. All functions are
+pure JAX over the constants in :class:`EnvContext`; the batched C-MuJoCo logic
+(``mjx_envs.batched_logic``) jits and vmaps the very same ones.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from gait.gait_config import GaitConfig
 from ik.leg_geometry import LegGeometry
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety
+from mjx_envs.domain_randomization import DR_FIELDS, DR_NAMES, draw_domain, randomized_model_fields  # noqa: F401
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command schedule and curriculum)
     _uniform,
@@ -33,14 +39,22 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     track_command,
     update_command,
 )
-from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, roll_pitch, sensor_index, yaw_of
+from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, sensor_index, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
+from mjx_envs.step_metrics import MetricInputs, metric_names, step_metrics
+from mjx_envs.termination import (  # noqa: F401  (the termination rules, public here too)
+    NAN_QVEL_LIMIT,
+    Termination,
+    fall_condition,
+    off_map,
+    sanitise,
+    terminate,
+    terrain_height,
+)
 from model import loading, terrain
 from model import robot_constants as rc
 from model.robot_spec import robot_spec, trunk_body
 from model.simulation_config import SimulationConfig
-
-NAN_QVEL_LIMIT = 1e3  # |qvel| beyond this is treated as diverged physics
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -118,13 +132,6 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
         rough_terrain=terrain.spec_of_model(m) if (m.nhfield and sim.world != "suite") else terrain.DEFAULT_TERRAIN,
         qpos_adr=spec.qpos_adr,
     )
-
-
-def terrain_height(ctx: EnvContext, x, y):
-    """Ground height (m) at world (x, y); 0 on the flat world."""
-    if ctx.heights is None:
-        return jnp.zeros_like(jnp.asarray(x, jnp.float32))
-    return terrain.height_at(jnp.asarray(ctx.heights), x, y, ctx.terrain_spec)
 
 
 # ---------------------------------------------------------------------------------------- reset
@@ -207,36 +214,6 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
 
 
-# ------------------------------------------------------------------------- domain randomisation
-
-DR_NAMES = ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength", "kp", "kv")
-
-
-def _dr_shapes(ctx: EnvContext) -> Dict[str, Tuple[int, ...]]:
-    nu = ctx.mj_model.nu
-    return dict(friction=(), trunk_mass=(), com_offset=(2,), link_mass=(ctx.mj_model.nbody,),
-                motor_strength=(nu,), kp=(nu,), kv=(nu,))
-
-
-def draw_domain(ctx: EnvContext, key: jax.Array) -> Dict[str, jax.Array]:
-    """This episode's model-parameter draws (``EnvConfig.domain_randomization``), deterministic in
-    ``key``: every name of :data:`DR_NAMES` is present; a switched-off one holds its neutral value
-    (1 for a scale, 0 for an offset), which leaves the model exactly as it is."""
-    d = ctx.env.domain_randomization
-    shapes = _dr_shapes(ctx)
-    out = {}
-    for i, name in enumerate(DR_NAMES):
-        sw = getattr(d, name)
-        neutral = 0.0 if name in ("trunk_mass", "com_offset") else 1.0
-        if sw.enabled:
-            out[name] = _uniform(jax.random.fold_in(key, i), sw.range, shapes[name])
-        else:
-            out[name] = jnp.full(shapes[name], neutral)
-    # world body and trunk keep their masses (the trunk has its own switch)
-    out["link_mass"] = out["link_mass"].at[0].set(1.0).at[ctx.trunk_body].set(1.0)
-    return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
-
-
 _NOISE_SALT = 0x0B5E  # folded into info["rng"] for the observation noise
 _TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
 
@@ -316,11 +293,6 @@ def pre_physics(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]):
     return ctrl, kick, info, dict(action=action, ik_saturated=ik_sat)
 
 
-def _physics_bad(meas: Measurements) -> jax.Array:
-    bad = ~(jnp.all(jnp.isfinite(meas.qpos)) & jnp.all(jnp.isfinite(meas.qvel)))
-    return bad | jnp.any(jnp.abs(meas.qvel) > NAN_QVEL_LIMIT)
-
-
 def body_contact_zones(ctx: EnvContext, meas: Measurements) -> jax.Array:
     """(9,) bool: which zones (trunk, 4 thighs, 4 calves; ``rc.BODY_CONTACT_SENSORS``) touch the ground.
 
@@ -381,144 +353,95 @@ def zero_metrics(ctx: EnvContext) -> Dict[str, jax.Array]:
     return {n: jnp.zeros(()) for n in names}
 
 
-METRIC_NAMES = ("forward_velocity", "vel_tracking_error", "yaw_rate_error", "distance_step", "fell",
-                 "nan_physics", "off_map", "out_of_bounds", "joint_limit_violations", "actuator_saturated",
-                 "ik_saturated", "body_contacts", "terrain_level", "terrain_type", "curriculum_promoted",
-                 "curriculum_demoted", "power",
-                 "command/vx", "command/vy", "command/yaw_rate", "command/zero", "command/heading_mode",
-                 "push/kicks", "gait/activity", "gait/frequency_scale", "gait/swing_scale", "gait/body_height",
-                 *("dr/" + n for n in DR_NAMES))
-"""Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md)."""
+METRIC_NAMES = metric_names(DR_NAMES)
+"""Env metrics besides the ``reward/<term>`` ones (per control step; docs/residual_learning.md): the
+keys of :func:`mjx_envs.step_metrics.step_metrics`, read off the function itself."""
 
 
-def fall_condition(height, roll, pitch, env: EnvConfig):
-    """The one fall rule (it ends an episode as a failure; ``playback.nominal`` applies it too):
-    trunk origin lower than ``env.min_base_height`` above the ground below it [m], or
-    |roll| > ``env.max_roll`` or |pitch| > ``env.max_pitch`` [rad]. Works on JAX and numpy values."""
-    return (height < env.min_base_height) | (abs(roll) > env.max_roll) | (abs(pitch) > env.max_pitch)
+# ------------------------------------------------------------------ post_physics, step by step
+
+def score(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]
+          ) -> Tuple[jax.Array, Dict[str, jax.Array], Dict[str, jax.Array]]:
+    """Reward of the step (:func:`mjx_envs.rewards.compute_reward`) on sanitised measurements:
+    (reward, its terms by name, safety counts). The counts (joints beyond their range, actuators
+    at their torque limit, body zones touching the ground; per step) feed the metrics too."""
+    cfg = ctx.env
+    contact = meas.foot_force > cfg.contact_force_threshold
+    joints_near = safety.joints_near_limit(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
+    counts = dict(
+        joint_limit_violations=safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper),
+        actuator_saturated=safety.actuator_saturations(meas.actuator_force,
+                                                       ctx.force_limit * info["dr"]["motor_strength"]),
+        body_contacts=jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32))
+    rin = RewardInputs(lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, command=info["command"],
+                       gravity=gravity_in_body(meas.trunk_quat), joint_vel=meas.joint_vel,
+                       actuator_force=meas.actuator_force, foot_contact=contact, foot_vel=meas.foot_vel,
+                       body_contacts=counts["body_contacts"], joints_near_limit=joints_near,
+                       actuators_saturated=counts["actuator_saturated"], ik_saturated=aux["ik_saturated"],
+                       action=aux["action"], last_action=info["last_action"])
+    reward, terms = compute_reward(rin, cfg.reward_weights)
+    return reward, terms, counts
 
 
-def off_map(ctx: EnvContext, trunk_pos: jax.Array) -> jax.Array:
-    """True when the trunk is beyond the heightfield's x/y extent (rough world; margins 0.3 m in
-    x, 0.2 m in y). There is no floor outside, so the episode must end there: as a truncation."""
-    if not ctx.rough:
-        return jnp.zeros((), bool)
-    if ctx.suite is not None:  # the suite has a flat border inside the heightfield: leave 0.3 m before its edge
-        return terrain.suite_off_map(trunk_pos[0], trunk_pos[1], ctx.suite, margin=0.3)
-    spec = ctx.rough_terrain  # the compiled heightfield's extent
-    return (jnp.abs(trunk_pos[0]) > spec.size_x - 0.3) | (jnp.abs(trunk_pos[1]) > spec.size_y - 0.2)
+def advance(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array],
+            ends: Termination) -> Tuple[Dict[str, Any], jax.Array]:
+    """The episode state after this step: (info, distance walked this step [m]).
+
+    Step counter + 1; trunk position (the last good one when the physics diverged) and distance
+    along the spawn heading; the commanded path and the progress along it (:func:`track_command`);
+    the gait clock (``controller.advance`` under this step's command and modulation); the
+    applied action; how the episode ends here (``fell``, ``off_map``, ``truncation``: 1 or 0, see
+    :class:`~mjx_envs.termination.Termination`); then the next step's command
+    (:func:`update_command`, from the trunk's yaw)."""
+    xy = jnp.where(ends.diverged, info["last_xy"], meas.trunk_pos[:2])
+    heading = jnp.stack([jnp.cos(info["heading"]), jnp.sin(info["heading"])])
+    dist_step = jnp.dot(xy - info["last_xy"], heading)
+    info = track_command(ctx, info, xy)
+    freq, _, _ = modulation_scales(ctx, info["modulation"])
+    truncated = ends.truncated.astype(jnp.float32)
+    info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
+            "last_action": aux["action"], "step": info["step"] + 1,
+            "last_xy": xy, "distance": info["distance"] + dist_step,
+            "fell": ends.terminated.astype(jnp.float32), "off_map": truncated, "truncation": truncated}
+    return update_command(ctx, info, yaw_of(meas.trunk_quat)), dist_step
+
+
+def metric_inputs(ctx: EnvContext, meas: Measurements, command: jax.Array, info: Dict[str, Any],
+                  aux: Dict[str, jax.Array], ends: Termination, counts: Dict[str, jax.Array],
+                  dist_step: jax.Array) -> MetricInputs:
+    """What :func:`~mjx_envs.step_metrics.step_metrics` reads, from the step's sanitised
+    measurements, the ``command`` it was taken under and the advanced ``info`` (:func:`advance`).
+    The curriculum's verdict (:func:`curriculum_outcome`) counts on the episode's last step: a
+    termination, truncation, or the env's own time limit (``episode_steps``)."""
+    last = ends.done | (info["step"] >= ctx.episode_steps)
+    promote, demote = curriculum_outcome(ctx, info)
+    return MetricInputs(
+        command=command, lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, joint_vel=meas.joint_vel,
+        actuator_force=meas.actuator_force, distance_step=dist_step, ends=ends, ik_saturated=aux["ik_saturated"],
+        **counts, terrain_level=info["terrain_level"], terrain_type=info["terrain_type"],
+        curriculum_promoted=last & promote, curriculum_demoted=last & demote, heading_mode=info["heading_mode"],
+        pushed=info["pushed"], gait_activity=info["gait"].activity,
+        gait_scales=modulation_scales(ctx, info["modulation"]), dr=info["dr"])
 
 
 def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]):
     """After the substeps: (obs, reward, done, metrics, info).
 
-    ``done`` = 1 when the episode ends here: terminated (fall, NaN physics) or truncated by
-    leaving the map. A truncation sets ``info["truncation"]`` = 1 together with ``done`` = 1
-    (brax's convention; the training wrapper adds its time-limit truncations, the Gymnasium twin
-    reports ``terminated=False, truncated=True``). ``info["fell"]`` / ``info["off_map"]`` record
-    how the episode ended for the curriculum.
+    ``done`` = 1 when the episode ends here: terminated (a fall or diverged physics) or truncated
+    by leaving the map (:func:`~mjx_envs.termination.terminate`). A truncation sets
+    ``info["truncation"]`` = 1 together with ``done`` = 1 (brax's convention; the training wrapper
+    adds its time-limit truncations, the Gymnasium twin reports ``terminated=False,
+    truncated=True``). ``info["fell"]`` / ``info["off_map"]`` record how the episode ended for the
+    curriculum; ``metrics["fell"]`` / ``metrics["off_map"]`` are the same flags. On diverged
+    physics the reward and its terms are 0 and nothing non-finite leaves this function.
     """
-    cfg = ctx.env
-    bad = _physics_bad(meas)
-    # sanitise so that NaN never leaves this function (the episode ends; auto-reset replaces data)
-    meas = jax.tree.map(lambda v: jnp.where(bad, jnp.zeros_like(v), jnp.nan_to_num(v)), meas)
-    meas = meas.replace(trunk_quat=jnp.where(bad, jnp.array([1.0, 0, 0, 0]), meas.trunk_quat))
-    contact = meas.foot_force > cfg.contact_force_threshold
-    gravity = gravity_in_body(meas.trunk_quat)
-    joints_near = safety.joints_near_limit(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
-    violations = safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
-    act_sat = safety.actuator_saturations(meas.actuator_force, ctx.force_limit * info["dr"]["motor_strength"])
-    applied_command = info["command"]  # the command this step was taken under (rewarded, tracked)
-    body_contacts = jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32)
-    rin = RewardInputs(lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, command=info["command"], gravity=gravity,
-                       joint_vel=meas.joint_vel, actuator_force=meas.actuator_force, foot_contact=contact,
-                       foot_vel=meas.foot_vel, body_contacts=body_contacts, joints_near_limit=joints_near,
-                       actuators_saturated=act_sat, ik_saturated=aux["ik_saturated"], action=aux["action"],
-                       last_action=info["last_action"])
-    reward, terms = compute_reward(rin, cfg.reward_weights)
-
-    # termination
-    roll, pitch = roll_pitch(meas.trunk_quat)
-    ground = terrain_height(ctx, meas.trunk_pos[0], meas.trunk_pos[1])
-    fell = fall_condition(meas.trunk_pos[2] - ground, roll, pitch, cfg)
-    terminated = fell | bad
-    truncated = off_map(ctx, meas.trunk_pos) & ~terminated  # left the map: not a failure
-    done = terminated | truncated
-
-    # bookkeeping
-    xy = jnp.where(bad, info["last_xy"], meas.trunk_pos[:2])
-    heading = jnp.stack([jnp.cos(info["heading"]), jnp.sin(info["heading"])])
-    dist_step = jnp.dot(xy - info["last_xy"], heading)
-    info = track_command(ctx, info, xy)
-    freq, swing, height = modulation_scales(ctx, info["modulation"])
-    info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
-            "last_action": aux["action"], "step": info["step"] + 1,
-            "last_xy": xy, "distance": info["distance"] + dist_step,
-            "fell": terminated.astype(jnp.float32), "off_map": truncated.astype(jnp.float32),
-            "truncation": truncated.astype(jnp.float32)}
-    # what the curriculum will do if the episode ends here (logged at the episode's last step;
-    # the time limit counted as the env's own episode_steps)
-    last = done | (info["step"] >= ctx.episode_steps)
-    promote, demote = curriculum_outcome(ctx, info)
-    info = update_command(ctx, info, yaw_of(meas.trunk_quat))  # the next step's command, observed now
+    meas, diverged = sanitise(meas)
+    command = info["command"]  # the command this step was taken under (rewarded, tracked)
+    reward, terms, counts = score(ctx, meas, info, aux)
+    ends = terminate(ctx, meas, diverged)
+    info, dist_step = advance(ctx, meas, info, aux, ends)
     obs = observe(ctx, meas, info)
-    reward = jnp.where(bad, 0.0, reward)
-    metrics = {"reward/" + k: jnp.where(bad, 0.0, v) for k, v in terms.items()}
-    metrics.update(
-        forward_velocity=meas.lin_vel[0],
-        vel_tracking_error=jnp.linalg.norm(applied_command[:2] - meas.lin_vel[:2]),
-        yaw_rate_error=jnp.abs(applied_command[2] - meas.ang_vel[2]),
-        distance_step=dist_step, fell=fell.astype(jnp.float32), nan_physics=bad.astype(jnp.float32),
-        off_map=truncated.astype(jnp.float32), out_of_bounds=truncated.astype(jnp.float32),
-        joint_limit_violations=violations,
-        actuator_saturated=act_sat, ik_saturated=aux["ik_saturated"], body_contacts=body_contacts,
-        terrain_level=info["terrain_level"].astype(jnp.float32),
-        terrain_type=info["terrain_type"].astype(jnp.float32),
-        curriculum_promoted=(last & promote).astype(jnp.float32),
-        curriculum_demoted=(last & demote).astype(jnp.float32),
-        power=jnp.sum(jnp.abs(meas.actuator_force * meas.joint_vel)),
-        **{"command/vx": applied_command[0], "command/vy": applied_command[1],
-           "command/yaw_rate": applied_command[2],
-           "command/zero": jnp.all(applied_command == 0).astype(jnp.float32),
-           "command/heading_mode": info["heading_mode"], "push/kicks": info["pushed"],
-           "gait/activity": info["gait"].activity, "gait/frequency_scale": freq,
-           "gait/swing_scale": swing, "gait/body_height": height},
-        **{"dr/" + k: jnp.mean(v) if k != "link_mass" else jnp.mean(v[1:]) for k, v in info["dr"].items()},
-    )
-    metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
-    return obs, reward.astype(jnp.float32), done.astype(jnp.float32), metrics, info
-
-
-# ------------------------------------------------------------------------ domain randomisation
-
-def randomized_model_fields(ctx: EnvContext, base: Dict[str, Any], dr: Dict[str, Any], xp=jnp) -> Dict[str, Any]:
-    """Model arrays for this episode's draws (:func:`draw_domain`; ``base`` = nominal arrays).
-
-    friction -> ``geom_friction[:, 0]``; trunk_mass -> ``body_mass[trunk]``; com_offset ->
-    ``body_ipos[trunk, :2]``; link_mass -> ``body_mass``, ``body_inertia`` of the other bodies;
-    motor_strength -> ``actuator_forcerange``; kp -> ``actuator_gainprm[:, 0]`` and
-    ``-actuator_biasprm[:, 1]``; kv -> ``-actuator_biasprm[:, 2]``. Written with broadcasting only,
-    so ``xp`` = ``jax.numpy`` (MJX, float32) or ``numpy`` (the C-MuJoCo twin, in float64: its
-    float64 model arrays are not rounded); neutral draws return the base arrays bit for bit.
-    """
-    dt = xp.asarray(base["body_mass"]).dtype
-    d = {k: xp.asarray(v, dt) for k, v in dr.items()}
-    b = {k: xp.asarray(v) for k, v in base.items()}
-    nbody = b["body_mass"].shape[0]
-    trunk = xp.asarray(np.arange(nbody) == ctx.trunk_body, dt)  # (nbody,) one-hot
-    col = lambda n, i: xp.asarray(np.arange(n) == i, dt)  # noqa: E731  one-hot column selector
-    one = xp.ones((), dt)
-    friction = b["geom_friction"] * xp.stack([d["friction"], one, one])
-    mass = b["body_mass"] * d["link_mass"] + trunk * d["trunk_mass"]
-    inertia = b["body_inertia"] * d["link_mass"][:, None]
-    ipos = b["body_ipos"] + trunk[:, None] * xp.concatenate([d["com_offset"], xp.zeros((1,), dt)])[None, :]
-    ng, nb = b["actuator_gainprm"].shape[1], b["actuator_biasprm"].shape[1]
-    gain = b["actuator_gainprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(ng, 0))
-    bias = b["actuator_biasprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(nb, 1) + (d["kv"] - 1.0)[:, None] * col(nb, 2))
-    frange = b["actuator_forcerange"] * d["motor_strength"][:, None]
-    return dict(geom_friction=friction, body_mass=mass, body_inertia=inertia, body_ipos=ipos,
-                actuator_gainprm=gain, actuator_biasprm=bias, actuator_forcerange=frange)
-
-
-DR_FIELDS = ("geom_friction", "body_mass", "body_inertia", "body_ipos", "actuator_gainprm", "actuator_biasprm",
-             "actuator_forcerange")
+    metrics = {"reward/" + k: jnp.asarray(jnp.where(diverged, 0.0, v), jnp.float32) for k, v in terms.items()}
+    metrics.update(step_metrics(metric_inputs(ctx, meas, command, info, aux, ends, counts, dist_step)))
+    reward = jnp.where(diverged, 0.0, reward)
+    return obs, reward.astype(jnp.float32), ends.done.astype(jnp.float32), metrics, info

@@ -235,6 +235,96 @@ def test_nan_physics_terminates_and_never_leaks(flat_mjx):
         assert np.isfinite(np.asarray(out.obs)).all() and float(out.metrics["nan_physics"]) == 0.0
 
 
+
+def _standing(ctx, key=0):
+    """(qpos, qvel, sensordata) of a freshly spawned episode after ``mj_forward``, float32, and its info."""
+    import mujoco
+
+    qpos, qvel, info = logic.sample_episode(ctx, jax.random.PRNGKey(key))
+    d = mujoco.MjData(ctx.mj_model)
+    d.qpos[:], d.qvel[:] = np.asarray(qpos), np.asarray(qvel)
+    mujoco.mj_forward(ctx.mj_model, d)
+    return (d.qpos.astype(np.float32), d.qvel.astype(np.float32), d.sensordata.astype(np.float32)), info
+
+
+@pytest.mark.parametrize("min_base_height", [0.0, 0.15])
+def test_diverged_physics_is_a_fall_in_info_and_metrics(min_base_height):
+    """NaN physics ends the episode as a fall: ``metrics["fell"]`` == ``info["fell"]`` == 1, with
+    ``nan_physics`` = 1 saying why, whatever the fall rule makes of the sanitised state (with
+    ``min_base_height`` = 0 the zeroed trunk is not low enough to fall by the pose rule)."""
+    from mjx_envs.measurements import measure
+
+    ctx = logic.make_context(SimulationConfig(), EnvConfig(min_base_height=min_base_height), GaitConfig())
+    (q, v, sd), info = _standing(ctx)
+    aux = dict(action=jnp.zeros(ctx.action_size), ik_saturated=jnp.zeros(()))
+    post = jax.jit(lambda q, v, sd, info: logic.post_physics(ctx, measure(ctx.idx, q, v, sd), info, aux))
+    for nan, want in ((False, 0.0), (True, 1.0)):
+        _, reward, done, metrics, new = post(q, v.copy() if not nan else np.where(np.arange(len(v)) == 0, np.nan, v),
+                                             sd, info)
+        assert float(done) == want and float(metrics["nan_physics"]) == want
+        assert float(metrics["fell"]) == float(new["fell"]) == want
+        assert float(metrics["off_map"]) == float(new["off_map"]) == float(new["truncation"]) == 0.0
+        assert np.isfinite(float(reward)) and all(np.isfinite(float(x)) for x in metrics.values())
+
+
+def test_metric_names_are_the_metrics_functions_keys():
+    """METRIC_NAMES is read off the metrics function: it is exactly what post_physics reports
+    besides ``reward/<term>`` (MJX env, batched C-MuJoCo logic, reset states alike), and leaving
+    the map has one name, ``off_map``."""
+    from mjx_envs.batched_logic import BatchedLogic
+
+    ctx = logic.make_context(SimulationConfig(), EnvConfig(), GaitConfig())
+    names = set(BatchedLogic(ctx).metric_names)
+    assert names == set(logic.zero_metrics(ctx))
+    assert {n for n in names if not n.startswith("reward/")} == set(logic.METRIC_NAMES)
+    assert len(set(logic.METRIC_NAMES)) == len(logic.METRIC_NAMES)
+    assert {"fell", "nan_physics", "off_map"} <= set(logic.METRIC_NAMES) and "out_of_bounds" not in logic.METRIC_NAMES
+    env = ResidualWalk()
+    s = jax.jit(env.step)(jax.jit(env.reset)(jax.random.PRNGKey(0)), jnp.zeros(env.action_size))
+    assert set(s.metrics) == names
+
+
+def test_terminate_reports_every_reason_and_vmaps():
+    """One function holds every termination rule and returns the reasons; it jits and vmaps.
+    Cases: upright, too low, tilted past max_roll, diverged, off the map, fallen off the map."""
+    from mjx_envs.measurements import measure
+    from mjx_envs.termination import sanitise, terminate
+
+    ctx = logic.make_context(SimulationConfig(world="rough"), EnvConfig(), GaitConfig())
+    (q, v, sd), _ = _standing(ctx)
+    idx = ctx.idx
+    tilt = np.array([np.cos(0.5), np.sin(0.5), 0.0, 0.0], np.float32)  # roll 1 rad > max_roll 0.8
+    cases = []
+    for z, quat, x, nan in ((None, None, None, False), (-0.5, None, None, False), (None, tilt, None, False),
+                            (None, None, None, True), (None, None, 50.0, False), (-0.5, None, 50.0, False)):
+        c_q, c_v, c_sd = q.copy(), v.copy(), sd.copy()
+        if z is not None:
+            c_sd[idx.trunk_pos + 2] = z
+        if quat is not None:
+            c_sd[idx.trunk_quat:idx.trunk_quat + 4] = quat
+        if x is not None:
+            c_sd[idx.trunk_pos] = x
+        if nan:
+            c_v[3] = np.inf
+        cases.append((c_q, c_v, c_sd))
+    qs, vs, sds = (np.stack(a) for a in zip(*cases))
+
+    @jax.jit
+    @jax.vmap
+    def reasons(q, v, sd):
+        meas, diverged = sanitise(measure(idx, q, v, sd))
+        t = terminate(ctx, meas, diverged)
+        return t, t.fell, t.terminated, t.truncated, t.done
+
+    t, fell, terminated, truncated, done = jax.tree.map(np.asarray, reasons(qs, vs, sds))
+    np.testing.assert_array_equal(t.fallen[[0, 1, 2, 4, 5]], [0, 1, 1, 0, 1])  # diverged: the zeroed state's pose
+    np.testing.assert_array_equal(t.diverged, [0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(t.left_map, [0, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(fell, [0, 1, 1, 1, 0, 1])
+    np.testing.assert_array_equal(terminated, fell)
+    np.testing.assert_array_equal(truncated, [0, 0, 0, 0, 1, 0])  # a fall off the map is a fall
+    np.testing.assert_array_equal(done, [0, 1, 1, 1, 1, 1])
+
 def test_pushes_and_domain_randomisation_change_per_episode():
     cfg = EnvConfig(pushes=Pushes(enabled=True, interval=(0.02, 0.04)),
                     domain_randomization=DomainRandomization(friction=RandomRange(True, (0.6, 1.25))))

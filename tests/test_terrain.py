@@ -32,12 +32,27 @@ def test_bands_go_from_flat_to_rough():
 
 
 def test_committed_hfield_file_matches_generator():
-    path = os.path.join(os.path.dirname(terrain.__file__), "terrain_seed0.bin")
+    path = terrain.DEFAULT_HFIELD_FILE
+    assert path == os.path.join(os.path.dirname(os.path.dirname(terrain.__file__)), "terrain_seed0.bin")
     raw = np.fromfile(path, dtype=np.int32, count=2)
     data = np.fromfile(path, dtype=np.float32, offset=8)
     assert tuple(raw) == (SPEC.nrow, SPEC.ncol)
     np.testing.assert_array_equal(data, terrain.hfield_data(0)), "regenerate: python -m model.terrain"
 
+
+
+def test_package_cli_writes_the_committed_file(tmp_path):
+    """``python -m model.terrain`` (the package's __main__) writes the committed seed-0 file, and
+    every public name of the package resolves."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "seed0.bin"
+    subprocess.run([sys.executable, "-m", "model.terrain", "--seed", "0", "--out", str(out)], check=True,
+                   capture_output=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.read_bytes() == open(terrain.DEFAULT_HFIELD_FILE, "rb").read()
+    assert all(getattr(terrain, name) is not None for name in terrain.__all__)
+    assert os.path.isfile(terrain.DEFAULT_SUITE_YAML)
 
 def test_height_at_matches_mujoco_ray():
     m = mujoco.MjModel.from_xml_path(SimulationConfig(world="rough").world_xml)

@@ -1,255 +1,41 @@
-"""Rough-terrain heightfield for ``model/world_train.xml``, generated deterministically from a seed.
+"""The terrain suite (world ``suite``): a grid of terrain tiles, deterministic in a seed.
 
-Layout (world frame, metres): the heightfield covers x in [-size_x, size_x] and
-y in [-size_y, size_y]. It is cut along y into ``num_bands`` strips of equal width; strip k has
-peak-to-peak relief ``max_relief * k / (num_bands - 1)`` (strip 0 is perfectly flat at z = 0,
-the last strip has the full ``max_relief``). The robot walks along +x inside one strip, so a
-curriculum picks the difficulty by picking the strip of the spawn point (``band_spawn_xy``).
-Neighbouring strips are blended over ``band_ramp`` metres so that no cliff separates them.
+A grid of tiles, legged_gym / Isaac Lab style: ``num_levels`` rows of difficulty (along world y)
+x ``len(TERRAIN_TYPES)`` columns of terrain types (along world x), surrounded by a flat border.
+Everything is deterministic in (seed, spec). See docs/model.md "Terrain suite".
 
-The relief is a smooth random field: uniform noise on a coarse grid (``feature_size`` spacing)
-bilinearly up-sampled, plus a finer noise layer, normalised to [0, 1] per strip and scaled by
-the strip's relief. MuJoCo stores hfield elevations in [0, 1], scaled by ``size[2]``; we use
-``size[2] = max_relief`` so ``hfield_data = height / max_relief``.
+  world y ^  border (z = 0)
+          |  +--------------+--------------+-- ... --+--------------+
+  level 7 |  | rough     L7 | slope_up  L7 |         | stones    L7 |
+    ...   |  |     ...      |     ...      |         |     ...      |
+  level 0 |  | rough     L0 | slope_up  L0 |         | stones    L0 |
+          |  +--------------+--------------+-- ... --+--------------+
+          +-------------------------------------------------------------> world x (walk)
 
-MuJoCo's hfield grid convention (checked against ``mj_ray`` in tests/test_terrain.py): element
-``data[r, c]`` sits at x = -size_x + 2 size_x c / (ncol - 1), y = -size_y + 2 size_y r / (nrow - 1).
-
-Command line: ``python -m model.terrain --seed 0 --out model/terrain_seed0.bin`` writes the
-MuJoCo custom binary hfield file (int32 nrow, int32 ncol, float32 data[nrow*ncol]) that
-``world_train.xml`` references; ``model.loading`` regenerates the data for other seeds at load time.
+Each tile is ``tile_length`` (x) by ``tile_width`` (y). Along x it is: a flat start pad at
+z = 0 (``start_pad`` long; the spawn point is in it), the pattern (repeated along x so a walk
+of 20 s meets it many times), a flat end pad at z = 0 (``end_pad``). So every tile starts and
+ends at ground level and type columns join at z = 0. Along y neighbouring levels of the same
+type are blended linearly over ``level_blend`` metres centred on their boundary (patterns are
+phase-aligned across levels, so stairs/slopes of adjacent levels differ only in amplitude);
+the outermost levels fade to z = 0 inside the tile so the border is exactly flat.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 
 import numpy as np
 
+from model.terrain.noise import _bilinear_noise
 from model.yaml_config import ConfigError
-
-
-@dataclasses.dataclass(frozen=True)
-class TerrainSpec:
-    """Geometry of the generated terrain. All lengths in metres."""
-
-    size_x: float = 8.0  # half-length along x (walking direction)
-    size_y: float = 4.5  # half-width along y (across the difficulty bands)
-    resolution: float = 0.05  # grid spacing
-    num_bands: int = 6
-    max_relief: float = 0.10  # peak-to-peak relief of the roughest band
-    feature_size: float = 0.30  # spacing of the coarse noise grid
-    band_ramp: float = 0.30  # blending width between neighbouring bands
-
-    def validate(self) -> None:
-        if self.num_bands < 2:
-            raise ConfigError("terrain num_bands must be >= 2")
-        if not (0.0 < self.max_relief <= 0.5):
-            raise ConfigError("terrain max_relief must be in (0, 0.5] m")
-        if self.resolution <= 0 or self.resolution > self.feature_size:
-            raise ConfigError("terrain resolution must be in (0, feature_size]")
-
-    @property
-    def nrow(self) -> int:
-        return int(round(2 * self.size_y / self.resolution)) + 1
-
-    @property
-    def ncol(self) -> int:
-        return int(round(2 * self.size_x / self.resolution)) + 1
-
-    @property
-    def band_width(self) -> float:
-        return 2 * self.size_y / self.num_bands
-
-    def band_relief(self, band: int) -> float:
-        """Peak-to-peak relief (m) of band ``band`` (0 = flat)."""
-        return self.max_relief * band / (self.num_bands - 1)
-
-    def band_center_y(self, band) -> np.ndarray:
-        """World y (m) of the centre line of band(s) ``band``."""
-        return -self.size_y + (np.asarray(band) + 0.5) * self.band_width
-
-
-DEFAULT_TERRAIN = TerrainSpec()
-
-
-def spec_of_model(m, base: TerrainSpec = DEFAULT_TERRAIN) -> TerrainSpec:
-    """The rough world's grid geometry as the compiled model has it: half-extents ``size_x`` /
-    ``size_y`` and grid spacing from its heightfield (``hfield_size``, ``nrow`` x ``ncol``); the
-    band layout (``num_bands``, relief, ...) from ``base``. ConfigError if the model has no
-    heightfield or its rows and columns are spaced differently."""
-    if m.nhfield < 1:
-        raise ConfigError("the model has no heightfield: not a rough world")
-    sx, sy = float(m.hfield_size[0, 0]), float(m.hfield_size[0, 1])
-    nrow, ncol = int(m.hfield_nrow[0]), int(m.hfield_ncol[0])
-    res_x, res_y = 2 * sx / (ncol - 1), 2 * sy / (nrow - 1)
-    if abs(res_x - res_y) > 1e-9 * max(res_x, 1.0):
-        raise ConfigError(f"heightfield grid spacing differs along x ({res_x:g} m) and y ({res_y:g} m)")
-    return dataclasses.replace(base, size_x=sx, size_y=sy, resolution=res_x)
-
-
-def _upsampled_noise(rng: np.random.Generator, spec: TerrainSpec, cell: float) -> np.ndarray:
-    """Uniform noise on a grid of spacing ``cell`` bilinearly interpolated onto the hfield grid."""
-    nx = int(np.ceil(2 * spec.size_x / cell)) + 2
-    ny = int(np.ceil(2 * spec.size_y / cell)) + 2
-    coarse = rng.uniform(0.0, 1.0, size=(ny, nx))
-    xs = np.linspace(0.0, 2 * spec.size_x, spec.ncol) / cell
-    ys = np.linspace(0.0, 2 * spec.size_y, spec.nrow) / cell
-    x0 = np.floor(xs).astype(int)
-    y0 = np.floor(ys).astype(int)
-    fx = (xs - x0)[None, :]
-    fy = (ys - y0)[:, None]
-    c00 = coarse[np.ix_(y0, x0)]
-    c01 = coarse[np.ix_(y0, x0 + 1)]
-    c10 = coarse[np.ix_(y0 + 1, x0)]
-    c11 = coarse[np.ix_(y0 + 1, x0 + 1)]
-    return (c00 * (1 - fx) * (1 - fy) + c01 * fx * (1 - fy) + c10 * (1 - fx) * fy + c11 * fx * fy)
-
-
-def relief_profile(spec: TerrainSpec, y: np.ndarray) -> np.ndarray:
-    """Relief (m) as a function of world y: piecewise constant per band, linearly blended."""
-    y = np.asarray(y, dtype=np.float64)
-    centers = spec.band_center_y(np.arange(spec.num_bands))
-    reliefs = np.array([spec.band_relief(k) for k in range(spec.num_bands)])
-    # piecewise-constant with ramps of width band_ramp centred on each boundary
-    out = np.full_like(y, reliefs[0])
-    for k in range(1, spec.num_bands):
-        boundary = 0.5 * (centers[k - 1] + centers[k])
-        t = np.clip((y - (boundary - 0.5 * spec.band_ramp)) / spec.band_ramp, 0.0, 1.0)
-        out = out + t * (reliefs[k] - reliefs[k - 1])
-    return out
-
-
-def generate_heights(seed: int, spec: TerrainSpec = DEFAULT_TERRAIN) -> np.ndarray:
-    """Terrain heights (m, world z) on the (nrow, ncol) hfield grid; deterministic in ``seed``."""
-    spec.validate()
-    rng = np.random.default_rng(seed)
-    noise = 0.75 * _upsampled_noise(rng, spec, spec.feature_size)
-    noise += 0.25 * _upsampled_noise(rng, spec, 2 * spec.resolution)
-    ys = np.linspace(-spec.size_y, spec.size_y, spec.nrow)
-    # normalise the noise to [0, 1] band by band so each band really has its stated relief
-    band_of_row = np.clip(((ys + spec.size_y) // spec.band_width).astype(int), 0, spec.num_bands - 1)
-    for k in range(spec.num_bands):
-        rows = band_of_row == k
-        block = noise[rows]
-        noise[rows] = (block - block.min()) / max(block.max() - block.min(), 1e-9)
-    heights = noise * relief_profile(spec, ys)[:, None]
-    # pin the global maximum to exactly max_relief so that MuJoCo's [0, 1] data convention is exact
-    heights[np.unravel_index(np.argmax(heights), heights.shape)] = spec.max_relief
-    return heights.astype(np.float32)
-
-
-def hfield_data(seed: int, spec: TerrainSpec = DEFAULT_TERRAIN) -> np.ndarray:
-    """Normalised elevations in [0, 1] (MuJoCo ``hfield_data`` layout, flattened row-major)."""
-    return (generate_heights(seed, spec) / spec.max_relief).astype(np.float32).ravel()
-
-
-def write_hfield_file(path: str | os.PathLike, seed: int, spec: TerrainSpec = DEFAULT_TERRAIN) -> None:
-    """Write MuJoCo's custom binary hfield format: int32 nrow, int32 ncol, float32 data."""
-    data = hfield_data(seed, spec)
-    with open(path, "wb") as fh:
-        np.array([spec.nrow, spec.ncol], dtype=np.int32).tofile(fh)
-        data.tofile(fh)
-
-
-def height_at(heights: np.ndarray, x, y, spec: TerrainSpec = DEFAULT_TERRAIN):
-    """Bilinear terrain height (m) at world (x, y); works on NumPy or JAX arrays.
-
-    Points outside the heightfield are clamped to its border. MuJoCo triangulates each grid cell,
-    so this differs from the simulated surface by at most the in-cell curvature (< 1 mm here).
-    """
-    xp = getattr(heights, "__array_namespace__", None)
-    mod = np if xp is None else xp()
-    u = (x + spec.size_x) / (2 * spec.size_x) * (spec.ncol - 1)
-    v = (y + spec.size_y) / (2 * spec.size_y) * (spec.nrow - 1)
-    u = mod.clip(u, 0.0, spec.ncol - 1.000001)
-    v = mod.clip(v, 0.0, spec.nrow - 1.000001)
-    c0 = mod.floor(u).astype("int32")
-    r0 = mod.floor(v).astype("int32")
-    fu = u - c0
-    fv = v - r0
-    h00 = heights[r0, c0]
-    h01 = heights[r0, c0 + 1]
-    h10 = heights[r0 + 1, c0]
-    h11 = heights[r0 + 1, c0 + 1]
-    return h00 * (1 - fu) * (1 - fv) + h01 * fu * (1 - fv) + h10 * (1 - fu) * fv + h11 * fu * fv
-
-
-def band_spawn_xy(band, u_x, u_y, spec: TerrainSpec = DEFAULT_TERRAIN, start_x: float = -6.0,
-                  jitter_x: float = 1.0, margin_y: float = 0.35):
-    """Spawn (x, y) in band(s) ``band`` from uniform numbers ``u_x, u_y`` in [0, 1].
-
-    x is ``start_x`` ± ``jitter_x`` (the robot then walks along +x); y is inside the band, at
-    least ``margin_y`` from its edges. Works on NumPy and JAX arrays (no RNG inside: pure).
-    """
-    half = 0.5 * spec.band_width - margin_y
-    x = start_x + (2 * u_x - 1) * jitter_x
-    y = -spec.size_y + (band + 0.5) * spec.band_width + (2 * u_y - 1) * half
-    return x, y
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "terrain_seed0.bin"))
-    parser.add_argument("--suite-png", metavar="PATH",
-                        help="instead: render the terrain suite (configs/terrain.yaml) of --seed to PATH")
-    args = parser.parse_args(argv)
-    if args.suite_png:
-        render_suite_png(args.suite_png, args.seed)
-        print(f"wrote {args.suite_png}")
-        return
-    write_hfield_file(args.out, args.seed)
-    h = generate_heights(args.seed)
-    print(f"wrote {args.out}: {DEFAULT_TERRAIN.nrow}x{DEFAULT_TERRAIN.ncol}, heights "
-          f"{h.min():.3f}..{h.max():.3f} m")
-
-
-
-def footprint_max_height(heights, x, y, spec: TerrainSpec = DEFAULT_TERRAIN,
-                         half_length: float = 0.30, half_width: float = 0.20, n: int = 7):
-    """Highest terrain point (m) over an ``n`` x ``n`` grid covering the robot's footprint.
-
-    Used to place the trunk at spawn: z = footprint_max_height + standing height. Pure; works on
-    NumPy and JAX arrays (``x``, ``y`` scalars).
-    """
-    xp = getattr(heights, "__array_namespace__", None)
-    mod = np if xp is None else xp()
-    offs = mod.linspace(-1.0, 1.0, n)
-    gx = x + half_length * offs[:, None] + 0.0 * offs[None, :]
-    gy = y + half_width * offs[None, :] + 0.0 * offs[:, None]
-    return mod.max(height_at(heights, gx, gy, spec))
-
-
-# ============================================================================ terrain suite
-#
-# A grid of tiles, legged_gym / Isaac Lab style: ``num_levels`` rows of difficulty (along world y)
-# x ``len(TERRAIN_TYPES)`` columns of terrain types (along world x), surrounded by a flat border.
-# Everything is deterministic in (seed, spec). See docs/model.md "Terrain suite".
-#
-#   world y ^  border (z = 0)
-#           |  +--------------+--------------+-- ... --+--------------+
-#   level 7 |  | rough     L7 | slope_up  L7 |         | stones    L7 |
-#     ...   |  |     ...      |     ...      |         |     ...      |
-#   level 0 |  | rough     L0 | slope_up  L0 |         | stones    L0 |
-#           |  +--------------+--------------+-- ... --+--------------+
-#           +-------------------------------------------------------------> world x (walk)
-#
-# Each tile is ``tile_length`` (x) by ``tile_width`` (y). Along x it is: a flat start pad at
-# z = 0 (``start_pad`` long; the spawn point is in it), the pattern (repeated along x so a walk
-# of 20 s meets it many times), a flat end pad at z = 0 (``end_pad``). So every tile starts and
-# ends at ground level and type columns join at z = 0. Along y neighbouring levels of the same
-# type are blended linearly over ``level_blend`` metres centred on their boundary (patterns are
-# phase-aligned across levels, so stairs/slopes of adjacent levels differ only in amplitude);
-# the outermost levels fade to z = 0 inside the tile so the border is exactly flat.
 
 TERRAIN_TYPES = ("rough", "slope_up", "slope_down", "stairs_up", "stairs_down", "obstacles",
                  "stepping_stones")
 """Terrain-type names, in column order (type index t is the t-th column along +x)."""
 
-DEFAULT_SUITE_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+DEFAULT_SUITE_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                   "configs", "terrain.yaml")
 
 _POS = (1e-6, None)
@@ -449,17 +235,6 @@ def _stairs_profile(s: np.ndarray, step: float, spec: SuiteSpec, down: bool) -> 
     return np.where(inside, np.clip(h, 0.0, top), 0.0)
 
 
-def _bilinear_noise(rng: np.random.Generator, s: np.ndarray, v: np.ndarray, cell: float) -> np.ndarray:
-    """Uniform noise on a grid of spacing ``cell`` (m), bilinearly interpolated at (v, s)."""
-    s0, v0 = s.min(), v.min()
-    us, uv = (s - s0) / cell, (v - v0) / cell
-    coarse = rng.uniform(0.0, 1.0, size=(int(np.ceil(uv.max())) + 2, int(np.ceil(us.max())) + 2))
-    c0, r0 = np.floor(us).astype(int), np.floor(uv).astype(int)
-    fx, fy = (us - c0)[None, :], (uv - r0)[:, None]
-    return (coarse[np.ix_(r0, c0)] * (1 - fx) * (1 - fy) + coarse[np.ix_(r0, c0 + 1)] * fx * (1 - fy)
-            + coarse[np.ix_(r0 + 1, c0)] * (1 - fx) * fy + coarse[np.ix_(r0 + 1, c0 + 1)] * fx * fy)
-
-
 def _rough(s, v, relief, rng, spec):
     noise = 0.75 * _bilinear_noise(rng, s, v, spec.feature_size)
     noise += 0.25 * _bilinear_noise(rng, s, v, 2 * max(spec.resolution_x, spec.resolution_y))
@@ -635,42 +410,3 @@ def suite_off_map(x, y, spec: SuiteSpec | None = None, margin: float = 0.0):
     is no ground there; the environment truncates the episode. NumPy and JAX arrays."""
     spec = spec if spec is not None else default_suite_spec()
     return (abs(x) > spec.size_x - margin) | (abs(y) > spec.size_y - margin)
-
-
-def render_suite_png(path: str | os.PathLike, seed: int = 0, spec: SuiteSpec | None = None) -> None:
-    """Top view of the suite height map (matplotlib) with tile labels, for docs/img."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    spec = spec if spec is not None else default_suite_spec()
-    h = generate_suite_heights(seed, spec)
-    fig, ax = plt.subplots(figsize=(14, 5.6))
-    im = ax.imshow(h, origin="lower", cmap="terrain", interpolation="nearest", vmin=spec.z_min,
-                   vmax=spec.z_max, extent=(-spec.size_x, spec.size_x, -spec.size_y, spec.size_y))
-    x_lo, x_hi, y_lo, y_hi = suite_inner_bounds(spec)
-    for t in range(spec.num_types + 1):
-        ax.axvline(x_lo + t * spec.tile_length, color="k", lw=0.6)
-    for k in range(spec.num_levels + 1):
-        ax.plot([x_lo, x_hi], [y_lo + k * spec.tile_width] * 2, color="k", lw=0.6)
-    for t, name in enumerate(TERRAIN_TYPES):
-        ax.text(x_lo + (t + 0.5) * spec.tile_length, y_hi + 0.6, name, ha="center", va="bottom", fontsize=9)
-    for k in range(spec.num_levels):
-        ax.text(x_lo - 0.4, y_lo + (k + 0.5) * spec.tile_width, f"L{k}", ha="right", va="center", fontsize=8)
-    sx, sy = suite_spawn_xy(np.arange(spec.num_levels)[:, None], np.arange(spec.num_types)[None, :], 0.5, 0.5, spec)
-    sx, sy = np.broadcast_arrays(sx, sy)
-    ax.plot(np.ravel(sx), np.ravel(sy), "r.", ms=3, label="spawn points (walk +x)")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    ax.set_title(f"Terrain suite, seed {seed}: {spec.num_levels} levels x {spec.num_types} types, "
-                 f"{spec.nrow} x {spec.ncol} samples")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.colorbar(im, ax=ax, label="height (m)", fraction=0.02, pad=0.01)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-if __name__ == "__main__":
-    main()
