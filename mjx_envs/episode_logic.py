@@ -27,7 +27,7 @@ from gait.controller import BezierController
 from gait.gait_config import GaitConfig
 from ik.leg_geometry import LegGeometry
 from mjx_envs import observation as obs_lib
-from mjx_envs import safety
+from mjx_envs import safety_limits as safety
 from mjx_envs.domain_randomization import DR_FIELDS, DR_NAMES, draw_domain, randomized_model_fields  # noqa: F401
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command schedule and curriculum)
