@@ -45,8 +45,10 @@ from model.simulation_config import REPO_ROOT
 ARMS = ("suite", "modulated", "direct")
 """Registered tasks (train/tasks.py) compared: residual, residual + modulation, direct."""
 ARM_LABELS = {"suite": "residual", "modulated": "residual + modulation", "direct": "direct joint targets"}
-BARS = {"suite": os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml"),
-        "rough": os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")}
+BARS = {
+    "suite": os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml"),
+    "rough": os.path.join(REPO_ROOT, "configs", "walk_bar.yaml"),
+}
 """Walk bars judged for every run: name -> WalkBar YAML."""
 
 
@@ -76,8 +78,23 @@ def train_arm(arm: str, preset: str, seed: int, out: str, overrides: Sequence[st
         return done
     name = f"ablation_{arm}_s{seed}"
     before = set(glob.glob(os.path.join(out, f"*_{name}")))
-    cmd = [sys.executable, "-m", "train", "--task", arm, "--preset", preset, "--output-dir", out, "--name", name,
-           f"ppo.seed={seed}", "run.early_stopping.enabled=false", "run.keep_checkpoints=0", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "train",
+        "--task",
+        arm,
+        "--preset",
+        preset,
+        "--output-dir",
+        out,
+        "--name",
+        name,
+        f"ppo.seed={seed}",
+        "run.early_stopping.enabled=false",
+        "run.keep_checkpoints=0",
+        *overrides,
+    ]
     print("$ " + " ".join(cmd[1:]), flush=True)
     proc = subprocess.run(cmd)  # same working directory: a relative --output-dir means the same folder
     new = sorted(set(glob.glob(os.path.join(out, f"*_{name}"))) - before)
@@ -98,8 +115,12 @@ def per_type(report: Dict[str, Any], controller: str) -> Dict[str, Dict[str, Opt
     out = {}
     for t, eps in by_type.items():
         a = aggregate_episodes(eps)
-        out[t] = {"success_rate": a["success_rate"], "vel_tracking_error_mps": a["vel_tracking_error_mps"],
-                  "distance_m": a["distance_m_mean"], "episodes": a["episodes"]}
+        out[t] = {
+            "success_rate": a["success_rate"],
+            "vel_tracking_error_mps": a["vel_tracking_error_mps"],
+            "distance_m": a["distance_m_mean"],
+            "episodes": a["episodes"],
+        }
     return out
 
 
@@ -127,17 +148,27 @@ def aggregate(runs: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
         walks = {}
         for bar in dict.fromkeys(b for r in rs for b in r["walks"]):
             walked = [r["walks"][bar] for r in rs if r["walks"].get(bar) is not None]
-            walks[bar] = {"walked": len(walked), "steps_to_walk": _mean([w["step"] for w in walked]),
-                          "wall_to_walk_s": _mean([w["wall_time_s"] for w in walked])}
+            walks[bar] = {
+                "walked": len(walked),
+                "steps_to_walk": _mean([w["step"] for w in walked]),
+                "wall_to_walk_s": _mean([w["wall_time_s"] for w in walked]),
+            }
         out[arm] = {
             "seeds": [r["seed"] for r in rs],
             "walks": walks,
             "final_return": _mean([r["final_return"] for r in rs]),
             "final_return_std": _std([r["final_return"] for r in rs]),
-            "per_type": {t: {k: _mean([r["per_type"].get(t, {}).get(k) for r in rs]) for k in
-                             ("success_rate", "vel_tracking_error_mps", "distance_m")}
-                         | {k + "_std": _std([r["per_type"].get(t, {}).get(k) for r in rs]) for k in
-                            ("success_rate", "vel_tracking_error_mps")} for t in types},
+            "per_type": {
+                t: {
+                    k: _mean([r["per_type"].get(t, {}).get(k) for r in rs])
+                    for k in ("success_rate", "vel_tracking_error_mps", "distance_m")
+                }
+                | {
+                    k + "_std": _std([r["per_type"].get(t, {}).get(k) for r in rs])
+                    for k in ("success_rate", "vel_tracking_error_mps")
+                }
+                for t in types
+            },
         }
     return out
 
@@ -152,56 +183,104 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
         json.dump(result, fh, indent=1, default=str)
     agg, nominal = result["aggregate"], result["nominal_per_type"]
     types = sorted(nominal)
-    lines = [f"# Ablation on the terrain suite: residual vs residual + modulation vs direct ({result['device']})", "",
-             f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
-             f"Training: task per arm, preset `{result['preset']}`, seeds {result['seeds']}, "
-             f"{result['env_steps']:,d} env steps each, early stopping off, the same reward.  ",
-             *[f"Walk bar `{b}`: {d}  " for b, d in result["bars"].items()],
-             f"Final evaluation: {result['eval']}", "",
-             "Time to walk (env steps and training wall-clock of the first checkpoint that meets the bar; mean over "
-             "the seeds that reached it):", "",
-             "| arm | " + " | ".join(f"`{b}` bar: reached | env steps | wall-clock (s)" for b in result["bars"])
-             + " | final return |",
-             "|---|" + "---:|---:|---:|" * len(result["bars"]) + "---:|"]
+    lines = [
+        f"# Ablation on the terrain suite: residual vs residual + modulation vs direct ({result['device']})",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Versions: {result['versions']}  ",
+        f"Training: task per arm, preset `{result['preset']}`, seeds {result['seeds']}, "
+        f"{result['env_steps']:,d} env steps each, early stopping off, the same reward.  ",
+        *[f"Walk bar `{b}`: {d}  " for b, d in result["bars"].items()],
+        f"Final evaluation: {result['eval']}",
+        "",
+        "Time to walk (env steps and training wall-clock of the first checkpoint that meets the bar; mean over "
+        "the seeds that reached it):",
+        "",
+        "| arm | "
+        + " | ".join(f"`{b}` bar: reached | env steps | wall-clock (s)" for b in result["bars"])
+        + " | final return |",
+        "|---|" + "---:|---:|---:|" * len(result["bars"]) + "---:|",
+    ]
     for arm, a in agg.items():
         cells = []
         for b in result["bars"]:
             w = a["walks"].get(b, {"walked": 0, "steps_to_walk": None, "wall_to_walk_s": None})
-            cells += [f"{w['walked']} of {len(a['seeds'])}", _f(w["steps_to_walk"], "{:,.0f}"),
-                      _f(w["wall_to_walk_s"], "{:.0f}")]
-        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(cells) +
-                     f" | {_f(a['final_return'], '{:.1f}')} ± {_f(a['final_return_std'], '{:.1f}')} |")
-    lines.append("| nominal gait | " + " | ".join(
-        f"{'meets it' if result['nominal_walks'].get(b) else 'misses it'} | — | —" for b in result["bars"]) + " | — |")
-    lines += ["", "Success per terrain type (mean over seeds; held-out suite seed):", "",
-              "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+            cells += [
+                f"{w['walked']} of {len(a['seeds'])}",
+                _f(w["steps_to_walk"], "{:,.0f}"),
+                _f(w["wall_to_walk_s"], "{:.0f}"),
+            ]
+        lines.append(
+            f"| {ARM_LABELS.get(arm, arm)} | "
+            + " | ".join(cells)
+            + f" | {_f(a['final_return'], '{:.1f}')} ± {_f(a['final_return_std'], '{:.1f}')} |"
+        )
+    lines.append(
+        "| nominal gait | "
+        + " | ".join(f"{'meets it' if result['nominal_walks'].get(b) else 'misses it'} | — | —" for b in result["bars"])
+        + " | — |"
+    )
+    lines += [
+        "",
+        "Success per terrain type (mean over seeds; held-out suite seed):",
+        "",
+        "| arm | " + " | ".join(types) + " |",
+        "|---|" + "---:|" * len(types),
+    ]
     for arm, a in agg.items():
-        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(
-            _f(a["per_type"].get(t, {}).get("success_rate"), "{:.0%}") for t in types) + " |")
+        lines.append(
+            f"| {ARM_LABELS.get(arm, arm)} | "
+            + " | ".join(_f(a["per_type"].get(t, {}).get("success_rate"), "{:.0%}") for t in types)
+            + " |"
+        )
     lines.append("| nominal gait | " + " | ".join(_f(nominal[t]["success_rate"], "{:.0%}") for t in types) + " |")
-    lines += ["", "Velocity-tracking error per terrain type (m/s, mean over seeds):", "",
-              "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+    lines += [
+        "",
+        "Velocity-tracking error per terrain type (m/s, mean over seeds):",
+        "",
+        "| arm | " + " | ".join(types) + " |",
+        "|---|" + "---:|" * len(types),
+    ]
     for arm, a in agg.items():
-        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(
-            _f(a["per_type"].get(t, {}).get("vel_tracking_error_mps"), "{:.3f}") for t in types) + " |")
-    lines.append("| nominal gait | " + " | ".join(
-        _f(nominal[t]["vel_tracking_error_mps"], "{:.3f}") for t in types) + " |")
-    lines += ["", "Forward distance walked per terrain type (m, along the start heading, mean over seeds; the env "
-              "samples the commands, some backwards or sideways; an arm that stands still survives but walks "
-              "nowhere):", "",
-              "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+        lines.append(
+            f"| {ARM_LABELS.get(arm, arm)} | "
+            + " | ".join(_f(a["per_type"].get(t, {}).get("vel_tracking_error_mps"), "{:.3f}") for t in types)
+            + " |"
+        )
+    lines.append(
+        "| nominal gait | " + " | ".join(_f(nominal[t]["vel_tracking_error_mps"], "{:.3f}") for t in types) + " |"
+    )
+    lines += [
+        "",
+        "Forward distance walked per terrain type (m, along the start heading, mean over seeds; the env "
+        "samples the commands, some backwards or sideways; an arm that stands still survives but walks "
+        "nowhere):",
+        "",
+        "| arm | " + " | ".join(types) + " |",
+        "|---|" + "---:|" * len(types),
+    ]
     for arm, a in agg.items():
-        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(
-            _f(a["per_type"].get(t, {}).get("distance_m"), "{:.2f}") for t in types) + " |")
+        lines.append(
+            f"| {ARM_LABELS.get(arm, arm)} | "
+            + " | ".join(_f(a["per_type"].get(t, {}).get("distance_m"), "{:.2f}") for t in types)
+            + " |"
+        )
     lines.append("| nominal gait | " + " | ".join(_f(nominal[t].get("distance_m"), "{:.2f}") for t in types) + " |")
-    lines += ["", "Every run:", "", "| arm | seed | env steps | wall (s) | "
-              + " | ".join(f"walks (`{b}` bar) at step" for b in result["bars"]) + " | final return |",
-              "|---|---:|---:|---:|" + "---:|" * len(result["bars"]) + "---:|"]
+    lines += [
+        "",
+        "Every run:",
+        "",
+        "| arm | seed | env steps | wall (s) | "
+        + " | ".join(f"walks (`{b}` bar) at step" for b in result["bars"])
+        + " | final return |",
+        "|---|---:|---:|---:|" + "---:|" * len(result["bars"]) + "---:|",
+    ]
     for r in result["runs"]:
         walks = [_f(r["walks"][b]["step"] if r["walks"].get(b) else None, "{:,d}") for b in result["bars"]]
-        lines.append(f"| {ARM_LABELS.get(r['arm'], r['arm'])} | {r['seed']} | {r['env_steps']:,d} | "
-                     f"{_f(r['wall_time_s'], '{:.0f}')} | " + " | ".join(walks)
-                     + f" | {_f(r['final_return'], '{:.1f}')} |")
+        lines.append(
+            f"| {ARM_LABELS.get(r['arm'], r['arm'])} | {r['seed']} | {r['env_steps']:,d} | "
+            f"{_f(r['wall_time_s'], '{:.0f}')} | " + " | ".join(walks) + f" | {_f(r['final_return'], '{:.1f}')} |"
+        )
     lines += ["", f"Learning curves: `{stem}.png`.", ""]
     with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
         fh.write("\n".join(lines))
@@ -224,8 +303,9 @@ def _plot(result: Dict[str, Any], path: str) -> None:
         n = sum(q["arm"] == r["arm"] for q in result["runs"])
         label = None if r["arm"] in labelled else f"{ARM_LABELS.get(r['arm'], r['arm'])} ({n} seed{'s' * (n > 1)})"
         labelled.add(r["arm"])
-        ax.plot([p["step"] for p in c], [p["reward"] for p in c], color=colours.get(r["arm"], "k"), alpha=0.8,
-                label=label)
+        ax.plot(
+            [p["step"] for p in c], [p["reward"] for p in c], color=colours.get(r["arm"], "k"), alpha=0.8, label=label
+        )
     zero = [r["zero_residual_reward"] for r in result["runs"] if r["arm"] == "suite"]
     if zero:
         ax.axhline(zero[0], color="k", ls="--", label="nominal trot (zero residual)")
@@ -257,8 +337,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p.add_argument("--output-dir", default="runs/benchmarks")
     p.add_argument("--out", default=RESULTS_DIR)
     p.add_argument("--quick", action="store_true", help="ci_tiny training, 1 episode of 2 s per tile")
-    p.add_argument("--reuse", action="store_true",
-                   help="take finished runs of an arm and seed already in --output-dir instead of training again")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="take finished runs of an arm and seed already in --output-dir instead of training again",
+    )
     p.add_argument("--tag", default="", help="suffix of the results' file names (another budget beside the first)")
     p.add_argument("--rewrite", metavar="JSON", help="only write the tables and plot of a results JSON again")
     p.add_argument("overrides", nargs="*")
@@ -272,9 +355,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         import dataclasses
 
         args.preset, args.episodes, args.duration = "ci_tiny", 1, 2.0
-        bars = {n: dataclasses.replace(b, duration_s=2.0, episodes=(len(b.types) * len(b.levels) if b.world == "suite"
-                                                                    else len(b.bands)))
-                for n, b in bars.items()}
+        bars = {
+            n: dataclasses.replace(
+                b, duration_s=2.0, episodes=(len(b.types) * len(b.levels) if b.world == "suite" else len(b.bands))
+            )
+            for n, b in bars.items()
+        }
     command = "python -m benchmarks.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = f"ablation_suite_{device_name()}" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
     from playback.evaluate import evaluate_policy
@@ -291,29 +377,59 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             for name, bar in bars.items():
                 w = judge_run(run_dir, bar, args.processes, stop_at_first=True)
                 nominal_walks[name] = w["nominal"]["walks"]
-                walks[name] = (None if w["first_walking"] is None else
-                               {k: w["first_walking"][k] for k in ("step", "wall_time_s", "success_rate",
-                                                                   "speed_fraction")})
-            report = evaluate_policy(run_dir, episodes=args.episodes, duration=args.duration, worlds=("suite",),
-                                     seed=0, include_nominal=nominal is None, processes=args.processes)
+                walks[name] = (
+                    None
+                    if w["first_walking"] is None
+                    else {k: w["first_walking"][k] for k in ("step", "wall_time_s", "success_rate", "speed_fraction")}
+                )
+            report = evaluate_policy(
+                run_dir,
+                episodes=args.episodes,
+                duration=args.duration,
+                worlds=("suite",),
+                seed=0,
+                include_nominal=nominal is None,
+                processes=args.processes,
+            )
             if nominal is None:
                 nominal = per_type(report, "nominal")
-            runs.append({"arm": arm, "seed": seed, "run_dir": run_dir, "env_steps": curve["env_steps"],
-                         "wall_time_s": curve["wall_time_s"], "final_return": curve["final_reward"],
-                         "zero_residual_reward": curve["zero_residual_reward"], "curve": curve["curve"],
-                         "walks": walks, "per_type": per_type(report, "policy")})
+            runs.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "run_dir": run_dir,
+                    "env_steps": curve["env_steps"],
+                    "wall_time_s": curve["wall_time_s"],
+                    "final_return": curve["final_reward"],
+                    "zero_residual_reward": curve["zero_residual_reward"],
+                    "curve": curve["curve"],
+                    "walks": walks,
+                    "per_type": per_type(report, "policy"),
+                }
+            )
             # written after every run: a long ablation that is stopped keeps what it measured
-            result = {"device": device_name(), "versions": _versions(), "command": command.strip(),
-                      "preset": args.preset, "seeds": args.seeds, "arms": args.arms,
-                      "env_steps": max(r["env_steps"] for r in runs),
-                      "bars": {n: f"{b.episodes} episodes x {b.duration_s:g} s on {b.where()}, command "
-                                  f"{list(b.command)}; success >= {b.min_success_rate}, speed >= "
-                                  f"{b.min_speed_fraction} x vx" for n, b in bars.items()},
-                      "nominal_walks": nominal_walks,
-                      "eval": f"{args.episodes} episode(s) of {args.duration:g} s per suite tile, held-out seed, "
-                              "commands sampled by the env",
-                      "runs": runs, "aggregate": aggregate(runs), "nominal_per_type": nominal,
-                      "wall_time_s": time.time() - t0}
+            result = {
+                "device": device_name(),
+                "versions": _versions(),
+                "command": command.strip(),
+                "preset": args.preset,
+                "seeds": args.seeds,
+                "arms": args.arms,
+                "env_steps": max(r["env_steps"] for r in runs),
+                "bars": {
+                    n: f"{b.episodes} episodes x {b.duration_s:g} s on {b.where()}, command "
+                    f"{list(b.command)}; success >= {b.min_success_rate}, speed >= "
+                    f"{b.min_speed_fraction} x vx"
+                    for n, b in bars.items()
+                },
+                "nominal_walks": nominal_walks,
+                "eval": f"{args.episodes} episode(s) of {args.duration:g} s per suite tile, held-out seed, "
+                "commands sampled by the env",
+                "runs": runs,
+                "aggregate": aggregate(runs),
+                "nominal_per_type": nominal,
+                "wall_time_s": time.time() - t0,
+            }
             write(result, stem, args.out)
     return result
 

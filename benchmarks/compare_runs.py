@@ -21,8 +21,12 @@ from typing import Any, Dict, List, Optional, Sequence
 from benchmarks import cli
 from train.progress import PROGRESS_FILE
 
-COLUMNS = (("reward", "return"), ("fall_rate", "fall rate"), ("vel_tracking_error_per_step", "vel err (m/s)"),
-           ("yaw_rate_error_per_step", "yaw err (rad/s)"))
+COLUMNS = (
+    ("reward", "return"),
+    ("fall_rate", "fall rate"),
+    ("vel_tracking_error_per_step", "vel err (m/s)"),
+    ("yaw_rate_error_per_step", "yaw err (rad/s)"),
+)
 
 
 def progress_path(path: str) -> str:
@@ -48,7 +52,7 @@ def eval_rows(path: str) -> Dict[str, Any]:
     zero = [r for r in rows if r.get("kind") == "zero_residual"]
     evals = [r for r in rows if r.get("kind") == "eval"]
     if not evals:
-        raise ValueError(f"{path}: no evaluation rows (\"kind\": \"eval\") in its progress.jsonl")
+        raise ValueError(f'{path}: no evaluation rows ("kind": "eval") in its progress.jsonl')
     return {"zero_residual": zero[-1] if zero else None, "evals": sorted(evals, key=lambda r: r["step"])}
 
 
@@ -59,10 +63,16 @@ def compare(paths: Sequence[str], labels: Optional[Sequence[str]] = None) -> Dic
     runs = {}
     for label, path in zip(labels, paths):
         rows = eval_rows(path)
-        pick = lambda r: {"step": int(r["step"]), "time_s": float(r.get("time_s", float("nan"))),  # noqa: E731
-                          **{k: r.get(k) for k, _ in COLUMNS}}
-        runs[label] = {"path": path, "zero_residual": pick(rows["zero_residual"]) if rows["zero_residual"] else None,
-                       "evals": [pick(r) for r in rows["evals"]]}
+        pick = lambda r: {
+            "step": int(r["step"]),
+            "time_s": float(r.get("time_s", float("nan"))),  # noqa: E731
+            **{k: r.get(k) for k, _ in COLUMNS},
+        }
+        runs[label] = {
+            "path": path,
+            "zero_residual": pick(rows["zero_residual"]) if rows["zero_residual"] else None,
+            "evals": [pick(r) for r in rows["evals"]],
+        }
     return {"runs": runs, "command": "python -m benchmarks.compare_runs " + " ".join(sys.argv[1:])}
 
 
@@ -77,11 +87,17 @@ def markdown(report: Dict[str, Any]) -> str:
     for label, run in report["runs"].items():
         if run["zero_residual"]:
             z = run["zero_residual"]
-            lines.append(f"| {label} (zero residual = nominal gait) | 0 | {_fmt(z['time_s'], '{:.0f}')} | "
-                         + " | ".join(_fmt(z[k], "{:.1f}" if k == "reward" else "{:.3f}") for k, _ in COLUMNS) + " |")
+            lines.append(
+                f"| {label} (zero residual = nominal gait) | 0 | {_fmt(z['time_s'], '{:.0f}')} | "
+                + " | ".join(_fmt(z[k], "{:.1f}" if k == "reward" else "{:.3f}") for k, _ in COLUMNS)
+                + " |"
+            )
         for r in run["evals"]:
-            lines.append(f"| {label} | {r['step']:,} | {_fmt(r['time_s'], '{:.0f}')} | "
-                         + " | ".join(_fmt(r[k], "{:.1f}" if k == "reward" else "{:.3f}") for k, _ in COLUMNS) + " |")
+            lines.append(
+                f"| {label} | {r['step']:,} | {_fmt(r['time_s'], '{:.0f}')} | "
+                + " | ".join(_fmt(r[k], "{:.1f}" if k == "reward" else "{:.3f}") for k, _ in COLUMNS)
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -96,7 +112,7 @@ def plot(report: Dict[str, Any], path: str) -> None:
         for label, run in report["runs"].items():
             xs = [r["step"] / 1e6 for r in run["evals"] if r[key] is not None]
             ys = [r[key] for r in run["evals"] if r[key] is not None]
-            line, = ax.plot(xs, ys, marker="o", label=label)
+            (line,) = ax.plot(xs, ys, marker="o", label=label)
             z = run["zero_residual"]
             if z and z[key] is not None:
                 ax.axhline(z[key], color=line.get_color(), ls=":", lw=1)

@@ -44,8 +44,19 @@ def one_run(preset: str, cache: str, threshold: float, work: str, extra: List[st
     from train.progress import read_progress
 
     name = f"t{len(os.listdir(work))}"
-    cmd = [sys.executable, "-m", "train", "--preset", preset, "--output-dir", work, "--name", name,
-           f"run.jax_cache_min_compile_s={threshold}", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "train",
+        "--preset",
+        preset,
+        "--output-dir",
+        work,
+        "--name",
+        name,
+        f"run.jax_cache_min_compile_s={threshold}",
+        *extra,
+    ]
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache)
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -57,10 +68,15 @@ def one_run(preset: str, cache: str, threshold: float, work: str, extra: List[st
     evals = read_progress(run_dir, "eval")
     train = read_progress(run_dir, "train")
     start = device["time_s"]  # the logger starts after the imports; its clock is relative to that
-    return {"wall_s": round(wall, 1), "first_eval_s": round(evals[0]["time_s"] - start, 1),
-            "first_train_s": round(train[0]["time_s"] - start, 1) if train else None,
-            "startup_s": round(wall - (evals[-1]["time_s"] - start), 1), "physics": device.get("physics"),
-            "device": device.get("device"), "cache": _cache_stats(cache)}
+    return {
+        "wall_s": round(wall, 1),
+        "first_eval_s": round(evals[0]["time_s"] - start, 1),
+        "first_train_s": round(train[0]["time_s"] - start, 1) if train else None,
+        "startup_s": round(wall - (evals[-1]["time_s"] - start), 1),
+        "physics": device.get("physics"),
+        "device": device.get("device"),
+        "cache": _cache_stats(cache),
+    }
 
 
 def measure(preset: str, thresholds: List[float], extra: List[str]) -> Dict[str, Any]:
@@ -78,12 +94,20 @@ def measure(preset: str, thresholds: List[float], extra: List[str]) -> Dict[str,
         warm = one_run(preset, cache, th, runs, extra)
         rows.append({"threshold_s": th, "cold": cold, "warm": warm})
         shutil.rmtree(work, ignore_errors=True)
-        print(f"min_compile_s={th:g}: first eval cold {cold['first_eval_s']} s, warm {warm['first_eval_s']} s; "
-              f"wall cold {cold['wall_s']} s, warm {warm['wall_s']} s; cache {warm['cache']}")
-    return {"device": device_label(), "jax_backend": jax.default_backend(), "preset": preset,
-            "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
-            "command": "python -m benchmarks.compile_time " + " ".join(sys.argv[1:]), "extra": extra, "rows": rows,
-            "date": time.strftime("%Y-%m-%d")}
+        print(
+            f"min_compile_s={th:g}: first eval cold {cold['first_eval_s']} s, warm {warm['first_eval_s']} s; "
+            f"wall cold {cold['wall_s']} s, warm {warm['wall_s']} s; cache {warm['cache']}"
+        )
+    return {
+        "device": device_label(),
+        "jax_backend": jax.default_backend(),
+        "preset": preset,
+        "matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
+        "command": "python -m benchmarks.compile_time " + " ".join(sys.argv[1:]),
+        "extra": extra,
+        "rows": rows,
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def write(result: Dict[str, Any], out_dir: str) -> str:
@@ -91,20 +115,28 @@ def write(result: Dict[str, Any], out_dir: str) -> str:
     stem = os.path.join(out_dir, f"compile_time_{result['device']}")
     with open(stem + ".json", "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = [f"# Time to the first evaluation, cold and warm cache — `{result['preset']}` on {result['device']}",
-             "", f"Command: `{result['command']}` ({result['date']}; every run a fresh process; physics "
-             f"{result['rows'][0]['cold']['physics']}; matmul precision: {result['matmul_precision']})", "",
-             "| cache min compile s | run | first eval s | first training log s | whole run s | cache files "
-             "| cache MB |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Time to the first evaluation, cold and warm cache — `{result['preset']}` on {result['device']}",
+        "",
+        f"Command: `{result['command']}` ({result['date']}; every run a fresh process; physics "
+        f"{result['rows'][0]['cold']['physics']}; matmul precision: {result['matmul_precision']})",
+        "",
+        "| cache min compile s | run | first eval s | first training log s | whole run s | cache files | cache MB |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for r in result["rows"]:
         for kind in ("cold", "warm"):
             x = r[kind]
-            lines.append(f"| {r['threshold_s']:g} | {kind} | {x['first_eval_s']} | {x['first_train_s']} | "
-                         f"{x['wall_s']} | {x['cache']['files']} | {x['cache']['mb']} |")
-    lines += ["", "first eval: seconds from the logger's start (after the imports) to the step-0 evaluation, which "
-              "needs the evaluation programs compiled; first training log: to the first training-metrics "
-              "line (the training program compiled and one epoch run); whole run: the process's wall-clock."]
+            lines.append(
+                f"| {r['threshold_s']:g} | {kind} | {x['first_eval_s']} | {x['first_train_s']} | "
+                f"{x['wall_s']} | {x['cache']['files']} | {x['cache']['mb']} |"
+            )
+    lines += [
+        "",
+        "first eval: seconds from the logger's start (after the imports) to the step-0 evaluation, which "
+        "needs the evaluation programs compiled; first training log: to the first training-metrics "
+        "line (the training program compiled and one epoch run); whole run: the process's wall-clock.",
+    ]
     with open(stem + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return stem + ".md"

@@ -41,8 +41,12 @@ def _versions() -> dict:
     import jax
     import mujoco
 
-    return {"python": platform.python_version(), "jax": jax.__version__, "mujoco": mujoco.__version__,
-            "brax": brax.__version__}
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "mujoco": mujoco.__version__,
+        "brax": brax.__version__,
+    }
 
 
 def device_name() -> str:
@@ -68,12 +72,15 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
     t = time.perf_counter()
     jax.jit(env.step).lower(s0, jnp.zeros(12)).compile()
     compile_step = time.perf_counter() - t
+
     def make_roll(b):
         @jax.jit
         def roll(s):
             def body(c, _):
                 return jax.vmap(env.step)(c, jnp.zeros((b, 12))), None
+
             return jax.lax.scan(body, s, None, length=steps)[0]
+
         return roll
 
     # Compile every batch size's rollout first; on a GPU concurrently (XLA compiles outside the GIL),
@@ -93,8 +100,11 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         compiled = list(pool.map(compile_one, batches))
     compile_all = time.perf_counter() - t
-    print(f"  compiled {len(batches)} batched rollouts ({'one at a time' if workers == 1 else 'concurrently'}) "
-          f"in {compile_all:.1f} s", flush=True)
+    print(
+        f"  compiled {len(batches)} batched rollouts ({'one at a time' if workers == 1 else 'concurrently'}) "
+        f"in {compile_all:.1f} s",
+        flush=True,
+    )
     rows = []
     for b, states, roll, compile_s in compiled:
         out = roll(states)  # warm-up run (first execution, memory allocation)
@@ -103,11 +113,16 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
         out = roll(out)
         jax.block_until_ready(out.obs)
         wall = time.perf_counter() - t
-        rows.append({"backend": "mjx", "envs": b, "steps_per_s": b * steps / wall,
-                     "wall_s": wall, "compile_s": compile_s})
+        rows.append(
+            {"backend": "mjx", "envs": b, "steps_per_s": b * steps / wall, "wall_s": wall, "compile_s": compile_s}
+        )
         print(f"  mjx batch {b:5d}: {b * steps / wall:10.0f} steps/s (compile {compile_s:.1f} s)", flush=True)
-    return rows, {"compile_reset_s": compile_reset, "compile_step_s": compile_step,
-                  "compile_batched_rollouts_s": compile_all, "compile_batched_concurrently": workers > 1}
+    return rows, {
+        "compile_reset_s": compile_reset,
+        "compile_step_s": compile_step,
+        "compile_batched_rollouts_s": compile_all,
+        "compile_batched_concurrently": workers > 1,
+    }
 
 
 def _gym_worker(args):
@@ -180,9 +195,9 @@ def bench_cmujoco(world: str, worlds, threads, steps: int) -> list:
                 vec.step(a)
             ph = vec.physics
             m = vec.model
-            state = np.ascontiguousarray(vec._state[:, :ph.nfull])
+            state = np.ascontiguousarray(vec._state[:, : ph.nfull])
             warm = np.ascontiguousarray(vec._state[:, ph.warm_slice])
-            ctrl = np.repeat(vec.qpos[:, None, 7:7 + m.nu], ph.n_substeps, axis=1)
+            ctrl = np.repeat(vec.qpos[:, None, 7 : 7 + m.nu], ph.n_substeps, axis=1)
             ro = rollout.Rollout(nthread=th if th > 1 else 0)
             datas = [mujoco.MjData(m) for _ in range(max(th, 1))]
             models = [m] * n
@@ -204,11 +219,21 @@ def bench_cmujoco(world: str, worlds, threads, steps: int) -> list:
             ro.close()
             vec.close()
             r_vec, r_bare = 3 * n * steps / t_vec, 3 * n * steps / t_bare
-            rows.append({"backend": f"cmujoco vec, {th} thr", "envs": n, "threads": th, "steps_per_s": r_vec,
-                         "ratio_to_rollout": r_vec / r_bare})
+            rows.append(
+                {
+                    "backend": f"cmujoco vec, {th} thr",
+                    "envs": n,
+                    "threads": th,
+                    "steps_per_s": r_vec,
+                    "ratio_to_rollout": r_vec / r_bare,
+                }
+            )
             rows.append({"backend": f"rollout (floor), {th} thr", "envs": n, "threads": th, "steps_per_s": r_bare})
-            print(f"  cmujoco vec {n:4d} worlds {th} thr: {r_vec:9.0f} steps/s | bare rollout {r_bare:9.0f} "
-                  f"| ratio {r_vec / r_bare:.2f}", flush=True)
+            print(
+                f"  cmujoco vec {n:4d} worlds {th} thr: {r_vec:9.0f} steps/s | bare rollout {r_bare:9.0f} "
+                f"| ratio {r_vec / r_bare:.2f}",
+                flush=True,
+            )
     return rows
 
 
@@ -240,12 +265,26 @@ def bench_single(world: str, steps: int) -> list:
             mujoco.mj_step(m, scratch)
         t_raw += time.perf_counter() - t
     us_env, us_raw = 1e6 * t_env / (3 * steps), 1e6 * t_raw / (3 * steps)
-    print(f"  single gym env: {us_env:.0f} us/step vs {env.ctx.sim.n_substeps} x mj_step {us_raw:.0f} us "
-          f"-> ratio {us_env / us_raw:.2f} (target <= 1.5)", flush=True)
-    return [{"backend": "gym single (metrics off)", "envs": 1, "steps_per_s": 1e6 / us_env, "us_per_step": us_env,
-             "ratio_to_mj_step": us_env / us_raw},
-            {"backend": f"mj_step x{env.ctx.sim.n_substeps} (same states)", "envs": 1, "steps_per_s": 1e6 / us_raw,
-             "us_per_step": us_raw}]
+    print(
+        f"  single gym env: {us_env:.0f} us/step vs {env.ctx.sim.n_substeps} x mj_step {us_raw:.0f} us "
+        f"-> ratio {us_env / us_raw:.2f} (target <= 1.5)",
+        flush=True,
+    )
+    return [
+        {
+            "backend": "gym single (metrics off)",
+            "envs": 1,
+            "steps_per_s": 1e6 / us_env,
+            "us_per_step": us_env,
+            "ratio_to_mj_step": us_env / us_raw,
+        },
+        {
+            "backend": f"mj_step x{env.ctx.sim.n_substeps} (same states)",
+            "envs": 1,
+            "steps_per_s": 1e6 / us_raw,
+            "us_per_step": us_raw,
+        },
+    ]
 
 
 def bench_brax_env(world: str, worlds, steps: int) -> list:
@@ -279,12 +318,21 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = [f"# Env throughput — {result['device']} — world `{result['world']}`", "",
-             f"Command: `{result['command']}`  ", f"Versions: {result['versions']}  ",
-             (f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
-              f"step {result['compile']['compile_step_s']:.1f} s" if result["compile"].get("compile_step_s", 0) > 0
-              else "MJX rows not run (--skip-mjx)"), "",
-             "| backend | envs | control steps/s | ratio to gym x1 |", "|---|---|---|---|"]
+    lines = [
+        f"# Env throughput — {result['device']} — world `{result['world']}`",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Versions: {result['versions']}  ",
+        (
+            f"JIT compile (single env): reset {result['compile']['compile_reset_s']:.1f} s, "
+            f"step {result['compile']['compile_step_s']:.1f} s"
+            if result["compile"].get("compile_step_s", 0) > 0
+            else "MJX rows not run (--skip-mjx)"
+        ),
+        "",
+        "| backend | envs | control steps/s | ratio to gym x1 |",
+        "|---|---|---|---|",
+    ]
     c = result["compile"]
     if "compile_batched_rollouts_s" in c:
         how = "concurrently" if c.get("compile_batched_concurrently") else "one at a time"

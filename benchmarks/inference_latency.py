@@ -27,8 +27,9 @@ import numpy as np
 from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, device_name
 
-DEFAULT_POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies",
-                              "quad12_rough_h200")
+DEFAULT_POLICY = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies", "quad12_rough_h200"
+)
 CONTROL_PERIOD_US = 20_000.0  # 50 Hz
 
 
@@ -44,9 +45,15 @@ def time_calls(fn: Callable[[np.ndarray], object], obs: np.ndarray, n: int, warm
         t[i] = time.perf_counter_ns() - t0
     us = t / 1e3
     med, p99 = float(np.median(us)), float(np.percentile(us, 99))
-    return {"median_us": med, "p99_us": p99, "mean_us": float(us.mean()), "max_us": float(us.max()),
-            "headroom_median": CONTROL_PERIOD_US / med, "headroom_p99": CONTROL_PERIOD_US / p99,
-            "budget_used_p99_pct": 100.0 * p99 / CONTROL_PERIOD_US}
+    return {
+        "median_us": med,
+        "p99_us": p99,
+        "mean_us": float(us.mean()),
+        "max_us": float(us.max()),
+        "headroom_median": CONTROL_PERIOD_US / med,
+        "headroom_p99": CONTROL_PERIOD_US / p99,
+        "budget_used_p99_pct": 100.0 * p99 / CONTROL_PERIOD_US,
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -72,7 +79,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     rows = {
         "numpy ExportedPolicy.act": time_calls(flax_pol.act, obs, args.n, args.warmup),
         "onnxruntime InferenceSession.run": time_calls(
-            lambda o: sess.run([OUTPUT_NAME], {INPUT_NAME: o}), np.asarray(batch1), args.n, args.warmup),
+            lambda o: sess.run([OUTPUT_NAME], {INPUT_NAME: o}), np.asarray(batch1), args.n, args.warmup
+        ),
         "onnxruntime OnnxPolicy.act": time_calls(onnx_pol.act, obs, args.n, args.warmup),
     }
     result = {

@@ -33,17 +33,32 @@ def summarize_run(run_dir: str) -> Dict[str, Any]:
         raise SystemExit(f"{run_dir}: no zero-residual evaluation in progress.jsonl (not a fresh run?)")
     evals = [r for r in rows if r["kind"] == "eval"]
     done = [r for r in rows if r["kind"] == "done"]
-    curve = [{"step": r["step"], "reward": r["reward"], "reward_std": r["reward_std"],
-              "fall_rate": r.get("fall_rate"), "vel_tracking_error": r.get("vel_tracking_error_per_step"),
-              "yaw_rate_error": r.get("yaw_rate_error_per_step"), "sps": r.get("sps"), "time_s": r["time_s"]}
-             for r in evals]
+    curve = [
+        {
+            "step": r["step"],
+            "reward": r["reward"],
+            "reward_std": r["reward_std"],
+            "fall_rate": r.get("fall_rate"),
+            "vel_tracking_error": r.get("vel_tracking_error_per_step"),
+            "yaw_rate_error": r.get("yaw_rate_error_per_step"),
+            "sps": r.get("sps"),
+            "time_s": r["time_s"],
+        }
+        for r in evals
+    ]
     z = zero[0]["reward"]
     final = curve[-1]["reward"] if curve else float("nan")
-    return {"run_dir": os.path.abspath(run_dir), "zero_residual_reward": z, "curve": curve,
-            "final_reward": final, "final_gain": final - z, "final_gain_pct": 100.0 * (final - z) / abs(z),
-            "best_reward": max(c["reward"] for c in curve) if curve else None,
-            "env_steps": curve[-1]["step"] if curve else 0,
-            "wall_time_s": done[-1]["time_s"] if done else (curve[-1]["time_s"] if curve else None)}
+    return {
+        "run_dir": os.path.abspath(run_dir),
+        "zero_residual_reward": z,
+        "curve": curve,
+        "final_reward": final,
+        "final_gain": final - z,
+        "final_gain_pct": 100.0 * (final - z) / abs(z),
+        "best_reward": max(c["reward"] for c in curve) if curve else None,
+        "env_steps": curve[-1]["step"] if curve else 0,
+        "wall_time_s": done[-1]["time_s"] if done else (curve[-1]["time_s"] if curve else None),
+    }
 
 
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:

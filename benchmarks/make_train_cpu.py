@@ -56,13 +56,24 @@ def derive(run_dir: str, max_ratio: float) -> dict:
     ba = before_after(zero, exported, cfg.simulation.control_dt)
     device = read_progress(run_dir, "device")[0]
     a, b = ba["nominal"], ba["policy"]
-    ok = {"ratio": ba["vel_error_ratio"] is not None and ba["vel_error_ratio"] <= max_ratio,
-          "falls": b["fall_rate"] <= a["fall_rate"]}
-    return {"run_dir": run_dir, "first_eval_s": evals[0]["time_s"],
-            "env_steps": s["env_steps"], "exported_step": s["exported_step"], "physics": device.get("physics"),
-            "preset": s.get("preset"), "description": s.get("description"),
-            "nominal": a, "policy": b, "vel_error_ratio": ba["vel_error_ratio"], "checks": ok,
-            "curve": eval_curve(evals)}
+    ok = {
+        "ratio": ba["vel_error_ratio"] is not None and ba["vel_error_ratio"] <= max_ratio,
+        "falls": b["fall_rate"] <= a["fall_rate"],
+    }
+    return {
+        "run_dir": run_dir,
+        "first_eval_s": evals[0]["time_s"],
+        "env_steps": s["env_steps"],
+        "exported_step": s["exported_step"],
+        "physics": device.get("physics"),
+        "preset": s.get("preset"),
+        "description": s.get("description"),
+        "nominal": a,
+        "policy": b,
+        "vel_error_ratio": ba["vel_error_ratio"],
+        "checks": ok,
+        "curve": eval_curve(evals),
+    }
 
 
 def plot(result: dict, path: str) -> str:
@@ -74,7 +85,7 @@ def plot(result: dict, path: str) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for r in result["runs"]:
         c = r["curve"]
-        line, = ax.plot([e["step"] for e in c], [e["vel_err"] for e in c], "o-", ms=3, label=f"seed {r['seed']}")
+        (line,) = ax.plot([e["step"] for e in c], [e["vel_err"] for e in c], "o-", ms=3, label=f"seed {r['seed']}")
         ax.axhline(r["nominal"]["vel_error"], color=line.get_color(), ls="--", lw=1)
     ax.set_xlabel("env steps")
     ax.set_ylabel("velocity-tracking error (m/s)")

@@ -39,8 +39,13 @@ from benchmarks import cli
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEFAULT_SETTINGS = ["4/8/all", "2/4/all", "1/5/all", "4/8/feet", "1/5/feet"]
 TOLERANCES = {"drift_flat_m": 0.02, "drift_rough_m": 0.10, "reward_rel": 0.02, "walk_rel": 0.05}
-FORWARD = ["env.command.vx=[0.2, 0.5]", "env.command.vy=[0.0, 0.0]", "env.command.yaw_rate=[0.0, 0.0]",
-           "env.command.zero_probability=0.0", "env.command.resample=false"]
+FORWARD = [
+    "env.command.vx=[0.2, 0.5]",
+    "env.command.vy=[0.0, 0.0]",
+    "env.command.yaw_rate=[0.0, 0.0]",
+    "env.command.zero_probability=0.0",
+    "env.command.resample=false",
+]
 
 
 def parse_setting(text: str) -> Tuple[int, int, str]:
@@ -52,14 +57,24 @@ def _configs(setting: str, world: str, backend: str):
     from train.config import load_train_config
 
     it, ls, col = parse_setting(setting)
-    cfg = load_train_config(preset="ci_tiny", overrides=[
-        f"simulation.world={world}", f"simulation.backend={backend}", f"simulation.solver_iterations={it}",
-        f"simulation.ls_iterations={ls}", f"simulation.collision={col}", "env.episode_length_s=20.0", *FORWARD])
+    cfg = load_train_config(
+        preset="ci_tiny",
+        overrides=[
+            f"simulation.world={world}",
+            f"simulation.backend={backend}",
+            f"simulation.solver_iterations={it}",
+            f"simulation.ls_iterations={ls}",
+            f"simulation.collision={col}",
+            "env.episode_length_s=20.0",
+            *FORWARD,
+        ],
+    )
     return cfg
 
 
-def measure_setting(setting: str, world: str, batch: int, steps: int, parity_envs: int,
-                    walk_envs: int) -> Dict[str, Any]:
+def measure_setting(
+    setting: str, world: str, batch: int, steps: int, parity_envs: int, walk_envs: int
+) -> Dict[str, Any]:
     """Speed, parity and the nominal walk of one setting on one world (see the module docstring)."""
     import jax
     import jax.numpy as jnp
@@ -129,13 +144,15 @@ def measure_setting(setting: str, world: str, batch: int, steps: int, parity_env
 
     drift = np.linalg.norm(trunks["mjx"] - trunks["cmujoco"], axis=1)
     out["drift_mean_m"], out["drift_max_m"] = float(drift.mean()), float(drift.max())
-    out["reward_rel"] = float(np.abs(rewards["mjx"].sum() - rewards["cmujoco"].sum())
-                              / max(abs(rewards["cmujoco"].sum()), 1e-9))
+    out["reward_rel"] = float(
+        np.abs(rewards["mjx"].sum() - rewards["cmujoco"].sum()) / max(abs(rewards["cmujoco"].sum()), 1e-9)
+    )
     return out
 
 
-def sweep(settings: List[str], worlds: List[str], batch: int, steps: int, parity_envs: int,
-          walk_envs: int) -> Dict[str, Any]:
+def sweep(
+    settings: List[str], worlds: List[str], batch: int, steps: int, parity_envs: int, walk_envs: int
+) -> Dict[str, Any]:
     import jax
 
     from train.ppo_setup import device_label
@@ -150,11 +167,19 @@ def sweep(settings: List[str], worlds: List[str], batch: int, steps: int, parity
             rows.append(row)
             print(json.dumps(row), flush=True)
     judge(rows, settings[0])
-    return {"device": device_label(), "jax_backend": jax.default_backend(), "batch": batch, "steps": steps,
-            "fastest_keeping": fastest_keeping(rows),
-            "parity_envs": parity_envs, "walk_envs": walk_envs, "tolerances": TOLERANCES, "rows": rows,
-            "command": "python -m benchmarks.physics_economy " + " ".join(sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d")}
+    return {
+        "device": device_label(),
+        "jax_backend": jax.default_backend(),
+        "batch": batch,
+        "steps": steps,
+        "fastest_keeping": fastest_keeping(rows),
+        "parity_envs": parity_envs,
+        "walk_envs": walk_envs,
+        "tolerances": TOLERANCES,
+        "rows": rows,
+        "command": "python -m benchmarks.physics_economy " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def judge(rows: List[Dict[str, Any]], baseline: str) -> None:
@@ -178,8 +203,9 @@ def fastest_keeping(rows: List[Dict[str, Any]]) -> Dict[str, str]:
     """Per world, the setting with the highest MJX steps/s among those that keep parity and walking."""
     best: Dict[str, Dict[str, Any]] = {}
     for r in rows:
-        if r["keeps_parity_and_walking"] and (r["world"] not in best
-                                              or r["mjx_steps_per_s"] > best[r["world"]]["mjx_steps_per_s"]):
+        if r["keeps_parity_and_walking"] and (
+            r["world"] not in best or r["mjx_steps_per_s"] > best[r["world"]]["mjx_steps_per_s"]
+        ):
             best[r["world"]] = r
     return {w: r["setting"] for w, r in best.items()}
 
@@ -190,25 +216,40 @@ def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
     with open(stem + ".json", "w") as fh:
         json.dump(result, fh, indent=2)
     t = result["tolerances"]
-    lines = [f"# Physics economy — {result['device']} ({result['jax_backend']})", "",
-             f"Command: `{result['command']}` ({result['date']}). MJX: full env, batch {result['batch']}, "
-             f"{result['steps']} control steps per call; parity: {result['parity_envs']} envs, 2 s of the nominal "
-             f"gait; walk: {result['walk_envs']} C-MuJoCo episodes of 8 s, forward commands 0.2-0.5 m/s.", "",
-             "| world | iterations/ls/collision | MJX steps/s | × | C-MuJoCo physics steps/s | drift mean / max (m) "
-             "| reward diff | nominal success | distance (m) | keeps parity and walking |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    lines = [
+        f"# Physics economy — {result['device']} ({result['jax_backend']})",
+        "",
+        f"Command: `{result['command']}` ({result['date']}). MJX: full env, batch {result['batch']}, "
+        f"{result['steps']} control steps per call; parity: {result['parity_envs']} envs, 2 s of the nominal "
+        f"gait; walk: {result['walk_envs']} C-MuJoCo episodes of 8 s, forward commands 0.2-0.5 m/s.",
+        "",
+        "| world | iterations/ls/collision | MJX steps/s | × | C-MuJoCo physics steps/s | drift mean / max (m) "
+        "| reward diff | nominal success | distance (m) | keeps parity and walking |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
     for r in result["rows"]:
         c = r.get("cmujoco_physics_steps_per_s")
-        lines.append(f"| {r['world']} | {r['setting']} | {r['mjx_steps_per_s']:,.0f} | {r['mjx_speedup']:.2f} | "
-                     f"{(f'{c:,.0f}' if c else '-')} | {r['drift_mean_m']:.4f} / {r['drift_max_m']:.4f} | "
-                     f"{r['reward_rel']:.2%} | {r['walk_success']:.0%} | {r['walk_distance_m']:.2f} | "
-                     + ("yes" if r["keeps_parity_and_walking"] else
-                        "no: " + ", ".join(k for k, v in r["checks"].items() if not v)) + " |")
-    lines += ["", "Fastest setting that keeps parity and walking: "
-              + ", ".join(f"{w}: `{x}`" for w, x in result["fastest_keeping"].items()) + ".",
-              "", f"Tolerances: drift ≤ {t['drift_flat_m']} m flat / {t['drift_rough_m']} m rough after 2 s, summed "
-              f"reward within {t['reward_rel']:.0%}, nominal success and distance within {t['walk_rel']:.0%} of the "
-              f"first setting."]
+        lines.append(
+            f"| {r['world']} | {r['setting']} | {r['mjx_steps_per_s']:,.0f} | {r['mjx_speedup']:.2f} | "
+            f"{(f'{c:,.0f}' if c else '-')} | {r['drift_mean_m']:.4f} / {r['drift_max_m']:.4f} | "
+            f"{r['reward_rel']:.2%} | {r['walk_success']:.0%} | {r['walk_distance_m']:.2f} | "
+            + (
+                "yes"
+                if r["keeps_parity_and_walking"]
+                else "no: " + ", ".join(k for k, v in r["checks"].items() if not v)
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "Fastest setting that keeps parity and walking: "
+        + ", ".join(f"{w}: `{x}`" for w, x in result["fastest_keeping"].items())
+        + ".",
+        "",
+        f"Tolerances: drift ≤ {t['drift_flat_m']} m flat / {t['drift_rough_m']} m rough after 2 s, summed "
+        f"reward within {t['reward_rel']:.0%}, nominal success and distance within {t['walk_rel']:.0%} of the "
+        f"first setting.",
+    ]
     with open(stem + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return stem + ".md"

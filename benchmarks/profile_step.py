@@ -63,8 +63,7 @@ def profile_env(backend: str, world: str, batch: int, repeats: int) -> Dict[str,
     from mjx_envs.measurements import measure
     from train.config import load_train_config
 
-    cfg = load_train_config(preset="ci_tiny", overrides=[f"simulation.world={world}",
-                                                         f"simulation.backend={backend}"])
+    cfg = load_train_config(preset="ci_tiny", overrides=[f"simulation.world={world}", f"simulation.backend={backend}"])
     env = make_env(cfg.simulation, cfg.env, cfg.gait)
     ctx = env.ctx
     keys = jax.random.split(jax.random.PRNGKey(0), batch)
@@ -89,9 +88,14 @@ def profile_env(backend: str, world: str, batch: int, repeats: int) -> Dict[str,
         force = data.actuator_force
     else:
         ph = env.physics
-        host_state = np.asarray(ph.forward(np.asarray(state.data.qpos, np.float64),
-                                           np.asarray(state.data.qvel, np.float64),
-                                           np.asarray(ctrl, np.float64), None)[0])
+        host_state = np.asarray(
+            ph.forward(
+                np.asarray(state.data.qpos, np.float64),
+                np.asarray(state.data.qvel, np.float64),
+                np.asarray(ctrl, np.float64),
+                None,
+            )[0]
+        )
         c64 = np.asarray(ctrl, np.float64)
         out["physics"] = _time(lambda: ph.step(host_state, c64, None, None), repeats)
         q, v, sd, force = state.data.qpos, state.data.qvel, state.data.sensordata, None
@@ -135,33 +139,58 @@ def profile_learner(batch: int, repeats: int, obs_size: int, act_size: int, pres
     b, t = pcfg.batch_size, pcfg.unroll_length
     logits = net.policy_network.apply(norm, policy_params, jnp.zeros((b, t, obs_size)))  # the rollout's
     data = types.Transition(
-        observation=jnp.zeros((b, t, obs_size)), action=jnp.zeros((b, t, act_size)), reward=jnp.zeros((b, t)),
-        discount=jnp.ones((b, t)), next_observation=jnp.zeros((b, t, obs_size)),
-        extras={"policy_extras": {"raw_action": jnp.zeros((b, t, act_size)), "log_prob": jnp.zeros((b, t)),
-                                  "distribution_params": logits},
-                "state_extras": {"truncation": jnp.zeros((b, t))}})
+        observation=jnp.zeros((b, t, obs_size)),
+        action=jnp.zeros((b, t, act_size)),
+        reward=jnp.zeros((b, t)),
+        discount=jnp.ones((b, t)),
+        next_observation=jnp.zeros((b, t, obs_size)),
+        extras={
+            "policy_extras": {
+                "raw_action": jnp.zeros((b, t, act_size)),
+                "log_prob": jnp.zeros((b, t)),
+                "distribution_params": logits,
+            },
+            "state_extras": {"truncation": jnp.zeros((b, t))},
+        },
+    )
     params = ppo_losses.PPONetworkParams(policy=policy_params, value=value_params)
     opt = optax.adam(pcfg.learning_rate)
     opt_state = opt.init(params)
 
     def update(params, opt_state):
-        grads = jax.grad(lambda p: ppo_losses.compute_ppo_loss(
-            p, norm, data, k, net, entropy_cost=pcfg.entropy_cost, discounting=pcfg.discounting,
-            reward_scaling=pcfg.reward_scaling, gae_lambda=pcfg.gae_lambda,
-            clipping_epsilon=pcfg.clipping_epsilon)[0])(params)
+        grads = jax.grad(
+            lambda p: ppo_losses.compute_ppo_loss(
+                p,
+                norm,
+                data,
+                k,
+                net,
+                entropy_cost=pcfg.entropy_cost,
+                discounting=pcfg.discounting,
+                reward_scaling=pcfg.reward_scaling,
+                gae_lambda=pcfg.gae_lambda,
+                clipping_epsilon=pcfg.clipping_epsilon,
+            )[0]
+        )(params)
         upd, opt_state = opt.update(grads, opt_state)
         return optax.apply_updates(params, upd), opt_state
 
     upd = jax.jit(update)
     t_update = _time(lambda: upd(params, opt_state), repeats)
     per_env_step = t_update * pcfg.num_updates_per_batch / (b * t)
-    return {"policy_s": t_policy, "update_s": t_update, "update_per_env_step_s": per_env_step,
-            "minibatch": f"{b} x {t} transitions, x{pcfg.num_updates_per_batch} epochs", "preset": preset,
-            "network": f"policy {list(pcfg.policy_hidden_layer_sizes)}, value {list(pcfg.value_hidden_layer_sizes)}"}
+    return {
+        "policy_s": t_policy,
+        "update_s": t_update,
+        "update_per_env_step_s": per_env_step,
+        "minibatch": f"{b} x {t} transitions, x{pcfg.num_updates_per_batch} epochs",
+        "preset": preset,
+        "network": f"policy {list(pcfg.policy_hidden_layer_sizes)}, value {list(pcfg.value_hidden_layer_sizes)}",
+    }
 
 
-def run(backends: List[str], worlds: List[str], batch: int, repeats: int,
-        learner_preset: str = "gpu") -> Dict[str, Any]:
+def run(
+    backends: List[str], worlds: List[str], batch: int, repeats: int, learner_preset: str = "gpu"
+) -> Dict[str, Any]:
     import jax
 
     from train.config import load_train_config
@@ -182,13 +211,27 @@ def run(backends: List[str], worlds: List[str], batch: int, repeats: int,
             us = {k: 1e6 * v / batch for k, v in parts.items()}
             us["policy"] = 1e6 * learner["policy_s"] / batch
             us["PPO update"] = 1e6 * learner["update_per_env_step_s"]
-            rows.append({"backend": backend, "world": world, "batch": batch, "us_per_env_step": us,
-                         "sum_of_parts_us": us["gait + IK"] + us["physics"] + us["obs + reward + done"],
-                         "seconds": round(time.time() - t0, 1)})
+            rows.append(
+                {
+                    "backend": backend,
+                    "world": world,
+                    "batch": batch,
+                    "us_per_env_step": us,
+                    "sum_of_parts_us": us["gait + IK"] + us["physics"] + us["obs + reward + done"],
+                    "seconds": round(time.time() - t0, 1),
+                }
+            )
             print(f"{backend:8s} {world:6s} " + "  ".join(f"{k} {v:.2f}" for k, v in us.items()), flush=True)
-    return {"device": device_label(), "jax_backend": jax.default_backend(), "batch": batch, "repeats": repeats,
-            "rows": rows, "learner": learner, "command": "python -m benchmarks.profile_step " + " ".join(sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d")}
+    return {
+        "device": device_label(),
+        "jax_backend": jax.default_backend(),
+        "batch": batch,
+        "repeats": repeats,
+        "rows": rows,
+        "learner": learner,
+        "command": "python -m benchmarks.profile_step " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
@@ -196,20 +239,30 @@ def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
     stem = os.path.join(out_dir, f"profile_step_{result['device']}{suffix}")
     with open(stem + ".json", "w") as fh:
         json.dump(result, fh, indent=2)
-    lines = [f"# Where a control step's time goes — {result['device']} ({result['jax_backend']}), "
-             f"batch {result['batch']}", "", f"Command: `{result['command']}` ({result['date']}). µs per env step "
-             f"(one call over the batch / batch), median of {result['repeats']} warm calls.", "",
-             "| back end | world | " + " | ".join(PARTS) + " | parts 1-3 summed | physics share of full step |",
-             "|---|---|" + "---:|" * (len(PARTS) + 2)]
+    lines = [
+        f"# Where a control step's time goes — {result['device']} ({result['jax_backend']}), batch {result['batch']}",
+        "",
+        f"Command: `{result['command']}` ({result['date']}). µs per env step "
+        f"(one call over the batch / batch), median of {result['repeats']} warm calls.",
+        "",
+        "| back end | world | " + " | ".join(PARTS) + " | parts 1-3 summed | physics share of full step |",
+        "|---|---|" + "---:|" * (len(PARTS) + 2),
+    ]
     for r in result["rows"]:
         u = r["us_per_env_step"]
-        lines.append(f"| {r['backend']} | {r['world']} | " + " | ".join(f"{u[p]:.2f}" for p in PARTS)
-                     + f" | {r['sum_of_parts_us']:.2f} | {u['physics'] / u['full step']:.0%} |")
+        lines.append(
+            f"| {r['backend']} | {r['world']} | "
+            + " | ".join(f"{u[p]:.2f}" for p in PARTS)
+            + f" | {r['sum_of_parts_us']:.2f} | {u['physics'] / u['full step']:.0%} |"
+        )
     ln = result["learner"]
-    lines += ["", f"policy: the `{ln['preset']}` preset's network ({ln['network']}); PPO update: one minibatch "
-              f"gradient step ({ln['minibatch']}) = {1e3 * ln['update_s']:.1f} ms, per env step learnt from.",
-              "The full step is one program; the parts are separate programs, so their sum also counts "
-              "the launch and transfer costs the full step pays once."]
+    lines += [
+        "",
+        f"policy: the `{ln['preset']}` preset's network ({ln['network']}); PPO update: one minibatch "
+        f"gradient step ({ln['minibatch']}) = {1e3 * ln['update_s']:.1f} ms, per env step learnt from.",
+        "The full step is one program; the parts are separate programs, so their sum also counts "
+        "the launch and transfer costs the full step pays once.",
+    ]
     with open(stem + ".md", "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return stem + ".md"

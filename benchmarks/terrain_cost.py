@@ -74,10 +74,13 @@ def standing_data(world: str):
 def hfield_info(m, world: str) -> dict:
     if m.nhfield == 0:
         return {"samples": 0, "mbytes": 0.0}
-    info = {"nrow": int(m.hfield_nrow[0]), "ncol": int(m.hfield_ncol[0]),
-            "samples": int(m.hfield_nrow[0] * m.hfield_ncol[0]),
-            "mbytes": float(m.hfield_nrow[0] * m.hfield_ncol[0] * 4 / 1e6),
-            "size": [float(v) for v in m.hfield_size[0]]}
+    info = {
+        "nrow": int(m.hfield_nrow[0]),
+        "ncol": int(m.hfield_ncol[0]),
+        "samples": int(m.hfield_nrow[0] * m.hfield_ncol[0]),
+        "mbytes": float(m.hfield_nrow[0] * m.hfield_ncol[0] * 4 / 1e6),
+        "size": [float(v) for v in m.hfield_size[0]],
+    }
     dx_ = 2 * m.hfield_size[0, 0] / (m.hfield_ncol[0] - 1)
     dy_ = 2 * m.hfield_size[0, 1] / (m.hfield_nrow[0] - 1)
     info["grid_m"] = [float(dx_), float(dy_)]
@@ -89,8 +92,9 @@ def hfield_info(m, world: str) -> dict:
             grids.setdefault(r, (int(np.ceil(2 * r / dx_)) + 1, int(np.ceil(2 * r / dy_)) + 1, 0))
             a, b, n = grids[r]
             grids[r] = (a, b, n + 1)
-    info["mjx_subgrids"] = [{"sphere_radius": r, "subgrid": [a, b], "spheres": n}
-                            for r, (a, b, n) in sorted(grids.items())]
+    info["mjx_subgrids"] = [
+        {"sphere_radius": r, "subgrid": [a, b], "spheres": n} for r, (a, b, n) in sorted(grids.items())
+    ]
     return info
 
 

@@ -64,20 +64,25 @@ class WalkBar:
             raise ConfigError(f"key 'bands' must list spawn bands in 0..5, got {list(self.bands)}")
         if self.world == "suite":
             if not self.types or any(t not in TERRAIN_TYPES for t in self.types):
-                raise ConfigError(f"key 'types' must list suite terrain types of {list(TERRAIN_TYPES)}, "
-                                  f"got {list(self.types)}")
+                raise ConfigError(
+                    f"key 'types' must list suite terrain types of {list(TERRAIN_TYPES)}, got {list(self.types)}"
+                )
             if not self.levels or any(lv < 0 for lv in self.levels):
                 raise ConfigError(f"key 'levels' must list suite levels (>= 0), got {list(self.levels)}")
             n_tiles = len(self.types) * len(self.levels)
             if self.episodes % n_tiles:
-                raise ConfigError(f"key 'episodes' = {self.episodes} must be a multiple of the {n_tiles} tiles "
-                                  f"(types x levels), so that every tile gets as many episodes")
+                raise ConfigError(
+                    f"key 'episodes' = {self.episodes} must be a multiple of the {n_tiles} tiles "
+                    f"(types x levels), so that every tile gets as many episodes"
+                )
 
     def where(self) -> str:
         """The bar's terrain, in words."""
         if self.world == "suite":
-            return (f"terrain suite (seed {self.terrain_seed}), {', '.join(self.types)} levels "
-                    f"{', '.join(map(str, self.levels))}")
+            return (
+                f"terrain suite (seed {self.terrain_seed}), {', '.join(self.types)} levels "
+                f"{', '.join(map(str, self.levels))}"
+            )
         return f"`world_train.xml`, bands {list(self.bands)} in turn"
 
 
@@ -91,12 +96,24 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
 
     if bar.world == "suite":  # bar.episodes in all, spread over the tiles
         n_tiles = len(bar.types) * len(bar.levels)
-        where = dict(worlds=("suite",), levels=tuple(bar.levels), types=tuple(bar.types),
-                     suite_terrain_seed=bar.terrain_seed, episodes=bar.episodes // n_tiles)
+        where = dict(
+            worlds=("suite",),
+            levels=tuple(bar.levels),
+            types=tuple(bar.types),
+            suite_terrain_seed=bar.terrain_seed,
+            episodes=bar.episodes // n_tiles,
+        )
     else:
         where = dict(worlds=("rough",), bands=tuple(bar.bands), episodes=bar.episodes)
-    report = evaluate_policy(policy, duration=bar.duration_s, seed=bar.seed, command=tuple(bar.command),
-                             include_nominal=False, processes=processes, **where)
+    report = evaluate_policy(
+        policy,
+        duration=bar.duration_s,
+        seed=bar.seed,
+        command=tuple(bar.command),
+        include_nominal=False,
+        processes=processes,
+        **where,
+    )
     controller = next(iter(report["results"]))
     s = report["results"][controller][bar.world]["summary"]
     speed_frac = (s["mean_forward_speed_mps"] or 0.0) / bar.command[0]
@@ -209,8 +226,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.time_to_walk", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="cpu_rough")
     p.add_argument("--from-run", default=None, metavar="RUN_DIR", help="judge this run's checkpoints; do not train")
-    p.add_argument("--bar", default=None, help="walk-bar YAML (default configs/walk_bar.yaml: rough ground; "
-                   "configs/walk_bar_suite.yaml: the suite tiles where the nominal gait fails)")
+    p.add_argument(
+        "--bar",
+        default=None,
+        help="walk-bar YAML (default configs/walk_bar.yaml: rough ground; "
+        "configs/walk_bar_suite.yaml: the suite tiles where the nominal gait fails)",
+    )
     p.add_argument("--all", action="store_true", help="judge every checkpoint, not only up to the first that walks")
     p.add_argument("--processes", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="2 episodes of 2 s (smoke test)")
@@ -227,8 +248,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     cli.check_output_dirs(args, "--out", *(() if args.from_run else ("--output-dir",)))
     bar = load_walk_bar(args.bar)
     if args.quick:  # one episode per tile on the suite
-        bar = dataclasses.replace(bar, episodes=len(bar.types) * len(bar.levels) if bar.world == "suite" else 2,
-                                  duration_s=2.0)
+        bar = dataclasses.replace(
+            bar, episodes=len(bar.types) * len(bar.levels) if bar.world == "suite" else 2, duration_s=2.0
+        )
     command = "python -m benchmarks.time_to_walk " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.from_run:
         run_dir = args.from_run

@@ -28,8 +28,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_one(preset: str, backend: str, seed: int, extra) -> dict:
     from train.progress import read_progress
 
-    run_dir, wall, _, cmd = train_fresh(["--preset", preset, f"simulation.backend={backend}", f"ppo.seed={seed}",
-                                         *extra], backend)
+    run_dir, wall, _, cmd = train_fresh(
+        ["--preset", preset, f"simulation.backend={backend}", f"ppo.seed={seed}", *extra], backend
+    )
     evals = read_progress(run_dir, "eval")
     zero = read_progress(run_dir, "zero_residual")[0]
     train_rows = read_progress(run_dir, "train")
@@ -37,12 +38,20 @@ def run_one(preset: str, backend: str, seed: int, extra) -> dict:
     total = evals[-1]["step"]
     steady = (evals[-1]["step"] - evals[1]["step"]) / (evals[-1]["time_s"] - evals[1]["time_s"])
     sps = [r["train/logger_sps"] for r in train_rows[1:] if "train/logger_sps" in r]
-    return {"backend": backend, "physics": physics, "command": " ".join(["python", "-m", "train", *cmd[3:]]),
-            "wall_s": wall, "first_eval_s": evals[0]["time_s"], "env_steps": total,
-            "end_to_end_steps_per_s": total / wall, "steady_steps_per_s": steady,
-            "brax_train_steps_per_s": sorted(sps)[len(sps) // 2] if sps else None,
-            "zero_residual_reward": zero["reward"], "zero_residual_vel_err": zero["vel_tracking_error_per_step"],
-            "curve": eval_curve(evals)}
+    return {
+        "backend": backend,
+        "physics": physics,
+        "command": " ".join(["python", "-m", "train", *cmd[3:]]),
+        "wall_s": wall,
+        "first_eval_s": evals[0]["time_s"],
+        "env_steps": total,
+        "end_to_end_steps_per_s": total / wall,
+        "steady_steps_per_s": steady,
+        "brax_train_steps_per_s": sorted(sps)[len(sps) // 2] if sps else None,
+        "zero_residual_reward": zero["reward"],
+        "zero_residual_vel_err": zero["vel_tracking_error_per_step"],
+        "curve": eval_curve(evals),
+    }
 
 
 def write(result: dict, out_dir: str) -> str:

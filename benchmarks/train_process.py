@@ -32,5 +32,12 @@ def train_fresh(args: Sequence[str], name: str) -> Tuple[str, float, str, List[s
 
 def eval_curve(evals: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The learning curve of a run's ``eval`` records: step, reward, tracking error [m/s], fall rate."""
-    return [{"step": e["step"], "reward": e["reward"], "vel_err": e["vel_tracking_error_per_step"],
-             "fall_rate": e["fall_rate"]} for e in evals]
+    return [
+        {
+            "step": e["step"],
+            "reward": e["reward"],
+            "vel_err": e["vel_tracking_error_per_step"],
+            "fall_rate": e["fall_rate"],
+        }
+        for e in evals
+    ]

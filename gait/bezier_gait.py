@@ -108,9 +108,14 @@ def stepping_target(command: jax.Array, config: GaitConfig, geometry: LegGeometr
     return jnp.where(speed >= config.stand_speed, 1.0, 0.0)
 
 
-def advance_gait(state: GaitState, dt: float | jax.Array, config: GaitConfig,
-                 command: Optional[jax.Array] = None, frequency_scale: float | jax.Array = 1.0,
-                 geometry: LegGeometry = DEFAULT_GEOMETRY) -> GaitState:
+def advance_gait(
+    state: GaitState,
+    dt: float | jax.Array,
+    config: GaitConfig,
+    command: Optional[jax.Array] = None,
+    frequency_scale: float | jax.Array = 1.0,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
+) -> GaitState:
     """Advance the gait clock by ``dt`` seconds.
 
     ``phase <- (phase + dt * frequency_scale / period) mod 1`` (``frequency_scale`` > 0 multiplies
@@ -246,7 +251,9 @@ def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry
 
 
 def half_steps_from_command(
-    command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY,
+    command: jax.Array,
+    config: GaitConfig,
+    geometry: LegGeometry = DEFAULT_GEOMETRY,
     frequency_scale: float | jax.Array = 1.0,
 ) -> jax.Array:
     """(4, 2) half step vectors L_i = v_i * duty * period / (2 * frequency_scale) [m], norm capped
@@ -289,9 +296,9 @@ def nominal_foot_targets(
     phases = leg_phases(state, config)
     half = half_steps_from_command(command, config, geometry, frequency_scale)
     swing_height = config.swing_height * swing_scale
-    offsets = jax.vmap(
-        lambda ph, l: foot_offset(ph, l, config.duty_factor, swing_height, config.penetration_depth)
-    )(phases, half.astype(phases.dtype))
+    offsets = jax.vmap(lambda ph, l: foot_offset(ph, l, config.duty_factor, swing_height, config.penetration_depth))(
+        phases, half.astype(phases.dtype)
+    )
     offsets = offsets * jnp.asarray(state.activity, offsets.dtype)
     return nominal_stance_points(config, geometry, body_height).astype(offsets.dtype) + offsets
 

@@ -26,8 +26,7 @@ from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
 from model.yaml_config import ConfigError
 
 
-def command_foot_speed(command: Sequence[float], config: GaitConfig,
-                       geometry: LegGeometry = DEFAULT_GEOMETRY) -> float:
+def command_foot_speed(command: Sequence[float], config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> float:
     """Largest per-foot planar speed [m/s] that ``command`` = (vx [m/s], vy [m/s], wz [rad/s]) needs."""
     v = np.asarray(leg_velocities(np.asarray(command, np.float64), config, geometry), np.float64)
     return float(np.max(np.linalg.norm(v, axis=-1)))

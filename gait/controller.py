@@ -80,8 +80,13 @@ class BezierController:
         """Gait clock at ``phase`` in [0, 1) (0: FR and RL start their stance in a trot)."""
         return GaitState.create(phase)
 
-    def advance(self, gait_state: GaitState, dt: float | jax.Array, command: Optional[jax.Array] = None,
-                frequency_scale: float | jax.Array = 1.0) -> GaitState:
+    def advance(
+        self,
+        gait_state: GaitState,
+        dt: float | jax.Array,
+        command: Optional[jax.Array] = None,
+        frequency_scale: float | jax.Array = 1.0,
+    ) -> GaitState:
         """Advance the gait clock by ``dt`` seconds (one control step is ``control_dt``); with
         ``command``, also ramp the stepping amplitude towards standing / stepping (see
         :func:`gait.bezier_gait.advance_gait`); ``frequency_scale`` multiplies the step frequency."""
@@ -96,8 +101,9 @@ class BezierController:
         frequency_scale: float | jax.Array = 1.0,
     ) -> jax.Array:
         """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`."""
-        return nominal_foot_targets(gait_state, command, self.config, self.geometry, body_height,
-                                    swing_scale, frequency_scale)
+        return nominal_foot_targets(
+            gait_state, command, self.config, self.geometry, body_height, swing_scale, frequency_scale
+        )
 
     def joint_targets(
         self,

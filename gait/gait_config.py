@@ -20,8 +20,8 @@ STEP_LENGTH_PER_LEG_LENGTH = 0.714
 
 GAIT_PHASE_OFFSETS: Dict[str, Tuple[float, float, float, float]] = {
     # leg order FR, FL, RR, RL; a leg's phase is (gait phase + offset) mod 1
-    "trot": (0.0, 0.5, 0.5, 0.0),   # diagonal pairs FR+RL and FL+RR
-    "pace": (0.0, 0.5, 0.0, 0.5),   # lateral pairs FR+RR and FL+RL
+    "trot": (0.0, 0.5, 0.5, 0.0),  # diagonal pairs FR+RL and FL+RR
+    "pace": (0.0, 0.5, 0.0, 0.5),  # lateral pairs FR+RR and FL+RL
     "bound": (0.0, 0.0, 0.5, 0.5),  # front pair and rear pair
 }
 """Per-leg phase offsets [fraction of a period] of each selectable gait."""
@@ -79,8 +79,11 @@ class GaitConfig:
         proportions tuned on the project's 0.42 m legs: body height 0.643 L, swing height L / 6,
         step length 0.714 L (each rounded to 1 mm). Sizes that are set are kept."""
         length = float(geometry.leg_length)
-        auto = {"body_height": nominal_body_height(length), "swing_height": round(length / 6.0, 3),
-                "max_step_length": round(STEP_LENGTH_PER_LEG_LENGTH * length, 3)}
+        auto = {
+            "body_height": nominal_body_height(length),
+            "swing_height": round(length / 6.0, 3),
+            "max_step_length": round(STEP_LENGTH_PER_LEG_LENGTH * length, 3),
+        }
         changes = {k: v for k, v in auto.items() if getattr(self, k) is None}
         out = dataclasses.replace(self, **changes) if changes else self
         if changes:
@@ -90,8 +93,10 @@ class GaitConfig:
     def _need(self, name: str) -> float:
         v = getattr(self, name)
         if v is None:
-            raise ConfigError(f"gait key '{name}' is 'auto' (derived from the robot's leg length): call "
-                              "GaitConfig.for_robot(geometry) first")
+            raise ConfigError(
+                f"gait key '{name}' is 'auto' (derived from the robot's leg length): call "
+                "GaitConfig.for_robot(geometry) first"
+            )
         return v
 
     def validate(self) -> None:
@@ -99,8 +104,7 @@ class GaitConfig:
         check_ranges(self)
         if self.swing_height is not None and self.penetration_depth > self.swing_height and self.swing_height > 0.0:
             raise ConfigError(
-                f"key 'penetration_depth' = {self.penetration_depth} must not exceed "
-                f"swing_height = {self.swing_height}"
+                f"key 'penetration_depth' = {self.penetration_depth} must not exceed swing_height = {self.swing_height}"
             )
 
     @property

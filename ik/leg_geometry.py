@@ -43,7 +43,6 @@ SIDE_SIGNS: Tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
 """Side sign per leg in :data:`LEG_NAMES` order: -1 right, +1 left."""
 
 
-
 @dataclasses.dataclass(frozen=True)
 class LegChain(LegKinematics):
     """A :class:`model.leg_chain.LegKinematics` checked for the closed-form IK (see the module
@@ -64,13 +63,22 @@ class LegChain(LegKinematics):
         if abs(self.lateral) < 1e-6:
             raise ValueError("the foot must sit beside the abduction axis (lateral offset 0)")
         if not self.knee_folds_one_side:
-            raise ValueError(f"the knee range {(self.lower[2], self.upper[2])} crosses the straight (or fully "
-                             "folded) leg: the knee must bend to one side over its whole range")
+            raise ValueError(
+                f"the knee range {(self.lower[2], self.upper[2])} crosses the straight (or fully "
+                "folded) leg: the knee must bend to one side over its whole range"
+            )
 
 
 def _straight_chain(side: float, lateral: float, thigh: float, calf: float, lower, upper) -> LegChain:
-    return LegChain(p1=(0.0, side * lateral, 0.0), p2=(0.0, 0.0, -thigh), p3=(0.0, 0.0, -calf),
-                    signs=(1.0, 1.0, 1.0), refs=(0.0, 0.0, 0.0), lower=tuple(lower), upper=tuple(upper))
+    return LegChain(
+        p1=(0.0, side * lateral, 0.0),
+        p2=(0.0, 0.0, -thigh),
+        p3=(0.0, 0.0, -calf),
+        signs=(1.0, 1.0, 1.0),
+        refs=(0.0, 0.0, 0.0),
+        lower=tuple(lower),
+        upper=tuple(upper),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +131,14 @@ class LegGeometry:
             if not (-math.pi < lo and hi < 0.0):
                 raise ValueError(f"knee_range must lie inside (-pi, 0) (knee bends backwards), got {(lo, hi)}")
             lower, upper = self.joint_lower, self.joint_upper
-            object.__setattr__(self, "chains", tuple(
-                _straight_chain(s, self.lateral_offset, self.thigh_length, self.calf_length, lower, upper)
-                for s in SIDE_SIGNS))
+            object.__setattr__(
+                self,
+                "chains",
+                tuple(
+                    _straight_chain(s, self.lateral_offset, self.thigh_length, self.calf_length, lower, upper)
+                    for s in SIDE_SIGNS
+                ),
+            )
         else:
             if len(self.chains) != 4:
                 raise ValueError("chains must hold four LegChains (FR, FL, RR, RL)")
@@ -140,10 +153,17 @@ class LegGeometry:
         mean = lambda f: round(float(sum(f(c) for c in chains) / 4.0), 12)  # noqa: E731
         fr = chains[0]
         hips = tuple(tuple(round(float(x), 12) + 0.0 for x in h) for h in hip_offsets)
-        return cls(hip_offsets=hips, lateral_offset=mean(lambda c: abs(c.lateral)),
-                   thigh_length=mean(lambda c: c.thigh_length), calf_length=mean(lambda c: c.calf_length),
-                   foot_radius=float(foot_radius), abduction_range=(fr.lower[0], fr.upper[0]),
-                   hip_range=(fr.lower[1], fr.upper[1]), knee_range=(fr.lower[2], fr.upper[2]), chains=chains)
+        return cls(
+            hip_offsets=hips,
+            lateral_offset=mean(lambda c: abs(c.lateral)),
+            thigh_length=mean(lambda c: c.thigh_length),
+            calf_length=mean(lambda c: c.calf_length),
+            foot_radius=float(foot_radius),
+            abduction_range=(fr.lower[0], fr.upper[0]),
+            hip_range=(fr.lower[1], fr.upper[1]),
+            knee_range=(fr.lower[2], fr.upper[2]),
+            chains=chains,
+        )
 
     @classmethod
     def from_robot_spec(cls, spec) -> "LegGeometry":

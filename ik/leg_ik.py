@@ -54,6 +54,7 @@ TARGET_CLIP = 1.0e3
 _TINY = 1.0e-12
 """Squared lengths [m^2] below this count as zero (directions become undefined)."""
 
+
 def _safe_norm2(a: jax.Array, b: jax.Array) -> Tuple[jax.Array, jax.Array]:
     """Return ``(|(a, b)|, ok)`` with a finite gradient everywhere (zero gradient where not ok)."""
     n2 = a * a + b * b
@@ -72,8 +73,25 @@ def _chain_params(c: LegChain) -> np.ndarray:
     lo_c, hi_c = c.canonical_range(2)
     beta = c.knee_bend_offset
     cos_a, cos_b = math.cos(lo_c + beta), math.cos(hi_c + beta)
-    return np.asarray([*c.p1, *c.p2, *c.p3, *c.signs, *c.refs, *c.lower, *c.upper, c.lateral, beta, c.knee_sign,
-                       c.min_reach, c.max_reach, min(cos_a, cos_b), max(cos_a, cos_b)], np.float64)
+    return np.asarray(
+        [
+            *c.p1,
+            *c.p2,
+            *c.p3,
+            *c.signs,
+            *c.refs,
+            *c.lower,
+            *c.upper,
+            c.lateral,
+            beta,
+            c.knee_sign,
+            c.min_reach,
+            c.max_reach,
+            min(cos_a, cos_b),
+            max(cos_a, cos_b),
+        ],
+        np.float64,
+    )
 
 
 def _geometry_params(geometry: LegGeometry) -> np.ndarray:
@@ -82,8 +100,22 @@ def _geometry_params(geometry: LegGeometry) -> np.ndarray:
 
 
 def _unpack(p):
-    return dict(p1=p[0:3], p2=p[3:6], p3=p[6:9], signs=p[9:12], refs=p[12:15], lower=p[15:18], upper=p[18:21],
-                lateral=p[21], beta=p[22], sigma=p[23], d_min=p[24], d_max=p[25], cos_lo=p[26], cos_hi=p[27])
+    return dict(
+        p1=p[0:3],
+        p2=p[3:6],
+        p3=p[6:9],
+        signs=p[9:12],
+        refs=p[12:15],
+        lower=p[15:18],
+        upper=p[18:21],
+        lateral=p[21],
+        beta=p[22],
+        sigma=p[23],
+        d_min=p[24],
+        d_max=p[25],
+        cos_lo=p[26],
+        cos_hi=p[27],
+    )
 
 
 def _rot_y(theta, v):
@@ -188,9 +220,7 @@ def leg_forward_kinematics(
     return _fk(q, _side_params(side, geometry).astype(q.dtype))
 
 
-def all_legs_forward_kinematics(
-    joint_angles: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY
-) -> jax.Array:
+def all_legs_forward_kinematics(joint_angles: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
     """Foot-sphere centres of all four legs, each in its own hip frame.
 
     Args:
@@ -216,9 +246,7 @@ def body_to_hip(foot_in_body: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETR
     return foot_in_body - jnp.asarray(geometry.hip_offsets, dtype=foot_in_body.dtype)
 
 
-def foot_positions_in_body(
-    joint_angles: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY
-) -> jax.Array:
+def foot_positions_in_body(joint_angles: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
     """Foot-sphere centres of all four legs in the body (trunk) frame.
 
     Args:
@@ -252,9 +280,7 @@ def solve_leg_ik_3dof(
     return _ik(t, _side_params(side, geometry).astype(dtype))
 
 
-def solve_all_legs_ik(
-    foot_targets: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY
-) -> Tuple[jax.Array, jax.Array]:
+def solve_all_legs_ik(foot_targets: jax.Array, geometry: LegGeometry = DEFAULT_GEOMETRY) -> Tuple[jax.Array, jax.Array]:
     """Closed-form IK of all four legs at once.
 
     Args:
@@ -272,5 +298,13 @@ def solve_all_legs_ik(
     return jax.vmap(_ik)(targets.astype(dtype), prm)
 
 
-__all__ = ["SIDE_SIGNS", "all_legs_forward_kinematics", "body_to_hip", "foot_positions_in_body", "hip_to_body",
-           "leg_forward_kinematics", "solve_all_legs_ik", "solve_leg_ik_3dof"]
+__all__ = [
+    "SIDE_SIGNS",
+    "all_legs_forward_kinematics",
+    "body_to_hip",
+    "foot_positions_in_body",
+    "hip_to_body",
+    "leg_forward_kinematics",
+    "solve_all_legs_ik",
+    "solve_leg_ik_3dof",
+]

@@ -25,5 +25,9 @@ import gymnasium
 GYM_ID = "Quad12ResidualWalk-v0"
 
 if GYM_ID not in gymnasium.registry:
-    gymnasium.register(id=GYM_ID, entry_point="mjx_envs.gym_env:ResidualWalkEnv",
-                       vector_entry_point="mjx_envs.vector_env:ResidualWalkVectorEnv", disable_env_checker=True)
+    gymnasium.register(
+        id=GYM_ID,
+        entry_point="mjx_envs.gym_env:ResidualWalkEnv",
+        vector_entry_point="mjx_envs.vector_env:ResidualWalkVectorEnv",
+        disable_env_checker=True,
+    )

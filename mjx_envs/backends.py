@@ -38,26 +38,33 @@ def check_impl(sim: SimulationConfig, backend: Optional[str] = None) -> str:
     backend = backend or resolve_backend(sim)
     problems = []
     if backend != "mjx":
-        problems.append(f"it applies to the MJX back end only, and this run's physics is '{backend}' "
-                        f"(set simulation.backend=mjx)")
+        problems.append(
+            f"it applies to the MJX back end only, and this run's physics is '{backend}' (set simulation.backend=mjx)"
+        )
     import importlib.util
 
     import jax
 
     if jax.default_backend() != "gpu":
-        problems.append(f"it runs on NVIDIA GPUs only (CUDA), and JAX's default device here is "
-                        f"'{jax.default_backend()}'")
+        problems.append(
+            f"it runs on NVIDIA GPUs only (CUDA), and JAX's default device here is '{jax.default_backend()}'"
+        )
     if importlib.util.find_spec("warp") is None:
-        problems.append("the 'warp' module is not installed (pip install warp-lang==1.18.0, the version "
-                        "mujoco-mjx[warp] pins)")
+        problems.append(
+            "the 'warp' module is not installed (pip install warp-lang==1.18.0, the version mujoco-mjx[warp] pins)"
+        )
     if problems:
-        raise ConfigError("simulation.impl=warp (MuJoCo Warp) cannot run here: " + "; ".join(problems)
-                          + ". simulation.impl=jax (the default) runs everywhere.")
+        raise ConfigError(
+            "simulation.impl=warp (MuJoCo Warp) cannot run here: "
+            + "; ".join(problems)
+            + ". simulation.impl=jax (the default) runs everywhere."
+        )
     return impl
 
 
-def make_env(sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
-             gait: Optional[GaitConfig] = None):
+def make_env(
+    sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None, gait: Optional[GaitConfig] = None
+):
     """The unbatched training env of the resolved back end: ``ResidualWalk`` (MJX) or
     ``CMujocoResidualWalk`` (C MuJoCo behind ``jax.pure_callback``)."""
     sim = sim or SimulationConfig()

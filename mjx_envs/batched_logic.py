@@ -49,11 +49,11 @@ class BatchedLogic:
         m = ctx.mj_model
         nq, nv, nsd, na = m.nq, m.nv, m.nsensordata, ctx.action_size
         f32 = jnp.float32
-        meas0 = (jax.ShapeDtypeStruct((nq,), f32), jax.ShapeDtypeStruct((nv,), f32),
-                 jax.ShapeDtypeStruct((nsd,), f32))
+        meas0 = (jax.ShapeDtypeStruct((nq,), f32), jax.ShapeDtypeStruct((nv,), f32), jax.ShapeDtypeStruct((nsd,), f32))
         aux0 = dict(action=jax.ShapeDtypeStruct((na,), f32), ik_saturated=jax.ShapeDtypeStruct((), f32))
-        out = jax.eval_shape(lambda q, v, sd, i, a: logic.post_physics(ctx, measure(ctx.idx, q, v, sd), i, a),
-                             *meas0, info, aux0)
+        out = jax.eval_shape(
+            lambda q, v, sd, i, a: logic.post_physics(ctx, measure(ctx.idx, q, v, sd), i, a), *meas0, info, aux0
+        )
         self.metric_names: Tuple[str, ...] = tuple(out[3])
         idx = ctx.idx
 
@@ -89,8 +89,9 @@ class BatchedLogic:
         """New episodes from PRNG keys (N, 2) uint32; ``levels``/``types`` (N,) int32, negative =
         drawn from the key. Returns (qpos (N, nq), qvel (N, nv), ctrl (N, nu), info buffers,
         domain draws (N, ndr) float32 in :attr:`dr`'s layout), float32."""
-        return _call(self._reset, np.asarray(keys, np.uint32), np.asarray(levels, np.int32),
-                     np.asarray(types, np.int32))
+        return _call(
+            self._reset, np.asarray(keys, np.uint32), np.asarray(levels, np.int32), np.asarray(types, np.int32)
+        )
 
     def first_obs(self, qpos, qvel, sensordata, bufs: Buffers) -> np.ndarray:
         return _call(self._first_obs, qpos, qvel, sensordata, bufs)

@@ -75,28 +75,42 @@ class CMujocoResidualWalk(ContextEnvProperties):
       sim, env, gait: as for ``ResidualWalk``; ``sim.threads`` sets the physics threads (0: all cores).
     """
 
-    def __init__(self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
-                 gait: Optional[GaitConfig] = None):
+    def __init__(
+        self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None, gait: Optional[GaitConfig] = None
+    ):
         sim = sim or SimulationConfig()
         self.ctx = ctx = logic.make_context(sim, env or EnvConfig(), gait or GaitConfig())
         self.mj_model = m = ctx.mj_model
         self.physics = BatchedPhysics(ctx, getattr(sim, "threads", 0) or None)
         self._ndr = self.physics.dr_layout.sizes.get("float32", 0)
         nstate = self.physics.nstate
-        self._out = (jax.ShapeDtypeStruct((2 * nstate,), jnp.uint32), jax.ShapeDtypeStruct((m.nq,), jnp.float32),
-                     jax.ShapeDtypeStruct((m.nv,), jnp.float32), jax.ShapeDtypeStruct((m.nsensordata,), jnp.float32))
+        self._out = (
+            jax.ShapeDtypeStruct((2 * nstate,), jnp.uint32),
+            jax.ShapeDtypeStruct((m.nq,), jnp.float32),
+            jax.ShapeDtypeStruct((m.nv,), jnp.float32),
+            jax.ShapeDtypeStruct((m.nsensordata,), jnp.float32),
+        )
 
     # ---------------------------------------------------------------- host side (numpy, batched)
     def _outputs(self, state: np.ndarray, sd: np.ndarray):
         p = self.physics
-        return (_bits_view(state), state[:, p.qpos_slice].astype(np.float32), state[:, p.qvel_slice].astype(np.float32),
-                np.asarray(sd, np.float32))
+        return (
+            _bits_view(state),
+            state[:, p.qpos_slice].astype(np.float32),
+            state[:, p.qvel_slice].astype(np.float32),
+            np.asarray(sd, np.float32),
+        )
 
     def _host_forward(self, qpos, qvel, ctrl, dr, mask):
         n = qpos.shape[0]
         mask = np.asarray(mask).reshape(n) > 0
-        state, sd = self.physics.forward(np.asarray(qpos, np.float64), np.asarray(qvel, np.float64),
-                                         np.asarray(ctrl, np.float64), self._dr_rows(dr), mask)
+        state, sd = self.physics.forward(
+            np.asarray(qpos, np.float64),
+            np.asarray(qvel, np.float64),
+            np.asarray(ctrl, np.float64),
+            self._dr_rows(dr),
+            mask,
+        )
         return self._outputs(state, sd)
 
     def _host_step(self, bits, ctrl, kick, dr):
@@ -112,7 +126,7 @@ class CMujocoResidualWalk(ContextEnvProperties):
         unbatched = nd == 1
         arrays = [np.asarray(a)[None] if unbatched else np.asarray(a) for a in args]
         lead = arrays[0].shape[:-1]
-        flat = [a.reshape((-1,) + a.shape[len(lead):]) if a.ndim > len(lead) else a.reshape(-1) for a in arrays]
+        flat = [a.reshape((-1,) + a.shape[len(lead) :]) if a.ndim > len(lead) else a.reshape(-1) for a in arrays]
         out = fn(*flat)
         out = tuple(o.reshape(lead + o.shape[1:]) for o in out)
         return tuple(o[0] for o in out) if unbatched else out
@@ -136,8 +150,9 @@ class CMujocoResidualWalk(ContextEnvProperties):
         zero = jnp.zeros(())
         return State(data=data, obs=obs, reward=zero, done=zero, metrics=logic.zero_metrics(ctx), info=info)
 
-    def reset(self, rng: jax.Array, terrain_level: Optional[jax.Array] = None,
-              terrain_type: Optional[jax.Array] = None) -> State:
+    def reset(
+        self, rng: jax.Array, terrain_level: Optional[jax.Array] = None, terrain_type: Optional[jax.Array] = None
+    ) -> State:
         """New episode from ``rng`` (as ``ResidualWalk.reset``)."""
         return self._first_state(rng, terrain_level, terrain_type, jnp.ones((), jnp.float32))
 

@@ -62,9 +62,26 @@ def default_threads() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
-_SAME_PHYSICS = ("body_mass", "body_inertia", "body_ipos", "body_pos", "geom_size", "geom_pos", "geom_friction",
-                 "geom_contype", "geom_conaffinity", "jnt_range", "dof_damping", "dof_armature", "actuator_gainprm",
-                 "actuator_biasprm", "actuator_forcerange", "actuator_ctrlrange", "hfield_data", "key_qpos")
+_SAME_PHYSICS = (
+    "body_mass",
+    "body_inertia",
+    "body_ipos",
+    "body_pos",
+    "geom_size",
+    "geom_pos",
+    "geom_friction",
+    "geom_contype",
+    "geom_conaffinity",
+    "jnt_range",
+    "dof_damping",
+    "dof_armature",
+    "actuator_gainprm",
+    "actuator_biasprm",
+    "actuator_forcerange",
+    "actuator_ctrlrange",
+    "hfield_data",
+    "key_qpos",
+)
 
 
 def pool_source(ctx: logic.EnvContext) -> mujoco.MjModel:

@@ -40,5 +40,6 @@ def require_display(what: str, instead: str) -> None:
     """Raise :class:`NoDisplayError` naming ``what`` needs the display and ``instead``, if none."""
     problem = display_problem()
     if problem is not None:
-        raise NoDisplayError(f"{what} needs a display for the MuJoCo viewer: {problem}. On a headless "
-                             f"machine {instead}")
+        raise NoDisplayError(
+            f"{what} needs a display for the MuJoCo viewer: {problem}. On a headless machine {instead}"
+        )

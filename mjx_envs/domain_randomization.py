@@ -26,8 +26,15 @@ DR_NAMES = ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength
 
 def _dr_shapes(ctx: EnvContext) -> Dict[str, Tuple[int, ...]]:
     nu = ctx.mj_model.nu
-    return dict(friction=(), trunk_mass=(), com_offset=(2,), link_mass=(ctx.mj_model.nbody,),
-                motor_strength=(nu,), kp=(nu,), kv=(nu,))
+    return dict(
+        friction=(),
+        trunk_mass=(),
+        com_offset=(2,),
+        link_mass=(ctx.mj_model.nbody,),
+        motor_strength=(nu,),
+        kp=(nu,),
+        kv=(nu,),
+    )
 
 
 def draw_domain(ctx: EnvContext, key: jax.Array) -> Dict[str, jax.Array]:
@@ -74,9 +81,23 @@ def randomized_model_fields(ctx: EnvContext, base: Dict[str, Any], dr: Dict[str,
     gain = b["actuator_gainprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(ng, 0))
     bias = b["actuator_biasprm"] * (1.0 + (d["kp"] - 1.0)[:, None] * col(nb, 1) + (d["kv"] - 1.0)[:, None] * col(nb, 2))
     frange = b["actuator_forcerange"] * d["motor_strength"][:, None]
-    return dict(geom_friction=friction, body_mass=mass, body_inertia=inertia, body_ipos=ipos,
-                actuator_gainprm=gain, actuator_biasprm=bias, actuator_forcerange=frange)
+    return dict(
+        geom_friction=friction,
+        body_mass=mass,
+        body_inertia=inertia,
+        body_ipos=ipos,
+        actuator_gainprm=gain,
+        actuator_biasprm=bias,
+        actuator_forcerange=frange,
+    )
 
 
-DR_FIELDS = ("geom_friction", "body_mass", "body_inertia", "body_ipos", "actuator_gainprm", "actuator_biasprm",
-             "actuator_forcerange")
+DR_FIELDS = (
+    "geom_friction",
+    "body_mass",
+    "body_inertia",
+    "body_ipos",
+    "actuator_gainprm",
+    "actuator_biasprm",
+    "actuator_forcerange",
+)

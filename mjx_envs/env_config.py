@@ -21,8 +21,14 @@ DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
 ACTION_MODES = ("residual", "modulated", "direct")
 MODULATION_ACTIONS = ("frequency", "swing_height", "body_height")
 """The gait-modulation actions of ``action_mode: modulated`` (actions 12, 13, 14)."""
-LEGACY_RANDOMIZATION_KEYS = ("push_interval", "push_velocity", "domain_randomization", "friction_scale",
-                             "trunk_mass_delta", "motor_strength")
+LEGACY_RANDOMIZATION_KEYS = (
+    "push_interval",
+    "push_velocity",
+    "domain_randomization",
+    "friction_scale",
+    "trunk_mass_delta",
+    "motor_strength",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,8 +138,10 @@ class DomainRandomization:
             if lo > hi:
                 raise ConfigError(f"key 'domain_randomization.{f.name}.range' must be [low, high] with low <= high")
             if f.name in SCALE_RANDOMIZATIONS and lo <= 0:
-                raise ConfigError(f"key 'domain_randomization.{f.name}.range' scales a physical quantity: "
-                                  f"it must be positive, got [{lo}, {hi}]")
+                raise ConfigError(
+                    f"key 'domain_randomization.{f.name}.range' scales a physical quantity: "
+                    f"it must be positive, got [{lo}, {hi}]"
+                )
 
     @property
     def any_enabled(self) -> bool:
@@ -211,8 +219,9 @@ class Curriculum:
 
     def validate(self) -> None:
         if self.demote_distance_fraction > self.promote_distance_fraction:
-            raise ConfigError("key 'curriculum.demote_distance_fraction' must be <= "
-                              "'curriculum.promote_distance_fraction'")
+            raise ConfigError(
+                "key 'curriculum.demote_distance_fraction' must be <= 'curriculum.promote_distance_fraction'"
+            )
         if self.end_tolerance_fraction <= 0:
             raise ConfigError("key 'curriculum.end_tolerance_fraction' must be positive")
 
@@ -286,14 +295,18 @@ class EnvConfig:
             data["command"] = {"resample": False, "zero_probability": 0.0, **cmd}
         pv = float(legacy.get("push_velocity", 0.0) or 0.0)
         if pv > 0 and "pushes" not in data:
-            data["pushes"] = {"enabled": True, "interval": legacy.get("push_interval", [4.0, 8.0]),
-                              "velocity": [0.0, pv * 2 ** 0.5]}
+            data["pushes"] = {
+                "enabled": True,
+                "interval": legacy.get("push_interval", [4.0, 8.0]),
+                "velocity": [0.0, pv * 2**0.5],
+            }
         if legacy.get("domain_randomization") and "domain_randomization" not in data:
             data["domain_randomization"] = {
                 "friction": {"enabled": True, "range": legacy.get("friction_scale", [0.6, 1.25])},
                 "trunk_mass": {"enabled": True, "range": legacy.get("trunk_mass_delta", [-0.5, 1.5])},
                 "motor_strength": {"enabled": True, "range": legacy.get("motor_strength", [0.85, 1.15])},
-                "kp": {"enabled": True, "range": legacy.get("motor_strength", [0.85, 1.15])}}
+                "kp": {"enabled": True, "range": legacy.get("motor_strength", [0.85, 1.15])},
+            }
         return data
 
     def replace(self, **changes) -> "EnvConfig":

@@ -44,8 +44,9 @@ def draw_command(ctx: EnvContext, key: jax.Array, yaw: jax.Array) -> Tuple[jax.A
     return jnp.where(zero, 0.0, cmd).astype(jnp.float32), heading_mode, target.astype(jnp.float32)
 
 
-def heading_command(ctx: EnvContext, command: jax.Array, heading_mode: jax.Array, target: jax.Array,
-                    yaw: jax.Array) -> jax.Array:
+def heading_command(
+    ctx: EnvContext, command: jax.Array, heading_mode: jax.Array, target: jax.Array, yaw: jax.Array
+) -> jax.Array:
     """In heading mode the yaw rate is ``clip(heading_gain * wrap(target - yaw), yaw_rate range)``
     [rad/s] (a P-controller on the heading); otherwise the command is returned unchanged."""
     c = ctx.env.command
@@ -67,8 +68,14 @@ def update_command(ctx: EnvContext, info: Dict[str, Any], yaw: jax.Array) -> Dic
     target = jnp.where(due, target, info["target_heading"])
     next_time = jnp.where(due, t + _uniform(k_time, c.resample_interval), info["command_time"])
     command = heading_command(ctx, command, heading_mode, target, yaw)
-    return {**info, "rng": rng, "command": command, "heading_mode": heading_mode, "target_heading": target,
-            "command_time": next_time.astype(jnp.float32)}
+    return {
+        **info,
+        "rng": rng,
+        "command": command,
+        "heading_mode": heading_mode,
+        "target_heading": target,
+        "command_time": next_time.astype(jnp.float32),
+    }
 
 
 def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[str, Any]:
@@ -88,9 +95,13 @@ def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[
     v_world = jnp.stack([c * v[0] - s * v[1], s * v[0] + c * v[1]])
     speed = jnp.sqrt(jnp.sum(jnp.square(v)))
     tangent = v_world / jnp.maximum(speed, 1e-6)
-    return {**info, "cmd_xy": info["cmd_xy"] + v_world * dt, "cmd_yaw": info["cmd_yaw"] + w * dt,
-            "cmd_path": info["cmd_path"] + speed * dt,
-            "progress": info["progress"] + jnp.where(speed > 1e-6, jnp.dot(xy - info["last_xy"], tangent), 0.0)}
+    return {
+        **info,
+        "cmd_xy": info["cmd_xy"] + v_world * dt,
+        "cmd_yaw": info["cmd_yaw"] + w * dt,
+        "cmd_path": info["cmd_path"] + speed * dt,
+        "progress": info["progress"] + jnp.where(speed > 1e-6, jnp.dot(xy - info["last_xy"], tangent), 0.0),
+    }
 
 
 def curriculum_outcome(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, jax.Array]:
@@ -111,8 +122,12 @@ def curriculum_outcome(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array
     left_map = info["off_map"] > 0
     moving = length >= cur.min_command_path
     end_err = jnp.sqrt(jnp.sum(jnp.square(info["last_xy"] - info["cmd_xy"])))
-    promote = (moving & ~fell & (end_err <= cur.end_tolerance_fraction * length)
-               & (info["progress"] >= cur.promote_distance_fraction * length))
+    promote = (
+        moving
+        & ~fell
+        & (end_err <= cur.end_tolerance_fraction * length)
+        & (info["progress"] >= cur.promote_distance_fraction * length)
+    )
     demote = fell | (moving & ~left_map & (info["progress"] < cur.demote_distance_fraction * length))
     return promote & ~demote, demote
 

@@ -110,8 +110,9 @@ class EnvContext:
         return self.suite if self.suite is not None else self.rough_terrain
 
 
-def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
-                 mj_model: Optional[mujoco.MjModel] = None) -> EnvContext:
+def make_context(
+    sim: SimulationConfig, env: EnvConfig, gait: GaitConfig, mj_model: Optional[mujoco.MjModel] = None
+) -> EnvContext:
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
     jid = m.actuator_trnid[:, 0]
     spec = robot_spec(m, sim.robot_file)  # the leg geometry and home pose come from the model
@@ -120,12 +121,18 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
     c = env.command
     check_command_ranges(c.vx, c.vy, c.yaw_rate, gait, geometry)  # with this robot's hip positions
     return EnvContext(
-        sim=sim, env=env, gait=gait, mj_model=m,
+        sim=sim,
+        env=env,
+        gait=gait,
+        mj_model=m,
         controller=BezierController(config=gait, geometry=geometry),
-        idx=sensor_index(m), home_joints=np.asarray(spec.home_joints, np.float32),
-        joint_lower=m.jnt_range[jid, 0].astype(np.float32), joint_upper=m.jnt_range[jid, 1].astype(np.float32),
+        idx=sensor_index(m),
+        home_joints=np.asarray(spec.home_joints, np.float32),
+        joint_lower=m.jnt_range[jid, 0].astype(np.float32),
+        joint_upper=m.jnt_range[jid, 1].astype(np.float32),
         force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
-        heights=loading.terrain_heights(m), trunk_body=trunk_body(m),
+        heights=loading.terrain_heights(m),
+        trunk_body=trunk_body(m),
         episode_steps=int(round(env.episode_length_s / sim.control_dt)),
         suite=terrain.default_suite_spec() if sim.world == "suite" else None,
         home_trunk_height=spec.home_trunk_height,
@@ -135,6 +142,7 @@ def make_context(sim: SimulationConfig, env: EnvConfig, gait: GaitConfig,
 
 
 # ---------------------------------------------------------------------------------------- reset
+
 
 def _given_or_drawn(value: Optional[jax.Array], drawn: jax.Array) -> jax.Array:
     """``value`` as int32, or ``drawn`` where it is None or negative (batched resets pass -1)."""
@@ -150,8 +158,9 @@ def info_template(ctx: EnvContext) -> Dict[str, Any]:
     return jax.eval_shape(lambda k: sample_episode(ctx, k, 0, 0), jax.random.PRNGKey(0))[2]
 
 
-def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] = None,
-                   terrain_type: Optional[jax.Array] = None) -> Tuple[jax.Array, jax.Array, Dict[str, Any]]:
+def sample_episode(
+    ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] = None, terrain_type: Optional[jax.Array] = None
+) -> Tuple[jax.Array, jax.Array, Dict[str, Any]]:
     """Everything random about one episode, from one key: (qpos (19,), qvel (18,), info).
 
     ``level`` is the terrain-curriculum level (rough world: the difficulty band of the spawn;
@@ -192,22 +201,35 @@ def sample_episode(ctx: EnvContext, rng: jax.Array, level: Optional[jax.Array] =
     command_time = _uniform(keys[1], c.resample_interval) if c.resample else jnp.full((), jnp.inf)
     push_time = _uniform(keys[12], cfg.pushes.interval) if cfg.pushes.enabled else jnp.full((), jnp.inf)
     info = dict(
-        rng=keys[11], command=command.astype(jnp.float32), gait=GaitState.create(phase, stepping_target(
-            command, ctx.gait, ctx.controller.geometry)),
+        rng=keys[11],
+        command=command.astype(jnp.float32),
+        gait=GaitState.create(phase, stepping_target(command, ctx.gait, ctx.controller.geometry)),
         # the command schedule: next re-draw time (s since reset), heading-hold mode and its target
-        command_time=jnp.asarray(command_time, jnp.float32), heading_mode=heading_mode.astype(jnp.float32),
+        command_time=jnp.asarray(command_time, jnp.float32),
+        heading_mode=heading_mode.astype(jnp.float32),
         target_heading=jnp.asarray(target_heading, jnp.float32),
-        last_action=jnp.zeros(ctx.action_size), pending_action=jnp.zeros(ctx.action_size),
-        residual=jnp.zeros((4, 3)), modulation=jnp.zeros((3,)), pushed=jnp.zeros(()),
-        step=jnp.zeros((), jnp.int32), terrain_level=level, terrain_type=terrain_type,
-        start_xy=jnp.stack([x, y]).astype(jnp.float32), last_xy=jnp.stack([x, y]).astype(jnp.float32),
-        heading=yaw.astype(jnp.float32), distance=jnp.zeros(()),
+        last_action=jnp.zeros(ctx.action_size),
+        pending_action=jnp.zeros(ctx.action_size),
+        residual=jnp.zeros((4, 3)),
+        modulation=jnp.zeros((3,)),
+        pushed=jnp.zeros(()),
+        step=jnp.zeros((), jnp.int32),
+        terrain_level=level,
+        terrain_type=terrain_type,
+        start_xy=jnp.stack([x, y]).astype(jnp.float32),
+        last_xy=jnp.stack([x, y]).astype(jnp.float32),
+        heading=yaw.astype(jnp.float32),
+        distance=jnp.zeros(()),
         # curriculum bookkeeping (track_command / curriculum_outcome): the commanded pose
         # integrated from the start pose, the commanded path length and the trunk's progress
         # along the commanded path; how the episode ended.
-        cmd_xy=jnp.stack([x, y]).astype(jnp.float32), cmd_yaw=yaw.astype(jnp.float32),
-        cmd_path=jnp.zeros(()), progress=jnp.zeros(()),
-        fell=jnp.zeros(()), off_map=jnp.zeros(()), truncation=jnp.zeros(()),
+        cmd_xy=jnp.stack([x, y]).astype(jnp.float32),
+        cmd_yaw=yaw.astype(jnp.float32),
+        cmd_path=jnp.zeros(()),
+        progress=jnp.zeros(()),
+        fell=jnp.zeros(()),
+        off_map=jnp.zeros(()),
+        truncation=jnp.zeros(()),
         push_time=jnp.asarray(push_time, jnp.float32),
         dr={k: jnp.asarray(v, jnp.float32) for k, v in dr.items()},
     )
@@ -225,14 +247,16 @@ def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
 
 # ------------------------------------------------------------------------------------ one step
 
+
 def modulation_scales(ctx: EnvContext, modulation: jax.Array) -> Tuple[jax.Array, jax.Array, jax.Array]:
     """(frequency scale [-], swing-height scale [-], body height [m]) of the filtered modulation
     state (3,) (``EnvConfig.modulation``); zeros give (1, 1, gait.body_height): the nominal gait."""
     return 1.0 + modulation[0], 1.0 + modulation[1], ctx.gait.body_height + modulation[2]
 
 
-def action_to_ctrl(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
-                   ) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
+def action_to_ctrl(
+    ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
+) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
     """Map a policy action in [-1, 1]^action_size to servo targets.
 
     residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), low-pass
@@ -280,8 +304,7 @@ def apply_push(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, Dict[s
     kick = size * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
     kick = jnp.where(fire, kick, 0.0).astype(jnp.float32)
     next_time = jnp.where(fire, t + _uniform(k2, p.interval), info["push_time"])
-    return kick, {**info, "rng": k3, "push_time": next_time.astype(jnp.float32),
-                  "pushed": fire.astype(jnp.float32)}
+    return kick, {**info, "rng": k3, "push_time": next_time.astype(jnp.float32), "pushed": fire.astype(jnp.float32)}
 
 
 def pre_physics(ctx: EnvContext, action: jax.Array, info: Dict[str, Any]):
@@ -333,8 +356,15 @@ def observe(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> jax.Ar
     """The observation (``mjx_envs/observation.py``), with the sensor noise of
     ``EnvConfig.observation_noise`` when it is on (uniform, drawn from ``info["rng"]``)."""
     contact = meas.foot_force > ctx.env.contact_force_threshold
-    obs = obs_lib.build_observation(meas, jnp.asarray(ctx.home_joints), info["gait"].phase, contact,
-                                    info["command"], info["last_action"], _terrain_samples(ctx, meas))
+    obs = obs_lib.build_observation(
+        meas,
+        jnp.asarray(ctx.home_joints),
+        info["gait"].phase,
+        contact,
+        info["command"],
+        info["last_action"],
+        _terrain_samples(ctx, meas),
+    )
     noise = ctx.env.observation_noise
     if not noise.enabled:
         return obs
@@ -360,8 +390,10 @@ keys of :func:`mjx_envs.step_metrics.step_metrics`, read off the function itself
 
 # ------------------------------------------------------------------ post_physics, step by step
 
-def score(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]
-          ) -> Tuple[jax.Array, Dict[str, jax.Array], Dict[str, jax.Array]]:
+
+def score(
+    ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]
+) -> Tuple[jax.Array, Dict[str, jax.Array], Dict[str, jax.Array]]:
     """Reward of the step (:func:`mjx_envs.rewards.compute_reward`) on sanitised measurements:
     (reward, its terms by name, safety counts). The counts (joints beyond their range, actuators
     at their torque limit, body zones touching the ground; per step) feed the metrics too."""
@@ -370,21 +402,34 @@ def score(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[s
     joints_near = safety.joints_near_limit(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
     counts = dict(
         joint_limit_violations=safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper),
-        actuator_saturated=safety.actuator_saturations(meas.actuator_force,
-                                                       ctx.force_limit * info["dr"]["motor_strength"]),
-        body_contacts=jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32))
-    rin = RewardInputs(lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, command=info["command"],
-                       gravity=gravity_in_body(meas.trunk_quat), joint_vel=meas.joint_vel,
-                       actuator_force=meas.actuator_force, foot_contact=contact, foot_vel=meas.foot_vel,
-                       body_contacts=counts["body_contacts"], joints_near_limit=joints_near,
-                       actuators_saturated=counts["actuator_saturated"], ik_saturated=aux["ik_saturated"],
-                       action=aux["action"], last_action=info["last_action"])
+        actuator_saturated=safety.actuator_saturations(
+            meas.actuator_force, ctx.force_limit * info["dr"]["motor_strength"]
+        ),
+        body_contacts=jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32),
+    )
+    rin = RewardInputs(
+        lin_vel=meas.lin_vel,
+        ang_vel=meas.ang_vel,
+        command=info["command"],
+        gravity=gravity_in_body(meas.trunk_quat),
+        joint_vel=meas.joint_vel,
+        actuator_force=meas.actuator_force,
+        foot_contact=contact,
+        foot_vel=meas.foot_vel,
+        body_contacts=counts["body_contacts"],
+        joints_near_limit=joints_near,
+        actuators_saturated=counts["actuator_saturated"],
+        ik_saturated=aux["ik_saturated"],
+        action=aux["action"],
+        last_action=info["last_action"],
+    )
     reward, terms = compute_reward(rin, cfg.reward_weights)
     return reward, terms, counts
 
 
-def advance(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array],
-            ends: Termination) -> Tuple[Dict[str, Any], jax.Array]:
+def advance(
+    ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array], ends: Termination
+) -> Tuple[Dict[str, Any], jax.Array]:
     """The episode state after this step: (info, distance walked this step [m]).
 
     Step counter + 1; trunk position (the last good one when the physics diverged) and distance
@@ -399,16 +444,30 @@ def advance(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict
     info = track_command(ctx, info, xy)
     freq, _, _ = modulation_scales(ctx, info["modulation"])
     truncated = ends.truncated.astype(jnp.float32)
-    info = {**info, "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
-            "last_action": aux["action"], "step": info["step"] + 1,
-            "last_xy": xy, "distance": info["distance"] + dist_step,
-            "fell": ends.terminated.astype(jnp.float32), "off_map": truncated, "truncation": truncated}
+    info = {
+        **info,
+        "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
+        "last_action": aux["action"],
+        "step": info["step"] + 1,
+        "last_xy": xy,
+        "distance": info["distance"] + dist_step,
+        "fell": ends.terminated.astype(jnp.float32),
+        "off_map": truncated,
+        "truncation": truncated,
+    }
     return update_command(ctx, info, yaw_of(meas.trunk_quat)), dist_step
 
 
-def metric_inputs(ctx: EnvContext, meas: Measurements, command: jax.Array, info: Dict[str, Any],
-                  aux: Dict[str, jax.Array], ends: Termination, counts: Dict[str, jax.Array],
-                  dist_step: jax.Array) -> MetricInputs:
+def metric_inputs(
+    ctx: EnvContext,
+    meas: Measurements,
+    command: jax.Array,
+    info: Dict[str, Any],
+    aux: Dict[str, jax.Array],
+    ends: Termination,
+    counts: Dict[str, jax.Array],
+    dist_step: jax.Array,
+) -> MetricInputs:
     """What :func:`~mjx_envs.step_metrics.step_metrics` reads, from the step's sanitised
     measurements, the ``command`` it was taken under and the advanced ``info`` (:func:`advance`).
     The curriculum's verdict (:func:`curriculum_outcome`) counts on the episode's last step: a
@@ -416,12 +475,25 @@ def metric_inputs(ctx: EnvContext, meas: Measurements, command: jax.Array, info:
     last = ends.done | (info["step"] >= ctx.episode_steps)
     promote, demote = curriculum_outcome(ctx, info)
     return MetricInputs(
-        command=command, lin_vel=meas.lin_vel, ang_vel=meas.ang_vel, joint_vel=meas.joint_vel,
-        actuator_force=meas.actuator_force, distance_step=dist_step, ends=ends, ik_saturated=aux["ik_saturated"],
-        **counts, terrain_level=info["terrain_level"], terrain_type=info["terrain_type"],
-        curriculum_promoted=last & promote, curriculum_demoted=last & demote, heading_mode=info["heading_mode"],
-        pushed=info["pushed"], gait_activity=info["gait"].activity,
-        gait_scales=modulation_scales(ctx, info["modulation"]), dr=info["dr"])
+        command=command,
+        lin_vel=meas.lin_vel,
+        ang_vel=meas.ang_vel,
+        joint_vel=meas.joint_vel,
+        actuator_force=meas.actuator_force,
+        distance_step=dist_step,
+        ends=ends,
+        ik_saturated=aux["ik_saturated"],
+        **counts,
+        terrain_level=info["terrain_level"],
+        terrain_type=info["terrain_type"],
+        curriculum_promoted=last & promote,
+        curriculum_demoted=last & demote,
+        heading_mode=info["heading_mode"],
+        pushed=info["pushed"],
+        gait_activity=info["gait"].activity,
+        gait_scales=modulation_scales(ctx, info["modulation"]),
+        dr=info["dr"],
+    )
 
 
 def post_physics(ctx: EnvContext, meas: Measurements, info: Dict[str, Any], aux: Dict[str, jax.Array]):

@@ -44,9 +44,17 @@ class ResidualWalkEnv(gym.Env):
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 50}
 
-    def __init__(self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
-                 gait: Optional[GaitConfig] = None, world: Optional[str] = None,
-                 render_mode: Optional[str] = None, width: int = 640, height: int = 480, metrics: bool = False):
+    def __init__(
+        self,
+        sim: Optional[SimulationConfig] = None,
+        env: Optional[EnvConfig] = None,
+        gait: Optional[GaitConfig] = None,
+        world: Optional[str] = None,
+        render_mode: Optional[str] = None,
+        width: int = 640,
+        height: int = 480,
+        metrics: bool = False,
+    ):
         sim = sim or SimulationConfig()
         if world is not None:
             sim = sim.replace(world=world)
@@ -55,8 +63,10 @@ class ResidualWalkEnv(gym.Env):
         if render_mode == "human":
             from mjx_envs.display import require_display
 
-            require_display('render_mode="human"', 'use render_mode="rgb_array" (with MUJOCO_GL=osmesa or egl) '
-                                                   'or python -m playback --video out.mp4')
+            require_display(
+                'render_mode="human"',
+                'use render_mode="rgb_array" (with MUJOCO_GL=osmesa or egl) or python -m playback --video out.mp4',
+            )
         self.ctx = ctx = logic.make_context(sim, env or EnvConfig(), gait or GaitConfig())
         self.model = ctx.mj_model
         self.data = mujoco.MjData(self.model)
@@ -99,15 +109,18 @@ class ResidualWalkEnv(gym.Env):
         options = options or {}
         if seed is not None:
             self.terrain_level = None
-        key = np.asarray(options["key"] if "key" in options else
-                         jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1))), np.uint32)
+        key = np.asarray(
+            options["key"] if "key" in options else jax.random.PRNGKey(int(self.np_random.integers(0, 2**31 - 1))),
+            np.uint32,
+        )
         level = options.get("terrain_level", self.terrain_level)
         ttype = -1
         if "terrain_type" in options:
             ttype = int(options["terrain_type"])
             if not 0 <= ttype < self.ctx.num_types:
-                raise ValueError(f"terrain_type must be in 0..{self.ctx.num_types - 1} on world "
-                                 f"'{self.ctx.sim.world}', got {ttype}")
+                raise ValueError(
+                    f"terrain_type must be in 0..{self.ctx.num_types - 1} on world '{self.ctx.sim.world}', got {ttype}"
+                )
             if level is None:
                 level = 0
         qpos, qvel, ctrl, bufs, dr = self.logic.reset(key[None], [-1 if level is None else int(level)], [ttype])
@@ -172,10 +185,15 @@ class ResidualWalkEnv(gym.Env):
 
     def _public_info(self) -> Dict[str, Any]:
         b, read = self._bufs, self.logic.read
-        return {"command": read(b, "command")[0].copy(), "terrain_level": int(read(b, "terrain_level")[0]),
-                "terrain_type": int(read(b, "terrain_type")[0]),
-                "distance": float(read(b, "distance")[0]), "step": int(read(b, "step")[0]),
-                "gait_phase": float(read(b, "gait/phase")[0]), "off_map": bool(read(b, "off_map")[0] > 0)}
+        return {
+            "command": read(b, "command")[0].copy(),
+            "terrain_level": int(read(b, "terrain_level")[0]),
+            "terrain_type": int(read(b, "terrain_type")[0]),
+            "distance": float(read(b, "distance")[0]),
+            "step": int(read(b, "step")[0]),
+            "gait_phase": float(read(b, "gait/phase")[0]),
+            "off_map": bool(read(b, "off_map")[0] > 0),
+        }
 
     @property
     def episode_info(self):

@@ -50,15 +50,21 @@ def sensor_index(m: mujoco.MjModel) -> SensorIndex:
         raise ValueError("joint and actuatorfrc sensors must be contiguous and in actuator order in robot.xml")
     probes, radii, zones = _body_probes(m)
     return SensorIndex(
-        trunk_quat=s[rc.SENSOR_TRUNK_QUAT].start, gyro=s[rc.SENSOR_GYRO].start,
-        linvel=s[rc.SENSOR_LINVEL].start, trunk_pos=s[rc.SENSOR_TRUNK_POS].start,
-        global_linvel=s[rc.SENSOR_GLOBAL_LINVEL].start, joint_pos=jp[0], joint_vel=jv[0],
+        trunk_quat=s[rc.SENSOR_TRUNK_QUAT].start,
+        gyro=s[rc.SENSOR_GYRO].start,
+        linvel=s[rc.SENSOR_LINVEL].start,
+        trunk_pos=s[rc.SENSOR_TRUNK_POS].start,
+        global_linvel=s[rc.SENSOR_GLOBAL_LINVEL].start,
+        joint_pos=jp[0],
+        joint_vel=jv[0],
         foot_touch=tuple(s[n].start for n in rc.FOOT_TOUCH_SENSORS),
         foot_pos=tuple(s[n].start for n in rc.FOOT_POS_SENSORS),
         foot_vel=tuple(s[n].start for n in rc.FOOT_VEL_SENSORS),
         body_contact=tuple(s[n].start for n in rc.BODY_CONTACT_SENSORS),
         actuator_force=af[0],
-        body_probe=tuple(int(m.sensor_adr[i]) for i in probes), body_probe_radius=radii, body_probe_zone=zones,
+        body_probe=tuple(int(m.sensor_adr[i]) for i in probes),
+        body_probe_radius=radii,
+        body_probe_zone=zones,
     )
 
 
@@ -77,7 +83,9 @@ def _body_probes(m: mujoco.MjModel):
             continue
         obj = int(m.sensor_objid[i])
         if m.sensor_type[i] != mujoco.mjtSensor.mjSENS_FRAMEPOS or int(m.sensor_objtype[i]) not in (
-                int(mujoco.mjtObj.mjOBJ_GEOM), int(mujoco.mjtObj.mjOBJ_SITE)):
+            int(mujoco.mjtObj.mjOBJ_GEOM),
+            int(mujoco.mjtObj.mjOBJ_SITE),
+        ):
             raise ValueError(f"sensor {m.sensor(i).name}: a body probe must be a framepos sensor of a geom or site")
         if m.sensor_objtype[i] == mujoco.mjtObj.mjOBJ_GEOM:
             body, radius = int(m.geom_bodyid[obj]), float(m.geom_size[obj, 0])
@@ -87,8 +95,10 @@ def _body_probes(m: mujoco.MjModel):
         while b not in zone_of_body and b != 0:
             b = int(m.body_parentid[b])
         if b not in zone_of_body:
-            raise ValueError(f"body probe {m.sensor(i).name}: body {m.body(body).name} has no body-contact "
-                             f"touch sensor ({', '.join(rc.BODY_CONTACT_SENSORS)}) on it or above it to count it in")
+            raise ValueError(
+                f"body probe {m.sensor(i).name}: body {m.body(body).name} has no body-contact "
+                f"touch sensor ({', '.join(rc.BODY_CONTACT_SENSORS)}) on it or above it to count it in"
+            )
         ids.append(i)
         radii.append(radius)
         zones.append(zone_of_body[b])
@@ -117,7 +127,7 @@ class Measurements:
 
 
 def _take(x, starts, n):
-    return jnp.stack([x[s:s + n] for s in starts])
+    return jnp.stack([x[s : s + n] for s in starts])
 
 
 def measure(idx: SensorIndex, qpos, qvel, sensordata, actuator_force=None) -> Measurements:
@@ -125,16 +135,17 @@ def measure(idx: SensorIndex, qpos, qvel, sensordata, actuator_force=None) -> Me
     defaults to the model's ``actuatorfrc`` sensors (bit for bit ``data.actuator_force``)."""
     sd = jnp.asarray(sensordata)
     if actuator_force is None:
-        actuator_force = sd[idx.actuator_force:idx.actuator_force + 12]
+        actuator_force = sd[idx.actuator_force : idx.actuator_force + 12]
     return Measurements(
-        qpos=jnp.asarray(qpos), qvel=jnp.asarray(qvel),
-        trunk_pos=sd[idx.trunk_pos:idx.trunk_pos + 3],
-        trunk_quat=sd[idx.trunk_quat:idx.trunk_quat + 4],
-        lin_vel=sd[idx.linvel:idx.linvel + 3],
-        ang_vel=sd[idx.gyro:idx.gyro + 3],
-        global_lin_vel=sd[idx.global_linvel:idx.global_linvel + 3],
-        joint_pos=sd[idx.joint_pos:idx.joint_pos + 12],
-        joint_vel=sd[idx.joint_vel:idx.joint_vel + 12],
+        qpos=jnp.asarray(qpos),
+        qvel=jnp.asarray(qvel),
+        trunk_pos=sd[idx.trunk_pos : idx.trunk_pos + 3],
+        trunk_quat=sd[idx.trunk_quat : idx.trunk_quat + 4],
+        lin_vel=sd[idx.linvel : idx.linvel + 3],
+        ang_vel=sd[idx.gyro : idx.gyro + 3],
+        global_lin_vel=sd[idx.global_linvel : idx.global_linvel + 3],
+        joint_pos=sd[idx.joint_pos : idx.joint_pos + 12],
+        joint_vel=sd[idx.joint_vel : idx.joint_vel + 12],
         foot_force=jnp.stack([sd[i] for i in idx.foot_touch]),
         foot_pos=_take(sd, idx.foot_pos, 3),
         foot_vel=_take(sd, idx.foot_vel, 3),

@@ -44,8 +44,15 @@ def channels(action_size: int = 12, terrain: bool = False) -> List[Channel]:
         Channel("last_action", action_size, "-", 1.0, "previous policy action in [-1, 1]"),
     ]
     if terrain:
-        ch.append(Channel("terrain_height", 4 * len(TERRAIN_OFFSETS), "m", 5.0,
-                          "terrain height under/around each foot relative to the foot centre"))
+        ch.append(
+            Channel(
+                "terrain_height",
+                4 * len(TERRAIN_OFFSETS),
+                "m",
+                5.0,
+                "terrain height under/around each foot relative to the foot centre",
+            )
+        )
     return ch
 
 
@@ -53,8 +60,17 @@ def observation_layout(action_size: int = 12, terrain: bool = False) -> List[dic
     """[{name, start, stop, size, unit, scale, description}] in observation order."""
     out, start = [], 0
     for c in channels(action_size, terrain):
-        out.append(dict(name=c.name, start=start, stop=start + c.size, size=c.size, unit=c.unit,
-                        scale=c.scale, description=c.description))
+        out.append(
+            dict(
+                name=c.name,
+                start=start,
+                stop=start + c.size,
+                size=c.size,
+                unit=c.unit,
+                scale=c.scale,
+                description=c.description,
+            )
+        )
         start += c.size
     return out
 
@@ -78,9 +94,15 @@ def observation_size(action_size: int = 12, terrain: bool = False) -> int:
     return sum(c.size for c in channels(action_size, terrain))
 
 
-def build_observation(meas: Measurements, home_joints: jax.Array, phase: jax.Array,
-                      contact: jax.Array, command: jax.Array, last_action: jax.Array,
-                      terrain_heights: jax.Array | None = None) -> jax.Array:
+def build_observation(
+    meas: Measurements,
+    home_joints: jax.Array,
+    phase: jax.Array,
+    contact: jax.Array,
+    command: jax.Array,
+    last_action: jax.Array,
+    terrain_heights: jax.Array | None = None,
+) -> jax.Array:
     """Scaled, clipped observation vector; ``terrain_heights`` (20,) only when enabled."""
     parts = {
         "gravity": gravity_in_body(meas.trunk_quat),
@@ -95,7 +117,9 @@ def build_observation(meas: Measurements, home_joints: jax.Array, phase: jax.Arr
     }
     if terrain_heights is not None:
         parts["terrain_height"] = terrain_heights
-    vec = [parts[c.name].astype(jnp.float32) * c.scale
-           for c in channels(last_action.shape[-1], terrain_heights is not None)]
+    vec = [
+        parts[c.name].astype(jnp.float32) * c.scale
+        for c in channels(last_action.shape[-1], terrain_heights is not None)
+    ]
     obs = jnp.concatenate(vec)
     return jnp.clip(jnp.nan_to_num(obs, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)

@@ -53,7 +53,7 @@ class Packer:
             leaf = jnp.asarray(leaf)
             if leaf.dtype != np.dtype(dt):
                 raise TypeError(f"Packer: leaf has dtype {leaf.dtype}, layout says {dt}")
-            batch = leaf.shape[:leaf.ndim - len(shape)]
+            batch = leaf.shape[: leaf.ndim - len(shape)]
             parts[dt].append(jnp.reshape(leaf, batch + (-1,)))
         return {dt: jnp.concatenate(p, axis=-1) for dt, p in parts.items()}
 
@@ -63,7 +63,7 @@ class Packer:
         for dt, off, shape in self.slots:
             buf = buffers[dt]
             n = int(np.prod(shape, dtype=np.int64))
-            leaves.append(buf[..., off:off + n].reshape(buf.shape[:-1] + shape))
+            leaves.append(buf[..., off : off + n].reshape(buf.shape[:-1] + shape))
         return self.treedef.unflatten(leaves)
 
     def read(self, buffers: Dict[str, np.ndarray], path: str) -> np.ndarray:
@@ -76,7 +76,7 @@ class Packer:
         dt, off, shape = self.slots[i]
         buf = buffers[dt]
         n = int(np.prod(shape, dtype=np.int64))
-        return buf[..., off:off + n].reshape(buf.shape[:-1] + shape)
+        return buf[..., off : off + n].reshape(buf.shape[:-1] + shape)
 
 
 def _key_name(k) -> str:

@@ -36,8 +36,9 @@ from model.simulation_config import SimulationConfig
 class ResidualWalk(ContextEnvProperties):
     """MJX residual-walking environment (see module docstring)."""
 
-    def __init__(self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
-                 gait: Optional[GaitConfig] = None):
+    def __init__(
+        self, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None, gait: Optional[GaitConfig] = None
+    ):
         self.ctx = logic.make_context(sim or SimulationConfig(), env or EnvConfig(), gait or GaitConfig())
         self.mj_model = self.ctx.mj_model
         self.impl = check_impl(self.ctx.sim, "mjx")  # "jax", or "warp" where MuJoCo Warp can run
@@ -49,8 +50,9 @@ class ResidualWalk(ContextEnvProperties):
             return self.mjx_model
         return self.mjx_model.replace(**logic.randomized_model_fields(self.ctx, self._dr_base, info["dr"]))
 
-    def reset(self, rng: jax.Array, terrain_level: Optional[jax.Array] = None,
-              terrain_type: Optional[jax.Array] = None) -> State:
+    def reset(
+        self, rng: jax.Array, terrain_level: Optional[jax.Array] = None, terrain_type: Optional[jax.Array] = None
+    ) -> State:
         """New episode from ``rng`` (deterministic); ``terrain_level`` picks the spawn band (rough)
         or difficulty row (suite), ``terrain_type`` the suite's terrain type (default: from ``rng``)."""
         qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level, terrain_type)

@@ -11,20 +11,19 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def joint_limit_violations(joint_pos: jax.Array, lower: jax.Array, upper: jax.Array,
-                           tolerance: float = 0.01) -> jax.Array:
+def joint_limit_violations(
+    joint_pos: jax.Array, lower: jax.Array, upper: jax.Array, tolerance: float = 0.01
+) -> jax.Array:
     """Number of joints beyond their range by more than ``tolerance`` (rad)."""
     return jnp.sum((joint_pos < lower - tolerance) | (joint_pos > upper + tolerance)).astype(jnp.float32)
 
 
-def joints_near_limit(joint_pos: jax.Array, lower: jax.Array, upper: jax.Array,
-                      margin: float = 0.05) -> jax.Array:
+def joints_near_limit(joint_pos: jax.Array, lower: jax.Array, upper: jax.Array, margin: float = 0.05) -> jax.Array:
     """Number of joints within ``margin`` (rad) of a limit or beyond it (the reward's term)."""
     return jnp.sum((joint_pos < lower + margin) | (joint_pos > upper - margin)).astype(jnp.float32)
 
 
-def actuator_saturations(actuator_force: jax.Array, force_limit: jax.Array,
-                         fraction: float = 0.99) -> jax.Array:
+def actuator_saturations(actuator_force: jax.Array, force_limit: jax.Array, fraction: float = 0.99) -> jax.Array:
     """Number of actuators at (>= ``fraction`` of) their torque limit."""
     return jnp.sum(jnp.abs(actuator_force) >= fraction * force_limit).astype(jnp.float32)
 

@@ -93,9 +93,25 @@ def metric_names(dr_names: Sequence[str]) -> Tuple[str, ...]:
     b = jax.ShapeDtypeStruct((), jnp.bool_)
     i = jax.ShapeDtypeStruct((), jnp.int32)
     example = MetricInputs(
-        command=s(3), lin_vel=s(3), ang_vel=s(3), joint_vel=s(12), actuator_force=s(12), distance_step=s(),
-        ends=Termination(b, b, b), joint_limit_violations=s(), actuator_saturated=s(), ik_saturated=s(),
-        body_contacts=s(), terrain_level=i, terrain_type=i, curriculum_promoted=b, curriculum_demoted=b,
-        heading_mode=s(), pushed=s(), gait_activity=s(), gait_scales=(s(), s(), s()),
-        dr={k: s(2) for k in dr_names})
+        command=s(3),
+        lin_vel=s(3),
+        ang_vel=s(3),
+        joint_vel=s(12),
+        actuator_force=s(12),
+        distance_step=s(),
+        ends=Termination(b, b, b),
+        joint_limit_violations=s(),
+        actuator_saturated=s(),
+        ik_saturated=s(),
+        body_contacts=s(),
+        terrain_level=i,
+        terrain_type=i,
+        curriculum_promoted=b,
+        curriculum_demoted=b,
+        heading_mode=s(),
+        pushed=s(),
+        gait_activity=s(),
+        gait_scales=(s(), s(), s()),
+        dr={k: s(2) for k in dr_names},
+    )
     return tuple(jax.eval_shape(step_metrics, example))

@@ -80,8 +80,9 @@ def off_map(ctx: EnvContext, trunk_pos: jax.Array) -> jax.Array:
     if ctx.suite is not None:
         return terrain.suite_off_map(trunk_pos[0], trunk_pos[1], ctx.suite, margin=OFF_MAP_MARGIN_X)
     spec = ctx.rough_terrain  # the compiled heightfield's extent
-    return ((jnp.abs(trunk_pos[0]) > spec.size_x - OFF_MAP_MARGIN_X)
-            | (jnp.abs(trunk_pos[1]) > spec.size_y - OFF_MAP_MARGIN_Y))
+    return (jnp.abs(trunk_pos[0]) > spec.size_x - OFF_MAP_MARGIN_X) | (
+        jnp.abs(trunk_pos[1]) > spec.size_y - OFF_MAP_MARGIN_Y
+    )
 
 
 class Termination(NamedTuple):

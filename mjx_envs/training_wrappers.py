@@ -167,12 +167,15 @@ class TerrainLevelMetrics(Wrapper):
 
     def _with_levels(self, state: State) -> State:
         level = state.info["terrain_level"]
-        extra = {f"terrain_level_{k}_per_step": (level == k).astype(jnp.float32)
-                 for k in range(self.num_levels)}
+        extra = {f"terrain_level_{k}_per_step": (level == k).astype(jnp.float32) for k in range(self.num_levels)}
         if self.type_names:  # suite: the share of each terrain type (train/terrain_type_frac/<name>)
             ttype = state.info["terrain_type"]
-            extra.update({f"terrain_type_{name}_per_step": (ttype == k).astype(jnp.float32)
-                          for k, name in enumerate(self.type_names)})
+            extra.update(
+                {
+                    f"terrain_type_{name}_per_step": (ttype == k).astype(jnp.float32)
+                    for k, name in enumerate(self.type_names)
+                }
+            )
         return state.replace(metrics={**state.metrics, **extra})
 
     def reset(self, rng: jax.Array) -> State:

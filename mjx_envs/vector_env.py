@@ -62,9 +62,17 @@ class ResidualWalkVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int, sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None,
-                 gait: Optional[GaitConfig] = None, world: Optional[str] = None, nthread: Optional[int] = None,
-                 metrics: bool = False, autoreset: bool = True):
+    def __init__(
+        self,
+        num_envs: int,
+        sim: Optional[SimulationConfig] = None,
+        env: Optional[EnvConfig] = None,
+        gait: Optional[GaitConfig] = None,
+        world: Optional[str] = None,
+        nthread: Optional[int] = None,
+        metrics: bool = False,
+        autoreset: bool = True,
+    ):
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         sim = sim or SimulationConfig()
@@ -138,8 +146,10 @@ class ResidualWalkVectorEnv(VectorEnv):
         types = np.broadcast_to(np.asarray(options.get("terrain_type", -1), np.int64), (n,))
         if "terrain_type" in options:
             if np.any((types < 0) | (types >= self.ctx.num_types)):
-                raise ValueError(f"terrain_type must be in 0..{self.ctx.num_types - 1} on world "
-                                 f"'{self.ctx.sim.world}', got {options['terrain_type']}")
+                raise ValueError(
+                    f"terrain_type must be in 0..{self.ctx.num_types - 1} on world "
+                    f"'{self.ctx.sim.world}', got {options['terrain_type']}"
+                )
             levels = np.where(levels < 0, 0, levels)
         keys = np.asarray(options["keys"], np.uint32) if "keys" in options else self._draw_keys(np.ones(n, bool))
         if keys.shape != (n, 2):
@@ -156,8 +166,9 @@ class ResidualWalkVectorEnv(VectorEnv):
         lg, ph = self.logic, self.physics
         ctrl, kick, bufs, aux = lg.pre(actions, self._bufs)
         self._state, self._sd = ph.step(self._state, ctrl, kick, self._dr)
-        obs, reward, done, metrics, bufs = lg.post(self._state[:, ph.qpos_slice], self._state[:, ph.qvel_slice],
-                                                   self._sd, bufs, aux)
+        obs, reward, done, metrics, bufs = lg.post(
+            self._state[:, ph.qpos_slice], self._state[:, ph.qvel_slice], self._sd, bufs, aux
+        )
         self._bufs = bufs
         off_map = lg.read(bufs, "truncation") > 0
         terminated = (done > 0) & ~off_map
@@ -197,8 +208,9 @@ class ResidualWalkVectorEnv(VectorEnv):
             raise ValueError("set_commands: commands must be finite (vx m/s, vy m/s, yaw rate rad/s)")
         if self._fixed_command is None:
             ctx = self.ctx
-            self._fixed_command = jax.jit(jax.vmap(
-                lambda b, c: lg.info.pack(fixed_command_info(ctx, lg.info.unpack(b), c))))
+            self._fixed_command = jax.jit(
+                jax.vmap(lambda b, c: lg.info.pack(fixed_command_info(ctx, lg.info.unpack(b), c)))
+            )
         self._bufs = select_rows(mask, _call(self._fixed_command, self._bufs, cmds), self._bufs)
         obs = lg.first_obs(self._state[:, ph.qpos_slice], self._state[:, ph.qvel_slice], self._sd, self._bufs)
         self._obs = select_rows(mask, obs, self._obs)
@@ -225,9 +237,14 @@ class ResidualWalkVectorEnv(VectorEnv):
 
     def _public_info(self) -> Dict[str, Any]:
         b, read = self._bufs, self.logic.read
-        return {"command": read(b, "command").copy(), "terrain_level": read(b, "terrain_level").copy(),
-                "terrain_type": read(b, "terrain_type").copy(), "distance": read(b, "distance").copy(),
-                "step": read(b, "step").copy(), "off_map": read(b, "off_map") > 0}
+        return {
+            "command": read(b, "command").copy(),
+            "terrain_level": read(b, "terrain_level").copy(),
+            "terrain_type": read(b, "terrain_type").copy(),
+            "distance": read(b, "distance").copy(),
+            "step": read(b, "step").copy(),
+            "off_map": read(b, "off_map") > 0,
+        }
 
     def close_extras(self, **kwargs) -> None:
         if getattr(self, "physics", None) is not None:
@@ -243,7 +260,13 @@ def fixed_command_info(ctx, info, command) -> dict:
     from gait.bezier_gait import stepping_target
 
     cmd = jnp.asarray(command, info["command"].dtype)
-    gait = info["gait"].replace(activity=jnp.asarray(stepping_target(cmd, ctx.gait, ctx.controller.geometry),
-                                                     info["gait"].activity.dtype))
-    return {**info, "command": cmd, "gait": gait, "command_time": jnp.full_like(info["command_time"], jnp.inf),
-            "heading_mode": jnp.zeros_like(info["heading_mode"])}
+    gait = info["gait"].replace(
+        activity=jnp.asarray(stepping_target(cmd, ctx.gait, ctx.controller.geometry), info["gait"].activity.dtype)
+    )
+    return {
+        **info,
+        "command": cmd,
+        "gait": gait,
+        "command_time": jnp.full_like(info["command_time"], jnp.inf),
+        "heading_mode": jnp.zeros_like(info["heading_mode"]),
+    }

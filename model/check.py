@@ -79,11 +79,15 @@ def _settle(m, spec: RobotSpec, seconds: float) -> mujoco.MjData:
 
 def _sensor(m, d, name: str) -> np.ndarray:
     i = m.sensor(name).id
-    return d.sensordata[m.sensor_adr[i]:m.sensor_adr[i] + m.sensor_dim[i]]
+    return d.sensordata[m.sensor_adr[i] : m.sensor_adr[i] + m.sensor_dim[i]]
 
 
-def physical_tests(path: str, spec: RobotSpec, walk: Optional[Callable[[str], dict]] = None,
-                   episodes: Optional[Callable[[str], dict]] = None) -> List[Result]:
+def physical_tests(
+    path: str,
+    spec: RobotSpec,
+    walk: Optional[Callable[[str], dict]] = None,
+    episodes: Optional[Callable[[str], dict]] = None,
+) -> List[Result]:
     """The acceptance tests of the module docstring; ``walk(path)`` runs the nominal trot and
     ``episodes(path)`` the training env (:func:`run_episodes`, or ``{"refused": ConfigError text,
     "auto": auto_size_errors(...)}``); None: skipped."""
@@ -93,24 +97,53 @@ def physical_tests(path: str, spec: RobotSpec, walk: Optional[Callable[[str], di
     touch = np.array([float(_sensor(m, d, s)[0]) for s in rc.FOOT_TOUCH_SENSORS])
     weight = spec.total_mass * float(np.linalg.norm(m.opt.gravity))
     robot = set(subtree(m, trunk_body(m)))
-    on_floor = {g for c in d.contact[:d.ncon] for g, other in ((c.geom1, c.geom2), (c.geom2, c.geom1))
-                if int(m.geom_bodyid[other]) not in robot}
+    on_floor = {
+        g
+        for c in d.contact[: d.ncon]
+        for g, other in ((c.geom1, c.geom2), (c.geom2, c.geom1))
+        if int(m.geom_bodyid[other]) not in robot
+    }
     feet = foot_geoms(m)
     ok = len(feet) == 4 and feet <= on_floor and bool(np.all(touch > 0.05 * weight / 4))
-    out.append(("feet collide", ok, f"foot loads {', '.join(f'{v:.1f}' for v in touch)} N" + ("" if ok else
-                f"; {4 - len(feet & on_floor)} foot geom(s) not in contact with the floor: a foot does not touch the "
-                "floor; give the foot geoms contype 1 (the floor is contype 0 / conaffinity 1) or check the home "
-                "keyframe")))
+    out.append(
+        (
+            "feet collide",
+            ok,
+            f"foot loads {', '.join(f'{v:.1f}' for v in touch)} N"
+            + (
+                ""
+                if ok
+                else f"; {4 - len(feet & on_floor)} foot geom(s) not in contact with the floor: a foot does not "
+                "touch the floor; give the foot geoms contype 1 (the floor is contype 0 / conaffinity 1) or check "
+                "the home keyframe"
+            ),
+        )
+    )
     finite = bool(np.all(np.isfinite(d.qpos)))
     z = float(d.qpos[2])
     up = np.zeros(3)
     mujoco.mju_rotVecQuat(up, np.array([0.0, 0.0, 1.0]), d.qpos[3:7])
-    ok = finite and 0.5 * spec.home_trunk_height <= z <= 1.2 * spec.home_trunk_height and up[2] > np.cos(0.2) \
-        and abs(touch.sum() / weight - 1.0) < 0.25 and out[-1][1]
-    out.append(("settles on 4 feet", ok,
-                f"trunk {z:.3f} m (home {spec.home_trunk_height:.3f}), tilt {np.degrees(np.arccos(min(up[2], 1))):.1f}"
-                f" deg, feet carry {touch.sum() / weight * 100:.0f} % of {weight:.1f} N" + ("" if ok else
-                ": the robot does not stand on its home pose: check the keyframe 'home', the servo gains and ranges")))
+    ok = (
+        finite
+        and 0.5 * spec.home_trunk_height <= z <= 1.2 * spec.home_trunk_height
+        and up[2] > np.cos(0.2)
+        and abs(touch.sum() / weight - 1.0) < 0.25
+        and out[-1][1]
+    )
+    out.append(
+        (
+            "settles on 4 feet",
+            ok,
+            f"trunk {z:.3f} m (home {spec.home_trunk_height:.3f}), tilt {np.degrees(np.arccos(min(up[2], 1))):.1f}"
+            f" deg, feet carry {touch.sum() / weight * 100:.0f} % of {weight:.1f} N"
+            + (
+                ""
+                if ok
+                else ": the robot does not stand on its home pose: check the keyframe 'home', the servo gains and "
+                "ranges"
+            ),
+        )
+    )
     out.append(_leg_order(m, spec, d))
     out.append(_fk(m, spec))
     env_ok = True
@@ -131,11 +164,24 @@ def _walk_result(walk: Callable[[str], dict], path: str, env_ok: bool) -> Result
     ok = not r["fell"] and r["distance"] >= STALL_FRACTION * 0.4 * 4.0
     detail = f"{r['distance']:.2f} m, {'fell' if r['fell'] else 'no fall'}, lowest trunk {r['min_height']:.3f} m"
     if ok and not env_ok:
-        return (name, False, detail + ", after its own stand-up; but the training env's episodes end (env "
-                "episodes above): the robot cannot be trained as it is")
-    return (name, ok, detail + ("" if ok else ": the gait cannot walk this robot; set gait.body_height / "
-                                "swing_height / max_step_length, or the servo gains (robot.yaml motor_gains, "
-                                "simulation.kp/kv)"))
+        return (
+            name,
+            False,
+            detail + ", after its own stand-up; but the training env's episodes end (env "
+            "episodes above): the robot cannot be trained as it is",
+        )
+    return (
+        name,
+        ok,
+        detail
+        + (
+            ""
+            if ok
+            else ": the gait cannot walk this robot; set gait.body_height / "
+            "swing_height / max_step_length, or the servo gains (robot.yaml motor_gains, "
+            "simulation.kp/kv)"
+        ),
+    )
 
 
 def _tilt(quat: np.ndarray) -> Tuple[float, float]:
@@ -167,7 +213,7 @@ def run_episodes(envs, seconds: float) -> dict:
                 continue
             finite = bool(np.all(np.isfinite(qpos[i])) and np.all(np.isfinite(qvel[i])))
             z = float(sd[i, ctx.idx.trunk_pos + 2])  # the env's trunk sensors
-            roll, pitch = _tilt(sd[i, ctx.idx.trunk_quat:ctx.idx.trunk_quat + 4]) if finite else (np.nan, np.nan)
+            roll, pitch = _tilt(sd[i, ctx.idx.trunk_quat : ctx.idx.trunk_quat + 4]) if finite else (np.nan, np.nan)
             if terminated[i]:
                 ends[i] = (i, k + 1, z, roll, pitch, finite)
             elif finite:
@@ -176,11 +222,23 @@ def run_episodes(envs, seconds: float) -> dict:
             break
     first = sorted(ends.values(), key=lambda end: (end[1], end[0]))
     e = ctx.env
-    return dict(episodes=n, seconds=seconds, control_dt=ctx.sim.control_dt, ends=first,
-                commands=commands, min_height=low, max_roll=float(tilt[0]), max_pitch=float(tilt[1]),
-                min_base_height=e.min_base_height, max_roll_limit=e.max_roll, max_pitch_limit=e.max_pitch,
-                joint_noise=e.randomization.joint_noise, home_height=float(ctx.home_trunk_height),
-                body_height=float(ctx.gait.body_height), leg_length=float(ctx.controller.geometry.leg_length))
+    return dict(
+        episodes=n,
+        seconds=seconds,
+        control_dt=ctx.sim.control_dt,
+        ends=first,
+        commands=commands,
+        min_height=low,
+        max_roll=float(tilt[0]),
+        max_pitch=float(tilt[1]),
+        min_base_height=e.min_base_height,
+        max_roll_limit=e.max_roll,
+        max_pitch_limit=e.max_pitch,
+        joint_noise=e.randomization.joint_noise,
+        home_height=float(ctx.home_trunk_height),
+        body_height=float(ctx.gait.body_height),
+        leg_length=float(ctx.controller.geometry.leg_length),
+    )
 
 
 def auto_size_errors(gait, geometry) -> List[str]:
@@ -203,43 +261,64 @@ def _episodes_result(spec: RobotSpec, r: dict) -> Result:
     if "refused" in r:
         if not r["auto"]:
             return (name, False, f"the training configs refuse this robot: {r['refused']}")
-        return (name, False, f"the training configs refuse this robot: the gait sizes left 'auto' in configs/gait.yaml "
-                f"follow its leg length (thigh + calf {spec.thigh_length + spec.calf_length:.3f} m; body_height "
-                f"0.643 x, swing_height / 6, max_step_length 0.714 x) out of their ranges: {'; '.join(r['auto'])}. "
-                "Set those gait keys (gait.body_height, gait.swing_height, gait.max_step_length) to values in range in "
-                "configs/gait.yaml or the training config's gait section, or shorten the legs")
+        return (
+            name,
+            False,
+            f"the training configs refuse this robot: the gait sizes left 'auto' in configs/gait.yaml "
+            f"follow its leg length (thigh + calf {spec.thigh_length + spec.calf_length:.3f} m; body_height "
+            f"0.643 x, swing_height / 6, max_step_length 0.714 x) out of their ranges: {'; '.join(r['auto'])}. "
+            "Set those gait keys (gait.body_height, gait.swing_height, gait.max_step_length) to values in range in "
+            "configs/gait.yaml or the training config's gait section, or shorten the legs",
+        )
     if not r["ends"]:
-        return (name, True, f"no episode ends: lowest trunk {r['min_height']:.3f} m (env.min_base_height "
-                f"{r['min_base_height']:g}), largest roll / pitch {r['max_roll']:.2f} / {r['max_pitch']:.2f} rad "
-                f"(env.max_roll / max_pitch {r['max_roll_limit']:g} / {r['max_pitch_limit']:g})")
+        return (
+            name,
+            True,
+            f"no episode ends: lowest trunk {r['min_height']:.3f} m (env.min_base_height "
+            f"{r['min_base_height']:g}), largest roll / pitch {r['max_roll']:.2f} / {r['max_pitch']:.2f} rad "
+            f"(env.max_roll / max_pitch {r['max_roll_limit']:g} / {r['max_pitch_limit']:g})",
+        )
     world, step, z, roll, pitch, finite = r["ends"][0]
     cmd = ", ".join(f"{v:+.2f}" for v in r["commands"][world])
-    where = (f"{len(r['ends'])} of {r['episodes']} episodes terminate; episode {world} (command vx, vy, yaw rate "
-             f"{cmd}) at control step {step} ({step * r['control_dt']:.2f} s): ")
+    where = (
+        f"{len(r['ends'])} of {r['episodes']} episodes terminate; episode {world} (command vx, vy, yaw rate "
+        f"{cmd}) at control step {step} ({step * r['control_dt']:.2f} s): "
+    )
     home, body, floor = r["home_height"], r["body_height"], r["min_base_height"]
     if not finite:
-        why = ("the physics diverged (NaN): check the servo gains against the link inertias (robot.yaml "
-               "motor_gains, simulation.kp/kv) and simulation.physics_dt")
+        why = (
+            "the physics diverged (NaN): check the servo gains against the link inertias (robot.yaml "
+            "motor_gains, simulation.kp/kv) and simulation.physics_dt"
+        )
     elif z < floor:
         why = f"trunk {z:.3f} m < env.min_base_height {floor:g} m"
         if home + 0.01 < floor:
-            why += (f": the env starts every episode with the trunk at the home keyframe's {home:.3f} m (+0.01), under "
-                    f"the limit: raise the trunk of keyframe 'home' above {floor:g} m (a less crouched home pose) or "
-                    f"lower env.min_base_height below {home:.3f} m (configs/env.yaml)")
+            why += (
+                f": the env starts every episode with the trunk at the home keyframe's {home:.3f} m (+0.01), under "
+                f"the limit: raise the trunk of keyframe 'home' above {floor:g} m (a less crouched home pose) or "
+                f"lower env.min_base_height below {home:.3f} m (configs/env.yaml)"
+            )
         elif body < floor:
-            why += (f": the gait stands the trunk at gait.body_height {body:.3f} m (0.643 x leg length "
-                    f"{r['leg_length']:.3f} m), under the limit: set gait.body_height above {floor:g} m "
-                    f"(configs/gait.yaml) or lower env.min_base_height below {body:.3f} m (configs/env.yaml)")
+            why += (
+                f": the gait stands the trunk at gait.body_height {body:.3f} m (0.643 x leg length "
+                f"{r['leg_length']:.3f} m), under the limit: set gait.body_height above {floor:g} m "
+                f"(configs/gait.yaml) or lower env.min_base_height below {body:.3f} m (configs/env.yaml)"
+            )
         else:
-            why += (f" (home {home:.3f} m, gait.body_height {body:.3f} m): the nominal gait lets the robot sink or "
-                    "fall; stiffen the servos (robot.yaml motor_gains, simulation.kp/kv) or set gait.body_height")
+            why += (
+                f" (home {home:.3f} m, gait.body_height {body:.3f} m): the nominal gait lets the robot sink or "
+                "fall; stiffen the servos (robot.yaml motor_gains, simulation.kp/kv) or set gait.body_height"
+            )
     else:
-        axis, angle, key = ("roll", roll, "max_roll") if abs(roll) > r["max_roll_limit"] else ("pitch", pitch,
-                                                                                               "max_pitch")
-        why = (f"|{axis}| {abs(angle):.2f} rad > env.{key} {r[key + '_limit']:g} rad (trunk {z:.3f} m): the "
-               f"robot tips over from the env's reset (home pose, joint noise ±{r['joint_noise']:g} rad) under the "
-               "nominal gait; check the home keyframe and the servo gains (robot.yaml motor_gains, simulation.kp/kv), "
-               "or narrow env.command / env.randomization.joint_noise (configs/env.yaml)")
+        axis, angle, key = (
+            ("roll", roll, "max_roll") if abs(roll) > r["max_roll_limit"] else ("pitch", pitch, "max_pitch")
+        )
+        why = (
+            f"|{axis}| {abs(angle):.2f} rad > env.{key} {r[key + '_limit']:g} rad (trunk {z:.3f} m): the "
+            f"robot tips over from the env's reset (home pose, joint noise ±{r['joint_noise']:g} rad) under the "
+            "nominal gait; check the home keyframe and the servo gains (robot.yaml motor_gains, simulation.kp/kv), "
+            "or narrow env.command / env.randomization.joint_noise (configs/env.yaml)"
+        )
     return (name, False, where + why)
 
 
@@ -265,12 +344,19 @@ def _leg_order(m, spec: RobotSpec, d0) -> Result:
         mujoco.mj_step(m0, d, nstep=25)
         moved = np.linalg.norm(_feet_in_trunk(m0, d, trunk) - before, axis=1)
         if int(np.argmax(moved)) != i // 3:
-            return ("leg order", False, f"actuator {spec.actuator_names[i]} (stack {rc.JOINT_NAMES[i]}) moves the "
-                    f"{rc.LEG_NAMES[int(np.argmax(moved))]} foot most: write robot.yaml legs")
+            return (
+                "leg order",
+                False,
+                f"actuator {spec.actuator_names[i]} (stack {rc.JOINT_NAMES[i]}) moves the "
+                f"{rc.LEG_NAMES[int(np.argmax(moved))]} foot most: write robot.yaml legs",
+            )
     driven = [int(m.jnt_qposadr[m.actuator_trnid[i, 0]]) for i in range(12)]
     if driven != list(spec.qpos_adr):  # where a reset writes joint i is where actuator i acts
-        return ("leg order", False, f"the stack's joint qpos addresses {list(spec.qpos_adr)} differ from the ones "
-                f"its actuators drive {driven}")
+        return (
+            "leg order",
+            False,
+            f"the stack's joint qpos addresses {list(spec.qpos_adr)} differ from the ones its actuators drive {driven}",
+        )
     return ("leg order", True, "feet in their quadrants; each actuator moves its own leg; home in the right joints")
 
 
@@ -294,9 +380,13 @@ def _fk(m, spec: RobotSpec) -> Result:
         R, p = d.xmat[trunk].reshape(3, 3), d.xpos[trunk]
         for leg, (c, hip, site) in enumerate(zip(spec.chains, spec.hip_offsets, rc.FOOT_SITES)):
             want = R.T @ (d.site_xpos[m.site(site).id] - p)
-            worst = max(worst, float(np.abs(c.forward(q[3 * leg:3 * leg + 3]) + np.asarray(hip) - want).max()))
-    return ("FK matches MuJoCo", worst <= 1e-6, f"largest foot error {worst:.1e} m over 30 random poses"
-            + ("" if worst <= 1e-6 else ": a joint axis or offset the chain model does not describe"))
+            worst = max(worst, float(np.abs(c.forward(q[3 * leg : 3 * leg + 3]) + np.asarray(hip) - want).max()))
+    return (
+        "FK matches MuJoCo",
+        worst <= 1e-6,
+        f"largest foot error {worst:.1e} m over 30 random poses"
+        + ("" if worst <= 1e-6 else ": a joint axis or offset the chain model does not describe"),
+    )
 
 
 def _nominal_walk(path: str) -> dict:
@@ -321,8 +411,14 @@ def _env_episodes(path: str) -> dict:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     gait = load_gait_config()
     try:
-        envs = ResidualWalkVectorEnv(EPISODES, load_simulation_config(world="flat", robot_xml=os.path.abspath(path)),
-                                     load_env_config(), gait, nthread=1, autoreset=False)
+        envs = ResidualWalkVectorEnv(
+            EPISODES,
+            load_simulation_config(world="flat", robot_xml=os.path.abspath(path)),
+            load_env_config(),
+            gait,
+            nthread=1,
+            autoreset=False,
+        )
     except ConfigError as e:
         return {"refused": str(e), "auto": auto_size_errors(gait, LegGeometry.from_robot_spec(check(path)))}
     try:
@@ -334,8 +430,11 @@ def _env_episodes(path: str) -> dict:
 def main(argv: Optional[List[str]] = None, out=print) -> int:
     p = argparse.ArgumentParser(prog="python -m model.check", description=__doc__.split("\n\n")[0])
     p.add_argument("path", help="robot MJCF (or a world MJCF that includes it)")
-    p.add_argument("--write-mapping", action="store_true",
-                   help=f"write the inferred mapping to {MAPPING_FILE} beside the robot (kept if it exists)")
+    p.add_argument(
+        "--write-mapping",
+        action="store_true",
+        help=f"write the inferred mapping to {MAPPING_FILE} beside the robot (kept if it exists)",
+    )
     p.add_argument("--no-walk", action="store_true", help="skip the nominal-gait walk and the training env's episodes")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -364,10 +463,17 @@ def main(argv: Optional[List[str]] = None, out=print) -> int:
     for name, ok, detail in results:
         out(f"{'PASS' if ok else 'FAIL'} {name}: {detail}")
     passed = all(ok for _, ok, _ in results)
-    tail = ("; not run (--no-walk): the training env's episodes and the walk" if args.no_walk else
-            f" (simulation.robot_xml: {args.path})" if passed else "")
-    out(f"{'OK' if passed else 'FAIL'} {args.path}: {sum(ok for _, ok, _ in results)}/{len(results)} physical tests "
-        f"passed in {time.perf_counter() - t0:.1f} s" + tail)
+    tail = (
+        "; not run (--no-walk): the training env's episodes and the walk"
+        if args.no_walk
+        else f" (simulation.robot_xml: {args.path})"
+        if passed
+        else ""
+    )
+    out(
+        f"{'OK' if passed else 'FAIL'} {args.path}: {sum(ok for _, ok, _ in results)}/{len(results)} physical tests "
+        f"passed in {time.perf_counter() - t0:.1f} s" + tail
+    )
     return 0 if passed else 2
 
 

@@ -29,8 +29,9 @@ _SENSOR_UNITS = {
 def tables(m: mujoco.MjModel) -> str:
     lines = ["### Bodies", "", "| body | mass (kg) | inertia diag (kg m^2) |", "|---|---|---|"]
     for i in range(1, m.nbody):
-        lines.append(f"| `{m.body(i).name}` | {m.body_mass[i]:.3f} | "
-                     f"{', '.join(f'{v:.2e}' for v in m.body_inertia[i])} |")
+        lines.append(
+            f"| `{m.body(i).name}` | {m.body_mass[i]:.3f} | {', '.join(f'{v:.2e}' for v in m.body_inertia[i])} |"
+        )
     lines += [
         "",
         f"Total mass: {m.body_subtreemass[1]:.2f} kg.",
@@ -54,10 +55,13 @@ def tables(m: mujoco.MjModel) -> str:
         what, unit = _SENSOR_UNITS.get(m.sensor(name).type[0], ("", ""))
         if m.sensor(name).type[0] == mujoco.mjtSensor.mjSENS_ACTUATORFRC:
             joint = m.actuator(int(m.sensor(name).objid[0])).name
-            what, unit = (f"force of the actuator driving `{joint}` (`actuatorfrc`: equals `data.actuator_force`; "
-                          "the C-MuJoCo back end reads it here)", "N·m")
+            what, unit = (
+                f"force of the actuator driving `{joint}` (`actuatorfrc`: equals `data.actuator_force`; "
+                "the C-MuJoCo back end reads it here)",
+                "N·m",
+            )
         if name.startswith(rc.BODY_PROBE_PREFIX):
-            geom = name[len(rc.BODY_PROBE_PREFIX):]
+            geom = name[len(rc.BODY_PROBE_PREFIX) :]
             what = f"centre of the probe sphere `{geom}`, world frame (only with `collision: feet`)"
             unit = "m"
         lines.append(f"| `{name}` | {sl.start}:{sl.stop} | {what} | {unit} |")

@@ -48,8 +48,13 @@ class LegKinematics:
     def forward(self, q) -> np.ndarray:
         """Foot centre in the hip frame [m] at model joint angles ``q`` (3,) [rad] (NumPy)."""
         th = np.asarray(self.signs) * (np.asarray(q, float) - np.asarray(self.refs))
-        ry = lambda t, v: np.array([np.cos(t) * v[0] + np.sin(t) * v[2], v[1],  # noqa: E731
-                                    -np.sin(t) * v[0] + np.cos(t) * v[2]])
+        ry = lambda t, v: np.array(
+            [
+                np.cos(t) * v[0] + np.sin(t) * v[2],
+                v[1],  # noqa: E731
+                -np.sin(t) * v[0] + np.cos(t) * v[2],
+            ]
+        )
         v = np.asarray(self.p1) + ry(th[1], np.asarray(self.p2) + ry(th[2], np.asarray(self.p3)))
         c, s = np.cos(th[0]), np.sin(th[0])
         return np.array([v[0], c * v[1] - s * v[2], s * v[1] + c * v[2]])
@@ -108,8 +113,6 @@ class LegKinematics:
     def max_reach(self) -> float:
         """Largest hip-joint to foot distance (sagittal plane) the knee limits allow [m]."""
         return max(self.knee_distance(self.lower[2]), self.knee_distance(self.upper[2]))
-
-
 
     @property
     def knee_folds_one_side(self) -> bool:

@@ -124,15 +124,20 @@ def feet_only(mjspec: mujoco.MjSpec, m: mujoco.MjModel | None = None) -> list[st
             gs.conaffinity = 0
             name = m.geom(g).name
             if name and m.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE:
-                mjspec.add_sensor(name=rc.BODY_PROBE_PREFIX + name, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
-                                  objtype=mujoco.mjtObj.mjOBJ_GEOM, objname=name)
+                mjspec.add_sensor(
+                    name=rc.BODY_PROBE_PREFIX + name,
+                    type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                    objtype=mujoco.mjtObj.mjOBJ_GEOM,
+                    objname=name,
+                )
             else:
                 base = name or f"{m.body(b).name}_g{k}"
                 for i, (p, r) in enumerate(_probe_points(m, g)):
                     site = f"{rc.BODY_PROBE_PREFIX}{base}_{i}"
                     body.add_site(name=site, pos=list(p), size=[r, 0, 0], group=5)
-                    mjspec.add_sensor(name=site, type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
-                                      objtype=mujoco.mjtObj.mjOBJ_SITE, objname=site)
+                    mjspec.add_sensor(
+                        name=site, type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_SITE, objname=site
+                    )
             probed.append(name or f"{m.body(b).name}_g{k}")
     return probed
 
@@ -159,8 +164,9 @@ def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
             spec.modelfiledir = world_dir
             _resolve_asset_files(spec, (world_dir, os.path.dirname(robot_xml)))
     except ValueError as e:
-        raise ConfigError(f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "")
-                          + f": {e}") from None
+        raise ConfigError(
+            f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "") + f": {e}"
+        ) from None
     robot = robot_xml or os.path.join(world_dir, "robot.xml")
     return robot_adapter.apply(spec, robot_adapter.prepare(robot))
 
@@ -171,15 +177,22 @@ def _resolve_asset_files(spec: mujoco.MjSpec, folders) -> None:
     that exists, over ``folders`` (the world's, then the robot's). A world that includes a robot with
     ``meshdir="meshes"`` then finds the robot's meshes next to the robot and its own heightfield next
     to itself."""
-    for assets, sub in ((spec.meshes, spec.meshdir), (spec.hfields, spec.meshdir), (spec.skins, spec.meshdir),
-                        (spec.textures, spec.texturedir)):
+    for assets, sub in (
+        (spec.meshes, spec.meshdir),
+        (spec.hfields, spec.meshdir),
+        (spec.skins, spec.meshdir),
+        (spec.textures, spec.texturedir),
+    ):
         for a in assets:
             name = a.file
             if not name:
                 continue
             # the parser prefixes an included file's folder to its relative names, without the meshdir
-            rels = [name] if not os.path.isabs(name) else [
-                os.path.relpath(name, f) for f in folders if name.startswith(os.path.join(f, ""))]
+            rels = (
+                [name]
+                if not os.path.isabs(name)
+                else [os.path.relpath(name, f) for f in folders if name.startswith(os.path.join(f, ""))]
+            )
             cands = [os.path.join(f, sub or "", r) for r in rels for f in folders]
             cands += [os.path.join(f, r) for r in rels for f in folders] + [name]
             found = next((c for c in cands if os.path.isfile(c)), None)
@@ -187,8 +200,9 @@ def _resolve_asset_files(spec: mujoco.MjSpec, folders) -> None:
                 a.file = os.path.abspath(found)
 
 
-def suite_spec(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
-               robot_xml: str | None = None) -> mujoco.MjSpec:
+def suite_spec(
+    xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None, robot_xml: str | None = None
+) -> mujoco.MjSpec:
     """``mujoco.MjSpec`` of the suite world ``xml_path`` with its hfield ``terrain`` sized from
     ``spec`` (default: ``configs/terrain.yaml``) and filled with ``terrain.generate_suite_heights(seed)``
     (about 0.5 s for the default 1.56 M samples).
@@ -200,8 +214,9 @@ def suite_spec(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None
     mjspec = world_spec(xml_path, robot_xml)
     hfield, geom = mjspec.hfield("terrain"), mjspec.geom("terrain")
     if hfield is None or geom is None:
-        raise ConfigError(f"{xml_path}: the suite world needs an <hfield name='terrain'> and a "
-                          f"<geom name='terrain'> using it")
+        raise ConfigError(
+            f"{xml_path}: the suite world needs an <hfield name='terrain'> and a <geom name='terrain'> using it"
+        )
     data = terrain.suite_hfield_data(terrain.generate_suite_heights(seed, spec), spec)
     hfield.file = ""
     hfield.nrow, hfield.ncol = spec.nrow, spec.ncol
@@ -220,12 +235,15 @@ def _check_suite_hfield(m: mujoco.MjModel, xml_path: str, spec: "terrain.SuiteSp
     got = (int(m.hfield_nrow[hid]), int(m.hfield_ncol[hid]), *np.round(m.hfield_size[hid], 9))
     want = (spec.nrow, spec.ncol, *np.round(spec.hfield_size(), 9))
     if got != want:
-        raise ConfigError(f"{xml_path}: compiled hfield (nrow, ncol, size) = {got} differs from the "
-                          f"SuiteSpec of configs/terrain.yaml {want}")
+        raise ConfigError(
+            f"{xml_path}: compiled hfield (nrow, ncol, size) = {got} differs from the "
+            f"SuiteSpec of configs/terrain.yaml {want}"
+        )
 
 
-def load_suite_model(xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None,
-                     robot_xml: str | None = None) -> mujoco.MjModel:
+def load_suite_model(
+    xml_path: str, seed: int, spec: "terrain.SuiteSpec | None" = None, robot_xml: str | None = None
+) -> mujoco.MjModel:
     """Compile the suite world (:func:`suite_spec`) and check the compiled hfield against the SuiteSpec."""
     spec = spec if spec is not None else terrain.default_suite_spec()
     try:
@@ -252,5 +270,6 @@ def terrain_heights(m: mujoco.MjModel) -> np.ndarray | None:
 
 def sensor_slices_of(m: mujoco.MjModel) -> dict:
     """Map sensor name -> slice into ``sensordata`` of model ``m``."""
-    return {m.sensor(i).name: slice(int(m.sensor_adr[i]), int(m.sensor_adr[i] + m.sensor_dim[i]))
-            for i in range(m.nsensor)}
+    return {
+        m.sensor(i).name: slice(int(m.sensor_adr[i]), int(m.sensor_adr[i] + m.sensor_dim[i])) for i in range(m.nsensor)
+    }

@@ -49,8 +49,11 @@ class RobotModelError(ConfigError):
 
     def __init__(self, source: str, problems: List[str]):
         self.problems = list(problems)
-        super().__init__(f"{source}: " + "; ".join(problems) if len(problems) == 1 else
-                         f"{source}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(
+            f"{source}: " + "; ".join(problems)
+            if len(problems) == 1
+            else f"{source}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +104,14 @@ def _site_on(m, name: str) -> int:
 def _sensor_specs(rmap: RobotMap) -> List[Tuple[str, str, str, str]]:
     """(name, type, objtype, objname) of every sensor the envs read, for this robot."""
     T = "mjSENS_"
-    out = [(rc.SENSOR_TRUNK_QUAT, T + "FRAMEQUAT", "site", rc.IMU_SITE),
-           (rc.SENSOR_GYRO, T + "GYRO", "site", rc.IMU_SITE),
-           (rc.SENSOR_ACC, T + "ACCELEROMETER", "site", rc.IMU_SITE),
-           (rc.SENSOR_LINVEL, T + "VELOCIMETER", "site", rc.IMU_SITE),
-           (rc.SENSOR_TRUNK_POS, T + "FRAMEPOS", "site", rc.IMU_SITE),
-           (rc.SENSOR_GLOBAL_LINVEL, T + "FRAMELINVEL", "site", rc.IMU_SITE)]
+    out = [
+        (rc.SENSOR_TRUNK_QUAT, T + "FRAMEQUAT", "site", rc.IMU_SITE),
+        (rc.SENSOR_GYRO, T + "GYRO", "site", rc.IMU_SITE),
+        (rc.SENSOR_ACC, T + "ACCELEROMETER", "site", rc.IMU_SITE),
+        (rc.SENSOR_LINVEL, T + "VELOCIMETER", "site", rc.IMU_SITE),
+        (rc.SENSOR_TRUNK_POS, T + "FRAMEPOS", "site", rc.IMU_SITE),
+        (rc.SENSOR_GLOBAL_LINVEL, T + "FRAMELINVEL", "site", rc.IMU_SITE),
+    ]
     joints = [j for lm in rmap.legs for j in lm.joints]
     acts = [a for lm in rmap.legs for a in lm.actuators]
     out += [(n, T + "JOINTPOS", "joint", j) for n, j in zip(rc.JOINT_POS_SENSORS, joints)]
@@ -141,8 +146,15 @@ def _zone_sites(m, d, rmap: RobotMap, problems: List[str]) -> List[SiteEdit]:
             hips = np.array([_local(d, trunk, d.xanchor[m.joint(lm.joints[0]).id]) for lm in rmap.legs])
             corners = [hips.min(0) - [0, 0, 0.05], hips.max(0) + [0, 0, 0.05]]
         lo, hi = np.min(corners, axis=0) - 0.004, np.max(corners, axis=0) + 0.004
-        sites.append(SiteEdit("trunk_contact", rmap.trunk, "box", tuple(float(v) for v in (hi - lo) / 2),
-                              pos=tuple(float(v) for v in (hi + lo) / 2)))
+        sites.append(
+            SiteEdit(
+                "trunk_contact",
+                rmap.trunk,
+                "box",
+                tuple(float(v) for v in (hi - lo) / 2),
+                pos=tuple(float(v) for v in (hi + lo) / 2),
+            )
+        )
     for lm, (_, hip_body, knee_body) in zip(rmap.legs, rmap.bodies):
         hb, kb = m.body(hip_body).id, m.body(knee_body).id
         hip_a = d.xanchor[m.joint(lm.joints[1]).id]
@@ -150,8 +162,11 @@ def _zone_sites(m, d, rmap: RobotMap, problems: List[str]) -> List[SiteEdit]:
         foot = foot_centre(m, d, lm)
         if _site_on(m, f"{lm.leg}_thigh_contact") < 0:
             a, b = _local(d, hb, hip_a), _local(d, hb, knee_a)
-            sites.append(SiteEdit(f"{lm.leg}_thigh_contact", hip_body, "capsule", (0.03,),
-                                  fromto=tuple(float(v) for v in (*a, *b))))
+            sites.append(
+                SiteEdit(
+                    f"{lm.leg}_thigh_contact", hip_body, "capsule", (0.03,), fromto=tuple(float(v) for v in (*a, *b))
+                )
+            )
         if _site_on(m, f"{lm.leg}_calf_contact") < 0:
             length = float(np.linalg.norm(foot - knee_a))
             r = 0.02
@@ -160,8 +175,9 @@ def _zone_sites(m, d, rmap: RobotMap, problems: List[str]) -> List[SiteEdit]:
                 problems.append(f"leg {lm.leg}: the knee-to-foot distance {length:.3f} m is too short for a calf zone")
                 continue
             a, b = _local(d, kb, knee_a + 0.14 * (foot - knee_a)), _local(d, kb, knee_a + end * (foot - knee_a))
-            sites.append(SiteEdit(f"{lm.leg}_calf_contact", knee_body, "capsule", (r,),
-                                  fromto=tuple(float(v) for v in (*a, *b))))
+            sites.append(
+                SiteEdit(f"{lm.leg}_calf_contact", knee_body, "capsule", (r,), fromto=tuple(float(v) for v in (*a, *b)))
+            )
     return sites
 
 
@@ -206,8 +222,10 @@ def _derive_home(m, rmap: RobotMap, height: float, problems: List[str]) -> Optio
                 q[a] = np.clip(q[a] + step, m.jnt_range[j, 0], m.jnt_range[j, 1])
         if err < 1e-7:
             return q
-    problems.append(f"no keyframe 'home', and no standing pose with the trunk at {height:.3f} m and the feet below "
-                    f"the hips within the joint ranges (residual {err * 1000:.1f} mm): add <key name=\"home\" .../>")
+    problems.append(
+        f"no keyframe 'home', and no standing pose with the trunk at {height:.3f} m and the feet below "
+        f'the hips within the joint ranges (residual {err * 1000:.1f} mm): add <key name="home" .../>'
+    )
     return None
 
 
@@ -227,23 +245,30 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
     if foot_contype:
         lm0 = rmap.legs[0]
         before = int(m.geom_contype[int(m.body_geomadr[m.body(lm0.foot_body).id]) + lm0.foot_index])
-        notes.append(f"feet: contype {before} -> bit 0 set, so they collide with the ground "
-                     "(contype 0 / conaffinity 1)")
+        notes.append(
+            f"feet: contype {before} -> bit 0 set, so they collide with the ground (contype 0 / conaffinity 1)"
+        )
     sites: List[SiteEdit] = []
     imu = _site_on(m, rc.IMU_SITE)
     if imu < 0:
         sites.append(SiteEdit(rc.IMU_SITE, rmap.trunk, "sphere", (0.01,)))
     elif int(m.site_bodyid[imu]) != trunk:
-        problems.append(f"site '{rc.IMU_SITE}' is on body {m.body(int(m.site_bodyid[imu])).name}, not on the trunk "
-                        f"{rmap.trunk}; the stack reads the trunk's IMU there")
+        problems.append(
+            f"site '{rc.IMU_SITE}' is on body {m.body(int(m.site_bodyid[imu])).name}, not on the trunk "
+            f"{rmap.trunk}; the stack reads the trunk's IMU there"
+        )
     for lm, site in zip(rmap.legs, rc.FOOT_SITES):
         sid = _site_on(m, site)
         if sid < 0:
             sites.append(SiteEdit(site, lm.foot_body, "sphere", (lm.foot_radius + 0.005,), pos=lm.foot_pos))
-        elif m.body(int(m.site_bodyid[sid])).name != lm.foot_body or np.linalg.norm(
-                m.site_pos[sid] - np.asarray(lm.foot_pos)) > 1e-6:
-            problems.append(f"site '{site}' exists but is not at the {lm.leg} foot centre; rename it (the stack adds "
-                            f"its own '{site}' there)")
+        elif (
+            m.body(int(m.site_bodyid[sid])).name != lm.foot_body
+            or np.linalg.norm(m.site_pos[sid] - np.asarray(lm.foot_pos)) > 1e-6
+        ):
+            problems.append(
+                f"site '{site}' exists but is not at the {lm.leg} foot centre; rename it (the stack adds "
+                f"its own '{site}' there)"
+            )
     sites += _zone_sites(m, d, rmap, problems)
     # actuators in the stack's order
     want = [(a, j, k) for lm in rmap.legs for a, j, k in zip(lm.actuators, lm.joints, lm.actuator_kinds)]
@@ -259,21 +284,44 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
                 if m.actuator_forcelimited[a] and m.actuator_ctrllimited[a]:
                     lim = np.clip(m.actuator_ctrlrange[a] * gear, *m.actuator_forcerange[a])
                 lo, hi = sorted(float(v) for v in lim)
-                acts.append(ActuatorEdit(name, joint, "motor", kp_m, kv_m, tuple(m.jnt_range[j]), (lo, hi), True,
-                                         int(m.actuator_group[a]), int(m.jnt_qposadr[j])))
+                acts.append(
+                    ActuatorEdit(
+                        name,
+                        joint,
+                        "motor",
+                        kp_m,
+                        kv_m,
+                        tuple(m.jnt_range[j]),
+                        (lo, hi),
+                        True,
+                        int(m.actuator_group[a]),
+                        int(m.jnt_qposadr[j]),
+                    )
+                )
             else:
-                acts.append(ActuatorEdit(name, joint, "position", float(m.actuator_gainprm[a, 0]),
-                                         float(-m.actuator_biasprm[a, 2]), tuple(m.actuator_ctrlrange[a])
-                                         if m.actuator_ctrllimited[a] else tuple(m.jnt_range[j]),
-                                         tuple(m.actuator_forcerange[a]), bool(m.actuator_forcelimited[a]),
-                                         int(m.actuator_group[a]), int(m.jnt_qposadr[j])))
+                acts.append(
+                    ActuatorEdit(
+                        name,
+                        joint,
+                        "position",
+                        float(m.actuator_gainprm[a, 0]),
+                        float(-m.actuator_biasprm[a, 2]),
+                        tuple(m.actuator_ctrlrange[a]) if m.actuator_ctrllimited[a] else tuple(m.jnt_range[j]),
+                        tuple(m.actuator_forcerange[a]),
+                        bool(m.actuator_forcelimited[a]),
+                        int(m.actuator_group[a]),
+                        int(m.jnt_qposadr[j]),
+                    )
+                )
         if not in_order:
             notes.append("actuators: rebuilt in the stack's order FR, FL, RR, RL x (abduction, hip, knee)")
         motors = [e for e in acts if e.kind == "motor"]
         if motors:
-            notes.append(f"actuators: {len(motors)} torque motors -> PD servos kp {kp_m:g} N*m/rad, kv {kv_m:g} "
-                         "N*m*s/rad at the physics rate, torque limits "
-                         f"{', '.join(sorted({f'±{e.forcerange[1]:g}' for e in motors}))} N*m")
+            notes.append(
+                f"actuators: {len(motors)} torque motors -> PD servos kp {kp_m:g} N*m/rad, kv {kv_m:g} "
+                "N*m*s/rad at the physics rate, torque limits "
+                f"{', '.join(sorted({f'±{e.forcerange[1]:g}' for e in motors}))} N*m"
+            )
     names = {mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i) for i in range(m.nsensor)}
     sensors = [s for s in _sensor_specs(rmap) if s[0] not in names]
     if sensors:
@@ -284,8 +332,15 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
     home = None
     if mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "home") < 0:
         anchor = lambda lm, k: d.xanchor[m.joint(lm.joints[k]).id]  # noqa: E731
-        length = float(np.mean([np.linalg.norm(anchor(lm, 2) - anchor(lm, 1))
-                                + np.linalg.norm(foot_centre(m, d, lm) - anchor(lm, 2)) for lm in rmap.legs]))
+        length = float(
+            np.mean(
+                [
+                    np.linalg.norm(anchor(lm, 2) - anchor(lm, 1))
+                    + np.linalg.norm(foot_centre(m, d, lm) - anchor(lm, 2))
+                    for lm in rmap.legs
+                ]
+            )
+        )
         h = nominal_body_height(length)
         q = _derive_home(m, rmap, h, problems)
         if q is not None:
@@ -294,8 +349,15 @@ def plan(m: mujoco.MjModel, rmap: RobotMap) -> Adaptation:
             notes.append(f"home: no keyframe 'home'; derived one with the trunk at {h:.3f} m, feet below the hips")
     if problems:
         raise RobotModelError(rmap.source, problems)
-    return Adaptation(rmap=rmap, foot_contype=tuple(foot_contype), sites=tuple(sites), actuators=tuple(acts),
-                      sensors=tuple(sensors), home=home, notes=tuple(notes))
+    return Adaptation(
+        rmap=rmap,
+        foot_contype=tuple(foot_contype),
+        sites=tuple(sites),
+        actuators=tuple(acts),
+        sensors=tuple(sensors),
+        home=home,
+        notes=tuple(notes),
+    )
 
 
 def compile_robot(path: str) -> mujoco.MjModel:
@@ -328,10 +390,12 @@ def _prepare(path: str, mtime: float, yaml_mtime: float) -> Adaptation:
     return plan(m, rmap)
 
 
-_TYPES = {"sphere": mujoco.mjtGeom.mjGEOM_SPHERE, "box": mujoco.mjtGeom.mjGEOM_BOX,
-          "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE}
-_OBJ = {"site": mujoco.mjtObj.mjOBJ_SITE, "joint": mujoco.mjtObj.mjOBJ_JOINT,
-        "actuator": mujoco.mjtObj.mjOBJ_ACTUATOR}
+_TYPES = {
+    "sphere": mujoco.mjtGeom.mjGEOM_SPHERE,
+    "box": mujoco.mjtGeom.mjGEOM_BOX,
+    "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
+}
+_OBJ = {"site": mujoco.mjtObj.mjOBJ_SITE, "joint": mujoco.mjtObj.mjOBJ_JOINT, "actuator": mujoco.mjtObj.mjOBJ_ACTUATOR}
 
 
 def apply(spec: mujoco.MjSpec, ad: Adaptation) -> mujoco.MjSpec:

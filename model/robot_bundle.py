@@ -77,14 +77,16 @@ def combined_sha256(files: Iterable[Mapping[str, Any]]) -> str:
 
 # ------------------------------------------------------------------------------------ reading
 
+
 def _parse(path: str, named_by: str) -> ET.Element:
     if not os.path.isfile(path):
         raise ConfigError(f"{named_by}: file not found: {path}")
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as e:
-        raise ConfigError(f"{path}: not readable XML ({e}); fix the file or point simulation.robot_xml at "
-                          f"another one") from None
+        raise ConfigError(
+            f"{path}: not readable XML ({e}); fix the file or point simulation.robot_xml at another one"
+        ) from None
 
 
 def _resolve(name: str, folder: str, entry_dir: str, element_file: str, what: str) -> str:
@@ -103,8 +105,10 @@ def _resolve(name: str, folder: str, entry_dir: str, element_file: str, what: st
     for c in candidates:
         if os.path.isfile(c):
             return os.path.normpath(os.path.abspath(c))
-    raise ConfigError(f"{element_file}: {what} names {name!r}, found in none of {', '.join(candidates)}; "
-                      f"fix the path in {os.path.basename(element_file)} or put the file there")
+    raise ConfigError(
+        f"{element_file}: {what} names {name!r}, found in none of {', '.join(candidates)}; "
+        f"fix the path in {os.path.basename(element_file)} or put the file there"
+    )
 
 
 def _base(folder: str, entry_dir: str) -> str:
@@ -145,8 +149,7 @@ def _compiler_dirs(entry: str) -> Tuple[str, str, bool]:
     try:
         spec = mujoco.MjSpec.from_file(entry)
     except ValueError as e:
-        raise ConfigError(f"{entry}: MuJoCo cannot read it ({e}); `python -m model.check {entry}` says "
-                          f"more") from None
+        raise ConfigError(f"{entry}: MuJoCo cannot read it ({e}); `python -m model.check {entry}` says more") from None
     return spec.meshdir, spec.texturedir, bool(spec.strippath)
 
 
@@ -183,12 +186,16 @@ def robot_files(robot_xml: str) -> RobotFiles:
     entry_dir = os.path.dirname(entry)
     elements, includes = _walk(entry)
     meshdir, texturedir, strippath = _compiler_dirs(entry)
-    rewrites = [(where, "file", name, os.path.relpath(inc, entry_dir))
-                for inc, name, where in includes if os.path.isabs(name)]
+    rewrites = [
+        (where, "file", name, os.path.relpath(inc, entry_dir)) for inc, name, where in includes if os.path.isabs(name)
+    ]
     for el, where in elements:
         if el.tag == "compiler":
-            rewrites += [(where, attr, el.get(attr), os.path.relpath(el.get(attr), entry_dir))
-                         for attr in ("assetdir", "meshdir", "texturedir") if os.path.isabs(el.get(attr) or "")]
+            rewrites += [
+                (where, attr, el.get(attr), os.path.relpath(el.get(attr), entry_dir))
+                for attr in ("assetdir", "meshdir", "texturedir")
+                if os.path.isabs(el.get(attr) or "")
+            ]
     assets: List[str] = []
     for el, where in elements:
         for table, folder in ((MESH_DIR_ASSETS, meshdir), (TEXTURE_DIR_ASSETS, texturedir)):
@@ -219,6 +226,7 @@ def referenced_files(robot_xml: str) -> List[str]:
 
 # ------------------------------------------------------------------------------------ writing
 
+
 def _relative_layout(paths: Sequence[str], folders: Sequence[str]) -> Tuple[str, Dict[str, str]]:
     """The deepest folder holding every path and folder, and each path relative to it ('/' separated)."""
     root = os.path.commonpath([os.path.dirname(p) for p in paths] + list(folders))
@@ -233,8 +241,10 @@ def _rewrite(path: str, rewrites: Sequence[Tuple[str, str, str]]) -> None:
         pattern = re.compile(rf"(\b{attr}\s*=\s*)([\"']){re.escape(old)}\2")
         text, n = pattern.subn(lambda m: f"{m.group(1)}{m.group(2)}{new.replace(os.sep, '/')}{m.group(2)}", text)
         if n == 0:
-            raise ConfigError(f"{path}: cannot find {attr}=\"{old}\" to make it relative in the copy; write it "
-                              f"relative to the robot file")
+            raise ConfigError(
+                f'{path}: cannot find {attr}="{old}" to make it relative in the copy; write it '
+                f"relative to the robot file"
+            )
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
 
@@ -269,8 +279,13 @@ def bundle_robot(robot_xml: str, dest_dir: str) -> Dict[str, Any]:
         files.append({"path": rel, "sha256": file_sha256(dst), "bytes": os.path.getsize(dst)})
     files.sort(key=lambda f: f["path"])
     entry = layout[found.entry]
-    record = {"entry": entry, "files": files, "source": found.entry, "sha256": combined_sha256(files),
-              "rewritten": sorted(rewritten)}
+    record = {
+        "entry": entry,
+        "files": files,
+        "source": found.entry,
+        "sha256": combined_sha256(files),
+        "rewritten": sorted(rewritten),
+    }
     _check_copy_compiles(found.entry, os.path.join(dest_dir, *entry.split("/")))
     return record
 
@@ -303,13 +318,20 @@ def add_adapted_robot(dest_dir: str, record: Dict[str, Any]) -> Dict[str, Any]:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(adapted.to_xml())
     spec = robot_spec(adapted_robot_model(path), path)
-    files = sorted([f for f in record["files"] if f["path"] != rel]
-                   + [{"path": rel, "sha256": file_sha256(path), "bytes": os.path.getsize(path)}],
-                   key=lambda f: f["path"])
-    kinematics = {"trunk": spec.trunk, "hip_offsets": [list(h) for h in spec.hip_offsets],
-                  "chains": [dataclasses.asdict(c) for c in spec.chains], "foot_radius": spec.foot_radius,
-                  "home_joints": list(spec.home_joints), "home_trunk_height": spec.home_trunk_height,
-                  "qpos_adr": list(spec.qpos_adr)}
+    files = sorted(
+        [f for f in record["files"] if f["path"] != rel]
+        + [{"path": rel, "sha256": file_sha256(path), "bytes": os.path.getsize(path)}],
+        key=lambda f: f["path"],
+    )
+    kinematics = {
+        "trunk": spec.trunk,
+        "hip_offsets": [list(h) for h in spec.hip_offsets],
+        "chains": [dataclasses.asdict(c) for c in spec.chains],
+        "foot_radius": spec.foot_radius,
+        "home_joints": list(spec.home_joints),
+        "home_trunk_height": spec.home_trunk_height,
+        "qpos_adr": list(spec.qpos_adr),
+    }
     return {**record, "files": files, "sha256": combined_sha256(files), "adapted": rel, "kinematics": kinematics}
 
 
@@ -323,11 +345,14 @@ def _check_copy_compiles(original: str, copy: str) -> None:
     try:
         mujoco.MjModel.from_xml_path(copy)
     except ValueError as e:
-        raise ConfigError(f"{original} compiles but its copy {copy} does not ({e}): it needs a file this bundler "
-                          f"did not find; name it with <include>, <mesh>, <texture>, <hfield> or <skin>") from None
+        raise ConfigError(
+            f"{original} compiles but its copy {copy} does not ({e}): it needs a file this bundler "
+            f"did not find; name it with <include>, <mesh>, <texture>, <hfield> or <skin>"
+        ) from None
 
 
 # ----------------------------------------------------------------------------------- checking
+
 
 def _record_files(record: Mapping[str, Any], where: str) -> List[Mapping[str, Any]]:
     files = record.get("files") if isinstance(record, Mapping) else None
@@ -335,10 +360,16 @@ def _record_files(record: Mapping[str, Any], where: str) -> List[Mapping[str, An
         raise ConfigError(f"{where}: the robot record needs 'entry' and a non-empty 'files' list; re-export the run")
     for f in files:
         path = f.get("path") if isinstance(f, Mapping) else None
-        if (not isinstance(path, str) or not isinstance(f.get("sha256"), str) or posixpath.isabs(path)
-                or ".." in path.split("/")):
-            raise ConfigError(f"{where}: bad robot file entry {f!r} (a relative path inside the bundle and its "
-                              f"sha256); re-export the run")
+        if (
+            not isinstance(path, str)
+            or not isinstance(f.get("sha256"), str)
+            or posixpath.isabs(path)
+            or ".." in path.split("/")
+        ):
+            raise ConfigError(
+                f"{where}: bad robot file entry {f!r} (a relative path inside the bundle and its "
+                f"sha256); re-export the run"
+            )
     return files
 
 
@@ -357,15 +388,20 @@ def verify_bundle(dest_dir: str, record: Mapping[str, Any], where: Optional[str]
     if record["entry"] not in {f["path"] for f in files}:
         raise ConfigError(f"{where}: robot entry {record['entry']!r} is not among the bundled files; re-export the run")
     if record.get("sha256") != combined_sha256(files):
-        raise ConfigError(f"{where}: the robot record's combined sha256 does not match its file list (the record "
-                          f"was edited); re-export the run")
+        raise ConfigError(
+            f"{where}: the robot record's combined sha256 does not match its file list (the record "
+            f"was edited); re-export the run"
+        )
     for f in files:
         path = os.path.join(dest_dir, *f["path"].split("/"))
         if not os.path.isfile(path):
-            raise ConfigError(f"bundled robot file missing: {path} (removed after export; re-export the run, or "
-                              f"restore it)")
+            raise ConfigError(
+                f"bundled robot file missing: {path} (removed after export; re-export the run, or restore it)"
+            )
         got = file_sha256(path)
         if got != f["sha256"]:
-            raise ConfigError(f"bundled robot file changed after export: {path} has SHA-256 {got[:12]}..., "
-                              f"{where} records {f['sha256'][:12]}... (re-export the run, or restore the file)")
+            raise ConfigError(
+                f"bundled robot file changed after export: {path} has SHA-256 {got[:12]}..., "
+                f"{where} records {f['sha256'][:12]}... (re-export the run, or restore the file)"
+            )
     return os.path.abspath(os.path.join(dest_dir, *record["entry"].split("/")))

@@ -41,15 +41,30 @@ JOINT_VEL_SENSORS = tuple(f"{j}_vel" for j in JOINT_NAMES)
 FOOT_TOUCH_SENSORS = tuple(f"{leg}_touch" for leg in LEG_NAMES)
 FOOT_POS_SENSORS = tuple(f"{leg}_foot_pos" for leg in LEG_NAMES)
 FOOT_VEL_SENSORS = tuple(f"{leg}_foot_vel" for leg in LEG_NAMES)
-BODY_CONTACT_SENSORS = ("trunk_contact",) + tuple(f"{leg}_thigh_contact" for leg in LEG_NAMES) + tuple(
-    f"{leg}_calf_contact" for leg in LEG_NAMES)
+BODY_CONTACT_SENSORS = (
+    ("trunk_contact",)
+    + tuple(f"{leg}_thigh_contact" for leg in LEG_NAMES)
+    + tuple(f"{leg}_calf_contact" for leg in LEG_NAMES)
+)
 BODY_PROBE_PREFIX = "probe_"
 """``simulation.collision: feet`` adds a ``framepos`` sensor ``probe_<geom>`` for each non-foot collision
 sphere it switches off (model.loading.feet_only); the envs sense body contacts from them."""
 ACTUATOR_FORCE_SENSORS = tuple(f"{j}_frc" for j in JOINT_NAMES)  # actuatorfrc, actuator order (N*m)
-REQUIRED_SENSORS = (SENSOR_TRUNK_QUAT, SENSOR_GYRO, SENSOR_ACC, SENSOR_LINVEL, SENSOR_TRUNK_POS, SENSOR_GLOBAL_LINVEL,
-                    *JOINT_POS_SENSORS, *JOINT_VEL_SENSORS, *FOOT_TOUCH_SENSORS, *FOOT_POS_SENSORS,
-                    *FOOT_VEL_SENSORS, *BODY_CONTACT_SENSORS, *ACTUATOR_FORCE_SENSORS)
+REQUIRED_SENSORS = (
+    SENSOR_TRUNK_QUAT,
+    SENSOR_GYRO,
+    SENSOR_ACC,
+    SENSOR_LINVEL,
+    SENSOR_TRUNK_POS,
+    SENSOR_GLOBAL_LINVEL,
+    *JOINT_POS_SENSORS,
+    *JOINT_VEL_SENSORS,
+    *FOOT_TOUCH_SENSORS,
+    *FOOT_POS_SENSORS,
+    *FOOT_VEL_SENSORS,
+    *BODY_CONTACT_SENSORS,
+    *ACTUATOR_FORCE_SENSORS,
+)
 """Every sensor the envs read (model.robot_spec checks a model has them; docs/model.md lists them)."""
 CONTIGUOUS_SENSORS = (JOINT_POS_SENSORS, JOINT_VEL_SENSORS, ACTUATOR_FORCE_SENSORS)
 """Sensor groups that must sit next to each other in ``sensordata``, in actuator order."""

@@ -107,8 +107,11 @@ class RobotMap:
         for lm in self.legs:
             foot = {"geom": lm.foot_geom} if lm.foot_geom else {"body": lm.foot_body}
             legs[lm.leg] = {"joints": list(lm.joints), "foot": foot}
-        return {"trunk": self.trunk, "legs": legs, "motor_gains": {"kp": self.motor_gains[0],
-                                                                    "kv": self.motor_gains[1]}}
+        return {
+            "trunk": self.trunk,
+            "legs": legs,
+            "motor_gains": {"kp": self.motor_gains[0], "kv": self.motor_gains[1]},
+        }
 
 
 def _name(m, obj, i) -> str:
@@ -172,28 +175,37 @@ def read_mapping(robot_xml: str) -> Optional[dict]:
     legs = data.get("legs")
     if legs is not None:
         if not isinstance(legs, dict) or sorted(legs) != sorted(rc.LEG_NAMES):
-            raise ConfigError(f"{path}: key 'legs' must map each of {', '.join(rc.LEG_NAMES)} to "
-                              "{joints: [abduction, hip, knee], foot: {geom: NAME} or {body: NAME}}")
+            raise ConfigError(
+                f"{path}: key 'legs' must map each of {', '.join(rc.LEG_NAMES)} to "
+                "{joints: [abduction, hip, knee], foot: {geom: NAME} or {body: NAME}}"
+            )
         for leg, v in legs.items():
             if not isinstance(v, dict) or not isinstance(v.get("joints"), list) or len(v["joints"]) != 3:
                 raise ConfigError(f"{path}: key 'legs.{leg}.joints' must list 3 joint names (abduction, hip, knee)")
             foot = v.get("foot")
-            if foot is not None and (not isinstance(foot, dict) or len(foot) != 1
-                                     or next(iter(foot)) not in ("geom", "body")):
+            if foot is not None and (
+                not isinstance(foot, dict) or len(foot) != 1 or next(iter(foot)) not in ("geom", "body")
+            ):
                 raise ConfigError(f"{path}: key 'legs.{leg}.foot' must be {{geom: NAME}} or {{body: NAME}}")
     gains = data.get("motor_gains")
     if gains is not None:
-        if not isinstance(gains, dict) or set(gains) != {"kp", "kv"} or not all(
-                isinstance(gains[k], (int, float)) and gains[k] >= 0 for k in ("kp", "kv")) or gains["kp"] <= 0:
+        if (
+            not isinstance(gains, dict)
+            or set(gains) != {"kp", "kv"}
+            or not all(isinstance(gains[k], (int, float)) and gains[k] >= 0 for k in ("kp", "kv"))
+            or gains["kp"] <= 0
+        ):
             raise ConfigError(f"{path}: key 'motor_gains' must be {{kp: >0, kv: >=0}} (N*m/rad, N*m*s/rad)")
     return dict(data, _path=path)
 
 
 def mapping_yaml(rmap: RobotMap) -> str:
     """The text ``--write-mapping`` writes: the mapping with a comment header."""
-    head = (f"# How {os.path.basename(rmap.source)} maps onto the stack (python -m model.check --write-mapping).\n"
-            "# Edit and keep beside the robot file: it overrides the inference. Legs: FR, FL, RR, RL;\n"
-            "# joints in chain order (abduction about x, hip and knee about y); foot: {geom: NAME} or {body: NAME}.\n")
+    head = (
+        f"# How {os.path.basename(rmap.source)} maps onto the stack (python -m model.check --write-mapping).\n"
+        "# Edit and keep beside the robot file: it overrides the inference. Legs: FR, FL, RR, RL;\n"
+        "# joints in chain order (abduction about x, hip and knee about y); foot: {geom: NAME} or {body: NAME}.\n"
+    )
     return head + yaml.safe_dump(rmap.to_dict(), sort_keys=False, default_flow_style=None)
 
 
@@ -204,14 +216,20 @@ def _actuator_kind(m, a: int) -> Optional[str]:
     if bias == int(mujoco.mjtBias.mjBIAS_NONE):
         return "motor"
     kp = float(m.actuator_gainprm[a, 0])
-    if bias == int(mujoco.mjtBias.mjBIAS_AFFINE) and kp > 0 and abs(m.actuator_biasprm[a, 0]) < 1e-12 \
-            and abs(m.actuator_biasprm[a, 1] + kp) <= 1e-9 * kp and m.actuator_biasprm[a, 2] <= 0:
+    if (
+        bias == int(mujoco.mjtBias.mjBIAS_AFFINE)
+        and kp > 0
+        and abs(m.actuator_biasprm[a, 0]) < 1e-12
+        and abs(m.actuator_biasprm[a, 1] + kp) <= 1e-9 * kp
+        and m.actuator_biasprm[a, 2] <= 0
+    ):
         return "position"
     return None
 
 
-def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None,
-                  problems: Optional[List[str]] = None) -> Optional[RobotMap]:
+def infer_mapping(
+    m: mujoco.MjModel, source: str, mapping: Optional[dict] = None, problems: Optional[List[str]] = None
+) -> Optional[RobotMap]:
     """The :class:`RobotMap` of compiled robot ``m`` (``mapping``: a :func:`read_mapping` dict
     overriding the inference). Appends every problem to ``problems`` and returns None if any."""
     problems = problems if problems is not None else []
@@ -222,21 +240,24 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
     mujoco.mj_kinematics(m, d)
     free = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
     if len(free) != 1:
-        problems.append(f"{len(free)} free joints; the stack needs exactly one, on the trunk (a <freejoint/> in "
-                        "the robot's top body)")
+        problems.append(
+            f"{len(free)} free joints; the stack needs exactly one, on the trunk (a <freejoint/> in "
+            "the robot's top body)"
+        )
         return None
     trunk = int(m.jnt_bodyid[free[0]])
     if m.jnt_qposadr[free[0]] != 0:
         problems.append(f"the free joint of body {_body_name(m, trunk)} must be the model's first joint")
     if mapping.get("trunk") and mapping["trunk"] != _body_name(m, trunk):
-        problems.append(f"{where}: trunk '{mapping['trunk']}' is not the free-floating body "
-                        f"'{_body_name(m, trunk)}'")
+        problems.append(f"{where}: trunk '{mapping['trunk']}' is not the free-floating body '{_body_name(m, trunk)}'")
     R, p0 = d.xmat[trunk].reshape(3, 3), d.xpos[trunk]
     to_trunk = lambda v: R.T @ (np.asarray(v) - p0)  # noqa: E731
     others = [j for j in range(m.njnt) if j != free[0] and m.jnt_type[j] != mujoco.mjtJoint.mjJNT_HINGE]
     for j in others:
-        problems.append(f"joint {_joint_name(m, j)}: a {mujoco.mjtJoint(int(m.jnt_type[j])).name} joint; the stack "
-                        "drives 12 hinges (3 per leg)")
+        problems.append(
+            f"joint {_joint_name(m, j)}: a {mujoco.mjtJoint(int(m.jnt_type[j])).name} joint; the stack "
+            "drives 12 hinges (3 per leg)"
+        )
     hinges = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE]
     # --- the legs: chains of hinges below the trunk
     chains: List[List[int]] = []
@@ -246,8 +267,10 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
             names = mapping["legs"][leg]["joints"]
             missing = [n for n in names if n not in by_name]
             if missing:
-                problems.append(f"{where}: legs.{leg}.joints names {', '.join(missing)}, not hinge joints of the "
-                                f"model (hinges: {', '.join(sorted(by_name))})")
+                problems.append(
+                    f"{where}: legs.{leg}.joints names {', '.join(missing)}, not hinge joints of the "
+                    f"model (hinges: {', '.join(sorted(by_name))})"
+                )
             else:
                 chains.append([by_name[n] for n in names])
     else:
@@ -261,13 +284,19 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
                 roots.setdefault(b, [])
         for b in roots:
             sub = set(subtree(m, b))
-            chains.append(sorted((j for j in hinges if int(m.jnt_bodyid[j]) in sub),
-                                 key=lambda j: (_depth(m, int(m.jnt_bodyid[j])), j)))
+            chains.append(
+                sorted(
+                    (j for j in hinges if int(m.jnt_bodyid[j]) in sub),
+                    key=lambda j: (_depth(m, int(m.jnt_bodyid[j])), j),
+                )
+            )
         if len(chains) != 4 or any(len(c) != 3 for c in chains):
             desc = "; ".join("[" + ", ".join(_joint_name(m, j) for j in c) + "]" for c in chains) or "none"
-            problems.append(f"found {len(chains)} hinge chain(s) below the trunk {_body_name(m, trunk)} ({desc}); "
-                            "the stack needs 4 legs of 3 hinges (abduction, hip, knee). Write a robot.yaml "
-                            "naming each leg's joints (python -m model.check ROBOT.xml --write-mapping writes one)")
+            problems.append(
+                f"found {len(chains)} hinge chain(s) below the trunk {_body_name(m, trunk)} ({desc}); "
+                "the stack needs 4 legs of 3 hinges (abduction, hip, knee). Write a robot.yaml "
+                "naming each leg's joints (python -m model.check ROBOT.xml --write-mapping writes one)"
+            )
             return None
     if len(problems) > n0:
         return None
@@ -280,10 +309,13 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
         left = hips[:, 1] > 0
         names = [("F" if f else "R") + ("L" if lft else "R") for f, lft in zip(front, left)]
         if sorted(names) != sorted(rc.LEG_NAMES):
-            problems.append("cannot tell the legs apart by hip position (trunk frame): "
-                            + "; ".join(f"{_joint_name(m, c[0])} at ({h[0]:+.3f}, {h[1]:+.3f}, {h[2]:+.3f})"
-                                        for c, h in zip(chains, hips))
-                            + "; write a robot.yaml naming each leg (python -m model.check ROBOT.xml --write-mapping)")
+            problems.append(
+                "cannot tell the legs apart by hip position (trunk frame): "
+                + "; ".join(
+                    f"{_joint_name(m, c[0])} at ({h[0]:+.3f}, {h[1]:+.3f}, {h[2]:+.3f})" for c, h in zip(chains, hips)
+                )
+                + "; write a robot.yaml naming each leg (python -m model.check ROBOT.xml --write-mapping)"
+            )
             return None
         order = [names.index(leg) for leg in rc.LEG_NAMES]
     legs, bodies = [], []
@@ -294,10 +326,12 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
         for j, (role, want) in zip(chain, (("abduction", 0), ("hip", 1), ("knee", 1))):
             axis = R.T @ d.xaxis[j]
             if abs(abs(axis[want]) - 1.0) > AXIS_TOL:
-                problems.append(f"joint {_joint_name(m, j)} (leg {leg} {role}): axis {np.round(axis, 4).tolist()} in "
-                                f"the trunk frame; the stack needs the {role} axis along ±{'xy'[want]}")
+                problems.append(
+                    f"joint {_joint_name(m, j)} (leg {leg} {role}): axis {np.round(axis, 4).tolist()} in "
+                    f"the trunk frame; the stack needs the {role} axis along ±{'xy'[want]}"
+                )
             if not m.jnt_limited[j]:
-                problems.append(f"joint {_joint_name(m, j)}: needs a range (limited=\"true\" range=\"lo hi\")")
+                problems.append(f'joint {_joint_name(m, j)}: needs a range (limited="true" range="lo hi")')
         # the foot
         knee_body = int(m.jnt_bodyid[chain[2]])
         want = (mapping.get("legs") or {}).get(leg, {}).get("foot") if mapping.get("legs") else None
@@ -315,13 +349,19 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
                 if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE and (m.geom_contype[g] or m.geom_conaffinity[g]):
                     cand.append(g)
         if not cand:
-            kinds = sorted({mujoco.mjtGeom(int(m.geom_type[g])).name.removeprefix("mjGEOM_").lower()
-                            for b in subtree(m, knee_body)
-                            for g in range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b]))
-                            if m.geom_contype[g] or m.geom_conaffinity[g]})
-            problems.append(f"leg {leg}: no sphere collision geom below joint {jn[2]} to stand on (collision geoms "
-                            f"there: {', '.join(kinds) or 'none'}); the foot must be a sphere geom with contype or "
-                            f"conaffinity set (or name it in robot.yaml: legs.{leg}.foot)")
+            kinds = sorted(
+                {
+                    mujoco.mjtGeom(int(m.geom_type[g])).name.removeprefix("mjGEOM_").lower()
+                    for b in subtree(m, knee_body)
+                    for g in range(int(m.body_geomadr[b]), int(m.body_geomadr[b] + m.body_geomnum[b]))
+                    if m.geom_contype[g] or m.geom_conaffinity[g]
+                }
+            )
+            problems.append(
+                f"leg {leg}: no sphere collision geom below joint {jn[2]} to stand on (collision geoms "
+                f"there: {', '.join(kinds) or 'none'}); the foot must be a sphere geom with contype or "
+                f"conaffinity set (or name it in robot.yaml: legs.{leg}.foot)"
+            )
             continue
         knee_anchor = d.xanchor[chain[2]]
         g = max(cand, key=lambda g: float(np.linalg.norm(d.geom_xpos[g] - knee_anchor)))
@@ -330,17 +370,23 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
         thigh = float(np.linalg.norm(knee_anchor - d.xanchor[chain[1]]))
         if calf < 0.5 * thigh:
             gname = _name(m, mujoco.mjtObj.mjOBJ_GEOM, g) or f"a sphere on body {_body_name(m, fb)}"
-            problems.append(f"leg {leg}: the farthest sphere below joint {jn[2]} ({gname}) is {calf:.3f} m from the "
-                            f"knee, the thigh {thigh:.3f} m long: is the foot missing? (name it in robot.yaml: "
-                            f"legs.{leg}.foot)")
+            problems.append(
+                f"leg {leg}: the farthest sphere below joint {jn[2]} ({gname}) is {calf:.3f} m from the "
+                f"knee, the thigh {thigh:.3f} m long: is the foot missing? (name it in robot.yaml: "
+                f"legs.{leg}.foot)"
+            )
             continue
         acts, kinds = [], []
         for j in chain:
-            drv = [a for a in range(m.nu) if m.actuator_trntype[a] == mujoco.mjtTrn.mjTRN_JOINT
-                   and int(m.actuator_trnid[a, 0]) == j]
+            drv = [
+                a
+                for a in range(m.nu)
+                if m.actuator_trntype[a] == mujoco.mjtTrn.mjTRN_JOINT and int(m.actuator_trnid[a, 0]) == j
+            ]
             if len(drv) != 1:
-                problems.append(f"joint {_joint_name(m, j)}: driven by {len(drv)} actuators; the stack needs "
-                                "exactly one per joint")
+                problems.append(
+                    f"joint {_joint_name(m, j)}: driven by {len(drv)} actuators; the stack needs exactly one per joint"
+                )
                 acts.append("")
                 kinds.append("")
                 continue
@@ -348,31 +394,57 @@ def infer_mapping(m: mujoco.MjModel, source: str, mapping: Optional[dict] = None
             an = _name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a)
             kind = _actuator_kind(m, a)
             if kind is None:
-                problems.append(f"actuator {an or a} (joint {_joint_name(m, j)}): neither a position servo (position, "
-                                "or general with biastype affine, biasprm 0 -kp -kv) nor a torque motor (motor)")
+                problems.append(
+                    f"actuator {an or a} (joint {_joint_name(m, j)}): neither a position servo (position, "
+                    "or general with biastype affine, biasprm 0 -kp -kv) nor a torque motor (motor)"
+                )
             elif kind == "position" and abs(m.actuator_gear[a, 0] - 1.0) > 1e-12:
-                problems.append(f"actuator {an or a}: a position servo with gear {m.actuator_gear[a, 0]:g}; "
-                                "the stack's "
-                                "servo targets are joint angles (gear 1)")
+                problems.append(
+                    f"actuator {an or a}: a position servo with gear {m.actuator_gear[a, 0]:g}; "
+                    "the stack's "
+                    "servo targets are joint angles (gear 1)"
+                )
             elif kind == "motor" and not (m.actuator_ctrllimited[a] or m.actuator_forcelimited[a]):
-                problems.append(f"actuator {an or a}: a torque motor with no ctrlrange or forcerange; the servo it "
-                                "becomes needs the motor's torque limit")
+                problems.append(
+                    f"actuator {an or a}: a torque motor with no ctrlrange or forcerange; the servo it "
+                    "becomes needs the motor's torque limit"
+                )
             if not an:
                 problems.append(f"actuator {a} (joint {_joint_name(m, j)}): has no name; name it")
             acts.append(an)
             kinds.append(kind or "")
-        legs.append(LegMap(leg=leg, joints=jn, actuators=tuple(acts), actuator_kinds=tuple(kinds),
-                           foot_body=_body_name(m, fb), foot_geom=_name(m, mujoco.mjtObj.mjOBJ_GEOM, g),
-                           foot_index=int(g - m.body_geomadr[fb]), foot_pos=tuple(float(v) for v in m.geom_pos[g]),
-                           foot_radius=float(m.geom_size[g, 0])))
+        legs.append(
+            LegMap(
+                leg=leg,
+                joints=jn,
+                actuators=tuple(acts),
+                actuator_kinds=tuple(kinds),
+                foot_body=_body_name(m, fb),
+                foot_geom=_name(m, mujoco.mjtObj.mjOBJ_GEOM, g),
+                foot_index=int(g - m.body_geomadr[fb]),
+                foot_pos=tuple(float(v) for v in m.geom_pos[g]),
+                foot_radius=float(m.geom_size[g, 0]),
+            )
+        )
         bodies.append(tuple(_body_name(m, int(m.jnt_bodyid[j])) for j in chain))
     legs_joints = {j for c in chains for j in c}
-    extra = [a for a in range(m.nu) if m.actuator_trntype[a] != mujoco.mjtTrn.mjTRN_JOINT
-             or int(m.actuator_trnid[a, 0]) not in legs_joints]
+    extra = [
+        a
+        for a in range(m.nu)
+        if m.actuator_trntype[a] != mujoco.mjtTrn.mjTRN_JOINT or int(m.actuator_trnid[a, 0]) not in legs_joints
+    ]
     if extra:
-        problems.append(f"actuator(s) {', '.join(_name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) or str(a) for a in extra)} "
-                        "drive something other than the 12 leg joints; the stack drives exactly those")
+        problems.append(
+            f"actuator(s) {', '.join(_name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) or str(a) for a in extra)} "
+            "drive something other than the 12 leg joints; the stack drives exactly those"
+        )
     if len(problems) > n0:
         return None
-    return RobotMap(source=source, trunk=_body_name(m, trunk), legs=tuple(legs),
-                    motor_gains=(float(gains["kp"]), float(gains["kv"])), mapping_file=where, bodies=tuple(bodies))
+    return RobotMap(
+        source=source,
+        trunk=_body_name(m, trunk),
+        legs=tuple(legs),
+        motor_gains=(float(gains["kp"]), float(gains["kv"])),
+        mapping_file=where,
+        bodies=tuple(bodies),
+    )

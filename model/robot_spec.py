@@ -85,25 +85,35 @@ class RobotSpec:
     def table(self) -> str:
         """A printable table of the derived numbers (``python -m model.check``)."""
         rng = lambda c, j: f"[{c.lower[j]:+.2f}, {c.upper[j]:+.2f}]"  # noqa: E731
-        rows = [("trunk", self.trunk),
-                ("legs (stack name: abduction, hip, knee joints)",
-                 "; ".join(f"{leg}: {', '.join(self.joint_names[3 * i:3 * i + 3])}" for i, leg in enumerate(LEGS))),
-                ("hip offsets (m)", "; ".join(f"{leg} ({x:+.3f}, {y:+.3f}, {z:+.3f})"
-                                              for leg, (x, y, z) in zip(LEGS, self.hip_offsets))),
-                ("lateral offset (m)", f"{self.lateral_offset:.4f}"),
-                ("thigh / calf length (m)", f"{self.thigh_length:.4f} / {self.calf_length:.4f}"),
-                ("knee / foot offsets (m, FR)",
-                 f"hip->knee {_fmt(self.chains[0].p2)}, knee->foot {_fmt(self.chains[0].p3)}"),
-                ("foot radius (m)", f"{self.foot_radius:.4f}"),
-                ("abduction / hip / knee range (rad)",
-                 "; ".join(f"{leg} " + " / ".join(rng(c, j) for j in range(3)) for leg, c in zip(LEGS, self.chains))
-                 if len({(c.lower, c.upper) for c in self.chains}) > 1 else
-                 " / ".join(rng(self.chains[0], j) for j in range(3))),
-                ("home pose (rad, FR)", " ".join(f"{v:+.2f}" for v in self.home_joints[:3])),
-                ("home trunk height (m)", f"{self.home_trunk_height:.3f}"),
-                ("total mass (kg)", f"{self.total_mass:.2f}"),
-                ("actuators", f"{len(self.actuator_names)}: {', '.join(self.actuator_names[:3])}, ..."),
-                ("sensors", f"{len(self.sensor_names)}")]
+        rows = [
+            ("trunk", self.trunk),
+            (
+                "legs (stack name: abduction, hip, knee joints)",
+                "; ".join(f"{leg}: {', '.join(self.joint_names[3 * i : 3 * i + 3])}" for i, leg in enumerate(LEGS)),
+            ),
+            (
+                "hip offsets (m)",
+                "; ".join(f"{leg} ({x:+.3f}, {y:+.3f}, {z:+.3f})" for leg, (x, y, z) in zip(LEGS, self.hip_offsets)),
+            ),
+            ("lateral offset (m)", f"{self.lateral_offset:.4f}"),
+            ("thigh / calf length (m)", f"{self.thigh_length:.4f} / {self.calf_length:.4f}"),
+            (
+                "knee / foot offsets (m, FR)",
+                f"hip->knee {_fmt(self.chains[0].p2)}, knee->foot {_fmt(self.chains[0].p3)}",
+            ),
+            ("foot radius (m)", f"{self.foot_radius:.4f}"),
+            (
+                "abduction / hip / knee range (rad)",
+                "; ".join(f"{leg} " + " / ".join(rng(c, j) for j in range(3)) for leg, c in zip(LEGS, self.chains))
+                if len({(c.lower, c.upper) for c in self.chains}) > 1
+                else " / ".join(rng(self.chains[0], j) for j in range(3)),
+            ),
+            ("home pose (rad, FR)", " ".join(f"{v:+.2f}" for v in self.home_joints[:3])),
+            ("home trunk height (m)", f"{self.home_trunk_height:.3f}"),
+            ("total mass (kg)", f"{self.total_mass:.2f}"),
+            ("actuators", f"{len(self.actuator_names)}: {', '.join(self.actuator_names[:3])}, ..."),
+            ("sensors", f"{len(self.sensor_names)}"),
+        ]
         w = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
 
@@ -122,15 +132,19 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
     want = [j for lm in rmap.legs for j in lm.joints]
     jids = [m.joint(n).id for n in want]
     if m.nu != 12 or [int(m.actuator_trnid[i, 0]) for i in range(12)] != jids:
-        problems.append("the actuators are not in the stack's order FR, FL, RR, RL x (abduction, hip, knee) "
-                        f"({', '.join(want[:3])}, ...): compile the robot through model.loading (the adapter)")
+        problems.append(
+            "the actuators are not in the stack's order FR, FL, RR, RL x (abduction, hip, knee) "
+            f"({', '.join(want[:3])}, ...): compile the robot through model.loading (the adapter)"
+        )
     elif np.any(m.actuator_biastype != int(mujoco.mjtBias.mjBIAS_AFFINE)):
         problems.append("the actuators must be position servos: compile the robot through model.loading (the adapter)")
     names = {mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i): int(m.sensor_adr[i]) for i in range(m.nsensor)}
     missing = [n for n in rc.REQUIRED_SENSORS if n not in names]
     if missing:
-        problems.append(f"missing sensor{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                        "(the sensors the envs read: model/robot_constants.REQUIRED_SENSORS, docs/model.md)")
+        problems.append(
+            f"missing sensor{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            "(the sensors the envs read: model/robot_constants.REQUIRED_SENSORS, docs/model.md)"
+        )
     else:
         for group in rc.CONTIGUOUS_SENSORS:
             a = [names[n] for n in group]
@@ -154,18 +168,30 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
             signs.append(1.0 if axis[axis_i] > 0 else -1.0)
             assert abs(abs(axis[axis_i]) - 1.0) <= AXIS_TOL
         t = lambda v: tuple(float(x) for x in v)  # noqa: E731
-        chains.append(LegKinematics(p1=t(a[1] - a[0]), p2=t(a[2] - a[1]), p3=t(foot - a[2]), signs=t(signs),
-                                    refs=t(m.qpos0[m.jnt_qposadr[k]] for k in j),
-                                    lower=t(m.jnt_range[k, 0] for k in j), upper=t(m.jnt_range[k, 1] for k in j)))
+        chains.append(
+            LegKinematics(
+                p1=t(a[1] - a[0]),
+                p2=t(a[2] - a[1]),
+                p3=t(foot - a[2]),
+                signs=t(signs),
+                refs=t(m.qpos0[m.jnt_qposadr[k]] for k in j),
+                lower=t(m.jnt_range[k, 0] for k in j),
+                upper=t(m.jnt_range[k, 1] for k in j),
+            )
+        )
         hips.append(t(a[0]))
         radii.append(lm.foot_radius)
     for c, leg, h in zip(chains, LEGS, hips):
         if np.sign(c.lateral) != np.sign(h[1]):
-            problems.append(f"leg {leg}: the foot sits {c.lateral:+.3f} m from the abduction axis, towards the other "
-                            f"side than its hip (y {h[1]:+.3f}): are the hip and thigh bodies' offsets mirrored?")
+            problems.append(
+                f"leg {leg}: the foot sits {c.lateral:+.3f} m from the abduction axis, towards the other "
+                f"side than its hip (y {h[1]:+.3f}): are the hip and thigh bodies' offsets mirrored?"
+            )
         if not c.knee_folds_one_side:
-            problems.append(f"leg {leg}: knee range [{c.lower[2]:+.2f}, {c.upper[2]:+.2f}] passes through the "
-                            "straight leg; the knee must bend to one side over its whole range")
+            problems.append(
+                f"leg {leg}: knee range [{c.lower[2]:+.2f}, {c.upper[2]:+.2f}] passes through the "
+                "straight leg; the knee must bend to one side over its whole range"
+            )
     if problems:
         raise RobotModelError(source, problems)
     qadr = tuple(int(m.jnt_qposadr[k]) for k in jids)
@@ -179,17 +205,25 @@ def robot_spec(m: mujoco.MjModel, source: str = "robot model") -> RobotSpec:
         height = float(m.qpos0[free_adr + 2])
     fr = chains[0]
     return RobotSpec(
-        hip_offsets=tuple(hips), chains=tuple(chains),
+        hip_offsets=tuple(hips),
+        chains=tuple(chains),
         lateral_offset=float(np.mean([abs(c.lateral) for c in chains])),
         thigh_length=float(np.mean([c.thigh_length for c in chains])),
         calf_length=float(np.mean([c.calf_length for c in chains])),
-        foot_radius=float(max(radii)), abduction_range=(fr.lower[0], fr.upper[0]), hip_range=(fr.lower[1], fr.upper[1]),
+        foot_radius=float(max(radii)),
+        abduction_range=(fr.lower[0], fr.upper[0]),
+        hip_range=(fr.lower[1], fr.upper[1]),
         knee_range=(fr.lower[2], fr.upper[2]),
-        side_signs=tuple(1.0 if h[1] > 0 else -1.0 for h in hips), joint_names=tuple(want),
-        actuator_names=tuple(mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"actuator{i}"
-                             for i in range(m.nu)),
-        qpos_adr=qadr, qvel_adr=tuple(int(m.jnt_dofadr[k]) for k in jids),
-        home_joints=tuple(home), home_trunk_height=height, total_mass=float(np.sum(m.body_mass)),
+        side_signs=tuple(1.0 if h[1] > 0 else -1.0 for h in hips),
+        joint_names=tuple(want),
+        actuator_names=tuple(
+            mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"actuator{i}" for i in range(m.nu)
+        ),
+        qpos_adr=qadr,
+        qvel_adr=tuple(int(m.jnt_dofadr[k]) for k in jids),
+        home_joints=tuple(home),
+        home_trunk_height=height,
+        total_mass=float(np.sum(m.body_mass)),
         sensor_names=tuple(mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, i) or "" for i in range(m.nsensor)),
         trunk=rmap.trunk,
     )

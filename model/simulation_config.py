@@ -77,8 +77,8 @@ class SimulationConfig:
         ratio = self.control_dt / self.physics_dt
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ConfigError(
-                f"key 'control_dt' = {self.control_dt} must be an integer multiple of "
-                f"'physics_dt' = {self.physics_dt}")
+                f"key 'control_dt' = {self.control_dt} must be an integer multiple of 'physics_dt' = {self.physics_dt}"
+            )
         for key in ("flat_xml", "rough_xml", "suite_xml", "robot_xml"):
             if getattr(self, key) is None:
                 continue
@@ -114,12 +114,10 @@ class SimulationConfig:
 
     def replace(self, **changes) -> "SimulationConfig":
         """Copy with ``changes`` applied and validated (ranges included)."""
-        return from_dict(SimulationConfig, {**dataclasses.asdict(self), **changes},
-                         where="SimulationConfig.replace")
+        return from_dict(SimulationConfig, {**dataclasses.asdict(self), **changes}, where="SimulationConfig.replace")
 
 
-def load_simulation_config(path: Optional[str] = None, section: Optional[str] = None,
-                           **overrides) -> SimulationConfig:
+def load_simulation_config(path: Optional[str] = None, section: Optional[str] = None, **overrides) -> SimulationConfig:
     """Load and validate a SimulationConfig from YAML (default ``configs/simulation.yaml``).
 
     ``section`` selects a top-level key of the file (e.g. ``simulation`` in a training config).

@@ -72,8 +72,10 @@ def safe_load_bounded(text: str, where: str) -> Any:
             return None
         n = _expanded_nodes(node, {})
         if n > MAX_YAML_NODES:
-            raise ConfigError(f"{where}: the YAML expands to more than {MAX_YAML_NODES:,d} values through its "
-                              f"aliases (*name); a config needs a few hundred: remove the nested aliases")
+            raise ConfigError(
+                f"{where}: the YAML expands to more than {MAX_YAML_NODES:,d} values through its "
+                f"aliases (*name); a config needs a few hundred: remove the nested aliases"
+            )
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -113,9 +115,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
             raise ConfigError(f"key '{key}' in {where} must be a list, got {short_repr(value)}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
-                raise ConfigError(
-                    f"key '{key}' in {where} must have {len(args)} entries, got {len(value)}"
-                )
+                raise ConfigError(f"key '{key}' in {where} must have {len(args)} entries, got {len(value)}")
             return tuple(_coerce(v, a, f"{key}[{i}]", where) for i, (v, a) in enumerate(zip(value, args)))
         elem = args[0] if args else Any
         out = [_coerce(v, elem, f"{key}[{i}]", where) for i, v in enumerate(value)]
@@ -176,8 +176,14 @@ def from_dict(cls: Type[T], data: Mapping[str, Any], where: str = "<dict>", pref
         if isinstance(value, Mapping) and dataclasses.is_dataclass(default) and not isinstance(default, type):
             # a partial nested mapping keeps this field's own default for the keys it leaves out
             # (e.g. ``friction: {enabled: true}`` keeps friction's range, not RandomRange's)
-            value = {**{f.name: getattr(default, f.name) for f in dataclasses.fields(default)
-                        if f.init and f.name not in value}, **value}
+            value = {
+                **{
+                    f.name: getattr(default, f.name)
+                    for f in dataclasses.fields(default)
+                    if f.init and f.name not in value
+                },
+                **value,
+            }
         kwargs[name] = _coerce(value, hints[name], prefix + name, where)
     try:
         obj = cls(**kwargs)
@@ -201,9 +207,7 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
             vals = value if isinstance(value, (tuple, list)) else (value,)
             for v in vals:
                 if (lo is not None and v < lo) or (hi is not None and v > hi):
-                    raise ConfigError(
-                        f"key '{prefix}{f.name}' = {short_repr(value)} is out of range [{lo}, {hi}]"
-                    )
+                    raise ConfigError(f"key '{prefix}{f.name}' = {short_repr(value)} is out of range [{lo}, {hi}]")
         if "choices" in f.metadata and value not in f.metadata["choices"]:
             raise ConfigError(
                 f"key '{prefix}{f.name}' = {short_repr(value)} must be one of {list(f.metadata['choices'])}"
@@ -261,8 +265,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict, overrides: Sequence[str],
-                    check_key: Optional[Callable[[list, str], None]] = None) -> dict:
+def apply_overrides(
+    data: dict, overrides: Sequence[str], check_key: Optional[Callable[[list, str], None]] = None
+) -> dict:
     """Return a copy of nested mapping ``data`` with ``key=value`` overrides applied in order.
 
     ``check_key(parts, text)``, when given, is called first for each override (e.g. to refuse

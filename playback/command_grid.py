@@ -108,8 +108,13 @@ class CommandGrid:
         s = report["settings"]
         for r in rows:
             r["outside_command_ranges"] = outside_command_ranges(r["command"], s["command_ranges"])
-        s.update(vx=list(self.vx), yaw_rate=list(self.yaw_rate), vy=list(self.vy), duration_s=self.duration_s,
-                 settle_s=self.settle_s)
+        s.update(
+            vx=list(self.vx),
+            yaw_rate=list(self.yaw_rate),
+            vy=list(self.vy),
+            duration_s=self.duration_s,
+            settle_s=self.settle_s,
+        )
         results = {}
         for c, cells in by_controller(rows, s["controllers"]).items():
             summary = {g: grid_summary([x for x in cells if x["grid"] == g]) for g in GRIDS}
@@ -120,13 +125,21 @@ class CommandGrid:
         notes = []
         if outside:
             r = s["command_ranges"]
-            notes.append(f"{len(outside)} of {len(first)} cells have command values outside the env config's "
-                         f"command ranges (vx [{r['vx'][0]:g}, {r['vx'][1]:g}] m/s, vy [{r['vy'][0]:g}, "
-                         f"{r['vy'][1]:g}] m/s, yaw rate [{r['yaw_rate'][0]:g}, {r['yaw_rate'][1]:g}] rad/s): the "
-                         "policy was not trained on them (marked * in the tables)")
-        report.update(mode="command_grid", results=results, notes=notes,
-                      grids={g: {"rows": a, "cols": b, "row_values": list(self.axis(a)),
-                                 "col_values": list(self.axis(b))} for g, (a, b) in GRIDS.items()})
+            notes.append(
+                f"{len(outside)} of {len(first)} cells have command values outside the env config's "
+                f"command ranges (vx [{r['vx'][0]:g}, {r['vx'][1]:g}] m/s, vy [{r['vy'][0]:g}, "
+                f"{r['vy'][1]:g}] m/s, yaw rate [{r['yaw_rate'][0]:g}, {r['yaw_rate'][1]:g}] rad/s): the "
+                "policy was not trained on them (marked * in the tables)"
+            )
+        report.update(
+            mode="command_grid",
+            results=results,
+            notes=notes,
+            grids={
+                g: {"rows": a, "cols": b, "row_values": list(self.axis(a)), "col_values": list(self.axis(b))}
+                for g, (a, b) in GRIDS.items()
+            },
+        )
 
 
 def tracking_after_settle(rec: EpisodeRecord, settle_s: float) -> Dict[str, Any]:
@@ -139,15 +152,20 @@ def tracking_after_settle(rec: EpisodeRecord, settle_s: float) -> Dict[str, Any]
     """
     first = int(round(settle_s / rec.dt))
     last = good_rows(rec) - 1  # the last good state row = number of good steps
-    out: Dict[str, Any] = {"samples": max(0, last - first), "vel_tracking_error_mps": None,
-                           "yaw_rate_error_radps": None, "achieved_vx_mps": None, "achieved_vy_mps": None,
-                           "achieved_yaw_rate_radps": None}
+    out: Dict[str, Any] = {
+        "samples": max(0, last - first),
+        "vel_tracking_error_mps": None,
+        "yaw_rate_error_radps": None,
+        "achieved_vx_mps": None,
+        "achieved_vy_mps": None,
+        "achieved_yaw_rate_radps": None,
+    }
     if last <= first:
         return out
     out["vel_tracking_error_mps"] = float(np.mean(rec.metric("vel_tracking_error")[first:last]))
     out["yaw_rate_error_radps"] = float(np.mean(rec.metric("yaw_rate_error")[first:last]))
-    pos = rec.trunk_pos[first:last + 1, :2]
-    yaw = np.unwrap(trunk_yaw(rec.trunk_quat[first:last + 1]))
+    pos = rec.trunk_pos[first : last + 1, :2]
+    yaw = np.unwrap(trunk_yaw(rec.trunk_quat[first : last + 1]))
     mid = 0.5 * (yaw[:-1] + yaw[1:])
     d = np.diff(pos, axis=0)
     span = (last - first) * rec.dt
@@ -157,14 +175,22 @@ def tracking_after_settle(rec: EpisodeRecord, settle_s: float) -> Dict[str, Any]
     return out
 
 
-def grid_cell_episode(env, controller, cell: GridCell, grid: CommandGrid, key,
-                      terrain_level: Optional[int] = None) -> Dict[str, Any]:
+def grid_cell_episode(
+    env, controller, cell: GridCell, grid: CommandGrid, key, terrain_level: Optional[int] = None
+) -> Dict[str, Any]:
     """Run one grid cell (the command fixed from the reset on) and return its numbers
     (see :data:`playback.mode_runs.DEFINITIONS`)."""
     n = int(round(grid.duration_s / env.ctx.sim.control_dt))
     rec = run_episode(env, controller, n, key, terrain_level, cell.command)
-    return {"grid": cell.grid, "row": cell.row, "col": cell.col, "command": list(cell.command),
-            **fall_fields(rec), "survived": not rec.terminated, **tracking_after_settle(rec, grid.settle_s)}
+    return {
+        "grid": cell.grid,
+        "row": cell.row,
+        "col": cell.col,
+        "command": list(cell.command),
+        **fall_fields(rec),
+        "survived": not rec.terminated,
+        **tracking_after_settle(rec, grid.settle_s),
+    }
 
 
 def grid_summary(cells: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -172,10 +198,15 @@ def grid_summary(cells: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     cells, falls. Pure."""
     vel_mean, vel_max = mean_max([c["vel_tracking_error_mps"] for c in cells])
     yaw_mean, yaw_max = mean_max([c["yaw_rate_error_radps"] for c in cells])
-    return {"cells": len(cells), "falls": sum(bool(c["fell"]) for c in cells),
-            "cells_with_error": sum(c["vel_tracking_error_mps"] is not None for c in cells),
-            "vel_tracking_error_mps_mean": vel_mean, "vel_tracking_error_mps_max": vel_max,
-            "yaw_rate_error_radps_mean": yaw_mean, "yaw_rate_error_radps_max": yaw_max}
+    return {
+        "cells": len(cells),
+        "falls": sum(bool(c["fell"]) for c in cells),
+        "cells_with_error": sum(c["vel_tracking_error_mps"] is not None for c in cells),
+        "vel_tracking_error_mps_mean": vel_mean,
+        "vel_tracking_error_mps_max": vel_max,
+        "yaw_rate_error_radps_mean": yaw_mean,
+        "yaw_rate_error_radps_max": yaw_max,
+    }
 
 
 def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), **options: Any) -> Dict[str, Any]:
@@ -204,11 +235,12 @@ def grid_matrix(report: Mapping[str, Any], grid: str, key: Any, fmt: str = "{:.3
     values as ``(a, b)``."""
     g = report["grids"][grid]
     controllers = list(report["results"])
-    by = {c: {(x["row"], x["col"]): x for x in report["results"][c]["cells"] if x["grid"] == grid}
-          for c in controllers}
+    by = {c: {(x["row"], x["col"]): x for x in report["results"][c]["cells"] if x["grid"] == grid} for c in controllers}
     col_names = [f"{AXIS_LABELS[g['cols']].split(' (')[0]} {v:+g}" for v in g["col_values"]]
-    lines = [f"| {AXIS_LABELS[g['rows']]} \\ {AXIS_LABELS[g['cols']]} | " + " | ".join(col_names) + " |",
-             "|---:|" + "---:|" * len(col_names)]
+    lines = [
+        f"| {AXIS_LABELS[g['rows']]} \\ {AXIS_LABELS[g['cols']]} | " + " | ".join(col_names) + " |",
+        "|---:|" + "---:|" * len(col_names),
+    ]
     for i, rv in enumerate(g["row_values"]):
         cells = []
         for j in range(len(g["col_values"])):
@@ -229,15 +261,20 @@ def grid_matrix(report: Mapping[str, Any], grid: str, key: Any, fmt: str = "{:.3
 
 def grid_summary_table(report: Mapping[str, Any]) -> str:
     """Markdown: one row per (controller, grid): cells, falls, mean and max of both tracking errors."""
-    rows = ["| controller | grid | cells | falls | vel. error mean (m/s) | vel. error max (m/s) | "
-            "yaw-rate error mean (rad/s) | yaw-rate error max (rad/s) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| controller | grid | cells | falls | vel. error mean (m/s) | vel. error max (m/s) | "
+        "yaw-rate error mean (rad/s) | yaw-rate error max (rad/s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for c, res in report["results"].items():
         for g, s in res["summary"].items():
-            rows.append(f"| {c} | {g} | {s['cells']} | {s['falls']} | "
-                        f"{or_dash(s['vel_tracking_error_mps_mean'], '{:.3f}')} | "
-                        f"{or_dash(s['vel_tracking_error_mps_max'], '{:.3f}')} | "
-                        f"{or_dash(s['yaw_rate_error_radps_mean'], '{:.3f}')} | "
-                        f"{or_dash(s['yaw_rate_error_radps_max'], '{:.3f}')} |")
+            rows.append(
+                f"| {c} | {g} | {s['cells']} | {s['falls']} | "
+                f"{or_dash(s['vel_tracking_error_mps_mean'], '{:.3f}')} | "
+                f"{or_dash(s['vel_tracking_error_mps_max'], '{:.3f}')} | "
+                f"{or_dash(s['yaw_rate_error_radps_mean'], '{:.3f}')} | "
+                f"{or_dash(s['yaw_rate_error_radps_max'], '{:.3f}')} |"
+            )
     return "\n".join(rows)
 
 
@@ -245,22 +282,47 @@ def command_grid_markdown(report: Mapping[str, Any]) -> str:
     """The text of ``command_grid.md``."""
     s = report["settings"]
     controllers = " / ".join(report["results"])
-    lines = header(report, "Command grid",
-                   f"One episode of {s['duration_s']:g} s per command, the command fixed from the reset on; errors "
-                   f"averaged over the control steps after {s['settle_s']:g} s. Cells show {controllers}; "
-                   "† = fell, * = outside the config's command ranges, – = ended before the settle time.")
+    lines = header(
+        report,
+        "Command grid",
+        f"One episode of {s['duration_s']:g} s per command, the command fixed from the reset on; errors "
+        f"averaged over the control steps after {s['settle_s']:g} s. Cells show {controllers}; "
+        "† = fell, * = outside the config's command ranges, – = ended before the settle time.",
+    )
     lines += ["## Summary", "", grid_summary_table(report), ""]
     for g, (a, b) in GRIDS.items():
         title = f"{a} x {b}" + (" (vy = 0)" if g == "vx_yaw" else " (yaw rate = 0)")
-        lines += [f"## {title}", "", "Velocity-tracking error (m/s):", "",
-                  grid_matrix(report, g, "vel_tracking_error_mps"), "", "Yaw-rate error (rad/s):", "",
-                  grid_matrix(report, g, "yaw_rate_error_radps"), "",
-                  f"Achieved mean ({a}, {b}) after the settle time ({AXIS_LABELS[a].split(' (')[1][:-1]}, "
-                  f"{AXIS_LABELS[b].split(' (')[1][:-1]}; heading frame):", "",
-                  grid_matrix(report, g, (ACHIEVED_KEYS[a], ACHIEVED_KEYS[b]), "{:+.2f}"), "",
-                  f"![command grid {g}](command_grid_{g}.png)", ""]
-    lines += footer(report, ["vel_tracking_error_mps", "yaw_rate_error_radps", "achieved_vx_mps / achieved_vy_mps",
-                             "achieved_yaw_rate_radps", "fell", "survived", "outside_command_ranges"])
+        lines += [
+            f"## {title}",
+            "",
+            "Velocity-tracking error (m/s):",
+            "",
+            grid_matrix(report, g, "vel_tracking_error_mps"),
+            "",
+            "Yaw-rate error (rad/s):",
+            "",
+            grid_matrix(report, g, "yaw_rate_error_radps"),
+            "",
+            f"Achieved mean ({a}, {b}) after the settle time ({AXIS_LABELS[a].split(' (')[1][:-1]}, "
+            f"{AXIS_LABELS[b].split(' (')[1][:-1]}; heading frame):",
+            "",
+            grid_matrix(report, g, (ACHIEVED_KEYS[a], ACHIEVED_KEYS[b]), "{:+.2f}"),
+            "",
+            f"![command grid {g}](command_grid_{g}.png)",
+            "",
+        ]
+    lines += footer(
+        report,
+        [
+            "vel_tracking_error_mps",
+            "yaw_rate_error_radps",
+            "achieved_vx_mps / achieved_vy_mps",
+            "achieved_yaw_rate_radps",
+            "fell",
+            "survived",
+            "outside_command_ranges",
+        ],
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -285,10 +347,17 @@ def plot_command_grid(path: str, report: Mapping[str, Any], grid: str) -> str:
     g = report["grids"][grid]
     controllers = list(report["results"])
     nr, nc = len(g["row_values"]), len(g["col_values"])
-    metrics = (("vel_tracking_error_mps", "velocity-tracking error (m/s)"),
-               ("yaw_rate_error_radps", "yaw-rate error (rad/s)"))
-    fig, axes = plt.subplots(2, len(controllers), squeeze=False, gridspec_kw={"hspace": 0.4},
-                             figsize=(1.2 + 1.0 * nc * len(controllers), 2.0 + 2 * (0.45 * nr + 0.3)))
+    metrics = (
+        ("vel_tracking_error_mps", "velocity-tracking error (m/s)"),
+        ("yaw_rate_error_radps", "yaw-rate error (rad/s)"),
+    )
+    fig, axes = plt.subplots(
+        2,
+        len(controllers),
+        squeeze=False,
+        gridspec_kw={"hspace": 0.4},
+        figsize=(1.2 + 1.0 * nc * len(controllers), 2.0 + 2 * (0.45 * nr + 0.3)),
+    )
     for m, (key, label) in enumerate(metrics):
         grids, fell = _error_grids(report, grid, key, (nr, nc))
         finite = [v for a in grids.values() for v in a[np.isfinite(a)]]
@@ -302,9 +371,15 @@ def plot_command_grid(path: str, report: Mapping[str, Any], grid: str) -> str:
                     dark = np.isfinite(v) and (v < 0.2 * vmax or v > 0.8 * vmax)  # the ends of RdYlGn are dark
                     text = "–" if not np.isfinite(v) else f"{v:.2f}"
                     fall = fell[c][i, j]
-                    ax.text(j, i, text + (f"\nfell {fall:.1f} s" if np.isfinite(fall) else ""), ha="center",
-                            va="center", fontsize=7,
-                            color="white" if dark else "black")
+                    ax.text(
+                        j,
+                        i,
+                        text + (f"\nfell {fall:.1f} s" if np.isfinite(fall) else ""),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if dark else "black",
+                    )
             ax.set_xticks(range(nc))
             ax.set_xticklabels([f"{v:g}" for v in g["col_values"]], fontsize=8)
             ax.set_yticks(range(nr))
@@ -315,22 +390,28 @@ def plot_command_grid(path: str, report: Mapping[str, Any], grid: str) -> str:
         if image is not None:
             fig.colorbar(image, ax=list(axes[m]), fraction=0.03, pad=0.02)
     s = report["settings"]
-    fig.suptitle(f"command grid {g['rows']} x {g['cols']}: mean error after {s['settle_s']:g} s of "
-                 f"{s['duration_s']:g} s episodes", fontsize=10)
+    fig.suptitle(
+        f"command grid {g['rows']} x {g['cols']}: mean error after {s['settle_s']:g} s of "
+        f"{s['duration_s']:g} s episodes",
+        fontsize=10,
+    )
     return save_figure(fig, path, bbox_inches="tight")
 
 
 def write_plots(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
     """The heat maps ``command_grid_{grid}.png`` in ``out_dir``; {name: path}."""
-    return {f"heat map {g}": plot_command_grid(os.path.join(out_dir, f"command_grid_{g}.png"), report, g)
-            for g in GRIDS}
+    return {
+        f"heat map {g}": plot_command_grid(os.path.join(out_dir, f"command_grid_{g}.png"), report, g) for g in GRIDS
+    }
 
 
 def summary_line(controller: str, result: Mapping[str, Any]) -> str:
     """One terminal line: cells, falls, mean / max of both tracking errors over the whole grid."""
     s = result["summary"]["all"]
-    return (f"{controller}: command grid, {s['cells']} cells, {s['falls']} falls, vel. error mean "
-            f"{or_dash(s['vel_tracking_error_mps_mean'], '{:.3f}')} / max "
-            f"{or_dash(s['vel_tracking_error_mps_max'], '{:.3f}')} m/s, yaw-rate error mean "
-            f"{or_dash(s['yaw_rate_error_radps_mean'], '{:.3f}')} / max "
-            f"{or_dash(s['yaw_rate_error_radps_max'], '{:.3f}')} rad/s")
+    return (
+        f"{controller}: command grid, {s['cells']} cells, {s['falls']} falls, vel. error mean "
+        f"{or_dash(s['vel_tracking_error_mps_mean'], '{:.3f}')} / max "
+        f"{or_dash(s['vel_tracking_error_mps_max'], '{:.3f}')} m/s, yaw-rate error mean "
+        f"{or_dash(s['yaw_rate_error_radps_mean'], '{:.3f}')} / max "
+        f"{or_dash(s['yaw_rate_error_radps_max'], '{:.3f}')} rad/s"
+    )

@@ -37,8 +37,11 @@ Controller = Callable[[np.ndarray], np.ndarray]
 """obs (observation_size,) float32 -> action (action_size,) in [-1, 1]."""
 
 # MuJoCo's own divergence warnings: on these mj_step resets the state instead of producing NaN
-_DIVERGENCE_WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
-                        mujoco.mjtWarning.mjWARN_BADQACC)
+_DIVERGENCE_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQACC,
+)
 
 
 def episode_key(seed: int, index: int) -> jax.Array:
@@ -74,8 +77,7 @@ def batch_actions(controller: Controller, obs: np.ndarray) -> np.ndarray:
     batch = getattr(controller, "batch", None)
     if batch is not None:
         return np.asarray(batch(obs), np.float32)
-    return np.stack([np.asarray(controller(o), np.float32) for o in obs]) if len(obs) else \
-        np.zeros((0, 0), np.float32)
+    return np.stack([np.asarray(controller(o), np.float32) for o in obs]) if len(obs) else np.zeros((0, 0), np.float32)
 
 
 def policy_controller(policy, action_scale: float = 1.0) -> Controller:

@@ -89,15 +89,17 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
     pos, quat = rec.trunk_pos[:rows], rec.trunk_quat[:rows]
     dist = forward_distance(pos, quat)
     energy = float(np.sum(rec.metric("power")) * rec.dt)
-    mean = (lambda v: float(np.mean(v)) if n > 0 else float("nan"))
+    mean = lambda v: float(np.mean(v)) if n > 0 else float("nan")
     # commanded forward distance: the per-step commands when the env re-draws them, else vx * t
-    cmd_forward = (float(np.sum(rec.metrics["command/vx"]) * rec.dt) if "command/vx" in rec.metrics
-                   else float(rec.command[0]) * t)
+    cmd_forward = (
+        float(np.sum(rec.metrics["command/vx"]) * rec.dt) if "command/vx" in rec.metrics else float(rec.command[0]) * t
+    )
     stalled = bool(not fell and cmd_forward >= 0.5 and dist < STALL_FRACTION * cmd_forward)
     suite = rec.world == "suite"
     out = {
         "terrain_level": int(rec.terrain_level) if rec.world in ("rough", "suite") else None,
-        "terrain_type": terrain.TERRAIN_TYPES[int(rec.terrain_type)] if suite and rec.terrain_type is not None
+        "terrain_type": terrain.TERRAIN_TYPES[int(rec.terrain_type)]
+        if suite and rec.terrain_type is not None
         else None,
         "command": [float(c) for c in rec.command],
         "steps": n,
@@ -125,9 +127,11 @@ def summarize_episode(rec: EpisodeRecord, mass_kg: float, gravity: float) -> Dic
     if suite:
         levels, types = terrain.suite_tile_of(pos[:, 0], pos[:, 1], terrain.default_suite_spec())
         on_tile = (levels == rec.terrain_level) & (types == (rec.terrain_type if rec.terrain_type is not None else -1))
-        out.update(end_terrain_level=int(levels[-1]),
-                   end_terrain_type=terrain.TERRAIN_TYPES[int(types[-1])] if types[-1] >= 0 else None,
-                   on_tile_fraction=float(np.mean(on_tile)))
+        out.update(
+            end_terrain_level=int(levels[-1]),
+            end_terrain_type=terrain.TERRAIN_TYPES[int(types[-1])] if types[-1] >= 0 else None,
+            on_tile_fraction=float(np.mean(on_tile)),
+        )
     return out
 
 

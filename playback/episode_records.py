@@ -76,8 +76,7 @@ class EpisodeRecords:
                     self.count += 1
         except OSError as e:
             self.error = f"{self.path}: {e.strerror or e}"
-            print(f"warning: cannot write the episode records to {self.error}; the run goes on",
-                  file=sys.stderr)
+            print(f"warning: cannot write the episode records to {self.error}; the run goes on", file=sys.stderr)
 
     def where(self) -> str:
         """Where the finished episodes' numbers are, for an error message ('' before the first episode)."""

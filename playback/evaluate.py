@@ -120,9 +120,13 @@ class EpisodeTask:
     terrain_type: Optional[int] = None
 
 
-def episode_tasks(controllers: Sequence[str], worlds: Sequence[str], episodes: int,
-                  bands: Sequence[int] = ALL_BANDS,
-                  tiles: Optional[Sequence[Tuple[int, int]]] = None) -> List[EpisodeTask]:
+def episode_tasks(
+    controllers: Sequence[str],
+    worlds: Sequence[str],
+    episodes: int,
+    bands: Sequence[int] = ALL_BANDS,
+    tiles: Optional[Sequence[Tuple[int, int]]] = None,
+) -> List[EpisodeTask]:
     """All (controller, world, episode) tasks.
 
     Rough-world episode i spawns in ``bands[i % len(bands)]``; on the suite there are
@@ -143,8 +147,9 @@ def episode_tasks(controllers: Sequence[str], worlds: Sequence[str], episodes: i
             if w == "suite":
                 out += [EpisodeTask(c, w, i, *tiles[i % len(tiles)]) for i in range(episodes * len(tiles))]
             else:
-                out += [EpisodeTask(c, w, i, int(bands[i % len(bands)]) if w == "rough" else None)
-                        for i in range(episodes)]
+                out += [
+                    EpisodeTask(c, w, i, int(bands[i % len(bands)]) if w == "rough" else None) for i in range(episodes)
+                ]
     return out
 
 
@@ -157,9 +162,16 @@ def _env_for(configs: EnvConfigs):
     return cached_env(configs)
 
 
-def iter_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
-               command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
-               max_batch: int = MAX_BATCH) -> Iterator[Tuple[List[EpisodeTask], List[EpisodeRecord]]]:
+def iter_tasks(
+    tasks: Sequence[EpisodeTask],
+    configs: EnvConfigs,
+    controller,
+    n_steps: int,
+    seed: int,
+    command: Optional[Sequence[float]] = None,
+    nthread: Optional[int] = None,
+    max_batch: int = MAX_BATCH,
+) -> Iterator[Tuple[List[EpisodeTask], List[EpisodeRecord]]]:
     """``(chunk of tasks, their records)`` as each batch of worlds finishes: ``tasks`` (one controller,
     one world: ``configs``) run as one batch of worlds (:func:`playback.episode.run_episodes` on a
     ``ResidualWalkVectorEnv``), in chunks of at most ``max_batch`` worlds (the last one padded)."""
@@ -169,20 +181,38 @@ def iter_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_
     envs = cached_vector_env(configs, batch, nthread)
     suite = envs.ctx.suite is not None
     for a in range(0, len(tasks), batch):
-        chunk = list(tasks[a:a + batch])
+        chunk = list(tasks[a : a + batch])
         levels = [t.level for t in chunk]
-        yield chunk, run_episodes(envs, controller, n_steps, episode_keys(seed, [t.index for t in chunk]),
-                                  None if all(lv is None for lv in levels) else levels,
-                                  [t.terrain_type for t in chunk] if suite else None,
-                                  None if command is None else [command] * len(chunk))
+        yield (
+            chunk,
+            run_episodes(
+                envs,
+                controller,
+                n_steps,
+                episode_keys(seed, [t.index for t in chunk]),
+                None if all(lv is None for lv in levels) else levels,
+                [t.terrain_type for t in chunk] if suite else None,
+                None if command is None else [command] * len(chunk),
+            ),
+        )
 
 
-def run_tasks(tasks: Sequence[EpisodeTask], configs: EnvConfigs, controller, n_steps: int, seed: int,
-              command: Optional[Sequence[float]] = None, nthread: Optional[int] = None,
-              max_batch: int = MAX_BATCH) -> List[EpisodeRecord]:
+def run_tasks(
+    tasks: Sequence[EpisodeTask],
+    configs: EnvConfigs,
+    controller,
+    n_steps: int,
+    seed: int,
+    command: Optional[Sequence[float]] = None,
+    nthread: Optional[int] = None,
+    max_batch: int = MAX_BATCH,
+) -> List[EpisodeRecord]:
     """Records of ``tasks`` in their order (:func:`iter_tasks`, all chunks)."""
-    return [r for _, recs in iter_tasks(tasks, configs, controller, n_steps, seed, command, nthread, max_batch)
-            for r in recs]
+    return [
+        r
+        for _, recs in iter_tasks(tasks, configs, controller, n_steps, seed, command, nthread, max_batch)
+        for r in recs
+    ]
 
 
 def default_processes() -> int:
@@ -190,14 +220,26 @@ def default_processes() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None, episodes: int = 32,
-                    duration: float = 20.0, worlds: Sequence[str] = ("flat", "rough"),
-                    bands: Sequence[int] = ALL_BANDS, levels: Optional[Sequence[int]] = None,
-                    types: Optional[Sequence[str]] = None,
-                    suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED, seed: int = 0,
-                    command: Optional[Sequence[float]] = None, action_scale: float = 1.0,
-                    include_nominal: bool = True, processes: int = 1, keep_records: bool = False,
-                    progress=None, on_episodes=None) -> Dict[str, Any]:
+def evaluate_policy(
+    policy: Any = None,
+    *,
+    configs: Optional[EnvConfigs] = None,
+    episodes: int = 32,
+    duration: float = 20.0,
+    worlds: Sequence[str] = ("flat", "rough"),
+    bands: Sequence[int] = ALL_BANDS,
+    levels: Optional[Sequence[int]] = None,
+    types: Optional[Sequence[str]] = None,
+    suite_terrain_seed: int = SUITE_EVAL_TERRAIN_SEED,
+    seed: int = 0,
+    command: Optional[Sequence[float]] = None,
+    action_scale: float = 1.0,
+    include_nominal: bool = True,
+    processes: int = 1,
+    keep_records: bool = False,
+    progress=None,
+    on_episodes=None,
+) -> Dict[str, Any]:
     """Run the evaluation episodes and return the report (what ``evaluation.json`` holds).
 
     Args:
@@ -302,42 +344,63 @@ def evaluate_policy(policy: Any = None, *, configs: Optional[EnvConfigs] = None,
         traces.setdefault(task.controller, {}).setdefault(task.world, []).append(trace)
         if rec is not None:
             records.setdefault(task.controller, {}).setdefault(task.world, []).append(rec)
-    results = {c: {w: {"summary": aggregate(res["episodes"]), "episodes": res["episodes"]}
-                   for w, res in per.items()} for c, per in results.items()}
+    results = {
+        c: {w: {"summary": aggregate(res["episodes"]), "episodes": res["episodes"]} for w, res in per.items()}
+        for c, per in results.items()
+    }
     for per in results.values():
         if "suite" in per:
             per["suite"]["tiles"] = tile_table(per["suite"]["episodes"], levels, types)
     env_cfg = configs.env
-    settings = {"policy": getattr(policy, "export_dir", None), "action_scale": float(action_scale),
-                "episodes": int(episodes), "duration_s": float(duration), "worlds": list(worlds),
-                "bands": [int(b) for b in bands], "seed": int(seed),
-                "command": None if cmd is None else list(cmd),
-                "command_ranges": {"vx": list(env_cfg.command.vx), "vy": list(env_cfg.command.vy),
-                                   "yaw_rate": list(env_cfg.command.yaw_rate),
-                                   "heading_noise": float(env_cfg.randomization.heading_noise)},
-                "processes": int(processes), "terrain_seed": configs.simulation.terrain_seed, "command_line": ""}
+    settings = {
+        "policy": getattr(policy, "export_dir", None),
+        "action_scale": float(action_scale),
+        "episodes": int(episodes),
+        "duration_s": float(duration),
+        "worlds": list(worlds),
+        "bands": [int(b) for b in bands],
+        "seed": int(seed),
+        "command": None if cmd is None else list(cmd),
+        "command_ranges": {
+            "vx": list(env_cfg.command.vx),
+            "vy": list(env_cfg.command.vy),
+            "yaw_rate": list(env_cfg.command.yaw_rate),
+            "heading_noise": float(env_cfg.randomization.heading_noise),
+        },
+        "processes": int(processes),
+        "terrain_seed": configs.simulation.terrain_seed,
+        "command_line": "",
+    }
     report = {"settings": settings}
     if "suite" in worlds:
         trained = configs.simulation.terrain_seed if configs.simulation.world == "suite" else None
-        settings["suite"] = {"levels": levels, "types": types, "tiles": len(tiles), "episodes_per_tile": int(episodes),
-                             "terrain_seed": int(suite_terrain_seed), "config_terrain_seed": trained,
-                             "gait_fails_below": GAIT_FAILS_BELOW,
-                             "tile_order": "episode i runs on tile j = i mod (number of tiles), level-major: "
-                                           "(level, type) = (levels[j // len(types)], types[j % len(types)])"}
-        report["suite_gait_failures"] = (gait_failures(results[NOMINAL]["suite"]["tiles"])
-                                         if NOMINAL in results else None)
-        report["suite_gait_stalls"] = (gait_stalls(results[NOMINAL]["suite"]["tiles"])
-                                       if NOMINAL in results else None)
-    report.update({
-        "results": results,
-        "traces": traces,
-        "definitions": METRIC_DEFINITIONS,
-        "mass_kg": mass,
-        "gravity_mps2": g,
-        "control_dt": dt,
-        "wall_time_s": time.perf_counter() - t0,
-        "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
-    })
+        settings["suite"] = {
+            "levels": levels,
+            "types": types,
+            "tiles": len(tiles),
+            "episodes_per_tile": int(episodes),
+            "terrain_seed": int(suite_terrain_seed),
+            "config_terrain_seed": trained,
+            "gait_fails_below": GAIT_FAILS_BELOW,
+            "tile_order": "episode i runs on tile j = i mod (number of tiles), level-major: "
+            "(level, type) = (levels[j // len(types)], types[j % len(types)])",
+        }
+        report["suite_gait_failures"] = (
+            gait_failures(results[NOMINAL]["suite"]["tiles"]) if NOMINAL in results else None
+        )
+        report["suite_gait_stalls"] = gait_stalls(results[NOMINAL]["suite"]["tiles"]) if NOMINAL in results else None
+    report.update(
+        {
+            "results": results,
+            "traces": traces,
+            "definitions": METRIC_DEFINITIONS,
+            "mass_kg": mass,
+            "gravity_mps2": g,
+            "control_dt": dt,
+            "wall_time_s": time.perf_counter() - t0,
+            "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
+        }
+    )
     if keep_records:
         report["records"] = records
     return report
@@ -362,68 +425,155 @@ def gait_stalls(tiles: Sequence[Dict[str, Any]], at_least: float = GAIT_FAILS_BE
     """Tiles where at least ``at_least`` of the episodes *stalled* (no fall, < 25 % of the commanded
     forward distance; ``episode_metrics.summarize_episode``): ``[{terrain_type, terrain_level,
     stalled, episodes}]``, sorted by type then level. Complements :func:`gait_failures`."""
-    bad = [{k: r[k] for k in ("terrain_type", "terrain_level", "stalled", "episodes")}
-           for r in tiles if r["episodes"] and r["stalled"] / r["episodes"] >= at_least]
+    bad = [
+        {k: r[k] for k in ("terrain_type", "terrain_level", "stalled", "episodes")}
+        for r in tiles
+        if r["episodes"] and r["stalled"] / r["episodes"] >= at_least
+    ]
     return sorted(bad, key=lambda r: (ALL_TYPES.index(r["terrain_type"]), r["terrain_level"]))
 
 
 def gait_failures(tiles: Sequence[Dict[str, Any]], below: float = GAIT_FAILS_BELOW) -> List[Dict[str, Any]]:
     """Tiles (rows of :func:`tile_table`) whose success rate is below ``below``: ``[{terrain_type,
     terrain_level, success_rate, falls, episodes}]``, sorted by type then level."""
-    bad = [{k: r[k] for k in ("terrain_type", "terrain_level", "success_rate", "falls", "episodes")}
-           for r in tiles if r["success_rate"] is not None and r["success_rate"] < below]
+    bad = [
+        {k: r[k] for k in ("terrain_type", "terrain_level", "success_rate", "falls", "episodes")}
+        for r in tiles
+        if r["success_rate"] is not None and r["success_rate"] < below
+    ]
     return sorted(bad, key=lambda r: (ALL_TYPES.index(r["terrain_type"]), r["terrain_level"]))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m playback.evaluate",
-                                description="Evaluate a residual policy vs the nominal gait on C MuJoCo.")
+    p = argparse.ArgumentParser(
+        prog="python -m playback.evaluate", description="Evaluate a residual policy vs the nominal gait on C MuJoCo."
+    )
     p.add_argument("--policy", help="run directory or export directory (optional with --no-residual)")
     p.add_argument("--no-residual", action="store_true", help="evaluate the nominal gait only")
-    p.add_argument("--episodes", type=int, default=32,
-                   help="episodes per world and controller; on the suite: per tile and controller (default 32)")
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=32,
+        help="episodes per world and controller; on the suite: per tile and controller (default 32)",
+    )
     p.add_argument("--duration", type=float, default=20.0, help="episode length [s] (default 20)")
     p.add_argument("--out", default=None, help="output directory (default RUN_DIR/evaluation or ./evaluation)")
-    p.add_argument("--worlds", nargs="+", choices=WORLDS, default=["flat", "rough"],
-                   help="worlds to evaluate (default: flat rough; suite = the terrain-suite grid)")
-    p.add_argument("--band", nargs="+", type=int, default=list(ALL_BANDS),
-                   help="rough-world spawn band(s), used round-robin over the episodes (default: all 0..5)")
-    p.add_argument("--levels", nargs="+", type=int, default=None,
-                   help=f"suite: difficulty levels to evaluate (default: all 0..{len(suite_levels()) - 1})")
-    p.add_argument("--types", nargs="+", default=None, metavar="TYPE",
-                   help=f"suite: terrain types to evaluate (default: all: {' '.join(ALL_TYPES)})")
-    p.add_argument("--terrain-seed", type=int, default=None,
-                   help=f"terrain seed: the rough world's heightfield (default: the config's) and the suite's tiles "
-                        f"(default {SUITE_EVAL_TERRAIN_SEED}, held out: training uses 0)")
+    p.add_argument(
+        "--worlds",
+        nargs="+",
+        choices=WORLDS,
+        default=["flat", "rough"],
+        help="worlds to evaluate (default: flat rough; suite = the terrain-suite grid)",
+    )
+    p.add_argument(
+        "--band",
+        nargs="+",
+        type=int,
+        default=list(ALL_BANDS),
+        help="rough-world spawn band(s), used round-robin over the episodes (default: all 0..5)",
+    )
+    p.add_argument(
+        "--levels",
+        nargs="+",
+        type=int,
+        default=None,
+        help=f"suite: difficulty levels to evaluate (default: all 0..{len(suite_levels()) - 1})",
+    )
+    p.add_argument(
+        "--types",
+        nargs="+",
+        default=None,
+        metavar="TYPE",
+        help=f"suite: terrain types to evaluate (default: all: {' '.join(ALL_TYPES)})",
+    )
+    p.add_argument(
+        "--terrain-seed",
+        type=int,
+        default=None,
+        help=f"terrain seed: the rough world's heightfield (default: the config's) and the suite's tiles "
+        f"(default {SUITE_EVAL_TERRAIN_SEED}, held out: training uses 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes' reset keys")
-    p.add_argument("--command", nargs=3, type=float, default=None, metavar=("VX", "VY", "YAW"),
-                   help="fixed command (m/s, m/s, rad/s); default: the env's sampled command per episode")
+    p.add_argument(
+        "--command",
+        nargs=3,
+        type=float,
+        default=None,
+        metavar=("VX", "VY", "YAW"),
+        help="fixed command (m/s, m/s, rad/s); default: the env's sampled command per episode",
+    )
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action")
     p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait baseline")
-    p.add_argument("--processes", type=int, default=default_processes(),
-                   help=f"episodes mode: physics threads of the batched worlds; command_grid / push / stand: "
-                        f"worker processes (default min(cpu_count, 4) = {default_processes()})")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=default_processes(),
+        help=f"episodes mode: physics threads of the batched worlds; command_grid / push / stand: "
+        f"worker processes (default min(cpu_count, 4) = {default_processes()})",
+    )
     m = p.add_argument_group("modes", "--mode command_grid / push / stand / all (playback.command_eval)")
-    m.add_argument("--mode", choices=MODES, default="episodes",
-                   help="episodes (default: the per-world evaluation above), command_grid, push, stand, or all")
-    m.add_argument("--mode-world", choices=command_eval.MODE_WORLDS, default="flat",
-                   help="world of the command_grid / push / stand tests (default flat; rough: spawn bands --band)")
-    m.add_argument("--grid-vx", nargs="*", type=float, default=list(command_eval.GRID_VX), metavar="VX",
-                   help="command grid: vx values [m/s] (default %(default)s)")
-    m.add_argument("--grid-yaw", nargs="*", type=float, default=list(command_eval.GRID_YAW_RATE), metavar="YAW",
-                   help="command grid: yaw-rate values [rad/s] of the vx x yaw grid (default %(default)s)")
-    m.add_argument("--grid-vy", nargs="*", type=float, default=list(command_eval.GRID_VY), metavar="VY",
-                   help="command grid: vy values [m/s] of the vx x vy grid (default %(default)s)")
+    m.add_argument(
+        "--mode",
+        choices=MODES,
+        default="episodes",
+        help="episodes (default: the per-world evaluation above), command_grid, push, stand, or all",
+    )
+    m.add_argument(
+        "--mode-world",
+        choices=command_eval.MODE_WORLDS,
+        default="flat",
+        help="world of the command_grid / push / stand tests (default flat; rough: spawn bands --band)",
+    )
+    m.add_argument(
+        "--grid-vx",
+        nargs="*",
+        type=float,
+        default=list(command_eval.GRID_VX),
+        metavar="VX",
+        help="command grid: vx values [m/s] (default %(default)s)",
+    )
+    m.add_argument(
+        "--grid-yaw",
+        nargs="*",
+        type=float,
+        default=list(command_eval.GRID_YAW_RATE),
+        metavar="YAW",
+        help="command grid: yaw-rate values [rad/s] of the vx x yaw grid (default %(default)s)",
+    )
+    m.add_argument(
+        "--grid-vy",
+        nargs="*",
+        type=float,
+        default=list(command_eval.GRID_VY),
+        metavar="VY",
+        help="command grid: vy values [m/s] of the vx x vy grid (default %(default)s)",
+    )
     m.add_argument("--grid-duration", type=float, default=6.0, help="command grid: episode length [s] (default 6)")
-    m.add_argument("--settle", type=float, default=1.0,
-                   help="command grid: errors are averaged over the steps after this time [s] (default 1)")
-    m.add_argument("--kicks", nargs="*", type=float, default=list(command_eval.KICK_SIZES), metavar="V",
-                   help="push: kick sizes [m/s] (default %(default)s)")
+    m.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        help="command grid: errors are averaged over the steps after this time [s] (default 1)",
+    )
+    m.add_argument(
+        "--kicks",
+        nargs="*",
+        type=float,
+        default=list(command_eval.KICK_SIZES),
+        metavar="V",
+        help="push: kick sizes [m/s] (default %(default)s)",
+    )
     m.add_argument("--push-episodes", type=int, default=8, help="push: episodes (directions) per kick size (default 8)")
     m.add_argument("--push-duration", type=float, default=5.0, help="push: episode length [s] (default 5)")
     m.add_argument("--kick-time", type=float, default=2.0, help="push: time of the kick [s] (default 2)")
-    m.add_argument("--push-command", nargs=3, type=float, default=list(command_eval.PUSH_COMMAND),
-                   metavar=("VX", "VY", "YAW"), help="push: command (m/s, m/s, rad/s) (default 0.4 0 0)")
+    m.add_argument(
+        "--push-command",
+        nargs=3,
+        type=float,
+        default=list(command_eval.PUSH_COMMAND),
+        metavar=("VX", "VY", "YAW"),
+        help="push: command (m/s, m/s, rad/s) (default 0.4 0 0)",
+    )
     m.add_argument("--stand-episodes", type=int, default=8, help="stand: episodes (default 8)")
     m.add_argument("--stand-duration", type=float, default=10.0, help="stand: episode length [s] (default 10)")
     return p
@@ -433,12 +583,21 @@ def mode_specs(args: argparse.Namespace, modes: Sequence[str]) -> Dict[str, Any]
     """The validated settings of the command_grid / push / stand tests among ``modes`` (ValueError)."""
     specs: Dict[str, Any] = {}
     if "command_grid" in modes:
-        specs["command_grid"] = command_eval.CommandGrid(vx=args.grid_vx, yaw_rate=args.grid_yaw, vy=args.grid_vy,
-                                                         duration_s=args.grid_duration, settle_s=args.settle)
+        specs["command_grid"] = command_eval.CommandGrid(
+            vx=args.grid_vx,
+            yaw_rate=args.grid_yaw,
+            vy=args.grid_vy,
+            duration_s=args.grid_duration,
+            settle_s=args.settle,
+        )
     if "push" in modes:
-        specs["push"] = command_eval.PushTest(kicks_mps=args.kicks, episodes=args.push_episodes,
-                                              duration_s=args.push_duration, kick_time_s=args.kick_time,
-                                              command=args.push_command)
+        specs["push"] = command_eval.PushTest(
+            kicks_mps=args.kicks,
+            episodes=args.push_episodes,
+            duration_s=args.push_duration,
+            kick_time_s=args.kick_time,
+            command=args.push_command,
+        )
     if "stand" in modes:
         specs["stand"] = command_eval.StandTest(episodes=args.stand_episodes, duration_s=args.stand_duration)
     return specs
@@ -462,12 +621,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     setup_jax_cache(JAX_CACHE_DIR)  # the batched logic compiles in ~10-20 s per world; a re-run loads it
     if args.policy is None and not args.no_residual:
         parser.print_usage(sys.stderr)
-        print("error: --policy RUN_DIR_OR_EXPORT is required (or --no-residual for the nominal gait alone)",
-              file=sys.stderr)
+        print(
+            "error: --policy RUN_DIR_OR_EXPORT is required (or --no-residual for the nominal gait alone)",
+            file=sys.stderr,
+        )
         return 2
     modes = MODES[:-1] if args.mode == "all" else (args.mode,)
     command_line = "python -m playback.evaluate " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     records: Optional[EpisodeRecords] = None
     try:
         specs = mode_specs(args, modes)  # every mode's settings checked before anything runs
@@ -480,20 +642,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if "episodes" in modes:
                 records = EpisodeRecords(records_path(out, "evaluation"))
                 suite_seed = SUITE_EVAL_TERRAIN_SEED if args.terrain_seed is None else args.terrain_seed
-                report = evaluate_policy(policy, configs=configs, episodes=args.episodes, duration=args.duration,
-                                         worlds=args.worlds, bands=args.band, levels=args.levels, types=args.types,
-                                         suite_terrain_seed=suite_seed, seed=args.seed, command=args.command,
-                                         action_scale=args.action_scale, include_nominal=not args.no_nominal,
-                                         processes=args.processes, progress=print, on_episodes=records.append)
+                report = evaluate_policy(
+                    policy,
+                    configs=configs,
+                    episodes=args.episodes,
+                    duration=args.duration,
+                    worlds=args.worlds,
+                    bands=args.band,
+                    levels=args.levels,
+                    types=args.types,
+                    suite_terrain_seed=suite_seed,
+                    seed=args.seed,
+                    command=args.command,
+                    action_scale=args.action_scale,
+                    include_nominal=not args.no_nominal,
+                    processes=args.processes,
+                    progress=print,
+                    on_episodes=records.append,
+                )
                 report["settings"]["command_line"] = command_line
                 _write_episodes_report(report, out)
             for mode, spec in specs.items():
                 print(f"{mode}:")
                 records = EpisodeRecords(records_path(out, command_eval.FILE_STEMS[mode]))
-                rep = command_eval.RUNNERS[mode](policy, spec, configs=configs, world=args.mode_world,
-                                                 bands=args.band, seed=args.seed, action_scale=args.action_scale,
-                                                 include_nominal=not args.no_nominal, processes=args.processes,
-                                                 progress=print, on_episodes=records.append)
+                rep = command_eval.RUNNERS[mode](
+                    policy,
+                    spec,
+                    configs=configs,
+                    world=args.mode_world,
+                    bands=args.band,
+                    seed=args.seed,
+                    action_scale=args.action_scale,
+                    include_nominal=not args.no_nominal,
+                    processes=args.processes,
+                    progress=print,
+                    on_episodes=records.append,
+                )
                 rep["settings"]["command_line"] = command_line
                 paths = command_eval.write_mode_report(rep, out)
                 print("\n".join(command_eval.summary_lines(rep) + rep["notes"]))
@@ -514,18 +698,22 @@ def _write_episodes_report(report: Dict[str, Any], out: str) -> None:
     with open(paths["markdown"], encoding="utf-8") as fh:
         md = fh.read().splitlines()
     first = next(i for i, ln in enumerate(md) if ln.startswith("|"))
-    table = md[first:first + next((k for k, ln in enumerate(md[first:]) if not ln.startswith("|")), len(md) - first)]
+    table = md[first : first + next((k for k, ln in enumerate(md[first:]) if not ln.startswith("|")), len(md) - first)]
     print("\n".join(table))  # the main table (the suite's per-tile tables are in evaluation.md)
     if report.get("suite_gait_failures") is not None:
         fails = report["suite_gait_failures"]
         n_tiles = report["settings"]["suite"]["tiles"]
-        print(f"nominal gait success < {GAIT_FAILS_BELOW:.0%} on {len(fails)} of {n_tiles} "
-              "suite tiles" + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}" for f in fails)
-                               if fails else ""))
+        print(
+            f"nominal gait success < {GAIT_FAILS_BELOW:.0%} on {len(fails)} of {n_tiles} "
+            "suite tiles"
+            + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}" for f in fails) if fails else "")
+        )
         stalls = report["suite_gait_stalls"]
-        print(f"nominal gait stalls (no fall, < 25 % of the commanded distance) in >= {GAIT_FAILS_BELOW:.0%} of the "
-              f"episodes on {len(stalls)} tiles" + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}"
-                                                                   for f in stalls) if stalls else ""))
+        print(
+            f"nominal gait stalls (no fall, < 25 % of the commanded distance) in >= {GAIT_FAILS_BELOW:.0%} of the "
+            f"episodes on {len(stalls)} tiles"
+            + (": " + ", ".join(f"{f['terrain_type']} L{f['terrain_level']}" for f in stalls) if stalls else "")
+        )
     print("wrote " + ", ".join(paths.values()))
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 METRIC_DEFINITIONS = {
     "success_rate": "fraction of episodes without a fall (trunk too low or tilted beyond the env's limits, "
-                    "or diverged physics) within the duration",
+    "or diverged physics) within the duration",
     "falls": "episodes that ended in a fall (NaN physics included)",
     "distance_m": "m; path integral of the trunk's horizontal displacement along its current heading",
     "env_distance_m": "m; the env's info['distance']: displacement along the initial heading",
@@ -32,12 +32,12 @@ METRIC_DEFINITIONS = {
     "actuator_saturation_rate": "fraction of servo-steps at >= 99 % of the torque limit",
     "ik_saturation_rate": "fraction of leg-steps whose foot target the IK had to clip",
     "out_of_bounds": "episodes ended by leaving the map: the env truncates them (off terrain); not a fall, "
-                     "counted as a success",
+    "counted as a success",
     "off_map": "same as out_of_bounds",
     "stalled": "episodes without a fall that covered < 25 % of the commanded forward distance vx_cmd * time "
-               "(stuck; still counted as a success)",
+    "(stuck; still counted as a success)",
     "left_tile": "suite: episodes whose trunk ended on another tile than the spawn tile (drifted to a "
-                 "neighbouring level, the border or off the map)",
+    "neighbouring level, the border or off the map)",
     "on_tile_fraction": "suite, per episode: fraction of the recorded states with the trunk on the spawn tile",
     "nan_physics": "episodes ended by diverged physics (counted as falls)",
 }
@@ -119,8 +119,11 @@ def suite_tile_table(tiles: List[Mapping[str, Any]]) -> str:
     types = list(dict.fromkeys(r["terrain_type"] for r in tiles))
     for t in types:
         for r in sorted((r for r in tiles if r["terrain_type"] == t), key=lambda r: r["terrain_level"]):
-            rows.append(f"| {t} | {r['terrain_level']} | "
-                        + " | ".join(_cell(r.get(k), fmt) for k, _, fmt in SUITE_TILE_COLUMNS) + " |")
+            rows.append(
+                f"| {t} | {r['terrain_level']} | "
+                + " | ".join(_cell(r.get(k), fmt) for k, _, fmt in SUITE_TILE_COLUMNS)
+                + " |"
+            )
     return "\n".join(rows)
 
 
@@ -131,8 +134,11 @@ def suite_success_matrix(tiles: List[Mapping[str, Any]]) -> str:
     by = {(r["terrain_level"], r["terrain_type"]): r for r in tiles}
     rows = ["| level | " + " | ".join(types) + " |", "|---:|" + "---:|" * len(types)]
     for lv in levels:
-        rows.append(f"| {lv} | " + " | ".join(_cell(by[(lv, t)]["success_rate"], "{:.0%}") if (lv, t) in by else "–"
-                                              for t in types) + " |")
+        rows.append(
+            f"| {lv} | "
+            + " | ".join(_cell(by[(lv, t)]["success_rate"], "{:.0%}") if (lv, t) in by else "–" for t in types)
+            + " |"
+        )
     return "\n".join(rows)
 
 
@@ -140,33 +146,65 @@ def _suite_lines(report: Mapping[str, Any]) -> List[str]:
     suite = report["settings"]["suite"]
     seed_note = ""
     if suite.get("config_terrain_seed") is not None:
-        seed_note = (f" (the policy's config uses terrain seed {suite['config_terrain_seed']}"
-                     + (": **not** held out" if suite["config_terrain_seed"] == suite["terrain_seed"] else "") + ")")
-    lines = ["", "## Terrain suite", "",
-             f"{suite['episodes_per_tile']} episode(s) per tile and controller on {suite['tiles']} tiles "
-             f"(levels {suite['levels']}, types {', '.join(suite['types'])}), terrain seed {suite['terrain_seed']}"
-             f"{seed_note}; {suite['tile_order']}. Success = no fall; leaving the map ends an episode "
-             "without failing it (off map); `stalled` counts episodes that did not fall but covered < 25 % of the "
-             "commanded forward distance (stuck, still a success); `left tile` counts episodes that ended on "
-             "another tile.", ""]
+        seed_note = (
+            f" (the policy's config uses terrain seed {suite['config_terrain_seed']}"
+            + (": **not** held out" if suite["config_terrain_seed"] == suite["terrain_seed"] else "")
+            + ")"
+        )
+    lines = [
+        "",
+        "## Terrain suite",
+        "",
+        f"{suite['episodes_per_tile']} episode(s) per tile and controller on {suite['tiles']} tiles "
+        f"(levels {suite['levels']}, types {', '.join(suite['types'])}), terrain seed {suite['terrain_seed']}"
+        f"{seed_note}; {suite['tile_order']}. Success = no fall; leaving the map ends an episode "
+        "without failing it (off map); `stalled` counts episodes that did not fall but covered < 25 % of the "
+        "commanded forward distance (stuck, still a success); `left tile` counts episodes that ended on "
+        "another tile.",
+        "",
+    ]
     fails = report.get("suite_gait_failures")
     below = suite.get("gait_fails_below", 0.5)
     if fails is not None:
-        lines += ["### Where the gait fails", "",
-                  f"Tiles where the nominal gait succeeds in < {below:.0%} of the episodes: "
-                  + (", ".join(f"{f['terrain_type']} level {f['terrain_level']} ({f['success_rate']:.0%})"
-                               for f in fails) if fails else "none") + ".", ""]
+        lines += [
+            "### Where the gait fails",
+            "",
+            f"Tiles where the nominal gait succeeds in < {below:.0%} of the episodes: "
+            + (
+                ", ".join(f"{f['terrain_type']} level {f['terrain_level']} ({f['success_rate']:.0%})" for f in fails)
+                if fails
+                else "none"
+            )
+            + ".",
+            "",
+        ]
         stalls = report.get("suite_gait_stalls") or []
-        lines += ["Tiles where it does not fall but stalls (covers < 25 % of the commanded distance) in "
-                  f">= {below:.0%} of the episodes: "
-                  + (", ".join(f"{f['terrain_type']} level {f['terrain_level']} ({f['stalled']}/{f['episodes']})"
-                               for f in stalls) if stalls else "none") + ".", ""]
+        lines += [
+            "Tiles where it does not fall but stalls (covers < 25 % of the commanded distance) in "
+            f">= {below:.0%} of the episodes: "
+            + (
+                ", ".join(
+                    f"{f['terrain_type']} level {f['terrain_level']} ({f['stalled']}/{f['episodes']})" for f in stalls
+                )
+                if stalls
+                else "none"
+            )
+            + ".",
+            "",
+        ]
     for controller, per in report["results"].items():
         if "suite" not in per:
             continue
-        lines += [f"### {controller}: success per level (rows) and type (columns)", "",
-                  suite_success_matrix(per["suite"]["tiles"]), "",
-                  f"### {controller}: per tile", "", suite_tile_table(per["suite"]["tiles"]), ""]
+        lines += [
+            f"### {controller}: success per level (rows) and type (columns)",
+            "",
+            suite_success_matrix(per["suite"]["tiles"]),
+            "",
+            f"### {controller}: per tile",
+            "",
+            suite_tile_table(per["suite"]["tiles"]),
+            "",
+        ]
     return lines
 
 
@@ -177,9 +215,11 @@ def _command_text(s: Mapping[str, Any]) -> str:
     r = s.get("command_ranges")
     if not r:
         return "sampled by the env at reset (same for every controller)"
-    return (f"sampled by the env at reset, uniform vx in [{r['vx'][0]:g}, {r['vx'][1]:g}] m/s, vy in "
-            f"[{r['vy'][0]:g}, {r['vy'][1]:g}] m/s, yaw rate in [{r['yaw_rate'][0]:g}, {r['yaw_rate'][1]:g}] rad/s, "
-            f"heading noise ±{r['heading_noise']:g} rad (same for every controller)")
+    return (
+        f"sampled by the env at reset, uniform vx in [{r['vx'][0]:g}, {r['vx'][1]:g}] m/s, vy in "
+        f"[{r['vy'][0]:g}, {r['vy'][1]:g}] m/s, yaw rate in [{r['yaw_rate'][0]:g}, {r['yaw_rate'][1]:g}] rad/s, "
+        f"heading noise ±{r['heading_noise']:g} rad (same for every controller)"
+    )
 
 
 def write_markdown(path: str, report: Mapping[str, Any], plots: Mapping[str, str]) -> None:
@@ -207,8 +247,11 @@ def write_markdown(path: str, report: Mapping[str, Any], plots: Mapping[str, str
     lines += [f"- `{k}`: {v}" for k, v in METRIC_DEFINITIONS.items()]
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({os.path.basename(p)})" for name, p in plots.items()]
-    lines += ["", f"Command: `{s['command_line']}`  ", f"Wall time: {report['wall_time_s']:.1f} s on "
-              f"{report['device']}, {s['processes']} process(es)."]
+    lines += [
+        "",
+        f"Command: `{s['command_line']}`  ",
+        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {s['processes']} process(es).",
+    ]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 
@@ -222,12 +265,13 @@ def _padded(traces: List[np.ndarray]) -> np.ndarray:
     n = max((len(t) for t in traces), default=0)
     out = np.full((len(traces), n), np.nan)
     for i, t in enumerate(traces):
-        out[i, :len(t)] = t
+        out[i, : len(t)] = t
     return out
 
 
-def plot_distance_per_episode(path: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]],
-                              duration: Optional[float] = None) -> str:
+def plot_distance_per_episode(
+    path: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]], duration: Optional[float] = None
+) -> str:
     """Distance [m] of every episode, one panel per world, one marker series per controller.
 
     Markers: o = full episode, x = fell, hollow square = left the heightfield (episode ended).
@@ -244,8 +288,14 @@ def plot_distance_per_episode(path: str, results: Mapping[str, Mapping[str, Mapp
     for ax, world in zip(axes[0], worlds):
         if duration is not None:
             first = next(per[world]["episodes"] for per in results.values() if world in per)
-            ax.plot(np.arange(len(first)), [e["command"][0] * duration for e in first], "_", color="0.5",
-                    markersize=14, label="commanded (vx * duration)")
+            ax.plot(
+                np.arange(len(first)),
+                [e["command"][0] * duration for e in first],
+                "_",
+                color="0.5",
+                markersize=14,
+                label="commanded (vx * duration)",
+            )
         for j, (controller, per) in enumerate(results.items()):
             if world not in per:
                 continue
@@ -255,11 +305,23 @@ def plot_distance_per_episode(path: str, results: Mapping[str, Mapping[str, Mapp
             fell = np.array([e["fell"] for e in eps], bool)
             off = np.array([e["out_of_bounds"] for e in eps], bool)
             ok = ~fell & ~off
-            line, = ax.plot(x[ok], d[ok], "o", label=controller)
-            ax.plot(x[fell], d[fell], "x", color=line.get_color(), markersize=8,
-                    label=f"{controller} (fell)" if fell.any() else None)
-            ax.plot(x[off], d[off], "s", color=line.get_color(), markerfacecolor="none",
-                    label=f"{controller} (left the terrain)" if off.any() else None)
+            (line,) = ax.plot(x[ok], d[ok], "o", label=controller)
+            ax.plot(
+                x[fell],
+                d[fell],
+                "x",
+                color=line.get_color(),
+                markersize=8,
+                label=f"{controller} (fell)" if fell.any() else None,
+            )
+            ax.plot(
+                x[off],
+                d[off],
+                "s",
+                color=line.get_color(),
+                markerfacecolor="none",
+                label=f"{controller} (left the terrain)" if off.any() else None,
+            )
         ax.set_title(f"{world} world")
         ax.set_xlabel("episode")
         ax.set_ylabel("distance (m)")
@@ -273,8 +335,9 @@ def plot_distance_per_episode(path: str, results: Mapping[str, Mapping[str, Mapp
     return path
 
 
-def plot_forward_speed(path: str, traces: Mapping[str, Mapping[str, List[np.ndarray]]], dt: float,
-                       command_vx: Optional[float] = None) -> str:
+def plot_forward_speed(
+    path: str, traces: Mapping[str, Mapping[str, List[np.ndarray]]], dt: float, command_vx: Optional[float] = None
+) -> str:
     """Body-frame forward velocity [m/s] over time: mean ± std over episodes, per controller and world.
 
     ``traces[controller][world]`` is a list of per-episode (N,) arrays (episodes that ended early
@@ -296,7 +359,7 @@ def plot_forward_speed(path: str, traces: Mapping[str, Mapping[str, List[np.ndar
             with warnings.catch_warnings():  # all-NaN columns after every episode ended
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean, std = np.nanmean(v, axis=0), np.nanstd(v, axis=0)
-            line, = ax.plot(t, mean, label=f"{controller} (mean of {v.shape[0]})")
+            (line,) = ax.plot(t, mean, label=f"{controller} (mean of {v.shape[0]})")
             ax.fill_between(t, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         if command_vx is not None:
             ax.axhline(command_vx, color="k", linestyle="--", linewidth=1, label="commanded vx (mean)")
@@ -311,8 +374,9 @@ def plot_forward_speed(path: str, traces: Mapping[str, Mapping[str, List[np.ndar
     return path
 
 
-def plot_suite_success(path: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]], levels: List[int],
-                       types: List[str]) -> str:
+def plot_suite_success(
+    path: str, results: Mapping[str, Mapping[str, Mapping[str, Any]]], levels: List[int], types: List[str]
+) -> str:
     """Heat map of the suite's success rate: rows = levels (0 at the bottom), columns = types,
     one panel per controller, the rate (%) written in each cell (``results[c]["suite"]["tiles"]``)."""
     import matplotlib
@@ -321,8 +385,12 @@ def plot_suite_success(path: str, results: Mapping[str, Mapping[str, Mapping[str
     import matplotlib.pyplot as plt
 
     controllers = [c for c, per in results.items() if "suite" in per]
-    fig, axes = plt.subplots(1, max(1, len(controllers)), squeeze=False,
-                             figsize=(1.0 + 0.95 * len(types) * max(1, len(controllers)), 1.6 + 0.42 * len(levels)))
+    fig, axes = plt.subplots(
+        1,
+        max(1, len(controllers)),
+        squeeze=False,
+        figsize=(1.0 + 0.95 * len(types) * max(1, len(controllers)), 1.6 + 0.42 * len(levels)),
+    )
     image = None
     for ax, controller in zip(axes[0], controllers):
         by = {(r["terrain_level"], r["terrain_type"]): r for r in results[controller]["suite"]["tiles"]}
@@ -337,8 +405,15 @@ def plot_suite_success(path: str, results: Mapping[str, Mapping[str, Mapping[str
             for j in range(len(types)):
                 v = grid[i, j]
                 dark = np.isfinite(v) and (v < 0.2 or v > 0.8)  # the ends of RdYlGn are dark
-                ax.text(j, i, "–" if not np.isfinite(v) else f"{100 * v:.0f}", ha="center", va="center",
-                        fontsize=8, color="white" if dark else "black")
+                ax.text(
+                    j,
+                    i,
+                    "–" if not np.isfinite(v) else f"{100 * v:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
         ax.set_xticks(range(len(types)))
         ax.set_xticklabels(types, rotation=35, ha="right", fontsize=8)
         ax.set_yticks(range(len(levels)))
@@ -358,15 +433,21 @@ def write_report(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]
     plots = {
-        "distance per episode": plot_distance_per_episode(os.path.join(out_dir, "distance_per_episode.png"),
-                                                          report["results"], report["settings"]["duration_s"]),
-        "forward speed": plot_forward_speed(os.path.join(out_dir, "forward_speed.png"), report["traces"],
-                                            report["control_dt"], float(np.mean(vx)) if vx else None),
+        "distance per episode": plot_distance_per_episode(
+            os.path.join(out_dir, "distance_per_episode.png"), report["results"], report["settings"]["duration_s"]
+        ),
+        "forward speed": plot_forward_speed(
+            os.path.join(out_dir, "forward_speed.png"),
+            report["traces"],
+            report["control_dt"],
+            float(np.mean(vx)) if vx else None,
+        ),
     }
     suite = report["settings"].get("suite")
     if suite is not None:
-        plots["suite success"] = plot_suite_success(os.path.join(out_dir, "suite_success.png"), report["results"],
-                                                    suite["levels"], suite["types"])
+        plots["suite success"] = plot_suite_success(
+            os.path.join(out_dir, "suite_success.png"), report["results"], suite["levels"], suite["types"]
+        )
     from train.export import package_versions
 
     data = {k: v for k, v in report.items() if k not in ("traces", "records")}

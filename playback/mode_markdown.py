@@ -23,11 +23,17 @@ def header(report: Mapping[str, Any], title: str, what: str) -> List[str]:
     """Markdown lines: ``# title``, the policy and the run's setting, ``what`` the test did, the notes."""
     s = report["settings"]
     world = s["world"] + (f" (bands {s['bands']})" if s.get("bands") else "")
-    lines = [f"# {title}", "",
-             f"Policy: `{s['policy'] or '(none: nominal gait only)'}` (action scale {s['action_scale']:g}); "
-             f"controllers: {', '.join(s['controllers'])} (nominal = the same env with a zero action, on the "
-             f"same episodes). C MuJoCo (`ResidualWalkEnv`), {world} world, seed {s['seed']}, the env's random "
-             "pushes off.", "", what, ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Policy: `{s['policy'] or '(none: nominal gait only)'}` (action scale {s['action_scale']:g}); "
+        f"controllers: {', '.join(s['controllers'])} (nominal = the same env with a zero action, on the "
+        f"same episodes). C MuJoCo (`ResidualWalkEnv`), {world} world, seed {s['seed']}, the env's random "
+        "pushes off.",
+        "",
+        what,
+        "",
+    ]
     for note in report.get("notes", []):
         lines += [f"Note: {note}.", ""]
     return lines
@@ -39,6 +45,9 @@ def footer(report: Mapping[str, Any], keys: Sequence[str], plots: Sequence[str] 
     lines = ["## Definitions", ""] + [f"- `{k}`: {report['definitions'][k]}" for k in keys]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{os.path.splitext(p)[0].replace('_', ' ')}]({p})" for p in plots]
-    lines += ["", f"Command: `{s['command_line']}`  ",
-              f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {s['processes']} process(es)."]
+    lines += [
+        "",
+        f"Command: `{s['command_line']}`  ",
+        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {s['processes']} process(es).",
+    ]
     return lines

@@ -25,12 +25,27 @@ class ModeEntry(NamedTuple):
 
 
 MODE_ENTRIES = {
-    "command_grid": ModeEntry(command_grid.run_command_grid, "command_grid", command_grid.command_grid_markdown,
-                              command_grid.write_plots, command_grid.summary_line),
-    "push": ModeEntry(push_recovery.run_push_recovery, "push_recovery", push_recovery.push_recovery_markdown,
-                      push_recovery.write_plots, push_recovery.summary_line),
-    "stand": ModeEntry(stand_still.run_stand_still, "stand_still", stand_still.stand_still_markdown,
-                       stand_still.write_plots, stand_still.summary_line),
+    "command_grid": ModeEntry(
+        command_grid.run_command_grid,
+        "command_grid",
+        command_grid.command_grid_markdown,
+        command_grid.write_plots,
+        command_grid.summary_line,
+    ),
+    "push": ModeEntry(
+        push_recovery.run_push_recovery,
+        "push_recovery",
+        push_recovery.push_recovery_markdown,
+        push_recovery.write_plots,
+        push_recovery.summary_line,
+    ),
+    "stand": ModeEntry(
+        stand_still.run_stand_still,
+        "stand_still",
+        stand_still.stand_still_markdown,
+        stand_still.write_plots,
+        stand_still.summary_line,
+    ),
 }
 """Mode name (``--mode``) -> :class:`ModeEntry`."""
 

@@ -44,24 +44,24 @@ MODE_WORLDS = ("flat", "rough")
 
 DEFINITIONS = {
     "vel_tracking_error_mps": "m/s; mean over the control steps after the settle time of the env's "
-                              "vel_tracking_error = |v_xy,cmd - v_xy| (body frame); null when the episode "
-                              "ended before the settle time",
+    "vel_tracking_error = |v_xy,cmd - v_xy| (body frame); null when the episode "
+    "ended before the settle time",
     "yaw_rate_error_radps": "rad/s; mean over the same steps of |yaw_rate_cmd - yaw_rate|",
     "achieved_vx_mps / achieved_vy_mps": "m/s; mean trunk velocity after the settle time in the heading frame "
-                                         "(world xy rotated by the trunk yaw)",
+    "(world xy rotated by the trunk yaw)",
     "achieved_yaw_rate_radps": "rad/s; trunk yaw change after the settle time / that time",
     "fell": "the env terminated the episode: trunk too low or tilted beyond the env's limits, or diverged physics",
     "survived": "not fell (an episode the env truncated because the trunk left the map is not a fall)",
     "success (push)": "the episode ran to the end without a fall; a fall before the kick counts as a failure",
     "kick": "m/s; horizontal velocity added once to the trunk's free-joint linear velocity (world frame) "
-            "after the control step ending at the kick time, direction = heading at the kick + angle",
+    "after the control step ending at the kick time, direction = heading at the kick + angle",
     "drift_m": "m; horizontal distance of the trunk between the reset and the end of the episode",
     "max_drift_m": "m; largest horizontal distance from the start position during the episode",
     "max_yaw_change_rad": "rad; largest |yaw - yaw at the reset| during the episode (yaw unwrapped)",
     "mean_speed_mps": "m/s; stand still: mean over steps of the body-frame horizontal speed "
-                      "(the env's vel_tracking_error at zero command)",
+    "(the env's vel_tracking_error at zero command)",
     "outside_command_ranges": "components of the command outside the env config's command ranges "
-                              "(what the policy was trained on); such commands are run and noted",
+    "(what the policy was trained on); such commands are run and noted",
 }
 """Every report's glossary: the keys of the episode rows and tables of all three tests, with units."""
 
@@ -153,10 +153,14 @@ def good_rows(rec: EpisodeRecord) -> int:
 def fall_fields(rec: EpisodeRecord) -> Dict[str, Any]:
     """What every episode row holds: ``steps``, ``time_s`` [s], ``fell``, ``fall_time_s`` [s] (None
     without a fall), ``nan_physics``, ``off_map``."""
-    return {"steps": rec.steps, "time_s": rec.steps * rec.dt, "fell": bool(rec.terminated),
-            "fall_time_s": rec.steps * rec.dt if rec.terminated else None,
-            "nan_physics": bool(rec.physics_diverged or np.any(rec.metric("nan_physics") > 0)),
-            "off_map": bool(rec.off_map)}
+    return {
+        "steps": rec.steps,
+        "time_s": rec.steps * rec.dt,
+        "fell": bool(rec.terminated),
+        "fall_time_s": rec.steps * rec.dt if rec.terminated else None,
+        "nan_physics": bool(rec.physics_diverged or np.any(rec.metric("nan_physics") > 0)),
+        "off_map": bool(rec.off_map),
+    }
 
 
 def mean_max(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float]]:
@@ -232,8 +236,14 @@ def _split(tasks: List[ModeTask], parts: int) -> List[List[ModeTask]]:
     return [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, processes: int,
-              progress: Optional[Callable[[str], None]], on_episodes=None) -> List[Dict[str, Any]]:
+def run_tasks(
+    tasks: List[ModeTask],
+    job_args: Dict[str, Any],
+    policy: Any,
+    processes: int,
+    progress: Optional[Callable[[str], None]],
+    on_episodes=None,
+) -> List[Dict[str, Any]]:
     """Run ``tasks`` in this process (``processes <= 1``) or in ``processes`` spawned workers, in
     task order; ``job_args``: ``spec``, ``configs``, ``seed``, ``action_scale`` of :class:`_Job`.
     ``on_episodes(rows)`` (optional) gets each finished part's episode rows at once."""
@@ -245,7 +255,7 @@ def run_tasks(tasks: List[ModeTask], job_args: Dict[str, Any], policy: Any, proc
         for chunk in _split(tasks, max(1, len(tasks) // 8)):
             out += _run_job(_Job(chunk, policy=policy, **job_args))
             if on_episodes:
-                on_episodes(out[-len(chunk):])
+                on_episodes(out[-len(chunk) :])
             if progress:
                 progress(f"  {len(out)}/{len(tasks)} episodes done")
         return out
@@ -268,10 +278,20 @@ def by_controller(rows: Sequence[Dict[str, Any]], controllers: Sequence[str]) ->
     return {c: [r for r in rows if r["controller"] == c] for c in controllers}
 
 
-def run_mode(spec: Any, policy: Any = None, *, configs: Optional[EnvConfigs] = None, world: str = "flat",
-             bands: Optional[Sequence[int]] = None, seed: int = 0, action_scale: float = 1.0,
-             include_nominal: bool = True, processes: int = 1, progress: Optional[Callable[[str], None]] = None,
-             on_episodes=None) -> Dict[str, Any]:
+def run_mode(
+    spec: Any,
+    policy: Any = None,
+    *,
+    configs: Optional[EnvConfigs] = None,
+    world: str = "flat",
+    bands: Optional[Sequence[int]] = None,
+    seed: int = 0,
+    action_scale: float = 1.0,
+    include_nominal: bool = True,
+    processes: int = 1,
+    progress: Optional[Callable[[str], None]] = None,
+    on_episodes=None,
+) -> Dict[str, Any]:
     """Run the test ``spec`` for the policy and the nominal gait and return its report.
 
     Args:
@@ -291,8 +311,9 @@ def run_mode(spec: Any, policy: Any = None, *, configs: Optional[EnvConfigs] = N
     """
     t0 = time.perf_counter()
     if world not in MODE_WORLDS:
-        raise ValueError(f"world must be one of {', '.join(MODE_WORLDS)} for the command-grid / push / stand "
-                         f"tests, got {world!r}")
+        raise ValueError(
+            f"world must be one of {', '.join(MODE_WORLDS)} for the command-grid / push / stand tests, got {world!r}"
+        )
     if isinstance(policy, (str, os.PathLike)):
         policy = load_policy(os.fspath(policy))
     if configs is None and policy is not None:
@@ -313,20 +334,38 @@ def run_mode(spec: Any, policy: Any = None, *, configs: Optional[EnvConfigs] = N
         policy_env.check_policy_matches_env(policy.meta, env, policy_env.meta_path(policy))
     controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
     tasks = mode_tasks(spec, controllers, bands)
-    rows = run_tasks(tasks, dict(spec=spec, configs=configs, seed=int(seed), action_scale=float(action_scale)),
-                     policy, processes, progress, on_episodes)
+    rows = run_tasks(
+        tasks,
+        dict(spec=spec, configs=configs, seed=int(seed), action_scale=float(action_scale)),
+        policy,
+        processes,
+        progress,
+        on_episodes,
+    )
     cmd = configs.env.command
-    settings = {"policy": getattr(policy, "export_dir", None), "controllers": controllers,
-                "action_scale": float(action_scale), "world": world, "bands": bands,
-                "terrain_seed": configs.simulation.terrain_seed, "seed": int(seed),
-                "command_ranges": {"vx": list(cmd.vx), "vy": list(cmd.vy), "yaw_rate": list(cmd.yaw_rate)},
-                "heading_noise_rad": float(configs.env.randomization.heading_noise),
-                "config_push_velocity_mps": pushes, "env_pushes": "off (env.pushes.enabled = false)",
-                "domain_randomization": [n for n in DR_NAMES if getattr(configs.env.domain_randomization, n).enabled],
-                "observation_noise": bool(configs.env.observation_noise.enabled),
-                "processes": int(processes), "command_line": ""}
-    report = {"settings": settings, "control_dt": float(env.ctx.sim.control_dt), "definitions": DEFINITIONS,
-              "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})"}
+    settings = {
+        "policy": getattr(policy, "export_dir", None),
+        "controllers": controllers,
+        "action_scale": float(action_scale),
+        "world": world,
+        "bands": bands,
+        "terrain_seed": configs.simulation.terrain_seed,
+        "seed": int(seed),
+        "command_ranges": {"vx": list(cmd.vx), "vy": list(cmd.vy), "yaw_rate": list(cmd.yaw_rate)},
+        "heading_noise_rad": float(configs.env.randomization.heading_noise),
+        "config_push_velocity_mps": pushes,
+        "env_pushes": "off (env.pushes.enabled = false)",
+        "domain_randomization": [n for n in DR_NAMES if getattr(configs.env.domain_randomization, n).enabled],
+        "observation_noise": bool(configs.env.observation_noise.enabled),
+        "processes": int(processes),
+        "command_line": "",
+    }
+    report = {
+        "settings": settings,
+        "control_dt": float(env.ctx.sim.control_dt),
+        "definitions": DEFINITIONS,
+        "device": f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.platform()})",
+    }
     spec.fill_report(report, rows)
     report["wall_time_s"] = time.perf_counter() - t0
     return report

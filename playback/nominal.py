@@ -257,9 +257,7 @@ def run_nominal_mjx(
     settle_time: float = 0.5,
 ) -> Dict[str, Any]:
     """Same rollout as :func:`run_nominal` on MJX (one command); see :func:`run_nominal_mjx_batch`."""
-    return run_nominal_mjx_batch(
-        [(vx, vy, yaw_rate)], duration, world, band, gait_config, sim_config, settle_time
-    )[0]
+    return run_nominal_mjx_batch([(vx, vy, yaw_rate)], duration, world, band, gait_config, sim_config, settle_time)[0]
 
 
 def run_nominal_mjx_batch(
@@ -334,8 +332,9 @@ def run_nominal_mjx_batch(
         if heights_grid is None:
             height = walk_pos[:, 2]
         else:
-            height = walk_pos[:, 2] - np.asarray(terrain.height_at(heights_grid, walk_pos[:, 0], walk_pos[:, 1],
-                                                                   terrain.spec_of_model(m)))
+            height = walk_pos[:, 2] - np.asarray(
+                terrain.height_at(heights_grid, walk_pos[:, 0], walk_pos[:, 1], terrain.spec_of_model(m))
+            )
         res = summarize_trot(trunk_pos, trunk_quat, height, sat[n_stand:], dt)
         res["compile_and_run_s"] = elapsed
         results.append(res)
@@ -374,9 +373,13 @@ def main(argv: Optional[list] = None) -> Dict[str, Any]:
     parser.add_argument("--world", choices=("flat", "rough"), default="flat")
     parser.add_argument("--band", type=int, default=2, help="rough world: difficulty band 0..5")
     parser.add_argument("--gait-config", default=None, help="GaitConfig YAML (default configs/gait.yaml)")
-    parser.add_argument("--robot-xml", default=None, metavar="PATH",
-                        help="robot MJCF to walk (simulation.robot_xml; relative to the working directory, else to "
-                             "the repository root; default model/robot.xml)")
+    parser.add_argument(
+        "--robot-xml",
+        default=None,
+        metavar="PATH",
+        help="robot MJCF to walk (simulation.robot_xml; relative to the working directory, else to "
+        "the repository root; default model/robot.xml)",
+    )
     parser.add_argument("--viewer", action="store_true", help="open the MuJoCo passive viewer")
     args = parser.parse_args(argv)
     try:

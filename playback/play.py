@@ -61,12 +61,25 @@ DEFAULT_COMMAND = (0.3, 0.0, 0.0)
 """Velocity command of a playback unless given: (vx m/s, vy m/s, yaw rate rad/s)."""
 
 
-def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Optional[str] = "flat",
-         terrain_seed: Optional[int] = None, band: Optional[int] = None, terrain_type: Optional[int] = None,
-         action_scale: float = 1.0,
-         command: Optional[Sequence[float]] = DEFAULT_COMMAND, duration: float = 20.0, seed: int = 0,
-         viewer: bool = False, video: Optional[str] = None, fps: float = 25.0, width: int = 640,
-         height: int = 480, snapshot: Optional[str] = None) -> Dict[str, Any]:
+def play(
+    policy: Any = None,
+    configs: Optional[EnvConfigs] = None,
+    *,
+    world: Optional[str] = "flat",
+    terrain_seed: Optional[int] = None,
+    band: Optional[int] = None,
+    terrain_type: Optional[int] = None,
+    action_scale: float = 1.0,
+    command: Optional[Sequence[float]] = DEFAULT_COMMAND,
+    duration: float = 20.0,
+    seed: int = 0,
+    viewer: bool = False,
+    video: Optional[str] = None,
+    fps: float = 25.0,
+    width: int = 640,
+    height: int = 480,
+    snapshot: Optional[str] = None,
+) -> Dict[str, Any]:
     """Run one episode and return its summary (:func:`playback.episode_metrics.summarize_episode`).
 
     Args:
@@ -142,8 +155,16 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
             return True
 
         try:
-            rec = run_episode(env, controller, n_steps, jax.random.PRNGKey(int(seed)), band, command, on_step,
-                              terrain_type=terrain_type)
+            rec = run_episode(
+                env,
+                controller,
+                n_steps,
+                jax.random.PRNGKey(int(seed)),
+                band,
+                command,
+                on_step,
+                terrain_type=terrain_type,
+            )
             if writer is not None and state["last"] is None:
                 state["last"] = frames.render(env.data)
             while writer is not None and writer.frames < len(schedule):  # hold the last frame after a fall
@@ -157,9 +178,15 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
             os.makedirs(os.path.dirname(os.path.abspath(snapshot)), exist_ok=True)
             iio.imwrite(snapshot, frames.render(env.data))
         summary = summarize_episode(rec, robot_mass(env), gravity(env))
-        summary.update(world=configs.simulation.world, terrain_seed=configs.simulation.terrain_seed,
-                       video=video, frames=writer.frames if writer is not None else 0, snapshot=snapshot,
-                       policy=getattr(policy, "export_dir", None), action_scale=float(action_scale))
+        summary.update(
+            world=configs.simulation.world,
+            terrain_seed=configs.simulation.terrain_seed,
+            video=video,
+            frames=writer.frames if writer is not None else 0,
+            snapshot=snapshot,
+            policy=getattr(policy, "export_dir", None),
+            action_scale=float(action_scale),
+        )
         return summary
     finally:
         if frames is not None:
@@ -168,28 +195,47 @@ def play(policy: Any = None, configs: Optional[EnvConfigs] = None, *, world: Opt
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m playback",
-                                description="Play an exported residual policy (or the nominal gait) on C MuJoCo.")
-    p.add_argument("--policy", help="run directory or its export/ directory (train.export); "
-                                    "optional with --no-residual")
+    p = argparse.ArgumentParser(
+        prog="python -m playback", description="Play an exported residual policy (or the nominal gait) on C MuJoCo."
+    )
+    p.add_argument(
+        "--policy", help="run directory or its export/ directory (train.export); optional with --no-residual"
+    )
     p.add_argument("--no-residual", action="store_true", help="nominal Bezier trot only (zero action)")
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action (default 1)")
     p.add_argument("--world", choices=("flat", "rough", "suite"), default="flat")
-    p.add_argument("--terrain-seed", type=int, default=None,
-                   help="rough / suite world: terrain seed (default: config's)")
-    p.add_argument("--band", type=int, default=None,
-                   help=f"rough world: spawn band 0..{terrain.DEFAULT_TERRAIN.num_bands - 1} (0 flat .. "
-                        f"{terrain.DEFAULT_TERRAIN.max_relief * 100:.0f} cm relief); default: the env draws it")
-    p.add_argument("--level", type=int, default=None,
-                   help=f"suite: difficulty level 0..{terrain.default_suite_spec().num_levels - 1}; "
-                        "default: the env draws it (level 0 when only --type is given)")
-    p.add_argument("--type", dest="terrain_type", default=None, metavar="NAME",
-                   help=f"suite: terrain type, one of {', '.join(terrain.TERRAIN_TYPES)}; default: the env draws it")
+    p.add_argument(
+        "--terrain-seed", type=int, default=None, help="rough / suite world: terrain seed (default: config's)"
+    )
+    p.add_argument(
+        "--band",
+        type=int,
+        default=None,
+        help=f"rough world: spawn band 0..{terrain.DEFAULT_TERRAIN.num_bands - 1} (0 flat .. "
+        f"{terrain.DEFAULT_TERRAIN.max_relief * 100:.0f} cm relief); default: the env draws it",
+    )
+    p.add_argument(
+        "--level",
+        type=int,
+        default=None,
+        help=f"suite: difficulty level 0..{terrain.default_suite_spec().num_levels - 1}; "
+        "default: the env draws it (level 0 when only --type is given)",
+    )
+    p.add_argument(
+        "--type",
+        dest="terrain_type",
+        default=None,
+        metavar="NAME",
+        help=f"suite: terrain type, one of {', '.join(terrain.TERRAIN_TYPES)}; default: the env draws it",
+    )
     p.add_argument("--vx", type=float, default=DEFAULT_COMMAND[0], help="forward velocity command [m/s]")
     p.add_argument("--vy", type=float, default=DEFAULT_COMMAND[1], help="leftward velocity command [m/s]")
     p.add_argument("--yaw-rate", type=float, default=DEFAULT_COMMAND[2], help="yaw-rate command [rad/s]")
-    p.add_argument("--sampled-command", action="store_true",
-                   help="keep the command the env samples at reset instead of --vx/--vy/--yaw-rate")
+    p.add_argument(
+        "--sampled-command",
+        action="store_true",
+        help="keep the command the env samples at reset instead of --vx/--vy/--yaw-rate",
+    )
     p.add_argument("--duration", type=float, default=20.0, help="episode length [s]")
     p.add_argument("--seed", type=int, default=0, help="reset key jax.random.PRNGKey(seed)")
     p.add_argument("--viewer", action="store_true", help="open the MuJoCo viewer (real time)")
@@ -207,14 +253,17 @@ def _yes_no(flag: bool) -> str:
 
 def format_summary(res: Dict[str, Any]) -> str:
     """The lines ``python -m playback`` prints."""
-    who = f"policy {res['policy']} (action scale {res['action_scale']:g})" if res.get("policy") else \
-        "nominal gait (zero residual)"
+    who = (
+        f"policy {res['policy']} (action scale {res['action_scale']:g})"
+        if res.get("policy")
+        else "nominal gait (zero residual)"
+    )
     cmd = res["command"]
     where = ""
     if res["world"] == "rough":
         where = f" (band {res['terrain_level']}, terrain seed {res['terrain_seed']})"
     elif res["world"] == "suite":
-        where = (f" (tile {res['terrain_type']} level {res['terrain_level']}, terrain seed {res['terrain_seed']})")
+        where = f" (tile {res['terrain_type']} level {res['terrain_level']}, terrain seed {res['terrain_seed']})"
     lines = [
         f"{who} on the {res['world']} world" + where,
         f"  command          vx {cmd[0]:+.2f} m/s, vy {cmd[1]:+.2f} m/s, yaw rate {cmd[2]:+.2f} rad/s",
@@ -242,8 +291,10 @@ def check_output_file(path: str, option: str) -> None:
         ensure_writable_dir(parent, option)
     except OutputPathError as e:  # reworded for a file: the option names the file, not the directory
         reason = str(e).partition("cannot write there (")[2].rpartition("); ")[0] or str(e)
-        raise OutputPathError(f"{option} {path}: cannot write into {parent} ({reason}); choose a path in a "
-                              f"writable directory with {option} PATH") from None
+        raise OutputPathError(
+            f"{option} {path}: cannot write into {parent} ({reason}); choose a path in a "
+            f"writable directory with {option} PATH"
+        ) from None
 
 
 def _suite_tile_problem(args: argparse.Namespace) -> Optional[str]:
@@ -252,8 +303,10 @@ def _suite_tile_problem(args: argparse.Namespace) -> Optional[str]:
     nl = terrain.default_suite_spec().num_levels
     if args.world != "suite":
         if args.level is not None or args.terrain_type is not None:
-            return (f"--level/--type pick a tile of the terrain suite: add --world suite (valid types: {types}; "
-                    f"levels 0..{nl - 1})")
+            return (
+                f"--level/--type pick a tile of the terrain suite: add --world suite (valid types: {types}; "
+                f"levels 0..{nl - 1})"
+            )
         return None
     if args.band is not None:
         return f"--band is for the rough world; on the suite use --level 0..{nl - 1} and --type NAME"
@@ -270,8 +323,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.policy is None and not args.no_residual:
         parser.print_usage(sys.stderr)
-        print("error: --policy RUN_DIR_OR_EXPORT is required (or pass --no-residual to play the nominal gait "
-              "without a policy)", file=sys.stderr)
+        print(
+            "error: --policy RUN_DIR_OR_EXPORT is required (or pass --no-residual to play the nominal gait "
+            "without a policy)",
+            file=sys.stderr,
+        )
         return 2
     nb = terrain.DEFAULT_TERRAIN.num_bands
     if args.band is not None and not 0 <= args.band < nb:
@@ -301,10 +357,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         command = None if args.sampled_command else (args.vx, args.vy, args.yaw_rate)
         level = args.level if args.world == "suite" else args.band
         ttype = terrain.TERRAIN_TYPES.index(args.terrain_type) if args.terrain_type is not None else None
-        res = play(policy, configs, world=args.world, terrain_seed=args.terrain_seed, band=level, terrain_type=ttype,
-                   action_scale=args.action_scale, command=command, duration=args.duration, seed=args.seed,
-                   viewer=args.viewer, video=args.video, fps=args.fps, width=args.width, height=args.height,
-                   snapshot=args.snapshot)
+        res = play(
+            policy,
+            configs,
+            world=args.world,
+            terrain_seed=args.terrain_seed,
+            band=level,
+            terrain_type=ttype,
+            action_scale=args.action_scale,
+            command=command,
+            duration=args.duration,
+            seed=args.seed,
+            viewer=args.viewer,
+            video=args.video,
+            fps=args.fps,
+            width=args.width,
+            height=args.height,
+            snapshot=args.snapshot,
+        )
     except (ExportError, ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -72,19 +72,25 @@ class PushTest:
         angles = kick_angles(self.episodes)
         return [(i, (k, float(angles[i]))) for k in self.kicks_mps for i in range(self.episodes)]
 
-    def run_case(self, env, controller, kick: Tuple[float, float], key,
-                 terrain_level: Optional[int]) -> Dict[str, Any]:
+    def run_case(self, env, controller, kick: Tuple[float, float], key, terrain_level: Optional[int]) -> Dict[str, Any]:
         """One episode with the kick (size m/s, angle rad) ``kick`` (:func:`push_episode`)."""
         return push_episode(env, controller, kick[0], kick[1], self, key, terrain_level)
 
     def fill_report(self, report: Dict[str, Any], rows: List[Dict[str, Any]]) -> None:
         """Add the test's settings, per-controller tables and episodes, and notes to ``report``."""
         s = report["settings"]
-        s.update(kicks_mps=list(self.kicks_mps), episodes_per_kick=self.episodes, duration_s=self.duration_s,
-                 kick_time_s=self.kick_time_s, command=list(self.command),
-                 kick_angles_rad=kick_angles(self.episodes).tolist())
-        results = {c: {"table": push_table(eps, self.kicks_mps), "episodes": eps}
-                   for c, eps in by_controller(rows, s["controllers"]).items()}
+        s.update(
+            kicks_mps=list(self.kicks_mps),
+            episodes_per_kick=self.episodes,
+            duration_s=self.duration_s,
+            kick_time_s=self.kick_time_s,
+            command=list(self.command),
+            kick_angles_rad=kick_angles(self.episodes).tolist(),
+        )
+        results = {
+            c: {"table": push_table(eps, self.kicks_mps), "episodes": eps}
+            for c, eps in by_controller(rows, s["controllers"]).items()
+        }
         out = outside_command_ranges(self.command, s["command_ranges"])
         notes = [f"the push command is outside the env config's command ranges: {', '.join(out)}"] if out else []
         report.update(mode="push", results=results, notes=notes)
@@ -110,20 +116,34 @@ def kick_callback(kick_mps: float, angle_rad: float, kick_step: int, applied: Li
     return on_step
 
 
-def push_episode(env, controller, kick_mps: float, angle_rad: float, test: PushTest, key,
-                 terrain_level: Optional[int] = None) -> Dict[str, Any]:
+def push_episode(
+    env, controller, kick_mps: float, angle_rad: float, test: PushTest, key, terrain_level: Optional[int] = None
+) -> Dict[str, Any]:
     """One push-recovery episode: ``test.command``, a kick of ``kick_mps`` [m/s] at
     ``test.kick_time_s`` in direction heading + ``angle_rad`` [rad]; ``success`` = no fall to the end."""
     dt = env.ctx.sim.control_dt
     n = int(round(test.duration_s / dt))
     kick_step = int(round(test.kick_time_s / dt))
     applied: List[np.ndarray] = []
-    rec = run_episode(env, controller, n, key, terrain_level, test.command,
-                      on_step=kick_callback(kick_mps, angle_rad, kick_step, applied))
+    rec = run_episode(
+        env,
+        controller,
+        n,
+        key,
+        terrain_level,
+        test.command,
+        on_step=kick_callback(kick_mps, angle_rad, kick_step, applied),
+    )
     fields = fall_fields(rec)
-    return {"kick_mps": float(kick_mps), "angle_rad": float(angle_rad), **fields,
-            "kick_applied": bool(applied), "kick_world_mps": applied[0].tolist() if applied else None,
-            "fell_before_kick": bool(rec.terminated and not applied), "success": not rec.terminated}
+    return {
+        "kick_mps": float(kick_mps),
+        "angle_rad": float(angle_rad),
+        **fields,
+        "kick_applied": bool(applied),
+        "kick_world_mps": applied[0].tolist() if applied else None,
+        "fell_before_kick": bool(rec.terminated and not applied),
+        "success": not rec.terminated,
+    }
 
 
 def push_table(episodes: Sequence[Mapping[str, Any]], kicks: Sequence[float]) -> List[Dict[str, Any]]:
@@ -132,9 +152,15 @@ def push_table(episodes: Sequence[Mapping[str, Any]], kicks: Sequence[float]) ->
     for k in kicks:
         eps = [e for e in episodes if e["kick_mps"] == k]
         ok = sum(bool(e["success"]) for e in eps)
-        out.append({"kick_mps": float(k), "episodes": len(eps), "successes": ok,
-                    "success_rate": ok / len(eps) if eps else None,
-                    "falls_before_kick": sum(bool(e["fell_before_kick"]) for e in eps)})
+        out.append(
+            {
+                "kick_mps": float(k),
+                "episodes": len(eps),
+                "successes": ok,
+                "success_rate": ok / len(eps) if eps else None,
+                "falls_before_kick": sum(bool(e["fell_before_kick"]) for e in eps),
+            }
+        )
     return out
 
 
@@ -159,20 +185,31 @@ def push_recovery_markdown(report: Mapping[str, Any]) -> str:
     """The text of ``push_recovery.md``: kick size -> success rate per controller."""
     s = report["settings"]
     c = s["command"]
-    lines = header(report, "Push recovery",
-                   f"{s['episodes_per_kick']} episodes of {s['duration_s']:g} s per kick size, command vx "
-                   f"{c[0]:+g} m/s, vy {c[1]:+g} m/s, yaw rate {c[2]:+g} rad/s. At t = {s['kick_time_s']:g} s the "
-                   "kick is added to the trunk's horizontal velocity (world frame), in direction heading + "
-                   f"2π i / {s['episodes_per_kick']} for episode i (0 = forward, 90° = left). Success = no fall "
-                   "until the end.")
+    lines = header(
+        report,
+        "Push recovery",
+        f"{s['episodes_per_kick']} episodes of {s['duration_s']:g} s per kick size, command vx "
+        f"{c[0]:+g} m/s, vy {c[1]:+g} m/s, yaw rate {c[2]:+g} rad/s. At t = {s['kick_time_s']:g} s the "
+        "kick is added to the trunk's horizontal velocity (world frame), in direction heading + "
+        f"2π i / {s['episodes_per_kick']} for episode i (0 = forward, 90° = left). Success = no fall "
+        "until the end.",
+    )
     controllers = list(report["results"])
-    head = "| kick (m/s) | " + " | ".join(f"{ctl} success" for ctl in controllers) + " | " + \
-           " | ".join(f"{ctl} falls before kick" for ctl in controllers) + " |"
+    head = (
+        "| kick (m/s) | "
+        + " | ".join(f"{ctl} success" for ctl in controllers)
+        + " | "
+        + " | ".join(f"{ctl} falls before kick" for ctl in controllers)
+        + " |"
+    )
     lines += [head, "|---:|" + "---:|" * (2 * len(controllers))]
     tables = {ctl: report["results"][ctl]["table"] for ctl in controllers}
     for i, k in enumerate(s["kicks_mps"]):
-        cells = [f"{tables[ctl][i]['successes']}/{tables[ctl][i]['episodes']} "
-                 f"({or_dash(tables[ctl][i]['success_rate'], '{:.0%}')})" for ctl in controllers]
+        cells = [
+            f"{tables[ctl][i]['successes']}/{tables[ctl][i]['episodes']} "
+            f"({or_dash(tables[ctl][i]['success_rate'], '{:.0%}')})"
+            for ctl in controllers
+        ]
         cells += [str(tables[ctl][i]["falls_before_kick"]) for ctl in controllers]
         lines.append(f"| {k:g} | " + " | ".join(cells) + " |")
     lines += [""] + footer(report, ["kick", "success (push)", "fell"], ["push_recovery.png"])
@@ -190,8 +227,9 @@ def plot_push_recovery(path: str, report: Mapping[str, Any]) -> str:
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(f"kick at t = {s['kick_time_s']:g} s (m/s, horizontal)")
     ax.set_ylabel("success rate")
-    ax.set_title(f"push recovery: {s['episodes_per_kick']} directions per kick, {s['duration_s']:g} s episodes",
-                 fontsize=10)
+    ax.set_title(
+        f"push recovery: {s['episodes_per_kick']} directions per kick, {s['duration_s']:g} s episodes", fontsize=10
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -206,4 +244,5 @@ def write_plots(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
 def summary_line(controller: str, result: Mapping[str, Any]) -> str:
     """One terminal line: successes per kick size [m/s]."""
     return f"{controller}: push recovery, success per kick: " + ", ".join(
-        f"{r['kick_mps']:g} m/s {r['successes']}/{r['episodes']}" for r in result["table"])
+        f"{r['kick_mps']:g} m/s {r['successes']}/{r['episodes']}" for r in result["table"]
+    )

@@ -91,8 +91,17 @@ TROT_OFFSETS = {"trot": (0.0, 0.5, 0.5, 0.0), "pace": (0.0, 0.5, 0.0, 0.5), "bou
 SWING_X = np.array([-1.0, -1.4, -1.5, -1.5, -1.5, 0.0, 0.0, 0.0, 1.5, 1.5, 1.4, 1.0])
 SWING_Z_RAW = np.array([0.0, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.1, 1.1, 1.1, 0.0, 0.0])
 OBS_CLIP = 10.0
-OBS_CHANNELS = ("gravity", "lin_vel", "ang_vel", "joint_pos", "joint_vel", "gait_phase", "foot_contact",
-                "command", "last_action")
+OBS_CHANNELS = (
+    "gravity",
+    "lin_vel",
+    "ang_vel",
+    "joint_pos",
+    "joint_vel",
+    "gait_phase",
+    "foot_contact",
+    "command",
+    "last_action",
+)
 # GaitConfig defaults of fields that older exports' meta.json lacks (gait/gait_config.py)
 GAIT_DEFAULTS = {"stand_still": True, "stand_speed": 0.05, "stand_transition": 0.2, "gait": "trot"}
 
@@ -128,15 +137,15 @@ class Chain:
         self.p1, self.p2, self.p3 = (np.asarray(v, float) for v in (p1, p2, p3))
         self.signs, self.refs = np.asarray(signs, float), np.asarray(refs, float)
         self.lower, self.upper = np.asarray(lower, float), np.asarray(upper, float)
-        self.lateral = float(self.p1[1] + self.p2[1] + self.p3[1])            # signed, + left
+        self.lateral = float(self.p1[1] + self.p2[1] + self.p3[1])  # signed, + left
         self.l2, self.l3 = math.hypot(self.p2[0], self.p2[2]), math.hypot(self.p3[0], self.p3[2])
         b = math.atan2(self.p3[0], self.p3[2]) - math.atan2(self.p2[0], self.p2[2])
-        self.beta = b - 2.0 * math.pi * round(b / (2.0 * math.pi))            # knee fold offset
+        self.beta = b - 2.0 * math.pi * round(b / (2.0 * math.pi))  # knee fold offset
         lo, hi = sorted(self.signs[2] * (np.array([self.lower[2], self.upper[2]]) - self.refs[2]))
-        self.sigma = -1.0 if hi + self.beta < 0.0 else 1.0                     # side the knee folds to
+        self.sigma = -1.0 if hi + self.beta < 0.0 else 1.0  # side the knee folds to
         ends = [math.cos(v + self.beta) for v in (lo, hi)]
         self.cos_range = (min(ends), max(ends))
-        reach = [math.sqrt(max(self.l2 ** 2 + self.l3 ** 2 + 2 * self.l2 * self.l3 * c, 0.0)) for c in ends]
+        reach = [math.sqrt(max(self.l2**2 + self.l3**2 + 2 * self.l2 * self.l3 * c, 0.0)) for c in ends]
         self.reach = (min(reach), max(reach))
 
 
@@ -147,15 +156,20 @@ class Robot:
 
     def __init__(self, m: mujoco.MjModel, kinematics: Optional[Dict] = None):
         if kinematics is not None:
-            self.hip = np.array(kinematics["hip_offsets"], float)                # (4, 3) trunk frame
+            self.hip = np.array(kinematics["hip_offsets"], float)  # (4, 3) trunk frame
             self.chains = [Chain(**c) for c in kinematics["chains"]]
             self.foot_radius = float(kinematics["foot_radius"])
             self.home = np.array(kinematics["home_joints"], float)
-        elif any(mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{leg}_{p}") < 0
-                 for leg in LEGS for p in ("hip", "thigh", "calf", "foot")):
-            raise SystemExit("robot_loop: this export has no meta.robot.kinematics and its robot is not built like "
-                             "model/robot.xml (bodies <leg>_hip/_thigh/_calf/_foot): re-export the run with this "
-                             "code (python -m train.export RUN)")
+        elif any(
+            mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{leg}_{p}") < 0
+            for leg in LEGS
+            for p in ("hip", "thigh", "calf", "foot")
+        ):
+            raise SystemExit(
+                "robot_loop: this export has no meta.robot.kinematics and its robot is not built like "
+                "model/robot.xml (bodies <leg>_hip/_thigh/_calf/_foot): re-export the run with this "
+                "code (python -m train.export RUN)"
+            )
         else:
             self.hip = np.array([m.body(f"{leg}_hip").pos for leg in LEGS], float)
             l1 = abs(float(m.body("FR_thigh").pos[1]))
@@ -163,15 +177,16 @@ class Robot:
             self.foot_radius = float(m.geom("FR_foot").size[0])
             jid = [m.joint(f"FR_{j}").id for j in ("abduction", "hip", "knee")]
             lower, upper = m.jnt_range[jid, 0], m.jnt_range[jid, 1]
-            self.chains = [Chain((0, s * l1, 0), (0, 0, -l2), (0, 0, -l3), (1, 1, 1), (0, 0, 0), lower, upper)
-                           for s in SIDES]
+            self.chains = [
+                Chain((0, s * l1, 0), (0, 0, -l2), (0, 0, -l3), (1, 1, 1), (0, 0, 0), lower, upper) for s in SIDES
+            ]
             self.home = np.array(m.key("home").qpos[7:19], float)
         self.lower = np.concatenate([c.lower for c in self.chains])
         self.upper = np.concatenate([c.upper for c in self.chains])
         adr = lambda name: int(m.sensor_adr[m.sensor(name).id])
         self.s_pos = adr("trunk_pos")
         self.s_quat, self.s_gyro, self.s_linvel = adr("trunk_quat"), adr("trunk_gyro"), adr("trunk_linvel")
-        self.s_jpos = adr("FR_abduction_pos")   # 12 contiguous, actuator order
+        self.s_jpos = adr("FR_abduction_pos")  # 12 contiguous, actuator order
         self.s_jvel = adr("FR_abduction_vel")
         self.s_touch = [adr(f"{leg}_touch") for leg in LEGS]
 
@@ -185,11 +200,17 @@ class Gait:
         self.offsets = np.array(TROT_OFFSETS[self.cfg["gait"]])
         c = self.cfg
         lateral = np.array([ch.lateral for ch in robot.chains])
-        self.nominal = np.stack([np.full(4, c["foot_x_offset"]), lateral + SIDES * c["foot_y_offset"],
-                                 -(c["body_height"] + robot.hip[:, 2] - robot.foot_radius)], axis=-1)  # (4, 3)
+        self.nominal = np.stack(
+            [
+                np.full(4, c["foot_x_offset"]),
+                lateral + SIDES * c["foot_y_offset"],
+                -(c["body_height"] + robot.hip[:, 2] - robot.foot_radius),
+            ],
+            axis=-1,
+        )  # (4, 3)
 
     def leg_velocities(self, command: np.ndarray) -> np.ndarray:
-        r = self.robot.hip[:, :2] + self.nominal[:, :2]          # nominal feet in the trunk frame
+        r = self.robot.hip[:, :2] + self.nominal[:, :2]  # nominal feet in the trunk frame
         vx, vy, wz = command
         return np.stack([vx - wz * r[:, 1], vy + wz * r[:, 0]], axis=-1)
 
@@ -264,19 +285,26 @@ def joint_targets(feet: np.ndarray, robot: Robot) -> np.ndarray:
     return np.concatenate([leg_ik(feet[i], robot.chains[i]) for i in range(4)])
 
 
-def observation(robot: Robot, sensordata: np.ndarray, phase: float, command: np.ndarray,
-                last_action: np.ndarray, scales: Dict[str, float], contact_threshold: float) -> np.ndarray:
+def observation(
+    robot: Robot,
+    sensordata: np.ndarray,
+    phase: float,
+    command: np.ndarray,
+    last_action: np.ndarray,
+    scales: Dict[str, float],
+    contact_threshold: float,
+) -> np.ndarray:
     """The policy input (float32, obs_size) from the sensors and the loop's state."""
     sd = np.asarray(sensordata, float)
-    w, xyz = sd[robot.s_quat], sd[robot.s_quat + 1:robot.s_quat + 4]
-    g = np.array([0.0, 0.0, -1.0])                    # world gravity direction into the trunk frame
+    w, xyz = sd[robot.s_quat], sd[robot.s_quat + 1 : robot.s_quat + 4]
+    g = np.array([0.0, 0.0, -1.0])  # world gravity direction into the trunk frame
     t = 2.0 * np.cross(xyz, g)
     parts = {
         "gravity": g - w * t + np.cross(xyz, t),
-        "lin_vel": sd[robot.s_linvel:robot.s_linvel + 3],
-        "ang_vel": sd[robot.s_gyro:robot.s_gyro + 3],
-        "joint_pos": sd[robot.s_jpos:robot.s_jpos + 12] - robot.home,
-        "joint_vel": sd[robot.s_jvel:robot.s_jvel + 12],
+        "lin_vel": sd[robot.s_linvel : robot.s_linvel + 3],
+        "ang_vel": sd[robot.s_gyro : robot.s_gyro + 3],
+        "joint_pos": sd[robot.s_jpos : robot.s_jpos + 12] - robot.home,
+        "joint_vel": sd[robot.s_jvel : robot.s_jvel + 12],
         "gait_phase": np.array([math.sin(2 * math.pi * phase), math.cos(2 * math.pi * phase)]),
         "foot_contact": (sd[robot.s_touch] > contact_threshold).astype(float),
         "command": np.asarray(command, float),
@@ -293,12 +321,21 @@ class Controller:
     ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``.
     """
 
-    def __init__(self, meta: Dict, robot: Robot, policy: Callable[[np.ndarray], np.ndarray],
-                 command: Sequence[float], phase: float = 0.0, activity: Optional[float] = None):
+    def __init__(
+        self,
+        meta: Dict,
+        robot: Robot,
+        policy: Callable[[np.ndarray], np.ndarray],
+        command: Sequence[float],
+        phase: float = 0.0,
+        activity: Optional[float] = None,
+    ):
         env, sim = meta["config"]["env"], meta["config"]["simulation"]
         if env.get("action_mode", "residual") != "residual":
-            raise SystemExit(f"robot_loop: action_mode {env['action_mode']!r} is not supported here "
-                             "(only 'residual'); see mjx_envs/episode_logic.py action_to_ctrl")
+            raise SystemExit(
+                f"robot_loop: action_mode {env['action_mode']!r} is not supported here "
+                "(only 'residual'); see mjx_envs/episode_logic.py action_to_ctrl"
+            )
         if env.get("terrain_observation"):
             raise SystemExit("robot_loop: this export observes terrain heights; the robot loop has no height map")
         layout = [(c["name"], int(c["size"])) for c in meta["observation_layout"]]
@@ -361,13 +398,16 @@ def bundled_robot(meta: Dict, export_dir: str) -> Optional[str]:
     for f in record["files"]:
         path = os.path.join(base, *f["path"].split("/"))
         if not os.path.isfile(path):
-            raise SystemExit(f"robot_loop: bundled robot file missing: {path} (removed after export; re-export the "
-                             f"run, or restore it)")
+            raise SystemExit(
+                f"robot_loop: bundled robot file missing: {path} (removed after export; re-export the "
+                f"run, or restore it)"
+            )
         with open(path, "rb") as fh:
             got = hashlib.sha256(fh.read()).hexdigest()
         if got != f["sha256"]:
-            raise SystemExit(f"robot_loop: bundled robot file changed after export: {path} (re-export the run, or "
-                             f"restore the file)")
+            raise SystemExit(
+                f"robot_loop: bundled robot file changed after export: {path} (re-export the run, or restore the file)"
+            )
     return os.path.join(base, *record.get("adapted", record["entry"]).split("/"))
 
 
@@ -395,8 +435,7 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
             raise SystemExit(f"robot_loop: {path} has no {ROBOT_INCLUDE} line to put the export's robot in")
         spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot}"/>'))
         spec.modelfiledir = os.path.dirname(os.path.abspath(path))
-        free = [b.name for b in spec.worldbody.bodies
-                if any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in b.joints)]
+        free = [b.name for b in spec.worldbody.bodies if any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in b.joints)]
         trunk = (meta["robot"].get("kinematics") or {}).get("trunk") or (free[0] if free else "trunk")
         for light in spec.lights:  # the world's lights follow a body "trunk"
             if light.targetbody == "trunk":

@@ -29,8 +29,10 @@ README = os.path.join(REPO_ROOT, "policies", "README.md")
 def _load(policy_dir: str, name: str) -> Mapping[str, Any]:
     path = os.path.join(policy_dir, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing: the shipped policy folder needs meta.json, evaluation.json "
-                                "and targets.json (docs/playback.md, 'Shipping a policy')")
+        raise FileNotFoundError(
+            f"{path} is missing: the shipped policy folder needs meta.json, evaluation.json "
+            "and targets.json (docs/playback.md, 'Shipping a policy')"
+        )
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -65,11 +67,18 @@ def section(policy_dir: str) -> str:
     for world in ev["settings"]["worlds"]:
         for ctrl in ("policy", "nominal"):
             s = ev["results"][ctrl][world]["summary"]
-            lines.append(f"| {'policy' if ctrl == 'policy' else 'nominal gait'} | {world} | {s['episodes']} | "
-                         f"{_pct(s['success_rate'])} | {_num(s['distance_m_mean'], '{:.2f}')} | "
-                         f"{_num(s['vel_tracking_error_mps'])} | {_num(s['cost_of_transport'], '{:.2f}')} |")
-    lines += ["", f"Targets ({tg['met']} of {tg['total']} met; `{rel}/targets.md`):", "",
-              "| target | where | target value | policy | nominal gait | met |", "|---|---|---|---:|---:|---|"]
+            lines.append(
+                f"| {'policy' if ctrl == 'policy' else 'nominal gait'} | {world} | {s['episodes']} | "
+                f"{_pct(s['success_rate'])} | {_num(s['distance_m_mean'], '{:.2f}')} | "
+                f"{_num(s['vel_tracking_error_mps'])} | {_num(s['cost_of_transport'], '{:.2f}')} |"
+            )
+    lines += [
+        "",
+        f"Targets ({tg['met']} of {tg['total']} met; `{rel}/targets.md`):",
+        "",
+        "| target | where | target value | policy | nominal gait | met |",
+        "|---|---|---|---:|---:|---|",
+    ]
     lines += ["| " + " | ".join(targets.cells(r)) + " |" for r in tg["rows"]]
     return "\n".join(lines)
 
@@ -86,8 +95,14 @@ def render(readme_text: str, policy_dir: str, name: str = "policies/README.md") 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("policy_dir")
-    p.add_argument("--file", "--readme", dest="readme", default=README, metavar="PATH",
-                   help="the Markdown file holding the section (default: policies/README.md)")
+    p.add_argument(
+        "--file",
+        "--readme",
+        dest="readme",
+        default=README,
+        metavar="PATH",
+        help="the Markdown file holding the section (default: policies/README.md)",
+    )
     p.add_argument("--check", action="store_true", help="exit 1 if the file's section is out of date")
     args = p.parse_args(argv)
     try:
@@ -99,16 +114,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     if args.check:
         if new != text:
-            print(f"{args.readme}: the shipped-policy section is out of date; run "
-                  f"python -m playback.shipped_report {args.policy_dir}", file=sys.stderr)
+            print(
+                f"{args.readme}: the shipped-policy section is out of date; run "
+                f"python -m playback.shipped_report {args.policy_dir}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     try:
         with open(args.readme, "w", encoding="utf-8") as fh:
             fh.write(new)
     except OSError as e:
-        print(f"error: --file {args.readme}: cannot write it ({e.strerror or e}); make it writable or pass "
-              "--file PATH", file=sys.stderr)
+        print(
+            f"error: --file {args.readme}: cannot write it ({e.strerror or e}); make it writable or pass --file PATH",
+            file=sys.stderr,
+        )
         return 2
     print(section(args.policy_dir))
     return 0

@@ -44,8 +44,10 @@ class StandTest:
         """Add the test's settings, per-controller summaries and episodes, and notes to ``report``."""
         s = report["settings"]
         s.update(episodes=self.episodes, duration_s=self.duration_s, command=list(ZERO_COMMAND))
-        results = {c: {"summary": stand_summary(eps), "episodes": eps}
-                   for c, eps in mode_runs.by_controller(rows, s["controllers"]).items()}
+        results = {
+            c: {"summary": stand_summary(eps), "episodes": eps}
+            for c, eps in mode_runs.by_controller(rows, s["controllers"]).items()
+        }
         out = mode_runs.outside_command_ranges(ZERO_COMMAND, s["command_ranges"])
         notes = [f"zero command is outside the env config's command ranges: {', '.join(out)}"] if out else []
         report.update(mode="stand", results=results, notes=notes)
@@ -58,10 +60,14 @@ def stand_numbers(rec: EpisodeRecord) -> Dict[str, Any]:
     pos = rec.trunk_pos[:rows, :2]
     dist = np.linalg.norm(pos - pos[0], axis=1)
     yaw = np.unwrap(trunk_yaw(rec.trunk_quat[:rows]))
-    speed = rec.metric("vel_tracking_error")[:rows - 1]
-    return {**mode_runs.fall_fields(rec), "drift_m": float(dist[-1]), "max_drift_m": float(dist.max()),
-            "max_yaw_change_rad": float(np.max(np.abs(yaw - yaw[0]))),
-            "mean_speed_mps": float(np.mean(speed)) if speed.size else None}
+    speed = rec.metric("vel_tracking_error")[: rows - 1]
+    return {
+        **mode_runs.fall_fields(rec),
+        "drift_m": float(dist[-1]),
+        "max_drift_m": float(dist.max()),
+        "max_yaw_change_rad": float(np.max(np.abs(yaw - yaw[0]))),
+        "mean_speed_mps": float(np.mean(speed)) if speed.size else None,
+    }
 
 
 def stand_episode(env, controller, test: StandTest, key, terrain_level: Optional[int] = None) -> Dict[str, Any]:
@@ -76,10 +82,16 @@ def stand_summary(episodes: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     drift_mean, drift_max = mode_runs.mean_max([e["drift_m"] for e in episodes])
     yaw_mean, yaw_max = mode_runs.mean_max([e["max_yaw_change_rad"] for e in episodes])
     speed_mean, _ = mode_runs.mean_max([e["mean_speed_mps"] for e in episodes])
-    return {"episodes": len(episodes), "falls": sum(bool(e["fell"]) for e in episodes),
-            "drift_m_mean": drift_mean, "drift_m_max": drift_max,
-            "max_drift_m_max": mode_runs.mean_max([e["max_drift_m"] for e in episodes])[1],
-            "max_yaw_change_rad_mean": yaw_mean, "max_yaw_change_rad_max": yaw_max, "mean_speed_mps": speed_mean}
+    return {
+        "episodes": len(episodes),
+        "falls": sum(bool(e["fell"]) for e in episodes),
+        "drift_m_mean": drift_mean,
+        "drift_m_max": drift_max,
+        "max_drift_m_max": mode_runs.mean_max([e["max_drift_m"] for e in episodes])[1],
+        "max_yaw_change_rad_mean": yaw_mean,
+        "max_yaw_change_rad_max": yaw_max,
+        "mean_speed_mps": speed_mean,
+    }
 
 
 def run_stand_still(policy: Any = None, test: StandTest = StandTest(), **options: Any) -> Dict[str, Any]:
@@ -94,13 +106,18 @@ def stand_still_markdown(report: Mapping[str, Any]) -> str:
     """The text of ``stand_still.md``: drift, yaw change and falls per controller."""
     s = report["settings"]
     lines = header(report, "Stand still", f"{s['episodes']} episodes of {s['duration_s']:g} s at command (0, 0, 0).")
-    lines += ["| controller | episodes | falls | drift mean (m) | drift max (m) | max yaw change mean (rad) | "
-              "max yaw change max (rad) | mean speed (m/s) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| controller | episodes | falls | drift mean (m) | drift max (m) | max yaw change mean (rad) | "
+        "max yaw change max (rad) | mean speed (m/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for c, res in report["results"].items():
         x = res["summary"]
-        lines.append(f"| {c} | {x['episodes']} | {x['falls']} | {or_dash(x['drift_m_mean'], '{:.3f}')} | "
-                     f"{or_dash(x['drift_m_max'], '{:.3f}')} | {or_dash(x['max_yaw_change_rad_mean'], '{:.3f}')} | "
-                     f"{or_dash(x['max_yaw_change_rad_max'], '{:.3f}')} | {or_dash(x['mean_speed_mps'], '{:.3f}')} |")
+        lines.append(
+            f"| {c} | {x['episodes']} | {x['falls']} | {or_dash(x['drift_m_mean'], '{:.3f}')} | "
+            f"{or_dash(x['drift_m_max'], '{:.3f}')} | {or_dash(x['max_yaw_change_rad_mean'], '{:.3f}')} | "
+            f"{or_dash(x['max_yaw_change_rad_max'], '{:.3f}')} | {or_dash(x['mean_speed_mps'], '{:.3f}')} |"
+        )
     lines += [""] + footer(report, ["drift_m", "max_drift_m", "max_yaw_change_rad", "mean_speed_mps", "fell"])
     return "\n".join(lines) + "\n"
 
@@ -113,6 +130,8 @@ def write_plots(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
 def summary_line(controller: str, result: Mapping[str, Any]) -> str:
     """One terminal line: episodes, falls, mean / max drift [m], largest yaw change [rad]."""
     s = result["summary"]
-    return (f"{controller}: stand still, {s['episodes']} episodes, {s['falls']} falls, drift mean "
-            f"{or_dash(s['drift_m_mean'], '{:.3f}')} / max {or_dash(s['drift_m_max'], '{:.3f}')} m, max yaw "
-            f"change {or_dash(s['max_yaw_change_rad_max'], '{:.3f}')} rad")
+    return (
+        f"{controller}: stand still, {s['episodes']} episodes, {s['falls']} falls, drift mean "
+        f"{or_dash(s['drift_m_mean'], '{:.3f}')} / max {or_dash(s['drift_m_max'], '{:.3f}')} m, max yaw "
+        f"change {or_dash(s['max_yaw_change_rad_max'], '{:.3f}')} rad"
+    )

@@ -53,8 +53,10 @@ class TargetsError(ValueError):
 def _load(directory: str, name: str) -> Dict[str, Any]:
     path = os.path.join(directory, name)
     if not os.path.isfile(path):
-        raise TargetsError(f"{path} is missing: run `python -m playback.evaluate --policy POLICY --mode all "
-                           f"--worlds flat suite --out {directory}` first")
+        raise TargetsError(
+            f"{path} is missing: run `python -m playback.evaluate --policy POLICY --mode all "
+            f"--worlds flat suite --out {directory}` first"
+        )
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -72,12 +74,30 @@ def _mean(values: Sequence[float]) -> Optional[float]:
     return sum(vals) / len(vals) if vals else None
 
 
-def _row(target: str, where: str, op: str, threshold: float, policy: Optional[float], nominal: Optional[float],
-         unit: str, episodes: int) -> Dict[str, Any]:
+def _row(
+    target: str,
+    where: str,
+    op: str,
+    threshold: float,
+    policy: Optional[float],
+    nominal: Optional[float],
+    unit: str,
+    episodes: int,
+) -> Dict[str, Any]:
     met = policy is not None and (policy >= threshold if op == ">=" else policy <= threshold)
     gap = None if policy is None or met else (threshold - policy if op == ">=" else policy - threshold)
-    return {"target": target, "where": where, "op": op, "threshold": threshold, "unit": unit,
-            "policy": policy, "nominal": nominal, "met": bool(met), "gap": gap, "episodes": episodes}
+    return {
+        "target": target,
+        "where": where,
+        "op": op,
+        "threshold": threshold,
+        "unit": unit,
+        "policy": policy,
+        "nominal": nominal,
+        "met": bool(met),
+        "gap": gap,
+        "episodes": episodes,
+    }
 
 
 def suite_rows(report: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -101,17 +121,35 @@ def suite_rows(report: Mapping[str, Any]) -> List[Dict[str, Any]]:
         if not failing:
             continue
         pol, nom = on("policy", t, failing), on("nominal", t, failing)
-        rows.append(_row("success where the gait fails", f"{t}, level{'s' if len(failing) > 1 else ''} "
-                         f"{', '.join(map(str, failing))}", ">=", SUCCESS_TARGET, success(pol), success(nom),
-                         "", len(pol)))
+        rows.append(
+            _row(
+                "success where the gait fails",
+                f"{t}, level{'s' if len(failing) > 1 else ''} {', '.join(map(str, failing))}",
+                ">=",
+                SUCCESS_TARGET,
+                success(pol),
+                success(nom),
+                "",
+                len(pol),
+            )
+        )
     mid = [lv for lv in MID_LEVELS if lv in levels]
     for t in types:
         pol, nom = on("policy", t, mid), on("nominal", t, mid)
         if not pol:
             continue
-        rows.append(_row("tracking error, mid levels", f"{t}, levels {', '.join(map(str, mid))}", "<=",
-                         MID_ERROR_TARGET, _mean([e["vel_tracking_error_mps"] for e in pol]),
-                         _mean([e["vel_tracking_error_mps"] for e in nom]), "m/s", len(pol)))
+        rows.append(
+            _row(
+                "tracking error, mid levels",
+                f"{t}, levels {', '.join(map(str, mid))}",
+                "<=",
+                MID_ERROR_TARGET,
+                _mean([e["vel_tracking_error_mps"] for e in pol]),
+                _mean([e["vel_tracking_error_mps"] for e in nom]),
+                "m/s",
+                len(pol),
+            )
+        )
     return rows
 
 
@@ -120,10 +158,16 @@ def grid_row(grid: Mapping[str, Any]) -> Dict[str, Any]:
     if grid["settings"].get("world") != "flat":
         raise TargetsError("command_grid.json: the tracking target is on flat ground (--mode-world flat)")
     s = {c: results[c]["summary"]["all"] for c in ("policy", "nominal")}
-    return _row("tracking error, whole command grid", "flat, " + ", ".join(
-        f"{k} {grid['settings'][k]}" for k in ("vx", "vy", "yaw_rate") if k in grid["settings"]), "<=",
-        GRID_ERROR_TARGET, s["policy"]["vel_tracking_error_mps_mean"], s["nominal"]["vel_tracking_error_mps_mean"],
-        "m/s", int(s["policy"]["cells"]))
+    return _row(
+        "tracking error, whole command grid",
+        "flat, " + ", ".join(f"{k} {grid['settings'][k]}" for k in ("vx", "vy", "yaw_rate") if k in grid["settings"]),
+        "<=",
+        GRID_ERROR_TARGET,
+        s["policy"]["vel_tracking_error_mps_mean"],
+        s["nominal"]["vel_tracking_error_mps_mean"],
+        "m/s",
+        int(s["policy"]["cells"]),
+    )
 
 
 def push_row(push: Mapping[str, Any], configured: Optional[Sequence[float]]) -> Dict[str, Any]:
@@ -140,34 +184,60 @@ def push_row(push: Mapping[str, Any], configured: Optional[Sequence[float]]) -> 
 
     pol, n, kicks = pooled("policy")
     if not kicks:
-        raise TargetsError(f"push_recovery.json: no kick inside the configured range {lo}-{hi} m/s "
-                           f"(run --mode push with --kicks inside it)")
-    return _row("push recovery", f"kicks {', '.join(f'{k:g}' for k in kicks)} m/s (configured {lo:g}-{hi:g})",
-                ">=", PUSH_TARGET, pol, pooled("nominal")[0], "", n)
+        raise TargetsError(
+            f"push_recovery.json: no kick inside the configured range {lo}-{hi} m/s "
+            f"(run --mode push with --kicks inside it)"
+        )
+    return _row(
+        "push recovery",
+        f"kicks {', '.join(f'{k:g}' for k in kicks)} m/s (configured {lo:g}-{hi:g})",
+        ">=",
+        PUSH_TARGET,
+        pol,
+        pooled("nominal")[0],
+        "",
+        n,
+    )
 
 
 def stand_row(stand: Mapping[str, Any]) -> Dict[str, Any]:
     results = _controllers(stand, "stand_still.json")
     duration = stand["settings"].get("duration_s")
     if duration is None or abs(float(duration) - STAND_DURATION) > 1e-6:
-        raise TargetsError(f"stand_still.json: the drift target is over {STAND_DURATION:g} s stands, "
-                           f"these were {duration} s (--stand-duration {STAND_DURATION:g})")
+        raise TargetsError(
+            f"stand_still.json: the drift target is over {STAND_DURATION:g} s stands, "
+            f"these were {duration} s (--stand-duration {STAND_DURATION:g})"
+        )
     s = {c: results[c]["summary"] for c in ("policy", "nominal")}
-    return _row("drift at zero command", f"flat, {s['policy']['episodes']} stands of {STAND_DURATION:g} s (largest)",
-                "<=", DRIFT_TARGET, s["policy"]["drift_m_max"], s["nominal"]["drift_m_max"], "m",
-                int(s["policy"]["episodes"]))
+    return _row(
+        "drift at zero command",
+        f"flat, {s['policy']['episodes']} stands of {STAND_DURATION:g} s (largest)",
+        "<=",
+        DRIFT_TARGET,
+        s["policy"]["drift_m_max"],
+        s["nominal"]["drift_m_max"],
+        "m",
+        int(s["policy"]["episodes"]),
+    )
 
 
 def targets(directory: str) -> Dict[str, Any]:
     """Every target row of the evaluation in ``directory`` (see the module docstring)."""
     report, grid, push, stand = (_load(directory, f) for f in FILES)
-    configured = (report.get("settings", {}).get("config_push_velocity_mps")
-                  or push.get("settings", {}).get("config_push_velocity_mps"))
+    configured = report.get("settings", {}).get("config_push_velocity_mps") or push.get("settings", {}).get(
+        "config_push_velocity_mps"
+    )
     rows = suite_rows(report) + [grid_row(grid), push_row(push, configured), stand_row(stand)]
     failing = [r["where"] for r in rows if r["target"] == "success where the gait fails"]
-    return {"rows": rows, "met": sum(r["met"] for r in rows), "total": len(rows),
-            "gait_failure_tiles": failing, "terrain_seed": report["settings"]["suite"].get("terrain_seed"),
-            "duration_s": report["settings"].get("duration_s"), "policy": report["settings"].get("policy")}
+    return {
+        "rows": rows,
+        "met": sum(r["met"] for r in rows),
+        "total": len(rows),
+        "gait_failure_tiles": failing,
+        "terrain_seed": report["settings"]["suite"].get("terrain_seed"),
+        "duration_s": report["settings"].get("duration_s"),
+        "policy": report["settings"].get("policy"),
+    }
 
 
 def _fmt(v: Optional[float], unit: str) -> str:
@@ -179,23 +249,35 @@ def _fmt(v: Optional[float], unit: str) -> str:
 def cells(r: Mapping[str, Any]) -> List[str]:
     """A target row as table cells: target, where, target value, policy, nominal gait, met."""
     thr = f"{r['op']} {_fmt(r['threshold'], r['unit'])}{' ' + r['unit'] if r['unit'] else ''}"
-    return [r["target"], r["where"], thr, _fmt(r["policy"], r["unit"]), _fmt(r["nominal"], r["unit"]),
-            "yes" if r["met"] else "**no**"]
+    return [
+        r["target"],
+        r["where"],
+        thr,
+        _fmt(r["policy"], r["unit"]),
+        _fmt(r["nominal"], r["unit"]),
+        "yes" if r["met"] else "**no**",
+    ]
 
 
 def markdown(result: Mapping[str, Any]) -> str:
-    lines = [SECTION, "",
-             f"{result['met']} of {result['total']} targets met (C MuJoCo, held-out terrain seed "
-             f"{result['terrain_seed']}, the policy's domain randomisation on, {result['duration_s']:g} s suite "
-             "episodes). Targets are fixed in `playback/targets.py`; a missed one shows its gap.", "",
-             "| target | where | target value | policy | nominal gait | met | gap |",
-             "|---|---|---|---:|---:|---|---:|"]
+    lines = [
+        SECTION,
+        "",
+        f"{result['met']} of {result['total']} targets met (C MuJoCo, held-out terrain seed "
+        f"{result['terrain_seed']}, the policy's domain randomisation on, {result['duration_s']:g} s suite "
+        "episodes). Targets are fixed in `playback/targets.py`; a missed one shows its gap.",
+        "",
+        "| target | where | target value | policy | nominal gait | met | gap |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
     for r in result["rows"]:
         gap = "" if r["gap"] is None else _fmt(r["gap"], r["unit"]).replace("%", " pt")
         lines.append("| " + " | ".join(cells(r)) + f" | {gap} |")
     if not result["gait_failure_tiles"]:
-        lines += ["", "The nominal gait's success is >= 50 % on every tile of this evaluation: "
-                  "no success target applies."]
+        lines += [
+            "",
+            "The nominal gait's success is >= 50 % on every tile of this evaluation: no success target applies.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -213,10 +295,10 @@ def write(directory: str) -> Dict[str, Any]:
     if SECTION in body:  # replace the previous section (up to the next "## " heading)
         head, rest = body.split(SECTION, 1)
         nxt = rest.find("\n## ")
-        body = head + text + (rest[nxt + 1:] if nxt >= 0 else "")
+        body = head + text + (rest[nxt + 1 :] if nxt >= 0 else "")
     else:
         first = body.find("\n## ")
-        body = body[:first + 1] + text + "\n" + body[first + 1:] if first >= 0 else body + "\n" + text
+        body = body[: first + 1] + text + "\n" + body[first + 1 :] if first >= 0 else body + "\n" + text
     with open(ev, "w", encoding="utf-8") as fh:
         fh.write(body)
     return result
@@ -232,8 +314,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"error: {e.filename or args.directory}: {e.strerror or e} (targets.json, targets.md and "
-              "evaluation.md are written into the evaluation directory)", file=sys.stderr)
+        print(
+            f"error: {e.filename or args.directory}: {e.strerror or e} (targets.json, targets.md and "
+            "evaluation.md are written into the evaluation directory)",
+            file=sys.stderr,
+        )
         return 2
     print(markdown(result))
     return 0

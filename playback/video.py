@@ -59,8 +59,16 @@ class VideoWriter:
             self._mp4 = None
         else:
             self._gif = None
-            self._mp4 = iio2.get_writer(path, format="FFMPEG", mode="I", fps=self.fps, codec="libx264",
-                                        quality=7, macro_block_size=2, ffmpeg_log_level="error")
+            self._mp4 = iio2.get_writer(
+                path,
+                format="FFMPEG",
+                mode="I",
+                fps=self.fps,
+                codec="libx264",
+                quality=7,
+                macro_block_size=2,
+                ffmpeg_log_level="error",
+            )
 
     def append(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame, np.uint8)

@@ -43,8 +43,9 @@ WORLDS = ("flat", "rough")
 PLOTS = ("trunk_height", "pitch", "roll", "forward_position", "foot_heights")
 
 
-def run_worlds(policy=None, duration: float = 10.0, seed: int = 0, band: int = 2,
-               vx: float = 0.3) -> Dict[str, Dict[str, EpisodeRecord]]:
+def run_worlds(
+    policy=None, duration: float = 10.0, seed: int = 0, band: int = 2, vx: float = 0.3
+) -> Dict[str, Dict[str, EpisodeRecord]]:
     """{controller: {world: EpisodeRecord}} for ``nominal`` (and ``policy``), same key and command."""
     import jax
 
@@ -59,8 +60,9 @@ def run_worlds(policy=None, duration: float = 10.0, seed: int = 0, band: int = 2
             n_steps = int(round(duration / env.ctx.sim.control_dt))
             for name, pol in controllers.items():
                 ctrl = policy_controller(pol) if pol is not None else zero_action(env.action_space.shape[0])
-                out[name][world] = run_episode(env, ctrl, n_steps, jax.random.PRNGKey(seed),
-                                               band if world == "rough" else None, (vx, 0.0, 0.0))
+                out[name][world] = run_episode(
+                    env, ctrl, n_steps, jax.random.PRNGKey(seed), band if world == "rough" else None, (vx, 0.0, 0.0)
+                )
         finally:
             env.close()
     return out
@@ -85,8 +87,12 @@ def _series(rec: EpisodeRecord, quantity: str) -> np.ndarray:
     raise ValueError(quantity)
 
 
-_LABELS = {"trunk_height": "trunk height above terrain (m)", "pitch": "pitch (rad)", "roll": "roll (rad)",
-           "forward_position": "forward position (m, initial heading)"}
+_LABELS = {
+    "trunk_height": "trunk height above terrain (m)",
+    "pitch": "pitch (rad)",
+    "roll": "roll (rad)",
+    "forward_position": "forward position (m, initial heading)",
+}
 _STYLE = {"nominal": "-", "policy": "--"}
 _COLOR = {"flat": "tab:blue", "rough": "tab:orange"}
 
@@ -108,8 +114,14 @@ def write_plots(runs: Dict[str, Dict[str, EpisodeRecord]], out_dir: str, band: i
         fig, ax = plt.subplots(figsize=(8, 3.5))
         for name, per in runs.items():
             for world, rec in per.items():
-                ax.plot(rec.time, _series(rec, quantity), _STYLE.get(name, ":"), color=_COLOR[world],
-                        label=label(name, world), linewidth=1.2)
+                ax.plot(
+                    rec.time,
+                    _series(rec, quantity),
+                    _STYLE.get(name, ":"),
+                    color=_COLOR[world],
+                    label=label(name, world),
+                    linewidth=1.2,
+                )
         ax.set_xlabel("time (s)")
         ax.set_ylabel(_LABELS[quantity])
         ax.grid(alpha=0.3)
@@ -124,8 +136,14 @@ def write_plots(runs: Dict[str, Dict[str, EpisodeRecord]], out_dir: str, band: i
     for i, (ax, leg) in enumerate(zip(axes.ravel(), rc.LEG_NAMES)):
         for name, per in runs.items():
             for world, rec in per.items():
-                ax.plot(rec.time, rec.foot_pos[:, i, 2] - rec.foot_ground[:, i], _STYLE.get(name, ":"),
-                        color=_COLOR[world], label=label(name, world), linewidth=1.0)
+                ax.plot(
+                    rec.time,
+                    rec.foot_pos[:, i, 2] - rec.foot_ground[:, i],
+                    _STYLE.get(name, ":"),
+                    color=_COLOR[world],
+                    label=label(name, world),
+                    linewidth=1.0,
+                )
         ax.set_title(f"{leg} foot")
         ax.grid(alpha=0.3)
     for ax in axes[1]:
@@ -161,9 +179,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         for world, rec in per.items():
             h = rec.trunk_pos[:, 2] - rec.trunk_ground
             rp = roll_pitch_array(rec.trunk_quat)
-            print(f"{name:8s} {world:6s} {rec.time[-1]:5.2f} s  forward {forward_position(rec)[-1]:6.3f} m  "
-                  f"height {h.mean():.3f} m  |roll| max {np.abs(rp[:, 0]).max():.3f}  "
-                  f"|pitch| max {np.abs(rp[:, 1]).max():.3f} rad  ended early: {rec.terminated}")
+            print(
+                f"{name:8s} {world:6s} {rec.time[-1]:5.2f} s  forward {forward_position(rec)[-1]:6.3f} m  "
+                f"height {h.mean():.3f} m  |roll| max {np.abs(rp[:, 0]).max():.3f}  "
+                f"|pitch| max {np.abs(rp[:, 1]).max():.3f} rad  ended early: {rec.terminated}"
+            )
     print("wrote " + ", ".join(paths))
     return paths
 

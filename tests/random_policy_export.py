@@ -17,8 +17,9 @@ from train.config import TrainConfig
 from train.export import _common_meta, write_export
 
 
-def write_random_export(directory: str, seed: int = 0, terrain_layout: bool = False,
-                        cfg: Optional[Any] = None, weight_scale: float = 0.3) -> str:
+def write_random_export(
+    directory: str, seed: int = 0, terrain_layout: bool = False, cfg: Optional[Any] = None, weight_scale: float = 0.3
+) -> str:
     """Write ``directory/export`` (obs -> 16 -> 12, swish, clip_mean); returns ``directory``.
 
     ``terrain_layout`` declares the 74-number observation with terrain heights while the stored
@@ -27,12 +28,22 @@ def write_random_export(directory: str, seed: int = 0, terrain_layout: bool = Fa
     cfg = cfg or TrainConfig()
     obs = observation_size(12, terrain_layout)
     rng = np.random.default_rng(seed)
-    layers = [(rng.normal(size=(obs, 16)).astype(np.float32) * weight_scale, np.zeros(16, np.float32)),
-              (rng.normal(size=(16, 12)).astype(np.float32) * weight_scale, np.zeros(12, np.float32))]
+    layers = [
+        (rng.normal(size=(obs, 16)).astype(np.float32) * weight_scale, np.zeros(16, np.float32)),
+        (rng.normal(size=(16, 12)).astype(np.float32) * weight_scale, np.zeros(12, np.float32)),
+    ]
     meta = _common_meta(cfg, observation_layout(12, terrain_layout), obs, 12, {"note": "random test weights"})
     meta["backend"] = "brax"
-    write_export(os.path.join(directory, "export"), layers=layers, activation="swish", output="clip_mean",
-                 obs_mean=np.zeros(obs, np.float32), obs_std=np.ones(obs, np.float32), obs_count=0.0, meta=meta)
+    write_export(
+        os.path.join(directory, "export"),
+        layers=layers,
+        activation="swish",
+        output="clip_mean",
+        obs_mean=np.zeros(obs, np.float32),
+        obs_std=np.ones(obs, np.float32),
+        obs_count=0.0,
+        meta=meta,
+    )
     return directory
 
 
@@ -53,10 +64,14 @@ def write_brax_checkpoints(run_dir: str, cfg: Any, steps=(160,)) -> str:
     factory = make_network_factory(cfg.ppo)
     nets = factory(obs, act, preprocess_observations_fn=running_statistics.normalize)
     k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    params = (running_statistics.init_state(specs.Array((obs,), np.dtype("float32"))),
-              nets.policy_network.init(k1), nets.value_network.init(k2))
-    net_config = brax_ckpt.network_config(observation_size=obs, action_size=act, normalize_observations=True,
-                                          network_factory=factory)
+    params = (
+        running_statistics.init_state(specs.Array((obs,), np.dtype("float32"))),
+        nets.policy_network.init(k1),
+        nets.value_network.init(k2),
+    )
+    net_config = brax_ckpt.network_config(
+        observation_size=obs, action_size=act, normalize_observations=True, network_factory=factory
+    )
     os.makedirs(run_dir, exist_ok=True)
     save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE))
     for step in steps:

@@ -43,11 +43,30 @@ def test_compare_runs_tables_learning_curves(tmp_path):
     for name, errs in (("a", (0.17, 0.12, 0.10)), ("b", (0.17, 0.13, 0.11))):
         run = tmp_path / name
         run.mkdir()
-        rows = [{"kind": "zero_residual", "step": 0, "time_s": 1.0, "reward": 10.0, "fall_rate": 0.3,
-                 "vel_tracking_error_per_step": 0.17, "yaw_rate_error_per_step": 0.5},
-                {"kind": "train", "step": 5}]
-        rows += [{"kind": "eval", "step": 1000 * k, "time_s": 2.0 + k, "reward": 10.0 + k, "fall_rate": 0.3,
-                  "vel_tracking_error_per_step": e, "yaw_rate_error_per_step": 0.4} for k, e in enumerate(errs)]
+        rows = [
+            {
+                "kind": "zero_residual",
+                "step": 0,
+                "time_s": 1.0,
+                "reward": 10.0,
+                "fall_rate": 0.3,
+                "vel_tracking_error_per_step": 0.17,
+                "yaw_rate_error_per_step": 0.5,
+            },
+            {"kind": "train", "step": 5},
+        ]
+        rows += [
+            {
+                "kind": "eval",
+                "step": 1000 * k,
+                "time_s": 2.0 + k,
+                "reward": 10.0 + k,
+                "fall_rate": 0.3,
+                "vel_tracking_error_per_step": e,
+                "yaw_rate_error_per_step": 0.4,
+            }
+            for k, e in enumerate(errs)
+        ]
         (run / "progress.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out"
     assert (
@@ -106,15 +125,34 @@ def test_physics_economy_judgement():
     assert parse_setting("1/5/feet") == (1, 5, "feet")
 
     def row(setting, world, sps, drift=0.001, rew=0.001, succ=1.0, dist=2.0):
-        return {"setting": setting, "world": world, "mjx_steps_per_s": sps, "drift_max_m": drift,
-                "reward_rel": rew, "walk_success": succ, "walk_distance_m": dist}
+        return {
+            "setting": setting,
+            "world": world,
+            "mjx_steps_per_s": sps,
+            "drift_max_m": drift,
+            "reward_rel": rew,
+            "walk_success": succ,
+            "walk_distance_m": dist,
+        }
 
-    rows = [row("4/8/all", "flat", 100), row("1/5/all", "flat", 150), row("1/5/feet", "flat", 200, drift=0.05),
-            row("4/8/all", "rough", 100), row("1/5/all", "rough", 130, dist=1.85), row("2/4/all", "rough", 120)]
+    rows = [
+        row("4/8/all", "flat", 100),
+        row("1/5/all", "flat", 150),
+        row("1/5/feet", "flat", 200, drift=0.05),
+        row("4/8/all", "rough", 100),
+        row("1/5/all", "rough", 130, dist=1.85),
+        row("2/4/all", "rough", 120),
+    ]
     judge(rows, "4/8/all")
     verdict = {(r["world"], r["setting"]): r["keeps_parity_and_walking"] for r in rows}
-    assert verdict == {("flat", "4/8/all"): True, ("flat", "1/5/all"): True, ("flat", "1/5/feet"): False,
-                       ("rough", "4/8/all"): True, ("rough", "1/5/all"): False, ("rough", "2/4/all"): True}
+    assert verdict == {
+        ("flat", "4/8/all"): True,
+        ("flat", "1/5/all"): True,
+        ("flat", "1/5/feet"): False,
+        ("rough", "4/8/all"): True,
+        ("rough", "1/5/all"): False,
+        ("rough", "2/4/all"): True,
+    }
     assert rows[2]["checks"]["parity_drift"] is False and rows[4]["checks"]["walk_distance"] is False
     assert fastest_keeping(rows) == {"flat": "1/5/all", "rough": "2/4/all"}
     assert rows[1]["mjx_speedup"] == pytest.approx(1.5)
@@ -140,28 +178,60 @@ def test_walk_bars_load_and_refuse_bad_tiles(tmp_path):
 
 def _ablation_run(arm, seed, walk_step, stones_ok, ret):
     # episode summaries as playback.episode_metrics.summarize_episode writes them
-    template = {"steps": 1000, "time_s": 20.0, "nan_physics": False, "out_of_bounds": False, "stalled": False,
-                "mean_forward_speed_mps": 0.3, "yaw_rate_error_radps": 0.1, "cost_of_transport": None,
-                "energy_j": 100.0, "joint_limit_violations": 0, "actuator_saturation_rate": 0.0,
-                "ik_saturation_rate": 0.0, "return": 10.0}
-    eps = [{**template, "terrain_type": "stepping_stones", "fell": i >= stones_ok,
-            "vel_tracking_error_mps": 0.1 + 0.1 * seed, "distance_m": float(i)} for i in range(4)]
+    template = {
+        "steps": 1000,
+        "time_s": 20.0,
+        "nan_physics": False,
+        "out_of_bounds": False,
+        "stalled": False,
+        "mean_forward_speed_mps": 0.3,
+        "yaw_rate_error_radps": 0.1,
+        "cost_of_transport": None,
+        "energy_j": 100.0,
+        "joint_limit_violations": 0,
+        "actuator_saturation_rate": 0.0,
+        "ik_saturation_rate": 0.0,
+        "return": 10.0,
+    }
+    eps = [
+        {
+            **template,
+            "terrain_type": "stepping_stones",
+            "fell": i >= stones_ok,
+            "vel_tracking_error_mps": 0.1 + 0.1 * seed,
+            "distance_m": float(i),
+        }
+        for i in range(4)
+    ]
     from benchmarks.ablation import per_type
 
     report = {"results": {"policy": {"suite": {"episodes": eps}}}}
-    return {"arm": arm, "seed": seed, "run_dir": f"r{arm}{seed}", "env_steps": 1000, "wall_time_s": 10.0,
-            "final_return": ret, "zero_residual_reward": 1.0, "curve": [{"step": 0, "reward": 1.0},
-                                                                        {"step": 1000, "reward": ret}],
-            "walks": {"suite": None if walk_step is None else {"step": walk_step, "wall_time_s": walk_step / 100.0},
-                      "rough": {"step": 100, "wall_time_s": 1.0}},
-            "per_type": per_type(report, "policy")}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "run_dir": f"r{arm}{seed}",
+        "env_steps": 1000,
+        "wall_time_s": 10.0,
+        "final_return": ret,
+        "zero_residual_reward": 1.0,
+        "curve": [{"step": 0, "reward": 1.0}, {"step": 1000, "reward": ret}],
+        "walks": {
+            "suite": None if walk_step is None else {"step": walk_step, "wall_time_s": walk_step / 100.0},
+            "rough": {"step": 100, "wall_time_s": 1.0},
+        },
+        "per_type": per_type(report, "policy"),
+    }
 
 
 def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
     from benchmarks import ablation
 
-    runs = [_ablation_run("suite", 0, 500, 4, 10.0), _ablation_run("suite", 1, None, 2, 8.0),
-            _ablation_run("direct", 0, None, 0, 2.0), _ablation_run("direct", 1, None, 1, 4.0)]
+    runs = [
+        _ablation_run("suite", 0, 500, 4, 10.0),
+        _ablation_run("suite", 1, None, 2, 8.0),
+        _ablation_run("direct", 0, None, 0, 2.0),
+        _ablation_run("direct", 1, None, 1, 4.0),
+    ]
     agg = ablation.aggregate(runs)
     walks = agg["suite"]["walks"]["suite"]
     assert walks["walked"] == 1 and walks["steps_to_walk"] == 500  # mean over the runs that walked
@@ -169,13 +239,24 @@ def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
     assert agg["direct"]["walks"]["rough"] == {"walked": 2, "steps_to_walk": 100, "wall_to_walk_s": 1.0}
     assert agg["suite"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.75)
     assert agg["direct"]["per_type"]["stepping_stones"]["success_rate"] == pytest.approx(0.125)
-    assert agg["suite"]["final_return_std"] == pytest.approx(2 ** 0.5)
+    assert agg["suite"]["final_return_std"] == pytest.approx(2**0.5)
     assert agg["suite"]["per_type"]["stepping_stones"]["distance_m"] == pytest.approx(1.5)
-    result = {"device": "test", "versions": {}, "command": "x", "preset": "ci_tiny", "seeds": [0, 1],
-              "env_steps": 1000, "bars": {"suite": "suite bar", "rough": "rough bar"},
-              "nominal_walks": {"suite": False, "rough": True}, "eval": "eval", "runs": runs, "aggregate": agg,
-              "nominal_per_type": {"stepping_stones": {"success_rate": 0.0, "vel_tracking_error_mps": 0.3,
-                                                       "distance_m": 0.5}}}
+    result = {
+        "device": "test",
+        "versions": {},
+        "command": "x",
+        "preset": "ci_tiny",
+        "seeds": [0, 1],
+        "env_steps": 1000,
+        "bars": {"suite": "suite bar", "rough": "rough bar"},
+        "nominal_walks": {"suite": False, "rough": True},
+        "eval": "eval",
+        "runs": runs,
+        "aggregate": agg,
+        "nominal_per_type": {
+            "stepping_stones": {"success_rate": 0.0, "vel_tracking_error_mps": 0.3, "distance_m": 0.5}
+        },
+    }
     md = open(ablation.write(result, "ablation_test", str(tmp_path))).read()
     assert "| residual | 1 of 2 | 500 | 5 | 2 of 2 | 100 | 1 | 9.0 ± 1.4 |" in md
     assert "| direct joint targets | 0 of 2 | — | — | 2 of 2 | 100 | 1 | 3.0 ± 1.4 |" in md

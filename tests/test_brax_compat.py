@@ -40,9 +40,7 @@ def test_replicated_has_leading_device_axis_and_equal_values():
     for d in range(len(devices)):
         np.testing.assert_array_equal(out["w"][d], tree["w"])
         np.testing.assert_array_equal(out["raw_key"][d], tree["raw_key"])
-        np.testing.assert_array_equal(
-            jax.random.key_data(out["typed_key"][d]), jax.random.key_data(tree["typed_key"])
-        )
+        np.testing.assert_array_equal(jax.random.key_data(out["typed_key"][d]), jax.random.key_data(tree["typed_key"]))
 
 
 def test_sharded_stacks_per_device_values():
@@ -102,7 +100,11 @@ def test_two_cpu_devices_with_pmap_in_subprocess():
     env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-c", _MULTI_DEVICE_SCRIPT],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK" in proc.stdout

@@ -38,9 +38,13 @@ ROBUST = EnvConfig(
     episode_length_s=0.4,  # 20 steps: several auto-resets in a short test
     pushes=Pushes(enabled=True, interval=(0.04, 0.1), velocity=(0.2, 0.6)),
     observation_noise=ObservationNoise(enabled=True),
-    domain_randomization=DomainRandomization(**{k: dataclasses.replace(getattr(DomainRandomization(), k), enabled=True)
-                                                for k in ("friction", "trunk_mass", "com_offset", "link_mass",
-                                                          "motor_strength", "kp", "kv")}))
+    domain_randomization=DomainRandomization(
+        **{
+            k: dataclasses.replace(getattr(DomainRandomization(), k), enabled=True)
+            for k in ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength", "kp", "kv")
+        }
+    ),
+)
 
 
 def _actions(n, steps, seed=0):
@@ -287,9 +291,23 @@ def test_warp_impl_is_refused_clearly_without_cuda(tmp_path):
     if not on_gpu:
         assert "default device here is 'cpu'" in str(e.value)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(tmp_path),
-                           "simulation.backend=mjx", "simulation.impl=warp"], cwd=root, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train",
+            "--preset",
+            "ci_tiny",
+            "--output-dir",
+            str(tmp_path),
+            "simulation.backend=mjx",
+            "simulation.impl=warp",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stdout[-1000:] + proc.stderr[-2000:]
     assert "simulation.impl=warp (MuJoCo Warp) cannot run here" in proc.stdout + proc.stderr
 

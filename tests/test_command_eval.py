@@ -38,8 +38,28 @@ def _png_ok(path):
 def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
     """2 x 2 cells per grid, 1.5 s, settle 0.5 s, nominal gait: 8 cells with finite errors."""
     out = str(tmp_path / "grid")
-    argv = ["--no-residual", "--mode", "command_grid", "--grid-vx", "0", "0.3", "--grid-yaw", "0", "0.5",
-            "--grid-vy", "-0.2", "0.2", "--grid-duration", "1.5", "--settle", "0.5", "--processes", "1", "--out", out]
+    argv = [
+        "--no-residual",
+        "--mode",
+        "command_grid",
+        "--grid-vx",
+        "0",
+        "0.3",
+        "--grid-yaw",
+        "0",
+        "0.5",
+        "--grid-vy",
+        "-0.2",
+        "0.2",
+        "--grid-duration",
+        "1.5",
+        "--settle",
+        "0.5",
+        "--processes",
+        "1",
+        "--out",
+        out,
+    ]
     rc = ev.main(argv)
     printed = capsys.readouterr()
     assert rc == 0, printed.err
@@ -53,10 +73,18 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
     assert list(data["results"]) == ["nominal"]
     cells = data["results"]["nominal"]["cells"]
     assert len(cells) == 8
-    assert [c["command"] for c in cells if c["grid"] == "vx_yaw"] == \
-        [[0, 0, 0], [0, 0, 0.5], [0.3, 0, 0], [0.3, 0, 0.5]]
-    assert [c["command"] for c in cells if c["grid"] == "vx_vy"] == \
-        [[0, -0.2, 0], [0, 0.2, 0], [0.3, -0.2, 0], [0.3, 0.2, 0]]
+    assert [c["command"] for c in cells if c["grid"] == "vx_yaw"] == [
+        [0, 0, 0],
+        [0, 0, 0.5],
+        [0.3, 0, 0],
+        [0.3, 0, 0.5],
+    ]
+    assert [c["command"] for c in cells if c["grid"] == "vx_vy"] == [
+        [0, -0.2, 0],
+        [0, 0.2, 0],
+        [0.3, -0.2, 0],
+        [0.3, 0.2, 0],
+    ]
     for c in cells:
         assert not c["fell"] and c["survived"] and c["steps"] == 75 and c["samples"] == 50
         for k in ("vel_tracking_error_mps", "yaw_rate_error_radps", "achieved_vx_mps", "achieved_yaw_rate_radps"):
@@ -72,16 +100,22 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
     assert summ["all"]["vel_tracking_error_mps_max"] == pytest.approx(max(errs))
     with open(os.path.join(out, "command_grid.md")) as fh:
         md = fh.read()
-    for text in ("# Command grid", "| controller | grid | cells | falls |", "| nominal | all | 8 | 0 |",
-                 "| vx (m/s) \\ yaw rate (rad/s) | yaw rate +0 | yaw rate +0.5 |", "| vx (m/s) \\ vy (m/s) |",
-                 "![command grid vx_yaw](command_grid_vx_yaw.png)"):
+    for text in (
+        "# Command grid",
+        "| controller | grid | cells | falls |",
+        "| nominal | all | 8 | 0 |",
+        "| vx (m/s) \\ yaw rate (rad/s) | yaw rate +0 | yaw rate +0.5 |",
+        "| vx (m/s) \\ vy (m/s) |",
+        "![command grid vx_yaw](command_grid_vx_yaw.png)",
+    ):
         assert text in md, text
     for png in ("command_grid_vx_yaw.png", "command_grid_vx_vy.png"):
         _png_ok(os.path.join(out, png))
     assert "nominal: command grid, 8 cells, 0 falls" in printed.out
     recs = read_records(os.path.join(out, "command_grid.episodes.jsonl"))  # written as the parts finished
-    assert [(r["command"], r["vel_tracking_error_mps"]) for r in recs] == \
-        [(c["command"], c["vel_tracking_error_mps"]) for c in cells]
+    assert [(r["command"], r["vel_tracking_error_mps"]) for r in recs] == [
+        (c["command"], c["vel_tracking_error_mps"]) for c in cells
+    ]
 
 
 def test_push_zero_kick_survives_and_huge_kick_falls(env):
@@ -105,6 +139,7 @@ def test_push_zero_kick_survives_and_huge_kick_falls(env):
 
 def test_kick_is_added_after_the_step_to_the_world_frame_velocity():
     """The callback adds the kick once, at step k, along heading + angle, to qvel[0:2]."""
+
     class Env:  # the two fields the callback touches
         class data:
             qpos = np.array([0, 0, 0.3, np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)])  # yaw = pi/2
@@ -145,8 +180,9 @@ def test_policy_and_nominal_side_by_side(env, tmp_path):
     with open(paths["markdown"]) as fh:
         md = fh.read()
     assert re.search(r"\| \+0\.3 \| \d\.\d{3}†? / \d\.\d{3}†? \|", md)  # "policy / nominal" cells
-    push = ce.run_push_recovery(export, ce.PushTest(kicks_mps=(0.0,), episodes=1, duration_s=0.4, kick_time_s=0.2),
-                                processes=1)
+    push = ce.run_push_recovery(
+        export, ce.PushTest(kicks_mps=(0.0,), episodes=1, duration_s=0.4, kick_time_s=0.2), processes=1
+    )
     push["settings"]["command_line"] = "test"
     paths = ce.write_mode_report(push, str(tmp_path / "out"))
     _png_ok(paths["push recovery"])
@@ -166,17 +202,21 @@ def test_settings_validation():
         ce.PushTest(duration_s=2.0, kick_time_s=2.0)
     with pytest.raises(ValueError, match="stand duration must be a positive"):
         ce.StandTest(duration_s=-1)
-    assert ce.outside_command_ranges((0.3, 0, 0.5), {"vx": [0.2, 0.5], "vy": [0, 0], "yaw_rate": [-0.3, 0.3]}) == \
-        ["yaw_rate 0.5 outside [-0.3, 0.3]"]
+    assert ce.outside_command_ranges((0.3, 0, 0.5), {"vx": [0.2, 0.5], "vy": [0, 0], "yaw_rate": [-0.3, 0.3]}) == [
+        "yaw_rate 0.5 outside [-0.3, 0.3]"
+    ]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--mode", "command_grid", "--grid-vx"], "grid vx needs at least one value (m/s)"),
-    (["--mode", "command_grid", "--grid-duration", "-1"], "grid duration must be a positive number of seconds"),
-    (["--mode", "push", "--kicks", "0", "-0.5"], "kick sizes must be finite and >= 0 (m/s), got -0.5"),
-    (["--mode", "stand", "--stand-duration", "-2"], "stand duration must be a positive number of seconds"),
-    (["--mode", "all", "--push-episodes", "0"], "push episodes must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--mode", "command_grid", "--grid-vx"], "grid vx needs at least one value (m/s)"),
+        (["--mode", "command_grid", "--grid-duration", "-1"], "grid duration must be a positive number of seconds"),
+        (["--mode", "push", "--kicks", "0", "-0.5"], "kick sizes must be finite and >= 0 (m/s), got -0.5"),
+        (["--mode", "stand", "--stand-duration", "-2"], "stand duration must be a positive number of seconds"),
+        (["--mode", "all", "--push-episodes", "0"], "push episodes must be an integer >= 1"),
+    ],
+)
 def test_cli_bad_input_exits_2(argv, message, tmp_path, capsys):
     out = tmp_path / "o"
     assert ev.main(["--no-residual", "--out", str(out), *argv]) == 2

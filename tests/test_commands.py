@@ -30,6 +30,7 @@ GAIT = GaitConfig().for_robot(DEFAULT_GEOMETRY)  # the sizes derived for model/r
 
 # ------------------------------------------------------------------------------ gait limits
 
+
 def test_gait_limit_is_derived_from_the_gait_and_covers_the_joystick_box():
     assert GAIT.max_foot_speed == pytest.approx(GAIT.max_step_length / (GAIT.duty_factor * GAIT.period))
     c = CommandRanges()
@@ -55,6 +56,7 @@ def test_command_beyond_the_gait_is_refused_at_load():
 
 
 # ------------------------------------------------------------------------- command schedule
+
 
 def _schedule(ctx, key, steps):
     """Commands of ``steps`` control steps of one episode, from the pure schedule logic (no physics)."""
@@ -93,8 +95,11 @@ def test_resample_off_holds_the_command_and_heading_mode_steers_to_the_target():
     ctx = logic.make_context(SimulationConfig(), EnvConfig(command=CommandRanges(resample=False)), GAIT)
     cmds = np.asarray(jax.jit(lambda k: _schedule(ctx, k, 600))(jax.random.PRNGKey(3)))
     assert np.all(cmds == cmds[0])
-    hctx = logic.make_context(SimulationConfig(), EnvConfig(command=CommandRanges(
-        heading_probability=1.0, zero_probability=0.0, heading_gain=0.5)), GAIT)
+    hctx = logic.make_context(
+        SimulationConfig(),
+        EnvConfig(command=CommandRanges(heading_probability=1.0, zero_probability=0.0, heading_gain=0.5)),
+        GAIT,
+    )
     _, _, info = logic.sample_episode(hctx, jax.random.PRNGKey(5))
     assert float(info["heading_mode"]) == 1.0
     for yaw in (0.0, 1.0, -2.5):
@@ -144,6 +149,7 @@ def test_modulated_mode_with_zero_action_is_the_nominal_gait_exactly():
             ir = {**ir, "gait": res.controller.advance(ir["gait"], 0.02, ir["command"], fr)}
             im = {**im, "gait": mod.controller.advance(im["gait"], 0.02, im["command"], fm)}
             return (ir, im), (cr, cm)
+
         return jax.lax.scan(one, (info_r, info_m), None, length=100)[1]
 
     cr, cm = run(info_r, info_m)
@@ -161,8 +167,10 @@ def test_modulated_mode_with_zero_action_is_the_nominal_gait_exactly():
 
 FAST_SCHEDULE = EnvConfig(
     command=CommandRanges(resample_interval=(0.1, 0.3), zero_probability=0.3, heading_probability=0.3),
-    pushes=Pushes(enabled=True, interval=(0.2, 0.4)), observation_noise=ObservationNoise(enabled=True),
-    action_latency=True)
+    pushes=Pushes(enabled=True, interval=(0.2, 0.4)),
+    observation_noise=ObservationNoise(enabled=True),
+    action_latency=True,
+)
 
 
 @pytest.fixture(scope="module")
@@ -196,14 +204,17 @@ def test_both_twins_run_the_same_command_schedule_pushes_and_noise(twins):
 
 @pytest.fixture(scope="module")
 def nominal_env():
-    env = EnvConfig(command=CommandRanges(resample=False), randomization=dataclasses.replace(
-        EnvConfig().randomization, joint_noise=0.0, heading_noise=0.0))
+    env = EnvConfig(
+        command=CommandRanges(resample=False),
+        randomization=dataclasses.replace(EnvConfig().randomization, joint_noise=0.0, heading_noise=0.0),
+    )
     return ResidualWalkEnv(env=env)
 
 
 def _run(env, command, seconds, index=0):
-    return run_episode(env, zero_action(), int(round(seconds / env.ctx.sim.control_dt)), episode_key(7, index),
-                       command=command)
+    return run_episode(
+        env, zero_action(), int(round(seconds / env.ctx.sim.control_dt)), episode_key(7, index), command=command
+    )
 
 
 def test_nominal_gait_tracks_lateral_and_yaw_commands(nominal_env):

@@ -41,7 +41,8 @@ def test_gym_human_render_headless_raises_not_aborts():
         "    print('NO ERROR')\n"
         "except NoDisplayError as e:\n"
         "    print('RAISED', e)\n"
-        "print('ALIVE')\n")
+        "print('ALIVE')\n"
+    )
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     if not sys.platform.startswith("linux"):
         pytest.skip("headless behaviour checked on Linux")

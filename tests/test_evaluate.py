@@ -18,15 +18,51 @@ from playback.episode_records import EpisodeRecords, output_dir, read_records, r
 from train.output_paths import OutputPathError
 from train.policy_env import default_configs, make_env, with_world
 
-SUMMARY_KEYS = {"episodes", "success_rate", "falls", "nan_physics", "out_of_bounds", "distance_m_mean",
-                "distance_m_std", "mean_forward_speed_mps", "vel_tracking_error_mps", "yaw_rate_error_radps",
-                "cost_of_transport", "energy_j_mean", "joint_limit_violations", "actuator_saturation_rate",
-                "ik_saturation_rate", "time_s_mean", "return_mean"}
-EPISODE_KEYS = {"episode", "world", "controller", "terrain_level", "command", "steps", "time_s", "fell",
-                "fall_time_s", "nan_physics", "out_of_bounds", "distance_m", "env_distance_m", "displacement_m",
-                "mean_forward_speed_mps", "vel_tracking_error_mps", "yaw_rate_error_radps", "energy_j",
-                "cost_of_transport", "joint_limit_violations", "actuator_saturation_rate", "ik_saturation_rate",
-                "min_trunk_height_m", "return"}
+SUMMARY_KEYS = {
+    "episodes",
+    "success_rate",
+    "falls",
+    "nan_physics",
+    "out_of_bounds",
+    "distance_m_mean",
+    "distance_m_std",
+    "mean_forward_speed_mps",
+    "vel_tracking_error_mps",
+    "yaw_rate_error_radps",
+    "cost_of_transport",
+    "energy_j_mean",
+    "joint_limit_violations",
+    "actuator_saturation_rate",
+    "ik_saturation_rate",
+    "time_s_mean",
+    "return_mean",
+}
+EPISODE_KEYS = {
+    "episode",
+    "world",
+    "controller",
+    "terrain_level",
+    "command",
+    "steps",
+    "time_s",
+    "fell",
+    "fall_time_s",
+    "nan_physics",
+    "out_of_bounds",
+    "distance_m",
+    "env_distance_m",
+    "displacement_m",
+    "mean_forward_speed_mps",
+    "vel_tracking_error_mps",
+    "yaw_rate_error_radps",
+    "energy_j",
+    "cost_of_transport",
+    "joint_limit_violations",
+    "actuator_saturation_rate",
+    "ik_saturation_rate",
+    "min_trunk_height_m",
+    "return",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +72,23 @@ def export_dir(tmp_path_factory):
 
 def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys):
     out = str(tmp_path / "eval")
-    rc = ev.main(["--policy", export_dir, "--episodes", "2", "--duration", "0.5", "--out", out,
-                  "--processes", "1", "--band", "1", "3"])
+    rc = ev.main(
+        [
+            "--policy",
+            export_dir,
+            "--episodes",
+            "2",
+            "--duration",
+            "0.5",
+            "--out",
+            out,
+            "--processes",
+            "1",
+            "--band",
+            "1",
+            "3",
+        ]
+    )
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     with open(os.path.join(out, "evaluation.json")) as fh:
@@ -57,8 +108,9 @@ def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys
                 assert 0 < e["steps"] <= 25 and e["energy_j"] >= 0.0
             assert [e["terrain_level"] for e in res["episodes"]] == ([1, 3] if world == "rough" else [None, None])
     # same episodes for both controllers: same commands
-    assert [e["command"] for e in data["results"]["policy"]["flat"]["episodes"]] == \
-           [e["command"] for e in data["results"]["nominal"]["flat"]["episodes"]]
+    assert [e["command"] for e in data["results"]["policy"]["flat"]["episodes"]] == [
+        e["command"] for e in data["results"]["nominal"]["flat"]["episodes"]
+    ]
     assert data["mass_kg"] > 5 and data["gravity_mps2"] == pytest.approx(9.81)
     with open(os.path.join(out, "evaluation.md")) as fh:
         md = fh.read()
@@ -73,9 +125,12 @@ def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys
     # the per-episode records were written as the batches finished: the same numbers as the report
     recs = read_records(os.path.join(out, "evaluation.episodes.jsonl"))
     kept = sorted((r["controller"], r["world"], r["episode"], r["distance_m"]) for r in recs)
-    assert len(recs) == 8 and kept == sorted((e["controller"], e["world"], e["episode"], e["distance_m"])
-                                             for per in data["results"].values() for res in per.values()
-                                             for e in res["episodes"])
+    assert len(recs) == 8 and kept == sorted(
+        (e["controller"], e["world"], e["episode"], e["distance_m"])
+        for per in data["results"].values()
+        for res in per.values()
+        for e in res["episodes"]
+    )
 
 
 def test_nominal_mode_is_the_env_with_zero_action_step_for_step():
@@ -85,14 +140,23 @@ def test_nominal_mode_is_the_env_with_zero_action_step_for_step():
     (tolerance 0); the summary numbers must equal the ones recomputed from them (1e-12).
     """
     duration, bands = 0.4, (4,)
-    report = ev.evaluate_policy(None, episodes=2, duration=duration, worlds=("flat", "rough"), bands=bands,
-                                seed=7, processes=1, keep_records=True)
+    report = ev.evaluate_policy(
+        None,
+        episodes=2,
+        duration=duration,
+        worlds=("flat", "rough"),
+        bands=bands,
+        seed=7,
+        processes=1,
+        keep_records=True,
+    )
     configs = default_configs()
     for world in ("flat", "rough"):
         env = make_env(with_world(configs, world))
         n = int(round(duration / env.ctx.sim.control_dt))
-        for i, (rec, summ) in enumerate(zip(report["records"]["nominal"][world],
-                                            report["results"]["nominal"][world]["episodes"])):
+        for i, (rec, summ) in enumerate(
+            zip(report["records"]["nominal"][world], report["results"]["nominal"][world]["episodes"])
+        ):
             options = {"key": episode_key(7, i), **({"terrain_level": bands[0]} if world == "rough" else {})}
             env.reset(options=options)
             power, fwd, rew, pos = [], [], [], [env.data.qpos[:3].copy()]
@@ -117,8 +181,16 @@ def test_nominal_mode_is_the_env_with_zero_action_step_for_step():
 
 
 def _assert_same_record(a: EpisodeRecord, b: EpisodeRecord) -> None:
-    for f in ("dt", "world", "terrain_level", "env_distance", "terminated", "physics_diverged", "off_map",
-              "terrain_type"):
+    for f in (
+        "dt",
+        "world",
+        "terrain_level",
+        "env_distance",
+        "terminated",
+        "physics_diverged",
+        "off_map",
+        "terrain_type",
+    ):
         assert getattr(a, f) == getattr(b, f), f
     for f in ("command", "trunk_pos", "trunk_quat", "foot_pos", "trunk_ground", "foot_ground", "action", "reward"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
@@ -156,8 +228,15 @@ def test_batched_runner_records_equal_run_episode(world):
     env = make_env(configs)
     for i, rec in enumerate(recs):
         env.terrain_level = None  # level drawn from the key, as the vector env draws it
-        ref = run_episode(env, controller, n_steps, episode_key(5, i), None if levels is None else levels[i],
-                          commands[i], terrain_type=None if types is None else types[i])
+        ref = run_episode(
+            env,
+            controller,
+            n_steps,
+            episode_key(5, i),
+            None if levels is None else levels[i],
+            commands[i],
+            terrain_type=None if types is None else types[i],
+        )
         _assert_same_record(rec, ref)
     env.close()
     np.testing.assert_array_equal(recs[1].command, np.float32([0.5, 0.0, 0.3]))
@@ -180,9 +259,21 @@ def _record(n=50, fall_at=None, nan_at=None, dt=0.02, speed=0.3) -> EpisodeRecor
     pos[:, 0] = speed * dt * np.arange(steps + 1)
     pos[:, 2] = 0.27
     quat = np.tile([1.0, 0, 0, 0], (steps + 1, 1))
-    metrics = {k: np.zeros(steps) for k in ("fell", "nan_physics", "out_of_bounds", "power", "vel_tracking_error",
-                                            "yaw_rate_error", "joint_limit_violations", "actuator_saturated",
-                                            "ik_saturated", "forward_velocity")}
+    metrics = {
+        k: np.zeros(steps)
+        for k in (
+            "fell",
+            "nan_physics",
+            "out_of_bounds",
+            "power",
+            "vel_tracking_error",
+            "yaw_rate_error",
+            "joint_limit_violations",
+            "actuator_saturated",
+            "ik_saturated",
+            "forward_velocity",
+        )
+    }
     metrics["power"][:] = 30.0
     metrics["ik_saturated"][:] = 1.0
     if fall_at is not None:
@@ -191,11 +282,23 @@ def _record(n=50, fall_at=None, nan_at=None, dt=0.02, speed=0.3) -> EpisodeRecor
     if nan_at is not None:
         metrics["nan_physics"][-1] = 1.0
         pos[-1] = [0.0, 0.0, 0.0]  # MuJoCo reset the state: the last row must be ignored
-    return EpisodeRecord(dt=dt, world="flat", terrain_level=0, command=np.array([speed, 0, 0]), trunk_pos=pos,
-                         trunk_quat=quat, foot_pos=np.zeros((steps + 1, 4, 3)), trunk_ground=np.zeros(steps + 1),
-                         foot_ground=np.zeros((steps + 1, 4)), action=np.zeros((steps, 12)),
-                         reward=np.ones(steps), metrics=metrics, env_distance=float(pos[-1, 0]),
-                         terminated=fall_at is not None or nan_at is not None, physics_diverged=nan_at is not None)
+    return EpisodeRecord(
+        dt=dt,
+        world="flat",
+        terrain_level=0,
+        command=np.array([speed, 0, 0]),
+        trunk_pos=pos,
+        trunk_quat=quat,
+        foot_pos=np.zeros((steps + 1, 4, 3)),
+        trunk_ground=np.zeros(steps + 1),
+        foot_ground=np.zeros((steps + 1, 4)),
+        action=np.zeros((steps, 12)),
+        reward=np.ones(steps),
+        metrics=metrics,
+        env_distance=float(pos[-1, 0]),
+        terminated=fall_at is not None or nan_at is not None,
+        physics_diverged=nan_at is not None,
+    )
 
 
 def test_falls_and_nan_physics_are_counted_gracefully():
@@ -256,8 +359,28 @@ def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, caps
     """2 types x 2 levels, 1 episode per tile, 0.5 s: the per-tile tables, the heat map, the
     held-out terrain seed, and the same tiles and commands for the policy and the nominal gait."""
     out = str(tmp_path / "suite_eval")
-    rc = ev.main(["--policy", export_dir, "--worlds", "suite", "--levels", "0", "5", "--types", "rough", "stairs_up",
-                  "--episodes", "1", "--duration", "0.5", "--out", out, "--processes", "1"])
+    rc = ev.main(
+        [
+            "--policy",
+            export_dir,
+            "--worlds",
+            "suite",
+            "--levels",
+            "0",
+            "5",
+            "--types",
+            "rough",
+            "stairs_up",
+            "--episodes",
+            "1",
+            "--duration",
+            "0.5",
+            "--out",
+            out,
+            "--processes",
+            "1",
+        ]
+    )
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     with open(os.path.join(out, "evaluation.json")) as fh:
@@ -281,15 +404,24 @@ def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, caps
         for r in rows:
             assert r["episodes"] == 1 and r["success_rate"] in (0.0, 1.0)
             assert {"distance_m_mean", "vel_tracking_error_mps", "falls", "off_map", "stalled", "left_tile"} <= set(r)
-    assert [e["command"] for e in data["results"]["policy"]["suite"]["episodes"]] == \
-           [e["command"] for e in data["results"]["nominal"]["suite"]["episodes"]]
+    assert [e["command"] for e in data["results"]["policy"]["suite"]["episodes"]] == [
+        e["command"] for e in data["results"]["nominal"]["suite"]["episodes"]
+    ]
     assert isinstance(data["suite_gait_failures"], list) and isinstance(data["suite_gait_stalls"], list)
     with open(os.path.join(out, "evaluation.md")) as fh:
         md = fh.read()
-    for text in ("## Terrain suite", "### Where the gait fails", "### policy: per tile", "### nominal: per tile",
-                 "### nominal: success per level (rows) and type (columns)", "| level | rough | stairs_up |",
-                 "| type | level | episodes | success | distance (m) | vel. error (m/s) | falls | off map |",
-                 "| policy | suite | 4 |", "terrain seed 1000", "![suite success](suite_success.png)"):
+    for text in (
+        "## Terrain suite",
+        "### Where the gait fails",
+        "### policy: per tile",
+        "### nominal: per tile",
+        "### nominal: success per level (rows) and type (columns)",
+        "| level | rough | stairs_up |",
+        "| type | level | episodes | success | distance (m) | vel. error (m/s) | falls | off map |",
+        "| policy | suite | 4 |",
+        "terrain seed 1000",
+        "![suite success](suite_success.png)",
+    ):
         assert text in md, text
     assert "| stairs_up | 5 | 1 |" in md
     png = os.path.join(out, "suite_success.png")
@@ -305,9 +437,11 @@ def test_suite_tasks_and_failures_table():
     suite = [t for t in tasks if t.world == "suite"]
     assert len(suite) == 8 and len(tasks) == 10  # --episodes is per tile on the suite
     assert [(t.level, t.terrain_type) for t in suite] == tiles * 2 and [t.index for t in suite] == list(range(8))
-    rows = [{"terrain_type": "rough", "terrain_level": 3, "success_rate": 0.25, "falls": 3, "episodes": 4},
-            {"terrain_type": "rough", "terrain_level": 1, "success_rate": 0.5, "falls": 2, "episodes": 4},
-            {"terrain_type": "obstacles", "terrain_level": 0, "success_rate": 0.0, "falls": 4, "episodes": 4}]
+    rows = [
+        {"terrain_type": "rough", "terrain_level": 3, "success_rate": 0.25, "falls": 3, "episodes": 4},
+        {"terrain_type": "rough", "terrain_level": 1, "success_rate": 0.5, "falls": 2, "episodes": 4},
+        {"terrain_type": "obstacles", "terrain_level": 0, "success_rate": 0.0, "falls": 4, "episodes": 4},
+    ]
     assert [(f["terrain_type"], f["terrain_level"]) for f in ev.gait_failures(rows)] == [("rough", 3), ("obstacles", 0)]
     rows = [{**r, "stalled": s} for r, s in zip(rows, (2, 1, 0))]
     assert [(f["terrain_type"], f["terrain_level"]) for f in ev.gait_stalls(rows)] == [("rough", 3)]
@@ -346,15 +480,36 @@ def test_records_survive_a_failing_report_and_are_named(export_dir, tmp_path, ca
 
     monkeypatch.setattr(ev, "write_report", disk_full)
     out = tmp_path / "eval"
-    assert ev.main(["--policy", export_dir, "--episodes", "2", "--duration", "0.5", "--worlds", "flat",
-                    "--processes", "1", "--out", str(out)]) == 2
+    assert (
+        ev.main(
+            [
+                "--policy",
+                export_dir,
+                "--episodes",
+                "2",
+                "--duration",
+                "0.5",
+                "--worlds",
+                "flat",
+                "--processes",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     path = out / "evaluation.episodes.jsonl"
     assert "No space left on device" in err and f"the 4 finished episode(s) are in {path}" in err, err
     assert len(path.read_text().splitlines()) == 4  # one line per episode
     recs = read_records(str(path))
-    assert [(r["controller"], r["world"], r["episode"]) for r in recs] == \
-        [("policy", "flat", 0), ("policy", "flat", 1), ("nominal", "flat", 0), ("nominal", "flat", 1)]
+    assert [(r["controller"], r["world"], r["episode"]) for r in recs] == [
+        ("policy", "flat", 0),
+        ("policy", "flat", 1),
+        ("nominal", "flat", 0),
+        ("nominal", "flat", 1),
+    ]
     assert EPISODE_KEYS <= set(recs[0])
 
 

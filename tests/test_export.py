@@ -20,15 +20,28 @@ def _write(tmp_path, output="clip_mean", activation="swish", clip=None, obs=OBS,
     rng = np.random.default_rng(seed)
     out_width = 2 * act if output == "tanh_mean" else act
     sizes = [obs, 8, 6, out_width]
-    layers = [(rng.normal(size=(a, b)).astype(np.float32), rng.normal(size=b).astype(np.float32))
-              for a, b in zip(sizes[:-1], sizes[1:])]
+    layers = [
+        (rng.normal(size=(a, b)).astype(np.float32), rng.normal(size=b).astype(np.float32))
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
     mean = rng.normal(size=obs).astype(np.float32)
     std = rng.uniform(0.5, 2.0, size=obs).astype(np.float32)
     d = str(tmp_path / "export")
-    ex.write_export(d, layers=layers, activation=activation, output=output, obs_mean=mean, obs_std=std,
-                    obs_count=123.0, meta={"observation_size": obs, "action_size": act,
-                                          "observation_layout": [{"name": "x", "start": 0, "size": obs}]},
-                    obs_clip=clip)
+    ex.write_export(
+        d,
+        layers=layers,
+        activation=activation,
+        output=output,
+        obs_mean=mean,
+        obs_std=std,
+        obs_count=123.0,
+        meta={
+            "observation_size": obs,
+            "action_size": act,
+            "observation_layout": [{"name": "x", "start": 0, "size": obs}],
+        },
+        obs_clip=clip,
+    )
     return d, layers, mean, std
 
 
@@ -43,13 +56,19 @@ def _reference(obs, layers, mean, std, act_fn, output, clip=None, act=ACT):
     return np.tanh(x[..., :act]) if output == "tanh_mean" else np.clip(x, -1, 1)
 
 
-@pytest.mark.parametrize("output,activation,clip", [("clip_mean", "swish", None), ("tanh_mean", "relu", None),
-                                                    ("clip_mean", "tanh", 5.0), ("clip_mean", "elu", None)])
+@pytest.mark.parametrize(
+    "output,activation,clip",
+    [("clip_mean", "swish", None), ("tanh_mean", "relu", None), ("clip_mean", "tanh", 5.0), ("clip_mean", "elu", None)],
+)
 def test_roundtrip_matches_reference(tmp_path, output, activation, clip):
     d, layers, mean, std = _write(tmp_path, output, activation, clip)
     pol = ex.load_policy(d)
-    acts = {"swish": lambda x: x / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0), "tanh": np.tanh,
-            "elu": lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1)}
+    acts = {
+        "swish": lambda x: x / (1 + np.exp(-x)),
+        "relu": lambda x: np.maximum(x, 0),
+        "tanh": np.tanh,
+        "elu": lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1),
+    }
     obs = np.random.default_rng(1).normal(size=(7, OBS)).astype(np.float32) * 3
     want = _reference(obs, layers, mean, std, acts[activation], output, clip)
     got = pol.act(obs)
@@ -127,8 +146,9 @@ def test_nonfinite_normalizer_is_corrupt(tmp_path):
 def test_brax_normal_layers_flatten_trunk_and_mean():
     rng = np.random.default_rng(0)
     mk = lambda a, b: {"kernel": rng.normal(size=(a, b)), "bias": rng.normal(size=b)}  # noqa: E731
-    params = {"params": {"MLP_0": {"hidden_0": mk(5, 7), "hidden_1": mk(7, 3)}, "Dense_0": mk(3, 2),
-                         "log_std": np.zeros(2)}}
+    params = {
+        "params": {"MLP_0": {"hidden_0": mk(5, 7), "hidden_1": mk(7, 3)}, "Dense_0": mk(3, 2), "log_std": np.zeros(2)}
+    }
     layers = ex.brax_policy_layers(params, "normal")
     assert [k.shape for k, _ in layers] == [(5, 7), (7, 3), (3, 2)]
     with pytest.raises(ex.ExportError, match="MLP_0"):
@@ -205,6 +225,7 @@ def test_export_checkpoint_sizes_the_network_from_the_runs_config(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the robot it carries
+
 
 def _robot_in(directory) -> str:
     """A copy of the shipped robot MJCF in ``directory`` (a user's robot outside the repository)."""

@@ -14,9 +14,13 @@ import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = ["model", "ik", "gait", "mjx_envs", "train", "playback", "benchmarks"]
-ALLOWED = {("model/check.py", "playback.nominal"), ("model/check.py", "mjx_envs.vector_env"),
-           ("model/check.py", "mjx_envs.env_config"), ("model/check.py", "gait.gait_config"),
-           ("model/check.py", "ik.leg_geometry")}
+ALLOWED = {
+    ("model/check.py", "playback.nominal"),
+    ("model/check.py", "mjx_envs.vector_env"),
+    ("model/check.py", "mjx_envs.env_config"),
+    ("model/check.py", "gait.gait_config"),
+    ("model/check.py", "ik.leg_geometry"),
+}
 
 
 def upward_imports(repo=REPO):

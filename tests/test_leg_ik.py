@@ -360,7 +360,11 @@ def test_general_chains_match_mujoco_and_round_trip(robot, tmp_path):
     assert 0.0 < worst_ik <= 1e-6 or worst_ik == 0.0, worst_ik
     # the straight-leg geometry (today's IK) would put the feet centimetres off on these robots
     q = np.asarray(spec.home_joints)
-    straight = LegGeometry(hip_offsets=geo.hip_offsets, lateral_offset=geo.lateral_offset,
-                           thigh_length=geo.thigh_length, calf_length=geo.calf_length)
+    straight = LegGeometry(
+        hip_offsets=geo.hip_offsets,
+        lateral_offset=geo.lateral_offset,
+        thigh_length=geo.thigh_length,
+        calf_length=geo.calf_length,
+    )
     err = np.abs(np.asarray(foot_positions_in_body(jnp.asarray(q), straight)) - _mujoco_feet(m, spec, q)).max()
     assert err > 0.01, err  # measured: 18 mm (spot_style), 74 mm (go2_style), 218 mm (refs)

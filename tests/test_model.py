@@ -50,8 +50,17 @@ def test_worlds_share_actuators_and_sensors(models):
 
 def test_documented_sensor_layout(models):
     s = loading.sensor_slices_of(models["flat"])
-    for name in (rc.SENSOR_TRUNK_QUAT, rc.SENSOR_GYRO, rc.SENSOR_ACC, rc.SENSOR_LINVEL, rc.SENSOR_TRUNK_POS,
-                 *rc.JOINT_POS_SENSORS, *rc.JOINT_VEL_SENSORS, *rc.FOOT_TOUCH_SENSORS, *rc.BODY_CONTACT_SENSORS):
+    for name in (
+        rc.SENSOR_TRUNK_QUAT,
+        rc.SENSOR_GYRO,
+        rc.SENSOR_ACC,
+        rc.SENSOR_LINVEL,
+        rc.SENSOR_TRUNK_POS,
+        *rc.JOINT_POS_SENSORS,
+        *rc.JOINT_VEL_SENSORS,
+        *rc.FOOT_TOUCH_SENSORS,
+        *rc.BODY_CONTACT_SENSORS,
+    ):
         assert name in s, name
     assert s["trunk_quat"].stop - s["trunk_quat"].start == 4
     # the indices printed in docs/model.md are the real ones
@@ -85,8 +94,9 @@ def test_dimensions_mass_and_limits(models):
 
 
 def test_xml_timestep_matches_simulation_config():
-    raw = mujoco.MjModel.from_xml_path(SimulationConfig().flat_xml if os.path.isabs(SimulationConfig().flat_xml)
-                                       else SimulationConfig().world_xml)
+    raw = mujoco.MjModel.from_xml_path(
+        SimulationConfig().flat_xml if os.path.isabs(SimulationConfig().flat_xml) else SimulationConfig().world_xml
+    )
     assert raw.opt.timestep == SimulationConfig().physics_dt
     assert SimulationConfig().n_substeps == 5
 
@@ -154,8 +164,11 @@ def test_drop_settles_standing_c_and_mjx_agree(models, world):
 
 def _colliding_robot_geoms(m):
     trunk = m.body(rc.TRUNK_BODY).id
-    return sorted(m.geom(g).name for g in range(m.ngeom)
-                  if m.body_rootid[m.geom_bodyid[g]] == trunk and (m.geom_contype[g] or m.geom_conaffinity[g]))
+    return sorted(
+        m.geom(g).name
+        for g in range(m.ngeom)
+        if m.body_rootid[m.geom_bodyid[g]] == trunk and (m.geom_contype[g] or m.geom_conaffinity[g])
+    )
 
 
 @pytest.mark.parametrize("world", ("flat", "rough", "suite"))
@@ -170,7 +183,7 @@ def test_feet_only_collision_keeps_the_feet_and_probes_the_rest(world):
     probed = sorted(set(_colliding_robot_geoms(full)) - set(rc.FOOT_GEOMS))
     assert len(probed) == 12  # 4 trunk, 4 knee, 4 shin spheres
     probes = [feet.sensor(i).name for i in range(feet.nsensor) if feet.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX)]
-    assert sorted(p[len(rc.BODY_PROBE_PREFIX):] for p in probes) == probed
+    assert sorted(p[len(rc.BODY_PROBE_PREFIX) :] for p in probes) == probed
     assert not any(full.sensor(i).name.startswith(rc.BODY_PROBE_PREFIX) for i in range(full.nsensor))
     # the sensors both settings share keep their places in sensordata (the probes come last)
     sf, sa = loading.sensor_slices_of(feet), loading.sensor_slices_of(full)
@@ -240,16 +253,35 @@ def test_a_robot_with_a_relative_meshdir_loads_into_every_world(tmp_path):
     itself inside our worlds, and the rough world still finds its own heightfield file."""
     (tmp_path / "meshes").mkdir()
     v = [(x, y, z) for z in (-0.05, 0.05) for y in (-0.05, 0.05) for x in (-0.05, 0.05)]
-    faces = [(1, 3, 2), (2, 3, 4), (5, 6, 7), (6, 8, 7), (1, 2, 5), (2, 6, 5), (3, 7, 4), (4, 7, 8), (1, 5, 3),
-             (3, 5, 7), (2, 4, 6), (4, 8, 6)]
-    (tmp_path / "meshes" / "cube.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in v)
-                                                  + "".join(f"f {a} {b} {c}\n" for a, b, c in faces))
+    faces = [
+        (1, 3, 2),
+        (2, 3, 4),
+        (5, 6, 7),
+        (6, 8, 7),
+        (1, 2, 5),
+        (2, 6, 5),
+        (3, 7, 4),
+        (4, 7, 8),
+        (1, 5, 3),
+        (3, 5, 7),
+        (2, 4, 6),
+        (4, 8, 6),
+    ]
+    (tmp_path / "meshes" / "cube.obj").write_text(
+        "".join(f"v {x} {y} {z}\n" for x, y, z in v) + "".join(f"f {a} {b} {c}\n" for a, b, c in faces)
+    )
     text = open(os.path.join(REPO_ROOT, "model", "robots", "go1_style", "robot.xml")).read()
-    text = text.replace('<compiler angle="radian" autolimits="true"/>',
-                        '<compiler angle="radian" autolimits="true" meshdir="meshes"/>\n'
-                        '  <asset><mesh name="cube" file="cube.obj"/></asset>', 1)
-    text = text.replace('<site name="imu"', '<geom type="mesh" mesh="cube" contype="0" conaffinity="0" mass="0"/>\n'
-                        '      <site name="imu"', 1)
+    text = text.replace(
+        '<compiler angle="radian" autolimits="true"/>',
+        '<compiler angle="radian" autolimits="true" meshdir="meshes"/>\n'
+        '  <asset><mesh name="cube" file="cube.obj"/></asset>',
+        1,
+    )
+    text = text.replace(
+        '<site name="imu"',
+        '<geom type="mesh" mesh="cube" contype="0" conaffinity="0" mass="0"/>\n      <site name="imu"',
+        1,
+    )
     assert text.count("cube") == 3
     (tmp_path / "robot.xml").write_text(text)
     for world in ("flat", "rough"):

@@ -44,12 +44,23 @@ def _go1_variant(tmp_path, scale=1.0, home=None):
     original), optionally with the ``home`` (hip, knee) angles and the trunk height they give."""
     text = open(os.path.join(REPO_ROOT, PUBLIC[0])).read()
     k = scale
-    for attr, f in (("pos", lambda i: k), ("size", lambda i: k), ("fromto", lambda i: k),
-                    ("diaginertia", lambda i: k * k), ("armature", lambda i: k * k), ("damping", lambda i: k ** 1.5),
-                    ("frictionloss", lambda i: k), ("forcerange", lambda i: k), ("gainprm", lambda i: k),
-                    ("biasprm", lambda i: (1, k, k ** 1.5)[i])):
-        text = re.sub(rf'(?<=\s){attr}="([^"]*)"', lambda m: f'{attr}="' + " ".join(
-            f"{float(v) * f(i):.6g}" for i, v in enumerate(m.group(1).split())) + '"', text)
+    for attr, f in (
+        ("pos", lambda i: k),
+        ("size", lambda i: k),
+        ("fromto", lambda i: k),
+        ("diaginertia", lambda i: k * k),
+        ("armature", lambda i: k * k),
+        ("damping", lambda i: k**1.5),
+        ("frictionloss", lambda i: k),
+        ("forcerange", lambda i: k),
+        ("gainprm", lambda i: k),
+        ("biasprm", lambda i: (1, k, k**1.5)[i]),
+    ):
+        text = re.sub(
+            rf'(?<=\s){attr}="([^"]*)"',
+            lambda m: f'{attr}="' + " ".join(f"{float(v) * f(i):.6g}" for i, v in enumerate(m.group(1).split())) + '"',
+            text,
+        )
     hip, knee = home or (0.9, -1.8)
     z = 2 * 0.213 * k * math.cos(hip) + 0.022 * k  # feet (r 0.022) on the floor, straight below the hips
     text = re.sub(r'qpos="0 0 [0-9.]+', f'qpos="0 0 {z:.4f}', text).replace("0 0.9 -1.8", f"0 {hip} {knee}")
@@ -85,8 +96,9 @@ def test_the_check_fails_a_robot_whose_feet_do_not_collide(monkeypatch):
     """The check's OK is backed by physics: without the adapter's contact fix the go1-style feet
     (contype 0 / conaffinity 1, the floor's bits) never touch, and the check says so."""
     real = robot_adapter.plan
-    monkeypatch.setattr(robot_adapter, "plan", lambda m, rmap: real(m, rmap).__class__(
-        **{**real(m, rmap).__dict__, "foot_contype": ()}))
+    monkeypatch.setattr(
+        robot_adapter, "plan", lambda m, rmap: real(m, rmap).__class__(**{**real(m, rmap).__dict__, "foot_contype": ()})
+    )
     robot_adapter._prepare.cache_clear()
     try:
         spec = load_robot_spec(PUBLIC[0])
@@ -128,9 +140,14 @@ def test_the_check_runs_the_training_envs_reset(tmp_path):
     assert rc == 2, text
     assert "PASS settles on 4 feet" in text and "FAIL walks (nominal trot, 4 s at 0.4 m/s)" in text, text
     env = next(line for line in text.splitlines() if line.startswith("FAIL env episodes"))
-    for part in ("4 of 4 episodes terminate", "at control step 1 (0.02 s)", "< env.min_base_height 0.15 m",
-                 "home keyframe's 0.094 m", "raise the trunk of keyframe 'home' above 0.15 m",
-                 "lower env.min_base_height below 0.094 m (configs/env.yaml)"):
+    for part in (
+        "4 of 4 episodes terminate",
+        "at control step 1 (0.02 s)",
+        "< env.min_base_height 0.15 m",
+        "home keyframe's 0.094 m",
+        "raise the trunk of keyframe 'home' above 0.15 m",
+        "lower env.min_base_height below 0.094 m (configs/env.yaml)",
+    ):
         assert part in env, env
 
 
@@ -140,8 +157,18 @@ def test_env_episode_failures_name_the_limit_and_the_key():
     from model.check import _episodes_result
 
     spec = load_robot_spec(PUBLIC[0])
-    base = dict(episodes=4, control_dt=0.02, commands=np.zeros((4, 3)), min_base_height=0.15, max_roll_limit=0.8,
-                max_pitch_limit=0.8, joint_noise=0.1, home_height=0.287, body_height=0.274, leg_length=0.426)
+    base = dict(
+        episodes=4,
+        control_dt=0.02,
+        commands=np.zeros((4, 3)),
+        min_base_height=0.15,
+        max_roll_limit=0.8,
+        max_pitch_limit=0.8,
+        joint_noise=0.1,
+        home_height=0.287,
+        body_height=0.274,
+        leg_length=0.426,
+    )
     ok, msg = _episodes_result(spec, {**base, "ends": [(2, 7, 0.25, 0.1, -0.9, True)]})[1:]
     assert not ok and "episode 2" in msg and "|pitch| 0.90 rad > env.max_pitch 0.8 rad" in msg, msg
     ok, msg = _episodes_result(spec, {**base, "ends": [(0, 3, np.nan, np.nan, np.nan, False)]})[1:]
@@ -197,8 +224,9 @@ def test_command_box_is_checked_with_the_configured_robots_legs():
     cfg = load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={PUBLIC[0]}"])
     assert cfg.gait.max_step_length == pytest.approx(0.304) and cfg.gait.body_height == pytest.approx(0.274)
     with pytest.raises(ConfigError, match=r"needs a foot speed of 1\.349 m/s"):
-        load_train_config(preset="ci_tiny", overrides=box + [f"simulation.robot_xml={PUBLIC[0]}",
-                                                             "gait.max_step_length=0.29"])
+        load_train_config(
+            preset="ci_tiny", overrides=box + [f"simulation.robot_xml={PUBLIC[0]}", "gait.max_step_length=0.29"]
+        )
 
 
 @pytest.mark.slow
@@ -210,8 +238,18 @@ def test_robots_train_export_and_play(tmp_path):
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO_ROOT, ".jax_cache"))
     for path in [LONG] + PUBLIC:
         name = os.path.basename(os.path.dirname(path))
-        cmd = [sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", name,
-               f"simulation.robot_xml={path}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "train",
+            "--preset",
+            "ci_tiny",
+            "--output-dir",
+            str(tmp_path),
+            "--name",
+            name,
+            f"simulation.robot_xml={path}",
+        ]
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         assert "before/after" in proc.stdout
@@ -220,39 +258,79 @@ def test_robots_train_export_and_play(tmp_path):
         assert path in json.dumps(meta["config"]["simulation"])
         assert meta["config"]["gait"]["body_height"] is not None  # the derived sizes are recorded
         if name == "go1_style":  # the video of the collision-only robot (a video costs ~20 s: one robot)
-            out = subprocess.run([sys.executable, "-m", "playback", "--policy", run_dir, "--duration", "1.0",
-                                  "--fps", "10", "--width", "96", "--height", "72", "--video",
-                                  str(tmp_path / f"{name}.mp4")],
-                                 cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "playback",
+                    "--policy",
+                    run_dir,
+                    "--duration",
+                    "1.0",
+                    "--fps",
+                    "10",
+                    "--width",
+                    "96",
+                    "--height",
+                    "72",
+                    "--video",
+                    str(tmp_path / f"{name}.mp4"),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             ok = out.returncode == 0 and os.path.getsize(tmp_path / f"{name}.mp4") > 0
             assert ok or "OSMesa" in out.stderr + out.stdout, out.stdout[-1500:] + out.stderr[-1500:]
         # the copyable robot loop drives it from the export alone (adapted MJCF + meta.robot.kinematics)
         kin = meta["robot"]["kinematics"]
         assert meta["robot"]["adapted"].endswith("adapted_robot.xml") and len(kin["chains"]) == 4
-        loop = subprocess.run([sys.executable, "playback/robot_loop.py", os.path.join(run_dir, "export"), "--duration",
-                               "2", "--command", "0.4", "0", "0"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=300)
+        loop = subprocess.run(
+            [
+                sys.executable,
+                "playback/robot_loop.py",
+                os.path.join(run_dir, "export"),
+                "--duration",
+                "2",
+                "--command",
+                "0.4",
+                "0",
+                "0",
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert loop.returncode == 0 and "fell: no" in loop.stdout, loop.stdout[-1000:] + loop.stderr[-1500:]
 
 
 def test_raw_public_file_falls_through_the_floor_without_the_adapter(tmp_path):
     """The trap the adapter removes: the go1-style file as MuJoCo compiles it in our flat world (no
     adapter) never touches the floor; through the stack's loader it stands on four loaded feet."""
-    src = open(os.path.join(REPO_ROOT, "model", "world.xml")).read().replace(
-        '<include file="robot.xml"/>', f'<include file="{os.path.join(REPO_ROOT, PUBLIC[0])}"/>').replace(
-        'target="trunk"', 'target="base"')
+    src = (
+        open(os.path.join(REPO_ROOT, "model", "world.xml"))
+        .read()
+        .replace('<include file="robot.xml"/>', f'<include file="{os.path.join(REPO_ROOT, PUBLIC[0])}"/>')
+        .replace('target="trunk"', 'target="base"')
+    )
     (tmp_path / "world.xml").write_text(src)
     raw = mujoco.MjModel.from_xml_path(str(tmp_path / "world.xml"))
     d = mujoco.MjData(raw)
     mujoco.mj_resetDataKeyframe(raw, d, raw.key("home").id)
     mujoco.mj_step(raw, d, nstep=250)
-    feet = [g for g in range(raw.ngeom)
-            if raw.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE and raw.geom_contype[g] == 0]
+    feet = [
+        g for g in range(raw.ngeom) if raw.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE and raw.geom_contype[g] == 0
+    ]
     floor = raw.geom("floor").id
-    assert len(feet) == 4 and not any({c.geom1, c.geom2} & set(feet) and floor in (c.geom1, c.geom2)
-                                      for c in d.contact[:d.ncon])
+    assert len(feet) == 4 and not any(
+        {c.geom1, c.geom2} & set(feet) and floor in (c.geom1, c.geom2) for c in d.contact[: d.ncon]
+    )
     m = __import__("model.loading", fromlist=["load_mj_model"]).load_mj_model(
-        load_simulation_config(world="flat", robot_xml=PUBLIC[0]))
+        load_simulation_config(world="flat", robot_xml=PUBLIC[0])
+    )
     d = mujoco.MjData(m)
     mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
     mujoco.mj_step(m, d, nstep=250)

@@ -19,8 +19,9 @@ TWO_DEVICES = "--xla_force_host_platform_device_count=2"
 
 def _run(args, tmp_path, flags=TWO_DEVICES):
     env = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + flags).strip(), JAX_PLATFORMS="cpu")
-    return subprocess.run([sys.executable, "-m", "train", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def _records(run_dir, kind):
@@ -31,8 +32,10 @@ def _records(run_dir, kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["cmujoco", "mjx"])
 def test_training_splits_the_batch_over_two_devices(backend, tmp_path):
-    proc = _run(["--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", "two",
-                 f"simulation.backend={backend}"], tmp_path)
+    proc = _run(
+        ["--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", "two", f"simulation.backend={backend}"],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "2 envs on each of 2 devices" in proc.stdout
     (run_dir,) = glob.glob(os.path.join(str(tmp_path), "*_two"))
@@ -56,7 +59,19 @@ def test_training_splits_the_batch_over_two_devices(backend, tmp_path):
 
 def test_a_batch_that_does_not_split_is_refused(tmp_path):
     """ppo.num_envs must divide among the devices: a clear ConfigError before anything compiles."""
-    proc = _run(["--preset", "ci_tiny", "--output-dir", str(tmp_path), "--name", "odd", "ppo.num_envs=3",
-                 "ppo.batch_size=3", "ppo.num_minibatches=2"], tmp_path)
+    proc = _run(
+        [
+            "--preset",
+            "ci_tiny",
+            "--output-dir",
+            str(tmp_path),
+            "--name",
+            "odd",
+            "ppo.num_envs=3",
+            "ppo.batch_size=3",
+            "ppo.num_minibatches=2",
+        ],
+        tmp_path,
+    )
     assert proc.returncode != 0
     assert "must be a multiple of the 2 local JAX devices" in proc.stdout + proc.stderr, proc.stderr[-2000:]

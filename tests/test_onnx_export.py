@@ -87,14 +87,26 @@ def test_loader_matches_flax_path(shipped, recorded):
 def _tiny_export(tmp_path, activation, output, clip=None, seed=0, obs=54, act=12):
     rng = np.random.default_rng(seed)
     sizes = [obs, 16, 8, 2 * act if output == "tanh_mean" else act]
-    layers = [(rng.normal(size=(a, b)).astype(np.float32) / np.sqrt(a), rng.normal(size=b).astype(np.float32) * 0.1)
-              for a, b in zip(sizes[:-1], sizes[1:])]
+    layers = [
+        (rng.normal(size=(a, b)).astype(np.float32) / np.sqrt(a), rng.normal(size=b).astype(np.float32) * 0.1)
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
     d = str(tmp_path / f"export_{activation}_{output}_{clip}")
-    ex.write_export(d, layers=layers, activation=activation, output=output,
-                    obs_mean=rng.normal(size=obs).astype(np.float32),
-                    obs_std=rng.uniform(0.5, 2.0, size=obs).astype(np.float32), obs_count=10.0,
-                    meta={"observation_size": obs, "action_size": act,
-                          "observation_layout": [{"name": "x", "start": 0, "size": obs}]}, obs_clip=clip)
+    ex.write_export(
+        d,
+        layers=layers,
+        activation=activation,
+        output=output,
+        obs_mean=rng.normal(size=obs).astype(np.float32),
+        obs_std=rng.uniform(0.5, 2.0, size=obs).astype(np.float32),
+        obs_count=10.0,
+        meta={
+            "observation_size": obs,
+            "action_size": act,
+            "observation_layout": [{"name": "x", "start": 0, "size": obs}],
+        },
+        obs_clip=clip,
+    )
     return d
 
 
@@ -141,8 +153,12 @@ def test_failed_verification_refuses_to_write(tmp_path, recorded, monkeypatch):
     assert sorted(os.listdir(d)) == sorted([ex.META_FILE, ex.POLICY_FILE, ex.NORMALIZER_FILE, ex.ROBOT_SUBDIR])
 
     monkeypatch.setattr(ox, "build_model", real_build)
-    fake = lambda *a, **k: {"max_abs_diff_random": 0.0, "max_abs_diff_recorded": 3e-4, "n_random": 200,  # noqa: E731
-                            "n_recorded": 200}
+    fake = lambda *a, **k: {
+        "max_abs_diff_random": 0.0,
+        "max_abs_diff_recorded": 3e-4,
+        "n_random": 200,  # noqa: E731
+        "n_recorded": 200,
+    }
     with pytest.raises(ex.ExportError, match=r"0.0003 on 200 recorded"):
         ox.export_onnx(d, n_random=200, recorded_obs=recorded, verifier=fake)
     assert not os.path.exists(os.path.join(d, ox.ONNX_FILE))
@@ -179,8 +195,22 @@ def test_evaluate_refuses_onnx_with_wrong_observation_size(tmp_path, capsys):
     export_dir = os.path.join(run, "export")
     onnx_path = os.path.join(export_dir, ox.ONNX_FILE)
     open(onnx_path, "wb").write(ox.build_model(ex.load_policy(export_dir)).SerializeToString())
-    code = evaluate.main(["--policy", onnx_path, "--episodes", "1", "--duration", "0.1", "--worlds", "flat",
-                          "--processes", "1", "--out", str(tmp_path / "eval")])
+    code = evaluate.main(
+        [
+            "--policy",
+            onnx_path,
+            "--episodes",
+            "1",
+            "--duration",
+            "0.1",
+            "--worlds",
+            "flat",
+            "--processes",
+            "1",
+            "--out",
+            str(tmp_path / "eval"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "observation layout mismatch" in err and "74" in err

@@ -50,8 +50,9 @@ def test_nominal_video_has_duration_times_fps_frames(tmp_path, capsys):
     import imageio.v2 as iio2
 
     video = str(tmp_path / "nominal.mp4")
-    rc = play_cli.main(["--no-residual", "--duration", "0.4", "--fps", "10", "--width", "96", "--height", "64",
-                        "--video", video])
+    rc = play_cli.main(
+        ["--no-residual", "--duration", "0.4", "--fps", "10", "--width", "96", "--height", "64", "--video", video]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert os.path.getsize(video) > 0
@@ -67,8 +68,28 @@ def test_policy_gif_and_snapshot(export_dir, tmp_path, capsys):
     import imageio.v3 as iio
 
     gif, png = str(tmp_path / "policy.gif"), str(tmp_path / "last.png")
-    rc = play_cli.main(["--policy", export_dir, "--duration", "0.3", "--fps", "20", "--width", "64", "--height",
-                        "48", "--video", gif, "--snapshot", png, "--action-scale", "0.5", "--vx", "0.2"])
+    rc = play_cli.main(
+        [
+            "--policy",
+            export_dir,
+            "--duration",
+            "0.3",
+            "--fps",
+            "20",
+            "--width",
+            "64",
+            "--height",
+            "48",
+            "--video",
+            gif,
+            "--snapshot",
+            png,
+            "--action-scale",
+            "0.5",
+            "--vx",
+            "0.2",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     frames = iio.imread(gif, index=None)
@@ -117,8 +138,9 @@ def test_collision_only_robot_gets_its_geom_groups_shown(repo_root):
     assert show_robot_geoms(shipped, opt) == () and list(opt.geomgroup) == default  # it has visible geoms
     visible = COLLISION_ONLY.replace('rgba="1 0 0 0"', 'rgba="1 0 0 1"')
     assert robot_groups_to_show(mujoco.MjModel.from_xml_string(visible)) == ()
-    by_material = COLLISION_ONLY.replace("<worldbody>", '<asset><material name="glass" rgba="1 1 1 0"/></asset>'
-                                         '<worldbody>').replace('rgba="1 0 0 0"', 'material="glass"')
+    by_material = COLLISION_ONLY.replace(
+        "<worldbody>", '<asset><material name="glass" rgba="1 1 1 0"/></asset><worldbody>'
+    ).replace('rgba="1 0 0 0"', 'material="glass"')
     assert robot_groups_to_show(mujoco.MjModel.from_xml_string(by_material)) == (0, 3, 5)
 
 
@@ -144,7 +166,7 @@ def test_command_override_reaches_observation_and_episode(flat_env):
     env.reset(options={"key": episode_key(0, 0)})
     obs = set_command(env, (0.1, -0.05, 0.2))
     cmd = next(c for c in env.observation_layout() if c["name"] == "command")
-    np.testing.assert_allclose(obs[cmd["start"]:cmd["stop"]], 2.0 * np.array([0.1, -0.05, 0.2]), atol=1e-6)
+    np.testing.assert_allclose(obs[cmd["start"] : cmd["stop"]], 2.0 * np.array([0.1, -0.05, 0.2]), atol=1e-6)
     rec = run_episode(env, zero_action(), 5, episode_key(0, 0), command=(0.4, 0.0, -0.1))
     np.testing.assert_allclose(rec.command, [0.4, 0.0, -0.1], atol=1e-6)
     assert rec.steps == 5 and rec.trunk_pos.shape == (6, 3) and rec.foot_pos.shape == (6, 4, 3)
@@ -169,6 +191,7 @@ def test_roll_pitch_matches_the_env_convention():
 
 
 # ------------------------------------------------------------------------------------- bad inputs
+
 
 def test_missing_export_exits_2_naming_the_path(tmp_path, capsys):
     missing = str(tmp_path / "no_such_run")
@@ -200,8 +223,10 @@ def test_unwritable_video_directory_exits_2_before_the_episode(tmp_path, capsys,
     for option, name in (("--video", "v.mp4"), ("--snapshot", "f.png")):
         assert play_cli.main(["--no-residual", option, str(afile / "sub" / name), "--duration", "0.1"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"error: {option} {afile / 'sub' / name}: cannot write into {afile / 'sub'} ({afile} "
-                              "is a file, not a directory); choose a path in a writable directory"), err
+        assert err.startswith(
+            f"error: {option} {afile / 'sub' / name}: cannot write into {afile / 'sub'} ({afile} "
+            "is a file, not a directory); choose a path in a writable directory"
+        ), err
 
 
 def test_observation_layout_mismatch_is_named(tmp_path, capsys):
@@ -241,6 +266,7 @@ def test_export_config_problems_are_export_errors(export_dir, flat_env):
 
 
 # ------------------------------------------------------------------------- off the map, suite
+
 
 def test_off_map_truncation_ends_the_episode_as_off_terrain_not_a_fall():
     """Rough world, spawned 0.05 m from the heightfield's +x edge (as in tests/test_curriculum.py):
@@ -293,8 +319,21 @@ def test_suite_tile_arguments_are_validated(capsys):
 
 
 def test_play_one_suite_tile(capsys):
-    rc = play_cli.main(["--no-residual", "--world", "suite", "--level", "3", "--type", "stairs_down",
-                        "--duration", "0.2", "--terrain-seed", "5"])
+    rc = play_cli.main(
+        [
+            "--no-residual",
+            "--world",
+            "suite",
+            "--level",
+            "3",
+            "--type",
+            "stairs_down",
+            "--duration",
+            "0.2",
+            "--terrain-seed",
+            "5",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "on the suite world (tile stairs_down level 3, terrain seed 5)" in out, out

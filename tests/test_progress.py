@@ -8,8 +8,9 @@ from train.progress import ProgressLogger, read_progress
 @pytest.fixture
 def logger(tmp_path):
     lines = []
-    lg = ProgressLogger(str(tmp_path), total_steps=100_000, console=lines.append, tensorboard=False,
-                        tick_interval_s=10.0)
+    lg = ProgressLogger(
+        str(tmp_path), total_steps=100_000, console=lines.append, tensorboard=False, tick_interval_s=10.0
+    )
     lg.t0 = 1000.0  # process start; training's first step arrives 40 s later (compilation)
     yield lg, lines
     lg.close()
@@ -32,7 +33,7 @@ def test_ticks_are_throttled(logger):
     lg.tick(0, now=1010.0)  # step 0 (before compilation) does not start the clock
     lg.tick(1_000, now=1040.0)
     assert lg.tick(10_000, now=1045.0) is not None  # the first printable line is printed
-    assert lg.tick(12_000, now=1050.0) is None      # 5 s later: throttled (interval 10 s)
+    assert lg.tick(12_000, now=1050.0) is None  # 5 s later: throttled (interval 10 s)
     assert lg.tick(20_000, now=1055.1) is not None
     assert len(lines) == 2
 
@@ -40,8 +41,13 @@ def test_ticks_are_throttled(logger):
 def test_eval_line_carries_eta_and_resets_the_throttle(logger):
     lg, lines = logger
     lg.mark_step(1, now=lg.t0)
-    summary = {"reward": 10.0, "reward_std": 1.0, "episode_length": 250.0, "fall_rate": 0.0,
-               "vel_tracking_error_per_step": 0.05}
+    summary = {
+        "reward": 10.0,
+        "reward_std": 1.0,
+        "episode_length": 250.0,
+        "fall_rate": 0.0,
+        "vel_tracking_error_per_step": 0.05,
+    }
     line = lg.log_eval(50_000, summary, 1, 2)
     assert "ETA" in line and "vel err 0.050 m/s" in line
     assert read_progress(lg.run_dir, "eval")[0]["step"] == 50_000

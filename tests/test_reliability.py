@@ -23,6 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ----------------------------------------------------------------------------- Ctrl-C
 
+
 def test_ctrl_c_during_the_first_compilation_exits_cleanly_and_honestly(tmp_path):
     """SIGINT while XLA compiles: exit 130 (not a SIGSEGV in the interpreter's teardown), a
     message that says no checkpoint exists yet (not "resume with --resume RUN_DIR"), and no
@@ -33,8 +34,14 @@ def test_ctrl_c_during_the_first_compilation_exits_cleanly_and_honestly(tmp_path
     # child starts, so the child gets the default action (and Python its KeyboardInterrupt)
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(out)],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "train", "--preset", "ci_tiny", "--output-dir", str(out)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     finally:
         signal.signal(signal.SIGINT, before)
     seen = []
@@ -114,6 +121,7 @@ def test_interrupt_message_names_the_checkpoint_and_the_command(tmp_path):
 
 # ----------------------------------------------------------------------------- memory and presets
 
+
 def test_memory_estimate_refuses_what_does_not_fit_before_allocating(tmp_path, capsys):
     """``ppo.num_envs=100000000`` was a raw RESOURCE_EXHAUSTED after 38 s with an empty run
     directory left; now an ``error:`` naming the key in seconds, and no run directory."""
@@ -121,8 +129,7 @@ def test_memory_estimate_refuses_what_does_not_fit_before_allocating(tmp_path, c
 
     out = tmp_path / "runs"
     t0 = time.time()
-    rc = cli(["--preset", "ci_tiny", "--output-dir", str(out), "ppo.num_envs=100000000",
-              "ppo.batch_size=100000000"])
+    rc = cli(["--preset", "ci_tiny", "--output-dir", str(out), "ppo.num_envs=100000000", "ppo.batch_size=100000000"])
     err = capsys.readouterr().err
     assert rc == 2 and "GB of host memory" in err and "ppo.batch_size" in err and "--no-memory-check" in err
     assert time.time() - t0 < 30 and not out.exists()
@@ -149,8 +156,9 @@ def test_memory_estimate_parts_and_advice():
     lines = []
     check_memory(cfg, console=lines.append, skip=True, host_available=1.7 * GB, **cpu)
     assert lines[0].startswith("memory estimate:") and lines[1].startswith("warning: this run needs")
-    gpu = estimate_memory(cfg, backend="mjx", platform="gpu", device_bytes=80 * GB, num_devices=2,
-                          host_available=64 * GB)
+    gpu = estimate_memory(
+        cfg, backend="mjx", platform="gpu", device_bytes=80 * GB, num_devices=2, host_available=64 * GB
+    )
     assert set(gpu.device) == {"env states", "rollout", "networks"} and gpu.fits_device
     assert gpu.device_total == pytest.approx(sum(gpu.device.values()) / 2)
 
@@ -165,6 +173,7 @@ def test_presets_that_set_the_same_key_differently_are_refused():
 
 
 # ----------------------------------------------------------------------------- YAML
+
 
 def test_yaml_alias_bomb_and_huge_values_give_short_errors(tmp_path):
     from model.yaml_config import ConfigError, from_dict, read_yaml
@@ -195,6 +204,7 @@ def test_yaml_alias_bomb_and_huge_values_give_short_errors(tmp_path):
 
 # ----------------------------------------------------------------------------- progress.jsonl
 
+
 def _rows(path):
     return [json.loads(line) for line in open(path, encoding="utf-8")]
 
@@ -223,6 +233,7 @@ def test_progress_log_partial_line_and_records_past_the_resumed_checkpoint(tmp_p
 
 
 # ----------------------------------------------------------------------------- checkpoints
+
 
 def _tiny_run(tmp_path, steps=(160, 320)):
     """A run directory with real brax checkpoints of the ci_tiny networks (no training)."""
@@ -279,6 +290,7 @@ def test_unwritable_outputs_are_refused_at_start(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- the Gymnasium twin
+
 
 def test_gymnasium_env_refuses_a_wrong_action_shape():
     from mjx_envs.gym_env import ResidualWalkEnv

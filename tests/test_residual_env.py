@@ -41,8 +41,17 @@ def test_observation_layout_is_consistent():
     layout = env.observation_layout()
     assert layout[0]["start"] == 0 and layout[-1]["stop"] == env.observation_space.shape[0]
     assert all(a["stop"] == b["start"] for a, b in zip(layout, layout[1:]))
-    assert {c["name"] for c in layout} >= {"gravity", "lin_vel", "ang_vel", "joint_pos", "joint_vel", "gait_phase",
-                                           "foot_contact", "command", "last_action"}
+    assert {c["name"] for c in layout} >= {
+        "gravity",
+        "lin_vel",
+        "ang_vel",
+        "joint_pos",
+        "joint_vel",
+        "gait_phase",
+        "foot_contact",
+        "command",
+        "last_action",
+    }
     terr = observation_layout(12, terrain=True)
     assert terr[-1]["name"] == "terrain_height" and terr[-1]["size"] == 20
 
@@ -119,13 +128,17 @@ def test_parity_rough():
     Under the forward-only commands of the CPU presets (vx 0.2-0.5 m/s); with joystick commands
     (1 m/s, lateral, turning) the velocity channels differ up to 0.38 after 50 steps (seen, keys
     11-13), the chaotic contact divergence growing with speed (docs/model.md)."""
-    env_cfg = EnvConfig(command=CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3),
-                                              zero_probability=0.0, resample=False))
+    env_cfg = EnvConfig(
+        command=CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3), zero_probability=0.0, resample=False)
+    )
     env = ResidualWalk(SimulationConfig(world="rough"), env_cfg)
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     for residuals in ("zero", "random"):
-        actions = (np.zeros((50, 12), np.float32) if residuals == "zero"
-                   else np.random.default_rng(4).uniform(-1, 1, (50, 12)).astype(np.float32))
+        actions = (
+            np.zeros((50, 12), np.float32)
+            if residuals == "zero"
+            else np.random.default_rng(4).uniform(-1, 1, (50, 12)).astype(np.float32)
+        )
         key = jax.random.PRNGKey(11)
         gym_env = ResidualWalkEnv(env=env_cfg, world="rough")
         layout = {c["name"]: slice(c["start"], c["stop"]) for c in gym_env.observation_layout()}
@@ -143,16 +156,25 @@ def test_parity_rough():
             if residuals == "zero":
                 errs.append(max(np.abs(m[layout[n]] - o[layout[n]]).max() for n in continuous))
             else:
-                errs.append([np.abs(np.asarray(s.data.qpos[:3]) - gym_env.data.qpos[:3]).max()]
-                            + [np.abs(m[layout[n]] - o[layout[n]]).max() for n in ("gravity", "joint_pos")])
+                errs.append(
+                    [np.abs(np.asarray(s.data.qpos[:3]) - gym_env.data.qpos[:3]).max()]
+                    + [np.abs(m[layout[n]] - o[layout[n]]).max() for n in ("gravity", "joint_pos")]
+                )
         rel = abs(sums[0] - sums[1]) / abs(sums[1])
         if residuals == "random":
             pos, grav, joints = np.max(errs, axis=0)
             print("random: position", pos, "gravity", grav, "joints", joints)
             assert pos < 0.15 and grav < 0.15 and joints < 0.15, (pos, grav, joints)
             errs = []
-        print(residuals, "max continuous obs err", max(errs, default=0), "reward rel", rel,
-              "contact agreement", np.mean(contact_agree))
+        print(
+            residuals,
+            "max continuous obs err",
+            max(errs, default=0),
+            "reward rel",
+            rel,
+            "contact agreement",
+            np.mean(contact_agree),
+        )
         if residuals == "zero":
             assert max(errs) < 0.15, max(errs)
         if residuals == "zero":
@@ -235,7 +257,6 @@ def test_nan_physics_terminates_and_never_leaks(flat_mjx):
         assert np.isfinite(np.asarray(out.obs)).all() and float(out.metrics["nan_physics"]) == 0.0
 
 
-
 def _standing(ctx, key=0):
     """(qpos, qvel, sensordata) of a freshly spawned episode after ``mj_forward``, float32, and its info."""
     import mujoco
@@ -259,8 +280,9 @@ def test_diverged_physics_is_a_fall_in_info_and_metrics(min_base_height):
     aux = dict(action=jnp.zeros(ctx.action_size), ik_saturated=jnp.zeros(()))
     post = jax.jit(lambda q, v, sd, info: logic.post_physics(ctx, measure(ctx.idx, q, v, sd), info, aux))
     for nan, want in ((False, 0.0), (True, 1.0)):
-        _, reward, done, metrics, new = post(q, v.copy() if not nan else np.where(np.arange(len(v)) == 0, np.nan, v),
-                                             sd, info)
+        _, reward, done, metrics, new = post(
+            q, v.copy() if not nan else np.where(np.arange(len(v)) == 0, np.nan, v), sd, info
+        )
         assert float(done) == want and float(metrics["nan_physics"]) == want
         assert float(metrics["fell"]) == float(new["fell"]) == want
         assert float(metrics["off_map"]) == float(new["off_map"]) == float(new["truncation"]) == 0.0
@@ -295,13 +317,19 @@ def test_terminate_reports_every_reason_and_vmaps():
     idx = ctx.idx
     tilt = np.array([np.cos(0.5), np.sin(0.5), 0.0, 0.0], np.float32)  # roll 1 rad > max_roll 0.8
     cases = []
-    for z, quat, x, nan in ((None, None, None, False), (-0.5, None, None, False), (None, tilt, None, False),
-                            (None, None, None, True), (None, None, 50.0, False), (-0.5, None, 50.0, False)):
+    for z, quat, x, nan in (
+        (None, None, None, False),
+        (-0.5, None, None, False),
+        (None, tilt, None, False),
+        (None, None, None, True),
+        (None, None, 50.0, False),
+        (-0.5, None, 50.0, False),
+    ):
         c_q, c_v, c_sd = q.copy(), v.copy(), sd.copy()
         if z is not None:
             c_sd[idx.trunk_pos + 2] = z
         if quat is not None:
-            c_sd[idx.trunk_quat:idx.trunk_quat + 4] = quat
+            c_sd[idx.trunk_quat : idx.trunk_quat + 4] = quat
         if x is not None:
             c_sd[idx.trunk_pos] = x
         if nan:
@@ -325,9 +353,12 @@ def test_terminate_reports_every_reason_and_vmaps():
     np.testing.assert_array_equal(truncated, [0, 0, 0, 0, 1, 0])  # a fall off the map is a fall
     np.testing.assert_array_equal(done, [0, 1, 1, 1, 1, 1])
 
+
 def test_pushes_and_domain_randomisation_change_per_episode():
-    cfg = EnvConfig(pushes=Pushes(enabled=True, interval=(0.02, 0.04)),
-                    domain_randomization=DomainRandomization(friction=RandomRange(True, (0.6, 1.25))))
+    cfg = EnvConfig(
+        pushes=Pushes(enabled=True, interval=(0.02, 0.04)),
+        domain_randomization=DomainRandomization(friction=RandomRange(True, (0.6, 1.25))),
+    )
     ctx = logic.make_context(SimulationConfig(), cfg, GaitConfig())
     sample = jax.jit(lambda k: logic.sample_episode(ctx, k, None)[2])
     info1, info2 = sample(jax.random.PRNGKey(1)), sample(jax.random.PRNGKey(2))
@@ -359,12 +390,23 @@ def test_terrain_samples_rotate_with_the_trunk_yaw():
     feet = jnp.array([[0.2, -0.1, 0.0], [0.2, 0.1, 0.0], [-0.2, -0.1, 0.0], [-0.2, 0.1, 0.0]])
 
     def samples(yaw):
-        meas = Measurements(qpos=jnp.zeros(19), qvel=jnp.zeros(18), trunk_pos=jnp.array([0.0, 0.0, 0.3]),
-                            trunk_quat=jnp.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]),
-                            lin_vel=jnp.zeros(3), ang_vel=jnp.zeros(3), global_lin_vel=jnp.zeros(3),
-                            joint_pos=jnp.zeros(12), joint_vel=jnp.zeros(12), foot_force=jnp.zeros(4),
-                            foot_pos=feet, foot_vel=jnp.zeros((4, 3)), body_contact_force=jnp.zeros(9),
-                            actuator_force=jnp.zeros(12), body_probe_pos=jnp.zeros((0, 3)))
+        meas = Measurements(
+            qpos=jnp.zeros(19),
+            qvel=jnp.zeros(18),
+            trunk_pos=jnp.array([0.0, 0.0, 0.3]),
+            trunk_quat=jnp.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]),
+            lin_vel=jnp.zeros(3),
+            ang_vel=jnp.zeros(3),
+            global_lin_vel=jnp.zeros(3),
+            joint_pos=jnp.zeros(12),
+            joint_vel=jnp.zeros(12),
+            foot_force=jnp.zeros(4),
+            foot_pos=feet,
+            foot_vel=jnp.zeros((4, 3)),
+            body_contact_force=jnp.zeros(9),
+            actuator_force=jnp.zeros(12),
+            body_probe_pos=jnp.zeros((0, 3)),
+        )
         pts = np.asarray(logic.terrain_sample_points(meas))
         return pts, np.asarray(logic._terrain_samples(ctx, meas)).reshape(4, 5)
 
@@ -446,14 +488,19 @@ def test_env_config_yaml_and_errors(tmp_path):
 
     assert load_env_config() == EnvConfig()  # configs/env.yaml holds the defaults
     bad = tmp_path / "env.yaml"
-    for text, key in (("residual_max: 0.5\n", "residual_max"), ("action_mode: torque\n", "action_mode"),
-                      ("reward_weights:\n  speed: 1\n", "reward_weights.speed"),
-                      ("command:\n  vx: [0.5, 0.1]\n", "command.vx"),
-                      ("domain_randomization:\n  friction: {enabled: true, range: [1.2, 0.8]}\n",
-                       "domain_randomization.friction.range"),
-                      ("domain_randomization:\n  kp: {enabled: true, range: [-0.1, 1.0]}\n", "kp.range"),
-                      ("pushes: {interval: [0.0, 1.0]}\n", "pushes.interval"),
-                      ("command:\n  resample_interval: [5.0, 1.0]\n", "command.resample_interval")):
+    for text, key in (
+        ("residual_max: 0.5\n", "residual_max"),
+        ("action_mode: torque\n", "action_mode"),
+        ("reward_weights:\n  speed: 1\n", "reward_weights.speed"),
+        ("command:\n  vx: [0.5, 0.1]\n", "command.vx"),
+        (
+            "domain_randomization:\n  friction: {enabled: true, range: [1.2, 0.8]}\n",
+            "domain_randomization.friction.range",
+        ),
+        ("domain_randomization:\n  kp: {enabled: true, range: [-0.1, 1.0]}\n", "kp.range"),
+        ("pushes: {interval: [0.0, 1.0]}\n", "pushes.interval"),
+        ("command:\n  resample_interval: [5.0, 1.0]\n", "command.resample_interval"),
+    ):
         bad.write_text(text)
         with pytest.raises(ConfigError) as err:
             load_env_config(str(bad))
@@ -464,8 +511,7 @@ def test_env_config_yaml_and_errors(tmp_path):
 def test_mjx_step_applies_per_env_domain_randomisation():
     """Two envs in one vmapped step, identical except for their DR draw, evolve differently;
     with equal draws they evolve identically."""
-    on = DomainRandomization(**{n: RandomRange(True, getattr(DomainRandomization(), n).range)
-                                for n in logic.DR_NAMES})
+    on = DomainRandomization(**{n: RandomRange(True, getattr(DomainRandomization(), n).range) for n in logic.DR_NAMES})
     cfg = EnvConfig(domain_randomization=on)
     env = ResidualWalk(env=cfg)
     s = jax.jit(env.reset)(jax.random.PRNGKey(0))

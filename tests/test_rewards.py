@@ -28,19 +28,30 @@ from mjx_envs.env_config import CommandRanges, EnvConfig, RewardWeights
 
 WEIGHTS = EnvConfig().reward_weights
 # the joystick task's command ranges (EnvConfig().command) and the CPU presets' forward-only ones
-RANGES = {"joystick": dict(vx=CommandRanges().vx, vy=CommandRanges().vy, yaw_rate=CommandRanges().yaw_rate),
-          "forward": dict(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3))}
+RANGES = {
+    "joystick": dict(vx=CommandRanges().vx, vy=CommandRanges().vy, yaw_rate=CommandRanges().yaw_rate),
+    "forward": dict(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3)),
+}
 MIN_SPEED = 0.2  # m/s: the requirement holds for every command with |(vx, vy)| >= this
 
 
 def _inputs(lin_vel, yaw_rate, command):
     return R.RewardInputs(
-        lin_vel=jnp.array([lin_vel[0], lin_vel[1], 0.0]), ang_vel=jnp.array([0.0, 0.0, yaw_rate]),
-        command=jnp.asarray(command, jnp.float32), gravity=jnp.array([0.0, 0.0, -1.0]),
-        joint_vel=jnp.zeros(12), actuator_force=jnp.zeros(12), foot_contact=jnp.zeros(4, bool),
-        foot_vel=jnp.zeros((4, 3)), body_contacts=jnp.zeros(()), joints_near_limit=jnp.zeros(()),
-        actuators_saturated=jnp.zeros(()), ik_saturated=jnp.zeros(()), action=jnp.zeros(12),
-        last_action=jnp.zeros(12))
+        lin_vel=jnp.array([lin_vel[0], lin_vel[1], 0.0]),
+        ang_vel=jnp.array([0.0, 0.0, yaw_rate]),
+        command=jnp.asarray(command, jnp.float32),
+        gravity=jnp.array([0.0, 0.0, -1.0]),
+        joint_vel=jnp.zeros(12),
+        actuator_force=jnp.zeros(12),
+        foot_contact=jnp.zeros(4, bool),
+        foot_vel=jnp.zeros((4, 3)),
+        body_contacts=jnp.zeros(()),
+        joints_near_limit=jnp.zeros(()),
+        actuators_saturated=jnp.zeros(()),
+        ik_saturated=jnp.zeros(()),
+        action=jnp.zeros(12),
+        last_action=jnp.zeros(12),
+    )
 
 
 @jax.jit

@@ -37,8 +37,7 @@ def test_fl_first_file_gets_the_home_pose_in_the_right_joints():
     assert spec.joint_names[:3] == ("FR_hip_joint", "FR_thigh_joint", "FR_calf_joint")
     assert spec.qpos_adr == (10, 11, 12, 7, 8, 9, 16, 17, 18, 13, 14, 15)
     sim = load_simulation_config(world="flat", robot_xml=GO1)
-    ctx = make_context(sim, EnvConfig(randomization=EnvConfig().randomization.__class__(joint_noise=0.0)),
-                       GaitConfig())
+    ctx = make_context(sim, EnvConfig(randomization=EnvConfig().randomization.__class__(joint_noise=0.0)), GaitConfig())
     qpos, _, _ = sample_episode(ctx, jax.random.PRNGKey(0))
     m = ctx.mj_model
     key = m.key_qpos[m.key("home").id]
@@ -66,7 +65,7 @@ def test_body_contact_probes_on_capsules_boxes_and_cylinders():
         mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
         d.qpos[2] = height
         mujoco.mj_forward(m, d)
-        p = np.array([d.sensordata[a:a + 3] for a in idx.body_probe])
+        p = np.array([d.sensordata[a : a + 3] for a in idx.body_probe])
         below = p[:, 2] - np.asarray(idx.body_probe_radius) < 0.0
         return {rc.BODY_CONTACT_SENSORS[z] for z, b in zip(idx.body_probe_zone, below) if b}
 

@@ -33,13 +33,18 @@ def _stl(path: str) -> None:
 
 def _png(path: str, size: int = 4) -> None:
     """A grey ``size`` x ``size`` RGB PNG."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     rows = b"".join(b"\0" + b"\x80" * 3 * size for _ in range(size))
     with open(path, "wb") as fh:
-        fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
-                 + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        fh.write(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b"")
+        )
 
 
 def _write(path: str, text: str) -> str:
@@ -59,15 +64,19 @@ def _robot_with_files(root: str) -> str:
     os.makedirs(os.path.join(bot, "tex"), exist_ok=True)
     _png(os.path.join(bot, "tex", "skin.png"))
     _write(os.path.join(bot, MAPPING_FILE), "legs: {}\n")
-    _write(os.path.join(bot, "parts", "geoms.xml"),
-           '<mujoco><worldbody><body name="trunk" pos="0 0 0.3"><freejoint/>'
-           '<geom type="mesh" mesh="tet" material="skin"/></body></worldbody></mujoco>')
+    _write(
+        os.path.join(bot, "parts", "geoms.xml"),
+        '<mujoco><worldbody><body name="trunk" pos="0 0 0.3"><freejoint/>'
+        '<geom type="mesh" mesh="tet" material="skin"/></body></worldbody></mujoco>',
+    )
     _write(os.path.join(bot, "parts", "body.xml"), '<mujoco><include file="geoms.xml"/></mujoco>')
-    return _write(os.path.join(bot, "bot.xml"),
-                  '<mujoco><compiler meshdir="../../meshes" texturedir="tex"/>'
-                  '<asset><mesh name="tet" file="tet.stl"/><texture name="skin" type="2d" file="skin.png"/>'
-                  '<material name="skin" texture="skin"/></asset>'
-                  '<include file="parts/body.xml"/></mujoco>')
+    return _write(
+        os.path.join(bot, "bot.xml"),
+        '<mujoco><compiler meshdir="../../meshes" texturedir="tex"/>'
+        '<asset><mesh name="tet" file="tet.stl"/><texture name="skin" type="2d" file="skin.png"/>'
+        '<material name="skin" texture="skin"/></asset>'
+        '<include file="parts/body.xml"/></mujoco>',
+    )
 
 
 def test_round_trip_of_the_shipped_robot(tmp_path):
@@ -88,8 +97,13 @@ def test_includes_assets_and_mapping_are_copied_and_compile_without_the_original
     record = bundle_robot(entry, str(tmp_path / "bundle"))
     assert record["entry"] == "robots/bot/bot.xml"
     assert sorted(f["path"] for f in record["files"]) == [
-        "meshes/tet.stl", "robots/bot/bot.xml", "robots/bot/parts/body.xml", "robots/bot/parts/geoms.xml",
-        f"robots/bot/{MAPPING_FILE}", "robots/bot/tex/skin.png"]
+        "meshes/tet.stl",
+        "robots/bot/bot.xml",
+        "robots/bot/parts/body.xml",
+        "robots/bot/parts/geoms.xml",
+        f"robots/bot/{MAPPING_FILE}",
+        "robots/bot/tex/skin.png",
+    ]
     shutil.rmtree(tmp_path / "src")
     path = verify_bundle(str(tmp_path / "bundle"), record)
     m = mujoco.MjModel.from_xml_path(path)
@@ -124,12 +138,14 @@ def test_absolute_paths_are_made_relative_in_the_copy(tmp_path):
     os.makedirs(src / "tex")
     _stl(str(src / "shared" / "meshes" / "tet.stl"))
     _png(str(src / "tex" / "skin.png"))
-    entry = _write(str(src / "robot" / "bot.xml"),
-                   f'<mujoco><compiler meshdir="{src}/shared/meshes"/>'
-                   f'<asset><mesh name="tet" file="tet.stl"/><texture name="skin" type="2d" file="{src}/tex/skin.png"/>'
-                   '<material name="skin" texture="skin"/></asset>'
-                   '<worldbody><body name="trunk"><freejoint/><geom type="mesh" mesh="tet" material="skin"/></body>'
-                   '</worldbody></mujoco>')
+    entry = _write(
+        str(src / "robot" / "bot.xml"),
+        f'<mujoco><compiler meshdir="{src}/shared/meshes"/>'
+        f'<asset><mesh name="tet" file="tet.stl"/><texture name="skin" type="2d" file="{src}/tex/skin.png"/>'
+        '<material name="skin" texture="skin"/></asset>'
+        '<worldbody><body name="trunk"><freejoint/><geom type="mesh" mesh="tet" material="skin"/></body>'
+        "</worldbody></mujoco>",
+    )
     record = bundle_robot(entry, str(tmp_path / "bundle"))
     assert record["entry"] == "robot/bot.xml" and record["rewritten"] == ["robot/bot.xml"]
     assert sorted(f["path"] for f in record["files"]) == ["robot/bot.xml", "shared/meshes/tet.stl", "tex/skin.png"]

@@ -53,8 +53,14 @@ def _start_loop(env, meta):
     d.qpos[:], d.qvel[:], d.ctrl[:] = env.data.qpos, env.data.qvel, env.data.ctrl
     mujoco.mj_forward(m, d)
     info = env.episode_info
-    ctl = rl.Controller(meta, rl.Robot(m), None, np.asarray(info["command"], float),
-                        phase=float(info["gait"].phase), activity=float(info["gait"].activity))
+    ctl = rl.Controller(
+        meta,
+        rl.Robot(m),
+        None,
+        np.asarray(info["command"], float),
+        phase=float(info["gait"].phase),
+        activity=float(info["gait"].activity),
+    )
     return m, d, ctl
 
 
@@ -65,8 +71,10 @@ def test_loop_matches_twin(twin, policy, key, command, activity0):
     obs = set_command(env, command)
     if activity0 is not None:  # start standing: exercises the stand -> step ramp of the gait clock
         info = env.episode_info
-        env.episode_info = {**info, "gait": info["gait"].replace(
-            activity=jnp.full_like(info["gait"].activity, activity0))}
+        env.episode_info = {
+            **info,
+            "gait": info["gait"].replace(activity=jnp.full_like(info["gait"].activity, activity0)),
+        }
         obs = env.observe()
     m, d, ctl = _start_loop(env, meta)
     ctl.policy = policy.act
@@ -81,14 +89,21 @@ def test_loop_matches_twin(twin, policy, key, command, activity0):
             mujoco.mj_step(m, d)
         mine = ctl.after_physics(d.sensordata)
         assert not (term or trunc), f"the twin's episode ended at step {k}"
-        errs.append((np.abs(mine - obs).max(), np.abs(d.ctrl - env.data.ctrl).max(),
-                     np.abs(d.qpos[:3] - env.data.qpos[:3]).max()))
+        errs.append(
+            (
+                np.abs(mine - obs).max(),
+                np.abs(d.ctrl - env.data.ctrl).max(),
+                np.abs(d.qpos[:3] - env.data.qpos[:3]).max(),
+            )
+        )
     e = np.array(errs)
-    print(f"max |obs| err: steps 0-49 {e[:50, 0].max():.2e}, 50-{STEPS - 1} {e[50:, 0].max():.2e}; "
-          f"ctrl {e[:, 1].max():.2e}; trunk pos {e[:, 2].max():.2e} m")
-    assert e[:50, 0].max() <= 2e-5 and e[:, 0].max() <= 1e-4   # obs (float32 twin vs float64 loop)
-    assert e[:, 1].max() <= 5e-5                                # servo targets [rad]
-    assert e[:, 2].max() <= 1e-4                                # trunk position [m]
+    print(
+        f"max |obs| err: steps 0-49 {e[:50, 0].max():.2e}, 50-{STEPS - 1} {e[50:, 0].max():.2e}; "
+        f"ctrl {e[:, 1].max():.2e}; trunk pos {e[:, 2].max():.2e} m"
+    )
+    assert e[:50, 0].max() <= 2e-5 and e[:, 0].max() <= 1e-4  # obs (float32 twin vs float64 loop)
+    assert e[:, 1].max() <= 5e-5  # servo targets [rad]
+    assert e[:, 2].max() <= 1e-4  # trunk position [m]
     assert float(env.episode_info["gait"].activity) == pytest.approx(ctl.activity, abs=1e-6)
 
 
@@ -98,8 +113,16 @@ def test_gait_and_ik_match_stack(policy):
     meta = policy.meta
     robot = rl.Robot(rl.load_world(meta, EXPORT, "flat"))
     gait = rl.Gait(meta["config"]["gait"], robot)
-    saturated = _compare_with_stack(robot, gait, BezierController(config=configs_from_meta(meta).gait), 60, 40,
-                                    (1.5, 0.6, 2.0), atol=1e-5, stepping=True)  # measured 3.3e-7 rad
+    saturated = _compare_with_stack(
+        robot,
+        gait,
+        BezierController(config=configs_from_meta(meta).gait),
+        60,
+        40,
+        (1.5, 0.6, 2.0),
+        atol=1e-5,
+        stepping=True,
+    )  # measured 3.3e-7 rad
     assert saturated >= 20  # the saturation branches were exercised (measured: 74 of 240 legs)
     assert gait.stepping_target(np.zeros(3)) == 0.0
 
@@ -216,7 +239,8 @@ def test_gait_and_ik_match_stack_on_public_style_robots(tmp_path, robot_xml):
     geo = LegGeometry.from_robot_spec(load_robot_spec(os.path.join(ROOT, robot_xml)))
     cfg = load_gait_config().for_robot(geo)
     gait = rl.Gait(to_dict(cfg), robot)
-    saturated = _compare_with_stack(robot, gait, BezierController(config=cfg, geometry=geo), 40, 25,
-                                    (1.0, 0.4, 1.5), atol=2e-5)
+    saturated = _compare_with_stack(
+        robot, gait, BezierController(config=cfg, geometry=geo), 40, 25, (1.0, 0.4, 1.5), atol=2e-5
+    )
     assert saturated >= 10
     np.testing.assert_allclose(robot.home, load_robot_spec(os.path.join(ROOT, robot_xml)).home_joints, atol=1e-5)

@@ -37,8 +37,10 @@ def _longer_legs(text: str, thigh: float = 0.25, calf: float = 0.24, hip_x: floa
     text = text.replace('pos="0 0 -0.21">\n            <joint name', f'pos="0 0 -{thigh}">\n            <joint name')
     text = re.sub(r'<body name="(\w\w)_foot" pos="0 0 -0.21">', rf'<body name="\1_foot" pos="0 0 -{calf}">', text)
     for leg, sx, sy in (("FR", 1, -1), ("FL", 1, 1), ("RR", -1, -1), ("RL", -1, 1)):
-        text = text.replace(f'<body name="{leg}_hip" pos="{0.19 * sx:g} {0.05 * sy:g} 0">',
-                            f'<body name="{leg}_hip" pos="{hip_x * sx:g} {hip_y * sy:g} 0">')
+        text = text.replace(
+            f'<body name="{leg}_hip" pos="{0.19 * sx:g} {0.05 * sy:g} 0">',
+            f'<body name="{leg}_hip" pos="{hip_x * sx:g} {hip_y * sy:g} 0">',
+        )
     return text
 
 
@@ -102,16 +104,24 @@ def _no_foot(text: str) -> str:
     return text.replace('<geom name="RR_foot" class="foot" mass="0.05"/>', "")
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (_drop_actuator, r"joint RL_knee: driven by 0 actuators"),
-    (_no_foot, r"leg RR: the farthest sphere below joint RR_knee \(RR_shin\) is 0.100 m from the knee"),
-    (lambda t: t.replace('<body name="FL_thigh" pos="0 0.08 0">', '<body name="FL_thigh" pos="0 -0.08 0">'),
-     r"leg FL: the foot sits -0.080 m from the abduction axis, towards the other side"),
-    (lambda t: t.replace('<position name="FR_knee" joint="FR_knee" class="knee"/>',
-                         '<velocity name="FR_knee" joint="FR_knee" kv="2"/>').replace(
-        '<joint name="FL_hip" class="hip"/>', '<joint name="FL_hip" class="hip" axis="0 0.8 0.6"/>'),
-     r"(?s)2 problems.*actuator FR_knee .*neither a position servo.*joint FL_hip .*axis \[0.0, 0.8, 0.6\]"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (_drop_actuator, r"joint RL_knee: driven by 0 actuators"),
+        (_no_foot, r"leg RR: the farthest sphere below joint RR_knee \(RR_shin\) is 0.100 m from the knee"),
+        (
+            lambda t: t.replace('<body name="FL_thigh" pos="0 0.08 0">', '<body name="FL_thigh" pos="0 -0.08 0">'),
+            r"leg FL: the foot sits -0.080 m from the abduction axis, towards the other side",
+        ),
+        (
+            lambda t: t.replace(
+                '<position name="FR_knee" joint="FR_knee" class="knee"/>',
+                '<velocity name="FR_knee" joint="FR_knee" kv="2"/>',
+            ).replace('<joint name="FL_hip" class="hip"/>', '<joint name="FL_hip" class="hip" axis="0 0.8 0.6"/>'),
+            r"(?s)2 problems.*actuator FR_knee .*neither a position servo.*joint FL_hip .*axis \[0.0, 0.8, 0.6\]",
+        ),
+    ],
+)
 def test_malformed_models_fail_with_named_problems(tmp_path, mutate, expected):
     text = mutate(ROBOT_XML)
     assert text != ROBOT_XML

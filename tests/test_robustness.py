@@ -31,8 +31,9 @@ EXPECTED_FIELDS = {
 
 def _only(name: str) -> EnvConfig:
     d = DomainRandomization()
-    return EnvConfig(domain_randomization=dataclasses.replace(
-        d, **{name: dataclasses.replace(getattr(d, name), enabled=True)}))
+    return EnvConfig(
+        domain_randomization=dataclasses.replace(d, **{name: dataclasses.replace(getattr(d, name), enabled=True)})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,8 @@ def test_each_switch_changes_only_its_fields_deterministically(name, base_model)
     base = {k: np.array(getattr(base_model, k)) for k in logic.DR_FIELDS}
     draw = jax.jit(lambda key: logic.draw_domain(ctx, key))
     fields = lambda key: logic.randomized_model_fields(  # noqa: E731  the C twin's float64 path
-        ctx, base, {k: np.asarray(v, np.float64) for k, v in draw(key).items()}, xp=np)
+        ctx, base, {k: np.asarray(v, np.float64) for k, v in draw(key).items()}, xp=np
+    )
     a, a2, b = fields(jax.random.PRNGKey(1)), fields(jax.random.PRNGKey(1)), fields(jax.random.PRNGKey(2))
     changed = {k for k in logic.DR_FIELDS if not np.array_equal(np.asarray(a[k]), base[k])}
     assert changed == EXPECTED_FIELDS[name], (name, changed)
@@ -79,8 +81,11 @@ def test_mjx_and_c_mujoco_models_get_the_same_draw():
     from mjx_envs.residual_walk import ResidualWalk
 
     d = DomainRandomization()
-    cfg = EnvConfig(domain_randomization=DomainRandomization(
-        **{n: dataclasses.replace(getattr(d, n), enabled=True) for n in logic.DR_NAMES}))
+    cfg = EnvConfig(
+        domain_randomization=DomainRandomization(
+            **{n: dataclasses.replace(getattr(d, n), enabled=True) for n in logic.DR_NAMES}
+        )
+    )
     mjx_env, gym_env = ResidualWalk(env=cfg), ResidualWalkEnv(env=cfg)
     key = jax.random.PRNGKey(4)
     state = jax.jit(mjx_env.reset)(key)
@@ -96,7 +101,7 @@ def test_observation_noise_touches_only_sensor_channels_within_bounds():
     noise = ObservationNoise(enabled=True)
     half = noise_half_widths(noise)
     for c in observation_layout():
-        part = half[c["start"]:c["stop"]]
+        part = half[c["start"] : c["stop"]]
         if c["name"] in NOISY_CHANNELS:
             assert np.allclose(part, getattr(noise, c["name"]) * c["scale"]) and part.min() > 0
         else:
@@ -118,9 +123,23 @@ def _still_measurements():
     """Measurements of a robot at rest, upright (every field zero but the orientation)."""
     from mjx_envs.measurements import Measurements
 
-    shapes = dict(qpos=(19,), qvel=(18,), trunk_pos=(3,), trunk_quat=(4,), lin_vel=(3,), ang_vel=(3,),
-                  global_lin_vel=(3,), joint_pos=(12,), joint_vel=(12,), foot_force=(4,), foot_pos=(4, 3),
-                  foot_vel=(4, 3), body_contact_force=(9,), actuator_force=(12,), body_probe_pos=(12, 3))
+    shapes = dict(
+        qpos=(19,),
+        qvel=(18,),
+        trunk_pos=(3,),
+        trunk_quat=(4,),
+        lin_vel=(3,),
+        ang_vel=(3,),
+        global_lin_vel=(3,),
+        joint_pos=(12,),
+        joint_vel=(12,),
+        foot_force=(4,),
+        foot_pos=(4, 3),
+        foot_vel=(4, 3),
+        body_contact_force=(9,),
+        actuator_force=(12,),
+        body_probe_pos=(12, 3),
+    )
     meas = Measurements(**{k: jnp.zeros(v) for k, v in shapes.items()})
     return meas.replace(trunk_quat=jnp.array([1.0, 0.0, 0.0, 0.0]))
 
@@ -139,10 +158,19 @@ def test_action_latency_delays_the_action_by_one_step():
 
 
 def test_legacy_randomization_keys_still_load():
-    old = {"randomization": {"joint_noise": 0.1, "heading_noise": 0.3, "random_gait_phase": True,
-                             "push_interval": [4.0, 8.0], "push_velocity": 0.5, "domain_randomization": True,
-                             "friction_scale": [0.7, 1.1], "trunk_mass_delta": [-0.5, 1.5],
-                             "motor_strength": [0.9, 1.1]}}
+    old = {
+        "randomization": {
+            "joint_noise": 0.1,
+            "heading_noise": 0.3,
+            "random_gait_phase": True,
+            "push_interval": [4.0, 8.0],
+            "push_velocity": 0.5,
+            "domain_randomization": True,
+            "friction_scale": [0.7, 1.1],
+            "trunk_mass_delta": [-0.5, 1.5],
+            "motor_strength": [0.9, 1.1],
+        }
+    }
     cfg = from_dict(EnvConfig, old, where="old.yaml")
     assert cfg.pushes.enabled and cfg.pushes.interval == (4.0, 8.0)
     assert cfg.domain_randomization.friction == RandomRange(True, (0.7, 1.1))

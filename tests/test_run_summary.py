@@ -8,10 +8,26 @@ import pytest
 from train.progress import ProgressLogger
 from train.run_summary import CURVE_FILE, before_after, plot_learning_curve, read_summary, summary_lines, write_summary
 
-NOMINAL = {"reward": 500.0, "fall_rate": 0.25, "vel_tracking_error_per_step": 0.140, "distance": 1.0,
-           "forward_velocity_per_step": 0.25, "episode_length": 400.0, "num_episodes": 8.0, "step": 0}
-POLICY = {"reward": 700.0, "fall_rate": 0.0, "vel_tracking_error_per_step": 0.056, "distance": 0.5,
-          "forward_velocity_per_step": 0.35, "episode_length": 500.0, "num_episodes": 8.0, "step": 1000}
+NOMINAL = {
+    "reward": 500.0,
+    "fall_rate": 0.25,
+    "vel_tracking_error_per_step": 0.140,
+    "distance": 1.0,
+    "forward_velocity_per_step": 0.25,
+    "episode_length": 400.0,
+    "num_episodes": 8.0,
+    "step": 0,
+}
+POLICY = {
+    "reward": 700.0,
+    "fall_rate": 0.0,
+    "vel_tracking_error_per_step": 0.056,
+    "distance": 0.5,
+    "forward_velocity_per_step": 0.35,
+    "episode_length": 500.0,
+    "num_episodes": 8.0,
+    "step": 1000,
+}
 
 
 def test_before_after_columns_and_ratio():
@@ -49,8 +65,9 @@ def test_learning_curve_png(tmp_path):
     assert plot_learning_curve(run) is None  # no evaluation yet
     lg.record("zero_residual", 0, NOMINAL)
     for step, err in [(0, 0.14), (500, 0.09), (1000, 0.056)]:
-        lg.log_eval(step, {**POLICY, "reward_std": 1.0, "episode_length": 250.0,
-                           "vel_tracking_error_per_step": err}, 0, 2)
+        lg.log_eval(
+            step, {**POLICY, "reward_std": 1.0, "episode_length": 250.0, "vel_tracking_error_per_step": err}, 0, 2
+        )
     lg.close()
     path = plot_learning_curve(run)
     assert path == os.path.join(run, CURVE_FILE)

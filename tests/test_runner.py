@@ -26,9 +26,15 @@ def test_plateau_rule_counts_patience_after_min_evals():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    cfg = load_train_config(preset="ci_tiny", overrides=[
-        "run.early_stopping.enabled=true", "run.early_stopping.patience=1", "run.early_stopping.min_evals=1",
-        "run.early_stopping.min_delta=0.0"])
+    cfg = load_train_config(
+        preset="ci_tiny",
+        overrides=[
+            "run.early_stopping.enabled=true",
+            "run.early_stopping.patience=1",
+            "run.early_stopping.min_evals=1",
+            "run.early_stopping.min_delta=0.0",
+        ],
+    )
     lines = []
     r = TrainingRun(cfg, str(tmp_path_factory.mktemp("runs") / "r"), console=lines.append)
     r.lines = lines

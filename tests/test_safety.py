@@ -47,8 +47,12 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
             for r in res["criteria"]:
                 assert r["value"] is not None and isinstance(r["passed"], bool), r
             m = res["summary"]
-            assert m["joint_limit_margin_min_rad"] <= m["joint_limit_margin_p1_rad"] <= m["joint_limit_margin_p5_rad"] \
+            assert (
+                m["joint_limit_margin_min_rad"]
+                <= m["joint_limit_margin_p1_rad"]
+                <= m["joint_limit_margin_p5_rad"]
                 <= m["joint_limit_margin_median_rad"]
+            )
             assert 0 < m["max_torque_fraction"] <= 1.0 + 1e-9  # MuJoCo clamps to the (randomised) limit
             assert m["foot_slip_mean_mps"] <= m["foot_slip_p95_mps"] * 3 and m["contact_foot_steps"] > 0
             (ep,) = res["episodes"]
@@ -60,10 +64,13 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
         assert md.count("| " + c.label.replace("|", "\\|") + " |") == 2, c.label  # one row per world table
     assert "## flat" in md and "## rough" in md and "p5" in md
     recs = read_records(str(out / "safety.episodes.jsonl"))  # one line per episode, written as each ended
-    assert sorted((r["controller"], r["world"], r["episode"]) for r in recs) == \
-        sorted((c, w, 0) for c in ("policy", "nominal") for w in ("flat", "rough"))
-    assert recs[0]["max_torque_per_joint_nm"] == rep["results"][recs[0]["controller"]][recs[0]["world"]]["episodes"][0][
-        "max_torque_per_joint_nm"]
+    assert sorted((r["controller"], r["world"], r["episode"]) for r in recs) == sorted(
+        (c, w, 0) for c in ("policy", "nominal") for w in ("flat", "rough")
+    )
+    assert (
+        recs[0]["max_torque_per_joint_nm"]
+        == rep["results"][recs[0]["controller"]][recs[0]["world"]]["episodes"][0]["max_torque_per_joint_nm"]
+    )
 
 
 def test_scaled_up_action_fails(shipped_report, tmp_path, capsys):
@@ -101,23 +108,43 @@ def test_malformed_thresholds_exit_2(tmp_path, capsys):
 
 def test_threshold_checks_on_synthetic_numbers():
     th = safety.load_thresholds()  # the shipped configs/safety.yaml loads and validates
-    good = {"joint_limit_margin_min_rad": 0.3, "near_limit_fraction": 0.0, "max_joint_velocity_radps": 10.0,
-            "max_torque_fraction": 0.6, "actuator_saturation_rate": 0.0, "ik_saturation_rate": 0.0,
-            "foot_slip_mean_mps": 0.03, "foot_slip_p95_mps": 0.1, "max_abs_roll_rad": 0.1,
-            "max_abs_pitch_rad": 0.1, "falls": 0, "nan_physics": 0}
+    good = {
+        "joint_limit_margin_min_rad": 0.3,
+        "near_limit_fraction": 0.0,
+        "max_joint_velocity_radps": 10.0,
+        "max_torque_fraction": 0.6,
+        "actuator_saturation_rate": 0.0,
+        "ik_saturation_rate": 0.0,
+        "foot_slip_mean_mps": 0.03,
+        "foot_slip_p95_mps": 0.1,
+        "max_abs_roll_rad": 0.1,
+        "max_abs_pitch_rad": 0.1,
+        "falls": 0,
+        "nan_physics": 0,
+    }
     rows = safety.check_criteria(good, th)
     assert [r["name"] for r in rows] == [c.name for c in safety.CRITERIA] and all(r["passed"] for r in rows)
-    bad = {**good, "joint_limit_margin_min_rad": -0.02, "max_joint_velocity_radps": th.max_joint_velocity_radps + 0.1,
-           "falls": 1, "foot_slip_p95_mps": None}
+    bad = {
+        **good,
+        "joint_limit_margin_min_rad": -0.02,
+        "max_joint_velocity_radps": th.max_joint_velocity_radps + 0.1,
+        "falls": 1,
+        "foot_slip_p95_mps": None,
+    }
     failed = {r["name"] for r in safety.check_criteria(bad, th) if not r["passed"]}
     assert failed == {"joint_limit_margin", "joint_velocity", "falls", "foot_slip_p95"}
     # boundaries pass: value == threshold
-    edge = {**good, "max_joint_velocity_radps": th.max_joint_velocity_radps,
-            "joint_limit_margin_min_rad": th.min_joint_limit_margin_rad}
+    edge = {
+        **good,
+        "max_joint_velocity_radps": th.max_joint_velocity_radps,
+        "joint_limit_margin_min_rad": th.min_joint_limit_margin_rad,
+    }
     assert all(r["passed"] for r in safety.check_criteria(edge, th))
     assert safety.check_criteria({**good, "max_abs_roll_rad": float("nan")}, th)[8]["passed"] is False
-    judged = {"policy": {"flat": safety.check_criteria(good, th), "rough": safety.check_criteria(bad, th)},
-              "nominal": {"flat": safety.check_criteria(bad, th)}}
+    judged = {
+        "policy": {"flat": safety.check_criteria(good, th), "rough": safety.check_criteria(bad, th)},
+        "nominal": {"flat": safety.check_criteria(bad, th)},
+    }
     assert safety.verdict(judged) is False
     judged["policy"]["rough"] = safety.check_criteria(good, th)
     assert safety.verdict(judged) is True  # the nominal gait's failures do not decide
@@ -144,8 +171,24 @@ def test_records_survive_a_failing_report(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(safety, "write_report", disk_full)
     out = tmp_path / "o"
-    assert safety.main(["--policy", POLICY, "--episodes", "1", "--duration", "0.5", "--no-nominal", "--worlds",
-                        "flat", "--out", str(out)]) == 2
+    assert (
+        safety.main(
+            [
+                "--policy",
+                POLICY,
+                "--episodes",
+                "1",
+                "--duration",
+                "0.5",
+                "--no-nominal",
+                "--worlds",
+                "flat",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     path = out / "safety.episodes.jsonl"
     assert "No space left on device" in err and f"the 1 finished episode(s) are in {path}" in err, err

@@ -13,9 +13,21 @@ from model.simulation_config import REPO_ROOT
 
 POLICY = os.path.join(REPO_ROOT, "policies", "quad12_suite_cpu")
 PREVIOUS = os.path.join(REPO_ROOT, "policies", "quad12_rough_h200")
-FILES = ("policy.msgpack", "policy.onnx", "normalizer.npz", "meta.json", "evaluation.json", "evaluation.md",
-         "targets.json", "targets.md", "command_grid.json", "push_recovery.json", "stand_still.json",
-         "safety/safety.md", "COMMANDS.md")
+FILES = (
+    "policy.msgpack",
+    "policy.onnx",
+    "normalizer.npz",
+    "meta.json",
+    "evaluation.json",
+    "evaluation.md",
+    "targets.json",
+    "targets.md",
+    "command_grid.json",
+    "push_recovery.json",
+    "stand_still.json",
+    "safety/safety.md",
+    "COMMANDS.md",
+)
 
 
 def test_shipped_policy_loads_with_its_reports():
@@ -50,7 +62,8 @@ def test_readme_tables_are_generated_from_the_committed_reports():
     readme = open(shipped_report.README, encoding="utf-8").read()
     assert shipped_report.render(readme, POLICY) == readme, (
         "policies/README.md's shipped-policy section differs from its reports: python -m playback.shipped_report "
-        "policies/quad12_suite_cpu")
+        "policies/quad12_suite_cpu"
+    )
     assert shipped_report.section(POLICY) in readme
 
 
@@ -79,8 +92,11 @@ def _hard_tile():
     ev = json.load(open(os.path.join(POLICY, "evaluation.json")))
     best = None
     for t in ev["suite_gait_failures"]:
-        pol = [e for e in ev["results"]["policy"]["suite"]["episodes"]
-               if e["terrain_type"] == t["terrain_type"] and e["terrain_level"] == t["terrain_level"]]
+        pol = [
+            e
+            for e in ev["results"]["policy"]["suite"]["episodes"]
+            if e["terrain_type"] == t["terrain_type"] and e["terrain_level"] == t["terrain_level"]
+        ]
         margin = sum(not e["fell"] for e in pol) / len(pol) - t["success_rate"]
         if best is None or margin > best[0]:
             best = (margin, t["terrain_type"], t["terrain_level"])
@@ -94,11 +110,23 @@ def test_beats_the_nominal_gait_on_a_hard_tile_of_unseen_terrain():
     margin, ttype, level = _hard_tile()
     assert margin > 0, f"the shipped report has no gait-failure tile where the policy does better ({ttype} {level})"
     # terrain seed 4242: neither training (0) nor the shipped evaluation (1000) used it
-    rep = evaluate_policy(POLICY, episodes=4, duration=10.0, worlds=("suite",), levels=(level,), types=(ttype,),
-                          suite_terrain_seed=4242, command=(0.4, 0.0, 0.0), seed=7, processes=1)
+    rep = evaluate_policy(
+        POLICY,
+        episodes=4,
+        duration=10.0,
+        worlds=("suite",),
+        levels=(level,),
+        types=(ttype,),
+        suite_terrain_seed=4242,
+        command=(0.4, 0.0, 0.0),
+        seed=7,
+        processes=1,
+    )
     pol = rep["results"]["policy"]["suite"]["summary"]
     nom = rep["results"]["nominal"]["suite"]["summary"]
-    msg = (f"{ttype} level {level}, seed 4242, 4 x 10 s at vx 0.4 m/s: policy success {pol['success_rate']:.2f}, "
-           f"distance {pol['distance_m_mean']:.2f} m; nominal success {nom['success_rate']:.2f}, distance "
-           f"{nom['distance_m_mean']:.2f} m")
+    msg = (
+        f"{ttype} level {level}, seed 4242, 4 x 10 s at vx 0.4 m/s: policy success {pol['success_rate']:.2f}, "
+        f"distance {pol['distance_m_mean']:.2f} m; nominal success {nom['success_rate']:.2f}, distance "
+        f"{nom['distance_m_mean']:.2f} m"
+    )
     assert pol["success_rate"] > nom["success_rate"] or pol["distance_m_mean"] > nom["distance_m_mean"], msg

@@ -30,15 +30,18 @@ def test_unknown_key_names_key_and_file(tmp_path):
         load_simulation_config(path)
 
 
-@pytest.mark.parametrize("text,key", [
-    ("physics_dt: 0.5\n", "physics_dt"),
-    ("world: moon\n", "world"),
-    ("terrain_seed: -1\n", "terrain_seed"),
-    ("physics_dt: fast\n", "physics_dt"),
-    ("control_dt: 0.021\n", "control_dt"),
-    ("flat_xml: model/missing.xml\n", "flat_xml"),
-    ("kp: 0\n", "kp"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("physics_dt: 0.5\n", "physics_dt"),
+        ("world: moon\n", "world"),
+        ("terrain_seed: -1\n", "terrain_seed"),
+        ("physics_dt: fast\n", "physics_dt"),
+        ("control_dt: 0.021\n", "control_dt"),
+        ("flat_xml: model/missing.xml\n", "flat_xml"),
+        ("kp: 0\n", "kp"),
+    ],
+)
 def test_bad_values_name_the_key_and_file(tmp_path, text, key):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as err:

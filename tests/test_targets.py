@@ -31,21 +31,37 @@ def evaluation(tmp_path):
             eps["policy"].append(_episode("policy", "stepping_stones", level, level == 5 and k == 0, 0.12))
             eps["nominal"].append(_episode("nominal", "rough", level, False, 0.14))
             eps["policy"].append(_episode("policy", "rough", level, False, 0.16 if level == 4 else 0.10))
-    report = {"settings": {"suite": {"types": TYPES, "levels": list(range(8)), "terrain_seed": 1000}, "terrain_seed": 0,
-                           "duration_s": 20.0, "policy": "policies/x"},
-              "results": {c: {"suite": {"episodes": e}} for c, e in eps.items()}}
+    report = {
+        "settings": {
+            "suite": {"types": TYPES, "levels": list(range(8)), "terrain_seed": 1000},
+            "terrain_seed": 0,
+            "duration_s": 20.0,
+            "policy": "policies/x",
+        },
+        "results": {c: {"suite": {"episodes": e}} for c, e in eps.items()},
+    }
     _write(d, "evaluation.json", report)
-    grid = {"settings": {"world": "flat", "vx": [0.0, 0.5], "vy": [0.0], "yaw_rate": [0.0]},
-            "results": {"policy": {"summary": {"all": {"cells": 10, "vel_tracking_error_mps_mean": 0.08}}},
-                        "nominal": {"summary": {"all": {"cells": 10, "vel_tracking_error_mps_mean": 0.12}}}}}
+    grid = {
+        "settings": {"world": "flat", "vx": [0.0, 0.5], "vy": [0.0], "yaw_rate": [0.0]},
+        "results": {
+            "policy": {"summary": {"all": {"cells": 10, "vel_tracking_error_mps_mean": 0.08}}},
+            "nominal": {"summary": {"all": {"cells": 10, "vel_tracking_error_mps_mean": 0.12}}},
+        },
+    }
     _write(d, "command_grid.json", grid)
     table = [{"kick_mps": k, "episodes": 8, "successes": s} for k, s in ((0.0, 8), (0.2, 8), (0.6, 7), (1.0, 2))]
-    push = {"settings": {"config_push_velocity_mps": [0.2, 0.6]},
-            "results": {"policy": {"table": table}, "nominal": {"table": [dict(r, successes=4) for r in table]}}}
+    push = {
+        "settings": {"config_push_velocity_mps": [0.2, 0.6]},
+        "results": {"policy": {"table": table}, "nominal": {"table": [dict(r, successes=4) for r in table]}},
+    }
     _write(d, "push_recovery.json", push)
-    stand = {"settings": {"duration_s": 10.0},
-             "results": {"policy": {"summary": {"episodes": 8, "drift_m_max": 0.03}},
-                         "nominal": {"summary": {"episodes": 8, "drift_m_max": 0.01}}}}
+    stand = {
+        "settings": {"duration_s": 10.0},
+        "results": {
+            "policy": {"summary": {"episodes": 8, "drift_m_max": 0.03}},
+            "nominal": {"summary": {"episodes": 8, "drift_m_max": 0.01}},
+        },
+    }
     _write(d, "stand_still.json", stand)
     with open(os.path.join(d, "evaluation.md"), "w") as fh:
         fh.write("# Evaluation\n\nintro\n\n## Metrics\n\n- x\n")

@@ -40,7 +40,6 @@ def test_committed_hfield_file_matches_generator():
     np.testing.assert_array_equal(data, terrain.hfield_data(0)), "regenerate: python -m model.terrain"
 
 
-
 def test_package_cli_writes_the_committed_file(tmp_path):
     """``python -m model.terrain`` (the package's __main__) writes the committed seed-0 file, and
     every public name of the package resolves."""
@@ -48,11 +47,16 @@ def test_package_cli_writes_the_committed_file(tmp_path):
     import sys
 
     out = tmp_path / "seed0.bin"
-    subprocess.run([sys.executable, "-m", "model.terrain", "--seed", "0", "--out", str(out)], check=True,
-                   capture_output=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run(
+        [sys.executable, "-m", "model.terrain", "--seed", "0", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert out.read_bytes() == open(terrain.DEFAULT_HFIELD_FILE, "rb").read()
     assert all(getattr(terrain, name) is not None for name in terrain.__all__)
     assert os.path.isfile(terrain.DEFAULT_SUITE_YAML)
+
 
 def test_height_at_matches_mujoco_ray():
     m = mujoco.MjModel.from_xml_path(SimulationConfig(world="rough").world_xml)
@@ -118,8 +122,15 @@ def _tile_cols(ttype, spec=SUITE):
 
 def test_suite_yaml_matches_dataclass_defaults_and_sizes(suite_h):
     h, seconds = suite_h
-    assert terrain.TERRAIN_TYPES == ("rough", "slope_up", "slope_down", "stairs_up", "stairs_down",
-                                     "obstacles", "stepping_stones")
+    assert terrain.TERRAIN_TYPES == (
+        "rough",
+        "slope_up",
+        "slope_down",
+        "stairs_up",
+        "stairs_down",
+        "obstacles",
+        "stepping_stones",
+    )
     assert SUITE.num_levels >= 8
     assert h.shape == (SUITE.nrow, SUITE.ncol) and h.dtype == np.float32
     assert 3e5 <= h.size <= 1.6e6, h.size
@@ -139,8 +150,8 @@ def test_suite_deterministic_and_seed_dependent(suite_h):
 def test_suite_border_flat_and_level0_nearly_flat(suite_h):
     h = suite_h[0]
     bx, by = int(round(SUITE.border / SUITE.resolution_x)), int(round(SUITE.border / SUITE.resolution_y))
-    assert (h[: by + 1] == 0).all() and (h[-by - 1:] == 0).all()
-    assert (h[:, : bx + 1] == 0).all() and (h[:, -bx - 1:] == 0).all()
+    assert (h[: by + 1] == 0).all() and (h[-by - 1 :] == 0).all()
+    assert (h[:, : bx + 1] == 0).all() and (h[:, -bx - 1 :] == 0).all()
     lane0 = h[_lane_rows(0)]
     assert lane0.min() == 0.0  # no pits
     assert lane0.max() <= SUITE.stair_steps * SUITE.step_height[0] + 1e-6  # 4 x 2 cm stairs at most
@@ -170,10 +181,18 @@ def _measure(h, level, name):
     raise ValueError(name)
 
 
-@pytest.mark.parametrize("name,param,tol", [
-    ("rough", "relief", 2e-3), ("slope_up", "slope", 1e-3), ("slope_down", "slope", 1e-3),
-    ("stairs_up", "step_height", 1e-5), ("stairs_down", "step_height", 1e-5),
-    ("obstacles", "block_height", None), ("stepping_stones", "gap", None)])
+@pytest.mark.parametrize(
+    "name,param,tol",
+    [
+        ("rough", "relief", 2e-3),
+        ("slope_up", "slope", 1e-3),
+        ("slope_down", "slope", 1e-3),
+        ("stairs_up", "step_height", 1e-5),
+        ("stairs_down", "step_height", 1e-5),
+        ("obstacles", "block_height", None),
+        ("stepping_stones", "gap", None),
+    ],
+)
 def test_suite_difficulty_grows_with_level_as_configured(suite_h, name, param, tol):
     h = suite_h[0]
     measured = np.array([_measure(h, k, name) for k in range(SUITE.num_levels)])
@@ -191,8 +210,12 @@ def test_suite_difficulty_grows_with_level_as_configured(suite_h, name, param, t
 def test_suite_slopes_and_stairs_go_up_or_down_first(suite_h):
     h = suite_h[0]
     k = SUITE.num_levels - 1
-    for name, first_steep_up in (("slope_up", True), ("slope_down", False), ("stairs_up", True),
-                                 ("stairs_down", False)):
+    for name, first_steep_up in (
+        ("slope_up", True),
+        ("slope_down", False),
+        ("stairs_up", True),
+        ("stairs_down", False),
+    ):
         d = np.diff(h[_center_row(k), _tile_cols(T[name])].astype(np.float64))
         steep = np.flatnonzero(np.abs(d) > 0.75 * np.abs(d).max())
         assert (d[steep[0]] > 0) == first_steep_up, name
@@ -204,8 +227,13 @@ def test_suite_lanes_join_without_cliffs(suite_h):
     by = int(round(SUITE.border / SUITE.resolution_y))
     ny = int(round(SUITE.tile_width / SUITE.resolution_y))
     inner = slice(by + 5, by + SUITE.num_levels * ny - 5)  # minus the outer fades at the map edge
-    for name, most in (("rough", 0.05), ("slope_up", 0.03), ("slope_down", 0.03), ("stairs_up", 0.03),
-                       ("stairs_down", 0.03)):
+    for name, most in (
+        ("rough", 0.05),
+        ("slope_up", 0.03),
+        ("slope_down", 0.03),
+        ("stairs_up", 0.03),
+        ("stairs_down", 0.03),
+    ):
         block = h[inner, _tile_cols(T[name])].astype(np.float64)
         assert np.abs(np.diff(block, axis=0)).max() < most, name
 
@@ -218,14 +246,16 @@ def test_suite_spawn_in_tile_and_tile_lookup():
             x, y = terrain.suite_spawn_xy(level, t, ux, uy, SUITE)
             lv, ty = terrain.suite_tile_of(x, y, SUITE)
             assert (lv == level).all() and (ty == t).all()
-    lv, ty = terrain.suite_tile_of(np.array([0.0, -SUITE.size_x + 0.1, 0.0, 1e3]),
-                                   np.array([0.0, 0.0, SUITE.size_y - 0.1, 0.0]), SUITE)
+    lv, ty = terrain.suite_tile_of(
+        np.array([0.0, -SUITE.size_x + 0.1, 0.0, 1e3]), np.array([0.0, 0.0, SUITE.size_y - 0.1, 0.0]), SUITE
+    )
     assert list(lv[1:]) == [-1, -1, -1] and list(ty[1:]) == [-1, -1, -1] and lv[0] >= 0
     x_lo, x_hi, y_lo, y_hi = terrain.suite_inner_bounds(SUITE)
     assert x_hi - x_lo == pytest.approx(SUITE.num_types * SUITE.tile_length)
     assert y_hi - y_lo == pytest.approx(SUITE.num_levels * SUITE.tile_width)
-    off = terrain.suite_off_map(np.array([0.0, SUITE.size_x + 0.01, 0.0]),
-                                np.array([0.0, 0.0, -SUITE.size_y - 0.01]), SUITE)
+    off = terrain.suite_off_map(
+        np.array([0.0, SUITE.size_x + 0.01, 0.0]), np.array([0.0, 0.0, -SUITE.size_y - 0.01]), SUITE
+    )
     assert list(off) == [False, True, True]
 
 
@@ -270,11 +300,21 @@ def _stays_in_tile(level, t, x, y, yaw):
     return True
 
 
-@pytest.mark.parametrize("vx,vy,yaw_rate", [
-    (1.0, 0.0, 0.0), (0.3, 0.0, 0.0),                       # straight 20 m / 6 m along +x
-    (1.0, 0.0, 1.0), (1.0, 0.0, -1.0),                      # circles of radius 1 m
-    (1.0, 0.4, 1.0), (1.0, -0.4, -1.0), (1.0, 0.4, -1.0),   # radius 1.08 m, drifting sideways
-    (0.5, 0.0, 1.0), (0.3, 0.0, 0.3), (0.25, 0.1, -0.3)])   # slower arcs (radius <= 1 m)
+@pytest.mark.parametrize(
+    "vx,vy,yaw_rate",
+    [
+        (1.0, 0.0, 0.0),
+        (0.3, 0.0, 0.0),  # straight 20 m / 6 m along +x
+        (1.0, 0.0, 1.0),
+        (1.0, 0.0, -1.0),  # circles of radius 1 m
+        (1.0, 0.4, 1.0),
+        (1.0, -0.4, -1.0),
+        (1.0, 0.4, -1.0),  # radius 1.08 m, drifting sideways
+        (0.5, 0.0, 1.0),
+        (0.3, 0.0, 0.3),
+        (0.25, 0.1, -0.3),
+    ],
+)  # slower arcs (radius <= 1 m)
 def test_suite_walk_of_20_s_stays_in_its_tile(vx, vy, yaw_rate):
     for level in (0, SUITE.num_levels - 1, 3):
         for t in range(SUITE.num_types):
@@ -327,8 +367,14 @@ def test_suite_world_loads_with_generated_hfield():
 
 
 def test_suite_model_takes_its_size_from_the_spec():
-    small = SUITE.__class__(**{**{f: getattr(SUITE, f) for f in SUITE.__dataclass_fields__},
-                               "num_levels": 2, "tile_length": 9.5, "border": 1.0})
+    small = SUITE.__class__(
+        **{
+            **{f: getattr(SUITE, f) for f in SUITE.__dataclass_fields__},
+            "num_levels": 2,
+            "tile_length": 9.5,
+            "border": 1.0,
+        }
+    )
     m = loading.load_suite_model(SimulationConfig(world="suite").world_xml, 0, small)
     assert (int(m.hfield_nrow[0]), int(m.hfield_ncol[0])) == (small.nrow, small.ncol)
     np.testing.assert_allclose(m.hfield_size[0], small.hfield_size())
@@ -346,15 +392,18 @@ def test_robot_stands_on_suite_start_pad():
     assert abs(d.qpos[2] - 0.267) < 0.02 and np.hypot(d.qpos[0] - x, d.qpos[1] - y) < 0.05
 
 
-@pytest.mark.parametrize("text,key", [
-    ("slope: [0.0, 2.0]\n", "slope"),
-    ("tile_length: 21.97\n", "tile_length"),
-    ("num_levels: 8.5\n", "num_levels"),
-    ("relief: 0.1\n", "relief"),
-    ("gap: [0.0, 0.1, 0.2]\n", "gap"),
-    ("spawn_x: 3.0\n", "spawn_x"),
-    ("stair_tred: 0.3\n", "stair_tred"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("slope: [0.0, 2.0]\n", "slope"),
+        ("tile_length: 21.97\n", "tile_length"),
+        ("num_levels: 8.5\n", "num_levels"),
+        ("relief: 0.1\n", "relief"),
+        ("gap: [0.0, 0.1, 0.2]\n", "gap"),
+        ("spawn_x: 3.0\n", "spawn_x"),
+        ("stair_tred: 0.3\n", "stair_tred"),
+    ],
+)
 def test_suite_yaml_errors_name_key_and_file(tmp_path, text, key):
     path = tmp_path / "terrain.yaml"
     path.write_text(text)
@@ -385,8 +434,10 @@ def test_rough_world_extent_comes_from_the_compiled_heightfield(tmp_path):
     from model.terrain import DEFAULT_TERRAIN
 
     text = open(os.path.join(REPO_ROOT, "model", "world_train.xml")).read()
-    small = text.replace('<hfield name="terrain" file="terrain_seed0.bin" size="8.0 4.5 0.10 0.10"/>',
-                         '<hfield name="terrain" nrow="101" ncol="161" size="4.0 2.5 0.10 0.10"/>')
+    small = text.replace(
+        '<hfield name="terrain" file="terrain_seed0.bin" size="8.0 4.5 0.10 0.10"/>',
+        '<hfield name="terrain" nrow="101" ncol="161" size="4.0 2.5 0.10 0.10"/>',
+    )
     assert small != text
     path = tmp_path / "world_small.xml"
     path.write_text(small)

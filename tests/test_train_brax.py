@@ -49,8 +49,12 @@ pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESET = "cpu_flat"  # the first CPU default: flat world, 64 envs
-OVERRIDES = ["ppo.num_timesteps=30720", "ppo.num_evals=3", "run.export_policy=final",
-             "run.early_stopping.enabled=false"]
+OVERRIDES = [
+    "ppo.num_timesteps=30720",
+    "ppo.num_evals=3",
+    "run.export_policy=final",
+    "run.early_stopping.enabled=false",
+]
 TOTAL = 30720
 RESUME_OVERRIDE = "run.early_stopping.patience=7"  # recorded for the resumed segment (cpu_flat: 3)
 
@@ -73,9 +77,24 @@ def killed_and_resumed(tmp_path_factory):
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(REPO, ".jax_cache"))
     log_path = os.path.join(root, "killed.log")
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "train", "--preset", PRESET, "--output-dir", "runs_rel",
-                                 "--name", "kill", *OVERRIDES], cwd=root, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "train",
+                "--preset",
+                PRESET,
+                "--output-dir",
+                "runs_rel",
+                "--name",
+                "kill",
+                *OVERRIDES,
+            ],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             found = _wait_for_checkpoint(os.path.join(root, "runs_rel"), proc, timeout=900)
         finally:
@@ -95,12 +114,19 @@ def killed_and_resumed(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        result = main(["--resume", os.path.join("runs_rel", os.path.basename(run_dir)), RESUME_OVERRIDE],
-                      console=lines.append)
+        result = main(
+            ["--resume", os.path.join("runs_rel", os.path.basename(run_dir)), RESUME_OVERRIDE], console=lines.append
+        )
     finally:
         os.chdir(cwd)
-    return {"run_dir": run_dir, "killed_at": killed_at, "result": result, "lines": lines,
-            "snapshot": killed_snapshot, "root": root}
+    return {
+        "run_dir": run_dir,
+        "killed_at": killed_at,
+        "result": result,
+        "lines": lines,
+        "snapshot": killed_snapshot,
+        "root": root,
+    }
 
 
 def test_killed_run_resumes_and_continues_step_count(killed_and_resumed):
@@ -112,7 +138,7 @@ def test_killed_run_resumes_and_continues_step_count(killed_and_resumed):
     rows = read_progress(r["run_dir"])
     resume = [x for x in rows if x["kind"] == "resume"]
     assert len(resume) == 1 and resume[0]["step"] == r["killed_at"]
-    after = rows[rows.index(resume[0]) + 1:]
+    after = rows[rows.index(resume[0]) + 1 :]
     eval_steps = [x["step"] for x in after if x["kind"] == "eval"]
     assert eval_steps and min(eval_steps) > r["killed_at"] and max(eval_steps) == TOTAL
     assert eval_steps == sorted(eval_steps)
@@ -143,14 +169,25 @@ def test_resumed_run_starts_from_checkpoint_params(killed_and_resumed):
 def test_logs_have_reward_terms_and_progress(killed_and_resumed):
     r = killed_and_resumed
     scalars = read_scalars(os.path.join(r["run_dir"], TB_SUBDIR))
-    for tag in ("eval/reward", "eval/zero_residual_reward", "eval/fall_rate", "eval/episode_length",
-                "eval/vel_tracking_error_per_step", "eval/ik_saturated_per_step",
-                "eval/actuator_saturated_per_step", "eval_reward_terms/tracking_lin_vel",
-                "eval_reward_terms/foot_slip", "eval_reward_terms/energy", "ppo/total_loss", "ppo/kl_mean"):
+    for tag in (
+        "eval/reward",
+        "eval/zero_residual_reward",
+        "eval/fall_rate",
+        "eval/episode_length",
+        "eval/vel_tracking_error_per_step",
+        "eval/ik_saturated_per_step",
+        "eval/actuator_saturated_per_step",
+        "eval_reward_terms/tracking_lin_vel",
+        "eval_reward_terms/foot_slip",
+        "eval_reward_terms/energy",
+        "ppo/total_loss",
+        "ppo/kl_mean",
+    ):
         assert tag in scalars, f"missing TensorBoard tag {tag}; have {sorted(scalars)[:40]}"
     import dataclasses
 
     from mjx_envs.env_config import RewardWeights
+
     for term in dataclasses.asdict(RewardWeights()):
         assert f"eval_reward_terms/{term}" in scalars
     # (no training episode finishes here: 240 steps per env per epoch < the 250-step episode, and the
@@ -178,8 +215,10 @@ def test_export_plays_in_both_backends(killed_and_resumed):
     r = killed_and_resumed
     pol = load_policy(r["run_dir"])
     cfg = load_resolved_config(os.path.join(r["run_dir"], "config.yaml"))
-    envs = {"mjx": ResidualWalk(cfg.simulation, cfg.env, cfg.gait),
-            "cmujoco": CMujocoResidualWalk(cfg.simulation, cfg.env, cfg.gait)}
+    envs = {
+        "mjx": ResidualWalk(cfg.simulation, cfg.env, cfg.gait),
+        "cmujoco": CMujocoResidualWalk(cfg.simulation, cfg.env, cfg.gait),
+    }
     keys = jax.random.split(jax.random.PRNGKey(21), 2)
     final = {}
     for name, env in envs.items():
@@ -266,6 +305,7 @@ def test_corrupt_or_missing_checkpoints_raise_clear_errors(killed_and_resumed, t
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_latest(run)
     from train.__main__ import cli
+
     assert cli(["--resume", run]) == 2
 
 
@@ -311,8 +351,9 @@ def test_benchmark_scripts_quick_on_this_run(killed_and_resumed, tmp_path):
     md = open(glob.glob(os.path.join(out, "time_to_walk_*_quick.md"))[0]).read()
     assert "Time to walk" in md and "| env steps |" in md
     # the bar on the suite tiles where the nominal gait fails: one 2-s episode per tile
-    ts = time_to_walk.main(["--from-run", r["run_dir"], "--quick", "--bar", "configs/walk_bar_suite.yaml",
-                            "--out", out])
+    ts = time_to_walk.main(
+        ["--from-run", r["run_dir"], "--quick", "--bar", "configs/walk_bar_suite.yaml", "--out", out]
+    )
     assert ts["bar"]["world"] == "suite" and ts["nominal"]["success_rate"] is not None
     md = open(glob.glob(os.path.join(out, "time_to_walk_suite_*_quick.md"))[0]).read()
     assert "Time to walk on the hard suite tiles" in md and "stepping_stones levels 2, 3, 4, 5" in md
@@ -332,8 +373,7 @@ def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed,
     assert os.path.isabs(r["result"].run_dir) and r["result"].run_dir == run
     assert os.path.dirname(run) == os.path.join(r["root"], "runs_rel")
     hist = config_history(run)
-    assert [os.path.basename(h) for h in hist] == ["000_step000000000000.yaml",
-                                                   f"001_step{r['killed_at']:012d}.yaml"]
+    assert [os.path.basename(h) for h in hist] == ["000_step000000000000.yaml", f"001_step{r['killed_at']:012d}.yaml"]
     seg = [yaml.safe_load(open(h)) for h in hist]
     assert seg[0]["run"]["early_stopping"]["patience"] == 3
     assert seg[1]["run"]["early_stopping"]["patience"] == 7
@@ -343,9 +383,22 @@ def test_relative_paths_resume_overrides_and_optimizer_state(killed_and_resumed,
         assert yaml.safe_load(open(os.path.join(path, "config.yaml")))["run"]["early_stopping"]["patience"] == want
     # train.export of the first checkpoint, as a subprocess from the runs' working directory with a
     # relative run path: meta.json carries the first segment's config, not the resumed one's
-    out = subprocess.run([sys.executable, "-m", "train.export", os.path.join("runs_rel", os.path.basename(run)),
-                          "--step", str(r["killed_at"]), "--out", "exp_first"], cwd=r["root"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train.export",
+            os.path.join("runs_rel", os.path.basename(run)),
+            "--step",
+            str(r["killed_at"]),
+            "--out",
+            "exp_first",
+        ],
+        cwd=r["root"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     meta = json.load(open(os.path.join(r["root"], "exp_first", "meta.json")))
     for section in ("env", "ppo", "run"):
@@ -388,7 +441,7 @@ def test_export_uses_the_action_scale_the_checkpoint_was_trained_with(killed_and
         data["env"]["residual_max"] = value
         yaml.safe_dump(data, open(path, "w"))
 
-    set_scale(os.path.join(run, "config.yaml"), 0.03)            # the latest segment: 0.03
+    set_scale(os.path.join(run, "config.yaml"), 0.03)  # the latest segment: 0.03
     set_scale(os.path.join(ckpts[TOTAL], "config.yaml"), 0.03)
     assert ex.main([run, "--step", str(r["killed_at"]), "--out", str(tmp_path / "first")]) == 0
     assert ex.main([run, "--step", str(TOTAL), "--out", str(tmp_path / "last")]) == 0

@@ -27,8 +27,13 @@ def sb3_run(tmp_path_factory):
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     root = str(tmp_path_factory.mktemp("sb3"))
-    proc = subprocess.run([sys.executable, "-m", "train.sb3", "--preset", "ci_tiny", "--output-dir", "runs_rel",
-                           "--name", "smoke"], cwd=root, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "train.sb3", "--preset", "ci_tiny", "--output-dir", "runs_rel", "--name", "smoke"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     (run,) = glob.glob(os.path.join(root, "runs_rel", "*_smoke"))
     model = PPO.load(os.path.join(run, sb3_train.FINAL_MODEL), device="cpu")
@@ -38,8 +43,7 @@ def sb3_run(tmp_path_factory):
     venv = DummyVecEnv([lambda: sb3_train.make_gym_env(cfg)])
     vn = VecNormalize.load(os.path.join(run, sb3_train.FINAL_VECNORM), venv)
     vn.training = False
-    out = {"run_dir": run, "model": model, "vec_normalize": vn, "num_timesteps": int(model.num_timesteps),
-           "root": root}
+    out = {"run_dir": run, "model": model, "vec_normalize": vn, "num_timesteps": int(model.num_timesteps), "root": root}
     return out, proc.stdout.splitlines()
 
 
@@ -47,8 +51,14 @@ def test_smoke_run_trains_checkpoints_and_exports(sb3_run):
     out, lines = sb3_run
     run = out["run_dir"]
     assert out["num_timesteps"] >= 1024
-    for f in ("config.yaml", sb3_train.FINAL_MODEL, sb3_train.FINAL_VECNORM, "export/policy.msgpack",
-              "export/normalizer.npz", "export/meta.json"):
+    for f in (
+        "config.yaml",
+        sb3_train.FINAL_MODEL,
+        sb3_train.FINAL_VECNORM,
+        "export/policy.msgpack",
+        "export/normalizer.npz",
+        "export/meta.json",
+    ):
         assert os.path.isfile(os.path.join(run, f)), f
     steps, model_zip, vn = sb3_train.latest_sb3_checkpoint(run)
     assert steps >= 512 and os.path.isfile(model_zip) and os.path.isfile(vn)

@@ -96,7 +96,7 @@ def _commands_in_effect(first: State, traj: State) -> np.ndarray:
 def test_auto_reset_redraws_command_every_episode(timelimit_run):
     _, _, _, first, traj = timelimit_run
     cmds = _commands_in_effect(first, traj)  # [23, N]
-    episodes = [cmds[e * EPISODE_LENGTH:(e + 1) * EPISODE_LENGTH] for e in range(4)]
+    episodes = [cmds[e * EPISODE_LENGTH : (e + 1) * EPISODE_LENGTH] for e in range(4)]
     for ep in episodes:  # constant within an episode
         np.testing.assert_array_equal(ep, np.broadcast_to(ep[0], ep.shape))
     per_episode = np.stack([ep[0] for ep in episodes] + [cmds[20]])  # [5 episodes, N]
@@ -152,9 +152,7 @@ def test_no_retrace_on_repeated_calls(timelimit_run):
 def test_termination_resets_without_truncation():
     # pos += 1 per step, limit 2.5: terminates at the 3rd step; time limit 3 also hits there.
     env = wrap_for_training(CommandEnv(limit=2.5), episode_length=3)
-    first, traj = make_rollout(env, num_steps=7)(
-        jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1)
-    )
+    first, traj = make_rollout(env, num_steps=7)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1))
     done = np.asarray(traj.done[:, 0])
     np.testing.assert_array_equal(done, [0, 0, 1, 0, 0, 1, 0])
     # terminated and timed out at the same step: a termination, not a truncation
@@ -169,9 +167,7 @@ def test_termination_resets_without_truncation():
 
 def test_action_repeat_sums_reward_and_freezes_after_termination():
     env = wrap_for_training(CommandEnv(limit=2.5), episode_length=100, action_repeat=2)
-    _, traj = make_rollout(env, num_steps=3)(
-        jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1)
-    )
+    _, traj = make_rollout(env, num_steps=3)(jax.random.split(jax.random.PRNGKey(0), 2), jnp.ones(1))
     # step 1: inner pos 1, 2 (reward 2). step 2: inner pos 3 -> terminated, 4th inner step frozen.
     np.testing.assert_array_equal(traj.reward[:, 0], [2, 1, 2])
     np.testing.assert_array_equal(traj.metrics["pos_abs"][:, 0], [2, 3, 2])
@@ -186,8 +182,9 @@ def test_brax_randomization_fn_is_refused():
     env = wrap_for_training(CommandEnv(), episode_length=3, action_repeat=1, randomization_fn=None)
     assert env is not None
     with pytest.raises(ValueError, match="randomization_fn is not supported.*env.domain_randomization"):
-        wrap_for_training(CommandEnv(), episode_length=3, action_repeat=1,
-                          randomization_fn=lambda model, rng: (model, {}))
+        wrap_for_training(
+            CommandEnv(), episode_length=3, action_repeat=1, randomization_fn=lambda model, rng: (model, {})
+        )
 
 
 def test_brax_evaluator_metrics_on_our_state():
@@ -203,9 +200,7 @@ def test_brax_evaluator_metrics_on_our_state():
     metrics = jax.jit(run)(jax.random.PRNGKey(0))
     np.testing.assert_array_equal(metrics.episode_steps, np.full(NUM_ENVS, EPISODE_LENGTH))
     np.testing.assert_array_equal(metrics.active_episodes, np.zeros(NUM_ENVS))
-    np.testing.assert_array_equal(
-        metrics.episode_metrics["reward"], np.full(NUM_ENVS, EPISODE_LENGTH)
-    )
+    np.testing.assert_array_equal(metrics.episode_metrics["reward"], np.full(NUM_ENVS, EPISODE_LENGTH))
 
 
 def test_auto_reset_keys_are_fresh():
@@ -242,9 +237,7 @@ class CurriculumEnv(CommandEnv):
 
 def test_auto_reset_uses_reset_from_with_finished_episode():
     env = wrap_for_training(CurriculumEnv(), episode_length=2)
-    first, traj = make_rollout(env, num_steps=6)(
-        jax.random.split(jax.random.PRNGKey(0), NUM_ENVS), jnp.zeros(1)
-    )
+    first, traj = make_rollout(env, num_steps=6)(jax.random.split(jax.random.PRNGKey(0), NUM_ENVS), jnp.zeros(1))
     np.testing.assert_array_equal(first.info["episode_index"], np.zeros(NUM_ENVS))
     expected = np.array([0, 1, 1, 2, 2, 3])[:, None] * np.ones(NUM_ENVS)
     np.testing.assert_array_equal(traj.info["episode_index"], expected)

@@ -24,14 +24,20 @@ from typing import List, Optional
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", default=None, help="training YAML (default: configs/ppo_residual.yaml)")
-    p.add_argument("--preset", default=None,
-                   help="preset of the config file (default: gpu when a GPU is present, else cpu_small)")
-    p.add_argument("--task", default=None,
-                   help="registered task (train/tasks.py: flat, rough, suite, direct, modulated), "
-                        "applied over the preset")
+    p.add_argument(
+        "--preset", default=None, help="preset of the config file (default: gpu when a GPU is present, else cpu_small)"
+    )
+    p.add_argument(
+        "--task",
+        default=None,
+        help="registered task (train/tasks.py: flat, rough, suite, direct, modulated), applied over the preset",
+    )
     p.add_argument("--list-tasks", action="store_true", help="print the registered tasks and exit")
     p.add_argument("--name", default=None, help="suffix of the run directory name")
     p.add_argument("--output-dir", default=None, help="parent directory of runs (default: run.output_dir)")
@@ -39,11 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", default=None, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
     p.add_argument("--list-presets", action="store_true", help="print the presets of the config file and exit")
-    p.add_argument("--no-memory-check", action="store_true",
-                   help="train even when the memory estimate (train/resources.py) exceeds what is available")
+    p.add_argument(
+        "--no-memory-check",
+        action="store_true",
+        help="train even when the memory estimate (train/resources.py) exceeds what is available",
+    )
     mh = p.add_argument_group("several hosts (jax.distributed.initialize; docs/training.md, 'Many GPUs')")
-    mh.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                    help="address of process 0, the same on every host")
+    mh.add_argument(
+        "--coordinator", default=None, metavar="HOST:PORT", help="address of process 0, the same on every host"
+    )
     mh.add_argument("--num-processes", type=int, default=None, help="how many processes (hosts) in all")
     mh.add_argument("--process-id", type=int, default=None, help="this process's index, 0 .. N-1")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. ppo.learning_rate=1e-4")
@@ -72,8 +82,9 @@ def init_distributed(args) -> bool:
         raise ConfigError(f"--process-id {args.process_id} must lie in 0..{args.num_processes - 1}")
     import jax
 
-    jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
-                               process_id=args.process_id)
+    jax.distributed.initialize(
+        coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+    )
     return True
 
 
@@ -124,10 +135,14 @@ def main(argv: Optional[List[str]] = None, console=print):
 
             cfg_path = checkpoint_config_path(run_dir, ckpt)
             if not os.path.isfile(cfg_path):
-                raise CheckpointError(f"{os.path.join(run_dir, CONFIG_FILE)} is missing and checkpoint {ckpt} has no "
-                                      f"config.yaml either: the run's config is lost; start a new run")
-            console(f"{os.path.join(run_dir, CONFIG_FILE)} is missing: resuming with the config of checkpoint "
-                    f"step {step:,d} ({cfg_path})")
+                raise CheckpointError(
+                    f"{os.path.join(run_dir, CONFIG_FILE)} is missing and checkpoint {ckpt} has no "
+                    f"config.yaml either: the run's config is lost; start a new run"
+                )
+            console(
+                f"{os.path.join(run_dir, CONFIG_FILE)} is missing: resuming with the config of checkpoint "
+                f"step {step:,d} ({cfg_path})"
+            )
         cfg = load_resolved_config(cfg_path, args.overrides)
         check_resume_compatible(load_resolved_config(cfg_path), cfg)
     else:

@@ -35,8 +35,13 @@ from train.config import TrainConfig
 from train.runner import TrainingRun, TrainResult
 
 
-def train_policy(cfg: TrainConfig, run_dir: str, progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-                 resume: bool = False, console: Callable[[str], None] = print) -> TrainResult:
+def train_policy(
+    cfg: TrainConfig,
+    run_dir: str,
+    progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+    resume: bool = False,
+    console: Callable[[str], None] = print,
+) -> TrainResult:
     """Train (or resume) a residual policy with Brax PPO; checkpoint, log and export under ``run_dir``.
 
     ``TrainingRun(cfg, run_dir, resume=..., progress_fn=..., console=...).run()``; see

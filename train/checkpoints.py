@@ -69,13 +69,22 @@ def latest_checkpoint(run_dir: str) -> Tuple[int, str]:
     if not found:
         raise CheckpointError(
             f"no checkpoint in {checkpoint_root(run_dir)} (expected <step>/ directories with "
-            f"{STATE_FILE}); nothing to resume from")
+            f"{STATE_FILE}); nothing to resume from"
+        )
     return found[-1]
 
 
-def save_checkpoint(run_dir: str, step: int, params: Tuple[Any, Any, Any], network_config: Any,
-                    state: Dict[str, Any], keep: int = 0, subdir: str = CHECKPOINT_SUBDIR,
-                    config: Any = None, optimizer_state: Optional[bytes] = None) -> str:
+def save_checkpoint(
+    run_dir: str,
+    step: int,
+    params: Tuple[Any, Any, Any],
+    network_config: Any,
+    state: Dict[str, Any],
+    keep: int = 0,
+    subdir: str = CHECKPOINT_SUBDIR,
+    config: Any = None,
+    optimizer_state: Optional[bytes] = None,
+) -> str:
     """Write checkpoint ``step`` (brax format + ``train_state.json``); prune to the newest ``keep``.
 
     Args:
@@ -112,8 +121,11 @@ def _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir,
     if config is not None:
         from train.config import save_resolved_config
 
-        save_resolved_config(config, os.path.join(path, CKPT_CONFIG_FILE),
-                             header=f"Config that produced the parameters of checkpoint step {int(step)}.")
+        save_resolved_config(
+            config,
+            os.path.join(path, CKPT_CONFIG_FILE),
+            header=f"Config that produced the parameters of checkpoint step {int(step)}.",
+        )
     if optimizer_state is not None:
         with open(os.path.join(path, OPTIMIZER_FILE), "wb") as fh:
             fh.write(optimizer_state)
@@ -234,16 +246,18 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
         with _quiet_failure(path):
             params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
-        raise CheckpointError(f"checkpoint parameters in {path} are missing or corrupt: "
-                              f"{type(e).__name__}: {str(e)[:300]}") from None
+        raise CheckpointError(
+            f"checkpoint parameters in {path} are missing or corrupt: {type(e).__name__}: {str(e)[:300]}"
+        ) from None
     if not isinstance(params, (list, tuple)) or len(params) != 3:
         raise CheckpointError(f"checkpoint {path} does not hold (normalizer, policy, value) parameters")
     params = jax.tree_util.tree_map(jnp.asarray, tuple(params))
     return params, state
 
 
-def load_newest_readable(run_dir: str, subdir: str = CHECKPOINT_SUBDIR, log: Optional[Any] = None
-                         ) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any], List[Tuple[int, str, str]]]:
+def load_newest_readable(
+    run_dir: str, subdir: str = CHECKPOINT_SUBDIR, log: Optional[Any] = None
+) -> Tuple[int, str, Tuple[Any, Any, Any], Dict[str, Any], List[Tuple[int, str, str]]]:
     """``(step, path, params, state, skipped)``: the newest checkpoint of ``run_dir`` that loads.
 
     A checkpoint whose parameters or state do not load (a crash during its write, a damaged
@@ -265,11 +279,15 @@ def load_newest_readable(run_dir: str, subdir: str = CHECKPOINT_SUBDIR, log: Opt
             skipped.append((step, path, str(e)))
             continue
         if skipped and log is not None:
-            log(f"checkpoint step{'s' if len(skipped) > 1 else ''} {', '.join(f'{s:,d}' for s, _, _ in skipped)} "
-                f"unreadable ({skipped[0][2]}); using step {step:,d}, the newest readable one")
+            log(
+                f"checkpoint step{'s' if len(skipped) > 1 else ''} {', '.join(f'{s:,d}' for s, _, _ in skipped)} "
+                f"unreadable ({skipped[0][2]}); using step {step:,d}, the newest readable one"
+            )
         return step, path, params, state, skipped
-    raise CheckpointError(f"no readable checkpoint in {checkpoint_root(run_dir, subdir)}: "
-                          + "; ".join(f"step {s}: {why}" for s, _, why in skipped))
+    raise CheckpointError(
+        f"no readable checkpoint in {checkpoint_root(run_dir, subdir)}: "
+        + "; ".join(f"step {s}: {why}" for s, _, why in skipped)
+    )
 
 
 def set_aside(path: str) -> str:

@@ -112,12 +112,13 @@ def interrupt_message(run_dir: Optional[str], fresh: bool = False, command: str 
         return "interrupted before training started; nothing was written"
     step = _newest_checkpoint_step(run_dir) if os.path.isdir(run_dir) else None
     if step is not None:
-        return (f"interrupted; the newest checkpoint is step {step:,d}: resume with\n"
-                f"  {command} --resume {run_dir}")
+        return f"interrupted; the newest checkpoint is step {step:,d}: resume with\n  {command} --resume {run_dir}"
     if fresh and os.path.isdir(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
-        return (f"interrupted before the first checkpoint: nothing to resume (removed {run_dir}, which held only "
-                f"the config and the start of the log); run the same command again to start over")
+        return (
+            f"interrupted before the first checkpoint: nothing to resume (removed {run_dir}, which held only "
+            f"the config and the start of the log); run the same command again to start over"
+        )
     return f"interrupted before the first checkpoint of {run_dir}: nothing to resume; start the run again"
 
 

@@ -106,7 +106,8 @@ class PPOConfig:
         if (self.batch_size * self.num_minibatches) % self.num_envs != 0:
             raise ConfigError(
                 f"keys 'batch_size' * 'num_minibatches' = {self.batch_size * self.num_minibatches} "
-                f"must be a multiple of 'num_envs' = {self.num_envs}")
+                f"must be a multiple of 'num_envs' = {self.num_envs}"
+            )
         for key in ("policy_hidden_layer_sizes", "value_hidden_layer_sizes"):
             sizes = getattr(self, key)
             if not sizes or any(s < 1 for s in sizes):
@@ -231,8 +232,14 @@ class SB3Config:
     torch_threads: int = field(default=1, metadata={"range": (0, 1024)})
 
 
-SECTIONS = {"simulation": SimulationConfig, "gait": GaitConfig, "env": EnvConfig, "ppo": PPOConfig,
-            "run": RunConfig, "sb3": SB3Config}
+SECTIONS = {
+    "simulation": SimulationConfig,
+    "gait": GaitConfig,
+    "env": EnvConfig,
+    "ppo": PPOConfig,
+    "run": RunConfig,
+    "sb3": SB3Config,
+}
 """Top-level YAML sections and the dataclass each one loads into."""
 
 
@@ -295,9 +302,11 @@ def _check_preset_clash(path: str, names: List[str], bodies: List[Dict[str, Any]
             seen[key] = (name, value)
     if clashes:
         shown = "; ".join(clashes[:6]) + (f"; and {len(clashes) - 6} more" if len(clashes) > 6 else "")
-        raise ConfigError(f"presets {', '.join(repr(n) for n in names)} of {path} set the same keys to different "
-                          f"values: {shown}. Combine presets that set different keys (e.g. cpu_small,direct), or "
-                          f"take one preset and set the keys you want from the other with key=value overrides")
+        raise ConfigError(
+            f"presets {', '.join(repr(n) for n in names)} of {path} set the same keys to different "
+            f"values: {shown}. Combine presets that set different keys (e.g. cpu_small,direct), or "
+            f"take one preset and set the keys you want from the other with key=value overrides"
+        )
 
 
 def list_presets(path: Optional[str] = None) -> List[str]:
@@ -311,19 +320,21 @@ def _check_override_key(parts: List[str], text: str) -> None:
     """Refuse overrides of keys that do not exist (named after the override, not a file)."""
     section = parts[0]
     if section not in SECTIONS:
-        raise ConfigError(f"override {text!r}: unknown section '{section}' "
-                          f"(valid sections: {', '.join(SECTIONS)})")
+        raise ConfigError(f"override {text!r}: unknown section '{section}' (valid sections: {', '.join(SECTIONS)})")
     if len(parts) == 1:
-        raise ConfigError(f"override {text!r}: '{section}' is a section; override one of its keys, "
-                          f"e.g. {section}.<key>=value")
+        raise ConfigError(
+            f"override {text!r}: '{section}' is a section; override one of its keys, e.g. {section}.<key>=value"
+        )
     cls: Any = SECTIONS[section]
     for i, p in enumerate(parts[1:], start=1):
         if not dataclasses.is_dataclass(cls):
             raise ConfigError(f"override {text!r}: '{'.'.join(parts[:i])}' is not a section")
         names = {f.name: f for f in dataclasses.fields(cls) if f.init}
         if p not in names:
-            raise ConfigError(f"override {text!r}: unknown key '{'.'.join(parts[:i + 1])}' "
-                              f"(valid keys of '{'.'.join(parts[:i])}': {', '.join(sorted(names))})")
+            raise ConfigError(
+                f"override {text!r}: unknown key '{'.'.join(parts[: i + 1])}' "
+                f"(valid keys of '{'.'.join(parts[:i])}': {', '.join(sorted(names))})"
+            )
         cls = typing.get_type_hints(cls)[p]
 
 
@@ -331,8 +342,7 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
     where = path + suffix
     unknown = sorted(set(data) - set(SECTIONS) - {"presets"})
     if unknown:
-        raise ConfigError(f"unknown top-level key '{unknown[0]}' in {where} "
-                          f"(valid: {', '.join(SECTIONS)}, presets)")
+        raise ConfigError(f"unknown top-level key '{unknown[0]}' in {where} (valid: {', '.join(SECTIONS)}, presets)")
     sections = {}
     for name, cls in SECTIONS.items():
         sec = data.get(name)
@@ -343,8 +353,10 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
         sections[name] = from_dict(cls, sec, where=f"{path} [{name}]{suffix}")
     run, sim = sections["run"], sections["simulation"]
     if run.eval_world != "flat" and run.eval_terrain_seed == sim.terrain_seed:
-        raise ConfigError(f"key 'run.eval_terrain_seed' = {run.eval_terrain_seed} in {where} equals "
-                          f"simulation.terrain_seed: evaluate on a terrain seed training never uses")
+        raise ConfigError(
+            f"key 'run.eval_terrain_seed' = {run.eval_terrain_seed} in {where} equals "
+            f"simulation.terrain_seed: evaluate on a terrain seed training never uses"
+        )
     cmd = sections["env"].command
     geometry = LegGeometry.from_robot_spec(load_robot_spec(sim.robot_file))  # the hips of the robot trained
     sections["gait"] = sections["gait"].for_robot(geometry)  # 'auto' gait sizes: from the robot's legs
@@ -352,8 +364,9 @@ def _build(data: Dict[str, Any], path: str, suffix: str, preset: Optional[str]) 
     return TrainConfig(**sections, source=where, preset=preset)
 
 
-def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
-                      overrides: Sequence[str] = (), task: Optional[str] = None) -> TrainConfig:
+def load_train_config(
+    path: Optional[str] = None, preset: Optional[str] = None, overrides: Sequence[str] = (), task: Optional[str] = None
+) -> TrainConfig:
     """Load, merge and validate a training config.
 
     Args:
@@ -380,15 +393,18 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
         for name in names:
             if name not in presets:
                 valid = ", ".join(sorted(presets)) or "(none defined)"
-                raise ConfigError(f"unknown preset {name!r} in {path}; valid presets: {valid} "
-                                  f"(combine several with commas, e.g. cpu_small,direct)")
+                raise ConfigError(
+                    f"unknown preset {name!r} in {path}; valid presets: {valid} "
+                    f"(combine several with commas, e.g. cpu_small,direct)"
+                )
             body = presets[name] or {}
             if not isinstance(body, dict):
                 raise ConfigError(f"preset '{name}' in {path} must be a mapping of sections")
             bad = sorted(set(body) - set(SECTIONS))
             if bad:
-                raise ConfigError(f"unknown section '{bad[0]}' in preset '{name}' of {path} "
-                                  f"(valid: {', '.join(SECTIONS)})")
+                raise ConfigError(
+                    f"unknown section '{bad[0]}' in preset '{name}' of {path} (valid: {', '.join(SECTIONS)})"
+                )
             bodies.append(body)
         _check_preset_clash(path, names, bodies)
         for body in bodies:
@@ -402,13 +418,15 @@ def load_train_config(path: Optional[str] = None, preset: Optional[str] = None,
     return _apply_and_build(data, path, notes, preset, overrides)
 
 
-def _apply_and_build(data: Dict[str, Any], path: str, notes: List[str], preset: Optional[str],
-                     overrides: Sequence[str]) -> TrainConfig:
+def _apply_and_build(
+    data: Dict[str, Any], path: str, notes: List[str], preset: Optional[str], overrides: Sequence[str]
+) -> TrainConfig:
     overrides = list(overrides)
     data = apply_overrides(data, overrides, check_key=_check_override_key)
     if overrides:
-        notes.append("overrides " + " ".join(o if len(o) <= 100 else f"{o[:80]}...({len(o):,d} characters)"
-                                             for o in overrides))
+        notes.append(
+            "overrides " + " ".join(o if len(o) <= 100 else f"{o[:80]}...({len(o):,d} characters)" for o in overrides)
+        )
     suffix = f" ({'; '.join(notes)})" if notes else ""
     return _build(data, path, suffix, preset)
 
@@ -434,10 +452,14 @@ def save_resolved_config(cfg: TrainConfig, path: str, header: str = "") -> None:
 
 RESUME_FIXED_KEYS = (
     # the saved network parameters have these shapes / meanings
-    "ppo.policy_hidden_layer_sizes", "ppo.value_hidden_layer_sizes", "ppo.activation", "ppo.distribution",
+    "ppo.policy_hidden_layer_sizes",
+    "ppo.value_hidden_layer_sizes",
+    "ppo.activation",
+    "ppo.distribution",
     "ppo.normalize_observations",
     # the observation layout and the action's meaning the parameters were trained on
-    "env.terrain_observation", "env.action_mode",
+    "env.terrain_observation",
+    "env.action_mode",
 )
 """Keys a resumed run cannot change: the checkpoint's parameters would not fit (or mean) the new value."""
 
@@ -457,6 +479,7 @@ def check_resume_compatible(saved: TrainConfig, resumed: TrainConfig) -> None:
     """
     for key in RESUME_FIXED_KEYS:
         old, new = _get_key(saved, key), _get_key(resumed, key)
+
         def plain(v):
             return list(v) if isinstance(v, (list, tuple)) else v
 

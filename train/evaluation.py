@@ -36,8 +36,16 @@ class PolicyEvaluator:
       seed: seed of the fixed evaluation episodes.
     """
 
-    def __init__(self, env: Any, make_policy: Callable, num_envs: int, episode_length: int,
-                 action_repeat: int = 1, deterministic: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        env: Any,
+        make_policy: Callable,
+        num_envs: int,
+        episode_length: int,
+        action_repeat: int = 1,
+        deterministic: bool = True,
+        seed: int = 0,
+    ):
         self.num_envs = int(num_envs)
         self.episode_length = int(episode_length)
         self._keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1), num_envs)

@@ -67,6 +67,7 @@ class ExportError(ValueError):
 
 # ---------------------------------------------------------------------------------------- write
 
+
 def package_versions(extra: Sequence[str] = ()) -> Dict[str, str]:
     """Versions of the packages that define the trained policy's behaviour."""
     from importlib import metadata
@@ -103,9 +104,19 @@ def brax_policy_layers(policy_params: Mapping[str, Any], distribution: str) -> L
     raise ExportError(f"unknown policy distribution {distribution!r}")
 
 
-def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarray]], activation: str,
-                 output: str, obs_mean: np.ndarray, obs_std: np.ndarray, obs_count: float,
-                 meta: Dict[str, Any], obs_clip: Optional[float] = None, robot_file: Optional[str] = None) -> str:
+def write_export(
+    export_dir: str,
+    *,
+    layers: Sequence[Tuple[np.ndarray, np.ndarray]],
+    activation: str,
+    output: str,
+    obs_mean: np.ndarray,
+    obs_std: np.ndarray,
+    obs_count: float,
+    meta: Dict[str, Any],
+    obs_clip: Optional[float] = None,
+    robot_file: Optional[str] = None,
+) -> str:
     """Write ``policy.msgpack``, ``normalizer.npz``, ``meta.json`` and ``robot/``; returns ``export_dir``.
 
     ``meta`` is completed with the format version, the network description, the normaliser
@@ -124,22 +135,33 @@ def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarr
     if output not in OUTPUT_RULES:
         raise ExportError(f"output rule {output!r} unknown (supported: {OUTPUT_RULES})")
     os.makedirs(export_dir, exist_ok=True)
-    tree = {"params": {f"hidden_{i}": {"kernel": np.asarray(k, np.float32), "bias": np.asarray(b, np.float32)}
-                       for i, (k, b) in enumerate(layers)}}
+    tree = {
+        "params": {
+            f"hidden_{i}": {"kernel": np.asarray(k, np.float32), "bias": np.asarray(b, np.float32)}
+            for i, (k, b) in enumerate(layers)
+        }
+    }
     meta = dict(meta)
     meta.update(
         format_version=FORMAT_VERSION,
-        policy={"layers": [list(np.shape(k)) for k, _ in layers], "activation": activation,
-                "output": output,
-                "hidden_layer_sizes": [int(np.shape(k)[1]) for k, _ in layers[:-1]]},
+        policy={
+            "layers": [list(np.shape(k)) for k, _ in layers],
+            "activation": activation,
+            "output": output,
+            "hidden_layer_sizes": [int(np.shape(k)[1]) for k, _ in layers[:-1]],
+        },
         normalizer={"clip": None if obs_clip is None else float(obs_clip)},
         files={"policy": POLICY_FILE, "normalizer": NORMALIZER_FILE},
     )
     _check_consistent(tree["params"], np.asarray(obs_mean), np.asarray(obs_std), meta, export_dir)
     policy_bytes = serialization.msgpack_serialize(tree)
     buf = io.BytesIO()
-    np.savez(buf, mean=np.asarray(obs_mean, np.float32), std=np.asarray(obs_std, np.float32),
-             count=np.asarray(obs_count, np.float64))
+    np.savez(
+        buf,
+        mean=np.asarray(obs_mean, np.float32),
+        std=np.asarray(obs_std, np.float32),
+        count=np.asarray(obs_count, np.float64),
+    )
     norm_bytes = buf.getvalue()
     meta["files"]["sha256"] = {POLICY_FILE: _sha256(policy_bytes), NORMALIZER_FILE: _sha256(norm_bytes)}
     robot_file = robot_file or robot_file_of_meta(meta)
@@ -149,12 +171,19 @@ def write_export(export_dir: str, *, layers: Sequence[Tuple[np.ndarray, np.ndarr
         from model.yaml_config import ConfigError
 
         try:
-            meta["robot"] = add_adapted_robot(os.path.join(tmp, ROBOT_SUBDIR),
-                                              bundle_robot(robot_file, os.path.join(tmp, ROBOT_SUBDIR)))
+            meta["robot"] = add_adapted_robot(
+                os.path.join(tmp, ROBOT_SUBDIR), bundle_robot(robot_file, os.path.join(tmp, ROBOT_SUBDIR))
+            )
         except ConfigError as e:
             raise ExportError(f"cannot copy the robot into the export {export_dir}: {e}") from None
-        _write_files(tmp, {POLICY_FILE: policy_bytes, NORMALIZER_FILE: norm_bytes,
-                           META_FILE: json.dumps(meta, indent=1, default=_json_default).encode()})
+        _write_files(
+            tmp,
+            {
+                POLICY_FILE: policy_bytes,
+                NORMALIZER_FILE: norm_bytes,
+                META_FILE: json.dumps(meta, indent=1, default=_json_default).encode(),
+            },
+        )
 
     _write_dir_atomically(export_dir, fill)
     return export_dir
@@ -225,8 +254,15 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
-def export_brax_policy(export_dir: str, params: Tuple[Any, Any, Any], cfg: Any, observation_layout: List[dict],
-                       observation_size: int, action_size: int, training: Dict[str, Any]) -> str:
+def export_brax_policy(
+    export_dir: str,
+    params: Tuple[Any, Any, Any],
+    cfg: Any,
+    observation_layout: List[dict],
+    observation_size: int,
+    action_size: int,
+    training: Dict[str, Any],
+) -> str:
     """Export brax PPO ``params`` = ``(normalizer state, policy params, value params)``.
 
     ``cfg`` is the run's :class:`train.config.TrainConfig`; ``training`` the run summary (steps,
@@ -244,12 +280,24 @@ def export_brax_policy(export_dir: str, params: Tuple[Any, Any, Any], cfg: Any, 
         std = np.ones(observation_size, np.float32)
         count = 0.0
     meta = _common_meta(cfg, observation_layout, observation_size, action_size, training)
-    meta.update(backend="brax", versions=package_versions(),
-                value_hidden_layer_sizes=list(ppo.value_hidden_layer_sizes),
-                distribution=ppo.distribution, normalize_observations=ppo.normalize_observations)
+    meta.update(
+        backend="brax",
+        versions=package_versions(),
+        value_hidden_layer_sizes=list(ppo.value_hidden_layer_sizes),
+        distribution=ppo.distribution,
+        normalize_observations=ppo.normalize_observations,
+    )
     output = "tanh_mean" if ppo.distribution == "tanh_normal" else "clip_mean"
-    return write_export(export_dir, layers=layers, activation=ppo.activation, output=output,
-                        obs_mean=mean, obs_std=std, obs_count=count, meta=meta)
+    return write_export(
+        export_dir,
+        layers=layers,
+        activation=ppo.activation,
+        output=output,
+        obs_mean=mean,
+        obs_std=std,
+        obs_count=count,
+        meta=meta,
+    )
 
 
 def normalizer_count(norm: Any) -> float:
@@ -258,8 +306,9 @@ def normalizer_count(norm: Any) -> float:
     return float(count.to_numpy()) if hasattr(count, "to_numpy") else float(np.asarray(count))
 
 
-def _common_meta(cfg: Any, observation_layout: List[dict], observation_size: int, action_size: int,
-                 training: Dict[str, Any]) -> Dict[str, Any]:
+def _common_meta(
+    cfg: Any, observation_layout: List[dict], observation_size: int, action_size: int, training: Dict[str, Any]
+) -> Dict[str, Any]:
     from model.yaml_config import to_dict
 
     env = cfg.env
@@ -267,21 +316,34 @@ def _common_meta(cfg: Any, observation_layout: List[dict], observation_size: int
         "observation_size": int(observation_size),
         "observation_layout": observation_layout,
         "action_size": int(action_size),
-        "action": {"mode": env.action_mode, "residual_max": env.residual_max, "direct_scale": env.direct_scale,
-                   "action_filter": env.action_filter, "range": [-1.0, 1.0],
-                   "layout": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max"
-                   if env.action_mode == "residual" else "joint offsets (rad) = action * direct_scale"},
+        "action": {
+            "mode": env.action_mode,
+            "residual_max": env.residual_max,
+            "direct_scale": env.direct_scale,
+            "action_filter": env.action_filter,
+            "range": [-1.0, 1.0],
+            "layout": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max"
+            if env.action_mode == "residual"
+            else "joint offsets (rad) = action * direct_scale",
+        },
         "control_dt": cfg.simulation.control_dt,
-        "config": {"simulation": to_dict(cfg.simulation), "gait": to_dict(cfg.gait), "env": to_dict(env),
-                   "ppo": to_dict(cfg.ppo), **({"run": to_dict(cfg.run)} if hasattr(cfg, "run") else {})},
+        "config": {
+            "simulation": to_dict(cfg.simulation),
+            "gait": to_dict(cfg.gait),
+            "env": to_dict(env),
+            "ppo": to_dict(cfg.ppo),
+            **({"run": to_dict(cfg.run)} if hasattr(cfg, "run") else {}),
+        },
         "training": training,
     }
 
 
 # ----------------------------------------------------------------------------------------- load
 
-def _check_consistent(params: Mapping[str, Any], mean: np.ndarray, std: np.ndarray, meta: Mapping[str, Any],
-                      where: str) -> None:
+
+def _check_consistent(
+    params: Mapping[str, Any], mean: np.ndarray, std: np.ndarray, meta: Mapping[str, Any], where: str
+) -> None:
     names = sorted(params, key=lambda k: int(k.split("_")[1]) if k.split("_")[-1].isdigit() else 1 << 30)
     if not names or any(not n.startswith("hidden_") for n in names):
         raise ExportError(f"{where}: policy layers must be named hidden_0..hidden_n, got {names}")
@@ -291,17 +353,19 @@ def _check_consistent(params: Mapping[str, Any], mean: np.ndarray, std: np.ndarr
     for n in names:
         k, b = np.asarray(params[n]["kernel"]), np.asarray(params[n]["bias"])
         if k.ndim != 2 or k.shape[0] != width or b.shape != (k.shape[1],):
-            raise ExportError(f"{where}: layer {n} has kernel {k.shape} / bias {b.shape}; "
-                              f"expected input width {width}")
+            raise ExportError(f"{where}: layer {n} has kernel {k.shape} / bias {b.shape}; expected input width {width}")
         width = k.shape[1]
     out_rule = meta["policy"]["output"]
     expected = 2 * act_size if out_rule == "tanh_mean" else act_size
     if width != expected:
-        raise ExportError(f"{where}: policy output width {width} does not match action_size {act_size} "
-                          f"(rule {out_rule} needs {expected})")
+        raise ExportError(
+            f"{where}: policy output width {width} does not match action_size {act_size} "
+            f"(rule {out_rule} needs {expected})"
+        )
     if mean.shape != (obs_size,) or std.shape != (obs_size,):
-        raise ExportError(f"{where}: normalizer mean/std shapes {mean.shape}/{std.shape} do not match "
-                          f"observation_size {obs_size}")
+        raise ExportError(
+            f"{where}: normalizer mean/std shapes {mean.shape}/{std.shape} do not match observation_size {obs_size}"
+        )
 
 
 def resolve_export_dir(path: str) -> str:
@@ -319,8 +383,10 @@ def resolve_export_dir(path: str) -> str:
     if os.path.isdir(sub):
         return sub
     _raise_if_interrupted_swap(sub)
-    raise ExportError(f"no export in {path}: neither {os.path.join(path, META_FILE)} nor "
-                      f"{os.path.join(sub, META_FILE)} exists (did the run finish?)")
+    raise ExportError(
+        f"no export in {path}: neither {os.path.join(path, META_FILE)} nor "
+        f"{os.path.join(sub, META_FILE)} exists (did the run finish?)"
+    )
 
 
 def _raise_if_interrupted_swap(export_dir: str) -> None:
@@ -328,8 +394,10 @@ def _raise_if_interrupted_swap(export_dir: str) -> None:
 
     left = sorted(glob.glob(glob.escape(export_dir.rstrip(os.sep)) + ".old-*"))
     if left:
-        raise ExportError(f"{export_dir} is missing but {left[-1]} holds the previous export: a re-export was "
-                          f"interrupted while swapping directories; rename it back to {export_dir} or export again")
+        raise ExportError(
+            f"{export_dir} is missing but {left[-1]} holds the previous export: a re-export was "
+            f"interrupted while swapping directories; rename it back to {export_dir} or export again"
+        )
 
 
 def _check_file_hashes(meta: Mapping[str, Any], export_dir: str) -> None:
@@ -338,15 +406,18 @@ def _check_file_hashes(meta: Mapping[str, Any], export_dir: str) -> None:
     if int(meta.get("format_version", 1)) < 2:
         return
     if not isinstance(sums, dict):
-        raise ExportError(f"export file is corrupt: {os.path.join(export_dir, META_FILE)} (format 2 without "
-                          f"files.sha256)")
+        raise ExportError(
+            f"export file is corrupt: {os.path.join(export_dir, META_FILE)} (format 2 without files.sha256)"
+        )
     for name in (POLICY_FILE, NORMALIZER_FILE):
         with open(os.path.join(export_dir, name), "rb") as fh:
             got = _sha256(fh.read())
         if got != sums.get(name):
-            raise ExportError(f"export files do not belong together: {os.path.join(export_dir, name)} has SHA-256 "
-                              f"{got[:12]}..., {META_FILE} expects {str(sums.get(name))[:12]}... (an interrupted or "
-                              f"mixed export; export again)")
+            raise ExportError(
+                f"export files do not belong together: {os.path.join(export_dir, name)} has SHA-256 "
+                f"{got[:12]}..., {META_FILE} expects {str(sums.get(name))[:12]}... (an interrupted or "
+                f"mixed export; export again)"
+            )
 
 
 def export_robot_path(export_dir: str, meta: Mapping[str, Any]) -> Optional[str]:
@@ -417,8 +488,9 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
         with open(policy_path, "rb") as fh:
             tree = serialization.msgpack_restore(fh.read())
         params = tree["params"]
-        layers_named = {k: (np.asarray(v["kernel"], np.float32), np.asarray(v["bias"], np.float32))
-                        for k, v in params.items()}
+        layers_named = {
+            k: (np.asarray(v["kernel"], np.float32), np.asarray(v["bias"], np.float32)) for k, v in params.items()
+        }
     except Exception as e:  # msgpack raises several unrelated exception types on garbage
         raise ExportError(f"export file is corrupt: {policy_path} ({type(e).__name__}: {e})") from None
     try:
@@ -428,19 +500,23 @@ def load_policy(path: str, observation_size: Optional[int] = None) -> ExportedPo
             count = float(np.asarray(z["count"]))
     except Exception as e:  # zipfile/pickle/KeyError on damaged archives
         raise ExportError(f"export file is corrupt: {norm_path} ({type(e).__name__}: {e})") from None
-    _check_consistent({k: {"kernel": kb[0], "bias": kb[1]} for k, kb in layers_named.items()}, mean, std, meta,
-                      export_dir)
+    _check_consistent(
+        {k: {"kernel": kb[0], "bias": kb[1]} for k, kb in layers_named.items()}, mean, std, meta, export_dir
+    )
     if np.any(~np.isfinite(mean)) or np.any(~(std > 0)):
         raise ExportError(f"export file is corrupt: {norm_path} (non-finite mean or non-positive std)")
     _check_file_hashes(meta, export_dir)  # last: a damaged file gets its specific message above
     if observation_size is not None and int(observation_size) != int(meta["observation_size"]):
-        raise ExportError(f"observation size mismatch: the environment gives {observation_size} numbers, "
-                          f"the policy in {export_dir} expects {meta['observation_size']} ({meta_path})")
+        raise ExportError(
+            f"observation size mismatch: the environment gives {observation_size} numbers, "
+            f"the policy in {export_dir} expects {meta['observation_size']} ({meta_path})"
+        )
     order = sorted(layers_named, key=lambda k: int(k.split("_")[1]))
     return ExportedPolicy(export_dir, meta, [layers_named[k] for k in order], mean, std, count)
 
 
 # ------------------------------------------------------------------------- checkpoint -> export
+
 
 def _training_device(run_dir: str) -> Dict[str, str]:
     """The device and physics a run trained on (its ``progress.jsonl`` "device" record), if recorded."""
@@ -450,8 +526,13 @@ def _training_device(run_dir: str) -> Dict[str, str]:
     return {k: str(rec[k]) for k in ("device", "physics") if rec.get(k)}
 
 
-def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, subdir: str = "checkpoints",
-                      extra_training: Optional[Dict[str, Any]] = None) -> str:
+def export_checkpoint(
+    run_dir: str,
+    out_dir: str,
+    step: Optional[int] = None,
+    subdir: str = "checkpoints",
+    extra_training: Optional[Dict[str, Any]] = None,
+) -> str:
     """Export checkpoint ``step`` (default: the newest) of a Brax run directory to ``out_dir``.
 
     Uses the config that produced that checkpoint (its own ``config.yaml``; the run's for
@@ -479,29 +560,42 @@ def export_checkpoint(run_dir: str, out_dir: str, step: Optional[int] = None, su
     if step is None:
         step = max(found)
     if step not in found:
-        raise CheckpointError(f"no checkpoint for step {step} in {os.path.join(run_dir, subdir)} "
-                              f"(have {sorted(found)})")
+        raise CheckpointError(
+            f"no checkpoint for step {step} in {os.path.join(run_dir, subdir)} (have {sorted(found)})"
+        )
     try:
         params, state = load_checkpoint(found[step])
     except CheckpointError as e:
         others = sorted((s for s in found if s != step), reverse=True)
-        raise CheckpointError(f"{e}; export another checkpoint with --step N (other steps: "
-                              f"{', '.join(map(str, others)) or 'none'})") from None
+        raise CheckpointError(
+            f"{e}; export another checkpoint with --step N (other steps: {', '.join(map(str, others)) or 'none'})"
+        ) from None
     cfg_path = checkpoint_config_path(run_dir, found[step])  # the config that produced this step
     if not os.path.isfile(cfg_path):
-        raise CheckpointError(f"neither checkpoint {found[step]} nor {run_dir} has a {CONFIG_FILE}: the config that "
-                              f"produced these parameters is lost")
+        raise CheckpointError(
+            f"neither checkpoint {found[step]} nor {run_dir} has a {CONFIG_FILE}: the config that "
+            f"produced these parameters is lost"
+        )
     cfg = load_resolved_config(cfg_path)
     import jax
 
     params = jax.tree_util.tree_map(np.asarray, params)
     act = cfg.env.action_size  # 12, or 15 with gait modulation
     terrain = cfg.env.terrain_observation
-    training = {"env_steps": int(step), "checkpoint": found[step], "run_dir": run_dir, "config_file": cfg_path,
-                "wall_time_s": state.get("wall_time_s"), "preset": state.get("preset"),
-                "train_world": cfg.simulation.world, **_training_device(run_dir), **(extra_training or {})}
-    return export_brax_policy(out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain),
-                              act, training)
+    training = {
+        "env_steps": int(step),
+        "checkpoint": found[step],
+        "run_dir": run_dir,
+        "config_file": cfg_path,
+        "wall_time_s": state.get("wall_time_s"),
+        "preset": state.get("preset"),
+        "train_world": cfg.simulation.world,
+        **_training_device(run_dir),
+        **(extra_training or {}),
+    }
+    return export_brax_policy(
+        out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain), act, training
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -514,21 +608,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
 
-    p = argparse.ArgumentParser(prog="python -m train.export",
-                                description="Export a checkpoint of a training run (RUN_DIR/export_<step>/), "
-                                            "optionally with a verified policy.onnx.")
-    p.add_argument("run_dir", help="training run directory (with --onnx-only: an export, its run directory or a file "
-                                   "in it)")
+    p = argparse.ArgumentParser(
+        prog="python -m train.export",
+        description="Export a checkpoint of a training run (RUN_DIR/export_<step>/), "
+        "optionally with a verified policy.onnx.",
+    )
+    p.add_argument(
+        "run_dir", help="training run directory (with --onnx-only: an export, its run directory or a file in it)"
+    )
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: the newest)")
     p.add_argument("--best", action="store_true", help="export the best-evaluation parameters (RUN_DIR/best/)")
     p.add_argument("--out", default=None, help="export directory (default: RUN_DIR/export_<step>)")
-    p.add_argument("--onnx", action="store_true", help="also write policy.onnx (+ onnx_check.json), verified with "
-                                                       "onnxruntime (pip install -e .[deploy])")
-    p.add_argument("--onnx-only", action="store_true", help="add policy.onnx to the existing export RUN_DIR "
-                                                            "(export dir or run dir) without re-exporting it")
+    p.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write policy.onnx (+ onnx_check.json), verified with onnxruntime (pip install -e .[deploy])",
+    )
+    p.add_argument(
+        "--onnx-only",
+        action="store_true",
+        help="add policy.onnx to the existing export RUN_DIR (export dir or run dir) without re-exporting it",
+    )
     p.add_argument("--onnx-random", type=int, default=1000, metavar="N", help="random verification observations")
-    p.add_argument("--onnx-recorded", type=int, default=1000, metavar="N",
-                   help="verification observations recorded from playback episodes (flat world)")
+    p.add_argument(
+        "--onnx-recorded",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="verification observations recorded from playback episodes (flat world)",
+    )
     args = p.parse_args(argv)
     if args.onnx_only:
         if args.step is not None or args.best or args.out is not None:

@@ -20,6 +20,7 @@ OUTPUT_RULES = ("tanh_mean", "clip_mean")
 
 # ---------------------------------------------------------------------------------- activations
 
+
 def _swish(x):
     return x * 0.5 * (1.0 + np.tanh(0.5 * x))  # x * sigmoid(x), without exp overflow
 
@@ -48,8 +49,15 @@ class ExportedPolicy:
     matching shape (action_size,) or (batch, action_size) and lies in [-1, 1].
     """
 
-    def __init__(self, export_dir: str, meta: Dict[str, Any], layers: List[Tuple[np.ndarray, np.ndarray]],
-                 mean: np.ndarray, std: np.ndarray, count: float):
+    def __init__(
+        self,
+        export_dir: str,
+        meta: Dict[str, Any],
+        layers: List[Tuple[np.ndarray, np.ndarray]],
+        mean: np.ndarray,
+        std: np.ndarray,
+        count: float,
+    ):
         self.export_dir = export_dir
         self.load_path = export_dir  # what evaluation workers pass to load_policy (OnnxPolicy: the .onnx file)
         self.meta = meta
@@ -69,7 +77,8 @@ class ExportedPolicy:
         if obs.ndim not in (1, 2) or obs.shape[-1] != self.observation_size:
             raise ValueError(
                 f"observation has shape {obs.shape}; this policy expects (..., {self.observation_size}) "
-                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})")
+                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})"
+            )
         return obs
 
     def normalize(self, obs: Any) -> np.ndarray:
@@ -98,5 +107,7 @@ class ExportedPolicy:
     __call__ = act
 
     def __repr__(self) -> str:
-        return (f"ExportedPolicy({self.export_dir!r}, backend={self.backend}, obs={self.observation_size}, "
-                f"act={self.action_size}, layers={[list(k.shape) for k, _ in self.layers]})")
+        return (
+            f"ExportedPolicy({self.export_dir!r}, backend={self.backend}, obs={self.observation_size}, "
+            f"act={self.action_size}, layers={[list(k.shape) for k, _ in self.layers]})"
+        )

@@ -69,8 +69,9 @@ def _require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ExportError(f"the ONNX export/loader needs the '{module}' package, which is not installed: "
-                          f"run `{DEPLOY_HINT}`") from None
+        raise ExportError(
+            f"the ONNX export/loader needs the '{module}' package, which is not installed: run `{DEPLOY_HINT}`"
+        ) from None
 
 
 def onnx_available() -> bool:
@@ -84,6 +85,7 @@ def onnx_available() -> bool:
 
 
 # ------------------------------------------------------------------------------------ the graph
+
 
 def _file_sha256(path: str) -> Optional[str]:
     if not os.path.isfile(path):
@@ -99,8 +101,9 @@ def export_hashes(export_dir: str, meta: Dict[str, Any]) -> Dict[str, Optional[s
     """SHA-256 of the export's policy and normaliser files: ``meta.json``'s ``files.sha256`` (format 2)
     or, for format-1 exports without them, hashed from the files."""
     sums = (meta.get("files") or {}).get("sha256") or {}
-    return {name: sums.get(name) or _file_sha256(os.path.join(export_dir, name))
-            for name in (POLICY_FILE, NORMALIZER_FILE)}
+    return {
+        name: sums.get(name) or _file_sha256(os.path.join(export_dir, name)) for name in (POLICY_FILE, NORMALIZER_FILE)
+    }
 
 
 def _activation_nodes(helper, name: str, x: str, out: str, tag: str) -> List[Any]:
@@ -109,8 +112,10 @@ def _activation_nodes(helper, name: str, x: str, out: str, tag: str) -> List[Any
     if name == "tanh":
         return [helper.make_node("Tanh", [x], [out], name=f"{tag}_tanh")]
     if name in ("swish", "silu"):  # x * sigmoid(x)
-        return [helper.make_node("Sigmoid", [x], [f"{tag}_sig"], name=f"{tag}_sigmoid"),
-                helper.make_node("Mul", [x, f"{tag}_sig"], [out], name=f"{tag}_swish")]
+        return [
+            helper.make_node("Sigmoid", [x], [f"{tag}_sig"], name=f"{tag}_sigmoid"),
+            helper.make_node("Mul", [x, f"{tag}_sig"], [out], name=f"{tag}_swish"),
+        ]
     if name == "elu":
         return [helper.make_node("Elu", [x], [out], name=f"{tag}_elu", alpha=1.0)]
     raise ExportError(f"activation {name!r} has no ONNX form (supported: {sorted(ACTIVATIONS)})")
@@ -125,22 +130,31 @@ def build_model(policy: ExportedPolicy) -> Any:
     activation = meta["policy"]["activation"]
     obs_n, act_n = policy.observation_size, policy.action_size
     f32 = np.float32
-    inits = [numpy_helper.from_array(np.asarray(policy.obs_mean, f32), "obs_mean"),
-             numpy_helper.from_array(np.asarray(policy.obs_std, f32), "obs_std")]
-    nodes = [helper.make_node("Sub", [INPUT_NAME, "obs_mean"], ["obs_centered"], name="normalize_sub"),
-             helper.make_node("Div", ["obs_centered", "obs_std"], ["obs_norm"], name="normalize_div")]
+    inits = [
+        numpy_helper.from_array(np.asarray(policy.obs_mean, f32), "obs_mean"),
+        numpy_helper.from_array(np.asarray(policy.obs_std, f32), "obs_std"),
+    ]
+    nodes = [
+        helper.make_node("Sub", [INPUT_NAME, "obs_mean"], ["obs_centered"], name="normalize_sub"),
+        helper.make_node("Div", ["obs_centered", "obs_std"], ["obs_norm"], name="normalize_div"),
+    ]
     x = "obs_norm"
     if policy.obs_clip is not None:
         c = float(policy.obs_clip)
-        inits += [numpy_helper.from_array(np.asarray(-c, f32), "obs_clip_min"),
-                  numpy_helper.from_array(np.asarray(c, f32), "obs_clip_max")]
-        nodes.append(helper.make_node("Clip", [x, "obs_clip_min", "obs_clip_max"], ["obs_clipped"],
-                                      name="normalize_clip"))
+        inits += [
+            numpy_helper.from_array(np.asarray(-c, f32), "obs_clip_min"),
+            numpy_helper.from_array(np.asarray(c, f32), "obs_clip_max"),
+        ]
+        nodes.append(
+            helper.make_node("Clip", [x, "obs_clip_min", "obs_clip_max"], ["obs_clipped"], name="normalize_clip")
+        )
         x = "obs_clipped"
     last = len(policy.layers) - 1
     for i, (k, b) in enumerate(policy.layers):
-        inits += [numpy_helper.from_array(np.asarray(k, f32), f"hidden_{i}_kernel"),
-                  numpy_helper.from_array(np.asarray(b, f32), f"hidden_{i}_bias")]
+        inits += [
+            numpy_helper.from_array(np.asarray(k, f32), f"hidden_{i}_kernel"),
+            numpy_helper.from_array(np.asarray(b, f32), f"hidden_{i}_bias"),
+        ]
         nodes += [
             helper.make_node("MatMul", [x, f"hidden_{i}_kernel"], [f"hidden_{i}_matmul"], name=f"hidden_{i}_matmul"),
             helper.make_node(

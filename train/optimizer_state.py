@@ -43,8 +43,8 @@ class OptimizerStateHook:
 
     def __init__(self, restore: Optional[bytes] = None):
         self._restore_bytes = restore
-        self.latest: Any = None          # host copy of the newest optimizer state (numpy pytree)
-        self.restored = False            # the saved state was applied
+        self.latest: Any = None  # host copy of the newest optimizer state (numpy pytree)
+        self.restored = False  # the saved state was applied
         self.restore_error: Optional[str] = None
         self.epochs = 0
         self._orig_pmap = None
@@ -105,8 +105,9 @@ class OptimizerStateHook:
             self.restore_error = f"{type(e).__name__}: {str(e)[:200]}"
             return training_state
         # the template's leaves are the device arrays brax placed: same dtype, same sharding
-        placed = jax.tree_util.tree_map(lambda t, r: jax.device_put(np.asarray(r, t.dtype), t.sharding),
-                                        template, restored)
+        placed = jax.tree_util.tree_map(
+            lambda t, r: jax.device_put(np.asarray(r, t.dtype), t.sharding), template, restored
+        )
         self.restored = True
         return training_state.replace(optimizer_state=placed)
 

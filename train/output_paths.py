@@ -54,6 +54,7 @@ def ensure_writable_dir(path: str, option: str = "--out") -> str:
         with tempfile.NamedTemporaryFile(dir=full, prefix=".write_check_"):
             pass
     except OSError as e:
-        raise OutputPathError(f"{option} {path}: cannot write there ({_reason(e, full)}); "
-                              f"choose a writable directory with {option} DIR") from None
+        raise OutputPathError(
+            f"{option} {path}: cannot write there ({_reason(e, full)}); choose a writable directory with {option} DIR"
+        ) from None
     return full

@@ -54,8 +54,10 @@ def configs_from_meta(meta: Mapping[str, Any], where: str = META_FILE) -> EnvCon
     """
     cfg = meta.get("config")
     if not isinstance(cfg, Mapping):
-        raise ExportError(f"{where} has no 'config' section (simulation/gait/env), so the environment the "
-                          "policy was trained in cannot be rebuilt; re-export the run with this code")
+        raise ExportError(
+            f"{where} has no 'config' section (simulation/gait/env), so the environment the "
+            "policy was trained in cannot be rebuilt; re-export the run with this code"
+        )
     sections = {"simulation": SimulationConfig, "env": EnvConfig, "gait": GaitConfig}
     out = {}
     for name, cls in sections.items():
@@ -78,8 +80,10 @@ def _bundled_robot(meta: Mapping[str, Any], where: str) -> str:
     """The checked robot copy of an export whose meta file is ``where``."""
     export_dir = os.path.dirname(os.path.abspath(where))
     if not os.path.dirname(where) and not os.path.isdir(os.path.join(export_dir, ROBOT_SUBDIR)):
-        raise ExportError(f"{where}: this export carries its robot (meta['robot']), found beside its meta file; "
-                          f"pass the meta file's path: configs_from_meta(policy.meta, meta_path(policy))")
+        raise ExportError(
+            f"{where}: this export carries its robot (meta['robot']), found beside its meta file; "
+            f"pass the meta file's path: configs_from_meta(policy.meta, meta_path(policy))"
+        )
     return export_robot_path(export_dir, meta)
 
 
@@ -100,16 +104,23 @@ def with_world(configs: EnvConfigs, world: Optional[str] = None, terrain_seed: O
     return configs._replace(simulation=configs.simulation.replace(**changes))
 
 
-def make_env(configs: EnvConfigs, render_mode: Optional[str] = None, width: int = 640,
-             height: int = 480) -> ResidualWalkEnv:
+def make_env(
+    configs: EnvConfigs, render_mode: Optional[str] = None, width: int = 640, height: int = 480
+) -> ResidualWalkEnv:
     """The Gymnasium twin ``ResidualWalkEnv`` (C MuJoCo) for ``configs``.
 
     ``render_mode``: None, ``"rgb_array"`` (offscreen frames of ``width`` x ``height`` pixels) or
     ``"human"`` (MuJoCo passive viewer).
     """
-    return ResidualWalkEnv(sim=configs.simulation, env=configs.env, gait=configs.gait,
-                           render_mode=render_mode, width=width, height=height, metrics=True)
-
+    return ResidualWalkEnv(
+        sim=configs.simulation,
+        env=configs.env,
+        gait=configs.gait,
+        render_mode=render_mode,
+        width=width,
+        height=height,
+        metrics=True,
+    )
 
 
 _ENVS: Dict[Any, Any] = {}  # per-process env cache: building an env jit-compiles its step functions
@@ -126,13 +137,20 @@ def cached_env(configs: EnvConfigs) -> ResidualWalkEnv:
         _ENVS[configs] = make_env(configs)
     return _ENVS[configs]
 
+
 def _channels(layout: Sequence[Mapping[str, Any]]) -> List[tuple]:
-    return [(str(c["name"]), int(c.get("size", int(c.get("stop", 0)) - int(c.get("start", 0)))),
-             c.get("scale")) for c in layout]
+    return [
+        (str(c["name"]), int(c.get("size", int(c.get("stop", 0)) - int(c.get("start", 0)))), c.get("scale"))
+        for c in layout
+    ]
 
 
-def observation_mismatch(export_size: int, export_layout: Optional[Sequence[Mapping[str, Any]]],
-                         env_size: int, env_layout: Sequence[Mapping[str, Any]]) -> Optional[str]:
+def observation_mismatch(
+    export_size: int,
+    export_layout: Optional[Sequence[Mapping[str, Any]]],
+    env_size: int,
+    env_layout: Sequence[Mapping[str, Any]],
+) -> Optional[str]:
     """What differs between the observation an export expects and the one an env produces.
 
     Pure. Layouts are lists of ``{name, size (or start/stop), scale?}`` in observation order
@@ -178,18 +196,22 @@ def check_policy_matches_env(meta: Mapping[str, Any], env: ResidualWalkEnv, wher
     space, and ``meta["action"]["mode"]`` with the env's ``action_mode``.
     """
     env_size = int(env.observation_space.shape[0])
-    diff = observation_mismatch(int(meta["observation_size"]), meta.get("observation_layout"),
-                                env_size, env.observation_layout())
+    diff = observation_mismatch(
+        int(meta["observation_size"]), meta.get("observation_layout"), env_size, env.observation_layout()
+    )
     if diff is not None:
         raise PolicyEnvMismatch(f"observation layout mismatch: {diff} [{where}]")
     act = int(env.action_space.shape[0])
     if int(meta["action_size"]) != act:
-        raise PolicyEnvMismatch(f"action size mismatch: the export outputs {meta['action_size']} numbers, "
-                                f"the env takes {act} [{where}]")
+        raise PolicyEnvMismatch(
+            f"action size mismatch: the export outputs {meta['action_size']} numbers, the env takes {act} [{where}]"
+        )
     mode = (meta.get("action") or {}).get("mode")
     if mode is not None and mode != env.ctx.env.action_mode:
-        raise PolicyEnvMismatch(f"action mode mismatch: the export was trained with action_mode {mode!r}, "
-                                f"the env uses {env.ctx.env.action_mode!r} [{where}]")
+        raise PolicyEnvMismatch(
+            f"action mode mismatch: the export was trained with action_mode {mode!r}, "
+            f"the env uses {env.ctx.env.action_mode!r} [{where}]"
+        )
 
 
 def meta_path(policy: Any) -> str:
@@ -212,6 +234,7 @@ def cached_vector_env(configs: EnvConfigs, num_envs: int, nthread: Optional[int]
             for e in _VECTOR_ENVS.values():
                 e.close()
             _VECTOR_ENVS.clear()
-        _VECTOR_ENVS[key] = ResidualWalkVectorEnv(int(num_envs), sim=configs.simulation, env=configs.env,
-                                                  gait=configs.gait, nthread=nthread, metrics=True)
+        _VECTOR_ENVS[key] = ResidualWalkVectorEnv(
+            int(num_envs), sim=configs.simulation, env=configs.env, gait=configs.gait, nthread=nthread, metrics=True
+        )
     return _VECTOR_ENVS[key]

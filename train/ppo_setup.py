@@ -36,12 +36,12 @@ def make_network_factory(ppo_cfg) -> Callable:
     if ppo_cfg.distribution == "normal":
         kwargs.update(noise_std_type="log", init_noise_std=ppo_cfg.init_noise_std)
         if ppo_cfg.mean_init_scale > 0:
-            kwargs.update(mean_kernel_init_fn=jax.nn.initializers.variance_scaling,
-                          mean_kernel_init_kwargs={"scale": ppo_cfg.mean_init_scale, "mode": "fan_in",
-                                                   "distribution": "uniform"})
+            kwargs.update(
+                mean_kernel_init_fn=jax.nn.initializers.variance_scaling,
+                mean_kernel_init_kwargs={"scale": ppo_cfg.mean_init_scale, "mode": "fan_in", "distribution": "uniform"},
+            )
         else:
-            kwargs.update(mean_kernel_init_fn=jax.nn.initializers.constant,
-                          mean_kernel_init_kwargs={"value": 0.0})
+            kwargs.update(mean_kernel_init_fn=jax.nn.initializers.constant, mean_kernel_init_kwargs={"value": 0.0})
     return functools.partial(ppo_networks.make_ppo_networks, **kwargs)
 
 
@@ -61,10 +61,14 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
     if cfg.run.eval_world != "flat":
         # fixed evaluation episodes spread over every level (and, on the suite, every type: drawn
         # from each episode's key), on a terrain seed training never uses
-        num_levels = (terrain.default_suite_spec().num_levels if cfg.run.eval_world == "suite"
-                      else terrain.DEFAULT_TERRAIN.num_bands)
-        eval_cfg = dataclasses.replace(cfg.env, curriculum=dataclasses.replace(
-            cfg.env.curriculum, initial_max_level=num_levels - 1))
+        num_levels = (
+            terrain.default_suite_spec().num_levels
+            if cfg.run.eval_world == "suite"
+            else terrain.DEFAULT_TERRAIN.num_bands
+        )
+        eval_cfg = dataclasses.replace(
+            cfg.env, curriculum=dataclasses.replace(cfg.env.curriculum, initial_max_level=num_levels - 1)
+        )
         if cfg.run.eval_terrain_seed is not None:
             eval_sim = eval_sim.replace(terrain_seed=cfg.run.eval_terrain_seed)
     eval_env = make_env(eval_sim, eval_cfg, cfg.gait)

@@ -56,7 +56,7 @@ def eval_tags(summary: Mapping[str, float], prefix: str = "eval") -> Dict[str, f
     out = {}
     for k, v in summary.items():
         if k.startswith("reward/") and k.endswith("_per_step"):
-            out[f"{prefix}_reward_terms/{k[len('reward/'):-len('_per_step')]}"] = v
+            out[f"{prefix}_reward_terms/{k[len('reward/') : -len('_per_step')]}"] = v
         elif k in ("num_episodes", "step"):
             continue
         else:
@@ -75,7 +75,7 @@ def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
     """
     from mjx_envs.episode_logic import METRIC_NAMES
 
-    ep = {k[len("episode/"):]: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("episode/")}
+    ep = {k[len("episode/") :]: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("episode/")}
     out: Dict[str, float] = {}
     length = ep.get("length", 0.0)
     if "sum_reward" in ep:
@@ -89,20 +89,20 @@ def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
         if name in ("sum_reward", "length", "sps"):
             continue
         if name.startswith("terrain_level_") and name.endswith("_per_step"):
-            k = name[len("terrain_level_"):-len("_per_step")]
+            k = name[len("terrain_level_") : -len("_per_step")]
             if k.isdigit():
                 levels[int(k)] = v
                 out[f"train/terrain_level_frac/{k}"] = v
             continue
         if name.startswith("terrain_type_") and name.endswith("_per_step"):
-            out[f"train/terrain_type_frac/{name[len('terrain_type_'):-len('_per_step')]}"] = v
+            out[f"train/terrain_type_frac/{name[len('terrain_type_') : -len('_per_step')]}"] = v
             continue
         if name in ("curriculum_promoted", "curriculum_demoted"):  # 1 at the last step: a per-episode rate
             out[f"train/{name}_rate"] = v
             continue
         if name.startswith("reward/"):
             if length:
-                out[f"train_reward_terms/{name[len('reward/'):]}"] = v / length
+                out[f"train_reward_terms/{name[len('reward/') :]}"] = v / length
             continue
         if name not in METRIC_NAMES:  # a brax PPO training metric (loss, KL, policy std, ...)
             out[f"ppo/{name}"] = v
@@ -143,16 +143,33 @@ class ProgressLogger:
     last line; opening the log drops it (:func:`repair_progress`).
     """
 
-    def __init__(self, run_dir: str, total_steps: int, console: Callable[[str], None] = print,
-                 tensorboard: bool = True, start_step: int = 0, tick_interval_s: Optional[float] = 20.0,
-                 resumed: bool = False):
+    def __init__(
+        self,
+        run_dir: str,
+        total_steps: int,
+        console: Callable[[str], None] = print,
+        tensorboard: bool = True,
+        start_step: int = 0,
+        tick_interval_s: Optional[float] = 20.0,
+        resumed: bool = False,
+    ):
         os.makedirs(run_dir, exist_ok=True)
         partial, superseded = repair_progress(run_dir, after_step=start_step if resumed else None)
         if partial or superseded:
-            console(f"{PROGRESS_FILE}: " + ", ".join(
-                ([f"dropped a partial last line ({partial} bytes)"] if partial else [])
-                + ([f"moved {superseded} record(s) past step {start_step:,d} (after the checkpoint resumed from) "
-                    f"to {SUPERSEDED_FILE}"] if superseded else [])))
+            console(
+                f"{PROGRESS_FILE}: "
+                + ", ".join(
+                    ([f"dropped a partial last line ({partial} bytes)"] if partial else [])
+                    + (
+                        [
+                            f"moved {superseded} record(s) past step {start_step:,d} (after the checkpoint resumed "
+                            f"from) to {SUPERSEDED_FILE}"
+                        ]
+                        if superseded
+                        else []
+                    )
+                )
+            )
         self.run_dir = run_dir
         self.total_steps = int(total_steps)
         self.console = console
@@ -220,10 +237,14 @@ class ProgressLogger:
         now = time.time() if now is None else now
         pct = 100.0 * step / max(self.total_steps, 1)
         r, eta = self.rate(step, now), self.eta_s(step, now)
-        return " | ".join([f"step {step:,d}/{self.total_steps:,d} ({pct:.1f}%)",
-                           f"{r:,.0f} env steps/s" if r is not None else "- env steps/s",
-                           f"elapsed {_fmt_duration(now - self.t0)}",
-                           f"ETA {_fmt_duration(eta)}" if eta is not None else "ETA -"])
+        return " | ".join(
+            [
+                f"step {step:,d}/{self.total_steps:,d} ({pct:.1f}%)",
+                f"{r:,.0f} env steps/s" if r is not None else "- env steps/s",
+                f"elapsed {_fmt_duration(now - self.t0)}",
+                f"ETA {_fmt_duration(eta)}" if eta is not None else "ETA -",
+            ]
+        )
 
     def tick(self, step: int, now: Optional[float] = None) -> Optional[str]:
         """Called after every training step: prints :meth:`progress_line` when ``tick_interval_s``
@@ -240,24 +261,43 @@ class ProgressLogger:
         return line
 
     # ------------------------------------------------------------------ events
-    def log_eval(self, step: int, summary: Mapping[str, float], index: int, num_evals: int,
-                 zero_residual: Optional[Mapping[str, float]] = None,
-                 training: Optional[Mapping[str, Any]] = None) -> str:
+    def log_eval(
+        self,
+        step: int,
+        summary: Mapping[str, float],
+        index: int,
+        num_evals: int,
+        zero_residual: Optional[Mapping[str, float]] = None,
+        training: Optional[Mapping[str, Any]] = None,
+    ) -> str:
         """Log one evaluation; returns (and prints) the console line."""
         training = dict(training or {})
         sps = training.get("training/sps")
         tags = eval_tags(summary)
         if zero_residual is not None:
             tags["eval/zero_residual_reward"] = zero_residual["reward"]
-        tags.update({f"ppo/{k[len('training/'):]}": float(np.asarray(v))
-                     for k, v in training.items() if k.startswith("training/")})
+        tags.update(
+            {
+                f"ppo/{k[len('training/') :]}": float(np.asarray(v))
+                for k, v in training.items()
+                if k.startswith("training/")
+            }
+        )
         self.scalars(step, tags)
-        self.record("eval", step, summary, index=index, sps=sps,
-                    **({"zero_residual_reward": zero_residual["reward"]} if zero_residual else {}))
+        self.record(
+            "eval",
+            step,
+            summary,
+            index=index,
+            sps=sps,
+            **({"zero_residual_reward": zero_residual["reward"]} if zero_residual else {}),
+        )
         pct = 100.0 * step / max(self.total_steps, 1)
-        parts = [f"[eval {index:>2d}/{num_evals}] step {step:>11,d}/{self.total_steps:,d} ({pct:5.1f}%)",
-                 f"{sps:8,.0f} steps/s" if sps is not None else f"{'-':>8s} steps/s",
-                 f"eval reward {summary['reward']:8.2f} ± {summary['reward_std']:6.2f}"]
+        parts = [
+            f"[eval {index:>2d}/{num_evals}] step {step:>11,d}/{self.total_steps:,d} ({pct:5.1f}%)",
+            f"{sps:8,.0f} steps/s" if sps is not None else f"{'-':>8s} steps/s",
+            f"eval reward {summary['reward']:8.2f} ± {summary['reward_std']:6.2f}",
+        ]
         if zero_residual is not None:
             parts[-1] += f" (zero-residual {zero_residual['reward']:.2f})"
         parts.append(f"ep len {summary['episode_length']:6.1f}")
@@ -396,12 +436,12 @@ def read_scalars(logdir: str) -> Dict[str, List[Tuple[int, float]]]:
             data = fh.read()
         pos = 0
         while pos + 12 <= len(data):
-            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
             start = pos + 12
             if start + length + 4 > len(data):
                 break
             ev = event_pb2.Event()
-            ev.ParseFromString(data[start:start + length])
+            ev.ParseFromString(data[start : start + length])
             pos = start + length + 4
             for v in ev.summary.value:
                 if v.HasField("simple_value"):

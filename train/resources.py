@@ -93,6 +93,7 @@ class MemoryEstimate:
 
     def summary(self) -> str:
         """``memory estimate: 2.1 GB host of 22.3 GB available (process 1.6, rollout 0.3, ...)``."""
+
         def parts(d):
             return ", ".join(f"{k} {v / GB:.2f}" for k, v in d.items() if v >= 0.005 * GB)
 
@@ -101,8 +102,10 @@ class MemoryEstimate:
 
         line = f"memory estimate: {self.host_total / GB:.1f} GB host{avail(self.host_available)} ({parts(self.host)})"
         if self.device:
-            line += (f"; {self.device_total / GB:.1f} GB per device{avail(self.device_available)} "
-                     f"({parts(self.device)}; {self.num_devices} device(s))")
+            line += (
+                f"; {self.device_total / GB:.1f} GB per device{avail(self.device_available)} "
+                f"({parts(self.device)}; {self.num_devices} device(s))"
+            )
         return line
 
 
@@ -120,9 +123,10 @@ def available_host_bytes() -> Optional[float]:
             avail = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
         except (ValueError, OSError, AttributeError):
             avail = None
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             with open(limit_file, encoding="ascii") as fh:
                 raw = fh.read().strip()
@@ -178,9 +182,14 @@ def _state_bytes(cfg, backend: str, obs_size: int) -> float:
     return own + 8 * (nstate + m.nsensordata)
 
 
-def estimate_memory(cfg, backend: Optional[str] = None, platform: Optional[str] = None,
-                    device_bytes: Optional[float] = None, num_devices: int = 1,
-                    host_available: Optional[float] = None) -> MemoryEstimate:
+def estimate_memory(
+    cfg,
+    backend: Optional[str] = None,
+    platform: Optional[str] = None,
+    device_bytes: Optional[float] = None,
+    num_devices: int = 1,
+    host_available: Optional[float] = None,
+) -> MemoryEstimate:
     """The :class:`MemoryEstimate` of training ``cfg`` (a :class:`train.config.TrainConfig`).
 
     ``backend`` (``mjx``/``cmujoco``), ``platform``, ``device_bytes``, ``num_devices`` and
@@ -227,9 +236,15 @@ def estimate_memory(cfg, backend: Optional[str] = None, platform: Optional[str] 
         if backend == "cmujoco":  # the physics state also lives in numpy on the host
             host["physics states"] = 2 * state * (p.num_envs + n_eval)
             per_host += 2 * state
-    return MemoryEstimate(host=host, device=device, host_available=host_available,
-                          device_available=device_bytes, num_devices=max(int(num_devices), 1),
-                          per_env_host=per_host, per_env_device=per_device)
+    return MemoryEstimate(
+        host=host,
+        device=device,
+        host_available=host_available,
+        device_available=device_bytes,
+        num_devices=max(int(num_devices), 1),
+        per_env_host=per_host,
+        per_env_device=per_device,
+    )
 
 
 def _advice(est: MemoryEstimate, cfg, where: str) -> List[str]:
@@ -242,15 +257,24 @@ def _advice(est: MemoryEstimate, cfg, where: str) -> List[str]:
     out = []
     if per_env > 0 and avail is not None:
         fit = int((avail - (total - per_env * p.num_envs)) // per_env)
-        out.append(f"ppo.num_envs={p.num_envs} " + (f"(about {fit:,d} fit; keep batch_size * num_minibatches a "
-                                                    f"multiple of it)" if fit >= 1 else
-                                                    "(even one environment does not fit beside the rest)"))
+        out.append(
+            f"ppo.num_envs={p.num_envs} "
+            + (
+                f"(about {fit:,d} fit; keep batch_size * num_minibatches a multiple of it)"
+                if fit >= 1
+                else "(even one environment does not fit beside the rest)"
+            )
+        )
     if parts.get("world copies", 0) > 0.2 * total:
-        out.append("env.domain_randomization.*.enabled=false (one model copy per world on the C-MuJoCo back end), "
-                   "or simulation.backend=mjx on a GPU")
+        out.append(
+            "env.domain_randomization.*.enabled=false (one model copy per world on the C-MuJoCo back end), "
+            "or simulation.backend=mjx on a GPU"
+        )
     if parts.get("rollout", 0) > 0.1 * total:
-        out.append(f"ppo.batch_size={p.batch_size} / ppo.num_minibatches={p.num_minibatches} / "
-                   f"ppo.unroll_length={p.unroll_length} (the training batch)")
+        out.append(
+            f"ppo.batch_size={p.batch_size} / ppo.num_minibatches={p.num_minibatches} / "
+            f"ppo.unroll_length={p.unroll_length} (the training batch)"
+        )
     if p.num_eval_envs > p.num_envs:
         out.append(f"ppo.num_eval_envs={p.num_eval_envs}")
     if not out:
@@ -274,11 +298,14 @@ def check_memory(cfg, console=print, skip: bool = False, **machine) -> MemoryEst
         need = est.host_total if where == "host" else est.device_total
         have = est.host_available if where == "host" else est.device_available
         parts = est.host if where == "host" else est.device
-        msg = (f"this run needs about {need / GB:.1f} GB of {where} memory"
-               + (" per device" if where == "device" else "") + f" and {have / GB:.1f} GB are available "
-               f"(GB: {', '.join(f'{k} {v / GB:.2f}' for k, v in parts.items())}); lower "
-               + "; or ".join(_advice(est, cfg, where))
-               + " (train.resources explains the estimate; --no-memory-check runs anyway)")
+        msg = (
+            f"this run needs about {need / GB:.1f} GB of {where} memory"
+            + (" per device" if where == "device" else "")
+            + f" and {have / GB:.1f} GB are available "
+            f"(GB: {', '.join(f'{k} {v / GB:.2f}' for k, v in parts.items())}); lower "
+            + "; or ".join(_advice(est, cfg, where))
+            + " (train.resources explains the estimate; --no-memory-check runs anyway)"
+        )
         if skip:
             console(f"warning: {msg}")
         else:

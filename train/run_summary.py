@@ -36,13 +36,21 @@ def _column(ev: Mapping[str, Any], control_dt: Optional[float]) -> Dict[str, Opt
 
     fall, fwd, length = get("fall_rate"), get("forward_velocity_per_step"), get("episode_length")
     walked = fwd * length * control_dt if None not in (fwd, length, control_dt) else None
-    return {"success": None if fall is None else 1.0 - fall, "vel_error": get("vel_tracking_error_per_step"),
-            "distance": walked, "heading_distance": get("distance"), "reward": get("reward"), "fall_rate": fall,
-            "episodes": get("num_episodes"), "step": get("step")}
+    return {
+        "success": None if fall is None else 1.0 - fall,
+        "vel_error": get("vel_tracking_error_per_step"),
+        "distance": walked,
+        "heading_distance": get("distance"),
+        "reward": get("reward"),
+        "fall_rate": fall,
+        "episodes": get("num_episodes"),
+        "step": get("step"),
+    }
 
 
-def before_after(nominal: Mapping[str, Any], policy: Mapping[str, Any],
-                 control_dt: Optional[float] = None) -> Dict[str, Any]:
+def before_after(
+    nominal: Mapping[str, Any], policy: Mapping[str, Any], control_dt: Optional[float] = None
+) -> Dict[str, Any]:
     """``{"nominal": {...}, "policy": {...}, "vel_error_ratio": policy/nominal}`` from two
     evaluation summaries (train.evaluation.summarize); ``control_dt`` [s] (the env step) turns the
     mean forward speed into the distance walked (None: no ``distance``)."""
@@ -64,11 +72,17 @@ def summary_lines(ba: Mapping[str, Any], episodes_desc: str = "") -> List[str]:
         return "-" if v is None else format(v, fmt)
 
     ratio = ba.get("vel_error_ratio")
-    rows = [("success (no fall)", pct(a["success"]), pct(b["success"]), ""),
-            ("vel. tracking error", num(a["vel_error"], ".3f") + " m/s", num(b["vel_error"], ".3f") + " m/s",
-             "" if ratio is None else f"x{ratio:.2f}"),
-            ("distance walked", num(a["distance"], ".2f") + " m", num(b["distance"], ".2f") + " m", ""),
-            ("episode return", num(a["reward"], ".1f"), num(b["reward"], ".1f"), "")]
+    rows = [
+        ("success (no fall)", pct(a["success"]), pct(b["success"]), ""),
+        (
+            "vel. tracking error",
+            num(a["vel_error"], ".3f") + " m/s",
+            num(b["vel_error"], ".3f") + " m/s",
+            "" if ratio is None else f"x{ratio:.2f}",
+        ),
+        ("distance walked", num(a["distance"], ".2f") + " m", num(b["distance"], ".2f") + " m", ""),
+        ("episode return", num(a["reward"], ".1f"), num(b["reward"], ".1f"), ""),
+    ]
     head = "before/after" + (f" on {episodes_desc}" if episodes_desc else "") + ":"
     lines = [head, f"  {'':22s}{'nominal gait':>14s}{'trained policy':>16s}"]
     lines += [f"  {name:22s}{x:>14s}{y:>16s}  {extra}".rstrip() for name, x, y, extra in rows]
@@ -109,8 +123,7 @@ def plot_learning_curve(run_dir: str, path: Optional[str] = None, title: str = "
     steps = [r["step"] for r in evals]
     path = path or os.path.join(run_dir, CURVE_FILE)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    panels = [("reward", "evaluation episode return"),
-              ("vel_tracking_error_per_step", "velocity-tracking error (m/s)")]
+    panels = [("reward", "evaluation episode return"), ("vel_tracking_error_per_step", "velocity-tracking error (m/s)")]
     for ax, (key, label) in zip(axes, panels):
         ax.plot(steps, [r.get(key) for r in evals], "o-", label="policy")
         if zero and zero[0].get(key) is not None:

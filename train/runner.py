@@ -148,9 +148,11 @@ def _check_devices(pcfg) -> int:
     for key in ("num_envs", "batch_size"):
         value = getattr(pcfg, key)
         if value % n:
-            raise ConfigError(f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
-                              f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
-                              f"choose how many)")
+            raise ConfigError(
+                f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
+                f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
+                f"choose how many)"
+            )
     return n
 
 
@@ -172,9 +174,15 @@ class TrainingRun:
     (its env step) and ``stopped_early``.
     """
 
-    def __init__(self, cfg: TrainConfig, run_dir: str, *, resume: bool = False,
-                 progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
-                 console: Callable[[str], None] = print):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: str,
+        *,
+        resume: bool = False,
+        progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+        console: Callable[[str], None] = print,
+    ):
         import jax
         from brax.training.agents.ppo import checkpoint as brax_ckpt
         from brax.training.agents.ppo import networks as ppo_networks
@@ -196,8 +204,9 @@ class TrainingRun:
         self.final_target = self.start_step + self.remaining_epochs * self.epoch_steps
         self.num_evals_total = pcfg.num_epochs + 1
 
-        self.logger = ProgressLogger(run_dir, self.final_target, console=console, start_step=self.start_step,
-                                     resumed=resume)
+        self.logger = ProgressLogger(
+            run_dir, self.final_target, console=console, start_step=self.start_step, resumed=resume
+        )
         self.evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
         self.zero_eval: Optional[Dict[str, Any]] = prior_state.get("zero_residual_eval")
         es = rcfg.early_stopping
@@ -214,14 +223,25 @@ class TrainingRun:
         self.train_env, self.eval_env, self.raw_env = make_envs(cfg)
         self.network_factory = make_network_factory(pcfg)
         self.obs_size, self.act_size = self.raw_env.observation_size, self.raw_env.action_size
-        ppo_network = self.network_factory(self.obs_size, self.act_size,
-                                           preprocess_observations_fn=observation_normalizer(pcfg))
+        ppo_network = self.network_factory(
+            self.obs_size, self.act_size, preprocess_observations_fn=observation_normalizer(pcfg)
+        )
         self.make_policy = ppo_networks.make_inference_fn(ppo_network)
-        self.evaluator = PolicyEvaluator(self.eval_env, self.make_policy, pcfg.num_eval_envs, cfg.episode_length,
-                                         pcfg.action_repeat, pcfg.deterministic_eval, seed=pcfg.seed)
-        self.net_config = brax_ckpt.network_config(observation_size=self.obs_size, action_size=self.act_size,
-                                                   normalize_observations=pcfg.normalize_observations,
-                                                   network_factory=self.network_factory)
+        self.evaluator = PolicyEvaluator(
+            self.eval_env,
+            self.make_policy,
+            pcfg.num_eval_envs,
+            cfg.episode_length,
+            pcfg.action_repeat,
+            pcfg.deterministic_eval,
+            seed=pcfg.seed,
+        )
+        self.net_config = brax_ckpt.network_config(
+            observation_size=self.obs_size,
+            action_size=self.act_size,
+            normalize_observations=pcfg.normalize_observations,
+            network_factory=self.network_factory,
+        )
         self.device, self.physics = describe_device(), describe_physics(self.raw_env)
         self.num_devices = _check_devices(pcfg)
         # several hosts (python -m train --coordinator ...): process 0 evaluates, checkpoints and
@@ -243,32 +263,51 @@ class TrainingRun:
             return {}
         self.start_step, self.resumed_from, self.params, prior_state = load_latest(run_dir, log=self.console)
         self.restore_opt = read_optimizer_state(self.resumed_from)
-        record_config(run_dir, cfg, self.start_step,
-                      header=f"{header}, resumed at env step {self.start_step}.\n"
-                             f"Resume with: python -m train --resume {run_dir}")
+        record_config(
+            run_dir,
+            cfg,
+            self.start_step,
+            header=f"{header}, resumed at env step {self.start_step}.\nResume with: python -m train --resume {run_dir}",
+        )
         return prior_state
 
     def _announce(self) -> None:
         import jax
 
         pcfg, log = self.cfg.ppo, self.logger
-        log.message(f"JAX device: {self.device}; physics: {self.physics}"
-                    + (f"; {pcfg.num_envs // self.num_devices} envs on each of {self.num_devices} devices"
-                       if self.num_devices > 1 else ""))
-        log.record("device", self.start_step, device=self.device, device_name=device_label(), physics=self.physics,
-                   jax_devices=self.num_devices, envs_per_device=pcfg.num_envs // self.num_devices)
+        log.message(
+            f"JAX device: {self.device}; physics: {self.physics}"
+            + (
+                f"; {pcfg.num_envs // self.num_devices} envs on each of {self.num_devices} devices"
+                if self.num_devices > 1
+                else ""
+            )
+        )
+        log.record(
+            "device",
+            self.start_step,
+            device=self.device,
+            device_name=device_label(),
+            physics=self.physics,
+            jax_devices=self.num_devices,
+            envs_per_device=pcfg.num_envs // self.num_devices,
+        )
         log.message(f"run dir: {self.run_dir}")
         if self.resume:
-            log.message(f"resuming from checkpoint {self.resumed_from} at step {self.start_step:,d}; "
-                        f"{self.remaining_epochs} epoch(s) of {self.epoch_steps:,d} env steps left")
+            log.message(
+                f"resuming from checkpoint {self.resumed_from} at step {self.start_step:,d}; "
+                f"{self.remaining_epochs} epoch(s) of {self.epoch_steps:,d} env steps left"
+            )
             log.record("resume", self.start_step, checkpoint=self.resumed_from, remaining_epochs=self.remaining_epochs)
             return
         slow_compile = jax.default_backend() == "cpu" and not self.physics.startswith("cmujoco")  # MJX on a CPU
-        log.message(f"training {pcfg.num_epochs} epoch(s) of {self.epoch_steps:,d} env steps "
-                    f"({self.target_steps:,d} total), {pcfg.num_envs} envs, episode {self.cfg.episode_length} steps, "
-                    f"world '{self.cfg.simulation.world}', eval on '{self.cfg.run.eval_world}' "
-                    f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
-                    f"{'minutes on a CPU' if slow_compile else 'about a minute'}")
+        log.message(
+            f"training {pcfg.num_epochs} epoch(s) of {self.epoch_steps:,d} env steps "
+            f"({self.target_steps:,d} total), {pcfg.num_envs} envs, episode {self.cfg.episode_length} steps, "
+            f"world '{self.cfg.simulation.world}', eval on '{self.cfg.run.eval_world}' "
+            f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
+            f"{'minutes on a CPU' if slow_compile else 'about a minute'}"
+        )
 
     def clock(self) -> float:
         """Training wall-clock of the whole run [s], across resumed processes."""
@@ -285,9 +324,16 @@ class TrainingRun:
         summary["step"] = step
         if summary["reward"] > self.best_reward:
             self.best_reward = summary["reward"]
-            save_checkpoint(self.run_dir, step, params, self.net_config,
-                            {"eval_reward": summary["reward"], "wall_time_s": self.clock(), "preset": self.preset},
-                            keep=1, subdir=BEST_SUBDIR, config=self.cfg)
+            save_checkpoint(
+                self.run_dir,
+                step,
+                params,
+                self.net_config,
+                {"eval_reward": summary["reward"], "wall_time_s": self.clock(), "preset": self.preset},
+                keep=1,
+                subdir=BEST_SUBDIR,
+                config=self.cfg,
+            )
             self.logger.record("best", step, reward=summary["reward"])
         return summary
 
@@ -313,9 +359,16 @@ class TrainingRun:
             "wall_time_s": self.clock(),
             "preset": self.preset,
         }
-        path = save_checkpoint(self.run_dir, step, self.params, self.net_config, state,
-                               keep=self.cfg.run.keep_checkpoints, config=self.cfg,
-                               optimizer_state=self.opt_hook.to_bytes())
+        path = save_checkpoint(
+            self.run_dir,
+            step,
+            self.params,
+            self.net_config,
+            state,
+            keep=self.cfg.run.keep_checkpoints,
+            config=self.cfg,
+            optimizer_state=self.opt_hook.to_bytes(),
+        )
         self.last_checkpoint = step
         self.logger.record("checkpoint", step, path=path)
         return path
@@ -326,8 +379,10 @@ class TrainingRun:
         should_stop = self.stopper.update(reward, step) and step < self.final_target
         budget = self.cfg.run.max_wall_clock_s
         if not should_stop and budget is not None and step < self.final_target and self.clock() >= budget:
-            self.logger.message(f"stopping at step {step:,d}: the wall-clock budget run.max_wall_clock_s = "
-                                f"{budget:,.0f} s is spent ({self.clock():,.0f} s)")
+            self.logger.message(
+                f"stopping at step {step:,d}: the wall-clock budget run.max_wall_clock_s = "
+                f"{budget:,.0f} s is spent ({self.clock():,.0f} s)"
+            )
             self.logger.record("wall_clock_stop", step, budget_s=budget, wall_time_s=self.clock())
             return True
         if should_stop:
@@ -335,7 +390,8 @@ class TrainingRun:
             self.logger.message(
                 f"early stopping at step {step:,d}: eval reward has not improved by more than "
                 f"{es.min_delta} for {es.patience} evaluations (best {self.stopper.best:.2f} at step "
-                f"{self.stopper.best_step})")
+                f"{self.stopper.best_step})"
+            )
             self.logger.record("early_stop", step, best=self.stopper.best, best_step=self.stopper.best_step)
         return should_stop
 
@@ -355,8 +411,9 @@ class TrainingRun:
             summary = self.evaluate(0, params)
             self.evals.append(summary)
             self.stopper.update(summary["reward"], 0)
-            self.logger.log_eval(0, summary, len(self.evals) - 1, self.num_evals_total - 1,
-                                 zero_residual=self.zero_eval)
+            self.logger.log_eval(
+                0, summary, len(self.evals) - 1, self.num_evals_total - 1, zero_residual=self.zero_eval
+            )
             return
         if self.resume and self.opt_hook.epochs == 1:
             self._log_optimizer_restore(step)
@@ -380,8 +437,14 @@ class TrainingRun:
             return
         training = {k: float(np.asarray(v)) for k, v in metrics.items() if k.startswith("training/")}
         self.logger.mark_step(step)
-        self.logger.log_eval(step, summary, len(self.evals) - 1, self.num_evals_total - 1,
-                             zero_residual=self.zero_eval, training=training)
+        self.logger.log_eval(
+            step,
+            summary,
+            len(self.evals) - 1,
+            self.num_evals_total - 1,
+            zero_residual=self.zero_eval,
+            training=training,
+        )
         stopping = self.check_early_stop(step, summary["reward"])
         # The checkpoint comes after the eval is logged and counted by the early stopper, so a run
         # killed at any point resumes with a log and a stopper state that match its checkpoint.
@@ -397,8 +460,9 @@ class TrainingRun:
     def _log_optimizer_restore(self, step: int) -> None:
         hook = self.opt_hook
         if hook.restored:
-            self.logger.message(f"optimizer state restored from {self.resumed_from} "
-                                f"(Adam step count {adam_count(self.restore_opt)})")
+            self.logger.message(
+                f"optimizer state restored from {self.resumed_from} (Adam step count {adam_count(self.restore_opt)})"
+            )
         else:
             why = hook.restore_error or "the checkpoint has no optimizer_state file"
             self.logger.message(f"optimizer state NOT restored ({why}); Adam restarts from zero moments")
@@ -482,11 +546,21 @@ class TrainingRun:
             self.export_step, best_path = best_ckpts[-1]
             self.export_params, _ = load_checkpoint(best_path)
             export_cfg = load_resolved_config(checkpoint_config_path(self.run_dir, best_path))  # its segment's config
-        info.update(exported=rcfg.export_policy if best_ckpts else "final", exported_step=self.export_step,
-                    exported_eval=next((e for e in self.evals if e.get("step") == self.export_step), None))
+        info.update(
+            exported=rcfg.export_policy if best_ckpts else "final",
+            exported_step=self.export_step,
+            exported_eval=next((e for e in self.evals if e.get("step") == self.export_step), None),
+        )
         self.export_dir = os.path.join(self.run_dir, EXPORT_SUBDIR)
-        export_brax_policy(self.export_dir, _to_numpy_tree(self.export_params), export_cfg,
-                           self.raw_env.observation_layout(), self.obs_size, self.act_size, info)
+        export_brax_policy(
+            self.export_dir,
+            _to_numpy_tree(self.export_params),
+            export_cfg,
+            self.raw_env.observation_layout(),
+            self.obs_size,
+            self.act_size,
+            info,
+        )
         export_onnx_if_available(self.export_dir, log=self.console)  # policy.onnx, or one line saying why not
         return info
 
@@ -498,17 +572,28 @@ class TrainingRun:
         policy_eval = export_info["exported_eval"] or export_info["final_eval"]
         if self.zero_eval and policy_eval:
             summary = before_after(self.zero_eval, policy_eval, cfg.simulation.control_dt)
-            desc = (f"the {int(self.zero_eval.get('num_episodes', cfg.ppo.num_eval_envs))} evaluation episodes "
-                    f"(world '{rcfg.eval_world}'"
-                    + (f", terrain seed {rcfg.eval_terrain_seed}" if rcfg.eval_world != "flat" else "")
-                    + f"; policy: the export, step {self.export_step:,d})")
-            write_summary(self.run_dir, summary, env_steps=self.step, exported_step=self.export_step,
-                          wall_time_s=self.clock(), preset=self.preset, eval_world=rcfg.eval_world, description=desc)
+            desc = (
+                f"the {int(self.zero_eval.get('num_episodes', cfg.ppo.num_eval_envs))} evaluation episodes "
+                f"(world '{rcfg.eval_world}'"
+                + (f", terrain seed {rcfg.eval_terrain_seed}" if rcfg.eval_world != "flat" else "")
+                + f"; policy: the export, step {self.export_step:,d})"
+            )
+            write_summary(
+                self.run_dir,
+                summary,
+                env_steps=self.step,
+                exported_step=self.export_step,
+                wall_time_s=self.clock(),
+                preset=self.preset,
+                eval_world=rcfg.eval_world,
+                description=desc,
+            )
             for line in summary_lines(summary, desc):
                 log.message(line)
         try:
-            curve = plot_learning_curve(self.run_dir, title=f"{os.path.basename(self.run_dir)} "
-                                                              f"({self.preset or 'custom'})")
+            curve = plot_learning_curve(
+                self.run_dir, title=f"{os.path.basename(self.run_dir)} ({self.preset or 'custom'})"
+            )
             if curve:
                 log.message(f"learning curve: {curve}")
         except Exception as e:  # a plotting failure must not lose the trained policy
@@ -520,10 +605,21 @@ class TrainingRun:
         try:
             self.train()
             if not self.is_main:  # another host of a multi-host run: process 0 writes the products
-                return TrainResult(run_dir=self.run_dir, export_dir="", params=self.params, export_params=None,
-                                   export_step=self.step, make_policy=self.make_policy, start_step=self.start_step,
-                                   final_step=self.step, evals=[], final_eval={}, zero_residual_eval=None,
-                                   stopped_early=False, wall_time_s=time.time() - self.t_start)
+                return TrainResult(
+                    run_dir=self.run_dir,
+                    export_dir="",
+                    params=self.params,
+                    export_params=None,
+                    export_step=self.step,
+                    make_policy=self.make_policy,
+                    start_step=self.start_step,
+                    final_step=self.step,
+                    evals=[],
+                    final_eval={},
+                    zero_residual_eval=None,
+                    stopped_early=False,
+                    wall_time_s=time.time() - self.t_start,
+                )
             if self.params is None:
                 raise CheckpointError(f"no parameters to export in {self.run_dir}")
             if self.last_checkpoint != self.step:
@@ -534,13 +630,30 @@ class TrainingRun:
             physics = getattr(self.raw_env, "physics", None)
             if physics is not None:  # C MuJoCo: the batch each physics call stepped (per device under pmap)
                 self.logger.record("physics_batches", self.step, sizes=sorted(physics.step_batch_sizes))
-            self.logger.record("done", self.step, export_dir=self.export_dir, stopped_early=self.stopped_early,
-                               exported_step=self.export_step, final_reward=final_eval.get("reward"),
-                               zero_residual_reward=(self.zero_eval or {}).get("reward"))
+            self.logger.record(
+                "done",
+                self.step,
+                export_dir=self.export_dir,
+                stopped_early=self.stopped_early,
+                exported_step=self.export_step,
+                final_reward=final_eval.get("reward"),
+                zero_residual_reward=(self.zero_eval or {}).get("reward"),
+            )
         finally:
             self.logger.close()
-        return TrainResult(run_dir=self.run_dir, export_dir=self.export_dir, params=self.params,
-                           export_params=self.export_params, export_step=self.export_step,
-                           make_policy=self.make_policy, start_step=self.start_step, final_step=self.step,
-                           evals=self.evals, final_eval=final_eval, zero_residual_eval=self.zero_eval,
-                           stopped_early=self.stopped_early, wall_time_s=time.time() - self.t_start, summary=summary)
+        return TrainResult(
+            run_dir=self.run_dir,
+            export_dir=self.export_dir,
+            params=self.params,
+            export_params=self.export_params,
+            export_step=self.export_step,
+            make_policy=self.make_policy,
+            start_step=self.start_step,
+            final_step=self.step,
+            evals=self.evals,
+            final_eval=final_eval,
+            zero_residual_eval=self.zero_eval,
+            stopped_early=self.stopped_early,
+            wall_time_s=time.time() - self.t_start,
+            summary=summary,
+        )

@@ -147,16 +147,19 @@ class BatchedSB3VecEnv(VecEnv):
                 arr[i] = -1 if value is None else value
             return
         if sorted(idx) != list(range(self.num_envs)):
-            raise NotImplementedError(f"set_attr({attr_name!r}) on a subset of worlds: the {self.num_envs} worlds "
-                                      "share one vector env; only per-world attributes "
-                                      f"{_PER_WORLD_ATTRS} can be set per world")
+            raise NotImplementedError(
+                f"set_attr({attr_name!r}) on a subset of worlds: the {self.num_envs} worlds "
+                "share one vector env; only per-world attributes "
+                f"{_PER_WORLD_ATTRS} can be set per world"
+            )
         setattr(self.venv, attr_name, value)
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> List[Any]:
         idx = list(self._get_indices(indices))
         if method_name in ("reset", "step", "render", "close"):
-            raise NotImplementedError(f"env_method({method_name!r}): the worlds are not separate envs; "
-                                      "use the VecEnv's own reset/step/close")
+            raise NotImplementedError(
+                f"env_method({method_name!r}): the worlds are not separate envs; use the VecEnv's own reset/step/close"
+            )
         method = getattr(self.venv, method_name)
         out = method(*method_args, **method_kwargs)  # once, for the whole batch
         return [out] * len(idx)
@@ -176,12 +179,15 @@ class BatchedSB3VecEnv(VecEnv):
         keys = set().union(*self._options)
         unknown = keys - {"terrain_level", "terrain_type"}
         if unknown:
-            raise NotImplementedError(f"reset options {sorted(unknown)}: BatchedSB3VecEnv passes only "
-                                      "terrain_level and terrain_type (per world)")
+            raise NotImplementedError(
+                f"reset options {sorted(unknown)}: BatchedSB3VecEnv passes only "
+                "terrain_level and terrain_type (per world)"
+            )
         out = {}
         if "terrain_level" in keys:
-            out["terrain_level"] = np.array([o.get("terrain_level", lv) for o, lv in
-                                             zip(self._options, self.venv.terrain_level)], np.int64)
+            out["terrain_level"] = np.array(
+                [o.get("terrain_level", lv) for o, lv in zip(self._options, self.venv.terrain_level)], np.int64
+            )
         if "terrain_type" in keys:
             if not all("terrain_type" in o for o in self._options):
                 raise NotImplementedError("reset option terrain_type must be given for every world or none")

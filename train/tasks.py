@@ -32,20 +32,17 @@ from model.yaml_config import ConfigError
 
 def flat() -> Dict[str, Any]:
     """Flat ground, no curriculum."""
-    return {"simulation": {"world": "flat"}, "run": {"eval_world": "flat"},
-            "env": {"curriculum": {"enabled": False}}}
+    return {"simulation": {"world": "flat"}, "run": {"eval_world": "flat"}, "env": {"curriculum": {"enabled": False}}}
 
 
 def rough() -> Dict[str, Any]:
     """The 6-band rough world (0-10 cm relief) with the terrain curriculum."""
-    return {"simulation": {"world": "rough"}, "run": {"eval_world": "rough"},
-            "env": {"curriculum": {"enabled": True}}}
+    return {"simulation": {"world": "rough"}, "run": {"eval_world": "rough"}, "env": {"curriculum": {"enabled": True}}}
 
 
 def suite() -> Dict[str, Any]:
     """The terrain suite (8 levels x 7 types) with the curriculum."""
-    return {"simulation": {"world": "suite"}, "run": {"eval_world": "suite"},
-            "env": {"curriculum": {"enabled": True}}}
+    return {"simulation": {"world": "suite"}, "run": {"eval_world": "suite"}, "env": {"curriculum": {"enabled": True}}}
 
 
 def direct() -> Dict[str, Any]:
@@ -63,7 +60,11 @@ def modulated() -> Dict[str, Any]:
 
 
 TASKS: Dict[str, Callable[[], Dict[str, Any]]] = {
-    "flat": flat, "rough": rough, "suite": suite, "direct": direct, "modulated": modulated,
+    "flat": flat,
+    "rough": rough,
+    "suite": suite,
+    "direct": direct,
+    "modulated": modulated,
 }
 """The registry: task name -> function returning its config sections."""
 
@@ -80,8 +81,7 @@ def task_sections(name: str) -> Dict[str, Any]:
     return TASKS[name]()
 
 
-def task_config(name: str, preset: Optional[str] = None, overrides: Sequence[str] = (),
-                path: Optional[str] = None):
+def task_config(name: str, preset: Optional[str] = None, overrides: Sequence[str] = (), path: Optional[str] = None):
     """The validated :class:`train.config.TrainConfig` of task ``name`` at the size of ``preset``."""
     from train.config import load_train_config
 

@@ -139,8 +139,15 @@ def write_hfield_file(path: str | os.PathLike, seed: int, spec: TerrainSpec = DE
         data.tofile(fh)
 
 
-def band_spawn_xy(band, u_x, u_y, spec: TerrainSpec = DEFAULT_TERRAIN, start_x: float = -6.0,
-                  jitter_x: float = 1.0, margin_y: float = 0.35):
+def band_spawn_xy(
+    band,
+    u_x,
+    u_y,
+    spec: TerrainSpec = DEFAULT_TERRAIN,
+    start_x: float = -6.0,
+    jitter_x: float = 1.0,
+    margin_y: float = 0.35,
+):
     """Spawn (x, y) in band(s) ``band`` from uniform numbers ``u_x, u_y`` in [0, 1].
 
     x is ``start_x`` ± ``jitter_x`` (the robot then walks along +x); y is inside the band, at

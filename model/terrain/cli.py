@@ -24,8 +24,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m model.terrain", description=bands.__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=DEFAULT_HFIELD_FILE)
-    parser.add_argument("--suite-png", metavar="PATH",
-                        help="instead: render the terrain suite (configs/terrain.yaml) of --seed to PATH")
+    parser.add_argument(
+        "--suite-png", metavar="PATH", help="instead: render the terrain suite (configs/terrain.yaml) of --seed to PATH"
+    )
     args = parser.parse_args(argv)
     if args.suite_png:
         render_suite_png(args.suite_png, args.seed)
@@ -33,8 +34,7 @@ def main(argv=None) -> None:
         return
     write_hfield_file(args.out, args.seed)
     h = generate_heights(args.seed)
-    print(f"wrote {args.out}: {DEFAULT_TERRAIN.nrow}x{DEFAULT_TERRAIN.ncol}, heights "
-          f"{h.min():.3f}..{h.max():.3f} m")
+    print(f"wrote {args.out}: {DEFAULT_TERRAIN.nrow}x{DEFAULT_TERRAIN.ncol}, heights {h.min():.3f}..{h.max():.3f} m")
 
 
 def render_suite_png(path: str | os.PathLike, seed: int = 0, spec: SuiteSpec | None = None) -> None:
@@ -47,8 +47,15 @@ def render_suite_png(path: str | os.PathLike, seed: int = 0, spec: SuiteSpec | N
     spec = spec if spec is not None else default_suite_spec()
     h = generate_suite_heights(seed, spec)
     fig, ax = plt.subplots(figsize=(14, 5.6))
-    im = ax.imshow(h, origin="lower", cmap="terrain", interpolation="nearest", vmin=spec.z_min,
-                   vmax=spec.z_max, extent=(-spec.size_x, spec.size_x, -spec.size_y, spec.size_y))
+    im = ax.imshow(
+        h,
+        origin="lower",
+        cmap="terrain",
+        interpolation="nearest",
+        vmin=spec.z_min,
+        vmax=spec.z_max,
+        extent=(-spec.size_x, spec.size_x, -spec.size_y, spec.size_y),
+    )
     x_lo, x_hi, y_lo, y_hi = suite_inner_bounds(spec)
     for t in range(spec.num_types + 1):
         ax.axvline(x_lo + t * spec.tile_length, color="k", lw=0.6)
@@ -63,8 +70,10 @@ def render_suite_png(path: str | os.PathLike, seed: int = 0, spec: SuiteSpec | N
     ax.plot(np.ravel(sx), np.ravel(sy), "r.", ms=3, label="spawn points (walk +x)")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
-    ax.set_title(f"Terrain suite, seed {seed}: {spec.num_levels} levels x {spec.num_types} types, "
-                 f"{spec.nrow} x {spec.ncol} samples")
+    ax.set_title(
+        f"Terrain suite, seed {seed}: {spec.num_levels} levels x {spec.num_types} types, "
+        f"{spec.nrow} x {spec.ncol} samples"
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.colorbar(im, ax=ax, label="height (m)", fraction=0.02, pad=0.01)
     fig.tight_layout()

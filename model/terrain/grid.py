@@ -38,8 +38,9 @@ def height_at(heights: np.ndarray, x, y, spec: TerrainSpec = DEFAULT_TERRAIN):
     return h00 * (1 - fu) * (1 - fv) + h01 * fu * (1 - fv) + h10 * (1 - fu) * fv + h11 * fu * fv
 
 
-def footprint_max_height(heights, x, y, spec: TerrainSpec = DEFAULT_TERRAIN,
-                         half_length: float = 0.30, half_width: float = 0.20, n: int = 7):
+def footprint_max_height(
+    heights, x, y, spec: TerrainSpec = DEFAULT_TERRAIN, half_length: float = 0.30, half_width: float = 0.20, n: int = 7
+):
     """Highest terrain point (m) over an ``n`` x ``n`` grid covering the robot's footprint.
 
     Used to place the trunk at spawn: z = footprint_max_height + standing height. Pure; works on

@@ -27,7 +27,7 @@ def _upsampled_noise(rng: np.random.Generator, spec: TerrainSpec, cell: float) -
     c01 = coarse[np.ix_(y0, x0 + 1)]
     c10 = coarse[np.ix_(y0 + 1, x0)]
     c11 = coarse[np.ix_(y0 + 1, x0 + 1)]
-    return (c00 * (1 - fx) * (1 - fy) + c01 * fx * (1 - fy) + c10 * (1 - fx) * fy + c11 * fx * fy)
+    return c00 * (1 - fx) * (1 - fy) + c01 * fx * (1 - fy) + c10 * (1 - fx) * fy + c11 * fx * fy
 
 
 def _bilinear_noise(rng: np.random.Generator, s: np.ndarray, v: np.ndarray, cell: float) -> np.ndarray:
@@ -37,5 +37,9 @@ def _bilinear_noise(rng: np.random.Generator, s: np.ndarray, v: np.ndarray, cell
     coarse = rng.uniform(0.0, 1.0, size=(int(np.ceil(uv.max())) + 2, int(np.ceil(us.max())) + 2))
     c0, r0 = np.floor(us).astype(int), np.floor(uv).astype(int)
     fx, fy = (us - c0)[None, :], (uv - r0)[:, None]
-    return (coarse[np.ix_(r0, c0)] * (1 - fx) * (1 - fy) + coarse[np.ix_(r0, c0 + 1)] * fx * (1 - fy)
-            + coarse[np.ix_(r0 + 1, c0)] * (1 - fx) * fy + coarse[np.ix_(r0 + 1, c0 + 1)] * fx * fy)
+    return (
+        coarse[np.ix_(r0, c0)] * (1 - fx) * (1 - fy)
+        + coarse[np.ix_(r0, c0 + 1)] * fx * (1 - fy)
+        + coarse[np.ix_(r0 + 1, c0)] * (1 - fx) * fy
+        + coarse[np.ix_(r0 + 1, c0 + 1)] * fx * fy
+    )

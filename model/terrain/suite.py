@@ -31,12 +31,12 @@ import numpy as np
 from model.terrain.noise import _bilinear_noise
 from model.yaml_config import ConfigError
 
-TERRAIN_TYPES = ("rough", "slope_up", "slope_down", "stairs_up", "stairs_down", "obstacles",
-                 "stepping_stones")
+TERRAIN_TYPES = ("rough", "slope_up", "slope_down", "stairs_up", "stairs_down", "obstacles", "stepping_stones")
 """Terrain-type names, in column order (type index t is the t-th column along +x)."""
 
-DEFAULT_SUITE_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                  "configs", "terrain.yaml")
+DEFAULT_SUITE_YAML = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs", "terrain.yaml"
+)
 
 _POS = (1e-6, None)
 
@@ -89,21 +89,28 @@ class SuiteSpec:
         def multiple(key: str, res_key: str) -> None:
             n = getattr(self, key) / getattr(self, res_key)
             if abs(n - round(n)) > 1e-6:
-                raise ConfigError(f"key '{key}' = {getattr(self, key)} must be a whole multiple of "
-                                  f"'{res_key}' = {getattr(self, res_key)}")
+                raise ConfigError(
+                    f"key '{key}' = {getattr(self, key)} must be a whole multiple of "
+                    f"'{res_key}' = {getattr(self, res_key)}"
+                )
+
         for key in ("tile_length", "border", "start_pad", "end_pad"):
             multiple(key, "resolution_x")
         multiple("tile_width", "resolution_y")
         if self.resolution_x > self.feature_size or self.resolution_y > self.feature_size:
             raise ConfigError(f"key 'feature_size' = {self.feature_size} must be >= the grid resolutions")
         if self.start_pad + self.end_pad + max(self.stairs_period, self.slope_period) > self.tile_length + 1e-9:
-            raise ConfigError(f"key 'tile_length' = {self.tile_length} is shorter than start_pad + end_pad "
-                              f"+ one stairs or slope period ({max(self.stairs_period, self.slope_period)} m)")
+            raise ConfigError(
+                f"key 'tile_length' = {self.tile_length} is shorter than start_pad + end_pad "
+                f"+ one stairs or slope period ({max(self.stairs_period, self.slope_period)} m)"
+            )
         if self.level_blend > self.tile_width / 2:
             raise ConfigError(f"key 'level_blend' = {self.level_blend} must be <= tile_width / 2")
         if self.spawn_x + self.spawn_jitter_x > self.start_pad:
-            raise ConfigError(f"key 'spawn_x' = {self.spawn_x} (+ spawn_jitter_x) must lie in the "
-                              f"start pad (start_pad = {self.start_pad})")
+            raise ConfigError(
+                f"key 'spawn_x' = {self.spawn_x} (+ spawn_jitter_x) must lie in the "
+                f"start pad (start_pad = {self.start_pad})"
+            )
         if self.spawn_jitter_y > self.tile_width / 2 - self.level_blend:
             raise ConfigError(f"key 'spawn_jitter_y' = {self.spawn_jitter_y} leaves the lane")
         if self.block_size[0] > self.block_size[1]:
@@ -145,8 +152,13 @@ class SuiteSpec:
     @property
     def z_max(self) -> float:
         """Highest terrain point (m) any level can have."""
-        return max(max(self.slope) * self.ramp_run, max(self.step_height) * self.stair_steps,
-                   max(self.block_height), max(self.relief), 1e-3)
+        return max(
+            max(self.slope) * self.ramp_run,
+            max(self.step_height) * self.stair_steps,
+            max(self.block_height),
+            max(self.relief),
+            1e-3,
+        )
 
     @property
     def z_min(self) -> float:
@@ -188,6 +200,7 @@ def default_suite_spec() -> SuiteSpec:
 # --- tile patterns: functions of local coordinates (s along x from the tile start, v along y from
 # the lane's lower edge), each returning heights (m) of shape (len(v), len(s)).
 
+
 def _pattern_window(s: np.ndarray, spec: SuiteSpec) -> np.ndarray:
     """1 inside the pattern region, ramping to 0 over ``edge_ramp`` at its ends, 0 on the pads."""
     a, e = spec.start_pad, spec.tile_length - spec.end_pad
@@ -212,9 +225,13 @@ def _slope_profile(s: np.ndarray, grade: float, spec: SuiteSpec, down: bool) -> 
         u = period - u
     top = grade * spec.ramp_run
     f, r, p = spec.flat_run, spec.ramp_run, spec.plateau
-    h = np.where(u < f, 0.0,
-                 np.where(u < f + r, grade * (u - f),
-                          np.where(u < f + r + p, top, top * (1.0 - (u - f - r - p) / spec.descent_run))))
+    h = np.where(
+        u < f,
+        0.0,
+        np.where(
+            u < f + r, grade * (u - f), np.where(u < f + r + p, top, top * (1.0 - (u - f - r - p) / spec.descent_run))
+        ),
+    )
     return np.where(inside, np.clip(h, 0.0, top), 0.0)
 
 
@@ -229,9 +246,15 @@ def _stairs_profile(s: np.ndarray, step: float, spec: SuiteSpec, down: bool) -> 
     top = n * step
     # risers at u = f + i t (i = 0..n-1); round to 1e-9 so a riser on a sample is exact
     k = np.floor((u - f) / t + 1e-9) + 1
-    h = np.where(u < f, 0.0,
-                 np.where(u < f + n * t, step * np.minimum(k, n),
-                          np.where(u < f + n * t + p, top, top * (1.0 - (u - f - n * t - p) / spec.descent_run))))
+    h = np.where(
+        u < f,
+        0.0,
+        np.where(
+            u < f + n * t,
+            step * np.minimum(k, n),
+            np.where(u < f + n * t + p, top, top * (1.0 - (u - f - n * t - p) / spec.descent_run)),
+        ),
+    )
     return np.where(inside, np.clip(h, 0.0, top), 0.0)
 
 
@@ -250,7 +273,7 @@ def _obstacles(s, v, height, rng, spec):
     a, e = spec.start_pad, spec.tile_length - spec.end_pad
     area = (e - a) * (v.max() - v.min())
     mean_side = 0.5 * (spec.block_size[0] + spec.block_size[1])
-    n = int(round(spec.block_fill * area / mean_side ** 2))
+    n = int(round(spec.block_fill * area / mean_side**2))
     for _ in range(n):
         lx, ly = rng.uniform(*spec.block_size, size=2)
         cx = rng.uniform(a, e - lx)
@@ -282,8 +305,9 @@ def _stepping_stones(s, v, gap, stone, rng, spec):
     return out
 
 
-def suite_tile_heights(level: int, terrain_type: int, s: np.ndarray, v: np.ndarray,
-                       rng: np.random.Generator, spec: SuiteSpec) -> np.ndarray:
+def suite_tile_heights(
+    level: int, terrain_type: int, s: np.ndarray, v: np.ndarray, rng: np.random.Generator, spec: SuiteSpec
+) -> np.ndarray:
     """Unblended heights (m) of tile (level, type) at local coordinates ``s`` (m along x from the
     tile start, shape (nc,)) and ``v`` (m along y from the lane's lower edge, shape (nr,))."""
     name = TERRAIN_TYPES[terrain_type]
@@ -293,13 +317,15 @@ def suite_tile_heights(level: int, terrain_type: int, s: np.ndarray, v: np.ndarr
     if name in ("slope_up", "slope_down"):
         return ones * _slope_profile(s, float(spec.level_param("slope", level)), spec, name == "slope_down")[None]
     if name in ("stairs_up", "stairs_down"):
-        return ones * _stairs_profile(s, float(spec.level_param("step_height", level)), spec,
-                                      name == "stairs_down")[None]
+        return (
+            ones * _stairs_profile(s, float(spec.level_param("step_height", level)), spec, name == "stairs_down")[None]
+        )
     if name == "obstacles":
         return _obstacles(s, v, float(spec.level_param("block_height", level)), rng, spec)
     if name == "stepping_stones":
-        return _stepping_stones(s, v, float(spec.level_param("gap", level)),
-                                float(spec.level_param("stone_size", level)), rng, spec)
+        return _stepping_stones(
+            s, v, float(spec.level_param("gap", level)), float(spec.level_param("stone_size", level)), rng, spec
+        )
     raise ValueError(name)
 
 
@@ -339,7 +365,7 @@ def generate_suite_heights(seed: int, spec: SuiteSpec | None = None) -> np.ndarr
             w = _lane_weight(v, k, spec)
             rng = np.random.default_rng([int(seed), k, t])
             tile = suite_tile_heights(k, t, s, v, rng, spec)
-            heights[by + k * ny + rows, c0:c0 + nx] += w[:, None] * tile
+            heights[by + k * ny + rows, c0 : c0 + nx] += w[:, None] * tile
     return heights.astype(np.float32)
 
 
@@ -347,12 +373,15 @@ def suite_hfield_data(heights: np.ndarray, spec: SuiteSpec) -> np.ndarray:
     """MuJoCo ``hfield_data`` (flattened, in [0, 1]) for ``heights``; the geom sits at z_min."""
     data = (np.asarray(heights, np.float64) - spec.z_min) / (spec.z_max - spec.z_min)
     if data.min() < -1e-6 or data.max() > 1 + 1e-6:
-        raise ConfigError(f"suite heights {heights.min():.3f}..{heights.max():.3f} m exceed "
-                          f"[z_min, z_max] = [{spec.z_min}, {spec.z_max}]")
+        raise ConfigError(
+            f"suite heights {heights.min():.3f}..{heights.max():.3f} m exceed "
+            f"[z_min, z_max] = [{spec.z_min}, {spec.z_max}]"
+        )
     return np.clip(data, 0.0, 1.0).astype(np.float32).ravel()
 
 
 # --- spawn / lookup: plain arithmetic, so NumPy and jax.numpy inputs both work ---------------
+
 
 def _xp(*arrays):
     """``jax.numpy`` if any argument is a JAX array, else NumPy."""
@@ -401,8 +430,12 @@ def suite_tile_of(x, y, spec: SuiteSpec | None = None):
 def suite_inner_bounds(spec: SuiteSpec | None = None) -> tuple[float, float, float, float]:
     """(x_min, x_max, y_min, y_max) in m of the tile grid (the map without its flat border)."""
     spec = spec if spec is not None else default_suite_spec()
-    return (-spec.size_x + spec.border, spec.size_x - spec.border,
-            -spec.size_y + spec.border, spec.size_y - spec.border)
+    return (
+        -spec.size_x + spec.border,
+        spec.size_x - spec.border,
+        -spec.size_y + spec.border,
+        spec.size_y - spec.border,
+    )
 
 
 def suite_off_map(x, y, spec: SuiteSpec | None = None, margin: float = 0.0):
