@@ -1,7 +1,7 @@
 # Two entry points for a newcomer (see README):
 #   make train   - create .venv, install, train the residual policy on the small default
 #   make test    - create .venv, install with test extras, run the whole test suite
-#   make lint    - ruff (pyproject.toml [tool.ruff]): pyflakes, isort, line length, docstring rules
+#   make lint    - ruff (pyproject.toml [tool.ruff]): pyflakes, isort, line length, docstring rules; ruff format --check
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -32,6 +32,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .jax_cache .pytest_cache
