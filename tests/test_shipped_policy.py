@@ -1,4 +1,4 @@
-"""The policy shipped under policies/ (issue 18): it loads on a CPU with its reports, policies/README.md's
+"""The policy shipped under policies/: it loads on a CPU with its reports, policies/README.md's
 tables are the ones its committed reports give (no hand-copied figures), its targets table is what
 its evaluation files give, and on a hard suite tile of a terrain seed neither training nor the
 shipped evaluation used it beats the nominal gait it corrects."""
