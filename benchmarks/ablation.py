@@ -15,7 +15,7 @@ then:
    fails (``configs/walk_bar_suite.yaml``), and ``rough`` — the two roughest rough-world bands
    (``configs/walk_bar.yaml``, where the nominal gait survives but is too slow); env steps and
    training wall-clock of the first checkpoint that walks (none: not reached within the budget);
-2. **final evaluation** of its export on the held-out suite seed (``playback.evaluate``, C MuJoCo,
+2. **final evaluation** of its export on the held-out suite seed (``evaluation.evaluate``, C MuJoCo,
    the same seeded episodes for every arm; the nominal gait once): success and velocity-tracking
    error per terrain type;
 3. its **learning curve** (evaluation return vs env steps, ``progress.jsonl``).
@@ -106,8 +106,8 @@ def train_arm(arm: str, preset: str, seed: int, out: str, overrides: Sequence[st
 def per_type(report: Dict[str, Any], controller: str) -> Dict[str, Dict[str, Optional[float]]]:
     """Success rate, mean velocity-tracking error [m/s] and mean distance walked [m] per terrain type
     of a suite evaluation (success alone rewards standing still: the distance tells);
-    :func:`playback.episode_metrics.aggregate` over each type's episodes."""
-    from playback.episode_metrics import aggregate as aggregate_episodes
+    :func:`evaluation.episode_metrics.aggregate` over each type's episodes."""
+    from evaluation.episode_metrics import aggregate as aggregate_episodes
 
     by_type: Dict[str, List[Dict[str, Any]]] = {}
     for e in report["results"][controller]["suite"]["episodes"]:
@@ -363,7 +363,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         }
     command = "python -m benchmarks.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = f"ablation_suite_{device_name()}" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
-    from playback.evaluate import evaluate_policy
+    from evaluation.evaluate import evaluate_policy
 
     t0 = time.time()
     runs: List[Dict[str, Any]] = []

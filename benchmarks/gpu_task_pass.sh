@@ -3,7 +3,7 @@
 # wall-clock-capped `gpu`-preset trainings on the terrain suite with joystick commands and every
 # robustness switch on -- plain residuals, then gait modulation (`--preset gpu,modulated`) -- with
 # the same seed and the same step budget. Their progress.jsonl files are the learning curves of the
-# ablation; the exports are evaluated afterwards on a CPU (`python -m playback.evaluate --mode all`).
+# ablation; the exports are evaluated afterwards on a CPU (`python -m evaluation.evaluate --mode all`).
 #
 #   OUT=/tmp/gpu_out TRAIN_WALL_S=170 bash benchmarks/gpu_task_pass.sh
 #

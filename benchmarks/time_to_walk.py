@@ -11,7 +11,7 @@ the success rate (no fall) must reach ``min_success_rate`` and the mean forward 
 
 How: the run keeps every checkpoint (``run.keep_checkpoints=0``); each checkpoint, oldest first,
 is exported (:func:`train.export.export_checkpoint`) and evaluated with
-:func:`playback.evaluate.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
+:func:`evaluation.evaluate.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
 the time to walk: its env step and the run's wall-clock at that checkpoint (training time incl.
 compilation, *excluding* this judging). The nominal gait is judged on the same episodes once.
 Writes ``benchmarks/results/time_to_walk_<device>[_quick].json`` / ``.md``.
@@ -92,7 +92,7 @@ def load_walk_bar(path: Optional[str] = None) -> WalkBar:
 
 def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``."""
-    from playback.evaluate import evaluate_policy
+    from evaluation.evaluate import evaluate_policy
 
     if bar.world == "suite":  # bar.episodes in all, spread over the tiles
         n_tiles = len(bar.types) * len(bar.levels)

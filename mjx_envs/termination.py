@@ -64,7 +64,7 @@ def sanitise(meas: Measurements) -> Tuple[Measurements, jax.Array]:
 
 
 def fall_condition(height, roll, pitch, env: EnvConfig):
-    """The one fall rule (it ends an episode as a failure; ``playback.nominal`` applies it too):
+    """The one fall rule (it ends an episode as a failure; ``evaluation.nominal`` applies it too):
     trunk origin lower than ``env.min_base_height`` above the ground below it [m], or
     |roll| > ``env.max_roll`` or |pitch| > ``env.max_pitch`` [rad]. Works on JAX and numpy values."""
     return (height < env.min_base_height) | (abs(roll) > env.max_roll) | (abs(pitch) > env.max_pitch)

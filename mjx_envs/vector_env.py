@@ -17,7 +17,7 @@ observation and info are in ``info["final_obs"]`` / ``info["final_info"]`` (mask
 ``terrain_type``, ``distance``, ``step``, ``off_map``; ``metrics`` (a dict of (N,) arrays, every
 reward term and diagnostic) when built with ``metrics=True``.
 
-For evaluation (``playback.episode.run_episodes``): ``autoreset=False`` leaves a finished world
+For evaluation (``evaluation.episode.run_episodes``): ``autoreset=False`` leaves a finished world
 where its episode ended (it keeps stepping; the caller masks it out) so that its final
 ``qpos`` / ``sensordata`` stay readable and the env's time limit does not restart an episode;
 :meth:`ResidualWalkVectorEnv.set_commands` holds a fixed command in freshly reset worlds.
@@ -195,7 +195,7 @@ class ResidualWalkVectorEnv(VectorEnv):
         ``commands``: (N, 3) or (3,) (vx [m/s], vy [m/s], yaw rate [rad/s], body frame). Each
         world's episode info gets :func:`fixed_command_info` (the command schedule and heading
         mode switched off, the gait standing or stepping as the command asks) and its reset
-        observation is recomputed — what ``playback.episode.set_command`` does to the single env.
+        observation is recomputed — what ``evaluation.episode.set_command`` does to the single env.
         """
         n, lg, ph = self.num_envs, self.logic, self.physics
         if self._bufs is None:
@@ -256,7 +256,7 @@ def fixed_command_info(ctx, info, command) -> dict:
     """Episode ``info`` of one freshly reset episode with its command replaced by ``command`` (3,)
     and held for the whole episode (the command schedule switched off, no heading mode, the gait's
     activity set for this command). Shared by :meth:`ResidualWalkVectorEnv.set_commands` and
-    ``playback.episode.set_command`` (single env)."""
+    ``evaluation.episode.set_command`` (single env)."""
     from gait.bezier_gait import stepping_target
 
     cmd = jnp.asarray(command, info["command"].dtype)

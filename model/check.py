@@ -391,7 +391,7 @@ def _fk(m, spec: RobotSpec) -> Result:
 
 def _nominal_walk(path: str) -> dict:
     # The walk runs the whole stack (gait + IK + C MuJoCo): the one place this CLI reaches above the model layer.
-    from playback.nominal import run_nominal
+    from evaluation.nominal import run_nominal
 
     return run_nominal(duration=4.0, vx=0.4, sim_config=load_simulation_config(world="flat", robot_xml=path))
 

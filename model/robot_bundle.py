@@ -299,7 +299,7 @@ def add_adapted_robot(dest_dir: str, record: Dict[str, Any]) -> Dict[str, Any]:
     stack's sensors, sites, actuator order, home keyframe) to :data:`ADAPTED_FILE` beside the entry,
     hashed with the other files, and record its kinematics (``record["kinematics"]``: trunk, hip
     offsets, leg chains, foot radius, home pose, joint qpos addresses) so that a program without this
-    repository (``playback/robot_loop.py``) can drive any robot the stack trained. Returns ``record``
+    repository (``deploy/robot_loop.py``) can drive any robot the stack trained. Returns ``record``
     updated (its combined sha256 too).
 
     Raises:

@@ -34,20 +34,9 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from model import terrain
-from model.robot_view import RobotRenderer, show_robot_geoms
-from model.yaml_config import ConfigError
-from playback.episode import policy_controller, run_episode, zero_action
-from playback.episode_metrics import gravity, robot_mass, summarize_episode
-from playback.video import (
-    VideoWriter,
-    check_video_path,
-    frame_steps,
-    offscreen_gl_problem,
-)
-from train.export import ExportError, load_policy
-from train.output_paths import OutputPathError, ensure_writable_dir
-from train.policy_env import (
+from evaluation.episode import policy_controller, run_episode, zero_action
+from evaluation.episode_metrics import gravity, robot_mass, summarize_episode
+from mjx_envs.policy_env import (
     EnvConfigs,
     check_policy_matches_env,
     configs_from_meta,
@@ -56,6 +45,17 @@ from train.policy_env import (
     meta_path,
     with_world,
 )
+from model import terrain
+from model.robot_view import RobotRenderer, show_robot_geoms
+from model.yaml_config import ConfigError
+from playback.video import (
+    VideoWriter,
+    check_video_path,
+    frame_steps,
+    offscreen_gl_problem,
+)
+from train.export import ExportError, load_policy
+from train.output_paths import OutputPathError, ensure_writable_dir
 
 DEFAULT_COMMAND = (0.3, 0.0, 0.0)
 """Velocity command of a playback unless given: (vx m/s, vy m/s, yaw rate rad/s)."""
@@ -80,7 +80,7 @@ def play(
     height: int = 480,
     snapshot: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """Run one episode and return its summary (:func:`playback.episode_metrics.summarize_episode`).
+    """Run one episode and return its summary (:func:`evaluation.episode_metrics.summarize_episode`).
 
     Args:
       policy: a loaded export (``train.export.ExportedPolicy``) or None for the nominal gait

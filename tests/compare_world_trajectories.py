@@ -27,10 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, REPO)
 
-from model import robot_constants as rc  # noqa: E402
-from playback.episode import EpisodeRecord, policy_controller, roll_pitch_array, run_episode, zero_action  # noqa: E402
-from playback.nominal import trunk_yaw  # noqa: E402
-from train.policy_env import (  # noqa: E402
+from evaluation.episode import EpisodeRecord, policy_controller, roll_pitch_array, run_episode, zero_action  # noqa: E402
+from evaluation.nominal import trunk_yaw  # noqa: E402
+from mjx_envs.policy_env import (  # noqa: E402
     check_policy_matches_env,
     configs_from_meta,
     default_configs,
@@ -38,6 +37,7 @@ from train.policy_env import (  # noqa: E402
     meta_path,
     with_world,
 )
+from model import robot_constants as rc  # noqa: E402
 
 WORLDS = ("flat", "rough")
 PLOTS = ("trunk_height", "pitch", "roll", "forward_position", "foot_heights")

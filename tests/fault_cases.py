@@ -278,27 +278,27 @@ def cases(work: str, run: str) -> List[Case]:
         # -------------------------------------------------------------- playback
         Case(
             "evaluate --out under a regular file",
-            lambda w: [PY, "-m", "playback.evaluate", "--policy", run, "--out", os.path.join(afile, "o")],
+            lambda w: [PY, "-m", "evaluation.evaluate", "--policy", run, "--out", os.path.join(afile, "o")],
             2,
             ["error: --out"],
             setup=lambda w: _file(w, "afile"),
         ),
         Case(
             "evaluate a missing policy",
-            lambda w: [PY, "-m", "playback.evaluate", "--policy", os.path.join(w, "none")],
+            lambda w: [PY, "-m", "evaluation.evaluate", "--policy", os.path.join(w, "none")],
             2,
             ["error:"],
         ),
         Case(
             "evaluate a corrupt policy file",
-            lambda w: [PY, "-m", "playback.evaluate", "--policy", os.path.join(w, "corrupt"), "--episodes", "1"],
+            lambda w: [PY, "-m", "evaluation.evaluate", "--policy", os.path.join(w, "corrupt"), "--episodes", "1"],
             2,
             ["policy.msgpack"],
             setup=lambda w: _file(os.path.join(_copy_run(w, "corrupt"), "export"), "policy.msgpack", b"garbage"),
         ),
         Case(
             "safety --out under a regular file",
-            lambda w: [PY, "-m", "playback.safety", "--policy", run, "--out", os.path.join(afile, "o")],
+            lambda w: [PY, "-m", "evaluation.safety_report", "--policy", run, "--out", os.path.join(afile, "o")],
             2,
             ["error: --out"],
             setup=lambda w: _file(w, "afile"),

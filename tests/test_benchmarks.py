@@ -177,7 +177,7 @@ def test_walk_bars_load_and_refuse_bad_tiles(tmp_path):
 
 
 def _ablation_run(arm, seed, walk_step, stones_ok, ret):
-    # episode summaries as playback.episode_metrics.summarize_episode writes them
+    # episode summaries as evaluation.episode_metrics.summarize_episode writes them
     template = {
         "steps": 1000,
         "time_s": 20.0,

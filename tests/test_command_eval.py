@@ -1,4 +1,4 @@
-"""python -m playback.evaluate --mode command_grid / push / stand (playback.command_eval): files, numbers, bad input.
+"""python -m evaluation.evaluate --mode command_grid / push / stand: files, numbers, bad input.
 
 Kept fast (CI budget): tiny grids and short episodes, one env per process (``command_eval.cached_env``,
 warmed by a module fixture and reused by every test and the CLI).
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from random_policy_export import write_random_export
 
-from playback import command_eval as ce
-from playback import evaluate as ev
-from playback.episode_records import read_records
-from train.policy_env import default_configs
+from evaluation import command_eval as ce
+from evaluation import evaluate as ev
+from evaluation.episode_records import read_records
+from mjx_envs.policy_env import default_configs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -67,7 +67,7 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
     with open(os.path.join(out, "command_grid.json")) as fh:
         data = json.load(fh)
     s = data["settings"]
-    assert s["command_line"] == "python -m playback.evaluate " + " ".join(argv)
+    assert s["command_line"] == "python -m evaluation.evaluate " + " ".join(argv)
     assert s["vx"] == [0.0, 0.3] and s["yaw_rate"] == [0.0, 0.5] and s["vy"] == [-0.2, 0.2]
     assert s["duration_s"] == 1.5 and s["settle_s"] == 0.5 and s["world"] == "flat" and s["controllers"] == ["nominal"]
     assert list(data["results"]) == ["nominal"]

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from evaluation.episode import episode_key, run_episode, zero_action
 from gait.command_limits import check_command_ranges, command_foot_speed
 from gait.gait_config import GaitConfig
 from ik.leg_geometry import DEFAULT_GEOMETRY
@@ -23,7 +24,6 @@ from mjx_envs.gym_env import ResidualWalkEnv
 from mjx_envs.residual_walk import ResidualWalk
 from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
-from playback.episode import episode_key, run_episode, zero_action
 
 GAIT = GaitConfig().for_robot(DEFAULT_GEOMETRY)  # the sizes derived for model/robot.xml
 
@@ -226,7 +226,7 @@ def test_nominal_gait_tracks_lateral_and_yaw_commands(nominal_env):
     vy = np.mean(np.diff(rec.trunk_pos[half:, 1])) / rec.dt  # heading 0: world y = body y
     assert vy == pytest.approx(0.2, rel=0.25), vy
     rec = _run(nominal_env, (0.0, 0.0, 0.6), 4.0, 1)
-    from playback.episode_metrics import trunk_yaw
+    from evaluation.episode_metrics import trunk_yaw
 
     yaw = np.unwrap(trunk_yaw(rec.trunk_quat[half:]))
     rate = (yaw[-1] - yaw[0]) / ((len(yaw) - 1) * rec.dt)

@@ -1,4 +1,4 @@
-"""python -m playback.evaluate: files and metrics, nominal mode = env with zero action, falls/NaN, bad inputs."""
+"""python -m evaluation.evaluate: files and metrics, nominal mode = env with zero action, falls/NaN, bad inputs."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from random_policy_export import write_random_export
 
+from evaluation import evaluate as ev
+from evaluation.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
+from evaluation.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
+from evaluation.episode_records import EpisodeRecords, output_dir, read_records, records_path
+from mjx_envs.policy_env import default_configs, make_env, with_world
 from mjx_envs.vector_env import ResidualWalkVectorEnv
-from playback import evaluate as ev
-from playback.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
-from playback.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
-from playback.episode_records import EpisodeRecords, output_dir, read_records, records_path
 from train.output_paths import OutputPathError
-from train.policy_env import default_configs, make_env, with_world
 
 SUMMARY_KEYS = {
     "episodes",

@@ -242,9 +242,9 @@ def test_export_plays_after_its_robot_file_is_removed(tmp_path):
     directory still builds its env (C-MuJoCo model) after that directory is deleted."""
     from random_policy_export import write_random_export
 
+    from mjx_envs.policy_env import configs_from_meta, meta_path
     from model.loading import load_mj_model
     from train.config import load_train_config
-    from train.policy_env import configs_from_meta, meta_path
 
     robot = _robot_in(tmp_path / "robot_src")
     cfg = load_train_config(overrides=[f"simulation.robot_xml={robot}"])
@@ -260,8 +260,8 @@ def test_export_plays_after_its_robot_file_is_removed(tmp_path):
 def test_every_export_carries_its_robot_and_refuses_a_changed_copy(tmp_path):
     """An export of the default robot (``robot_xml: null``) bundles ``model/robot.xml``; editing the
     copy afterwards is refused by name when the env is rebuilt."""
+    from mjx_envs.policy_env import configs_from_meta, meta_path
     from model.simulation_config import REPO_ROOT
-    from train.policy_env import configs_from_meta, meta_path
 
     d, *_ = _write(tmp_path)
     pol = ex.load_policy(d)

@@ -1,8 +1,9 @@
-"""The package layers stay acyclic: model → ik → gait → mjx_envs → train → playback → benchmarks.
+"""The package layers stay acyclic: model → deploy → ik → gait → mjx_envs → train → evaluation →
+playback → benchmarks.
 
 A module may import (at module level or inside a function) only packages at its own layer or
 below, with one exception: the robot check's command line (``model/check.py``) runs the nominal-gait
-walk of ``playback.nominal`` inside its ``_nominal_walk`` function, because ``python -m model.check``
+walk of ``evaluation.nominal`` inside its ``_nominal_walk`` function, because ``python -m model.check``
 is the one command a user runs on a new robot and the walk needs the whole stack; likewise its
 ``_env_episodes`` function builds the training env itself (``mjx_envs`` with the gait and leg
 geometry of the default configs) to run that env's own reset and episodes on the robot. Library code
@@ -13,9 +14,9 @@ import ast
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAYERS = ["model", "ik", "gait", "mjx_envs", "train", "playback", "benchmarks"]
+LAYERS = ["model", "deploy", "ik", "gait", "mjx_envs", "train", "evaluation", "playback", "benchmarks"]
 ALLOWED = {
-    ("model/check.py", "playback.nominal"),
+    ("model/check.py", "evaluation.nominal"),
     ("model/check.py", "mjx_envs.vector_env"),
     ("model/check.py", "mjx_envs.env_config"),
     ("model/check.py", "gait.gait_config"),
@@ -56,8 +57,8 @@ def test_the_check_sees_an_upward_import(tmp_path):
     """The scan finds a function-level upward import (so the test above can fail)."""
     pkg = tmp_path / "ik"
     pkg.mkdir()
-    (pkg / "bad.py").write_text("def f():\n    from playback.episode import run_episode\n    return run_episode\n")
+    (pkg / "bad.py").write_text("def f():\n    from evaluation.episode import run_episode\n    return run_episode\n")
     for other in LAYERS:
         if other != "ik":
             (tmp_path / other).mkdir()
-    assert upward_imports(str(tmp_path)) == {("ik/bad.py", "playback.episode")}
+    assert upward_imports(str(tmp_path)) == {("ik/bad.py", "evaluation.episode")}

@@ -71,7 +71,7 @@ def _go1_variant(tmp_path, scale=1.0, home=None):
 def test_every_robot_passes_the_check_stands_and_walks():
     """Structure, the five physical tests, and the issue's bar: >= 50 % of the commanded 3.2 m in 8 s
     at 0.4 m/s without falling. Measured 2026-12-07 (8 s): 2.52, 1.62, 2.67, 2.89, 2.45 m."""
-    from playback.nominal import run_nominal
+    from evaluation.nominal import run_nominal
 
     for path in ROBOTS:
         rc, text = _run_check(os.path.join(REPO_ROOT, path), "--no-walk")
@@ -290,7 +290,7 @@ def test_robots_train_export_and_play(tmp_path):
         loop = subprocess.run(
             [
                 sys.executable,
-                "playback/robot_loop.py",
+                "deploy/robot_loop.py",
                 os.path.join(run_dir, "export"),
                 "--duration",
                 "2",

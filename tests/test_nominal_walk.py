@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from playback.nominal import main, run_nominal, run_nominal_mjx_batch, summarize_trot, trunk_yaw
+from evaluation.nominal import main, run_nominal, run_nominal_mjx_batch, summarize_trot, trunk_yaw
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HAS_ROUGH = os.path.isfile(os.path.join(REPO, "model", "world_train.xml"))
@@ -81,8 +81,8 @@ def test_command_line_prints_the_summary(capsys):
 
 
 def test_robot_xml_option_resolves_against_the_working_directory_then_the_repository(tmp_path, monkeypatch, capsys):
+    from evaluation.nominal import sim_config_from_options
     from model.yaml_config import ConfigError
-    from playback.nominal import sim_config_from_options
 
     long = "model/robots/quad12_long/robot.xml"
     assert sim_config_from_options("flat").robot_path is None  # the shipped robot
@@ -98,7 +98,7 @@ def test_robot_xml_option_resolves_against_the_working_directory_then_the_reposi
 
 
 def test_command_line_walks_the_robot_it_is_given(capsys, monkeypatch):
-    from playback import nominal
+    from evaluation import nominal
 
     long = os.path.join(REPO, "model", "robots", "quad12_long", "robot.xml")
     loaded, load = [], nominal.load_mj_model

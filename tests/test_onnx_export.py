@@ -189,7 +189,7 @@ def test_corrupt_and_mismatched_onnx_files(tmp_path, shipped):
 def test_evaluate_refuses_onnx_with_wrong_observation_size(tmp_path, capsys):
     from random_policy_export import write_random_export
 
-    from playback import evaluate
+    from evaluation import evaluate
 
     run = write_random_export(str(tmp_path / "run"), terrain_layout=True)  # 74 numbers; the env gives 54
     export_dir = os.path.join(run, "export")

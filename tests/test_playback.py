@@ -9,14 +9,10 @@ import numpy as np
 import pytest
 from random_policy_export import write_random_export
 
+from evaluation.episode import episode_key, roll_pitch_array, run_episode, set_command, zero_action
+from evaluation.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from mjx_envs.observation import observation_layout
-from model import terrain
-from playback import play as play_cli
-from playback.episode import episode_key, roll_pitch_array, run_episode, set_command, zero_action
-from playback.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
-from playback.video import frame_steps, offscreen_gl_problem
-from train.export import ExportError, load_policy
-from train.policy_env import (
+from mjx_envs.policy_env import (
     check_policy_matches_env,
     configs_from_meta,
     default_configs,
@@ -24,6 +20,10 @@ from train.policy_env import (
     meta_path,
     observation_mismatch,
 )
+from model import terrain
+from playback import play as play_cli
+from playback.video import frame_steps, offscreen_gl_problem
+from train.export import ExportError, load_policy
 
 
 @pytest.fixture(scope="module")

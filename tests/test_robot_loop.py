@@ -1,4 +1,4 @@
-"""playback/robot_loop.py (the JAX-free per-step robot loop) against the stack it re-implements.
+"""deploy/robot_loop.py (the JAX-free per-step robot loop) against the stack it re-implements.
 
 Equivalence: the shipped export's policy (numpy ``load_policy(...).act``) drives (a) the Gymnasium
 twin built from the export's configs (flat world) and (b) the robot loop on its own MjData started
@@ -21,12 +21,12 @@ import mujoco
 import numpy as np
 import pytest
 
+from deploy import robot_loop as rl
+from evaluation.episode import set_command
 from gait.bezier_gait import GaitState
 from gait.controller import BezierController
-from playback import robot_loop as rl
-from playback.episode import set_command
+from mjx_envs.policy_env import configs_from_meta, make_env, with_world
 from train.export import load_policy
-from train.policy_env import configs_from_meta, make_env, with_world
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(ROOT, "policies", "quad12_rough_h200")
@@ -152,7 +152,7 @@ def test_imports_without_jax():
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('robot_loop', {SCRIPT!r})\n"
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
-        "import playback.robot_loop\n"
+        "import deploy.robot_loop\n"
         "heavy = ('jax', 'jaxlib', 'flax', 'brax', 'gait', 'ik', 'mjx_envs', 'model', 'train')\n"
         "bad = [n for n in sys.modules if n.split('.')[0] in heavy]\n"
         "assert not bad, bad\n"

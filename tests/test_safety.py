@@ -1,4 +1,4 @@
-"""python -m playback.safety: the pre-hardware safety report.
+"""python -m evaluation.safety_report: the pre-hardware safety report.
 
 Fast (a few seconds of simulation; the two DR envs are built and compiled once per process): the
 shipped policy on 1 short episode per world, the same policy with its action scaled up (it must
@@ -12,9 +12,9 @@ import os
 
 import pytest
 
+from evaluation import safety_report as safety
+from evaluation.episode_records import read_records
 from model.simulation_config import REPO_ROOT
-from playback import safety
-from playback.episode_records import read_records
 
 POLICY = os.path.join(REPO_ROOT, "policies", "quad12_rough_h200")
 SHORT = ["--episodes", "1", "--duration", "2"]
@@ -36,7 +36,10 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
     assert status in (0, 1) and status == (0 if rep["passed"] else 1)
     s = rep["settings"]
     assert s["episodes"] == 1 and s["duration_s"] == 2.0 and s["worlds"] == ["flat", "rough"]
-    assert s["command_line"].startswith("python -m playback.safety --policy ") and "--episodes 1" in s["command_line"]
+    assert (
+        s["command_line"].startswith("python -m evaluation.safety_report --policy ")
+        and "--episodes 1" in s["command_line"]
+    )
     assert all(v["enabled"] for v in s["domain_randomization"].values()) and len(s["domain_randomization"]) == 7
     assert set(rep["thresholds"]) == {f.name for f in dataclasses.fields(safety.SafetyThresholds)}
     names = [c.name for c in safety.CRITERIA]

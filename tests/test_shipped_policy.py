@@ -31,8 +31,8 @@ FILES = (
 
 
 def test_shipped_policy_loads_with_its_reports():
+    from mjx_envs.policy_env import configs_from_meta, make_env
     from train.export import load_policy
-    from train.policy_env import configs_from_meta, make_env
 
     for name in FILES:
         assert os.path.isfile(os.path.join(POLICY, name)), name
@@ -56,19 +56,19 @@ def test_shipped_policy_loads_with_its_reports():
 
 
 def test_readme_tables_are_generated_from_the_committed_reports():
-    from playback import shipped_report
+    from evaluation import shipped_report
 
     assert shipped_report.README == os.path.join(REPO_ROOT, "policies", "README.md")
     readme = open(shipped_report.README, encoding="utf-8").read()
     assert shipped_report.render(readme, POLICY) == readme, (
-        "policies/README.md's shipped-policy section differs from its reports: python -m playback.shipped_report "
+        "policies/README.md's shipped-policy section differs from its reports: python -m evaluation.shipped_report "
         "policies/quad12_suite_cpu"
     )
     assert shipped_report.section(POLICY) in readme
 
 
 def test_targets_table_is_what_the_evaluation_files_give():
-    from playback import targets
+    from evaluation import targets
 
     committed = json.load(open(os.path.join(POLICY, "targets.json")))
     assert targets.targets(POLICY) == committed
@@ -105,7 +105,7 @@ def _hard_tile():
 
 @pytest.mark.slow
 def test_beats_the_nominal_gait_on_a_hard_tile_of_unseen_terrain():
-    from playback.evaluate import evaluate_policy
+    from evaluation.evaluate import evaluate_policy
 
     margin, ttype, level = _hard_tile()
     assert margin > 0, f"the shipped report has no gait-failure tile where the policy does better ({ttype} {level})"

@@ -1,11 +1,11 @@
-"""playback/targets.py: the shipped policy's targets from an evaluation directory (synthetic files)."""
+"""evaluation/targets.py: the shipped policy's targets from an evaluation directory (synthetic files)."""
 
 import json
 import os
 
 import pytest
 
-from playback import targets as tg
+from evaluation import targets as tg
 
 TYPES = ["rough", "stepping_stones"]
 

@@ -51,7 +51,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from train.exported_policy import ACTIVATIONS, META_FILE, OUTPUT_RULES, ExportedPolicy  # noqa: F401
+from deploy.exported_policy import ACTIVATIONS, META_FILE, OUTPUT_RULES, ExportedPolicy  # noqa: F401
 
 EXPORT_SUBDIR = "export"
 POLICY_FILE = "policy.msgpack"

@@ -269,7 +269,7 @@ def record_observations(
         return np.zeros((0, policy.observation_size), np.float32)
     import jax
 
-    from train.policy_env import cached_env, check_policy_matches_env, configs_from_meta, meta_path, with_world
+    from mjx_envs.policy_env import cached_env, check_policy_matches_env, configs_from_meta, meta_path, with_world
 
     configs = with_world(configs_from_meta(policy.meta, meta_path(policy)), world)
     env = cached_env(configs)
@@ -280,7 +280,7 @@ def record_observations(
         remaining = int(n) - len(seen)
         if remaining <= 0:
             break
-        # the reset key of playback's episode ``ep`` of seed ``seed`` (playback.episode.episode_key)
+        # the reset key of playback's episode ``ep`` of seed ``seed`` (evaluation.episode.episode_key)
         obs, _ = env.reset(options={"key": jax.random.fold_in(jax.random.PRNGKey(int(seed)), ep)})
         for _ in range(min(steps, remaining)):
             seen.append(np.array(obs, np.float32, copy=True))

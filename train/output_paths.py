@@ -1,7 +1,7 @@
 """Output directories checked before any work: a command that cannot write its results says so at once.
 
 Every command that writes files (``python -m train``, ``train.sb3``, ``train.export``,
-``playback.evaluate``, ``playback.safety``, the benchmarks) calls :func:`ensure_writable_dir` on its
+``evaluation.evaluate``, ``evaluation.safety_report``, the benchmarks) calls :func:`ensure_writable_dir` on its
 output directory before it compiles or simulates anything, so an unwritable ``--out`` (a read-only
 mount, a path under a regular file, no permission) is an ``error:`` line with exit status 2 instead
 of a traceback after the work is done and lost.

@@ -1,4 +1,4 @@
-"""The command-grid test (``python -m playback.evaluate --mode command_grid``).
+"""The command-grid test (``python -m evaluation.evaluate --mode command_grid``).
 
 One episode per command of two grids, vx x yaw rate (vy = 0) and vx x vy (yaw rate = 0), the
 command fixed for the whole episode, for the policy and the nominal gait on the same reset keys.
@@ -16,10 +16,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from playback.episode import EpisodeRecord, run_episode
-from playback.mode_markdown import footer, header, or_dash
-from playback.mode_plots import pyplot, save_figure
-from playback.mode_runs import (
+from evaluation.episode import EpisodeRecord, run_episode
+from evaluation.mode_markdown import footer, header, or_dash
+from evaluation.mode_plots import pyplot, save_figure
+from evaluation.mode_runs import (
     by_controller,
     fall_fields,
     good_rows,
@@ -30,7 +30,7 @@ from playback.mode_runs import (
     time_in_episode,
     values_setting,
 )
-from playback.nominal import trunk_yaw
+from evaluation.nominal import trunk_yaw
 
 GRID_VX = (-0.6, -0.3, 0.0, 0.3, 0.6, 1.0)
 """Default forward-velocity commands of both grids [m/s]."""
@@ -179,7 +179,7 @@ def grid_cell_episode(
     env, controller, cell: GridCell, grid: CommandGrid, key, terrain_level: Optional[int] = None
 ) -> Dict[str, Any]:
     """Run one grid cell (the command fixed from the reset on) and return its numbers
-    (see :data:`playback.mode_runs.DEFINITIONS`)."""
+    (see :data:`evaluation.mode_runs.DEFINITIONS`)."""
     n = int(round(grid.duration_s / env.ctx.sim.control_dt))
     rec = run_episode(env, controller, n, key, terrain_level, cell.command)
     return {
@@ -215,7 +215,7 @@ def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), **op
     Cell i is reset with ``episode_key(seed, i)`` and, on the rough world, spawns in
     ``bands[i % len(bands)]``. ``policy`` and the keyword ``options`` (configs, world, bands,
     seed, action_scale, include_nominal, processes, progress, on_episodes) as
-    :func:`playback.mode_runs.run_mode`.
+    :func:`evaluation.mode_runs.run_mode`.
 
     Returns:
       ``{"mode", "settings", "grids": {name: {"rows", "cols", "row_values", "col_values"}},

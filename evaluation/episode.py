@@ -1,8 +1,8 @@
 """One episode of ``ResidualWalkEnv`` (C MuJoCo) under a controller, recorded step by step.
 
-Shared by ``python -m playback`` (viewer/video), ``playback.evaluate`` (statistics) and
+Shared by ``python -m playback`` (viewer/video), ``evaluation.evaluate`` (statistics) and
 ``tests/compare_world_trajectories.py`` (plots); :func:`run_episodes` runs a batch of them as
-the worlds of one ``ResidualWalkVectorEnv`` (``playback.evaluate``). The controller is any function
+the worlds of one ``ResidualWalkVectorEnv`` (``evaluation.evaluate``). The controller is any function
 ``obs (observation_size,) -> action (12,)`` in [-1, 1]; :func:`zero_action` gives the nominal
 Bézier trot alone (zero residual).
 

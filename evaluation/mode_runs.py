@@ -1,14 +1,14 @@
 """How the command-grid, push-recovery and stand-still tests run their episodes.
 
-What the three tests of :mod:`playback.command_eval` share: checks of their settings, the fields
+What the three tests of :mod:`evaluation.command_eval` share: checks of their settings, the fields
 every episode row has (fall, NaN physics, off map), the task plan (one :class:`ModeTask` per
 controller and episode), the process pool that runs it (:func:`run_tasks`: here or in spawned
 workers, each rebuilding the env and the policy) and :func:`run_mode`, which loads and checks the
 policy, runs the plan and hands the rows, regrouped per controller, to the test's settings object
 to build its report.
 
-A test's settings object (:class:`playback.command_grid.CommandGrid`,
-:class:`playback.push_recovery.PushTest`, :class:`playback.stand_still.StandTest`) provides three
+A test's settings object (:class:`evaluation.command_grid.CommandGrid`,
+:class:`evaluation.push_recovery.PushTest`, :class:`evaluation.stand_still.StandTest`) provides three
 methods:
 
 * ``episode_cases()``: ``[(episode index, case), ...]`` in report order; the index selects the
@@ -34,10 +34,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from mjx_envs.episode_logic import DR_NAMES
-from playback.episode import EpisodeRecord, episode_key, policy_controller, zero_action
-from train import policy_env
+from evaluation.episode import EpisodeRecord, episode_key, policy_controller, zero_action
+from mjx_envs import policy_env
 from train.export import load_policy
-from train.policy_env import EnvConfigs, cached_env
+from mjx_envs.policy_env import EnvConfigs, cached_env
 
 POLICY, NOMINAL = "policy", "nominal"
 MODE_WORLDS = ("flat", "rough")

@@ -1,4 +1,4 @@
-"""Per-episode and aggregate evaluation numbers from :class:`playback.episode.EpisodeRecord`.
+"""Per-episode and aggregate evaluation numbers from :class:`evaluation.episode.EpisodeRecord`.
 
 Pure functions of the recorded arrays. Definitions (also in ``docs/playback.md``):
 
@@ -35,8 +35,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from model import terrain
-from playback.episode import EpisodeRecord
-from playback.nominal import trunk_yaw
+from evaluation.episode import EpisodeRecord
+from evaluation.nominal import trunk_yaw
 
 MIN_COT_DISTANCE = 0.1
 """Cost of transport is reported only for episodes that walked at least this far [m]."""

@@ -1,4 +1,4 @@
-"""The stand-still test (``python -m playback.evaluate --mode stand``).
+"""The stand-still test (``python -m evaluation.evaluate --mode stand``).
 
 Command (0, 0, 0) for the policy and the nominal gait on the same reset keys; drift = horizontal
 distance of the trunk between the reset and the end (m), the largest yaw change (rad), falls.
@@ -12,10 +12,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from playback import mode_runs
-from playback.episode import EpisodeRecord, run_episode
-from playback.mode_markdown import footer, header, or_dash
-from playback.nominal import trunk_yaw
+from evaluation import mode_runs
+from evaluation.episode import EpisodeRecord, run_episode
+from evaluation.mode_markdown import footer, header, or_dash
+from evaluation.nominal import trunk_yaw
 
 ZERO_COMMAND = (0.0, 0.0, 0.0)
 """The stand-still command (vx m/s, vy m/s, yaw rate rad/s)."""
@@ -96,7 +96,7 @@ def stand_summary(episodes: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 
 def run_stand_still(policy: Any = None, test: StandTest = StandTest(), **options: Any) -> Dict[str, Any]:
     """The stand-still test at command (0, 0, 0), episode i reset with ``episode_key(seed, i)``;
-    ``policy`` and the keyword ``options`` as :func:`playback.mode_runs.run_mode`. Returns the report
+    ``policy`` and the keyword ``options`` as :func:`evaluation.mode_runs.run_mode`. Returns the report
     ``stand_still.json`` holds: ``{"mode", "settings", "results": {controller: {"summary": stand_summary,
     "episodes": [...]}}, "notes", "definitions", "control_dt", "wall_time_s", "device"}``."""
     return mode_runs.run_mode(test, policy, **options)

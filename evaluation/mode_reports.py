@@ -2,7 +2,7 @@
 
 :data:`RUNNERS` (mode -> run function), :data:`FILE_STEMS` (mode -> file name stem),
 :func:`write_mode_report` (JSON, Markdown, PNGs of one test's report) and :func:`summary_lines`
-(terminal lines) for ``python -m playback.evaluate --mode command_grid / push / stand``.
+(terminal lines) for ``python -m evaluation.evaluate --mode command_grid / push / stand``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple
 
-from playback import command_grid, push_recovery, stand_still
-from playback.evaluation_report import jsonable, write_json
+from evaluation import command_grid, push_recovery, stand_still
+from evaluation.evaluation_report import jsonable, write_json
 
 
 class ModeEntry(NamedTuple):

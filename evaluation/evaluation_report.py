@@ -1,4 +1,4 @@
-"""Files of an evaluation (:mod:`playback.evaluate`): ``evaluation.json``, ``evaluation.md``, PNG plots.
+"""Files of an evaluation (:mod:`evaluation.evaluate`): ``evaluation.json``, ``evaluation.md``, PNG plots.
 
 ``evaluation.json`` holds everything (settings, per-episode numbers, aggregates, metric
 definitions, versions); NaN/inf are written as ``null``. ``evaluation.md`` is the table a reviewer
@@ -428,7 +428,7 @@ def plot_suite_success(
 
 
 def write_report(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
-    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots of :func:`playback.evaluate.evaluate_policy`'s
+    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots of :func:`evaluation.evaluate.evaluate_policy`'s
     report into ``out_dir``; returns {name: path}."""
     os.makedirs(out_dir, exist_ok=True)
     vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]

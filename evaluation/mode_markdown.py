@@ -2,7 +2,7 @@
 
 :func:`or_dash` (a number or ``–``), :func:`header` (title, policy, controllers, world, notes) and
 :func:`footer` (definitions, plots, command line, wall time [s]) of the reports
-:mod:`playback.mode_runs` builds.
+:mod:`evaluation.mode_runs` builds.
 """
 
 from __future__ import annotations

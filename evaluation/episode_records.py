@@ -1,7 +1,7 @@
 """Per-episode records written as they come, and output directories checked before the work.
 
-A long evaluation (``playback.evaluate``, its ``--mode command_grid / push / stand``,
-``playback.safety``) appends each finished episode's record to ``OUT/<report>.episodes.jsonl``
+A long evaluation (``evaluation.evaluate``, its ``--mode command_grid / push / stand``,
+``evaluation.safety_report``) appends each finished episode's record to ``OUT/<report>.episodes.jsonl``
 (:func:`records_path`: ``evaluation``, ``command_grid``, ``push_recovery``, ``stand_still``,
 ``safety``) as soon as its batch of episodes is done: JSON Lines, one object per episode (the
 same numbers as the report's per-episode list; NaN/inf as ``null``), each line flushed. A failure
@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from playback.evaluation_report import jsonable
+from evaluation.evaluation_report import jsonable
 from train.output_paths import ensure_writable_dir
 
 RECORDS_SUFFIX = ".episodes.jsonl"

@@ -1,4 +1,4 @@
-"""The push-recovery test (``python -m playback.evaluate --mode push``).
+"""The push-recovery test (``python -m evaluation.evaluate --mode push``).
 
 A forward command; at ``kick_time_s`` a horizontal velocity kick (m/s) is added to the trunk's
 free-joint linear velocity (``env.data.qvel[0:2]``, world frame), in direction
@@ -16,10 +16,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from playback.episode import run_episode
-from playback.mode_markdown import footer, header, or_dash
-from playback.mode_plots import pyplot, save_figure
-from playback.mode_runs import (
+from evaluation.episode import run_episode
+from evaluation.mode_markdown import footer, header, or_dash
+from evaluation.mode_plots import pyplot, save_figure
+from evaluation.mode_runs import (
     by_controller,
     command_setting,
     count_setting,
@@ -30,7 +30,7 @@ from playback.mode_runs import (
     time_in_episode,
     values_setting,
 )
-from playback.nominal import trunk_yaw
+from evaluation.nominal import trunk_yaw
 
 KICK_SIZES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Default push-recovery kick sizes [m/s]."""
@@ -97,7 +97,7 @@ class PushTest:
 
 
 def kick_callback(kick_mps: float, angle_rad: float, kick_step: int, applied: List[np.ndarray]):
-    """``on_step`` for :func:`playback.episode.run_episode` that kicks the trunk once.
+    """``on_step`` for :func:`evaluation.episode.run_episode` that kicks the trunk once.
 
     After control step ``kick_step`` (0 = right after the reset) it adds ``kick_mps`` [m/s] to the
     trunk's free-joint linear velocity ``env.data.qvel[0:2]`` (world frame) in direction trunk
@@ -169,7 +169,7 @@ def run_push_recovery(policy: Any = None, test: PushTest = PushTest(), **options
 
     Episode i of every kick size is reset with ``episode_key(seed, i)`` and kicked in direction
     heading + ``kick_angles(test.episodes)[i]``. ``policy`` and the keyword ``options`` as
-    :func:`playback.mode_runs.run_mode`.
+    :func:`evaluation.mode_runs.run_mode`.
 
     Returns:
       ``{"mode", "settings", "results": {controller: {"table": push_table, "episodes": [...]}},

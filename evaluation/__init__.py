@@ -1,0 +1,12 @@
+"""Judging a trained policy (or the nominal gait) on C MuJoCo: numbers, tables and plots.
+
+* ``evaluate.py`` — the suite/flat/rough evaluation (``python -m evaluation.evaluate``) and the
+  command tests' entry (``--mode commands|push|stand|all``);
+* ``command_grid.py``, ``push_recovery.py``, ``stand_still.py`` — one command test each;
+* ``safety_report.py`` — the pre-hardware safety report (``python -m evaluation.safety_report``);
+* ``targets.py``, ``shipped_report.py`` — the targets table and the shipped-policy tables;
+* ``episode.py``, ``episode_metrics.py``, ``episode_records.py`` — run, measure and record episodes;
+* ``nominal.py`` — the nominal Bézier trot on C MuJoCo (also ``python -m evaluation.nominal``).
+
+Nothing here trains; it imports the env layers and the export loaders, never ``train.brax_ppo``.
+"""
