@@ -10,10 +10,10 @@ Runs ``--episodes`` seeded episodes per world (flat, rough) for the policy and, 
 for the nominal gait (zero action) on the same episodes, in the Gymnasium twin built from the
 export's ``meta.json`` with **every** ``env.domain_randomization`` switch forced on (ranges from
 the export's config). Each step it reads the physics state and measures, per controller and
-world (definitions, units: :data:`CRITERIA`, ``docs/safety.md``): joint-limit margins, joint
+world (definitions and units: ``configs/safety.yaml``, ``docs/safety.md``): joint-limit margins, joint
 speeds, actuator torques vs the episode's (randomised) torque limits, actuator and IK
 saturation, foot slip, trunk roll/pitch, falls and NaN physics. Every criterion is judged
-against ``configs/safety.yaml`` (:class:`SafetyThresholds`); the report PASSes only when the
+against ``configs/safety.yaml`` (:mod:`evaluation.safety_criteria`); the report PASSes only when the
 policy meets all of them on every world.
 
 Writes ``safety.md`` and ``safety.json`` to ``--out`` (checked writable before anything runs); each
@@ -27,24 +27,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
-from dataclasses import field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from model.simulation_config import REPO_ROOT
-from model.yaml_config import ConfigError, from_dict, read_yaml
 from evaluation.episode import episode_key, policy_controller, roll_pitch_array, run_episode, zero_action
 from evaluation.episode_metrics import NUM_LEGS, NUM_SERVOS, gravity, robot_mass, summarize_episode
 from evaluation.episode_records import EpisodeRecords, output_dir, records_path, with_records
-from train.export import ExportError, load_policy, resolve_export_dir
+from evaluation.safety_criteria import (
+    DEFAULT_THRESHOLDS,
+    POLICY,
+    SafetyCriteria,
+    check_criteria,
+    definitions,
+    load_criteria,
+    verdict,
+)
 from mjx_envs.policy_env import (
     EnvConfigs,
     cached_env,
@@ -53,214 +57,13 @@ from mjx_envs.policy_env import (
     meta_path,
     with_world,
 )
+from model.simulation_config import REPO_ROOT
+from model.yaml_config import ConfigError
+from train.export import ExportError, load_policy, resolve_export_dir
 
-DEFAULT_THRESHOLDS = os.path.join(REPO_ROOT, "configs", "safety.yaml")
-POLICY, NOMINAL = "policy", "nominal"
+NOMINAL = "nominal"
 WORLDS = ("flat", "rough")
 NUM_BANDS = 6
-
-
-# ------------------------------------------------------------------------------------ thresholds
-
-
-@dataclasses.dataclass(frozen=True)
-class SafetyThresholds:
-    """Pass/fail thresholds of the safety report (``configs/safety.yaml``; units in the names)."""
-
-    min_joint_limit_margin_rad: float = field(default=0.0, metadata={"range": (-1.0, 1.0)})
-    near_limit_margin_rad: float = field(default=0.05, metadata={"range": (0.0, 1.0)})
-    max_near_limit_fraction: float = field(default=0.02, metadata={"range": (0.0, 1.0)})
-    max_joint_velocity_radps: float = field(default=21.0, metadata={"range": (0.0, 1000.0)})
-    max_torque_fraction: float = field(default=0.95, metadata={"range": (0.0, 10.0)})
-    max_actuator_saturation_rate: float = field(default=0.01, metadata={"range": (0.0, 1.0)})
-    max_ik_saturation_rate: float = field(default=0.02, metadata={"range": (0.0, 1.0)})
-    max_foot_slip_mean_mps: float = field(default=0.1, metadata={"range": (0.0, 100.0)})
-    max_foot_slip_p95_mps: float = field(default=0.3, metadata={"range": (0.0, 100.0)})
-    max_abs_roll_rad: float = field(default=0.5, metadata={"range": (0.0, 3.1416)})
-    max_abs_pitch_rad: float = field(default=0.5, metadata={"range": (0.0, 3.1416)})
-    max_falls: int = field(default=0, metadata={"range": (0, 1_000_000)})
-    max_nan_physics: int = field(default=0, metadata={"range": (0, 1_000_000)})
-
-    def validate(self) -> None:
-        if self.max_foot_slip_mean_mps > self.max_foot_slip_p95_mps:
-            raise ConfigError("key 'max_foot_slip_mean_mps' must be <= 'max_foot_slip_p95_mps'")
-
-
-def load_thresholds(path: Optional[str] = None) -> SafetyThresholds:
-    """Load and validate the thresholds YAML (default ``configs/safety.yaml``).
-
-    Raises:
-      ConfigError: missing file, not a mapping, unknown key, wrong type or out of range (the
-        message names the key and the file).
-    """
-    path = os.fspath(path or DEFAULT_THRESHOLDS)
-    return from_dict(SafetyThresholds, read_yaml(path), where=path)
-
-
-# ------------------------------------------------------------------------------------ criteria
-
-
-@dataclasses.dataclass(frozen=True)
-class Criterion:
-    """One judged quantity: ``value`` (key of the aggregate) ``op`` ``threshold`` (field of
-    :class:`SafetyThresholds`) passes."""
-
-    name: str
-    value: str
-    op: str  # "<=" or ">="
-    threshold: str
-    unit: str
-    label: str
-    definition: str
-
-
-CRITERIA: Tuple[Criterion, ...] = (
-    Criterion(
-        "joint_limit_margin",
-        "joint_limit_margin_min_rad",
-        ">=",
-        "min_joint_limit_margin_rad",
-        "rad",
-        "min joint-limit margin",
-        "smallest distance of any actuated joint's angle to its nearer limit (model jnt_range) over all "
-        "joint-steps (negative: beyond the limit)",
-    ),
-    Criterion(
-        "near_limit",
-        "near_limit_fraction",
-        "<=",
-        "max_near_limit_fraction",
-        "fraction",
-        "joint-steps near a limit",
-        "fraction of joint-steps within near_limit_margin_rad of a limit (or beyond)",
-    ),
-    Criterion(
-        "joint_velocity",
-        "max_joint_velocity_radps",
-        "<=",
-        "max_joint_velocity_radps",
-        "rad/s",
-        "max |joint velocity|",
-        "largest |qdot| of any actuated joint over all steps",
-    ),
-    Criterion(
-        "torque",
-        "max_torque_fraction",
-        "<=",
-        "max_torque_fraction",
-        "-",
-        "peak |torque| / limit",
-        "largest |actuator force| / the episode's torque limit (actuator_forcerange after domain "
-        "randomisation), over actuators and steps",
-    ),
-    Criterion(
-        "actuator_saturation",
-        "actuator_saturation_rate",
-        "<=",
-        "max_actuator_saturation_rate",
-        "fraction",
-        "actuator saturation",
-        "fraction of servo-steps at >= 99 % of the torque limit (env metric)",
-    ),
-    Criterion(
-        "ik_saturation",
-        "ik_saturation_rate",
-        "<=",
-        "max_ik_saturation_rate",
-        "fraction",
-        "IK saturation",
-        "fraction of leg-steps whose foot target the IK had to project/clip (env metric)",
-    ),
-    Criterion(
-        "foot_slip_mean",
-        "foot_slip_mean_mps",
-        "<=",
-        "max_foot_slip_mean_mps",
-        "m/s",
-        "foot slip, mean",
-        "mean horizontal speed of feet in contact (touch > contact_force_threshold)",
-    ),
-    Criterion(
-        "foot_slip_p95",
-        "foot_slip_p95_mps",
-        "<=",
-        "max_foot_slip_p95_mps",
-        "m/s",
-        "foot slip, p95",
-        "95th percentile of the horizontal speed of feet in contact",
-    ),
-    Criterion(
-        "roll",
-        "max_abs_roll_rad",
-        "<=",
-        "max_abs_roll_rad",
-        "rad",
-        "peak |roll|",
-        "largest |roll| of the trunk (env convention) over all steps",
-    ),
-    Criterion(
-        "pitch",
-        "max_abs_pitch_rad",
-        "<=",
-        "max_abs_pitch_rad",
-        "rad",
-        "peak |pitch|",
-        "largest |pitch| of the trunk (env convention) over all steps",
-    ),
-    Criterion(
-        "falls",
-        "falls",
-        "<=",
-        "max_falls",
-        "episodes",
-        "falls",
-        "episodes the env terminated for a fall (trunk too low or tilted beyond 0.8 rad) or NaN physics",
-    ),
-    Criterion(
-        "nan_physics",
-        "nan_physics",
-        "<=",
-        "max_nan_physics",
-        "episodes",
-        "NaN physics",
-        "episodes whose physics diverged (NaN or MuJoCo's bad qpos/qvel/qacc warning)",
-    ),
-)
-"""The judged criteria, in report order."""
-
-
-def check_criteria(values: Dict[str, Any], thresholds: SafetyThresholds) -> List[Dict[str, Any]]:
-    """Judge aggregate ``values`` (keys: each criterion's ``value``) against ``thresholds``. Pure.
-
-    Returns one row per :data:`CRITERIA` entry: ``{name, label, unit, value, op, threshold,
-    passed}``. A missing or non-finite value fails (it cannot be shown to be safe).
-    """
-    rows = []
-    for c in CRITERIA:
-        v = values.get(c.value)
-        t = getattr(thresholds, c.threshold)
-        ok = v is not None and math.isfinite(float(v))
-        if ok:
-            ok = float(v) <= t if c.op == "<=" else float(v) >= t
-        rows.append(
-            {
-                "name": c.name,
-                "label": c.label,
-                "unit": c.unit,
-                "value": v,
-                "op": c.op,
-                "threshold": t,
-                "threshold_key": c.threshold,
-                "passed": bool(ok),
-            }
-        )
-    return rows
-
-
-def verdict(judged: Dict[str, Dict[str, List[Dict[str, Any]]]], controller: str = POLICY) -> bool:
-    """True when every criterion passes on every world for ``controller`` (``judged[controller][world]``)."""
-    per = judged.get(controller) or {}
-    return bool(per) and all(row["passed"] for rows in per.values() for row in rows)
 
 
 # ------------------------------------------------------------------------------------ measurement
@@ -450,7 +253,7 @@ def _run_job(job: _Job) -> List[Tuple[Tuple[str, str, int], Dict[str, Any], Dict
 
 def run_safety(
     policy: Any,
-    thresholds: SafetyThresholds,
+    thresholds: SafetyCriteria,
     *,
     episodes: int = 8,
     duration: float = 20.0,
@@ -467,7 +270,7 @@ def run_safety(
 
     Args:
       policy: a loaded export (``train.export.load_policy``) or an export path.
-      thresholds: the pass/fail thresholds (:func:`load_thresholds`).
+      thresholds: the pass/fail criteria (:func:`evaluation.safety_criteria.load_criteria`).
       episodes: episodes per world and controller; duration: episode length [s].
       worlds: ``flat`` and/or ``rough`` (rough: episode i spawns in band i mod 6).
       seed: episode i is reset with :func:`evaluation.episode.episode_key` ``(seed, i)``: the same
@@ -585,13 +388,10 @@ def run_safety(
     }
     return {
         "settings": settings,
-        "thresholds": dataclasses.asdict(thresholds),
+        "thresholds": thresholds.thresholds(),
         "results": results,
         "passed": verdict(judged, POLICY),
-        "definitions": {
-            c.name: {"value": c.value, "unit": c.unit, "op": c.op, "threshold": c.threshold, "definition": c.definition}
-            for c in CRITERIA
-        },
+        "definitions": definitions(thresholds),
         "mass_kg": robot_mass(probe),
         "gravity_mps2": gravity(probe),
         "wall_time_s": time.perf_counter() - t0,
@@ -617,6 +417,7 @@ def markdown(report: Dict[str, Any]) -> str:
     controller, joint-limit margin distribution, per-joint maxima, definitions."""
     s = report["settings"]
     res = report["results"]
+    crits = [{"name": k, **v} for k, v in report["definitions"].items()]
     lines = [
         f"# Safety report: {'PASS' if report['passed'] else 'FAIL'}",
         "",
@@ -650,14 +451,14 @@ def markdown(report: Dict[str, Any]) -> str:
             "| criterion | unit | threshold | " + " | ".join(ctrls) + " |",
             "|---|---|---|" + "---|" * len(ctrls),
         ]
-        for i, c in enumerate(CRITERIA):
+        for i, c in enumerate(crits):
             cells = []
             for ctrl in ctrls:
                 row = res[ctrl][w]["criteria"][i]
-                cells.append(f"{_fmt(row['value'], c.unit)} {'PASS' if row['passed'] else '**FAIL**'}")
+                cells.append(f"{_fmt(row['value'], c['unit'])} {'PASS' if row['passed'] else '**FAIL**'}")
             th = res[ctrls[0]][w]["criteria"][i]["threshold"]
-            label = c.label.replace("|", "\\|")  # a literal | inside a Markdown table cell
-            lines.append(f"| {label} | {c.unit} | {c.op} {_fmt(th, c.unit)} | " + " | ".join(cells) + " |")
+            label = c["label"].replace("|", "\\|")  # a literal | inside a Markdown table cell
+            lines.append(f"| {label} | {c['unit']} | {c['op']} {_fmt(th, c['unit'])} | " + " | ".join(cells) + " |")
         lines.append(
             "| **overall** | | | "
             + " | ".join("PASS" if res[ctrl][w]["passed"] else "**FAIL**" for ctrl in ctrls)
@@ -698,7 +499,11 @@ def markdown(report: Dict[str, Any]) -> str:
             )
         lines.append("")
     lines += ["## Definitions", ""]
-    lines += [f"- **{c.label}** ({c.unit}; pass if value {c.op} `{c.threshold}`): {c.definition}" for c in CRITERIA]
+    lines += [
+        f"- **{c['label']}** ({c['unit']}; pass if `{c['measure']}` {c['op']} {_fmt(c['threshold'], c['unit'])}): "
+        f"{c['definition']}"
+        for c in crits
+    ]
     lines += ["", "Per-episode numbers, seeds and domain-randomisation draws: `safety.json`.", ""]
     return "\n".join(lines)
 
@@ -759,7 +564,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records: Optional[EpisodeRecords] = None
     try:
         thresholds_path = os.fspath(args.thresholds or DEFAULT_THRESHOLDS)
-        thresholds = load_thresholds(thresholds_path)
+        thresholds = load_criteria(args.thresholds)
         if not os.path.exists(args.policy):
             raise ExportError(f"policy path not found: {args.policy}")
         with output_dir(args.out or os.path.join(resolve_export_dir(args.policy), "safety"), "--out") as out:

@@ -6,12 +6,12 @@ FAIL, exit status 1), malformed thresholds (exit status 2 naming the key), and t
 checks on synthetic numbers.
 """
 
-import dataclasses
 import json
 import os
 
 import pytest
 
+from evaluation import safety_criteria as criteria
 from evaluation import safety_report as safety
 from evaluation.episode_records import read_records
 from model.simulation_config import REPO_ROOT
@@ -41,8 +41,9 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
         and "--episodes 1" in s["command_line"]
     )
     assert all(v["enabled"] for v in s["domain_randomization"].values()) and len(s["domain_randomization"]) == 7
-    assert set(rep["thresholds"]) == {f.name for f in dataclasses.fields(safety.SafetyThresholds)}
-    names = [c.name for c in safety.CRITERIA]
+    crit = criteria.load_criteria()
+    names = [c.name for c in crit.criteria]
+    assert rep["thresholds"] == crit.thresholds() and list(rep["definitions"]) == names
     for ctrl in ("policy", "nominal"):
         for world in ("flat", "rough"):
             res = rep["results"][ctrl][world]
@@ -63,7 +64,7 @@ def test_shipped_policy_report_is_well_formed(shipped_report):
             assert ep["dr"]["friction"] != 1.0  # domain randomisation was drawn
     md = (out / "safety.md").read_text()
     assert md.startswith("# Safety report: " + ("PASS" if rep["passed"] else "FAIL"))
-    for c in safety.CRITERIA:
+    for c in crit.criteria:
         assert md.count("| " + c.label.replace("|", "\\|") + " |") == 2, c.label  # one row per world table
     assert "## flat" in md and "## rough" in md and "p5" in md
     recs = read_records(str(out / "safety.episodes.jsonl"))  # one line per episode, written as each ended
@@ -94,23 +95,30 @@ def test_scaled_up_action_fails(shipped_report, tmp_path, capsys):
 
 def test_malformed_thresholds_exit_2(tmp_path, capsys):
     bad = tmp_path / "safety.yaml"
-    bad.write_text("max_joint_velocity_radps: fast\n")
-    assert safety.main(["--policy", POLICY, "--thresholds", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert "max_joint_velocity_radps" in err and str(bad) in err
-    bad.write_text("max_joint_speed: 21\n")
-    assert safety.main(["--policy", POLICY, "--thresholds", str(bad)]) == 2
-    assert "unknown key 'max_joint_speed'" in capsys.readouterr().err
-    bad.write_text("max_ik_saturation_rate: 1.5\n")
-    assert safety.main(["--policy", POLICY, "--thresholds", str(bad)]) == 2
-    assert "max_ik_saturation_rate" in capsys.readouterr().err
+    cases = [
+        ("criteria: {joint_velocity: {at_most: fast}}\n", "criteria.joint_velocity.at_most must be a finite number"),
+        ("max_joint_velocity_radps: 30\n", "unknown key 'max_joint_velocity_radps'; thresholds sit under criteria"),
+        ("criteria: {ik_saturation: {at_most: 1.5}}\n", "criteria.ik_saturation.at_most is a fraction"),
+        ("criteria: {grip: {measure: grip_force, at_most: 1, unit: N, label: g, definition: d}}\n", "grip_force"),
+        ("criteria: {roll: {at_least: 0.1}, pitch: {speed: 1}}\n", "criteria.pitch: unknown key 'speed'"),
+        ("criteria: {jerk: {at_most: 3}}\n", "criteria.jerk lacks measure, unit, label, definition"),
+        ("criteria: {falls: {at_most: 0.5}}\n", "criteria.falls.at_most counts episodes"),
+    ]
+    for text, message in cases:
+        bad.write_text(text)
+        assert safety.main(["--policy", POLICY, "--thresholds", str(bad), "--out", str(tmp_path / "o")]) == 2, text
+        err = capsys.readouterr().err
+        assert message in err and str(bad) in err, (text, err)
     assert safety.main(["--policy", str(tmp_path / "no_such_policy")]) == 2
     assert "no_such_policy" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
-def test_threshold_checks_on_synthetic_numbers():
-    th = safety.load_thresholds()  # the shipped configs/safety.yaml loads and validates
+def test_criteria_are_data_and_judge_synthetic_numbers(tmp_path):
+    crit = criteria.load_criteria()  # the shipped configs/safety.yaml loads and validates
+    by_name = {c.name: c for c in crit.criteria}
+    assert [c.measure for c in crit.criteria] == list(criteria.MEASURES) and crit.near_limit_margin_rad == 0.05
+    assert (by_name["torque"].op, by_name["torque"].threshold) == ("<=", 0.95)
     good = {
         "joint_limit_margin_min_rad": 0.3,
         "near_limit_fraction": 0.0,
@@ -125,33 +133,47 @@ def test_threshold_checks_on_synthetic_numbers():
         "falls": 0,
         "nan_physics": 0,
     }
-    rows = safety.check_criteria(good, th)
-    assert [r["name"] for r in rows] == [c.name for c in safety.CRITERIA] and all(r["passed"] for r in rows)
+    rows = safety.check_criteria(good, crit)
+    assert [r["name"] for r in rows] == list(by_name) and all(r["passed"] for r in rows)
     bad = {
         **good,
         "joint_limit_margin_min_rad": -0.02,
-        "max_joint_velocity_radps": th.max_joint_velocity_radps + 0.1,
+        "max_joint_velocity_radps": by_name["joint_velocity"].threshold + 0.1,
         "falls": 1,
         "foot_slip_p95_mps": None,
     }
-    failed = {r["name"] for r in safety.check_criteria(bad, th) if not r["passed"]}
+    failed = {r["name"] for r in safety.check_criteria(bad, crit) if not r["passed"]}
     assert failed == {"joint_limit_margin", "joint_velocity", "falls", "foot_slip_p95"}
     # boundaries pass: value == threshold
-    edge = {
-        **good,
-        "max_joint_velocity_radps": th.max_joint_velocity_radps,
-        "joint_limit_margin_min_rad": th.min_joint_limit_margin_rad,
-    }
-    assert all(r["passed"] for r in safety.check_criteria(edge, th))
-    assert safety.check_criteria({**good, "max_abs_roll_rad": float("nan")}, th)[8]["passed"] is False
+    edge = {**good, "max_joint_velocity_radps": 21.0, "joint_limit_margin_min_rad": 0.0}
+    assert all(r["passed"] for r in safety.check_criteria(edge, crit))
+    assert safety.check_criteria({**good, "max_abs_roll_rad": float("nan")}, crit)[8]["passed"] is False
     judged = {
-        "policy": {"flat": safety.check_criteria(good, th), "rough": safety.check_criteria(bad, th)},
-        "nominal": {"flat": safety.check_criteria(bad, th)},
+        "policy": {"flat": safety.check_criteria(good, crit), "rough": safety.check_criteria(bad, crit)},
+        "nominal": {"flat": safety.check_criteria(bad, crit)},
     }
     assert safety.verdict(judged) is False
-    judged["policy"]["rough"] = safety.check_criteria(good, th)
+    judged["policy"]["rough"] = safety.check_criteria(good, crit)
     assert safety.verdict(judged) is True  # the nominal gait's failures do not decide
     assert safety.verdict({}) is False
+    # a user file lays over the defaults: one bound changed, a bound flipped, a criterion added
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "near_limit_margin_rad: 0.1\n"
+        "criteria:\n"
+        "  joint_velocity: {at_most: 30}\n"
+        "  roll: {at_least: -1.0}\n"
+        "  slip_mean_strict: {measure: foot_slip_mean_mps, at_most: 0.02, unit: m/s, label: strict, definition: d}\n"
+    )
+    over = criteria.load_criteria(str(mine))
+    names = [c.name for c in over.criteria]
+    assert names == list(by_name) + ["slip_mean_strict"] and over.near_limit_margin_rad == 0.1
+    mine_by_name = {c.name: c for c in over.criteria}
+    assert mine_by_name["joint_velocity"].threshold == 30.0 and mine_by_name["torque"].threshold == 0.95
+    assert (mine_by_name["roll"].op, mine_by_name["roll"].threshold) == (">=", -1.0)
+    rows = {r["name"]: r for r in safety.check_criteria({**good, "max_joint_velocity_radps": 25.0}, over)}
+    assert rows["joint_velocity"]["passed"] and not rows["slip_mean_strict"]["passed"]
+    assert rows["joint_velocity"]["threshold_key"] == "criteria.joint_velocity.at_most"
 
 
 def _must_not_run(*args, **kwargs):
