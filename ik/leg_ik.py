@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ik.leg_geometry import DEFAULT_GEOMETRY, SIDE_SIGNS, LegChain, LegGeometry
+from ik.leg_geometry import DEFAULT_GEOMETRY, LegChain, LegGeometry
 
 TARGET_CLIP = 1.0e3
 """Targets are clipped to +-TARGET_CLIP metres per component before anything else."""
@@ -297,14 +297,3 @@ def solve_all_legs_ik(foot_targets: jax.Array, geometry: LegGeometry = DEFAULT_G
     prm = jnp.asarray(_geometry_params(geometry), dtype=dtype)
     return jax.vmap(_ik)(targets.astype(dtype), prm)
 
-
-__all__ = [
-    "SIDE_SIGNS",
-    "all_legs_forward_kinematics",
-    "body_to_hip",
-    "foot_positions_in_body",
-    "hip_to_body",
-    "leg_forward_kinematics",
-    "solve_all_legs_ik",
-    "solve_leg_ik_3dof",
-]
