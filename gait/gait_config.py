@@ -13,7 +13,7 @@ from dataclasses import field
 from typing import Dict, Optional, Tuple
 
 from model.robot_adapter import nominal_body_height
-from model.yaml_config import ConfigError, check_ranges, from_dict, load_dataclass
+from model.yaml_config import ConfigError, check_ranges, from_dict, load_dataclass, yaml_dataclass
 
 STEP_LENGTH_PER_LEG_LENGTH = 0.714
 """Default full step length / leg length (0.30 m on the project's 0.42 m legs)."""
@@ -30,9 +30,9 @@ DEFAULT_GAIT_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath
 """Path of the repository's default gait configuration file."""
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_GAIT_YAML)
 class GaitConfig:
-    """Parameters of the Bézier foot-trajectory generator.
+    """Parameters of the Bézier foot-trajectory generator; defaults: ``configs/gait.yaml``.
 
     Foot targets are foot-sphere centres in each leg's hip frame (x forward, y left, z up) [m].
 
@@ -59,19 +59,19 @@ class GaitConfig:
       stand_transition: time to ramp stepping fully on or off [s] (smooth start and stop).
     """
 
-    gait: str = field(default="trot", metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
-    period: float = field(default=0.4, metadata={"range": (0.1, 2.0)})
-    duty_factor: float = field(default=0.55, metadata={"range": (0.3, 0.9)})
-    swing_height: Optional[float] = field(default=None, metadata={"range": (0.0, 0.3)})
-    penetration_depth: float = field(default=0.01, metadata={"range": (0.0, 0.05)})
-    body_height: Optional[float] = field(default=None, metadata={"range": (0.12, 1.0)})
-    max_step_length: Optional[float] = field(default=None, metadata={"range": (0.0, 1.0)})
-    foot_x_offset: float = field(default=-0.03, metadata={"range": (-0.15, 0.15)})
-    foot_y_offset: float = field(default=0.0, metadata={"range": (-0.05, 0.15)})
-    stand_up_duration: float = field(default=1.0, metadata={"range": (0.05, 10.0)})
-    stand_still: bool = True
-    stand_speed: float = field(default=0.05, metadata={"range": (0.0, 1.0)})
-    stand_transition: float = field(default=0.2, metadata={"range": (0.0, 5.0)})
+    gait: str = field(metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
+    period: float = field(metadata={"range": (0.1, 2.0)})
+    duty_factor: float = field(metadata={"range": (0.3, 0.9)})
+    swing_height: Optional[float] = field(metadata={"range": (0.0, 0.3)})
+    penetration_depth: float = field(metadata={"range": (0.0, 0.05)})
+    body_height: Optional[float] = field(metadata={"range": (0.12, 1.0)})
+    max_step_length: Optional[float] = field(metadata={"range": (0.0, 1.0)})
+    foot_x_offset: float = field(metadata={"range": (-0.15, 0.15)})
+    foot_y_offset: float = field(metadata={"range": (-0.05, 0.15)})
+    stand_up_duration: float = field(metadata={"range": (0.05, 10.0)})
+    stand_still: bool
+    stand_speed: float = field(metadata={"range": (0.0, 1.0)})
+    stand_transition: float = field(metadata={"range": (0.0, 5.0)})
 
     def for_robot(self, geometry) -> "GaitConfig":
         """This config with every size left ``None`` (``auto``) derived from ``geometry``'s leg length

@@ -1,7 +1,8 @@
 """``EnvConfig``: everything the residual-walking environment needs besides physics and gait.
 
 Loaded from YAML (``configs/env.yaml`` or the ``env`` section of a training config) and
-validated on load; errors name the key and the file (see ``model/yaml_config.py``).
+validated on load; errors name the key and the file (see ``model/yaml_config.py``). The field
+defaults are the values of ``configs/env.yaml`` (each nested dataclass: its section of it).
 Units: metres, seconds, radians, m/s, rad/s, kg.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from model.simulation_config import REPO_ROOT
-from model.yaml_config import ConfigError, from_dict, read_yaml
+from model.yaml_config import ConfigError, from_dict, read_yaml, yaml_dataclass
 
 DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
 
@@ -31,7 +32,7 @@ LEGACY_RANDOMIZATION_KEYS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "modulation")
 class GaitModulation:
     """Bounds of the gait-modulation actions (``action_mode: modulated``, PMTG-style).
 
@@ -41,13 +42,13 @@ class GaitModulation:
     smoothly. a = 0 is the nominal gait exactly.
     """
 
-    frequency: float = field(default=0.3, metadata={"range": (0.0, 0.9)})
-    swing_height: float = field(default=0.5, metadata={"range": (0.0, 0.95)})
-    body_height: float = field(default=0.03, metadata={"range": (0.0, 0.1)})  # m
-    filter: float = field(default=0.2, metadata={"range": (0.01, 1.0)})
+    frequency: float = field(metadata={"range": (0.0, 0.9)})
+    swing_height: float = field(metadata={"range": (0.0, 0.95)})
+    body_height: float = field(metadata={"range": (0.0, 0.1)})  # m
+    filter: float = field(metadata={"range": (0.01, 1.0)})
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "reward_weights")
 class RewardWeights:
     """Weight of each named reward term (reward = sum_k weight_k * term_k, per control step).
 
@@ -57,20 +58,20 @@ class RewardWeights:
     docs/residual_learning.md).
     """
 
-    tracking_lin_vel: float = 2.0
-    tracking_yaw_rate: float = 0.3
-    energy: float = -0.002
-    foot_slip: float = -0.5
-    attitude: float = -2.0
-    alive: float = 0.05
-    body_collision: float = -1.0
-    joint_limit: float = -0.5
-    actuator_saturation: float = -0.05
-    ik_saturation: float = -0.05
-    action_rate: float = -0.01
+    tracking_lin_vel: float
+    tracking_yaw_rate: float
+    energy: float
+    foot_slip: float
+    attitude: float
+    alive: float
+    body_collision: float
+    joint_limit: float
+    actuator_saturation: float
+    ik_saturation: float
+    action_rate: float
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "command")
 class CommandRanges:
     """Velocity commands as a joystick gives them (body frame), re-drawn within an episode.
 
@@ -84,15 +85,15 @@ class CommandRanges:
     gait can produce (``gait.command_limits``; checked wherever env and gait configs meet).
     """
 
-    vx: Tuple[float, float] = (-0.6, 1.0)  # m/s
-    vy: Tuple[float, float] = (-0.4, 0.4)  # m/s
-    yaw_rate: Tuple[float, float] = (-1.0, 1.0)  # rad/s
-    zero_probability: float = field(default=0.1, metadata={"range": (0.0, 1.0)})
-    resample: bool = True
-    resample_interval: Tuple[float, float] = (4.0, 10.0)  # s
-    heading_probability: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
-    heading_range: Tuple[float, float] = (-3.1416, 3.1416)  # rad, relative to the yaw at the draw
-    heading_gain: float = field(default=0.5, metadata={"range": (0.0, 10.0)})  # (rad/s) / rad
+    vx: Tuple[float, float]  # m/s
+    vy: Tuple[float, float]  # m/s
+    yaw_rate: Tuple[float, float]  # rad/s
+    zero_probability: float = field(metadata={"range": (0.0, 1.0)})
+    resample: bool
+    resample_interval: Tuple[float, float]  # s
+    heading_probability: float = field(metadata={"range": (0.0, 1.0)})
+    heading_range: Tuple[float, float]  # rad, relative to the yaw at the draw
+    heading_gain: float = field(metadata={"range": (0.0, 10.0)})  # (rad/s) / rad
 
     def validate(self) -> None:
         for k in ("vx", "vy", "yaw_rate", "resample_interval", "heading_range"):
@@ -107,11 +108,15 @@ class CommandRanges:
 class RandomRange:
     """One randomised quantity: a switch and the range its draw is uniform in."""
 
-    enabled: bool = False
-    range: Tuple[float, float] = (1.0, 1.0)
+    enabled: bool
+    range: Tuple[float, float]
 
 
-@dataclasses.dataclass(frozen=True)
+SCALE_RANDOMIZATIONS = ("friction", "link_mass", "motor_strength", "kp", "kv")
+"""Domain randomisations that multiply a quantity (their ranges must be positive)."""
+
+
+@yaml_dataclass(DEFAULT_ENV_YAML, "domain_randomization")
 class DomainRandomization:
     """Model parameters re-drawn at every reset (per training env, per episode), identical in the
     MJX env and the Gymnasium twin (``episode_logic.randomized_model_fields``). Each is a switch
@@ -124,13 +129,13 @@ class DomainRandomization:
     kp: x servo stiffness (per actuator) [-]; kv: x servo damping (per actuator) [-].
     """
 
-    friction: RandomRange = RandomRange(False, (0.6, 1.25))
-    trunk_mass: RandomRange = RandomRange(False, (-0.5, 1.5))
-    com_offset: RandomRange = RandomRange(False, (-0.02, 0.02))
-    link_mass: RandomRange = RandomRange(False, (0.9, 1.1))
-    motor_strength: RandomRange = RandomRange(False, (0.85, 1.15))
-    kp: RandomRange = RandomRange(False, (0.9, 1.1))
-    kv: RandomRange = RandomRange(False, (0.8, 1.2))
+    friction: RandomRange
+    trunk_mass: RandomRange
+    com_offset: RandomRange
+    link_mass: RandomRange
+    motor_strength: RandomRange
+    kp: RandomRange
+    kv: RandomRange
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
@@ -148,18 +153,14 @@ class DomainRandomization:
         return any(getattr(self, f.name).enabled for f in dataclasses.fields(self))
 
 
-SCALE_RANDOMIZATIONS = ("friction", "link_mass", "motor_strength", "kp", "kv")
-"""Domain randomisations that multiply a quantity (their ranges must be positive)."""
-
-
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "pushes")
 class Pushes:
     """Random trunk velocity kicks: every ``U(interval)`` s a horizontal kick of ``U(velocity)``
     m/s in a uniformly random direction is added to the trunk's linear velocity (world frame)."""
 
-    enabled: bool = False
-    interval: Tuple[float, float] = (4.0, 8.0)  # s
-    velocity: Tuple[float, float] = (0.2, 0.6)  # m/s, kick magnitude
+    enabled: bool
+    interval: Tuple[float, float]  # s
+    velocity: Tuple[float, float]  # m/s, kick magnitude
 
     def validate(self) -> None:
         for k in ("interval", "velocity"):
@@ -170,29 +171,29 @@ class Pushes:
             raise ConfigError("key 'pushes.interval' must be positive and 'pushes.velocity' >= 0")
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "observation_noise")
 class ObservationNoise:
     """Uniform noise +-value added to each sensor channel of the observation, in the channel's
     physical unit before its scale (``mjx_envs/observation.py``), drawn every control step."""
 
-    enabled: bool = False
-    gravity: float = field(default=0.05, metadata={"range": (0.0, 1.0)})  # unit vector components
-    lin_vel: float = field(default=0.1, metadata={"range": (0.0, 5.0)})  # m/s
-    ang_vel: float = field(default=0.2, metadata={"range": (0.0, 5.0)})  # rad/s
-    joint_pos: float = field(default=0.03, metadata={"range": (0.0, 1.0)})  # rad
-    joint_vel: float = field(default=1.5, metadata={"range": (0.0, 20.0)})  # rad/s
+    enabled: bool
+    gravity: float = field(metadata={"range": (0.0, 1.0)})  # unit vector components
+    lin_vel: float = field(metadata={"range": (0.0, 5.0)})  # m/s
+    ang_vel: float = field(metadata={"range": (0.0, 5.0)})  # rad/s
+    joint_pos: float = field(metadata={"range": (0.0, 1.0)})  # rad
+    joint_vel: float = field(metadata={"range": (0.0, 20.0)})  # rad/s
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "randomization")
 class Randomization:
     """Per-episode randomisation of the start state (re-drawn at every reset, incl. auto-resets)."""
 
-    joint_noise: float = field(default=0.1, metadata={"range": (0.0, 0.5)})  # rad, uniform +-
-    heading_noise: float = field(default=0.3, metadata={"range": (0.0, 3.1416)})  # rad, initial yaw +-
-    random_gait_phase: bool = True
+    joint_noise: float = field(metadata={"range": (0.0, 0.5)})  # rad, uniform +-
+    heading_noise: float = field(metadata={"range": (0.0, 3.1416)})  # rad, initial yaw +-
+    random_gait_phase: bool
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML, "curriculum")
 class Curriculum:
     """Terrain curriculum over an integer difficulty ``terrain_level`` (rough world only).
 
@@ -210,12 +211,12 @@ class Curriculum:
       promotion test on the part it walked, else neutral.
     """
 
-    enabled: bool = True
-    initial_max_level: int = field(default=1, metadata={"range": (0, 31)})  # clipped to the world's levels
-    promote_distance_fraction: float = field(default=0.8, metadata={"range": (0.0, 1.0)})  # of commanded path
-    demote_distance_fraction: float = field(default=0.4, metadata={"range": (0.0, 1.0)})  # of commanded path
-    end_tolerance_fraction: float = field(default=0.25, metadata={"range": (0.0, 2.0)})  # of commanded path
-    min_command_path: float = field(default=0.5, metadata={"range": (0.0, 100.0)})  # m
+    enabled: bool
+    initial_max_level: int = field(metadata={"range": (0, 31)})  # clipped to the world's levels
+    promote_distance_fraction: float = field(metadata={"range": (0.0, 1.0)})  # of commanded path
+    demote_distance_fraction: float = field(metadata={"range": (0.0, 1.0)})  # of commanded path
+    end_tolerance_fraction: float = field(metadata={"range": (0.0, 2.0)})  # of commanded path
+    min_command_path: float = field(metadata={"range": (0.0, 100.0)})  # m
 
     def validate(self) -> None:
         if self.demote_distance_fraction > self.promote_distance_fraction:
@@ -226,7 +227,7 @@ class Curriculum:
             raise ConfigError("key 'curriculum.end_tolerance_fraction' must be positive")
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_ENV_YAML)
 class EnvConfig:
     """Residual-walking environment settings.
 
@@ -247,25 +248,25 @@ class EnvConfig:
         step's servo targets), as a real robot's sensing-to-actuation delay does.
     """
 
-    action_mode: str = field(default="residual", metadata={"choices": ACTION_MODES})
-    residual_max: float = field(default=0.05, metadata={"range": (0.0, 0.2)})
-    direct_scale: float = field(default=0.5, metadata={"range": (0.0, 2.0)})
-    action_filter: float = field(default=1.0, metadata={"range": (0.01, 1.0)})
-    episode_length_s: float = field(default=20.0, metadata={"range": (0.1, 600.0)})
-    terrain_observation: bool = False
-    min_base_height: float = field(default=0.15, metadata={"range": (0.0, 0.3)})
-    max_roll: float = field(default=0.8, metadata={"range": (0.1, 3.14)})
-    max_pitch: float = field(default=0.8, metadata={"range": (0.1, 3.14)})
-    contact_force_threshold: float = field(default=1.0, metadata={"range": (0.0, 100.0)})
-    action_latency: bool = False
-    command: CommandRanges = CommandRanges()
-    modulation: GaitModulation = GaitModulation()
-    randomization: Randomization = Randomization()
-    domain_randomization: DomainRandomization = DomainRandomization()
-    pushes: Pushes = Pushes()
-    observation_noise: ObservationNoise = ObservationNoise()
-    curriculum: Curriculum = Curriculum()
-    reward_weights: RewardWeights = RewardWeights()
+    action_mode: str = field(metadata={"choices": ACTION_MODES})
+    residual_max: float = field(metadata={"range": (0.0, 0.2)})
+    direct_scale: float = field(metadata={"range": (0.0, 2.0)})
+    action_filter: float = field(metadata={"range": (0.01, 1.0)})
+    episode_length_s: float = field(metadata={"range": (0.1, 600.0)})
+    terrain_observation: bool
+    min_base_height: float = field(metadata={"range": (0.0, 0.3)})
+    max_roll: float = field(metadata={"range": (0.1, 3.14)})
+    max_pitch: float = field(metadata={"range": (0.1, 3.14)})
+    contact_force_threshold: float = field(metadata={"range": (0.0, 100.0)})
+    action_latency: bool
+    command: CommandRanges
+    modulation: GaitModulation
+    randomization: Randomization
+    domain_randomization: DomainRandomization
+    pushes: Pushes
+    observation_noise: ObservationNoise
+    curriculum: Curriculum
+    reward_weights: RewardWeights
 
     def validate(self) -> None:
         self.curriculum.validate()

@@ -11,15 +11,15 @@ import dataclasses
 import os
 from typing import Optional
 
-from model.yaml_config import ConfigError, from_dict, read_yaml
+from model.yaml_config import ConfigError, from_dict, read_yaml, yaml_dataclass
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SIMULATION_YAML = os.path.join(REPO_ROOT, "configs", "simulation.yaml")
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_SIMULATION_YAML)
 class SimulationConfig:
-    """Simulation settings.
+    """Simulation settings; defaults: ``configs/simulation.yaml``.
 
     Attributes:
       world: ``"flat"`` (``flat_xml``), ``"rough"`` (``rough_xml``) or ``"suite"`` (``suite_xml``:
@@ -56,22 +56,22 @@ class SimulationConfig:
         (N*m*s/rad); ``None`` keeps robot.xml's values.
     """
 
-    world: str = dataclasses.field(default="flat", metadata={"choices": ("flat", "rough", "suite")})
-    flat_xml: str = "model/world.xml"
-    rough_xml: str = "model/world_train.xml"
-    suite_xml: str = "model/world_suite.xml"
-    robot_xml: Optional[str] = None
-    physics_dt: float = dataclasses.field(default=0.004, metadata={"range": (1e-4, 0.01)})
-    control_dt: float = dataclasses.field(default=0.02, metadata={"range": (1e-4, 0.1)})
-    terrain_seed: int = dataclasses.field(default=0, metadata={"range": (0, 2**31 - 1)})
-    backend: str = dataclasses.field(default="auto", metadata={"choices": ("auto", "mjx", "cmujoco")})
-    threads: int = dataclasses.field(default=0, metadata={"range": (0, 1024)})
-    impl: str = dataclasses.field(default="jax", metadata={"choices": ("jax", "warp")})
-    solver_iterations: Optional[int] = dataclasses.field(default=None, metadata={"range": (1, 100)})
-    ls_iterations: Optional[int] = dataclasses.field(default=None, metadata={"range": (1, 100)})
-    collision: str = dataclasses.field(default="feet", metadata={"choices": ("all", "feet")})
-    kp: Optional[float] = dataclasses.field(default=None, metadata={"range": (1.0, 1000.0)})
-    kv: Optional[float] = dataclasses.field(default=None, metadata={"range": (0.0, 100.0)})
+    world: str = dataclasses.field(metadata={"choices": ("flat", "rough", "suite")})
+    flat_xml: str
+    rough_xml: str
+    suite_xml: str
+    robot_xml: Optional[str]
+    physics_dt: float = dataclasses.field(metadata={"range": (1e-4, 0.01)})
+    control_dt: float = dataclasses.field(metadata={"range": (1e-4, 0.1)})
+    terrain_seed: int = dataclasses.field(metadata={"range": (0, 2**31 - 1)})
+    backend: str = dataclasses.field(metadata={"choices": ("auto", "mjx", "cmujoco")})
+    threads: int = dataclasses.field(metadata={"range": (0, 1024)})
+    impl: str = dataclasses.field(metadata={"choices": ("jax", "warp")})
+    solver_iterations: Optional[int] = dataclasses.field(metadata={"range": (1, 100)})
+    ls_iterations: Optional[int] = dataclasses.field(metadata={"range": (1, 100)})
+    collision: str = dataclasses.field(metadata={"choices": ("all", "feet")})
+    kp: Optional[float] = dataclasses.field(metadata={"range": (1.0, 1000.0)})
+    kv: Optional[float] = dataclasses.field(metadata={"range": (0.0, 100.0)})
 
     def validate(self) -> None:
         ratio = self.control_dt / self.physics_dt

@@ -12,6 +12,11 @@ understand, naming the offending key and the file:
 
 Ranges are declared next to the field with ``field(metadata={"range": (lo, hi)})`` or
 ``metadata={"choices": (...)}``; ``check_ranges`` enforces them.
+
+Defaults live in the YAML files of ``configs/``, not in Python: :func:`yaml_dataclass` makes a
+frozen dataclass whose every field takes its default from a YAML file (or one section of it),
+read once at import. The dataclass declares types and ranges; the file, which users read and
+edit, holds the values.
 """
 
 from __future__ import annotations
@@ -301,3 +306,85 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+DEFAULTS_SOURCE_ATTR = "__yaml_defaults__"
+"""Attribute :func:`yaml_dataclass` sets on a class: ``(path, section)`` its defaults come from."""
+
+_DEFAULTS_FILES: dict = {}
+
+
+def yaml_section(path: str | os.PathLike, section: Optional[str] = None) -> tuple[dict, str]:
+    """The mapping at ``section`` (dotted for a nested one: ``run.early_stopping``) of YAML file
+    ``path``, read once per process, and its name for messages (``path [section]``).
+
+    Raises:
+      ConfigError: missing or malformed file, or no mapping at ``section``.
+    """
+    path = os.fspath(path)
+    if path not in _DEFAULTS_FILES:
+        _DEFAULTS_FILES[path] = read_yaml(path)
+    data: Any = _DEFAULTS_FILES[path]
+    if section is None:
+        return dict(data), path
+    where = f"{path} [{section}]"
+    for part in section.split("."):
+        data = data.get(part) if isinstance(data, Mapping) else None
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path} has no section '{section}' (a mapping of keys)")
+    return dict(data), where
+
+
+def yaml_dataclass(path: str | os.PathLike, section: Optional[str] = None) -> Callable[[type], type]:
+    """Class decorator: ``cls`` as a frozen dataclass whose field defaults are the values of YAML
+    file ``path`` (or of its ``section``), read once at import.
+
+    The class body declares each field's type and, optionally, ``field(metadata=...)`` with its
+    range or choices, but no default: the file is the one place the values live, so
+    ``cls() == from_dict(cls, <the file>)`` by construction and ``cls(key=value)`` overrides a few.
+    The defaults are checked like a loaded file (types, ranges, ``validate()``).
+
+    Raises (at import):
+      ConfigError: the file is missing or malformed; it lacks a field or has a key that is no
+        field (naming the key and the file); a field has a default in Python; a value is invalid.
+    """
+
+    def wrap(cls: type) -> type:
+        data, where = yaml_section(path, section)
+        own = list(cls.__dict__.get("__annotations__", {}))
+        unknown = sorted(set(data) - set(own))
+        if unknown:
+            raise ConfigError(
+                f"unknown key '{unknown[0]}' in {where}: {cls.__name__} has no such field (fields: {', '.join(own)})"
+            )
+        hints = typing.get_type_hints(cls)
+        for name in own:
+            if name not in data:
+                raise ConfigError(
+                    f"{where} lacks key '{name}': the default of {cls.__name__}.{name} is read from this file"
+                )
+            declared = cls.__dict__.get(name, dataclasses.MISSING)
+            has_default = not isinstance(declared, dataclasses.Field) or (
+                declared.default is not dataclasses.MISSING or declared.default_factory is not dataclasses.MISSING
+            )
+            if declared is not dataclasses.MISSING and has_default:
+                raise ConfigError(
+                    f"{cls.__name__}.{name} has a default in Python; its default is key '{name}' of {where}"
+                )
+            value = _coerce(data[name], hints[name], name, where)
+            if isinstance(declared, dataclasses.Field):
+                declared.default = value
+            else:
+                setattr(cls, name, value)
+        out = dataclasses.dataclass(frozen=True)(cls)
+        setattr(out, DEFAULTS_SOURCE_ATTR, (os.fspath(path), section))
+        from_dict(out, data, where=where)  # ranges and cross-field rules of the defaults
+        return out
+
+    return wrap
+
+
+def defaults_source(cls: type) -> Optional[tuple[str, Optional[str]]]:
+    """``(path, section)`` of the YAML that ``cls``'s defaults come from (None: not a
+    :func:`yaml_dataclass`)."""
+    return cls.__dict__.get(DEFAULTS_SOURCE_ATTR)

@@ -268,8 +268,8 @@ def test_body_height_moves_stance_line():
 # --------------------------------------------------------------------------------------------
 
 
-def test_yaml_defaults_equal_dataclass_defaults():
-    assert load_gait_config() == GaitConfig()
+def test_auto_sizes_derived_for_the_robot():
+    # GaitConfig's defaults are configs/gait.yaml's values (tests/test_yaml_config.py)
     assert load_gait_config(os.path.join(REPO, "configs", "gait.yaml")).for_robot(DEFAULT_GEOMETRY) == CFG
     # 'auto' sizes for model/robot.xml's 0.42 m legs: the values tuned on it (0.27 / 0.07 / 0.30 m)
     assert (CFG.body_height, CFG.swing_height, CFG.max_step_length) == (0.27, 0.07, 0.3)

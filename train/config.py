@@ -8,7 +8,10 @@ sets of overrides (``cpu_small``, ``gpu``, ``ci_tiny``) merged over the base val
 Order of application: file base values, then the preset, then ``key=value`` overrides. Everything
 is validated on load (types, ranges, cross-field rules) and every error is a
 :class:`model.yaml_config.ConfigError` naming the key and the file (plus preset/overrides when
-they were involved). ``cfg.to_dict()`` gives the resolved mapping written to a run's
+they were involved). Defaults come from YAML, not Python: ``PPOConfig``, ``RunConfig`` and
+``SB3Config`` take theirs from the base sections of ``configs/ppo_residual.yaml``; the
+simulation, gait and env sections lay their keys over ``configs/simulation.yaml``,
+``configs/gait.yaml`` and ``configs/env.yaml``. ``cfg.to_dict()`` gives the resolved mapping written to a run's
 ``config.yaml``; :func:`load_resolved_config` reads it back for ``--resume``.
 """
 
@@ -27,7 +30,15 @@ from ik.leg_geometry import LegGeometry
 from mjx_envs.env_config import EnvConfig
 from model.robot_spec import load_robot_spec
 from model.simulation_config import REPO_ROOT, SimulationConfig
-from model.yaml_config import ConfigError, apply_overrides, from_dict, read_yaml, short_repr, to_dict
+from model.yaml_config import (
+    ConfigError,
+    apply_overrides,
+    from_dict,
+    read_yaml,
+    short_repr,
+    to_dict,
+    yaml_dataclass,
+)
 
 DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
 
@@ -35,7 +46,7 @@ ACTIVATIONS = ("relu", "tanh", "swish", "elu")
 """Hidden-layer activations supported end to end (Brax, SB3 and the numpy export loader)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_TRAIN_YAML, "ppo")
 class PPOConfig:
     """Brax PPO hyper-parameters (names follow ``brax.training.agents.ppo.train``).
 
@@ -43,6 +54,7 @@ class PPOConfig:
     control steps (``num_envs`` envs in parallel, so ``batch_size * num_minibatches / num_envs``
     unrolls per env) and then runs ``num_updates_per_batch`` epochs of SGD over
     ``num_minibatches`` minibatches. Episode length is ``env.episode_length_s`` (not repeated here).
+    Defaults: the ``ppo`` section of ``configs/ppo_residual.yaml``.
 
     Attributes:
       num_timesteps: total environment (control) steps to train for.
@@ -75,32 +87,32 @@ class PPOConfig:
       seed: PRNG seed (networks, env draws).
     """
 
-    num_timesteps: int = field(default=50_000_000, metadata={"range": (1, None)})
-    num_envs: int = field(default=4096, metadata={"range": (1, None)})
-    num_evals: int = field(default=21, metadata={"range": (1, 10_000)})
-    num_eval_envs: int = field(default=128, metadata={"range": (1, None)})
-    deterministic_eval: bool = True
-    learning_rate: float = field(default=3e-4, metadata={"range": (1e-7, 1.0)})
-    entropy_cost: float = field(default=1e-3, metadata={"range": (0.0, 1.0)})
-    discounting: float = field(default=0.97, metadata={"range": (0.0, 1.0)})
-    gae_lambda: float = field(default=0.95, metadata={"range": (0.0, 1.0)})
-    unroll_length: int = field(default=20, metadata={"range": (1, None)})
-    batch_size: int = field(default=256, metadata={"range": (1, None)})
-    num_minibatches: int = field(default=32, metadata={"range": (1, None)})
-    num_updates_per_batch: int = field(default=4, metadata={"range": (1, None)})
-    clipping_epsilon: float = field(default=0.2, metadata={"range": (0.0, 10.0)})
-    reward_scaling: float = field(default=1.0, metadata={"range": (1e-6, 1e6)})
-    max_grad_norm: Optional[float] = field(default=1.0, metadata={"range": (1e-6, None)})
-    normalize_observations: bool = True
-    normalize_advantage: bool = True
-    policy_hidden_layer_sizes: Tuple[int, ...] = (128, 128, 128)
-    value_hidden_layer_sizes: Tuple[int, ...] = (256, 256, 256)
-    activation: str = field(default="swish", metadata={"choices": ACTIVATIONS})
-    distribution: str = field(default="normal", metadata={"choices": ("normal", "tanh_normal")})
-    init_noise_std: float = field(default=0.2, metadata={"range": (1e-3, 10.0)})
-    mean_init_scale: float = field(default=0.01, metadata={"range": (0.0, 10.0)})
-    action_repeat: int = field(default=1, metadata={"range": (1, 100)})
-    seed: int = field(default=0, metadata={"range": (0, 2**31 - 1)})
+    num_timesteps: int = field(metadata={"range": (1, None)})
+    num_envs: int = field(metadata={"range": (1, None)})
+    num_evals: int = field(metadata={"range": (1, 10_000)})
+    num_eval_envs: int = field(metadata={"range": (1, None)})
+    deterministic_eval: bool
+    learning_rate: float = field(metadata={"range": (1e-7, 1.0)})
+    entropy_cost: float = field(metadata={"range": (0.0, 1.0)})
+    discounting: float = field(metadata={"range": (0.0, 1.0)})
+    gae_lambda: float = field(metadata={"range": (0.0, 1.0)})
+    unroll_length: int = field(metadata={"range": (1, None)})
+    batch_size: int = field(metadata={"range": (1, None)})
+    num_minibatches: int = field(metadata={"range": (1, None)})
+    num_updates_per_batch: int = field(metadata={"range": (1, None)})
+    clipping_epsilon: float = field(metadata={"range": (0.0, 10.0)})
+    reward_scaling: float = field(metadata={"range": (1e-6, 1e6)})
+    max_grad_norm: Optional[float] = field(metadata={"range": (1e-6, None)})
+    normalize_observations: bool
+    normalize_advantage: bool
+    policy_hidden_layer_sizes: Tuple[int, ...]
+    value_hidden_layer_sizes: Tuple[int, ...]
+    activation: str = field(metadata={"choices": ACTIVATIONS})
+    distribution: str = field(metadata={"choices": ("normal", "tanh_normal")})
+    init_noise_std: float = field(metadata={"range": (1e-3, 10.0)})
+    mean_init_scale: float = field(metadata={"range": (0.0, 10.0)})
+    action_repeat: int = field(metadata={"range": (1, 100)})
+    seed: int = field(metadata={"range": (0, 2**31 - 1)})
 
     def validate(self) -> None:
         if (self.batch_size * self.num_minibatches) % self.num_envs != 0:
@@ -135,20 +147,22 @@ class PPOConfig:
         return self.num_epochs * self.epoch_env_steps
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_TRAIN_YAML, "run.early_stopping")
 class EarlyStoppingConfig:
     """Stop when the evaluation reward has not improved by more than ``min_delta`` (episode
-    return units) for ``patience`` consecutive evaluations, after at least ``min_evals``."""
+    return units) for ``patience`` consecutive evaluations, after at least ``min_evals``.
+    Defaults: ``run.early_stopping`` of ``configs/ppo_residual.yaml``."""
 
-    enabled: bool = True
-    patience: int = field(default=5, metadata={"range": (1, None)})
-    min_delta: float = field(default=0.0, metadata={"range": (0.0, None)})
-    min_evals: int = field(default=3, metadata={"range": (0, None)})
+    enabled: bool
+    patience: int = field(metadata={"range": (1, None)})
+    min_delta: float = field(metadata={"range": (0.0, None)})
+    min_evals: int = field(metadata={"range": (0, None)})
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_TRAIN_YAML, "run")
 class RunConfig:
-    """Where and how a training run records itself.
+    """Where and how a training run records itself (defaults: the ``run`` section of
+    ``configs/ppo_residual.yaml``).
 
     Attributes:
       output_dir: parent of run directories (relative paths: to the current directory).
@@ -166,7 +180,7 @@ class RunConfig:
       training_metrics_steps: env steps between training-metric logs (null: every training step).
       jax_cache_dir: persistent JAX compilation cache (null: off); relative to the repo root.
       jax_cache_min_compile_s: computations that compiled faster than this [s] are not cached
-        (default 0: all; JAX's own default is 1 s, but a CPU run compiles ~100 small programs of
+        (0 caches all; JAX's own default is 1 s, but a CPU run compiles ~100 small programs of
         ~0.4 s each, which then compile again in every process: benchmarks/results/compile_time_*.md).
       export_policy: which parameters ``export/`` gets: ``best`` (the best evaluation of the run,
         kept in ``RUN_DIR/best/``) or ``final`` (the last ones).
@@ -176,28 +190,29 @@ class RunConfig:
         early stop: "train for as long as you can afford" without killing the process.
     """
 
-    output_dir: str = "runs/residual_ppo"
-    name: str = ""
-    eval_world: str = field(default="flat", metadata={"choices": ("flat", "rough", "suite")})
-    eval_terrain_seed: Optional[int] = field(default=1000, metadata={"range": (0, None)})
-    checkpoint_every_evals: int = field(default=1, metadata={"range": (1, None)})
-    keep_checkpoints: int = field(default=5, metadata={"range": (0, None)})
-    log_training_metrics: bool = True
-    training_metrics_steps: Optional[int] = field(default=None, metadata={"range": (1, None)})
-    jax_cache_dir: Optional[str] = ".jax_cache"
-    jax_cache_min_compile_s: float = field(default=0.0, metadata={"range": (0.0, None)})
-    export_policy: str = field(default="best", metadata={"choices": ("best", "final")})
-    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
-    max_wall_clock_s: Optional[float] = field(default=None, metadata={"range": (1.0, None)})
+    output_dir: str
+    name: str
+    eval_world: str = field(metadata={"choices": ("flat", "rough", "suite")})
+    eval_terrain_seed: Optional[int] = field(metadata={"range": (0, None)})
+    checkpoint_every_evals: int = field(metadata={"range": (1, None)})
+    keep_checkpoints: int = field(metadata={"range": (0, None)})
+    log_training_metrics: bool
+    training_metrics_steps: Optional[int] = field(metadata={"range": (1, None)})
+    jax_cache_dir: Optional[str]
+    jax_cache_min_compile_s: float = field(metadata={"range": (0.0, None)})
+    export_policy: str = field(metadata={"choices": ("best", "final")})
+    early_stopping: EarlyStoppingConfig
+    max_wall_clock_s: Optional[float] = field(metadata={"range": (1.0, None)})
 
     def validate(self) -> None:
         if self.name and (os.sep in self.name or self.name.strip() != self.name):
             raise ConfigError(f"key 'name' = {self.name!r} must be a plain name (no '/', no surrounding spaces)")
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_TRAIN_YAML, "sb3")
 class SB3Config:
-    """Stable-Baselines3 PPO on the Gymnasium twin (``python -m train.sb3``).
+    """Stable-Baselines3 PPO on the Gymnasium twin (``python -m train.sb3``); defaults: the ``sb3``
+    section of ``configs/ppo_residual.yaml``.
 
     The shared PPO settings come from the ``ppo`` section (learning_rate, discounting,
     gae_lambda, clipping_epsilon, entropy_cost, num_updates_per_batch -> n_epochs,
@@ -215,21 +230,21 @@ class SB3Config:
       device: torch device.
       threads: physics threads (``mujoco.rollout`` over the worlds); 0 = every core.
       torch_threads: torch CPU threads (policy forward pass and PPO update); 0 = every core.
-        Default 1: physics and torch take turns in the one training process, and torch's
+        1 suits a CPU: physics and torch take turns in the one training process, and torch's
         worker threads left spinning after each small forward pass slow the physics threads
         down (measured on 2 cores: 2 torch threads made training 7x slower than 1).
     """
 
-    output_dir: str = "runs/residual_sb3"
-    n_envs: int = field(default=8, metadata={"range": (1, 4096)})
-    total_timesteps: Optional[int] = field(default=None, metadata={"range": (1, None)})
-    n_steps: int = field(default=256, metadata={"range": (2, None)})
-    batch_size: int = field(default=256, metadata={"range": (2, None)})
-    normalize_reward: bool = True
-    checkpoint_every_steps: int = field(default=50_000, metadata={"range": (1, None)})
-    device: str = "cpu"
-    threads: int = field(default=0, metadata={"range": (0, 1024)})
-    torch_threads: int = field(default=1, metadata={"range": (0, 1024)})
+    output_dir: str
+    n_envs: int = field(metadata={"range": (1, 4096)})
+    total_timesteps: Optional[int] = field(metadata={"range": (1, None)})
+    n_steps: int = field(metadata={"range": (2, None)})
+    batch_size: int = field(metadata={"range": (2, None)})
+    normalize_reward: bool
+    checkpoint_every_steps: int = field(metadata={"range": (1, None)})
+    device: str
+    threads: int = field(metadata={"range": (0, 1024)})
+    torch_threads: int = field(metadata={"range": (0, 1024)})
 
 
 SECTIONS = {

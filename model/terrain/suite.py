@@ -29,7 +29,7 @@ import os
 import numpy as np
 
 from model.terrain.noise import _bilinear_noise
-from model.yaml_config import ConfigError
+from model.yaml_config import ConfigError, yaml_dataclass
 
 TERRAIN_TYPES = ("rough", "slope_up", "slope_down", "stairs_up", "stairs_down", "obstacles", "stepping_stones")
 """Terrain-type names, in column order (type index t is the t-th column along +x)."""
@@ -41,9 +41,9 @@ DEFAULT_SUITE_YAML = os.path.join(
 _POS = (1e-6, None)
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_SUITE_YAML)
 class SuiteSpec:
-    """Geometry and difficulty of the terrain suite (``configs/terrain.yaml``).
+    """Geometry and difficulty of the terrain suite; defaults: ``configs/terrain.yaml``.
 
     Lengths in metres, grades dimensionless (rise / run). Difficulty parameters are pairs
     ``(value at level 0, value at the last level)``, interpolated linearly with the level.
@@ -51,39 +51,39 @@ class SuiteSpec:
     direction, tile columns = terrain types), y in [-size_y, size_y] (tile rows = levels).
     """
 
-    num_levels: int = dataclasses.field(default=8, metadata={"range": (2, 64)})
-    tile_length: float = dataclasses.field(default=22.5, metadata={"range": (4.0, 100.0)})  # along x
-    tile_width: float = dataclasses.field(default=5.5, metadata={"range": (1.0, 50.0)})  # along y
-    border: float = dataclasses.field(default=2.5, metadata={"range": (0.0, 50.0)})  # flat z = 0
-    resolution_x: float = dataclasses.field(default=0.05, metadata={"range": (0.01, 0.5)})
-    resolution_y: float = dataclasses.field(default=0.10, metadata={"range": (0.01, 0.5)})
-    start_pad: float = dataclasses.field(default=2.4, metadata={"range": (0.0, 50.0)})
-    end_pad: float = dataclasses.field(default=0.5, metadata={"range": (0.0, 50.0)})
-    level_blend: float = dataclasses.field(default=0.4, metadata={"range": (0.0, 5.0)})
-    edge_ramp: float = dataclasses.field(default=0.5, metadata={"range": (0.0, 5.0)})
+    num_levels: int = dataclasses.field(metadata={"range": (2, 64)})
+    tile_length: float = dataclasses.field(metadata={"range": (4.0, 100.0)})  # along x
+    tile_width: float = dataclasses.field(metadata={"range": (1.0, 50.0)})  # along y
+    border: float = dataclasses.field(metadata={"range": (0.0, 50.0)})  # flat z = 0
+    resolution_x: float = dataclasses.field(metadata={"range": (0.01, 0.5)})
+    resolution_y: float = dataclasses.field(metadata={"range": (0.01, 0.5)})
+    start_pad: float = dataclasses.field(metadata={"range": (0.0, 50.0)})
+    end_pad: float = dataclasses.field(metadata={"range": (0.0, 50.0)})
+    level_blend: float = dataclasses.field(metadata={"range": (0.0, 5.0)})
+    edge_ramp: float = dataclasses.field(metadata={"range": (0.0, 5.0)})
     # spawn: x = tile start + spawn_x +- spawn_jitter_x, y = lane centre +- spawn_jitter_y
-    spawn_x: float = dataclasses.field(default=2.0, metadata={"range": (0.0, 50.0)})
-    spawn_jitter_x: float = dataclasses.field(default=0.10, metadata={"range": (0.0, 10.0)})
-    spawn_jitter_y: float = dataclasses.field(default=0.10, metadata={"range": (0.0, 10.0)})
+    spawn_x: float = dataclasses.field(metadata={"range": (0.0, 50.0)})
+    spawn_jitter_x: float = dataclasses.field(metadata={"range": (0.0, 10.0)})
+    spawn_jitter_y: float = dataclasses.field(metadata={"range": (0.0, 10.0)})
     # difficulty ranges (level 0, last level)
-    relief: tuple[float, float] = dataclasses.field(default=(0.0, 0.10), metadata={"range": (0.0, 0.5)})
-    slope: tuple[float, float] = dataclasses.field(default=(0.0, 0.40), metadata={"range": (0.0, 1.0)})
-    step_height: tuple[float, float] = dataclasses.field(default=(0.02, 0.14), metadata={"range": (0.0, 0.3)})
-    block_height: tuple[float, float] = dataclasses.field(default=(0.02, 0.12), metadata={"range": (0.0, 0.3)})
-    gap: tuple[float, float] = dataclasses.field(default=(0.0, 0.20), metadata={"range": (0.0, 0.5)})
-    stone_size: tuple[float, float] = dataclasses.field(default=(1.0, 0.5), metadata={"range": (0.2, 5.0)})
+    relief: tuple[float, float] = dataclasses.field(metadata={"range": (0.0, 0.5)})
+    slope: tuple[float, float] = dataclasses.field(metadata={"range": (0.0, 1.0)})
+    step_height: tuple[float, float] = dataclasses.field(metadata={"range": (0.0, 0.3)})
+    block_height: tuple[float, float] = dataclasses.field(metadata={"range": (0.0, 0.3)})
+    gap: tuple[float, float] = dataclasses.field(metadata={"range": (0.0, 0.5)})
+    stone_size: tuple[float, float] = dataclasses.field(metadata={"range": (0.2, 5.0)})
     # pattern geometry (level independent, so patterns of neighbouring levels are phase-aligned)
-    flat_run: float = dataclasses.field(default=1.0, metadata={"range": (0.0, 20.0)})
-    ramp_run: float = dataclasses.field(default=1.5, metadata={"range": _POS})
-    plateau: float = dataclasses.field(default=1.0, metadata={"range": (0.0, 20.0)})
-    descent_run: float = dataclasses.field(default=3.0, metadata={"range": _POS})
-    stair_tread: float = dataclasses.field(default=0.30, metadata={"range": (0.1, 2.0)})
-    stair_steps: int = dataclasses.field(default=4, metadata={"range": (1, 20)})
-    block_size: tuple[float, float] = dataclasses.field(default=(0.4, 1.0), metadata={"range": (0.05, 5.0)})
-    block_fill: float = dataclasses.field(default=0.35, metadata={"range": (0.0, 1.0)})
-    pit_depth: float = dataclasses.field(default=0.30, metadata={"range": (0.01, 2.0)})
-    feature_size: float = dataclasses.field(default=0.30, metadata={"range": (0.02, 5.0)})
-    base_thickness: float = dataclasses.field(default=0.10, metadata={"range": (0.01, 5.0)})
+    flat_run: float = dataclasses.field(metadata={"range": (0.0, 20.0)})
+    ramp_run: float = dataclasses.field(metadata={"range": _POS})
+    plateau: float = dataclasses.field(metadata={"range": (0.0, 20.0)})
+    descent_run: float = dataclasses.field(metadata={"range": _POS})
+    stair_tread: float = dataclasses.field(metadata={"range": (0.1, 2.0)})
+    stair_steps: int = dataclasses.field(metadata={"range": (1, 20)})
+    block_size: tuple[float, float] = dataclasses.field(metadata={"range": (0.05, 5.0)})
+    block_fill: float = dataclasses.field(metadata={"range": (0.0, 1.0)})
+    pit_depth: float = dataclasses.field(metadata={"range": (0.01, 2.0)})
+    feature_size: float = dataclasses.field(metadata={"range": (0.02, 5.0)})
+    base_thickness: float = dataclasses.field(metadata={"range": (0.01, 5.0)})
 
     def validate(self) -> None:
         def multiple(key: str, res_key: str) -> None:
@@ -185,16 +185,10 @@ def load_suite_spec(path: str | os.PathLike | None = None) -> SuiteSpec:
     return from_dict(SuiteSpec, read_yaml(path), where=path)
 
 
-_DEFAULT_SUITE: SuiteSpec | None = None
-
-
 def default_suite_spec() -> SuiteSpec:
-    """The SuiteSpec of ``configs/terrain.yaml`` (loaded once). The ``suite`` world is built from
-    it; use it rather than ``SuiteSpec()`` when looking up heights, tiles or spawn points."""
-    global _DEFAULT_SUITE
-    if _DEFAULT_SUITE is None:
-        _DEFAULT_SUITE = load_suite_spec()
-    return _DEFAULT_SUITE
+    """The SuiteSpec of ``configs/terrain.yaml``, the one the ``suite`` world is built from:
+    ``SuiteSpec()``, whose defaults are that file's values."""
+    return SuiteSpec()
 
 
 # --- tile patterns: functions of local coordinates (s along x from the tile start, v along y from
