@@ -1,7 +1,7 @@
 """The exported policy MLP in NumPy: ``ExportedPolicy.act(obs) -> action`` on any CPU.
 
-:func:`train.export.load_policy` builds one from an export directory (the layout is in
-:mod:`train.export`); this module holds the forward pass only: observation normalisation, the
+:func:`deploy.policy_loader.load_policy` builds one from an export directory (the layout is in
+:mod:`deploy.export_format`); this module holds the forward pass only: observation normalisation, the
 hidden layers with their activation, and the output rule. NumPy only.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 META_FILE = "meta.json"
-"""The export's metadata file (its layout: :mod:`train.export`)."""
+"""The export's metadata file (its layout: :mod:`deploy.export_format`)."""
 OUTPUT_RULES = ("tanh_mean", "clip_mean")
 """``tanh_mean``: ``tanh(y[:A])`` (brax tanh_normal); ``clip_mean``: ``clip(y, -1, 1)`` (brax normal, SB3)."""
 

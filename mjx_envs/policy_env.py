@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
+from deploy.export_format import META_FILE, ROBOT_SUBDIR, ExportError, export_robot_path
 from gait.gait_config import GaitConfig, load_gait_config
 from mjx_envs.env_config import EnvConfig, load_env_config
 from mjx_envs.gym_env import ResidualWalkEnv
 from model.simulation_config import SimulationConfig, load_simulation_config
 from model.yaml_config import ConfigError, from_dict
-from train.export import META_FILE, ROBOT_SUBDIR, ExportError, export_robot_path
 
 
 class PolicyEnvMismatch(ExportError):

@@ -1,4 +1,5 @@
-"""deploy/robot_loop.py (the JAX-free per-step robot loop) against the stack it re-implements.
+"""The JAX-free robot loop (deploy/robot_controller.py, run in MuJoCo by deploy/robot_loop.py) against
+the stack it re-implements.
 
 Equivalence: the shipped export's policy (numpy ``load_policy(...).act``) drives (a) the Gymnasium
 twin built from the export's configs (flat world) and (b) the robot loop on its own MjData started
@@ -21,16 +22,17 @@ import mujoco
 import numpy as np
 import pytest
 
+from deploy import robot_controller as rc
 from deploy import robot_loop as rl
+from deploy.policy_loader import load_policy
 from evaluation.episode import set_command
 from gait.bezier_gait import GaitState
 from gait.controller import BezierController
 from mjx_envs.policy_env import configs_from_meta, make_env, with_world
-from train.export import load_policy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT = os.path.join(ROOT, "policies", "quad12_rough_h200")
-SCRIPT = os.path.join(ROOT, "playback", "robot_loop.py")
+SCRIPT = os.path.join(ROOT, "playback", "robot_loop.py")  # the forwarding module of the old name
 STEPS = 150
 
 
@@ -53,9 +55,9 @@ def _start_loop(env, meta):
     d.qpos[:], d.qvel[:], d.ctrl[:] = env.data.qpos, env.data.qvel, env.data.ctrl
     mujoco.mj_forward(m, d)
     info = env.episode_info
-    ctl = rl.Controller(
+    ctl = rc.Controller(
         meta,
-        rl.Robot(m),
+        rc.Robot(m),
         None,
         np.asarray(info["command"], float),
         phase=float(info["gait"].phase),
@@ -111,8 +113,8 @@ def test_gait_and_ik_match_stack(policy):
     """Foot targets + residual + IK against gait.controller over random phases, commands (some
     beyond the step cap) and residuals (some far outside the workspace: saturation)."""
     meta = policy.meta
-    robot = rl.Robot(rl.load_world(meta, EXPORT, "flat"))
-    gait = rl.Gait(meta["config"]["gait"], robot)
+    robot = rc.Robot(rl.load_world(meta, EXPORT, "flat"))
+    gait = rc.Gait(meta["config"]["gait"], robot)
     saturated = _compare_with_stack(
         robot,
         gait,
@@ -139,7 +141,7 @@ def _compare_with_stack(robot, gait, ctl_jax, n, n_small, cmd_max, atol, steppin
         cmd = rng.uniform(-np.asarray(cmd_max), cmd_max)
         res = rng.normal(0.0, 0.03 if i < n_small else 0.4, (4, 3))
         ref = fn(jnp.float32(ph), jnp.float32(act), jnp.asarray(cmd, jnp.float32), jnp.asarray(res, jnp.float32))
-        q = rl.joint_targets(gait.foot_targets(ph, act, cmd) + res, robot)
+        q = rc.joint_targets(gait.foot_targets(ph, act, cmd) + res, robot)
         np.testing.assert_allclose(q, np.asarray(ref.joint_targets), atol=atol)
         if stepping:
             assert gait.stepping_target(cmd) == 1.0
@@ -148,8 +150,12 @@ def _compare_with_stack(robot, gait, ctl_jax, n, n_small, cmd_max, atol, steppin
 
 
 def test_imports_without_jax():
+    """The loop imports numpy alone; its simulation harness adds mujoco; neither brings JAX or the stack
+    (also through the old name's forwarding module, loaded from its file)."""
     code = (
         "import importlib.util, sys\n"
+        "import deploy.robot_controller\n"
+        "assert 'mujoco' not in sys.modules\n"
         f"spec = importlib.util.spec_from_file_location('robot_loop', {SCRIPT!r})\n"
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
         "import deploy.robot_loop\n"
@@ -162,7 +168,8 @@ def test_imports_without_jax():
 
 
 def test_cli_runs_onnx_policy(policy, tmp_path):
-    """The CLI end to end with a tiny stand-in policy.onnx (obs -> tanh(W obs + b), W small)."""
+    """The CLI end to end with a tiny stand-in policy.onnx (obs -> tanh(W obs + b), W small); the old
+    name's script forwards to it."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -184,7 +191,7 @@ def test_cli_runs_onnx_policy(policy, tmp_path):
     with open(tmp_path / "meta.json", "w") as f:
         json.dump(policy.meta, f)
     r = subprocess.run(
-        [sys.executable, SCRIPT, str(tmp_path), "--command", "0.3", "0", "0", "--duration", "2"],
+        [sys.executable, "-m", "deploy.robot_loop", str(tmp_path), "--command", "0.3", "0", "0", "--duration", "2"],
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
@@ -235,10 +242,10 @@ def test_gait_and_ik_match_stack_on_public_style_robots(tmp_path, robot_xml):
 
     rec = add_adapted_robot(str(tmp_path), bundle_robot(os.path.join(ROOT, robot_xml), str(tmp_path)))
     m = mujoco.MjModel.from_xml_path(os.path.join(str(tmp_path), rec["adapted"]))
-    robot = rl.Robot(m, rec["kinematics"])
+    robot = rc.Robot(m, rec["kinematics"])
     geo = LegGeometry.from_robot_spec(load_robot_spec(os.path.join(ROOT, robot_xml)))
     cfg = load_gait_config().for_robot(geo)
-    gait = rl.Gait(to_dict(cfg), robot)
+    gait = rc.Gait(to_dict(cfg), robot)
     saturated = _compare_with_stack(
         robot, gait, BezierController(config=cfg, geometry=geo), 40, 25, (1.0, 0.4, 1.5), atol=2e-5
     )
