@@ -61,10 +61,10 @@ def bench_mjx(world: str, batches, steps: int) -> tuple[list, dict]:
     import jax
     import jax.numpy as jnp
 
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
     from model.simulation_config import SimulationConfig
 
-    env = ResidualWalk(SimulationConfig(world=world))
+    env = MjxResidualWalk(SimulationConfig(world=world))
     t = time.perf_counter()
     reset = jax.jit(env.reset).lower(jax.random.PRNGKey(0)).compile()
     compile_reset = time.perf_counter() - t

@@ -67,8 +67,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     import onnxruntime as ort
 
-    from train.export import load_policy
-    from train.onnx_export import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, load_onnx_policy, random_observations
+    from deploy.onnx_policy import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, load_onnx_policy, random_observations
+    from deploy.policy_loader import load_policy
 
     flax_pol = load_policy(args.policy)
     onnx_path = os.path.join(flax_pol.export_dir, ONNX_FILE)

@@ -81,7 +81,7 @@ def measure_setting(
 
     from mjx_envs.cmujoco_env import CMujocoResidualWalk
     from mjx_envs.cmujoco_physics import BatchedPhysics
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
 
     cfg = _configs(setting, world, "mjx")
     dt = cfg.simulation.control_dt
@@ -90,7 +90,7 @@ def measure_setting(
     keys = jax.random.split(jax.random.PRNGKey(7), max(n_mjx, walk_envs))
     out: Dict[str, Any] = {}
 
-    env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)  # MJX: one reset and one step program
+    env = MjxResidualWalk(cfg.simulation, cfg.env, cfg.gait)  # MJX: one reset and one step program
     reset, step = jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
     zero = jnp.zeros((n_mjx, env.action_size))
     s = jax.block_until_ready(step(reset(keys[:n_mjx]), zero))

@@ -1,8 +1,14 @@
 """Residual-walking environments on every physics back end, one episode logic.
 
-* ``ResidualWalk`` (``residual_walk.py``): MJX, batched in JAX — the GPU training env;
+Brax-style training envs (``reset(rng)`` / ``step(state, action)`` on a JAX ``State``):
+
+* ``MjxResidualWalk`` (``residual_walk.py``): MJX, batched in JAX — the GPU training env
+  (``ResidualWalk`` is its former name, kept for one release);
 * ``CMujocoResidualWalk`` (``cmujoco_env.py``): the same env on batched C MuJoCo through a JAX
-  callback — the CPU training env;
+  callback — the CPU training env.
+
+Gymnasium envs (numpy in and out):
+
 * ``ResidualWalkVectorEnv`` (``vector_env.py``): a Gymnasium ``VectorEnv`` of N worlds on batched
   C MuJoCo — for evaluation, SB3 and anything that steps many worlds from numpy;
 * ``ResidualWalkEnv`` (``gym_env.py``): one world, a Gymnasium ``Env`` on C MuJoCo — for parity

@@ -65,7 +65,7 @@ def check_impl(sim: SimulationConfig, backend: Optional[str] = None) -> str:
 def make_env(
     sim: Optional[SimulationConfig] = None, env: Optional[EnvConfig] = None, gait: Optional[GaitConfig] = None
 ):
-    """The unbatched training env of the resolved back end: ``ResidualWalk`` (MJX) or
+    """The unbatched training env of the resolved back end: ``MjxResidualWalk`` (MJX) or
     ``CMujocoResidualWalk`` (C MuJoCo behind ``jax.pure_callback``)."""
     sim = sim or SimulationConfig()
     check_impl(sim)
@@ -73,6 +73,6 @@ def make_env(
         from mjx_envs.cmujoco_env import CMujocoResidualWalk
 
         return CMujocoResidualWalk(sim, env, gait)
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
 
-    return ResidualWalk(sim, env, gait)
+    return MjxResidualWalk(sim, env, gait)

@@ -37,7 +37,7 @@ Buffers = Dict[str, np.ndarray]
 
 
 class BatchedLogic:
-    """Packed, batched episode logic of one :class:`episode_logic.EnvContext` (see module docstring).
+    """Packed, batched episode logic of one :class:`~mjx_envs.env_context.EnvContext` (see module docstring).
 
     Batch sizes are free (each new size compiles once). Inputs and outputs are numpy arrays."""
 

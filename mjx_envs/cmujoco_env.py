@@ -1,7 +1,7 @@
 """``CMujocoResidualWalk``: the residual-walking env for Brax PPO with C-MuJoCo physics (CPU).
 
 The same ``reset(rng)`` / ``reset_from(rng, prev)`` / ``step(state, action)`` interface, state
-pytree and episode logic as :class:`mjx_envs.residual_walk.ResidualWalk` — gait, IK, observation,
+pytree and episode logic as :class:`mjx_envs.residual_walk.MjxResidualWalk` — gait, IK, observation,
 reward, termination and resets are the JAX functions of ``mjx_envs.episode_logic``, compiled into
 the training program — but the physics substeps run in C MuJoCo: one ``jax.pure_callback`` per
 control step into :class:`mjx_envs.cmujoco_physics.BatchedPhysics`, which steps every world of
@@ -72,7 +72,7 @@ class CMujocoResidualWalk(ContextEnvProperties):
     """Residual-walking env with batched C-MuJoCo physics behind ``jax.pure_callback`` (see module docstring).
 
     Args:
-      sim, env, gait: as for ``ResidualWalk``; ``sim.threads`` sets the physics threads (0: all cores).
+      sim, env, gait: as for ``MjxResidualWalk``; ``sim.threads`` sets the physics threads (0: all cores).
     """
 
     def __init__(
@@ -153,7 +153,7 @@ class CMujocoResidualWalk(ContextEnvProperties):
     def reset(
         self, rng: jax.Array, terrain_level: Optional[jax.Array] = None, terrain_type: Optional[jax.Array] = None
     ) -> State:
-        """New episode from ``rng`` (as ``ResidualWalk.reset``)."""
+        """New episode from ``rng`` (as ``MjxResidualWalk.reset``)."""
         return self._first_state(rng, terrain_level, terrain_type, jnp.ones((), jnp.float32))
 
     def reset_from(self, rng: jax.Array, prev: State) -> State:

@@ -3,9 +3,9 @@
 :func:`draw_domain` draws an episode's parameters (``EnvConfig.domain_randomization``) from one
 PRNG key; :func:`randomized_model_fields` turns them into the model arrays of :data:`DR_FIELDS`
 for either back end (``jax.numpy`` for MJX, ``numpy`` in float64 for C MuJoCo). Both are pure
-functions of an :class:`mjx_envs.episode_logic.EnvContext` (re-exported there). Scales are
-dimensionless; ``trunk_mass`` is an added mass [kg]; ``com_offset`` a trunk centre-of-mass shift
-[m, trunk body frame x, y].
+functions of an :class:`mjx_envs.env_context.EnvContext`, re-exported by
+:mod:`mjx_envs.episode_logic`. Scales are dimensionless; ``trunk_mass`` is an added mass [kg];
+``com_offset`` a trunk centre-of-mass shift [m, trunk body frame x, y].
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from mjx_envs.episode_commands import _uniform
 
 if TYPE_CHECKING:
-    from mjx_envs.episode_logic import EnvContext
+    from mjx_envs.env_context import EnvContext
 
 DR_NAMES = ("friction", "trunk_mass", "com_offset", "link_mass", "motor_strength", "kp", "kv")
 

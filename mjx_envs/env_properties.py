@@ -7,8 +7,8 @@ from mjx_envs.observation import observation_layout
 
 class ContextEnvProperties:
     """``observation_size``, ``action_size``, ``dt`` (s, control period), ``episode_steps`` and
-    ``observation_layout()`` of an env holding its ``episode_logic.EnvContext`` in ``self.ctx``
-    (``ResidualWalk`` on MJX, ``CMujocoResidualWalk`` on C MuJoCo)."""
+    ``observation_layout()`` of an env holding its ``env_context.EnvContext`` in ``self.ctx``
+    (``MjxResidualWalk`` on MJX, ``CMujocoResidualWalk`` on C MuJoCo)."""
 
     ctx: object
 

@@ -1,6 +1,6 @@
 """The episode's joystick command schedule and the commanded-path bookkeeping the curriculum scores.
 
-Pure JAX functions of an :class:`mjx_envs.episode_logic.EnvContext` and an episode's ``info``
+Pure JAX functions of an :class:`mjx_envs.env_context.EnvContext` and an episode's ``info``
 (re-exported by :mod:`mjx_envs.episode_logic`, which calls them at reset and every control step):
 :func:`draw_command` / :func:`heading_command` / :func:`update_command` draw and re-draw the
 command (``EnvConfig.command``); :func:`track_command` integrates the commanded path and the
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 if TYPE_CHECKING:
-    from mjx_envs.episode_logic import EnvContext
+    from mjx_envs.env_context import EnvContext
 
 _CURRICULUM_SALT = 0xC0B1  # folded into info["rng"] for the random level after the top one
 

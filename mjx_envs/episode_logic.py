@@ -5,9 +5,11 @@ specific) -> ``post_physics``, a composition of named steps: ``sanitise`` (diver
 ``score`` (reward terms) -> ``terminate`` (every end-of-episode rule, :mod:`mjx_envs.termination`)
 -> ``advance`` (counters, gait clock, commanded path, command schedule) -> ``observe`` ->
 ``step_metrics`` (:mod:`mjx_envs.step_metrics`; its keys are :data:`METRIC_NAMES`).
-Resets are ``sample_episode`` (everything random about an episode, from one PRNG key, domain draws
-from :mod:`mjx_envs.domain_randomization`) followed by ``initial_observation``. All functions are
-pure JAX over the constants in :class:`EnvContext`; the batched C-MuJoCo logic
+``pre_physics`` maps the action to servo targets (:mod:`mjx_envs.action_mapping`) and draws the
+pushes. Resets are ``sample_episode`` (everything random about an episode, from one PRNG key,
+domain draws from :mod:`mjx_envs.domain_randomization`) followed by ``initial_observation``. All
+functions are pure JAX over the constants in :class:`~mjx_envs.env_context.EnvContext`
+(:mod:`mjx_envs.env_context`, re-exported here with ``make_context``); the batched C-MuJoCo logic
 (``mjx_envs.batched_logic``) jits and vmaps the very same ones.
 """
 
@@ -18,18 +20,13 @@ from typing import Any, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
-import mujoco
-import numpy as np
 
 from gait.bezier_gait import GaitState, stepping_target
-from gait.command_limits import check_command_ranges
-from gait.controller import BezierController
-from gait.gait_config import GaitConfig
-from ik.leg_geometry import LegGeometry
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety_limits as safety
+from mjx_envs.action_mapping import action_to_ctrl, modulation_scales
 from mjx_envs.domain_randomization import DR_FIELDS, DR_NAMES, draw_domain, randomized_model_fields  # noqa: F401
-from mjx_envs.env_config import EnvConfig
+from mjx_envs.env_context import EnvContext, make_context  # noqa: F401  (the env's constants, public here too)
 from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command schedule and curriculum)
     _uniform,
     curriculum_outcome,
@@ -39,7 +36,7 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     track_command,
     update_command,
 )
-from mjx_envs.measurements import Measurements, SensorIndex, gravity_in_body, sensor_index, yaw_of
+from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
 from mjx_envs.step_metrics import MetricInputs, metric_names, step_metrics
 from mjx_envs.termination import (  # noqa: F401  (the termination rules, public here too)
@@ -51,95 +48,7 @@ from mjx_envs.termination import (  # noqa: F401  (the termination rules, public
     terminate,
     terrain_height,
 )
-from model import loading, terrain
-from model import robot_constants as rc
-from model.robot_spec import robot_spec, trunk_body
-from model.simulation_config import SimulationConfig
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class EnvContext:
-    """Constants of one environment instance (model-derived arrays, configs, controller)."""
-
-    sim: SimulationConfig
-    env: EnvConfig
-    gait: GaitConfig
-    controller: BezierController
-    mj_model: Any
-    idx: SensorIndex
-    home_joints: np.ndarray
-    joint_lower: np.ndarray
-    joint_upper: np.ndarray
-    force_limit: np.ndarray
-    heights: Optional[np.ndarray]  # (nrow, ncol) terrain heights in m, None on the flat world
-    trunk_body: int
-    episode_steps: int
-    suite: Optional[terrain.SuiteSpec] = None  # the terrain-suite grid (world "suite"), else None
-    home_trunk_height: float = rc.HOME_TRUNK_HEIGHT  # m above the ground at spawn (the model's home keyframe)
-    rough_terrain: terrain.TerrainSpec = terrain.DEFAULT_TERRAIN  # the rough world's grid, from its hfield
-    qpos_adr: Tuple[int, ...] = tuple(range(7, 19))  # the 12 joints' qpos addresses, stack order
-
-    @property
-    def action_size(self) -> int:
-        """12 (foot residuals or joint targets) + 3 gait-modulation actions in ``modulated`` mode."""
-        return self.env.action_size
-
-    @property
-    def observation_size(self) -> int:
-        return obs_lib.observation_size(self.action_size, self.env.terrain_observation)
-
-    @property
-    def rough(self) -> bool:
-        return self.heights is not None
-
-    @property
-    def num_levels(self) -> int:
-        """Number of curriculum levels: ``terrain_level`` is an integer in [0, num_levels)
-        (suite: the grid's difficulty rows; rough: the difficulty bands)."""
-        return self.suite.num_levels if self.suite is not None else self.rough_terrain.num_bands
-
-    @property
-    def num_types(self) -> int:
-        """Number of terrain types: ``terrain_type`` is in [0, num_types) (suite:
-        ``model.terrain.TERRAIN_TYPES``; rough and flat: 1, the random relief)."""
-        return self.suite.num_types if self.suite is not None else 1
-
-    @property
-    def terrain_spec(self):
-        """The grid geometry of ``heights``: the suite's SuiteSpec or the rough world's TerrainSpec."""
-        return self.suite if self.suite is not None else self.rough_terrain
-
-
-def make_context(
-    sim: SimulationConfig, env: EnvConfig, gait: GaitConfig, mj_model: Optional[mujoco.MjModel] = None
-) -> EnvContext:
-    m = mj_model if mj_model is not None else loading.load_mj_model(sim)
-    jid = m.actuator_trnid[:, 0]
-    spec = robot_spec(m, sim.robot_file)  # the leg geometry and home pose come from the model
-    geometry = LegGeometry.from_robot_spec(spec)
-    gait = gait.for_robot(geometry)  # gait sizes left 'auto' follow the robot's leg length
-    c = env.command
-    check_command_ranges(c.vx, c.vy, c.yaw_rate, gait, geometry)  # with this robot's hip positions
-    return EnvContext(
-        sim=sim,
-        env=env,
-        gait=gait,
-        mj_model=m,
-        controller=BezierController(config=gait, geometry=geometry),
-        idx=sensor_index(m),
-        home_joints=np.asarray(spec.home_joints, np.float32),
-        joint_lower=m.jnt_range[jid, 0].astype(np.float32),
-        joint_upper=m.jnt_range[jid, 1].astype(np.float32),
-        force_limit=np.abs(m.actuator_forcerange[:, 1]).astype(np.float32),
-        heights=loading.terrain_heights(m),
-        trunk_body=trunk_body(m),
-        episode_steps=int(round(env.episode_length_s / sim.control_dt)),
-        suite=terrain.default_suite_spec() if sim.world == "suite" else None,
-        home_trunk_height=spec.home_trunk_height,
-        rough_terrain=terrain.spec_of_model(m) if (m.nhfield and sim.world != "suite") else terrain.DEFAULT_TERRAIN,
-        qpos_adr=spec.qpos_adr,
-    )
-
+from model import terrain
 
 # ---------------------------------------------------------------------------------------- reset
 
@@ -246,45 +155,6 @@ def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
 
 
 # ------------------------------------------------------------------------------------ one step
-
-
-def modulation_scales(ctx: EnvContext, modulation: jax.Array) -> Tuple[jax.Array, jax.Array, jax.Array]:
-    """(frequency scale [-], swing-height scale [-], body height [m]) of the filtered modulation
-    state (3,) (``EnvConfig.modulation``); zeros give (1, 1, gait.body_height): the nominal gait."""
-    return 1.0 + modulation[0], 1.0 + modulation[1], ctx.gait.body_height + modulation[2]
-
-
-def action_to_ctrl(
-    ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
-) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
-    """Map a policy action in [-1, 1]^action_size to servo targets.
-
-    residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), low-pass
-    filtered, added to the Bézier targets, then IK. modulated mode: the same for actions 0..11,
-    and actions 12..14 modulate the gait (step frequency, swing height, body height within
-    ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
-    direct_scale`` (rad), no gait. With ``action_latency`` the previous step's action drives the
-    servos and this one waits a step. Returns (ctrl (12,), clipped action, info with the new
-    filter states, number of IK-saturated legs).
-    """
-    action = jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
-    cfg = ctx.env
-    applied = info["pending_action"] if cfg.action_latency else action
-    info = {**info, "pending_action": action}
-    if cfg.action_mode == "direct":
-        ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
-        return ctrl, action, info, jnp.zeros(())
-    target = jnp.reshape(applied[:12], (4, 3)) * cfg.residual_max
-    residual = cfg.action_filter * target + (1.0 - cfg.action_filter) * info["residual"]
-    modulation = info["modulation"]
-    if cfg.action_mode == "modulated":
-        m = cfg.modulation
-        new = applied[12:15] * jnp.asarray([m.frequency, m.swing_height, m.body_height])
-        modulation = m.filter * new + (1.0 - m.filter) * modulation
-    freq, swing, height = modulation_scales(ctx, modulation)
-    out = ctx.controller.joint_targets(info["gait"], info["command"], height, residual, swing, freq)
-    info = {**info, "residual": residual, "modulation": modulation}
-    return out.joint_targets, action, info, jnp.sum(out.saturated).astype(jnp.float32)
 
 
 def apply_push(ctx: EnvContext, info: Dict[str, Any]) -> Tuple[jax.Array, Dict[str, Any]]:

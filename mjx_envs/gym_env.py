@@ -1,4 +1,4 @@
-"""``ResidualWalkEnv``: the Gymnasium twin of ``ResidualWalk`` on C MuJoCo (CPU).
+"""``ResidualWalkEnv``: the Gymnasium twin of ``MjxResidualWalk`` on C MuJoCo (CPU).
 
 Same spaces, observation, reward, termination and reset sampling as the MJX environment — the
 very same functions from ``mjx_envs.episode_logic`` (jitted once on the CPU) — only the physics

@@ -1,6 +1,6 @@
-"""``ResidualWalk``: the residual-walking environment on MJX (batched, jit-able, Brax-PPO-ready).
+"""``MjxResidualWalk``: the residual-walking environment on MJX (batched, jit-able, Brax-PPO-ready).
 
-    env = ResidualWalk()                       # flat world, default configs
+    env = MjxResidualWalk()                    # flat world, default configs
     state = jax.jit(env.reset)(jax.random.PRNGKey(0))
     state = jax.jit(env.step)(state, action)   # action: (12,) in [-1, 1]
 
@@ -33,7 +33,7 @@ from mjx_envs.state import State
 from model.simulation_config import SimulationConfig
 
 
-class ResidualWalk(ContextEnvProperties):
+class MjxResidualWalk(ContextEnvProperties):
     """MJX residual-walking environment (see module docstring)."""
 
     def __init__(
@@ -82,3 +82,8 @@ class ResidualWalk(ContextEnvProperties):
         meas = measure(ctx.idx, data.qpos, data.qvel, data.sensordata, data.actuator_force)
         obs, reward, done, metrics, info = logic.post_physics(ctx, meas, info, aux)
         return state.replace(data=data, obs=obs, reward=reward, done=done, metrics=metrics, info=info)
+
+
+ResidualWalk = MjxResidualWalk
+"""Deprecated name of :class:`MjxResidualWalk`, kept for one release (too easily confused with the
+Gymnasium ``ResidualWalkEnv``); use ``MjxResidualWalk``."""

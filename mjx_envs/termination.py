@@ -1,6 +1,6 @@
 """How a control step can end an episode: diverged physics, a fall, leaving the map.
 
-Pure JAX functions of an :class:`mjx_envs.episode_logic.EnvContext` (any object with its fields)
+Pure JAX functions of an :class:`mjx_envs.env_context.EnvContext` (any object with its fields)
 and the step's :class:`~mjx_envs.measurements.Measurements`, shared by the MJX env, the batched
 C-MuJoCo env and the Gymnasium twin through ``episode_logic.post_physics``:
 
@@ -25,7 +25,7 @@ from model import terrain
 
 if TYPE_CHECKING:
     from mjx_envs.env_config import EnvConfig
-    from mjx_envs.episode_logic import EnvContext
+    from mjx_envs.env_context import EnvContext
 
 NAN_QVEL_LIMIT = 1e3
 """|qvel| beyond this (m/s for the trunk's linear velocity, rad/s otherwise) is treated as diverged physics."""

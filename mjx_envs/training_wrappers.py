@@ -22,7 +22,7 @@ Keys the wrappers maintain in ``state.info`` (read by brax ``ppo.train`` / ``act
 * ``steps``           env steps (inner steps, i.e. counting action repeats) in the current episode
 * ``truncation``      1.0 at the step the time limit ended a non-terminated episode, or the env
                       itself ended it as a truncation (it returned ``done`` = 1 with
-                      ``info['truncation']`` = 1, e.g. ResidualWalk leaving the map), else 0.0
+                      ``info['truncation']`` = 1, e.g. MjxResidualWalk leaving the map), else 0.0
 * ``time_out``        same as ``truncation`` (read by ``ppo.train(bootstrap_on_timeout=True)``)
 * ``episode_done``    1.0 at the last step of an episode (terminated or truncated)
 * ``episode_metrics`` running sums for the current episode: ``sum_reward``, ``length`` and every
@@ -160,7 +160,7 @@ class TerrainLevelMetrics(Wrapper):
 
     def __init__(self, env: Any, num_levels: Optional[int] = None):
         super().__init__(env)
-        # the env's own level count (ResidualWalk.ctx.num_levels) unless given
+        # the env's own level count (MjxResidualWalk.ctx.num_levels) unless given
         self.num_levels = int(num_levels if num_levels is not None else env.ctx.num_levels)
         ctx = getattr(env, "ctx", None)
         self.type_names = tuple(terrain.TERRAIN_TYPES) if getattr(ctx, "suite", None) is not None else ()

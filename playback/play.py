@@ -34,6 +34,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from deploy.export_format import ExportError
+from deploy.policy_loader import load_policy
 from evaluation.episode import policy_controller, run_episode, zero_action
 from evaluation.episode_metrics import gravity, robot_mass, summarize_episode
 from mjx_envs.policy_env import (
@@ -54,7 +56,6 @@ from playback.video import (
     frame_steps,
     offscreen_gl_problem,
 )
-from train.export import ExportError, load_policy
 from train.output_paths import OutputPathError, ensure_writable_dir
 
 DEFAULT_COMMAND = (0.3, 0.0, 0.0)

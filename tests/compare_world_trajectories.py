@@ -170,7 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = p.parse_args(argv)
     policy = None
     if args.policy is not None:
-        from train.export import load_policy
+        from deploy.policy_loader import load_policy
 
         policy = load_policy(args.policy)
     runs = run_worlds(policy, args.duration, args.seed, args.band, args.vx)

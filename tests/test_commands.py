@@ -21,7 +21,7 @@ from ik.leg_geometry import DEFAULT_GEOMETRY
 from mjx_envs import episode_logic as logic
 from mjx_envs.env_config import CommandRanges, EnvConfig, ObservationNoise, Pushes
 from mjx_envs.gym_env import ResidualWalkEnv
-from mjx_envs.residual_walk import ResidualWalk
+from mjx_envs.residual_walk import MjxResidualWalk
 from model.simulation_config import SimulationConfig
 from model.yaml_config import ConfigError
 
@@ -175,7 +175,7 @@ FAST_SCHEDULE = EnvConfig(
 
 @pytest.fixture(scope="module")
 def twins():
-    return ResidualWalk(env=FAST_SCHEDULE), ResidualWalkEnv(env=FAST_SCHEDULE, metrics=True)
+    return MjxResidualWalk(env=FAST_SCHEDULE), ResidualWalkEnv(env=FAST_SCHEDULE, metrics=True)
 
 
 def test_both_twins_run_the_same_command_schedule_pushes_and_noise(twins):

@@ -279,7 +279,7 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     distribution differs from the initial one, every level change is the logged promotion /
     demotion of the finished episode, and two envs teleported next to the map's edge end their
     episode as a truncation (done = 1, truncation = 1, off_map = 1, not fell)."""
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
     from mjx_envs.training_wrappers import TerrainLevelMetrics, wrap_for_training
 
     n_env, ep_steps, n_steps = 16, 100, 300
@@ -289,7 +289,7 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
         curriculum=Curriculum(initial_max_level=2, min_command_path=0.2),
         command=forward,
     )  # the forward task: the edge envs walk off the map
-    raw = ResidualWalk(SimulationConfig(world="suite"), cfg)  # the training world: the terrain suite
+    raw = MjxResidualWalk(SimulationConfig(world="suite"), cfg)  # the training world: the terrain suite
     nl = raw.ctx.num_levels
     env = wrap_for_training(TerrainLevelMetrics(raw), episode_length=ep_steps)
     edge = jnp.arange(n_env) < 2  # envs 0, 1: moved onto the flat border, facing +x, 0.05 m from the off-map line

@@ -48,7 +48,7 @@ def test_training_splits_the_batch_over_two_devices(backend, tmp_path):
         assert batches["sizes"] == [2], batches
     assert _records(run_dir, "done")[-1]["step"] == 480
 
-    from train.export import load_policy
+    from deploy.policy_loader import load_policy
 
     pol = load_policy(run_dir)
     shapes = [tuple(w.shape) for w, _ in pol.layers]

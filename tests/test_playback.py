@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from random_policy_export import write_random_export
 
+from deploy.export_format import ExportError
+from deploy.policy_loader import load_policy
 from evaluation.episode import episode_key, roll_pitch_array, run_episode, set_command, zero_action
 from evaluation.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from mjx_envs.observation import observation_layout
@@ -23,7 +25,6 @@ from mjx_envs.policy_env import (
 from model import terrain
 from playback import play as play_cli
 from playback.video import frame_steps, offscreen_gl_problem
-from train.export import ExportError, load_policy
 
 
 @pytest.fixture(scope="module")

@@ -78,7 +78,7 @@ def test_switched_off_draws_leave_the_model_bit_for_bit(base_model):
 
 def test_mjx_and_c_mujoco_models_get_the_same_draw():
     from mjx_envs.gym_env import ResidualWalkEnv
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
 
     d = DomainRandomization()
     cfg = EnvConfig(
@@ -86,7 +86,7 @@ def test_mjx_and_c_mujoco_models_get_the_same_draw():
             **{n: dataclasses.replace(getattr(d, n), enabled=True) for n in logic.DR_NAMES}
         )
     )
-    mjx_env, gym_env = ResidualWalk(env=cfg), ResidualWalkEnv(env=cfg)
+    mjx_env, gym_env = MjxResidualWalk(env=cfg), ResidualWalkEnv(env=cfg)
     key = jax.random.PRNGKey(4)
     state = jax.jit(mjx_env.reset)(key)
     gym_env.reset(options={"key": key})

@@ -31,8 +31,8 @@ FILES = (
 
 
 def test_shipped_policy_loads_with_its_reports():
+    from deploy.policy_loader import load_policy
     from mjx_envs.policy_env import configs_from_meta, make_env
-    from train.export import load_policy
 
     for name in FILES:
         assert os.path.isfile(os.path.join(POLICY, name)), name
@@ -79,7 +79,7 @@ def test_targets_table_is_what_the_evaluation_files_give():
 
 
 def test_previous_policy_still_loads():
-    from train.export import load_policy
+    from deploy.policy_loader import load_policy
 
     pol = load_policy(PREVIOUS)
     assert pol.meta["config"]["simulation"].get("collision") is None  # trained with every sphere colliding

@@ -1,5 +1,5 @@
 """train/tasks.py: the task registry. Every registered task resets and steps in both twins — the
-MJX env (``ResidualWalk``, jit) and the Gymnasium env on C MuJoCo (``ResidualWalkEnv``) — and both
+MJX env (``MjxResidualWalk``, jit) and the Gymnasium env on C MuJoCo (``ResidualWalkEnv``) — and both
 give the same first observation and reward; ``--task`` reaches the CLI."""
 
 import jax
@@ -33,7 +33,7 @@ def test_registry_lists_every_task_with_its_config():
 @pytest.mark.parametrize("name", list(WORLD))
 def test_every_task_resets_and_steps_in_both_twins(name):
     from mjx_envs.gym_env import ResidualWalkEnv
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
 
     cfg = task_config(name, preset="ci_tiny")
     action = np.full(ACTIONS[name], 0.3, np.float32)
@@ -42,7 +42,7 @@ def test_every_task_resets_and_steps_in_both_twins(name):
     obs1, reward, terminated, truncated, info = gym_env.step(action)
     assert gym_env.action_space.shape == (ACTIONS[name],)
     assert np.all(np.isfinite(obs1)) and np.isfinite(reward) and not terminated
-    mjx_env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
+    mjx_env = MjxResidualWalk(cfg.simulation, cfg.env, cfg.gait)
     assert mjx_env.observation_size == obs0.shape[0] and mjx_env.action_size == ACTIONS[name]
     s = jax.jit(mjx_env.reset)(jax.random.PRNGKey(0))
     s1 = jax.jit(mjx_env.step)(s, jnp.asarray(action))

@@ -207,16 +207,16 @@ def test_export_plays_in_both_backends(killed_and_resumed):
     """The export of the C-MuJoCo-trained run drives the MJX env and the C-MuJoCo env alike: the
     same episode (key) under the policy ends up in the same place (trunk within 1 cm after 1 s;
     the twins' physics differ by float32 rounding, parity measured ~1e-6 m) and walks forward."""
+    from deploy.policy_loader import load_policy
     from mjx_envs.cmujoco_env import CMujocoResidualWalk
-    from mjx_envs.residual_walk import ResidualWalk
+    from mjx_envs.residual_walk import MjxResidualWalk
     from train.config import load_resolved_config
-    from train.export import load_policy
 
     r = killed_and_resumed
     pol = load_policy(r["run_dir"])
     cfg = load_resolved_config(os.path.join(r["run_dir"], "config.yaml"))
     envs = {
-        "mjx": ResidualWalk(cfg.simulation, cfg.env, cfg.gait),
+        "mjx": MjxResidualWalk(cfg.simulation, cfg.env, cfg.gait),
         "cmujoco": CMujocoResidualWalk(cfg.simulation, cfg.env, cfg.gait),
     }
     keys = jax.random.split(jax.random.PRNGKey(21), 2)
@@ -234,9 +234,9 @@ def test_export_plays_in_both_backends(killed_and_resumed):
 
 
 def test_export_reproduces_in_memory_policy(killed_and_resumed):
-    from mjx_envs.residual_walk import ResidualWalk
+    from deploy.policy_loader import load_policy
+    from mjx_envs.residual_walk import MjxResidualWalk
     from train.config import load_resolved_config
-    from train.export import load_policy
 
     r = killed_and_resumed
     res = r["result"]
@@ -248,7 +248,7 @@ def test_export_reproduces_in_memory_policy(killed_and_resumed):
     assert meta["config"]["run"]["early_stopping"]["patience"] == 7  # the resumed segment's config
     assert [c["name"] for c in meta["observation_layout"]][0] == "gravity"
     cfg = load_resolved_config(os.path.join(r["run_dir"], "config.yaml"))
-    env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
+    env = MjxResidualWalk(cfg.simulation, cfg.env, cfg.gait)
     assert pol.observation_size == env.observation_size and pol.action_size == env.action_size
     # realistic observations (a few env states) plus wide random ones
     obs = np.random.default_rng(0).normal(size=(64, env.observation_size)).astype(np.float32) * 2.0

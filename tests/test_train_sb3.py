@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("stable_baselines3", reason="SB3 path needs the 'sb3' extra: pip install -e '.[sb3]'")
 
+from deploy.policy_loader import load_policy  # noqa: E402
 from train import sb3 as sb3_train  # noqa: E402
 from train.checkpoints import CheckpointError  # noqa: E402
-from train.export import load_policy  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

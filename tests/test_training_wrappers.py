@@ -247,7 +247,7 @@ def test_auto_reset_uses_reset_from_with_finished_episode():
 
 class EdgeEnv(CommandEnv):
     """Like CommandEnv, but leaving ``pos > edge`` ends the episode as a *truncation*: the env sets
-    ``done`` = 1 and ``info['truncation']`` = 1 (brax's convention; ResidualWalk leaving the map)."""
+    ``done`` = 1 and ``info['truncation']`` = 1 (brax's convention; MjxResidualWalk leaving the map)."""
 
     def __init__(self, limit: float = np.inf, edge: float = np.inf):
         super().__init__(limit)

@@ -96,7 +96,7 @@ def main(argv: Optional[List[str]] = None, console=print):
     """
     from model.yaml_config import ConfigError
     from train.cli_errors import install_interrupt_handler
-    from train.config import DEFAULT_TRAIN_YAML, list_presets, load_resolved_config, load_train_config
+    from train.config import DEFAULT_TRAIN_YAML, list_presets, load_train_config
 
     args = build_parser().parse_args(argv)
     install_interrupt_handler()
@@ -120,8 +120,7 @@ def main(argv: Optional[List[str]] = None, console=print):
                 "--resume continues a run with its own config.yaml; --config/--preset/--task/--name/"
                 "--output-dir cannot be combined with it (key=value overrides can)"
             )
-        from train.config import check_resume_compatible
-        from train.run_dir import resolve_run_dir
+        from train.run_dir import resolve_run_dir, resume_config
 
         run_dir = resolve_run_dir(args.resume)
         if not os.path.isdir(run_dir):
@@ -143,8 +142,7 @@ def main(argv: Optional[List[str]] = None, console=print):
                 f"{os.path.join(run_dir, CONFIG_FILE)} is missing: resuming with the config of checkpoint "
                 f"step {step:,d} ({cfg_path})"
             )
-        cfg = load_resolved_config(cfg_path, args.overrides)
-        check_resume_compatible(load_resolved_config(cfg_path), cfg)
+        cfg = resume_config(cfg_path, args.overrides)
     else:
         preset = args.preset
         auto = preset is None

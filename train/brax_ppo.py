@@ -9,7 +9,7 @@ the run itself is :class:`train.runner.TrainingRun`, whose methods are the parts
 What one run does (details in docs/training.md):
 
 * training env: ``mjx_envs.backends.make_env(cfg.simulation, cfg.env, cfg.gait)`` — MJX
-  ``ResidualWalk``, or on a CPU-only machine (``simulation.backend: auto``, or ``cmujoco``) the
+  ``MjxResidualWalk``, or on a CPU-only machine (``simulation.backend: auto``, or ``cmujoco``) the
   batched C-MuJoCo ``CMujocoResidualWalk`` (same logic, physics through ``jax.pure_callback``) — wrapped by brax through
   ``mjx_envs.training_wrappers.wrap_for_training`` (re-randomising auto-reset, terrain curriculum
   via ``reset_from``); eval env: the same on ``run.eval_world`` (flat by default);

@@ -27,7 +27,7 @@ class PolicyEvaluator:
     """Deterministic-episode evaluator.
 
     Args:
-      env: unbatched env (``reset(rng)``, ``step(state, action)``), e.g. a flat-world ``ResidualWalk``.
+      env: unbatched env (``reset(rng)``, ``step(state, action)``), e.g. a flat-world ``MjxResidualWalk``.
       make_policy: brax ``make_policy(params, deterministic) -> policy(obs, key) -> (action, extras)``.
       num_envs: episodes per evaluation.
       episode_length: env steps per episode (time limit).

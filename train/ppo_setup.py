@@ -1,6 +1,7 @@
-"""What a Brax PPO run is built from: the network factory, the training and evaluation envs, and
-the device/physics labels the logs and results files carry (used by :mod:`train.runner`, the SB3
-path and the benchmarks)."""
+"""What a Brax PPO run is built from: the network factory, the training and evaluation envs, the
+config's ``ppo.train`` hyperparameters, the batch's split over the local JAX devices, and the
+device/physics labels the logs and results files carry (used by :mod:`train.runner`, the SB3 path
+and the benchmarks)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,49 @@ def observation_normalizer(pcfg):
     if pcfg.normalize_observations:
         return running_statistics.normalize
     return lambda x, y: x
+
+
+def check_device_split(pcfg) -> int:
+    """Local JAX devices brax PPO will split the batch over (it pmaps over all of them); a
+    ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does not divide evenly among them."""
+    import jax
+
+    from model.yaml_config import ConfigError
+
+    n = jax.local_device_count()
+    for key in ("num_envs", "batch_size"):
+        value = getattr(pcfg, key)
+        if value % n:
+            raise ConfigError(
+                f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
+                f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
+                f"choose how many)"
+            )
+    return n
+
+
+def ppo_hyperparameters(cfg: TrainConfig) -> Dict[str, Any]:
+    """The keyword arguments of ``brax.training.agents.ppo.train`` that come straight from the
+    config (``ppo.*``, ``episode_length``, ``run.log_training_metrics`` / ``training_metrics_steps``);
+    the run adds the env, step counts, network factory, seed and callbacks."""
+    pcfg, rcfg = cfg.ppo, cfg.run
+    return dict(
+        episode_length=cfg.episode_length,
+        action_repeat=pcfg.action_repeat,
+        num_envs=pcfg.num_envs,
+        learning_rate=pcfg.learning_rate,
+        entropy_cost=pcfg.entropy_cost,
+        discounting=pcfg.discounting,
+        gae_lambda=pcfg.gae_lambda,
+        unroll_length=pcfg.unroll_length,
+        batch_size=pcfg.batch_size,
+        num_minibatches=pcfg.num_minibatches,
+        num_updates_per_batch=pcfg.num_updates_per_batch,
+        clipping_epsilon=pcfg.clipping_epsilon,
+        reward_scaling=pcfg.reward_scaling,
+        max_grad_norm=pcfg.max_grad_norm,
+        normalize_observations=pcfg.normalize_observations,
+        normalize_advantage=pcfg.normalize_advantage,
+        log_training_metrics=rcfg.log_training_metrics,
+        training_metrics_steps=rcfg.training_metrics_steps,
+    )

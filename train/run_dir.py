@@ -4,14 +4,15 @@ A run directory is made absolute once, where it is created (:func:`make_run_dir`
 (:func:`resolve_run_dir`); every path of the run (checkpoints, ``best/``, ``export/``,
 TensorBoard, progress, evaluation) is derived from that absolute path, so relative
 ``--output-dir``/``--resume`` arguments work from any working directory and a later ``chdir``
-cannot move them. :func:`record_config` keeps the resolved config of every training segment.
+cannot move them. :func:`record_config` keeps the resolved config of every training segment;
+:func:`resume_config` reads it back, with overrides, to resume.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 CONFIG_FILE = "config.yaml"
 """``RUN_DIR/config.yaml``: the resolved config of the run's latest segment (resume reads it)."""
@@ -59,6 +60,21 @@ def setup_jax_cache(cache_dir: Optional[str], min_compile_s: float = 0.0) -> Opt
 def resolve_run_dir(path: str) -> str:
     """The absolute path of an existing run directory (``--resume RUN``, ``train.export RUN``)."""
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def resume_config(cfg_path: str, overrides: Sequence[str] = ()) -> Any:
+    """The resolved config ``cfg_path`` of a run being resumed, with the ``key=value`` ``overrides``
+    applied (the ``TrainConfig`` both entry points resume with).
+
+    Raises:
+      ConfigError: an override changes a key a resume keeps fixed (``train.config.RESUME_FIXED_KEYS``:
+        the network's shape and normalisation, the observation layout, the action mode), naming it.
+    """
+    from train.config import check_resume_compatible, load_resolved_config
+
+    cfg = load_resolved_config(cfg_path, overrides)
+    check_resume_compatible(load_resolved_config(cfg_path), cfg)
+    return cfg
 
 
 def config_history(run_dir: str) -> List[str]:

@@ -18,15 +18,19 @@ What each part does (details in docs/training.md):
   parameters are kept in ``RUN_DIR/best/``;
 * :meth:`TrainingRun.checkpoint`: parameters, optimizer state and run state (evaluations, early
   stopper, clock) every ``run.checkpoint_every_evals`` epochs, at the end and before an early stop;
-* :meth:`TrainingRun.check_early_stop`: the plateau rule (:class:`EarlyStopping`); it raises
-  :class:`EarlyStop` out of brax, and the run still checkpoints and exports;
+* :meth:`TrainingRun.check_early_stop`: the plateau rule (:class:`~train.early_stopping.EarlyStopping`);
+  it raises :class:`~train.early_stopping.EarlyStop` out of brax, and the run still checkpoints
+  and exports;
 * :meth:`TrainingRun.export`: ``export/`` (best or final parameters, ``run.export_policy``) with
-  ONNX when available; :meth:`TrainingRun.report`: the before/after summary and learning curve.
+  ONNX when available; :meth:`TrainingRun.report`: the before/after summary and learning curve
+  (both in :mod:`train.run_products`).
+
+``EarlyStop``, ``EarlyStopping`` (:mod:`train.early_stopping`) and :class:`~train.run_products.TrainResult`,
+what :meth:`TrainingRun.run` returns, are importable from here too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -34,126 +38,26 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from model.yaml_config import ConfigError
-from train.checkpoints import (
-    BEST_SUBDIR,
-    CheckpointError,
-    checkpoint_config_path,
-    list_checkpoints,
-    load_checkpoint,
-    load_latest,
-    read_optimizer_state,
-    save_checkpoint,
-)
+from train.checkpoints import BEST_SUBDIR, CheckpointError, load_latest, read_optimizer_state, save_checkpoint
 from train.cli_errors import check_interrupt
-from train.config import TrainConfig, load_resolved_config
+from train.config import TrainConfig
+from train.early_stopping import EarlyStop, EarlyStopping
 from train.optimizer_state import OptimizerStateHook, adam_count
 from train.ppo_setup import (
+    check_device_split,
     describe_device,
     describe_physics,
     device_label,
     make_envs,
     make_network_factory,
     observation_normalizer,
+    ppo_hyperparameters,
 )
 from train.progress import ProgressLogger
 from train.run_dir import record_config
-from train.run_summary import before_after, plot_learning_curve, summary_lines, write_summary
+from train.run_products import TrainResult, export_run, report_run
 
-
-class EarlyStop(Exception):
-    """Raised from brax's progress callback to end training early (caught by :meth:`TrainingRun.train`)."""
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What :meth:`TrainingRun.run` (and ``train.brax_ppo.train_policy``) returns.
-
-    Attributes:
-      run_dir, export_dir: where the run and its export are.
-      params: final ``(normalizer state, policy params, value params)``.
-      export_params: the parameters written to ``export/`` (best or final, ``run.export_policy``);
-      export_step: the env step they come from.
-      make_policy: brax ``make_inference_fn(ppo_network)``; ``make_policy(params, deterministic=True)``.
-      start_step: env step the run (or resumed run) started from; ``final_step``: where it ended.
-      evals: every evaluation summary of this run (with ``step``), oldest first.
-      final_eval: the last evaluation summary; ``zero_residual_eval``: the baseline's.
-      stopped_early: early stopping ended the run.
-      wall_time_s: seconds of this call.
-      summary: the before/after comparison (train/run_summary.py: nominal gait vs the exported
-        policy on the evaluation episodes), also in ``RUN_DIR/summary.json``; None without a
-        zero-residual evaluation.
-    """
-
-    run_dir: str
-    export_dir: str
-    params: Any
-    export_params: Any
-    export_step: int
-    make_policy: Callable
-    start_step: int
-    final_step: int
-    evals: List[Dict[str, Any]]
-    final_eval: Dict[str, Any]
-    zero_residual_eval: Optional[Dict[str, Any]]
-    stopped_early: bool
-    wall_time_s: float
-    summary: Optional[Dict[str, Any]] = None
-
-
-class EarlyStopping:
-    """Plateau detector on the evaluation reward.
-
-    ``update(reward)`` returns True once ``patience`` consecutive evaluations did not beat the best
-    so far by more than ``min_delta``, provided at least ``min_evals`` evaluations were seen.
-    """
-
-    def __init__(self, enabled: bool, patience: int, min_delta: float, min_evals: int = 0):
-        self.enabled, self.patience, self.min_delta, self.min_evals = enabled, patience, min_delta, min_evals
-        self.best = -math.inf
-        self.best_step: Optional[int] = None
-        self.since_best = 0
-        self.count = 0
-
-    def update(self, reward: float, step: Optional[int] = None) -> bool:
-        self.count += 1
-        if reward > self.best + self.min_delta or self.best_step is None:
-            self.best, self.best_step, self.since_best = float(reward), step, 0
-        else:
-            self.since_best += 1
-        return bool(self.enabled and self.count >= self.min_evals and self.since_best >= self.patience)
-
-    def state(self) -> Dict[str, Any]:
-        return {"best": self.best, "best_step": self.best_step, "since_best": self.since_best, "count": self.count}
-
-    def load(self, s: Dict[str, Any]) -> None:
-        self.best = float(s.get("best", -math.inf)) if s.get("best") is not None else -math.inf
-        self.best_step = s.get("best_step")
-        self.since_best = int(s.get("since_best", 0))
-        self.count = int(s.get("count", 0))
-
-
-def _to_numpy_tree(tree):
-    import jax
-
-    return jax.tree_util.tree_map(lambda x: np.asarray(x), tree)
-
-
-def _check_devices(pcfg) -> int:
-    """Local JAX devices brax PPO will split the batch over (it pmaps over all of them); a
-    ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does not divide evenly among them."""
-    import jax
-
-    n = jax.local_device_count()
-    for key in ("num_envs", "batch_size"):
-        value = getattr(pcfg, key)
-        if value % n:
-            raise ConfigError(
-                f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
-                f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
-                f"choose how many)"
-            )
-    return n
+__all__ = ["EarlyStop", "EarlyStopping", "TrainResult", "TrainingRun"]
 
 
 class TrainingRun:
@@ -243,7 +147,7 @@ class TrainingRun:
             network_factory=self.network_factory,
         )
         self.device, self.physics = describe_device(), describe_physics(self.raw_env)
-        self.num_devices = _check_devices(pcfg)
+        self.num_devices = check_device_split(pcfg)
         # several hosts (python -m train --coordinator ...): process 0 evaluates, checkpoints and
         # exports; the others only train (brax calls the callbacks below on process 0 after step 0)
         self.is_main = jax.process_index() == 0
@@ -478,7 +382,7 @@ class TrainingRun:
 
         if self.remaining_epochs <= 0:
             return
-        pcfg, rcfg = self.cfg.ppo, self.cfg.run
+        pcfg = self.cfg.ppo
         seed = pcfg.seed if not self.resume else (pcfg.seed * 1_000_003 + self.start_step) % (2**31 - 1)
         try:
             with self.opt_hook:
@@ -488,137 +392,42 @@ class TrainingRun:
                     num_evals=self.remaining_epochs + 1,
                     run_evals=False,
                     wrap_env_fn=wrap_for_training,
-                    episode_length=self.cfg.episode_length,
-                    action_repeat=pcfg.action_repeat,
-                    num_envs=pcfg.num_envs,
-                    learning_rate=pcfg.learning_rate,
-                    entropy_cost=pcfg.entropy_cost,
-                    discounting=pcfg.discounting,
-                    gae_lambda=pcfg.gae_lambda,
-                    unroll_length=pcfg.unroll_length,
-                    batch_size=pcfg.batch_size,
-                    num_minibatches=pcfg.num_minibatches,
-                    num_updates_per_batch=pcfg.num_updates_per_batch,
-                    clipping_epsilon=pcfg.clipping_epsilon,
-                    reward_scaling=pcfg.reward_scaling,
-                    max_grad_norm=pcfg.max_grad_norm,
-                    normalize_observations=pcfg.normalize_observations,
-                    normalize_advantage=pcfg.normalize_advantage,
                     network_factory=self.network_factory,
                     seed=seed,
-                    log_training_metrics=rcfg.log_training_metrics,
-                    training_metrics_steps=rcfg.training_metrics_steps,
                     progress_fn=self.on_progress,
                     policy_params_fn=self.on_policy_params,
                     restore_params=self.params,
+                    **ppo_hyperparameters(self.cfg),
                 )
         except EarlyStop:
             pass
 
     def export(self) -> Dict[str, Any]:
         """Write ``RUN_DIR/export/`` (and ``policy.onnx`` where possible) from the best or final
-        parameters; returns the training info recorded with it (``exported_step``, ...)."""
-        from train.export import EXPORT_SUBDIR, export_brax_policy
-        from train.onnx_export import export_onnx_if_available
-
-        cfg, rcfg, final_step = self.cfg, self.cfg.run, self.step
-        final_eval = self.evals[-1] if self.evals else {}
-        info = {
-            "env_steps": final_step,
-            "target_steps": self.target_steps,
-            "stopped_early": self.stopped_early,
-            "final_eval": final_eval,
-            "zero_residual_eval": self.zero_eval,
-            "best_eval_reward": self.stopper.best if math.isfinite(self.stopper.best) else None,
-            "best_eval_step": self.stopper.best_step,
-            "num_envs": cfg.ppo.num_envs,
-            "episode_length": cfg.episode_length,
-            "wall_time_s": self.clock(),
-            "device": self.device,
-            "run_dir": self.run_dir,
-            "preset": self.preset,
-            "eval_world": rcfg.eval_world,
-            "train_world": cfg.simulation.world,
-        }
-        self.export_params, self.export_step, export_cfg = self.params, final_step, cfg
-        best_ckpts = list_checkpoints(self.run_dir, BEST_SUBDIR)
-        if rcfg.export_policy == "best" and best_ckpts:
-            self.export_step, best_path = best_ckpts[-1]
-            self.export_params, _ = load_checkpoint(best_path)
-            export_cfg = load_resolved_config(checkpoint_config_path(self.run_dir, best_path))  # its segment's config
-        info.update(
-            exported=rcfg.export_policy if best_ckpts else "final",
-            exported_step=self.export_step,
-            exported_eval=next((e for e in self.evals if e.get("step") == self.export_step), None),
-        )
-        self.export_dir = os.path.join(self.run_dir, EXPORT_SUBDIR)
-        export_brax_policy(
-            self.export_dir,
-            _to_numpy_tree(self.export_params),
-            export_cfg,
-            self.raw_env.observation_layout(),
-            self.obs_size,
-            self.act_size,
-            info,
-        )
-        export_onnx_if_available(self.export_dir, log=self.console)  # policy.onnx, or one line saying why not
-        return info
+        parameters (:func:`train.run_products.export_run`); returns the training info recorded with
+        it (``exported_step``, ...)."""
+        exported = export_run(self)
+        self.export_dir, self.export_params, self.export_step = exported.export_dir, exported.params, exported.step
+        return exported.info
 
     def report(self, export_info: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        """The before/after table (nominal gait vs the export; ``RUN_DIR/summary.json``) and
-        ``RUN_DIR/learning_curve.png``; returns the summary (None without a baseline evaluation)."""
-        cfg, rcfg, log = self.cfg, self.cfg.run, self.logger
-        summary = None
-        policy_eval = export_info["exported_eval"] or export_info["final_eval"]
-        if self.zero_eval and policy_eval:
-            summary = before_after(self.zero_eval, policy_eval, cfg.simulation.control_dt)
-            desc = (
-                f"the {int(self.zero_eval.get('num_episodes', cfg.ppo.num_eval_envs))} evaluation episodes "
-                f"(world '{rcfg.eval_world}'"
-                + (f", terrain seed {rcfg.eval_terrain_seed}" if rcfg.eval_world != "flat" else "")
-                + f"; policy: the export, step {self.export_step:,d})"
-            )
-            write_summary(
-                self.run_dir,
-                summary,
-                env_steps=self.step,
-                exported_step=self.export_step,
-                wall_time_s=self.clock(),
-                preset=self.preset,
-                eval_world=rcfg.eval_world,
-                description=desc,
-            )
-            for line in summary_lines(summary, desc):
-                log.message(line)
-        try:
-            curve = plot_learning_curve(
-                self.run_dir, title=f"{os.path.basename(self.run_dir)} ({self.preset or 'custom'})"
-            )
-            if curve:
-                log.message(f"learning curve: {curve}")
-        except Exception as e:  # a plotting failure must not lose the trained policy
-            log.message(f"learning curve not written: {type(e).__name__}: {e}")
-        return summary
+        """The before/after table and the learning curve (:func:`train.run_products.report_run`);
+        returns the summary (None without a baseline evaluation)."""
+        return report_run(self, export_info)
 
     def run(self) -> TrainResult:
         """Train, checkpoint the end, export, report; returns :class:`TrainResult`."""
         try:
             self.train()
             if not self.is_main:  # another host of a multi-host run: process 0 writes the products
-                return TrainResult(
-                    run_dir=self.run_dir,
+                return self._result(
                     export_dir="",
-                    params=self.params,
                     export_params=None,
                     export_step=self.step,
-                    make_policy=self.make_policy,
-                    start_step=self.start_step,
-                    final_step=self.step,
                     evals=[],
                     final_eval={},
                     zero_residual_eval=None,
                     stopped_early=False,
-                    wall_time_s=time.time() - self.t_start,
                 )
             if self.params is None:
                 raise CheckpointError(f"no parameters to export in {self.run_dir}")
@@ -641,19 +450,26 @@ class TrainingRun:
             )
         finally:
             self.logger.close()
-        return TrainResult(
-            run_dir=self.run_dir,
+        return self._result(
             export_dir=self.export_dir,
-            params=self.params,
             export_params=self.export_params,
             export_step=self.export_step,
-            make_policy=self.make_policy,
-            start_step=self.start_step,
-            final_step=self.step,
             evals=self.evals,
             final_eval=final_eval,
             zero_residual_eval=self.zero_eval,
             stopped_early=self.stopped_early,
-            wall_time_s=time.time() - self.t_start,
             summary=summary,
+        )
+
+    def _result(self, **products) -> TrainResult:
+        """:class:`TrainResult` of this call: where the run is and ended, plus ``products`` (what
+        process 0 evaluated and exported; empty on the other hosts of a multi-host run)."""
+        return TrainResult(
+            run_dir=self.run_dir,
+            params=self.params,
+            make_policy=self.make_policy,
+            start_step=self.start_step,
+            final_step=self.step,
+            wall_time_s=time.time() - self.t_start,
+            **products,
         )

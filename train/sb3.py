@@ -389,9 +389,9 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
     from train.cli_errors import install_interrupt_handler
-    from train.config import check_resume_compatible, load_resolved_config, load_train_config
+    from train.config import load_train_config
     from train.output_paths import ensure_writable_dir
-    from train.run_dir import make_run_dir, resolve_run_dir
+    from train.run_dir import make_run_dir, resolve_run_dir, resume_config
 
     args = build_parser().parse_args(argv)
     install_interrupt_handler()
@@ -401,8 +401,7 @@ def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
         cfg_path = os.path.join(run_dir, CONFIG_FILE)
         if not os.path.isfile(cfg_path):
             raise CheckpointError(f"{cfg_path} not found: {run_dir} is not an SB3 run directory")
-        cfg = load_resolved_config(cfg_path, args.overrides)
-        check_resume_compatible(load_resolved_config(cfg_path), cfg)
+        cfg = resume_config(cfg_path, args.overrides)
         latest_sb3_checkpoint(run_dir)
     else:
         cfg = load_train_config(args.config, preset=args.preset, overrides=args.overrides)
