@@ -56,11 +56,11 @@ if $PY -c "import warp" 2>/dev/null; then
   timeout -k 5 "$WARP_CAP" $PY - "$BATCH" <<'EOF'
 import sys, time, jax, jax.numpy as jnp
 from train.config import load_train_config
-from mjx_envs.residual_walk import ResidualWalk
+from mjx_envs.residual_walk import MjxResidualWalk
 n = int(sys.argv[1])
 for impl in ("jax", "warp"):
     cfg = load_train_config(preset="gpu", overrides=["simulation.world=flat", f"simulation.impl={impl}"])
-    env = ResidualWalk(cfg.simulation, cfg.env, cfg.gait)
+    env = MjxResidualWalk(cfg.simulation, cfg.env, cfg.gait)
     s = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
     step = jax.jit(jax.vmap(env.step)); a = jnp.zeros((n, env.action_size))
     s = jax.block_until_ready(step(s, a)); t = time.perf_counter()

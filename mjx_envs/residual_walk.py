@@ -25,7 +25,7 @@ from mujoco import mjx
 
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
-from mjx_envs.backends import check_impl
+from mjx_envs.backend_choice import check_impl
 from mjx_envs.env_config import EnvConfig
 from mjx_envs.env_properties import ContextEnvProperties
 from mjx_envs.measurements import measure

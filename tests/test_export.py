@@ -218,7 +218,7 @@ def test_export_checkpoint_sizes_the_network_from_the_runs_config(tmp_path):
     from random_policy_export import write_brax_checkpoints
 
     from mjx_envs.observation import observation_size
-    from train.tasks import task_config
+    from train.config import task_config
 
     cfg = task_config("modulated", preset="ci_tiny")
     act = cfg.env.action_size

@@ -29,13 +29,6 @@ ALLOWED = {
     ("model/check.py", "gait.gait_config"),
     ("model/check.py", "ik.leg_geometry"),
 }
-CYCLE_EDGES_ALLOWED = {
-    # function-level imports that close a circle (importer, imported): what each is for
-    ("mjx_envs.backends", "mjx_envs.residual_walk"): "make_env builds the MJX env; residual_walk checks the impl",
-    ("train.tasks", "train.config"): "task_config loads a TrainConfig; config reads task_sections",
-    ("train.cli_errors", "train.checkpoints"): "the interrupt message's newest step; checkpoints defers interrupts",
-    ("train.cli_errors", "train.export"): "run_cli catches ExportError: import it from deploy.export_format",
-}
 
 
 def upward_imports(repo=REPO):
@@ -197,20 +190,10 @@ def _circle_in(graph: Dict[str, Set[str]], group: Set[str]) -> List[str]:
 
 
 def test_no_import_cycles():
-    graph = import_graph()
-    for a, b in CYCLE_EDGES_ALLOWED:
-        graph[a].discard(b)
-    cycles = import_cycles(graph)
+    cycles = import_cycles(import_graph())
     assert cycles == [], "modules that import each other in a circle (move one import down a layer):\n" + "\n".join(
         " -> ".join(c) for c in cycles
     )
-
-
-def test_allowed_cycle_edges_still_exist():
-    """An entry of CYCLE_EDGES_ALLOWED whose import is gone is dropped from it."""
-    graph = import_graph()
-    stale = [edge for edge in CYCLE_EDGES_ALLOWED if edge[1] not in graph.get(edge[0], set())]
-    assert stale == [], f"imports no longer there: remove {stale} from CYCLE_EDGES_ALLOWED in {__file__}"
 
 
 def test_the_check_sees_an_import_cycle(tmp_path):

@@ -70,7 +70,7 @@ def test_ctrl_c_inside_a_gc_callback_is_raised_at_the_next_training_callback():
     ``check_interrupt`` (every epoch's callback) raises it."""
     import gc
 
-    from train import cli_errors as ce
+    from train import interrupts as ce
 
     ce._REQUESTED.clear()
     seen = []

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from model.yaml_config import ConfigError
-from train.tasks import TASKS, task_config, task_names
+from train.config import task_config
+from train.tasks import TASKS, task_names
 
 WORLD = {"flat": "flat", "rough": "rough", "suite": "suite", "direct": "suite", "modulated": "suite"}
 ACTIONS = {"flat": 12, "rough": 12, "suite": 12, "direct": 12, "modulated": 15}

@@ -95,8 +95,8 @@ def main(argv: Optional[List[str]] = None, console=print):
     (:func:`cli` turns them into ``error: ...`` and exit status 2).
     """
     from model.yaml_config import ConfigError
-    from train.cli_errors import install_interrupt_handler
     from train.config import DEFAULT_TRAIN_YAML, list_presets, load_train_config
+    from train.interrupts import install_interrupt_handler
 
     args = build_parser().parse_args(argv)
     install_interrupt_handler()
@@ -180,7 +180,7 @@ def main(argv: Optional[List[str]] = None, console=print):
     fe, zr = result.final_eval, result.zero_residual_eval or {}
     console("")
     console(f"run dir:  {os.path.abspath(result.run_dir)}")
-    console(f"export:   {os.path.abspath(result.export_dir)}  (train.export.load_policy(path).act(obs))")
+    console(f"export:   {os.path.abspath(result.export_dir)}  (deploy.policy_loader.load_policy(path).act(obs))")
     if fe:
         line = f"final eval reward {fe['reward']:.2f} at step {result.final_step:,d}"
         if zr:

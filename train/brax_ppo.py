@@ -12,7 +12,7 @@ What one run does (details in docs/training.md):
   ``MjxResidualWalk``, or on a CPU-only machine (``simulation.backend: auto``, or ``cmujoco``) the
   batched C-MuJoCo ``CMujocoResidualWalk`` (same logic, physics through ``jax.pure_callback``) — wrapped by brax through
   ``mjx_envs.training_wrappers.wrap_for_training`` (re-randomising auto-reset, terrain curriculum
-  via ``reset_from``); eval env: the same on ``run.eval_world`` (flat by default);
+  via ``reset_from``); eval env: the same on ``run.eval_world`` (the suite by default, configs/ppo_residual.yaml);
 * ``brax.training.agents.ppo.train`` with observation normalisation; the run is cut into
   ``ppo.num_evals - 1`` equal epochs. After each epoch (brax's ``policy_params_fn``) the policy
   is evaluated on fixed flat-world episodes (:mod:`train.evaluation`), a checkpoint is written
@@ -24,7 +24,7 @@ What one run does (details in docs/training.md):
   statistics and Adam's state (:mod:`train.optimizer_state`) are restored, env steps continue
   from the checkpoint's step; the segment's resolved config is recorded (``config.yaml`` and
   ``config_history/``) and every checkpoint stores the config that produced it;
-* the end: ``export/`` (:mod:`train.export`), readable with ``train.export.load_policy``.
+* the end: ``export/`` (:mod:`train.export`), readable with ``deploy.policy_loader.load_policy``.
 """
 
 from __future__ import annotations

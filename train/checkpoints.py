@@ -101,7 +101,7 @@ def save_checkpoint(
     Returns:
       The checkpoint directory.
     """
-    from train.cli_errors import deferred_interrupts
+    from train.interrupts import deferred_interrupts
 
     with deferred_interrupts():  # Ctrl-C while writing: the checkpoint is finished first
         return _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir, config, optimizer_state)

@@ -39,6 +39,7 @@ from model.yaml_config import (
     to_dict,
     yaml_dataclass,
 )
+from train.tasks import task_sections
 
 DEFAULT_TRAIN_YAML = os.path.join(REPO_ROOT, "configs", "ppo_residual.yaml")
 
@@ -426,8 +427,6 @@ def load_train_config(
             data = _deep_merge(data, body)
         notes.append(f"preset {preset}")
     if task is not None:
-        from train.tasks import task_sections
-
         data = _deep_merge(data, task_sections(task))
         notes.append(f"task {task}")
     return _apply_and_build(data, path, notes, preset, overrides)
@@ -444,6 +443,11 @@ def _apply_and_build(
         )
     suffix = f" ({'; '.join(notes)})" if notes else ""
     return _build(data, path, suffix, preset)
+
+
+def task_config(name: str, preset: Optional[str] = None, overrides: Sequence[str] = (), path: Optional[str] = None):
+    """The validated :class:`TrainConfig` of task ``name`` (:mod:`train.tasks`) at the size of ``preset``."""
+    return load_train_config(path, preset=preset, overrides=overrides, task=name)
 
 
 def load_resolved_config(path: str, overrides: Sequence[str] = ()) -> TrainConfig:

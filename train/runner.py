@@ -39,9 +39,9 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from train.checkpoints import BEST_SUBDIR, CheckpointError, load_latest, read_optimizer_state, save_checkpoint
-from train.cli_errors import check_interrupt
 from train.config import TrainConfig
 from train.early_stopping import EarlyStop, EarlyStopping
+from train.interrupts import check_interrupt
 from train.optimizer_state import OptimizerStateHook, adam_count
 from train.ppo_setup import (
     check_device_split,
@@ -303,7 +303,7 @@ class TrainingRun:
 
     def on_policy_params(self, current_step: int, _make_policy, params) -> None:
         """brax ``policy_params_fn``: after each epoch (and at step 0) with the new parameters."""
-        check_interrupt()  # a Ctrl-C that arrived inside a gc callback (train/cli_errors.py)
+        check_interrupt()  # a Ctrl-C that arrived inside a gc callback (train/interrupts.py)
         step = self.start_step + int(current_step)
         self.params, self.step = params, step
         if not self.is_main:

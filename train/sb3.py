@@ -16,7 +16,7 @@ Run directory ``<sb3.output_dir>/YYYYMMDD_HHMM[_name]/``: ``config.yaml``, ``ten
 (SB3's own logs plus ``env_reward_terms/<term>`` and ``env/<metric>`` per step, and the curriculum
 level), ``checkpoints/ppo_<steps>_steps.zip`` + ``ppo_vecnormalize_<steps>_steps.pkl``,
 ``final_model.zip`` + ``vecnormalize.pkl``, and ``export/`` in the same format as the Brax
-export (:func:`train.export.load_policy` reads both; kernels are transposed from torch's layout).
+export (:func:`deploy.policy_loader.load_policy` reads both; kernels are transposed from torch's layout).
 
 Environments: one :class:`train.sb3_vec_env.BatchedSB3VecEnv` (an SB3 ``VecEnv``) over one
 :class:`mjx_envs.vector_env.ResidualWalkVectorEnv` — the ``sb3.n_envs`` worlds are stepped
@@ -388,8 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None, console=print) -> Dict[str, Any]:
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
-    from train.cli_errors import install_interrupt_handler
     from train.config import load_train_config
+    from train.interrupts import install_interrupt_handler
     from train.output_paths import ensure_writable_dir
     from train.run_dir import make_run_dir, resolve_run_dir, resume_config
 

@@ -2,7 +2,7 @@
 
 A *task* says what the robot must learn: the world, the curriculum, the action mode and the
 evaluation world. A *preset* (``configs/ppo_residual.yaml``) says how big the run is. Each task is
-one function returning the config sections that define it; :func:`task_config` builds the whole
+one function returning the config sections that define it; :func:`train.config.task_config` builds the whole
 validated :class:`train.config.TrainConfig` (base values, then the preset, then the task, then
 ``key=value`` overrides)::
 
@@ -25,7 +25,7 @@ Commands and robustness are not part of a task: they come from the preset (or ov
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List
 
 from model.yaml_config import ConfigError
 
@@ -79,10 +79,3 @@ def task_sections(name: str) -> Dict[str, Any]:
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}; registered tasks: {', '.join(TASKS)}")
     return TASKS[name]()
-
-
-def task_config(name: str, preset: Optional[str] = None, overrides: Sequence[str] = (), path: Optional[str] = None):
-    """The validated :class:`train.config.TrainConfig` of task ``name`` at the size of ``preset``."""
-    from train.config import load_train_config
-
-    return load_train_config(path, preset=preset, overrides=overrides, task=name)
