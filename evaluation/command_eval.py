@@ -20,9 +20,9 @@ same episodes (same reset keys: spawn, heading noise, joint noise, gait phase):
   change (rad), falls. Files: ``stand_still.{json,md}``. Nothing is assumed about what the gait
   does at zero command.
 
-What they share: :mod:`evaluation.mode_runs` (settings checks, the task plan, the process pool,
-:func:`evaluation.mode_runs.run_mode`), :mod:`evaluation.mode_markdown` (the reports' header and
-footer) and :mod:`evaluation.mode_reports` (:data:`RUNNERS`, :func:`write_mode_report`,
+What they share: :mod:`evaluation.mode_runs` (settings checks, the plan run batched by
+:mod:`evaluation.runner`, :func:`evaluation.mode_runs.run_mode`), :mod:`evaluation.mode_markdown`
+(the reports' header and footer) and :mod:`evaluation.mode_reports` (:data:`RUNNERS`, :func:`write_mode_report`,
 :func:`summary_lines` by mode name). This module re-exports their public names.
 
 The env's own random pushes (``env.pushes``) are switched off in these tests
@@ -45,6 +45,7 @@ from evaluation.command_grid import (
     GridCell,
     command_grid_markdown,
     grid_cell_episode,
+    grid_cell_numbers,
     grid_matrix,
     grid_summary,
     grid_summary_table,
@@ -52,19 +53,26 @@ from evaluation.command_grid import (
     run_command_grid,
     tracking_after_settle,
 )
-from evaluation.mode_reports import FILE_STEMS, MODE_ENTRIES, MODES, RUNNERS, ModeEntry, summary_lines, write_mode_report
+from evaluation.mode_reports import (
+    FILE_STEMS,
+    MODE_ENTRIES,
+    MODES,
+    RUNNERS,
+    ModeEntry,
+    summary_lines,
+    write_mode_report,
+)
 from evaluation.mode_runs import (
     DEFINITIONS,
     MODE_WORLDS,
     NOMINAL,
     POLICY,
-    ModeTask,
     cached_env,
+    episode_row,
     mode_configs,
-    mode_tasks,
+    mode_plan,
     outside_command_ranges,
     run_mode,
-    run_task,
 )
 from evaluation.push_recovery import (
     KICK_SIZES,
@@ -74,6 +82,7 @@ from evaluation.push_recovery import (
     kick_callback,
     plot_push_recovery,
     push_episode,
+    push_numbers,
     push_recovery_markdown,
     push_table,
     run_push_recovery,
@@ -107,30 +116,31 @@ __all__ = [
     "CommandGrid",
     "GridCell",
     "ModeEntry",
-    "ModeTask",
     "PushTest",
     "StandTest",
     "cached_env",
     "command_grid_markdown",
+    "episode_row",
     "grid_cell_episode",
+    "grid_cell_numbers",
     "grid_matrix",
     "grid_summary",
     "grid_summary_table",
     "kick_angles",
     "kick_callback",
     "mode_configs",
-    "mode_tasks",
+    "mode_plan",
     "outside_command_ranges",
     "plot_command_grid",
     "plot_push_recovery",
     "push_episode",
+    "push_numbers",
     "push_recovery_markdown",
     "push_table",
     "run_command_grid",
     "run_mode",
     "run_push_recovery",
     "run_stand_still",
-    "run_task",
     "stand_episode",
     "stand_numbers",
     "stand_still_markdown",

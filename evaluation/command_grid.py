@@ -31,6 +31,7 @@ from evaluation.mode_runs import (
     values_setting,
 )
 from evaluation.nominal import trunk_yaw
+from evaluation.runner import EpisodeResult
 
 GRID_VX = (-0.6, -0.3, 0.0, 0.3, 0.6, 1.0)
 """Default forward-velocity commands of both grids [m/s]."""
@@ -99,9 +100,13 @@ class CommandGrid:
         """(episode index, cell): cell i of :meth:`cells` is episode i."""
         return list(enumerate(self.cells()))
 
-    def run_case(self, env, controller, cell: GridCell, key, terrain_level: Optional[int]) -> Dict[str, Any]:
-        """One episode of ``cell`` (:func:`grid_cell_episode`)."""
-        return grid_cell_episode(env, controller, cell, self, key, terrain_level)
+    def episode_setup(self, cell: GridCell, control_dt: float) -> Dict[str, Any]:
+        """Plan fields of the episode of ``cell``: its step count and its command, held from the reset."""
+        return {"n_steps": int(round(self.duration_s / control_dt)), "command": cell.command}
+
+    def case_numbers(self, result: EpisodeResult) -> Dict[str, Any]:
+        """The numbers of one cell's episode (:func:`grid_cell_numbers`)."""
+        return grid_cell_numbers(result.record, result.episode.case, self.settle_s)
 
     def fill_report(self, report: Dict[str, Any], rows: List[Dict[str, Any]]) -> None:
         """Add the grid's settings, per-controller cells and summaries, notes and grids to ``report``."""
@@ -182,6 +187,12 @@ def grid_cell_episode(
     (see :data:`evaluation.mode_runs.DEFINITIONS`)."""
     n = int(round(grid.duration_s / env.ctx.sim.control_dt))
     rec = run_episode(env, controller, n, key, terrain_level, cell.command)
+    return grid_cell_numbers(rec, cell, grid.settle_s)
+
+
+def grid_cell_numbers(rec: EpisodeRecord, cell: GridCell, settle_s: float) -> Dict[str, Any]:
+    """Numbers of the episode ``rec`` of ``cell``: the cell, the fall fields and
+    :func:`tracking_after_settle` (see :data:`evaluation.mode_runs.DEFINITIONS`). Pure."""
     return {
         "grid": cell.grid,
         "row": cell.row,
@@ -189,7 +200,7 @@ def grid_cell_episode(
         "command": list(cell.command),
         **fall_fields(rec),
         "survived": not rec.terminated,
-        **tracking_after_settle(rec, grid.settle_s),
+        **tracking_after_settle(rec, settle_s),
     }
 
 
@@ -214,7 +225,7 @@ def run_command_grid(policy: Any = None, grid: CommandGrid = CommandGrid(), **op
 
     Cell i is reset with ``episode_key(seed, i)`` and, on the rough world, spawns in
     ``bands[i % len(bands)]``. ``policy`` and the keyword ``options`` (configs, world, bands,
-    seed, action_scale, include_nominal, processes, progress, on_episodes) as
+    seed, action_scale, include_nominal, threads, progress, on_episodes) as
     :func:`evaluation.mode_runs.run_mode`.
 
     Returns:

@@ -283,6 +283,7 @@ def run_episodes(
     terrain_levels: Optional[Sequence[Optional[int]]] = None,
     terrain_types: Optional[Sequence[int]] = None,
     commands: Optional[Sequence[Optional[Sequence[float]]]] = None,
+    on_step: Optional[Callable[[ResidualWalkVectorEnv, int, np.ndarray, np.ndarray], None]] = None,
 ) -> List[EpisodeRecord]:
     """:func:`run_episode` for a batch of episodes, one world of ``envs`` each, stepped together.
 
@@ -305,6 +306,11 @@ def run_episodes(
     :attr:`ResidualWalkVectorEnv.time` by less than a control period is the divergence (the
     record then gets ``nan_physics`` = 1 on that step, like :func:`run_episode`); NaN states that
     MuJoCo does not reset are the env's own ``nan_physics`` termination.
+
+    ``on_step(envs, k, stepped, running)`` (optional) is called after the reset (k = 0) and after
+    each step k = 1..: ``stepped`` (N,) bool marks the worlds that took step k (all episodes at
+    k = 0), ``running`` those whose episode goes on (:func:`run_episode`'s ``on_step`` sees a
+    world only while it is running; a per-step recorder also wants the state after the last step).
     """
     keys = np.asarray(keys, np.uint32).reshape(-1, 2)
     n_ep, n = len(keys), envs.num_envs
@@ -355,6 +361,8 @@ def run_episodes(
         alive[:n_ep] = True
         terminated, diverged, off_map = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
         env_distance = np.zeros(n)
+        if on_step is not None:
+            on_step(envs, 0, alive.copy(), alive.copy())
         for k in range(n_steps):
             if not alive.any():
                 break
@@ -377,6 +385,8 @@ def run_episodes(
             terminated[a] = term[a] | div[a]
             off_map[a] = trunc[a] & info["off_map"][a] & ~terminated[a]
             alive = a & ~(terminated | off_map)
+            if on_step is not None:
+                on_step(envs, k + 1, a.copy(), alive.copy())
     finally:
         envs.autoreset, envs.return_metrics = autoreset, metrics_flag
     heights, spec = ctx.heights, ctx.terrain_spec

@@ -34,9 +34,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from model import terrain
 from evaluation.episode import EpisodeRecord
 from evaluation.nominal import trunk_yaw
+from model import terrain
 
 MIN_COT_DISTANCE = 0.1
 """Cost of transport is reported only for episodes that walked at least this far [m]."""

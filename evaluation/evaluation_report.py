@@ -56,6 +56,14 @@ TABLE_COLUMNS = (
 )
 
 
+def parallelism(settings: Mapping[str, Any]) -> str:
+    """How a report's episodes ran, for its footer: ``"N physics thread(s)"`` (reports written
+    before the physics threads had a name of their own: ``"N process(es)"``)."""
+    if "physics_threads" in settings:
+        return f"{settings['physics_threads']} physics thread(s)"
+    return f"{settings['processes']} process(es)"
+
+
 def jsonable(value: Any) -> Any:
     """Nested structure with numpy scalars/arrays converted and NaN/inf replaced by None."""
     if isinstance(value, Mapping):
@@ -250,7 +258,7 @@ def write_markdown(path: str, report: Mapping[str, Any], plots: Mapping[str, str
     lines += [
         "",
         f"Command: `{s['command_line']}`  ",
-        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {s['processes']} process(es).",
+        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {parallelism(s)}.",
     ]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")

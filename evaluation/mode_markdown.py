@@ -11,6 +11,8 @@ import math
 import os
 from typing import Any, List, Mapping, Sequence
 
+from evaluation.evaluation_report import parallelism
+
 
 def or_dash(value: Any, form: str) -> str:
     """``form.format(value)``, or ``–`` for None and non-finite floats."""
@@ -48,6 +50,6 @@ def footer(report: Mapping[str, Any], keys: Sequence[str], plots: Sequence[str] 
     lines += [
         "",
         f"Command: `{s['command_line']}`  ",
-        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {s['processes']} process(es).",
+        f"Wall time: {report['wall_time_s']:.1f} s on {report['device']}, {parallelism(s)}.",
     ]
     return lines

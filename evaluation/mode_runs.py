@@ -1,20 +1,20 @@
 """How the command-grid, push-recovery and stand-still tests run their episodes.
 
 What the three tests of :mod:`evaluation.command_eval` share: checks of their settings, the fields
-every episode row has (fall, NaN physics, off map), the task plan (one :class:`ModeTask` per
-controller and episode), the process pool that runs it (:func:`run_tasks`: here or in spawned
-workers, each rebuilding the env and the policy) and :func:`run_mode`, which loads and checks the
-policy, runs the plan and hands the rows, regrouped per controller, to the test's settings object
-to build its report.
+every episode row has (fall, NaN physics, off map), the plan (:func:`mode_plan`: one
+:class:`evaluation.runner.PlannedEpisode` per controller and episode, grouped by controller), run
+batched by :func:`evaluation.runner.run_plan`, and :func:`run_mode`, which loads and checks the
+policy, runs the plan and hands the rows to the test's settings object to build its report.
 
 A test's settings object (:class:`evaluation.command_grid.CommandGrid`,
-:class:`evaluation.push_recovery.PushTest`, :class:`evaluation.stand_still.StandTest`) provides three
-methods:
+:class:`evaluation.push_recovery.PushTest`, :class:`evaluation.stand_still.StandTest`) provides:
 
 * ``episode_cases()``: ``[(episode index, case), ...]`` in report order; the index selects the
   reset key ``episode_key(seed, index)``, the case is what the episode varies (a grid cell, a
   kick, nothing);
-* ``run_case(env, controller, case, key, terrain_level)``: run one episode, return its numbers;
+* ``episode_setup(case, control_dt)``: the plan fields of one episode: ``n_steps`` and
+  ``command`` (and ``kick``, an :class:`evaluation.runner.Kick`);
+* ``case_numbers(result)``: one episode's numbers from its :class:`evaluation.runner.EpisodeResult`;
 * ``fill_report(report, rows)``: add ``mode``, ``results``, ``notes`` (and the test's settings)
   to the shared report.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import os
 import platform
 import time
@@ -33,11 +32,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mjx_envs.episode_logic import DR_NAMES
-from evaluation.episode import EpisodeRecord, episode_key, policy_controller, zero_action
+from evaluation.episode import EpisodeRecord, policy_controller, zero_action
+from evaluation.runner import EpisodeResult, PlannedEpisode, physics_threads, run_plan
 from mjx_envs import policy_env
-from train.export import load_policy
+from mjx_envs.episode_logic import DR_NAMES
 from mjx_envs.policy_env import EnvConfigs, cached_env
+from train.export import load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
 MODE_WORLDS = ("flat", "rough")
@@ -169,108 +169,31 @@ def mean_max(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Option
     return (float(np.mean(v)), float(np.max(v))) if v else (None, None)
 
 
-# ------------------------------------------------------------------------------ tasks and processes
+# ---------------------------------------------------------------------------------------- the plan
 
 
-@dataclasses.dataclass(frozen=True)
-class ModeTask:
-    """One episode of a test: controller, episode index (-> reset key ``episode_key(seed, index)``),
-    spawn band (rough world) and the case the test varies (a grid cell, a kick (m/s, rad), None)."""
-
-    controller: str
-    index: int
-    level: Optional[int] = None
-    case: Any = None
-
-
-def mode_tasks(spec: Any, controllers: Sequence[str], bands: Optional[Sequence[int]] = None) -> List[ModeTask]:
-    """All episodes of the test settings ``spec`` per controller, in ``spec.episode_cases()`` order.
-
-    ``bands`` (rough world): episode i spawns in ``bands[i % len(bands)]``.
-    """
+def mode_plan(
+    spec: Any, controllers: Sequence[str], configs: EnvConfigs, control_dt: float, bands: Optional[Sequence[int]] = None
+) -> List[PlannedEpisode]:
+    """Every episode of the test settings ``spec`` per controller, in ``spec.episode_cases()``
+    order, grouped by controller. ``bands`` (rough world): episode i spawns in ``bands[i % len(bands)]``."""
     if not hasattr(spec, "episode_cases"):
         raise TypeError(f"unknown test settings {spec!r}")
 
     def level(i):
         return int(bands[i % len(bands)]) if bands else None
 
-    return [ModeTask(c, i, level(i), case) for c in controllers for i, case in spec.episode_cases()]
+    return [
+        PlannedEpisode(c, configs, c, i, level=level(i), case=case, **spec.episode_setup(case, control_dt))
+        for c in controllers
+        for i, case in spec.episode_cases()
+    ]
 
 
-def run_task(env, controller, task: ModeTask, spec: Any, seed: int) -> Dict[str, Any]:
-    """Run one :class:`ModeTask` of ``spec`` in ``env`` and return its numbers (+ controller, episode)."""
-    out = spec.run_case(env, controller, task.case, episode_key(seed, task.index), task.level)
-    return {"controller": task.controller, "episode": task.index, "terrain_level": task.level, **out}
-
-
-@dataclasses.dataclass
-class _Job:
-    """Work for one process: tasks plus what rebuilds the env and the policy there."""
-
-    tasks: List[ModeTask]
-    spec: Any
-    configs: EnvConfigs
-    seed: int
-    action_scale: float
-    export_dir: Optional[str] = None
-    policy: Any = None  # in-process only (not pickled)
-    jax_cache_dir: Optional[str] = None
-
-
-def _run_job(job: _Job) -> List[Dict[str, Any]]:
-    if job.jax_cache_dir:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", job.jax_cache_dir)
-    policy = job.policy if job.policy is not None or job.export_dir is None else load_policy(job.export_dir)
-    env = cached_env(job.configs)
-    controllers = {NOMINAL: zero_action(env.action_space.shape[0])}
-    if policy is not None:
-        controllers[POLICY] = policy_controller(policy, job.action_scale)
-    return [run_task(env, controllers[t.controller], t, job.spec, job.seed) for t in job.tasks]
-
-
-def _split(tasks: List[ModeTask], parts: int) -> List[List[ModeTask]]:
-    parts = max(1, min(parts, len(tasks)))
-    bounds = np.linspace(0, len(tasks), parts + 1).round().astype(int)
-    return [tasks[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
-def run_tasks(
-    tasks: List[ModeTask],
-    job_args: Dict[str, Any],
-    policy: Any,
-    processes: int,
-    progress: Optional[Callable[[str], None]],
-    on_episodes=None,
-) -> List[Dict[str, Any]]:
-    """Run ``tasks`` in this process (``processes <= 1``) or in ``processes`` spawned workers, in
-    task order; ``job_args``: ``spec``, ``configs``, ``seed``, ``action_scale`` of :class:`_Job`.
-    ``on_episodes(rows)`` (optional) gets each finished part's episode rows at once."""
-    import jax
-
-    job_args = {**job_args, "jax_cache_dir": jax.config.jax_compilation_cache_dir}
-    out: List[Dict[str, Any]] = []
-    if processes <= 1:
-        for chunk in _split(tasks, max(1, len(tasks) // 8)):
-            out += _run_job(_Job(chunk, policy=policy, **job_args))
-            if on_episodes:
-                on_episodes(out[-len(chunk) :])
-            if progress:
-                progress(f"  {len(out)}/{len(tasks)} episodes done")
-        return out
-    export_dir = getattr(policy, "load_path", None) or getattr(policy, "export_dir", None)  # .onnx: that file
-    if policy is not None and export_dir is None:
-        raise ValueError("processes > 1 needs a policy loaded from an export (train.export.load_policy)")
-    jobs = [_Job(chunk, export_dir=export_dir, **job_args) for chunk in _split(tasks, 2 * processes)]
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for part in pool.imap(_run_job, jobs):  # imap keeps the task order
-            out += part
-            if on_episodes:
-                on_episodes(part)
-            if progress:
-                progress(f"  {len(out)}/{len(tasks)} episodes done")
-    return out
+def episode_row(result: EpisodeResult, spec: Any) -> Dict[str, Any]:
+    """One episode's row: controller, episode index, spawn level and the test's numbers (``spec.case_numbers``)."""
+    e = result.episode
+    return {"controller": e.controller, "episode": e.index, "terrain_level": e.level, **spec.case_numbers(result)}
 
 
 def by_controller(rows: Sequence[Dict[str, Any]], controllers: Sequence[str]) -> Dict[str, List[Dict[str, Any]]]:
@@ -288,9 +211,10 @@ def run_mode(
     seed: int = 0,
     action_scale: float = 1.0,
     include_nominal: bool = True,
-    processes: int = 1,
+    threads: Optional[int] = None,
     progress: Optional[Callable[[str], None]] = None,
     on_episodes=None,
+    processes: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Run the test ``spec`` for the policy and the nominal gait and return its report.
 
@@ -302,8 +226,12 @@ def run_mode(
       world: ``flat`` (default) or ``rough`` (episode i spawns in ``bands[i % len(bands)]``, default band 0).
       seed: episode index i is reset with ``episode_key(seed, i)``, the same for every controller.
       action_scale: multiplies the policy's action; include_nominal: also run the nominal gait.
-      processes: worker processes (spawn); 1 runs here. progress: optional ``callable(str)``.
-      on_episodes: optional ``callable(list of dict)``: each finished part's episode rows, at once.
+      threads: physics threads of the batched back end (default 1; the numbers do not depend on
+        it); ``processes``: its deprecated name. progress: optional ``callable(str)``.
+      on_episodes: optional ``callable(list of dict)``: each finished batch's episode rows, at once.
+
+    The episodes run through :func:`evaluation.runner.run_plan` (plan :func:`mode_plan`, rows
+    :func:`episode_row`, regrouped per controller by ``spec.fill_report``).
 
     Returns:
       ``{"settings", "control_dt" (s), "definitions", "device"}`` plus what ``spec.fill_report``
@@ -333,15 +261,21 @@ def run_mode(
     if policy is not None:
         policy_env.check_policy_matches_env(policy.meta, env, policy_env.meta_path(policy))
     controllers = ([POLICY] if policy is not None else []) + ([NOMINAL] if include_nominal or policy is None else [])
-    tasks = mode_tasks(spec, controllers, bands)
-    rows = run_tasks(
-        tasks,
-        dict(spec=spec, configs=configs, seed=int(seed), action_scale=float(action_scale)),
-        policy,
-        processes,
-        progress,
-        on_episodes,
-    )
+    threads = physics_threads(threads, processes)
+    plan = mode_plan(spec, controllers, configs, float(env.ctx.sim.control_dt), bands)
+    ctrl = {NOMINAL: zero_action(env.action_space.shape[0])}
+    if policy is not None:
+        ctrl[POLICY] = policy_controller(policy, float(action_scale))
+    rows: List[Dict[str, Any]] = []
+
+    def finished(batch):
+        rows.extend(episode_row(r, spec) for r in batch)
+        if on_episodes:
+            on_episodes(rows[-len(batch) :])
+        if progress:
+            progress(f"  {len(rows)}/{len(plan)} episodes done")
+
+    run_plan(plan, ctrl, int(seed), threads, on_batch=finished)
     cmd = configs.env.command
     settings = {
         "policy": getattr(policy, "export_dir", None),
@@ -357,7 +291,7 @@ def run_mode(
         "env_pushes": "off (env.pushes.enabled = false)",
         "domain_randomization": [n for n in DR_NAMES if getattr(configs.env.domain_randomization, n).enabled],
         "observation_noise": bool(configs.env.observation_noise.enabled),
-        "processes": int(processes),
+        "physics_threads": threads,
         "command_line": "",
     }
     report = {

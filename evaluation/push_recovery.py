@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from evaluation.episode import run_episode
+from evaluation.episode import EpisodeRecord, run_episode
 from evaluation.mode_markdown import footer, header, or_dash
 from evaluation.mode_plots import pyplot, save_figure
 from evaluation.mode_runs import (
@@ -31,6 +31,7 @@ from evaluation.mode_runs import (
     values_setting,
 )
 from evaluation.nominal import trunk_yaw
+from evaluation.runner import EpisodeResult, Kick
 
 KICK_SIZES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Default push-recovery kick sizes [m/s]."""
@@ -72,9 +73,19 @@ class PushTest:
         angles = kick_angles(self.episodes)
         return [(i, (k, float(angles[i]))) for k in self.kicks_mps for i in range(self.episodes)]
 
-    def run_case(self, env, controller, kick: Tuple[float, float], key, terrain_level: Optional[int]) -> Dict[str, Any]:
-        """One episode with the kick (size m/s, angle rad) ``kick`` (:func:`push_episode`)."""
-        return push_episode(env, controller, kick[0], kick[1], self, key, terrain_level)
+    def episode_setup(self, kick: Tuple[float, float], control_dt: float) -> Dict[str, Any]:
+        """Plan fields of the episode with the kick (size m/s, angle rad) ``kick``: step count,
+        command and the :class:`evaluation.runner.Kick` after the step ending at the kick time."""
+        return {
+            "n_steps": int(round(self.duration_s / control_dt)),
+            "command": self.command,
+            "kick": Kick(int(round(self.kick_time_s / control_dt)), float(kick[0]), float(kick[1])),
+        }
+
+    def case_numbers(self, result: EpisodeResult) -> Dict[str, Any]:
+        """The numbers of one push episode (:func:`push_numbers`)."""
+        kick, applied = result.episode.case, result.kick_world_mps
+        return push_numbers(result.record, kick[0], kick[1], [] if applied is None else [applied])
 
     def fill_report(self, report: Dict[str, Any], rows: List[Dict[str, Any]]) -> None:
         """Add the test's settings, per-controller tables and episodes, and notes to ``report``."""
@@ -134,6 +145,13 @@ def push_episode(
         test.command,
         on_step=kick_callback(kick_mps, angle_rad, kick_step, applied),
     )
+    return push_numbers(rec, kick_mps, angle_rad, applied)
+
+
+def push_numbers(rec: EpisodeRecord, kick_mps: float, angle_rad: float, applied: List[np.ndarray]) -> Dict[str, Any]:
+    """Numbers of the push episode ``rec``: the kick (size m/s, angle rad), the fall fields, the
+    kick as applied (world frame m/s; ``applied`` is empty when the episode ended before it),
+    ``fell_before_kick`` and ``success`` (no fall to the end). Pure."""
     fields = fall_fields(rec)
     return {
         "kick_mps": float(kick_mps),

@@ -16,6 +16,7 @@ from evaluation import mode_runs
 from evaluation.episode import EpisodeRecord, run_episode
 from evaluation.mode_markdown import footer, header, or_dash
 from evaluation.nominal import trunk_yaw
+from evaluation.runner import EpisodeResult
 
 ZERO_COMMAND = (0.0, 0.0, 0.0)
 """The stand-still command (vx m/s, vy m/s, yaw rate rad/s)."""
@@ -36,9 +37,13 @@ class StandTest:
         """(episode index, None) for episodes 0 .. episodes - 1."""
         return [(i, None) for i in range(self.episodes)]
 
-    def run_case(self, env, controller, case: None, key, terrain_level: Optional[int]) -> Dict[str, Any]:
-        """One stand-still episode (:func:`stand_episode`); ``case`` is unused."""
-        return stand_episode(env, controller, self, key, terrain_level)
+    def episode_setup(self, case: None, control_dt: float) -> Dict[str, Any]:
+        """Plan fields of a stand-still episode: step count, command (0, 0, 0); ``case`` is unused."""
+        return {"n_steps": int(round(self.duration_s / control_dt)), "command": ZERO_COMMAND}
+
+    def case_numbers(self, result: EpisodeResult) -> Dict[str, Any]:
+        """The numbers of one stand-still episode (:func:`stand_numbers`)."""
+        return stand_numbers(result.record)
 
     def fill_report(self, report: Dict[str, Any], rows: List[Dict[str, Any]]) -> None:
         """Add the test's settings, per-controller summaries and episodes, and notes to ``report``."""

@@ -1,7 +1,7 @@
 """python -m evaluation.evaluate --mode command_grid / push / stand: files, numbers, bad input.
 
-Kept fast (CI budget): tiny grids and short episodes, one env per process (``command_eval.cached_env``,
-warmed by a module fixture and reused by every test and the CLI).
+Kept fast (CI budget): tiny grids and short episodes; the episodes run batched (``evaluation.runner``),
+the single env (``command_eval.cached_env``, a module fixture) checks the policy and is the reference.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
         "1.5",
         "--settle",
         "0.5",
-        "--processes",
+        "--physics-threads",
         "1",
         "--out",
         out,
@@ -121,7 +121,7 @@ def test_tiny_grid_writes_json_markdown_and_heat_maps(env, tmp_path, capsys):
 def test_push_zero_kick_survives_and_huge_kick_falls(env):
     """Nominal gait, command (0.4, 0, 0): no kick -> no fall; a 6 m/s kick at 1 s -> a fall after the kick."""
     test = ce.PushTest(kicks_mps=(0.0, 6.0), episodes=2, duration_s=2.0, kick_time_s=1.0)
-    rep = ce.run_push_recovery(None, test, processes=1)
+    rep = ce.run_push_recovery(None, test, threads=1)
     table = {r["kick_mps"]: r for r in rep["results"]["nominal"]["table"]}
     assert table[0.0]["success_rate"] == 1.0 and table[0.0]["episodes"] == 2
     assert table[6.0]["success_rate"] == 0.0 and table[6.0]["falls_before_kick"] == 0
@@ -135,6 +135,17 @@ def test_push_zero_kick_survives_and_huge_kick_falls(env):
         else:
             assert e["steps"] == 100 and not e["fell"]
     assert rep["settings"]["kick_angles_rad"] == pytest.approx([0.0, np.pi])
+
+
+def test_batched_runner_gives_the_single_env_numbers(env):
+    """The tests run batched (evaluation.runner); each episode's numbers are the single env's, kick included."""
+    from evaluation.episode import episode_key, zero_action
+
+    test = ce.PushTest(kicks_mps=(1.5,), episodes=2, duration_s=1.0, kick_time_s=0.4)
+    rep = ce.run_push_recovery(None, test, threads=1)
+    for e in rep["results"]["nominal"]["episodes"]:
+        one = ce.push_episode(env, zero_action(), e["kick_mps"], e["angle_rad"], test, episode_key(0, e["episode"]))
+        assert {k: e[k] for k in one} == one
 
 
 def test_kick_is_added_after_the_step_to_the_world_frame_velocity():
@@ -154,7 +165,7 @@ def test_kick_is_added_after_the_step_to_the_world_frame_velocity():
 
 
 def test_stand_still_gives_finite_drift(env, tmp_path):
-    rep = ce.run_stand_still(None, ce.StandTest(episodes=1, duration_s=1.0), processes=1)
+    rep = ce.run_stand_still(None, ce.StandTest(episodes=1, duration_s=1.0), threads=1)
     (e,) = rep["results"]["nominal"]["episodes"]
     assert e["steps"] == 50 and math.isfinite(e["drift_m"]) and 0 <= e["drift_m"] <= e["max_drift_m"]
     assert math.isfinite(e["max_yaw_change_rad"]) and math.isfinite(e["mean_speed_mps"])
@@ -172,7 +183,7 @@ def test_policy_and_nominal_side_by_side(env, tmp_path):
     """A random-weight export: 1 x 1 cells, both controllers, the same reset keys; push table and plot."""
     export = write_random_export(str(tmp_path / "run"))
     grid = ce.CommandGrid(vx=(0.3,), yaw_rate=(0.0,), vy=(0.0,), duration_s=0.6, settle_s=0.2)
-    rep = ce.run_command_grid(export, grid, processes=1)
+    rep = ce.run_command_grid(export, grid, threads=1)
     assert list(rep["results"]) == ["policy", "nominal"]
     assert all(len(r["cells"]) == 2 for r in rep["results"].values())
     rep["settings"]["command_line"] = "test"
@@ -181,7 +192,7 @@ def test_policy_and_nominal_side_by_side(env, tmp_path):
         md = fh.read()
     assert re.search(r"\| \+0\.3 \| \d\.\d{3}†? / \d\.\d{3}†? \|", md)  # "policy / nominal" cells
     push = ce.run_push_recovery(
-        export, ce.PushTest(kicks_mps=(0.0,), episodes=1, duration_s=0.4, kick_time_s=0.2), processes=1
+        export, ce.PushTest(kicks_mps=(0.0,), episodes=1, duration_s=0.4, kick_time_s=0.2), threads=1
     )
     push["settings"]["command_line"] = "test"
     paths = ce.write_mode_report(push, str(tmp_path / "out"))

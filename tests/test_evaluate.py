@@ -11,6 +11,7 @@ import pytest
 from random_policy_export import write_random_export
 
 from evaluation import evaluate as ev
+from evaluation import evaluate_cli as cli
 from evaluation.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
 from evaluation.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
 from evaluation.episode_records import EpisodeRecords, output_dir, read_records, records_path
@@ -82,7 +83,7 @@ def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys
             "0.5",
             "--out",
             out,
-            "--processes",
+            "--physics-threads",
             "1",
             "--band",
             "1",
@@ -147,7 +148,7 @@ def test_nominal_mode_is_the_env_with_zero_action_step_for_step():
         worlds=("flat", "rough"),
         bands=bands,
         seed=7,
-        processes=1,
+        threads=1,
         keep_records=True,
     )
     configs = default_configs()
@@ -246,10 +247,10 @@ def test_batched_runner_records_equal_run_episode(world):
 
 
 @pytest.mark.slow
-def test_two_processes_give_the_same_numbers_as_one(export_dir):
+def test_two_physics_threads_give_the_same_numbers_as_one(export_dir):
     kw = dict(episodes=2, duration=0.3, worlds=("flat",), seed=3)
-    one = ev.evaluate_policy(export_dir, processes=1, **kw)
-    two = ev.evaluate_policy(export_dir, processes=2, **kw)
+    one = ev.evaluate_policy(export_dir, threads=1, **kw)
+    two = ev.evaluate_policy(export_dir, processes=2, **kw)  # the deprecated name still works
     assert one["results"] == two["results"]
 
 
@@ -326,6 +327,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert ev.main(["--policy", missing, "--episodes", "1", "--out", str(tmp_path / "o")]) == 2
     assert missing in capsys.readouterr().err
     bad = write_random_export(str(tmp_path / "terrain_run"), terrain_layout=True)
+    # --processes: the deprecated name of --physics-threads, still accepted
     assert ev.main(["--policy", bad, "--episodes", "1", "--out", str(tmp_path / "o"), "--processes", "1"]) == 2
     assert "observation layout mismatch: export has terrain_height (20)" in capsys.readouterr().err
     assert ev.main(["--episodes", "1"]) == 2
@@ -377,7 +379,7 @@ def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, caps
             "0.5",
             "--out",
             out,
-            "--processes",
+            "--physics-threads",
             "1",
         ]
     )
@@ -447,6 +449,25 @@ def test_suite_tasks_and_failures_table():
     assert [(f["terrain_type"], f["terrain_level"]) for f in ev.gait_stalls(rows)] == [("rough", 3)]
 
 
+def test_one_plan_runs_batched_and_regroups():
+    """The runner's batches: same configs, controller and length together, in plan order, chunked."""
+    from evaluation import runner
+
+    flat, rough = default_configs(), default_configs("rough")
+    plan = [
+        runner.PlannedEpisode(("a", w), c, ctl, i, 10)
+        for w, c in (("flat", flat), ("rough", rough))
+        for ctl in ("a", "b")
+        for i in range(3)
+    ]
+    assert runner.batches(plan, max_batch=2) == [[0, 1], [2], [3, 4], [5], [6, 7], [8], [9, 10], [11]]
+    fake = [runner.EpisodeResult(e, None) for e in plan]
+    assert list(runner.regroup(fake)) == [("a", "flat"), ("a", "rough")]
+    assert runner.physics_threads(None, 3) == 3 and runner.physics_threads(2, 3) == 2
+    help_text = cli.build_parser().format_help()
+    assert "--physics-threads T, --processes T" in help_text and "deprecated" in help_text
+
+
 def test_bad_suite_arguments_exit_2(capsys):
     assert ev.main(["--no-residual", "--worlds", "suite", "--types", "lava", "--episodes", "1"]) == 2
     err = capsys.readouterr().err
@@ -466,8 +487,8 @@ def test_unwritable_out_exits_2_before_anything_runs(export_dir, tmp_path, capsy
     afile = tmp_path / "afile"
     afile.write_text("a regular file")
     for name in ("load_policy", "evaluate_policy"):
-        monkeypatch.setattr(ev, name, _must_not_run)
-    monkeypatch.setattr(ev.command_eval, "RUNNERS", dict.fromkeys(ev.command_eval.MODES, _must_not_run))
+        monkeypatch.setattr(cli, name, _must_not_run)
+    monkeypatch.setattr(cli.command_eval, "RUNNERS", dict.fromkeys(cli.command_eval.MODES, _must_not_run))
     for mode in ("episodes", "all"):
         assert ev.main(["--policy", export_dir, "--mode", mode, "--out", str(afile / "out")]) == 2
         err = capsys.readouterr().err
@@ -478,7 +499,7 @@ def test_records_survive_a_failing_report_and_are_named(export_dir, tmp_path, ca
     def disk_full(report, out_dir):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ev, "write_report", disk_full)
+    monkeypatch.setattr(cli, "write_report", disk_full)
     out = tmp_path / "eval"
     assert (
         ev.main(
@@ -491,7 +512,7 @@ def test_records_survive_a_failing_report_and_are_named(export_dir, tmp_path, ca
                 "0.5",
                 "--worlds",
                 "flat",
-                "--processes",
+                "--physics-threads",
                 "1",
                 "--out",
                 str(out),
