@@ -177,6 +177,26 @@ def _f(v: Optional[float], fmt: str) -> str:
     return "—" if v is None else fmt.format(v)
 
 
+PER_TYPE_TITLES = {
+    "success_rate": "Success per terrain type (mean over seeds; held-out suite seed):",
+    "vel_tracking_error_mps": "Velocity-tracking error per terrain type (m/s, mean over seeds):",
+    "distance_m": "Forward distance walked per terrain type (m, along the start heading, mean over seeds; the env "
+    "samples the commands, some backwards or sideways; an arm that stands still survives but walks nowhere):",
+}
+
+
+def _per_type_table(
+    agg: Dict[str, Any], nominal: Dict[str, Any], types: List[str], key: str, fmt: str, title: str
+) -> List[str]:
+    """Markdown lines: one row per arm and one for the nominal gait, one column per terrain type."""
+    lines = ["", title, "", "| arm | " + " | ".join(types) + " |", "|---|" + "---:|" * len(types)]
+    for arm, a in agg.items():
+        cells = (_f(a["per_type"].get(t, {}).get(key), fmt) for t in types)
+        lines.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(cells) + " |")
+    lines.append("| nominal gait | " + " | ".join(_f(nominal[t].get(key), fmt) for t in types) + " |")
+    return lines
+
+
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
@@ -220,52 +240,11 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
         + " | ".join(f"{'meets it' if result['nominal_walks'].get(b) else 'misses it'} | — | —" for b in result["bars"])
         + " | — |"
     )
-    lines += [
-        "",
-        "Success per terrain type (mean over seeds; held-out suite seed):",
-        "",
-        "| arm | " + " | ".join(types) + " |",
-        "|---|" + "---:|" * len(types),
-    ]
-    for arm, a in agg.items():
-        lines.append(
-            f"| {ARM_LABELS.get(arm, arm)} | "
-            + " | ".join(_f(a["per_type"].get(t, {}).get("success_rate"), "{:.0%}") for t in types)
-            + " |"
-        )
-    lines.append("| nominal gait | " + " | ".join(_f(nominal[t]["success_rate"], "{:.0%}") for t in types) + " |")
-    lines += [
-        "",
-        "Velocity-tracking error per terrain type (m/s, mean over seeds):",
-        "",
-        "| arm | " + " | ".join(types) + " |",
-        "|---|" + "---:|" * len(types),
-    ]
-    for arm, a in agg.items():
-        lines.append(
-            f"| {ARM_LABELS.get(arm, arm)} | "
-            + " | ".join(_f(a["per_type"].get(t, {}).get("vel_tracking_error_mps"), "{:.3f}") for t in types)
-            + " |"
-        )
-    lines.append(
-        "| nominal gait | " + " | ".join(_f(nominal[t]["vel_tracking_error_mps"], "{:.3f}") for t in types) + " |"
+    lines += _per_type_table(agg, nominal, types, "success_rate", "{:.0%}", PER_TYPE_TITLES["success_rate"])
+    lines += _per_type_table(
+        agg, nominal, types, "vel_tracking_error_mps", "{:.3f}", PER_TYPE_TITLES["vel_tracking_error_mps"]
     )
-    lines += [
-        "",
-        "Forward distance walked per terrain type (m, along the start heading, mean over seeds; the env "
-        "samples the commands, some backwards or sideways; an arm that stands still survives but walks "
-        "nowhere):",
-        "",
-        "| arm | " + " | ".join(types) + " |",
-        "|---|" + "---:|" * len(types),
-    ]
-    for arm, a in agg.items():
-        lines.append(
-            f"| {ARM_LABELS.get(arm, arm)} | "
-            + " | ".join(_f(a["per_type"].get(t, {}).get("distance_m"), "{:.2f}") for t in types)
-            + " |"
-        )
-    lines.append("| nominal gait | " + " | ".join(_f(nominal[t].get("distance_m"), "{:.2f}") for t in types) + " |")
+    lines += _per_type_table(agg, nominal, types, "distance_m", "{:.2f}", PER_TYPE_TITLES["distance_m"])
     lines += [
         "",
         "Every run:",
@@ -363,7 +342,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         }
     command = "python -m benchmarks.ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = f"ablation_suite_{device_name()}" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
-    from evaluation.evaluate import evaluate_policy
+    from evaluation.suite_evaluation import evaluate_policy
 
     t0 = time.time()
     runs: List[Dict[str, Any]] = []

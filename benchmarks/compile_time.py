@@ -19,7 +19,6 @@ highest is the setting that matters for speed, on a CPU it changes nothing).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import time
 from typing import Any, Dict, List
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 from benchmarks.train_process import REPO
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -111,10 +111,7 @@ def measure(preset: str, thresholds: List[float], extra: List[str]) -> Dict[str,
 
 
 def write(result: Dict[str, Any], out_dir: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, f"compile_time_{result['device']}")
-    with open(stem + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    stem = write_json(result, out_dir, f"compile_time_{result['device']}")
     lines = [
         f"# Time to the first evaluation, cold and warm cache — `{result['preset']}` on {result['device']}",
         "",
@@ -137,9 +134,7 @@ def write(result: Dict[str, Any], out_dir: str) -> str:
         "needs the evaluation programs compiled; first training log: to the first training-metrics "
         "line (the training program compiled and one epoch run); whole run: the process's wall-clock.",
     ]
-    with open(stem + ".md", "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return stem + ".md"
+    return write_markdown(stem, lines)
 
 
 def main(argv=None) -> Dict[str, Any]:

@@ -22,7 +22,6 @@ Also the JIT compile time of ``reset`` and ``step`` (single env). Prints a table
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -32,6 +31,7 @@ import time
 import numpy as np
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -315,9 +315,7 @@ def bench_brax_env(world: str, worlds, steps: int) -> list:
 
 
 def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
-        json.dump(result, fh, indent=2)
+    path = write_json(result, out_dir, stem)
     lines = [
         f"# Env throughput — {result['device']} — world `{result['world']}`",
         "",
@@ -362,8 +360,7 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
         "(no controller), measured alternately with the `cmujoco vec` row above it; the single env is "
         "compared with its own substeps of bare `mj_step` from the same states (cost ratio, lower is better).",
     ]
-    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    write_markdown(path, lines)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -391,7 +388,7 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, stem + ".png"), dpi=110)
+    fig.savefig(path + ".png", dpi=110)
     plt.close(fig)
 
 

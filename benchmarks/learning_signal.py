@@ -13,7 +13,6 @@ learning curve against the zero-residual line), with the command and the wall-cl
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
+from benchmarks.results_files import write_json
 
 
 def summarize_run(run_dir: str) -> Dict[str, Any]:
@@ -62,9 +62,7 @@ def summarize_run(run_dir: str) -> Dict[str, Any]:
 
 
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
-        json.dump(result, fh, indent=1)
+    path = write_json(result, out_dir, stem, indent=1)
     lines = (
         [
             f"# Learning signal ({result['device']})",
@@ -97,7 +95,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         f"{result['wall_time_s']:.0f} s wall-clock including compilation.",
         "",
     ]
-    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
+    with open(path + ".md", "w") as fh:
         fh.write("\n".join(lines))
     import matplotlib
 
@@ -119,7 +117,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
     ax.set_title(f"Learning signal, flat world ({result['device']})")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, stem + ".png"), dpi=110)
+    fig.savefig(path + ".png", dpi=110)
     plt.close(fig)
     print("\n".join(lines))
 

@@ -22,6 +22,7 @@ import time
 from typing import List
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -104,10 +105,7 @@ def verdict(r: dict) -> str:
 
 
 def write(result: dict, out_dir: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, STEM)
-    with open(stem + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    stem = write_json(result, out_dir, STEM)
     plot(result, stem + ".png")
     runs = result["runs"]
     lines = [
@@ -160,9 +158,7 @@ def write(result: dict, out_dir: str) -> str:
             *runs[0]["console_tail"],
             "```",
         ]
-    with open(stem + ".md", "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return stem + ".md"
+    return write_markdown(stem, lines)
 
 
 def main(argv=None) -> dict:

@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEFAULT_SETTINGS = ["4/8/all", "2/4/all", "1/5/all", "4/8/feet", "1/5/feet"]
@@ -211,10 +212,7 @@ def fastest_keeping(rows: List[Dict[str, Any]]) -> Dict[str, str]:
 
 
 def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, f"physics_economy_{result['device']}{suffix}")
-    with open(stem + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    stem = write_json(result, out_dir, f"physics_economy_{result['device']}{suffix}")
     t = result["tolerances"]
     lines = [
         f"# Physics economy — {result['device']} ({result['jax_backend']})",
@@ -250,9 +248,7 @@ def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
         f"reward within {t['reward_rel']:.0%}, nominal success and distance within {t['walk_rel']:.0%} of the "
         f"first setting.",
     ]
-    with open(stem + ".md", "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return stem + ".md"
+    return write_markdown(stem, lines)
 
 
 def main(argv=None) -> Dict[str, Any]:

@@ -26,7 +26,6 @@ Writes ``benchmarks/results/profile_step_<device>.{json,md}`` (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any, Callable, Dict, List
 import numpy as np
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PARTS = ("gait + IK", "physics", "obs + reward + done", "full step", "policy", "PPO update")
@@ -235,10 +235,7 @@ def run(
 
 
 def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, f"profile_step_{result['device']}{suffix}")
-    with open(stem + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    stem = write_json(result, out_dir, f"profile_step_{result['device']}{suffix}")
     lines = [
         f"# Where a control step's time goes — {result['device']} ({result['jax_backend']}), batch {result['batch']}",
         "",
@@ -263,9 +260,7 @@ def write(result: Dict[str, Any], out_dir: str, suffix: str = "") -> str:
         "The full step is one program; the parts are separate programs, so their sum also counts "
         "the launch and transfer costs the full step pays once.",
     ]
-    with open(stem + ".md", "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return stem + ".md"
+    return write_markdown(stem, lines)
 
 
 def main(argv=None) -> Dict[str, Any]:

@@ -19,7 +19,6 @@ Writes ``benchmarks/results/terrain_cost_<device>[_quick].json`` / ``.md`` and p
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ import time
 import numpy as np
 
 from benchmarks import cli
+from benchmarks.results_files import write_json
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -175,9 +175,7 @@ def bench_mj_step(m, d, n_substeps: int, steps: int) -> dict:
 
 
 def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
-        json.dump(result, fh, indent=2)
+    path = write_json(result, out_dir, stem)
     lines = [
         f"# Terrain cost — {result['device']}",
         "",
@@ -215,7 +213,7 @@ def write_results(result: dict, stem: str, out_dir: str = RESULTS_DIR) -> str:
         ),
     ]
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
+    with open(path + ".md", "w") as fh:
         fh.write(text)
     return text
 

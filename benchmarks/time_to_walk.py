@@ -11,7 +11,7 @@ the success rate (no fall) must reach ``min_success_rate`` and the mean forward 
 
 How: the run keeps every checkpoint (``run.keep_checkpoints=0``); each checkpoint, oldest first,
 is exported (:func:`train.export.export_checkpoint`) and evaluated with
-:func:`evaluation.evaluate.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
+:func:`evaluation.suite_evaluation.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
 the time to walk: its env step and the run's wall-clock at that checkpoint (training time incl.
 compilation, *excluding* this judging). The nominal gait is judged on the same episodes once.
 Writes ``benchmarks/results/time_to_walk_<device>[_quick].json`` / ``.md``.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
+from benchmarks.results_files import write_json
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, load_dataclass
 
@@ -92,7 +92,7 @@ def load_walk_bar(path: Optional[str] = None) -> WalkBar:
 
 def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``."""
-    from evaluation.evaluate import evaluate_policy
+    from evaluation.suite_evaluation import evaluate_policy
 
     if bar.world == "suite":  # bar.episodes in all, spread over the tiles
         n_tiles = len(bar.types) * len(bar.levels)
@@ -175,9 +175,7 @@ def run_device(run_dir: str) -> Optional[str]:
 
 
 def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, stem + ".json"), "w") as fh:
-        json.dump(result, fh, indent=1)
+    path = write_json(result, out_dir, stem, indent=1)
     b, f, n = result["bar"], result["first_walking"], result["nominal"]
     lines = [
         f"# Time to walk on {'the hard suite tiles' if b.get('world') == 'suite' else 'rough ground'} "
@@ -217,7 +215,7 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         ),
         "",
     ]
-    with open(os.path.join(out_dir, stem + ".md"), "w") as fh:
+    with open(path + ".md", "w") as fh:
         fh.write("\n".join(lines))
     print("\n".join(lines))
 

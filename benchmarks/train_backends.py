@@ -14,11 +14,11 @@ Writes ``benchmarks/results/train_backends_<device>.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from benchmarks import cli
+from benchmarks.results_files import write_json, write_markdown
 from benchmarks.train_process import eval_curve, train_fresh
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -55,10 +55,7 @@ def run_one(preset: str, backend: str, seed: int, extra) -> dict:
 
 
 def write(result: dict, out_dir: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, f"train_backends_{result['device']}")
-    with open(stem + ".json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    stem = write_json(result, out_dir, f"train_backends_{result['device']}")
     rows = result["runs"]
     base = rows[0]
     lines = [
@@ -100,9 +97,7 @@ def write(result: dict, out_dir: str) -> str:
         "time (training and the per-epoch evaluations, compilation excluded); end to end: all env steps "
         "over the process's wall time, compilation and start-up included.",
     ]
-    with open(stem + ".md", "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return stem + ".md"
+    return write_markdown(stem, lines)
 
 
 def main(argv=None) -> dict:

@@ -436,8 +436,8 @@ def plot_suite_success(
 
 
 def write_report(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:
-    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots of :func:`evaluation.evaluate.evaluate_policy`'s
-    report into ``out_dir``; returns {name: path}."""
+    """Write ``evaluation.json``, ``evaluation.md`` and the PNG plots of
+    :func:`evaluation.suite_evaluation.evaluate_policy`'s report into ``out_dir``; returns {name: path}."""
     os.makedirs(out_dir, exist_ok=True)
     vx = [e["command"][0] for per in report["results"].values() for res in per.values() for e in res["episodes"]]
     plots = {

@@ -32,12 +32,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from deploy.policy_loader import load_policy
 from evaluation.episode import EpisodeRecord, policy_controller, zero_action
 from evaluation.runner import EpisodeResult, PlannedEpisode, physics_threads, run_plan
 from mjx_envs import policy_env
 from mjx_envs.episode_logic import DR_NAMES
 from mjx_envs.policy_env import EnvConfigs, cached_env
-from train.export import load_policy
 
 POLICY, NOMINAL = "policy", "nominal"
 MODE_WORLDS = ("flat", "rough")

@@ -40,6 +40,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from deploy.export_format import ExportError, resolve_export_dir
+from deploy.policy_loader import load_policy
 from evaluation.episode import policy_controller, zero_action
 from evaluation.episode_metrics import gravity, robot_mass
 from evaluation.episode_records import EpisodeRecords, output_dir, records_path, with_records
@@ -72,7 +74,6 @@ from mjx_envs.policy_env import (
 )
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError
-from train.export import ExportError, load_policy, resolve_export_dir
 
 NOMINAL = "nominal"
 WORLDS = ("flat", "rough")

@@ -18,8 +18,8 @@ import os
 import sys
 from typing import Any, Mapping, Optional, Sequence
 
-from model.simulation_config import REPO_ROOT
 from evaluation import targets
+from model.simulation_config import REPO_ROOT
 
 BEGIN = "<!-- shipped-policy:begin -->"
 END = "<!-- shipped-policy:end -->"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from random_policy_export import write_random_export
 
+from evaluation import evaluate as cli
 from evaluation import evaluate as ev
-from evaluation import evaluate_cli as cli
 from evaluation.episode import EpisodeRecord, episode_key, episode_keys, run_episode, run_episodes, zero_action
 from evaluation.episode_metrics import aggregate, cost_of_transport, forward_distance, summarize_episode
 from evaluation.episode_records import EpisodeRecords, output_dir, read_records, records_path

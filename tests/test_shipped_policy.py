@@ -105,7 +105,7 @@ def _hard_tile():
 
 @pytest.mark.slow
 def test_beats_the_nominal_gait_on_a_hard_tile_of_unseen_terrain():
-    from evaluation.evaluate import evaluate_policy
+    from evaluation.suite_evaluation import evaluate_policy
 
     margin, ttype, level = _hard_tile()
     assert margin > 0, f"the shipped report has no gait-failure tile where the policy does better ({ttype} {level})"
