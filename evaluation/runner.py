@@ -144,13 +144,12 @@ def add_trunk_velocity(envs, worlds: np.ndarray, velocity: np.ndarray) -> None:
     """Add ``velocity`` (len(worlds), 2) [m/s, world frame] to the trunk's free-joint linear
     velocity of ``worlds`` in float64, before their next step: what ``env.data.qvel[0:2] += v``
     does to the single env (the warm start is left as it is, there as here)."""
-    col = envs.physics.qvel_slice.start
-    envs._state[worlds, col : col + 2] += velocity
+    envs.add_trunk_velocity(worlds, velocity)
 
 
 def world_force_limits(envs) -> np.ndarray:
     """(N, nu) |upper actuator force limit| [N·m] of every world's model (domain randomisation applied)."""
-    return np.stack([np.abs(np.array(m.actuator_forcerange[:, 1], np.float64)) for m in envs.physics.models(envs._dr)])
+    return np.stack([np.abs(np.array(m.actuator_forcerange[:, 1], np.float64)) for m in envs.world_models()])
 
 
 class _BatchHooks:

@@ -128,6 +128,17 @@ class ResidualWalkVectorEnv(VectorEnv):
         """One per-episode info entry of every world (``"command"``, ``"gait/phase"``, ``"dr/friction"``...)."""
         return self.logic.read(self._bufs, path).copy()
 
+    def add_trunk_velocity(self, worlds: np.ndarray, velocity: np.ndarray) -> None:
+        """Add ``velocity`` (len(worlds), 2) [m/s, world frame] to the trunk's free-joint linear
+        velocity of ``worlds`` in float64, before their next step: what ``env.data.qvel[0:2] += v``
+        does to the single env (a push; the warm start is left as it is, there as here)."""
+        col = self.physics.qvel_slice.start
+        self._state[worlds, col : col + 2] += velocity
+
+    def world_models(self) -> list:
+        """Every world's ``MjModel`` as this episode runs it (domain randomisation applied)."""
+        return list(self.physics.models(self._dr))
+
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: Optional[Union[int, Sequence[int]]] = None, options: Optional[Dict[str, Any]] = None):
         """Reset every world. ``seed``: an int (world i gets ``seed + i``) or one per world; it
