@@ -24,6 +24,7 @@ from typing import List
 from benchmarks import cli
 from benchmarks.results_files import write_json, write_markdown
 from benchmarks.train_process import eval_curve, train_fresh
+from evaluation.mode_plots import save_figure
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,9 +95,7 @@ def plot(result: dict, path: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def verdict(r: dict) -> str:

@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
+from evaluation.mode_plots import save_figure
+
 METRIC_DEFINITIONS = {
     "success_rate": "fraction of episodes without a fall (trunk too low or tilted beyond the env's limits, "
     "or diverged physics) within the duration",
@@ -338,9 +340,7 @@ def plot_distance_per_episode(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_forward_speed(
@@ -377,9 +377,7 @@ def plot_forward_speed(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_suite_success(
@@ -430,9 +428,7 @@ def plot_suite_success(
         ax.set_title(f"{controller}: success (%)", fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=list(axes[0]), fraction=0.03, pad=0.02, label="success rate")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def write_report(report: Mapping[str, Any], out_dir: str) -> Dict[str, str]:

@@ -146,6 +146,25 @@ ROBOT_INCLUDE = '<include file="robot.xml"/>'
 """How every world MJCF includes the robot; ``simulation.robot_xml`` replaces it."""
 
 
+def spec_with_robot(world_xml: str, robot_xml: str) -> mujoco.MjSpec:
+    """``mujoco.MjSpec`` of world ``world_xml`` with the robot file ``robot_xml`` (absolute path)
+    included in place of its ``<include file="robot.xml"/>`` line, as it is (not adapted); asset
+    files resolve next to the world, then next to the robot (:func:`_resolve_asset_files`).
+
+    Raises:
+      ConfigError: the world has no such include line. ValueError: MuJoCo cannot parse the result.
+    """
+    with open(world_xml, "r", encoding="utf-8") as fh:
+        text = fh.read()
+    if ROBOT_INCLUDE not in text:
+        raise ConfigError(f"{world_xml}: has no {ROBOT_INCLUDE} line to put the robot {robot_xml} in")
+    spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot_xml}"/>'))
+    world_dir = os.path.dirname(os.path.abspath(world_xml))
+    spec.modelfiledir = world_dir
+    _resolve_asset_files(spec, (world_dir, os.path.dirname(robot_xml)))
+    return spec
+
+
 def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
     """``mujoco.MjSpec`` of world ``world_xml`` with its robot adapted (:mod:`model.robot_adapter`);
     with ``robot_xml`` (absolute path) that robot is included in place of ``model/robot.xml``. Asset
@@ -156,13 +175,7 @@ def world_spec(world_xml: str, robot_xml: str | None = None) -> mujoco.MjSpec:
         if robot_xml is None:
             spec = mujoco.MjSpec.from_file(world_xml)
         else:
-            with open(world_xml, "r", encoding="utf-8") as fh:
-                text = fh.read()
-            if ROBOT_INCLUDE not in text:
-                raise ConfigError(f"{world_xml}: has no {ROBOT_INCLUDE} line to put simulation.robot_xml in")
-            spec = mujoco.MjSpec.from_string(text.replace(ROBOT_INCLUDE, f'<include file="{robot_xml}"/>'))
-            spec.modelfiledir = world_dir
-            _resolve_asset_files(spec, (world_dir, os.path.dirname(robot_xml)))
+            spec = spec_with_robot(world_xml, robot_xml)
     except ValueError as e:
         raise ConfigError(
             f"could not load MJCF {world_xml}" + (f" with the robot {robot_xml}" if robot_xml else "") + f": {e}"

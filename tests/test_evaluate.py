@@ -71,6 +71,14 @@ def export_dir(tmp_path_factory):
     return write_random_export(str(tmp_path_factory.mktemp("run")))
 
 
+def _finished(rc, capsys, out):
+    """(captured output, evaluation.json) of a command that must have exited 0."""
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    with open(os.path.join(out, "evaluation.json")) as fh:
+        return printed, json.load(fh)
+
+
 def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys):
     out = str(tmp_path / "eval")
     rc = ev.main(
@@ -90,10 +98,7 @@ def test_two_episodes_write_json_markdown_and_plots(export_dir, tmp_path, capsys
             "3",
         ]
     )
-    printed = capsys.readouterr()
-    assert rc == 0, printed.err
-    with open(os.path.join(out, "evaluation.json")) as fh:
-        data = json.load(fh)
+    printed, data = _finished(rc, capsys, out)
     assert set(data["results"]) == {"policy", "nominal"}
     for controller, per in data["results"].items():
         assert set(per) == {"flat", "rough"}
@@ -383,10 +388,7 @@ def test_suite_evaluation_per_tile_table_and_heat_map(export_dir, tmp_path, caps
             "1",
         ]
     )
-    printed = capsys.readouterr()
-    assert rc == 0, printed.err
-    with open(os.path.join(out, "evaluation.json")) as fh:
-        data = json.load(fh)
+    printed, data = _finished(rc, capsys, out)
     suite = data["settings"]["suite"]
     assert suite["terrain_seed"] == ev.SUITE_EVAL_TERRAIN_SEED == 1000
     assert suite["levels"] == [0, 5] and suite["types"] == ["rough", "stairs_up"] and suite["tiles"] == 4

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
+
+from model.yaml_config import ConfigError
+
+if TYPE_CHECKING:
+    from train.config import TrainConfig
 
 CONFIG_FILE = "config.yaml"
 """``RUN_DIR/config.yaml``: the resolved config of the run's latest segment (resume reads it)."""
@@ -67,10 +72,10 @@ def resume_config(cfg_path: str, overrides: Sequence[str] = ()) -> Any:
     applied (the ``TrainConfig`` both entry points resume with).
 
     Raises:
-      ConfigError: an override changes a key a resume keeps fixed (``train.config.RESUME_FIXED_KEYS``:
+      ConfigError: an override changes a key a resume keeps fixed (:data:`RESUME_FIXED_KEYS`:
         the network's shape and normalisation, the observation layout, the action mode), naming it.
     """
-    from train.config import check_resume_compatible, load_resolved_config
+    from train.config import load_resolved_config
 
     cfg = load_resolved_config(cfg_path, overrides)
     check_resume_compatible(load_resolved_config(cfg_path), cfg)
@@ -100,3 +105,44 @@ def record_config(run_dir: str, cfg: Any, start_step: int, header: str = "") -> 
     save_resolved_config(cfg, path, header=header)
     save_resolved_config(cfg, os.path.join(run_dir, CONFIG_FILE), header=header)
     return path
+
+
+RESUME_FIXED_KEYS = (
+    # the saved network parameters have these shapes / meanings
+    "ppo.policy_hidden_layer_sizes",
+    "ppo.value_hidden_layer_sizes",
+    "ppo.activation",
+    "ppo.distribution",
+    "ppo.normalize_observations",
+    # the observation layout and the action's meaning the parameters were trained on
+    "env.terrain_observation",
+    "env.action_mode",
+)
+"""Keys a resumed run cannot change: the checkpoint's parameters would not fit (or mean) the new value."""
+
+
+def _get_key(cfg, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def check_resume_compatible(saved: TrainConfig, resumed: TrainConfig) -> None:
+    """Refuse a resume whose overrides change a key of :data:`RESUME_FIXED_KEYS`.
+
+    Raises:
+      ConfigError: naming the key, the saved and the requested value.
+    """
+    for key in RESUME_FIXED_KEYS:
+        old, new = _get_key(saved, key), _get_key(resumed, key)
+
+        def plain(v):
+            return list(v) if isinstance(v, (list, tuple)) else v
+
+        if plain(old) != plain(new):
+            raise ConfigError(
+                f"cannot resume with {key}={new!r}: the checkpoints of {saved.source} were trained with "
+                f"{key}={old!r} (network sizes, the observation layout and the action mode are fixed by the "
+                f"saved parameters; start a new run to change it)"
+            )
