@@ -32,28 +32,29 @@ from benchmarks import cli
 from benchmarks.env_throughput import RESULTS_DIR, _versions, device_name
 from benchmarks.results_files import write_json
 from model.simulation_config import REPO_ROOT
-from model.yaml_config import ConfigError, load_dataclass
+from model.yaml_config import ConfigError, load_dataclass, yaml_dataclass
 
 DEFAULT_BAR = os.path.join(REPO_ROOT, "configs", "walk_bar.yaml")
 
 
-@dataclasses.dataclass(frozen=True)
+@yaml_dataclass(DEFAULT_BAR)
 class WalkBar:
-    """The "walks" bar (``configs/walk_bar.yaml``: rough ground; ``configs/walk_bar_suite.yaml``: the
-    terrain-suite tiles where the nominal gait fails). ``world`` is ``rough`` (spawn ``bands``) or
-    ``suite`` (episodes spread over the ``types`` x ``levels`` tiles of ``terrain_seed``)."""
+    """The "walks" bar (``configs/walk_bar.yaml``, which holds the defaults: rough ground;
+    ``configs/walk_bar_suite.yaml``: the terrain-suite tiles where the nominal gait fails). ``world``
+    is ``rough`` (spawn ``bands``) or ``suite`` (episodes spread over the ``types`` x ``levels`` tiles
+    of ``terrain_seed``). Units: s, m/s, rad/s."""
 
-    world: str = field(default="rough", metadata={"choices": ("rough", "suite")})
-    episodes: int = field(default=8, metadata={"range": (1, 10_000)})
-    duration_s: float = field(default=20.0, metadata={"range": (0.1, 600.0)})
-    command: Tuple[float, float, float] = (0.4, 0.0, 0.0)
-    bands: Tuple[int, ...] = (4, 5)
-    seed: int = field(default=0, metadata={"range": (0, 2**31 - 1)})
-    min_success_rate: float = field(default=0.9, metadata={"range": (0.0, 1.0)})
-    min_speed_fraction: float = field(default=0.8, metadata={"range": (0.0, 2.0)})
-    types: Tuple[str, ...] = ()
-    levels: Tuple[int, ...] = ()
-    terrain_seed: int = field(default=1000, metadata={"range": (0, 2**31 - 1)})
+    world: str = field(metadata={"choices": ("rough", "suite")})
+    episodes: int = field(metadata={"range": (1, 10_000)})
+    duration_s: float = field(metadata={"range": (0.1, 600.0)})
+    command: Tuple[float, float, float]
+    bands: Tuple[int, ...]
+    seed: int = field(metadata={"range": (0, 2**31 - 1)})
+    min_success_rate: float = field(metadata={"range": (0.0, 1.0)})
+    min_speed_fraction: float = field(metadata={"range": (0.0, 2.0)})
+    types: Tuple[str, ...]
+    levels: Tuple[int, ...]
+    terrain_seed: int = field(metadata={"range": (0, 2**31 - 1)})
 
     def validate(self) -> None:
         from model.terrain import TERRAIN_TYPES

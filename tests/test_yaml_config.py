@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from benchmarks.time_to_walk import DEFAULT_BAR, WalkBar
 from gait.gait_config import DEFAULT_GAIT_YAML, GaitConfig
 from mjx_envs import env_config as ec
 from model.simulation_config import DEFAULT_SIMULATION_YAML, REPO_ROOT, SimulationConfig
@@ -29,6 +30,7 @@ CONFIG_CLASSES = [
     (tc.RunConfig, tc.DEFAULT_TRAIN_YAML, "run"),
     (tc.EarlyStoppingConfig, tc.DEFAULT_TRAIN_YAML, "run.early_stopping"),
     (tc.SB3Config, tc.DEFAULT_TRAIN_YAML, "sb3"),
+    (WalkBar, DEFAULT_BAR, None),
 ]
 
 
