@@ -59,7 +59,7 @@ class ExportedPolicy:
         count: float,
     ):
         self.export_dir = export_dir
-        self.load_path = export_dir  # what evaluation workers pass to load_policy (OnnxPolicy: the .onnx file)
+        self.load_path = export_dir  # the path load_policy read it from (OnnxPolicy: the .onnx file)
         self.meta = meta
         self.layers = layers
         self.obs_mean = mean

@@ -318,7 +318,7 @@ class OnnxPolicy:
     """``policy.onnx`` run by onnxruntime (CPU) behind the :class:`~deploy.exported_policy.ExportedPolicy`
     interface: ``act``/``__call__`` (obs (N,) or (B, N) -> action (A,) / (B, A), float32),
     ``meta`` (the ``meta.json`` beside it), ``export_dir``, ``observation_size``, ``action_size``.
-    ``load_path`` is the ``.onnx`` file (what evaluation workers reload)."""
+    ``load_path`` is the ``.onnx`` file it was read from."""
 
     def __init__(self, onnx_path: str, meta: Dict[str, Any], session: Any, props: Dict[str, str]):
         self.onnx_path = onnx_path

@@ -78,7 +78,7 @@ def test_loader_matches_flax_path(shipped, recorded):
     assert isinstance(onnx_pol, op.OnnxPolicy)
     assert onnx_pol.meta == flax_pol.meta and onnx_pol.export_dir == flax_pol.export_dir
     assert (onnx_pol.observation_size, onnx_pol.action_size) == (54, 12)
-    assert onnx_pol.load_path.endswith(".onnx")  # evaluation workers (--processes > 1) reload the ONNX graph
+    assert onnx_pol.load_path.endswith(".onnx")  # where it was read from
     obs = np.concatenate([recorded, op.random_observations(100, 54, seed=5)])
     np.testing.assert_allclose(onnx_pol.act(obs), flax_pol.act(obs), atol=1e-5)
     np.testing.assert_allclose(onnx_pol(obs[7]), flax_pol.act(obs[7]), atol=1e-5)
