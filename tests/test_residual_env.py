@@ -482,30 +482,6 @@ def test_rgb_array_render():
     assert frame.shape == (120, 160, 3) and frame.std() > 5
 
 
-def test_env_config_yaml_and_errors(tmp_path):
-    from mjx_envs.env_config import load_env_config
-    from model.yaml_config import ConfigError
-
-    bad = tmp_path / "env.yaml"
-    for text, key in (
-        ("residual_max: 0.5\n", "residual_max"),
-        ("action_mode: torque\n", "action_mode"),
-        ("reward_weights:\n  speed: 1\n", "reward_weights.speed"),
-        ("command:\n  vx: [0.5, 0.1]\n", "command.vx"),
-        (
-            "domain_randomization:\n  friction: {enabled: true, range: [1.2, 0.8]}\n",
-            "domain_randomization.friction.range",
-        ),
-        ("domain_randomization:\n  kp: {enabled: true, range: [-0.1, 1.0]}\n", "kp.range"),
-        ("pushes: {interval: [0.0, 1.0]}\n", "pushes.interval"),
-        ("command:\n  resample_interval: [5.0, 1.0]\n", "command.resample_interval"),
-    ):
-        bad.write_text(text)
-        with pytest.raises(ConfigError) as err:
-            load_env_config(str(bad))
-        assert key in str(err.value) and "env.yaml" in str(err.value), str(err.value)
-
-
 @pytest.mark.slow
 def test_mjx_step_applies_per_env_domain_randomisation():
     """Two envs in one vmapped step, identical except for their DR draw, evolve differently;
