@@ -22,4 +22,6 @@ def write_json(result: Mapping[str, Any], out_dir: str, name: str, indent: int =
 
 def write_markdown(stem: str, lines: Sequence[str]) -> str:
     """Write ``lines`` (one Markdown line each) to ``stem.md``; returns its path."""
-    return write_markdown(stem, lines)
+    with open(stem + ".md", "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return stem + ".md"
