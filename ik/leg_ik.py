@@ -296,4 +296,3 @@ def solve_all_legs_ik(foot_targets: jax.Array, geometry: LegGeometry = DEFAULT_G
     dtype = targets.dtype if jnp.issubdtype(targets.dtype, jnp.floating) else jnp.result_type(float)
     prm = jnp.asarray(_geometry_params(geometry), dtype=dtype)
     return jax.vmap(_ik)(targets.astype(dtype), prm)
-
