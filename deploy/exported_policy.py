@@ -42,6 +42,18 @@ ACTIVATIONS = {
 }
 
 
+def checked_observation(obs: Any, observation_size: int, export_dir: str) -> np.ndarray:
+    """``obs`` as float32, shape (observation_size,) or (batch, observation_size); else a ValueError
+    naming the expected size and the export's ``meta.json``."""
+    obs = np.asarray(obs, np.float32)
+    if obs.ndim not in (1, 2) or obs.shape[-1] != observation_size:
+        raise ValueError(
+            f"observation has shape {obs.shape}; this policy expects (..., {observation_size}) "
+            f"(observation_size in {os.path.join(export_dir, META_FILE)})"
+        )
+    return obs
+
+
 class ExportedPolicy:
     """A loaded export: ``act(obs) -> action`` (deterministic, numpy float32) and ``meta``.
 
@@ -73,13 +85,7 @@ class ExportedPolicy:
         self._act_fn = ACTIVATIONS[meta["policy"]["activation"]]
 
     def _check_obs(self, obs: Any) -> np.ndarray:
-        obs = np.asarray(obs, np.float32)
-        if obs.ndim not in (1, 2) or obs.shape[-1] != self.observation_size:
-            raise ValueError(
-                f"observation has shape {obs.shape}; this policy expects (..., {self.observation_size}) "
-                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})"
-            )
-        return obs
+        return checked_observation(obs, self.observation_size, self.export_dir)
 
     def normalize(self, obs: Any) -> np.ndarray:
         x = (self._check_obs(obs) - self.obs_mean) / self.obs_std

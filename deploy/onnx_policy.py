@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from deploy.export_format import META_FILE, NORMALIZER_FILE, POLICY_FILE, ExportError
-from deploy.exported_policy import ACTIVATIONS, ExportedPolicy
+from deploy.exported_policy import ACTIVATIONS, ExportedPolicy, checked_observation
 
 OPSET = 17
 ONNX_FILE = "policy.onnx"
@@ -333,12 +333,7 @@ class OnnxPolicy:
 
     def act(self, obs: Any) -> np.ndarray:
         """Deterministic action in [-1, 1]."""
-        x = np.asarray(obs, np.float32)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.observation_size:
-            raise ValueError(
-                f"observation has shape {x.shape}; this policy expects (..., {self.observation_size}) "
-                f"(observation_size in {os.path.join(self.export_dir, META_FILE)})"
-            )
+        x = checked_observation(obs, self.observation_size, self.export_dir)
         out = self.session.run([OUTPUT_NAME], {INPUT_NAME: x.reshape(-1, self.observation_size)})[0]
         return out.reshape(self.action_size) if x.ndim == 1 else out
 
