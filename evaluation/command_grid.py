@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from evaluation.episode import EpisodeRecord, run_episode
+from evaluation.episode import EpisodeRecord
 from evaluation.mode_markdown import footer, header, or_dash
 from evaluation.mode_plots import pyplot, save_figure
 from evaluation.mode_runs import (
@@ -178,16 +178,6 @@ def tracking_after_settle(rec: EpisodeRecord, settle_s: float) -> Dict[str, Any]
     out["achieved_vy_mps"] = float(np.sum(-np.sin(mid) * d[:, 0] + np.cos(mid) * d[:, 1]) / span)
     out["achieved_yaw_rate_radps"] = float((yaw[-1] - yaw[0]) / span)
     return out
-
-
-def grid_cell_episode(
-    env, controller, cell: GridCell, grid: CommandGrid, key, terrain_level: Optional[int] = None
-) -> Dict[str, Any]:
-    """Run one grid cell (the command fixed from the reset on) and return its numbers
-    (see :data:`evaluation.mode_runs.DEFINITIONS`)."""
-    n = int(round(grid.duration_s / env.ctx.sim.control_dt))
-    rec = run_episode(env, controller, n, key, terrain_level, cell.command)
-    return grid_cell_numbers(rec, cell, grid.settle_s)
 
 
 def grid_cell_numbers(rec: EpisodeRecord, cell: GridCell, settle_s: float) -> Dict[str, Any]:

@@ -10,7 +10,6 @@ the env terminating it (fall, NaN physics). Files: ``push_recovery.{json,md,png}
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -30,8 +29,7 @@ from evaluation.mode_runs import (
     time_in_episode,
     values_setting,
 )
-from evaluation.nominal import trunk_yaw
-from evaluation.runner import EpisodeResult, Kick
+from evaluation.runner import EpisodeResult, Kick, kick_velocity
 
 KICK_SIZES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Default push-recovery kick sizes [m/s]."""
@@ -118,8 +116,7 @@ def kick_callback(kick_mps: float, angle_rad: float, kick_step: int, applied: Li
 
     def on_step(env, k: int) -> bool:
         if k == kick_step:
-            yaw = float(trunk_yaw(env.data.qpos[3:7]))
-            v = kick_mps * np.array([math.cos(yaw + angle_rad), math.sin(yaw + angle_rad)])
+            v = kick_velocity(env.data.qpos[3:7], kick_mps, angle_rad)
             env.data.qvel[0:2] += v
             applied.append(v)
         return True

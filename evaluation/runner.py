@@ -140,11 +140,11 @@ def add_threads_argument(parser: argparse.ArgumentParser, default: int) -> None:
     )
 
 
-def add_trunk_velocity(envs, worlds: np.ndarray, velocity: np.ndarray) -> None:
-    """Add ``velocity`` (len(worlds), 2) [m/s, world frame] to the trunk's free-joint linear
-    velocity of ``worlds`` in float64, before their next step: what ``env.data.qvel[0:2] += v``
-    does to the single env (the warm start is left as it is, there as here)."""
-    envs.add_trunk_velocity(worlds, velocity)
+def kick_velocity(quat_wxyz: np.ndarray, speed_mps: float, angle_rad: float) -> np.ndarray:
+    """(2,) world-frame velocity [m/s] of a kick of ``speed_mps`` in direction trunk yaw (from the
+    trunk quaternion ``quat_wxyz``) + ``angle_rad`` [rad]."""
+    y = float(trunk_yaw(quat_wxyz)) + angle_rad
+    return speed_mps * np.array([math.cos(y), math.sin(y)])
 
 
 def world_force_limits(envs) -> np.ndarray:
@@ -175,12 +175,10 @@ class _BatchHooks:
         if kicked:
             qpos = envs.qpos
             v = np.zeros((len(kicked), 2))
-            for r, j in enumerate(kicked):
-                kick = self.kicks[j]
-                y = float(trunk_yaw(qpos[j, 3:7]))  # one world at a time, as the single env computes it
-                v[r] = kick.speed_mps * np.array([math.cos(y + kick.angle_rad), math.sin(y + kick.angle_rad)])
+            for r, j in enumerate(kicked):  # one world at a time, as the single env computes it
+                v[r] = kick_velocity(qpos[j, 3:7], self.kicks[j].speed_mps, self.kicks[j].angle_rad)
                 self.applied[j] = v[r]
-            add_trunk_velocity(envs, np.asarray(kicked), v)
+            envs.add_trunk_velocity(np.asarray(kicked), v)
 
     def result(self, j: int, episode: PlannedEpisode, record: EpisodeRecord) -> EpisodeResult:
         steps = None

@@ -8,12 +8,12 @@ Files: ``stand_still.{json,md}``. Nothing is assumed about what the gait does at
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from evaluation import mode_runs
-from evaluation.episode import EpisodeRecord, run_episode
+from evaluation.episode import EpisodeRecord
 from evaluation.mode_markdown import footer, header, or_dash
 from evaluation.nominal import trunk_yaw
 from evaluation.runner import EpisodeResult
@@ -73,13 +73,6 @@ def stand_numbers(rec: EpisodeRecord) -> Dict[str, Any]:
         "max_yaw_change_rad": float(np.max(np.abs(yaw - yaw[0]))),
         "mean_speed_mps": float(np.mean(speed)) if speed.size else None,
     }
-
-
-def stand_episode(env, controller, test: StandTest, key, terrain_level: Optional[int] = None) -> Dict[str, Any]:
-    """One stand-still episode at command (0, 0, 0); numbers from :func:`stand_numbers`."""
-    n = int(round(test.duration_s / env.ctx.sim.control_dt))
-    rec = run_episode(env, controller, n, key, terrain_level, ZERO_COMMAND)
-    return stand_numbers(rec)
 
 
 def stand_summary(episodes: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
