@@ -34,12 +34,11 @@ import numpy as np
 
 from deploy.policy_loader import load_policy
 from evaluation.episode import EpisodeRecord, policy_controller, zero_action
-from evaluation.runner import EpisodeResult, PlannedEpisode, physics_threads, run_plan
+from evaluation.runner import NOMINAL, POLICY, EpisodeResult, PlannedEpisode, physics_threads, run_plan
 from mjx_envs import policy_env
 from mjx_envs.episode_logic import DR_NAMES
 from mjx_envs.policy_env import EnvConfigs, cached_env
 
-POLICY, NOMINAL = "policy", "nominal"
 MODE_WORLDS = ("flat", "rough")
 
 DEFINITIONS = {

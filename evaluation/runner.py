@@ -39,6 +39,9 @@ from evaluation.episode import Controller, EpisodeRecord, episode_keys, run_epis
 from evaluation.nominal import trunk_yaw
 from mjx_envs.policy_env import EnvConfigs, cached_vector_env
 
+POLICY, NOMINAL = "policy", "nominal"
+"""The controllers every evaluation compares: the exported policy, and the nominal gait (zero action)."""
+
 MAX_BATCH = 256
 """Most worlds stepped together; larger groups run in chunks of this size (the last one padded)."""
 

@@ -26,11 +26,11 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from evaluation.runner import POLICY
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, read_yaml, short_repr
 
 DEFAULT_THRESHOLDS = os.path.join(REPO_ROOT, "configs", "safety.yaml")
-POLICY = "policy"
 
 MEASURES = (
     "joint_limit_margin_min_rad",

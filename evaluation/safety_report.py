@@ -46,6 +46,8 @@ from evaluation.episode import policy_controller, zero_action
 from evaluation.episode_metrics import gravity, robot_mass
 from evaluation.episode_records import EpisodeRecords, output_dir, records_path, with_records
 from evaluation.runner import (
+    NOMINAL,
+    POLICY,
     PlannedEpisode,
     add_threads_argument,
     default_threads,
@@ -55,7 +57,6 @@ from evaluation.runner import (
 )
 from evaluation.safety_criteria import (
     DEFAULT_THRESHOLDS,
-    POLICY,
     SafetyCriteria,
     check_criteria,
     definitions,
@@ -75,7 +76,6 @@ from mjx_envs.policy_env import (
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError
 
-NOMINAL = "nominal"
 WORLDS = ("flat", "rough")
 NUM_BANDS = 6
 

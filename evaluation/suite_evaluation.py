@@ -67,7 +67,16 @@ from evaluation import command_eval
 from evaluation.episode import EpisodeRecord, policy_controller, zero_action
 from evaluation.episode_metrics import aggregate, gravity, robot_mass, summarize_episode
 from evaluation.evaluation_report import METRIC_DEFINITIONS
-from evaluation.runner import MAX_BATCH, PlannedEpisode, default_threads, physics_threads, regroup, run_plan
+from evaluation.runner import (
+    MAX_BATCH,
+    NOMINAL,
+    POLICY,
+    PlannedEpisode,
+    default_threads,
+    physics_threads,
+    regroup,
+    run_plan,
+)
 from evaluation.suite_tables import (
     ALL_TYPES,
     GAIT_FAILS_BELOW,
@@ -88,7 +97,6 @@ from mjx_envs.policy_env import (
 )
 from model import terrain
 
-POLICY, NOMINAL = "policy", "nominal"
 WORLDS = ("flat", "rough", "suite")
 ALL_BANDS = tuple(range(terrain.DEFAULT_TERRAIN.num_bands))
 MODES = ("episodes",) + command_eval.MODES + ("all",)
