@@ -42,7 +42,9 @@ class MjxResidualWalk(ContextEnvProperties):
         self.ctx = logic.make_context(sim or SimulationConfig(), env or EnvConfig(), gait or GaitConfig())
         self.mj_model = self.ctx.mj_model
         self.impl = check_impl(self.ctx.sim, "mjx")  # "jax", or "warp" where MuJoCo Warp can run
-        self.mjx_model = mjx.put_model(self.mj_model, impl=self.impl)
+        # MJX's default device is jax.devices()[0], which in a multi-process run belongs to process 0
+        self.device = jax.local_devices()[0]
+        self.mjx_model = mjx.put_model(self.mj_model, impl=self.impl, device=self.device)
         self._dr_base = {k: getattr(self.mjx_model, k) for k in logic.DR_FIELDS}
 
     def _model(self, info):
@@ -57,7 +59,7 @@ class MjxResidualWalk(ContextEnvProperties):
         or difficulty row (suite), ``terrain_type`` the suite's terrain type (default: from ``rng``)."""
         qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level, terrain_type)
         model = self._model(info)
-        data = mjx.make_data(model, impl=self.impl).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
+        data = mjx.make_data(model, impl=self.impl, device=self.device).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
         data = mjx.forward(model, data)
         meas = measure(self.ctx.idx, data.qpos, data.qvel, data.sensordata, data.actuator_force)
         obs = logic.initial_observation(self.ctx, meas, info)

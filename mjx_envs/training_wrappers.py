@@ -189,9 +189,18 @@ class TerrainLevelMetrics(Wrapper):
 
 
 class VmapWrapper(Wrapper):
-    """Batches an unbatched env: ``reset`` takes keys ``(N, 2)``, ``step`` batched states."""
+    """Batches an unbatched env: ``reset`` takes keys ``(N, 2)``, ``step`` batched states.
+
+    ``batch_sizes`` holds every N ``reset`` was traced with: the environments one device steps
+    (under brax's ``pmap`` each device's share; in a multi-process run this process's share).
+    """
+
+    def __init__(self, env: Any):
+        super().__init__(env)
+        self.batch_sizes: set = set()
 
     def reset(self, rng: jax.Array) -> State:
+        self.batch_sizes.add(int(rng.shape[0]))  # static under jit/pmap: recorded once per trace
         return jax.vmap(self.env.reset)(rng)
 
     def reset_from(self, rng: jax.Array, prev: State) -> State:

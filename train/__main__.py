@@ -67,27 +67,6 @@ def default_preset() -> str:
     return "gpu" if jax.default_backend() == "gpu" else "cpu_small"
 
 
-def init_distributed(args) -> bool:
-    """``jax.distributed.initialize`` when ``--coordinator`` is given (all three flags needed):
-    brax PPO then pmaps over every GPU of every host, process 0 evaluates, checkpoints and exports.
-    Returns whether it initialised."""
-    from model.yaml_config import ConfigError
-
-    given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
-    if not any(given):
-        return False
-    if not all(given):
-        raise ConfigError("--coordinator, --num-processes and --process-id go together (jax.distributed.initialize)")
-    if not 0 <= args.process_id < args.num_processes:
-        raise ConfigError(f"--process-id {args.process_id} must lie in 0..{args.num_processes - 1}")
-    import jax
-
-    jax.distributed.initialize(
-        coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
-    )
-    return True
-
-
 def main(argv: Optional[List[str]] = None, console=print):
     """Parse ``argv``, train, return the :class:`train.brax_ppo.TrainResult`.
 
@@ -96,11 +75,12 @@ def main(argv: Optional[List[str]] = None, console=print):
     """
     from model.yaml_config import ConfigError
     from train.config import DEFAULT_TRAIN_YAML, list_presets, load_train_config
+    from train.distributed import init_distributed
     from train.interrupts import install_interrupt_handler
 
     args = build_parser().parse_args(argv)
     install_interrupt_handler()
-    init_distributed(args)
+    init_distributed(args.coordinator, args.num_processes, args.process_id)
     if args.list_presets:
         console("presets in " + (args.config or DEFAULT_TRAIN_YAML) + ": " + ", ".join(list_presets(args.config)))
         return None
@@ -157,6 +137,7 @@ def main(argv: Optional[List[str]] = None, console=print):
 
     from train.output_paths import ensure_writable_dir
     from train.resources import check_memory
+    from train.distributed import is_main, process_label, shared_run_dir
     from train.run_dir import make_run_dir, setup_jax_cache
 
     check_memory(cfg, console=console, skip=args.no_memory_check)  # before anything is allocated or created
@@ -166,8 +147,9 @@ def main(argv: Optional[List[str]] = None, console=print):
     else:
         ensure_writable_dir(run_dir, "--resume")
     setup_jax_cache(cfg.run.jax_cache_dir, cfg.run.jax_cache_min_compile_s)
-    if run_dir is None:
+    if run_dir is None and is_main():
         run_dir = make_run_dir(out, args.name if args.name is not None else cfg.run.name)
+    run_dir = shared_run_dir(run_dir)  # process 0's, on every process of a multi-process run
 
     from train.brax_ppo import train_policy
 
@@ -176,9 +158,12 @@ def main(argv: Optional[List[str]] = None, console=print):
     except KeyboardInterrupt:
         from train.cli_errors import Interrupted
 
-        raise Interrupted(run_dir, fresh=not args.resume) from None
+        raise Interrupted(run_dir, fresh=not args.resume and is_main()) from None
     fe, zr = result.final_eval, result.zero_residual_eval or {}
     console("")
+    if not is_main():
+        console(f"{process_label()} done at step {result.final_step:,d}; process 0 wrote the run to {result.run_dir}")
+        return result
     console(f"run dir:  {os.path.abspath(result.run_dir)}")
     console(f"export:   {os.path.abspath(result.export_dir)}  (deploy.policy_loader.load_policy(path).act(obs))")
     if fe:

@@ -19,6 +19,7 @@ All paths are made absolute here (orbax refuses relative ones), whatever the cal
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import json
 import logging
@@ -107,6 +108,53 @@ def save_checkpoint(
         return _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir, config, optimizer_state)
 
 
+@contextlib.contextmanager
+def _process_local_orbax():
+    """Brax's checkpoint save/load with an orbax checkpointer local to this process.
+
+    In a multi-process run only process 0 writes checkpoints and every process reads them on
+    resume, each on its own; orbax's default checkpointer would wait for all processes at a
+    barrier the others never reach. Yields how to prepare parameters for a write (numpy leaves:
+    the process-local arrays of a multi-process run cannot be written as they are)."""
+    import jax
+
+    if jax.process_count() == 1:
+        yield lambda params: params
+        return
+    import orbax.checkpoint as ocp
+    from brax.training import checkpoint as brax_checkpoint
+
+    me = jax.process_index()
+
+    def process_local_checkpointer(*args, **kwargs):
+        options = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+        return ocp.Checkpointer(ocp.PyTreeCheckpointHandler(), multiprocessing_options=options)
+
+    original = brax_checkpoint.ocp.PyTreeCheckpointer
+    brax_checkpoint.ocp.PyTreeCheckpointer = process_local_checkpointer
+    try:
+        yield _numpy_tree
+    finally:
+        brax_checkpoint.ocp.PyTreeCheckpointer = original
+
+
+def _numpy_tree(params):
+    """``params`` with every leaf a numpy array, brax's ``UInt64`` counters included."""
+    import jax
+    import numpy as np
+    from brax.training import types as brax_types
+
+    def leaf(x):
+        if isinstance(x, brax_types.UInt64):  # its __post_init__ makes jax arrays: set the fields after it
+            counter = copy.copy(x)
+            object.__setattr__(counter, "hi", np.asarray(x.hi))
+            object.__setattr__(counter, "lo", np.asarray(x.lo))
+            return counter
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(leaf, params, is_leaf=lambda x: isinstance(x, brax_types.UInt64))
+
+
 def _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir, config, optimizer_state) -> str:
     from brax.training.agents.ppo import checkpoint as brax_ckpt
 
@@ -117,7 +165,8 @@ def _save_checkpoint(run_dir, step, params, network_config, state, keep, subdir,
     path = os.path.join(root, f"{int(step):012d}")
     if os.path.isdir(path):  # re-saving a step (e.g. a resumed run that ends where it started)
         shutil.rmtree(path)
-    brax_ckpt.save(root, int(step), params, network_config)
+    with _process_local_orbax() as host_params:
+        brax_ckpt.save(root, int(step), host_params(params), network_config)
     if config is not None:
         from train.config import save_resolved_config
 
@@ -244,7 +293,8 @@ def load_checkpoint(path: str) -> Tuple[Tuple[Any, Any, Any], Dict[str, Any]]:
     state = read_state(path)
     try:
         with _quiet_failure(path):
-            params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
+            with _process_local_orbax():
+                params = brax_ckpt.load(os.path.abspath(path))  # orbax refuses relative paths
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
         raise CheckpointError(
             f"checkpoint parameters in {path} are missing or corrupt: {type(e).__name__}: {str(e)[:300]}"

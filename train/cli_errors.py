@@ -3,7 +3,9 @@
 ``run_cli(main, argv)`` calls ``main(argv)``; a :class:`model.yaml_config.ConfigError`,
 :class:`train.checkpoints.CheckpointError` or :class:`deploy.export_format.ExportError` (bad config,
 missing/corrupt checkpoint or export, unwritable output, a run too big for memory: the message
-names the key or file) prints ``error: ...`` on stderr and returns 2; success returns 0.
+names the key or file) prints ``error: ...`` on stderr and returns 2; success returns 0. In a
+multi-process run, a process whose peer died (:class:`train.distributed.PeerLost`) prints what
+happened and the resume command and returns 3.
 
 Ctrl-C returns 130 with what is true of the run at that moment (:func:`interrupt_message`): the
 checkpoint to resume from and the exact ``--resume`` command, or that no checkpoint was written
@@ -18,9 +20,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import traceback
 from typing import Callable, List, Optional
 
 EXIT_INTERRUPTED = 130
+EXIT_PEER_LOST = 3
+"""Exit status of a process whose multi-process run lost another process (train/distributed.py)."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -71,12 +76,22 @@ def run_cli(main: Callable[[Optional[List[str]]], object], argv: Optional[List[s
     from deploy.export_format import ExportError
     from model.yaml_config import ConfigError
     from train.checkpoints import CheckpointError
+    from train.distributed import PeerLost, in_multi_process_run, process_label
 
     try:
         main(argv)
     except (ConfigError, CheckpointError, ExportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except PeerLost as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PEER_LOST
+    except Exception:
+        if not in_multi_process_run():
+            raise
+        traceback.print_exc()  # then exit_process leaves at once, so the other processes stop too
+        print(f"error: {process_label()} failed (above); the other processes of the run stop", file=sys.stderr)
+        return 1
     except Interrupted as e:
         print(interrupt_message(e.run_dir, e.fresh, e.command), file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -87,9 +102,14 @@ def run_cli(main: Callable[[Optional[List[str]]], object], argv: Optional[List[s
 
 
 def exit_process(status: int) -> None:
-    """``sys.exit(status)``, except after Ctrl-C: flush and ``os._exit`` (no interpreter teardown,
-    which can crash while XLA compiles on other threads; every file of the run is closed by then)."""
-    if status == EXIT_INTERRUPTED:
+    """``sys.exit(status)``, except after Ctrl-C or any failure of a multi-process run: flush and
+    ``os._exit`` (no interpreter teardown, which can crash while XLA compiles on other threads, and
+    no ``jax.distributed`` shutdown, whose barrier would wait for the other processes while they
+    wait for this one in a collective; leaving at once makes their collective fail, and they stop
+    too). Every file of the run is closed by then."""
+    from train.distributed import in_multi_process_run
+
+    if status in (EXIT_INTERRUPTED, EXIT_PEER_LOST) or (status != 0 and in_multi_process_run()):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

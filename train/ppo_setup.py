@@ -116,20 +116,21 @@ def observation_normalizer(pcfg):
 
 
 def check_device_split(pcfg) -> int:
-    """Local JAX devices brax PPO will split the batch over (it pmaps over all of them); a
-    ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does not divide evenly among them."""
+    """Local JAX devices brax PPO will split the batch over (it pmaps over all of them, on every
+    process of a multi-process run); a ConfigError if ``ppo.num_envs`` or ``ppo.batch_size`` does
+    not divide evenly among all of them."""
     import jax
 
     from model.yaml_config import ConfigError
 
-    n = jax.local_device_count()
+    n, processes = jax.local_device_count(), jax.process_count()
+    where = f"the {n} local JAX devices" + (f" of each of the {processes} processes" if processes > 1 else "")
     for key in ("num_envs", "batch_size"):
         value = getattr(pcfg, key)
-        if value % n:
+        if value % (n * processes):
             raise ConfigError(
-                f"key 'ppo.{key}' = {value} must be a multiple of the {n} local JAX devices brax PPO "
-                f"splits it over ({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES "
-                f"choose how many)"
+                f"key 'ppo.{key}' = {value} must be a multiple of {where} brax PPO splits it over "
+                f"({jax.devices()[0].platform}; XLA_FLAGS / CUDA_VISIBLE_DEVICES choose how many)"
             )
     return n
 

@@ -138,6 +138,8 @@ class ProgressLogger:
       tick_interval_s: seconds between progress lines (0: after every training step; None: never).
       resumed: a resumed run: records past ``start_step`` (written after the checkpoint it resumes
         from) move to ``progress_superseded.jsonl`` (:func:`repair_progress`).
+      files: write ``progress.jsonl`` and TensorBoard (False: console only, as on the processes
+        other than 0 of a multi-process run, which write nothing to the run directory).
 
     Each record is one ``write`` of a whole line, flushed, so a crash leaves at most one partial
     last line; opening the log drops it (:func:`repair_progress`).
@@ -152,9 +154,13 @@ class ProgressLogger:
         start_step: int = 0,
         tick_interval_s: Optional[float] = 20.0,
         resumed: bool = False,
+        files: bool = True,
     ):
-        os.makedirs(run_dir, exist_ok=True)
-        partial, superseded = repair_progress(run_dir, after_step=start_step if resumed else None)
+        self._jsonl, self._writer = None, None
+        partial, superseded = 0, 0
+        if files:
+            os.makedirs(run_dir, exist_ok=True)
+            partial, superseded = repair_progress(run_dir, after_step=start_step if resumed else None)
         if partial or superseded:
             console(
                 f"{PROGRESS_FILE}: "
@@ -178,8 +184,9 @@ class ProgressLogger:
         self.tick_interval_s = tick_interval_s
         self._rate_origin: Optional[Tuple[float, int]] = None  # (time, step) of the first training step seen
         self._last_tick = -float("inf")
+        if not files:
+            return
         self._jsonl = open(os.path.join(run_dir, PROGRESS_FILE), "a", encoding="utf-8")
-        self._writer = None
         if tensorboard:
             from tensorboardX import SummaryWriter
 
@@ -193,6 +200,8 @@ class ProgressLogger:
         for k, v in {**(data or {}), **more}.items():
             if k not in ("kind", "step", "time_s"):
                 row[k] = _jsonable(v)
+        if self._jsonl is None:
+            return
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
 
@@ -328,7 +337,7 @@ class ProgressLogger:
             self._writer.flush()
             self._writer.close()
             self._writer = None
-        if not self._jsonl.closed:
+        if self._jsonl is not None and not self._jsonl.closed:
             self._jsonl.close()
 
 

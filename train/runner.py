@@ -40,6 +40,7 @@ import numpy as np
 
 from train.checkpoints import BEST_SUBDIR, CheckpointError, load_latest, read_optimizer_state, save_checkpoint
 from train.config import TrainConfig
+from train.distributed import PeerLost, is_main, is_peer_failure, peer_lost_message, process_count, process_label
 from train.early_stopping import EarlyStop, EarlyStopping
 from train.interrupts import check_interrupt
 from train.optimizer_state import OptimizerStateHook, adam_count
@@ -99,6 +100,10 @@ class TrainingRun:
         self.cfg, self.resume, self.progress_fn, self.console = cfg, resume, progress_fn, console
         self.run_dir = run_dir = os.path.abspath(run_dir)  # once; every path of the run derives from it
         pcfg, rcfg = cfg.ppo, cfg.run
+        # several processes (python -m train --coordinator ...): process 0 evaluates, checkpoints,
+        # exports and writes the run directory; the others only train (brax calls the callbacks
+        # below on process 0 after step 0) and write nothing
+        self.is_main = is_main()
 
         prior_state = self._start_point()
         self.opt_hook = OptimizerStateHook(self.restore_opt)
@@ -109,7 +114,12 @@ class TrainingRun:
         self.num_evals_total = pcfg.num_epochs + 1
 
         self.logger = ProgressLogger(
-            run_dir, self.final_target, console=console, start_step=self.start_step, resumed=resume
+            run_dir,
+            self.final_target,
+            console=console,
+            start_step=self.start_step,
+            resumed=resume,
+            files=self.is_main,
         )
         self.evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
         self.zero_eval: Optional[Dict[str, Any]] = prior_state.get("zero_residual_eval")
@@ -123,6 +133,7 @@ class TrainingRun:
         self.last_checkpoint: Optional[int] = self.start_step if resume else None
         self.stopped_early = False
         self._pending_eval: Optional[Dict[str, Any]] = None
+        self._training_env = None  # the wrapped training env brax stepped (see _wrap_env)
 
         self.train_env, self.eval_env, self.raw_env = make_envs(cfg)
         self.network_factory = make_network_factory(pcfg)
@@ -148,9 +159,6 @@ class TrainingRun:
         )
         self.device, self.physics = describe_device(), describe_physics(self.raw_env)
         self.num_devices = check_device_split(pcfg)
-        # several hosts (python -m train --coordinator ...): process 0 evaluates, checkpoints and
-        # exports; the others only train (brax calls the callbacks below on process 0 after step 0)
-        self.is_main = jax.process_index() == 0
         self._announce()
 
     # ------------------------------------------------------------------------------ set-up
@@ -162,11 +170,14 @@ class TrainingRun:
         header = f"Resolved training config (source: {cfg.source})"
         self.start_step, self.params, self.restore_opt, self.resumed_from = 0, None, None, None
         if not self.resume:
-            os.makedirs(run_dir, exist_ok=True)
-            record_config(run_dir, cfg, 0, header=f"{header}.\nResume with: python -m train --resume {run_dir}")
+            if self.is_main:
+                os.makedirs(run_dir, exist_ok=True)
+                record_config(run_dir, cfg, 0, header=f"{header}.\nResume with: python -m train --resume {run_dir}")
             return {}
         self.start_step, self.resumed_from, self.params, prior_state = load_latest(run_dir, log=self.console)
         self.restore_opt = read_optimizer_state(self.resumed_from)
+        if not self.is_main:
+            return prior_state
         record_config(
             run_dir,
             cfg,
@@ -179,14 +190,20 @@ class TrainingRun:
         import jax
 
         pcfg, log = self.cfg.ppo, self.logger
-        log.message(
-            f"JAX device: {self.device}; physics: {self.physics}"
-            + (
-                f"; {pcfg.num_envs // self.num_devices} envs on each of {self.num_devices} devices"
-                if self.num_devices > 1
-                else ""
+        processes = process_count()
+        per_device = pcfg.num_envs // (self.num_devices * processes)
+        split = ""
+        if processes > 1:
+            split = (
+                f"; {process_label()}: {per_device} envs on each of its {self.num_devices} device(s) "
+                f"(ppo.num_envs = {pcfg.num_envs} over all processes)"
             )
-        )
+        elif self.num_devices > 1:
+            split = f"; {per_device} envs on each of {self.num_devices} devices"
+        log.message(f"JAX device: {self.device}; physics: {self.physics}{split}")
+        if not self.is_main:
+            log.message(f"process 0 evaluates, checkpoints and writes the run directory {self.run_dir}")
+            return
         log.record(
             "device",
             self.start_step,
@@ -194,7 +211,8 @@ class TrainingRun:
             device_name=device_label(),
             physics=self.physics,
             jax_devices=self.num_devices,
-            envs_per_device=pcfg.num_envs // self.num_devices,
+            envs_per_device=per_device,
+            processes=processes,
         )
         log.message(f"run dir: {self.run_dir}")
         if self.resume:
@@ -375,10 +393,11 @@ class TrainingRun:
     # ------------------------------------------------------------------------------ the run
 
     def train(self) -> None:
-        """The remaining epochs of brax PPO (nothing if the run already reached its target)."""
-        from brax.training.agents.ppo import train as ppo
+        """The remaining epochs of brax PPO (nothing if the run already reached its target).
 
-        from mjx_envs.training_wrappers import wrap_for_training
+        In a multi-process run a collective that fails because another process died raises
+        :class:`train.distributed.PeerLost` (what happened, and the checkpoint to resume from)."""
+        from brax.training.agents.ppo import train as ppo
 
         if self.remaining_epochs <= 0:
             return
@@ -391,7 +410,7 @@ class TrainingRun:
                     num_timesteps=self.remaining_epochs * self.epoch_steps,
                     num_evals=self.remaining_epochs + 1,
                     run_evals=False,
-                    wrap_env_fn=wrap_for_training,
+                    wrap_env_fn=self._wrap_env,
                     network_factory=self.network_factory,
                     seed=seed,
                     progress_fn=self.on_progress,
@@ -401,6 +420,24 @@ class TrainingRun:
                 )
         except EarlyStop:
             pass
+        except Exception as e:
+            if is_peer_failure(e):
+                raise PeerLost(peer_lost_message(e, self.run_dir)) from e
+            raise
+
+    def _wrap_env(self, env, **kwargs):
+        """brax's ``wrap_env_fn``: :func:`mjx_envs.training_wrappers.wrap_for_training`, keeping the
+        first env it wraps (the training env) to read the batch each device stepped."""
+        from mjx_envs.training_wrappers import wrap_for_training
+
+        wrapped = wrap_for_training(env, **kwargs)
+        if self._training_env is None:
+            self._training_env = wrapped
+        return wrapped
+
+    def envs_per_device(self) -> List[int]:
+        """The environments each local device stepped, as traced (``[]`` before training)."""
+        return sorted(self._training_env.batch_sizes) if self._training_env is not None else []
 
     def export(self) -> Dict[str, Any]:
         """Write ``RUN_DIR/export/`` (and ``policy.onnx`` where possible) from the best or final
@@ -419,7 +456,14 @@ class TrainingRun:
         """Train, checkpoint the end, export, report; returns :class:`TrainResult`."""
         try:
             self.train()
-            if not self.is_main:  # another host of a multi-host run: process 0 writes the products
+            self.logger.record(
+                "env_batches", self.step, envs_per_device=self.envs_per_device(), processes=process_count()
+            )
+            if not self.is_main:  # another process of a multi-process run: process 0 writes the products
+                self.console(
+                    f"{process_label()}: stepped {self.envs_per_device()} env(s) on each of its "
+                    f"{self.num_devices} device(s) (ppo.num_envs = {self.cfg.ppo.num_envs} over all processes)"
+                )
                 return self._result(
                     export_dir="",
                     export_params=None,
