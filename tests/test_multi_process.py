@@ -5,8 +5,8 @@ What is checked: each process steps half of ``ppo.num_envs``; only process 0 eva
 checkpoints, exports and writes the run directory; the export has the shape of a single-process
 run's; a single-process ``--resume`` continues the run; when one process is killed mid-run the
 other exits within a bounded time with the resume command, and the run resumes from its last
-checkpoint. Both physics back ends train (C MuJoCo: the full run; MJX: the killed and the resumed
-run). Every process is started with a hard timeout and killed on failure, so CI cannot hang."""
+checkpoint (here with ``python -m train.launch``). Both physics back ends train. Every process is
+started with a hard timeout and killed on failure, so CI cannot hang."""
 
 import glob
 import json
@@ -73,7 +73,9 @@ def _wait_all(procs, timeout=TIMEOUT_S):
     except subprocess.TimeoutExpired:
         for p in procs:
             p.kill()
-        pytest.fail("multi-process run did not finish in time:\n" + "\n".join("\n".join(_read(p))[-3000:] for p in procs))
+        pytest.fail(
+            "multi-process run did not finish in time:\n" + "\n".join("\n".join(_read(p))[-3000:] for p in procs)
+        )
     return [p.returncode for p in procs]
 
 
@@ -146,11 +148,19 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     assert 0 < last < 1600
     assert glob.glob(os.path.join(str(out), "*")) == [run_dir]  # process 1 made no directory of its own
 
-    # two processes resume it from that checkpoint and finish it
-    procs = _launch_two(["--resume", run_dir], cache, tmp_path, "r")
-    rcs = _wait_all(procs)
-    (o0, e0), (o1, e1) = _read(procs[0]), _read(procs[1])
-    assert rcs == [0, 0], o0[-2000:] + e0[-3000:] + o1[-2000:] + e1[-3000:]
+    # two processes started by the launcher resume it from that checkpoint and finish it
+    launched = subprocess.run(
+        [sys.executable, "-m", "train.launch", "--num-processes", "2", "--", "--resume", run_dir],
+        cwd=ROOT,
+        env=_env(cache),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+    lines = launched.stdout.splitlines()
+    o0 = "\n".join(line for line in lines if not line.startswith("[process 1] "))
+    o1 = "\n".join(line[len("[process 1] ") :] for line in lines if line.startswith("[process 1] "))
     assert _records(run_dir, "resume")[-1]["step"] == last
     assert _records(run_dir, "done")[-1]["step"] == 1600
     assert _records(run_dir, "physics_batches")[-1]["sizes"] == [2]  # C-MuJoCo calls of 2 worlds, never 4
@@ -175,9 +185,12 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_train_on_mjx(tmp_path):
-    """MJX (the GPU path): two processes train ci_tiny to the end, each on its own device."""
+    """MJX (the GPU path): two processes train ci_tiny to the end, each on its own device. Early
+    stopping, which would stop a single process at step 160 (no gain of 10), is off: process 0
+    alone evaluates, and process 1 could not learn of the stop inside brax's loop."""
     out = tmp_path / "runs"
     args = ["--preset", "ci_tiny", "--output-dir", str(out), "--name", "mjx", "simulation.backend=mjx"]
+    args += [f"run.early_stopping.{k}" for k in ("enabled=true", "patience=1", "min_delta=10", "min_evals=1")]
     procs = _launch_two(args, tmp_path / "cache", tmp_path, "m")
     rcs = _wait_all(procs)
     (o0, e0), (o1, e1) = _read(procs[0]), _read(procs[1])
@@ -185,4 +198,7 @@ def test_two_processes_train_on_mjx(tmp_path):
     (run_dir,) = glob.glob(os.path.join(str(out), "*"))
     assert _records(run_dir, "device")[-1]["physics"].startswith("mjx")
     assert [r["step"] for r in _records(run_dir, "checkpoint")] == [160, 320, 480]
+    assert "run.early_stopping and run.max_wall_clock_s are off in a multi-process run" in o0
+    assert not _records(run_dir, "early_stop")
     _check_split_and_products(run_dir, o0, o1, [0, 160, 320, 480])
+    assert "process 1 of 2 done at step 480" in o1

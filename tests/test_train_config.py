@@ -154,14 +154,17 @@ def test_activation_tables_cover_the_config_names():
 
 def test_multi_host_flags_call_jax_distributed_initialize(monkeypatch):
     """--coordinator/--num-processes/--process-id hand their values to jax.distributed.initialize
-    (before anything else runs); incomplete or inconsistent flags are refused."""
+    (before anything else runs; CPU-only processes switch JAX to the gloo collectives first);
+    incomplete or inconsistent flags and a coordinator that cannot be reached are refused, naming
+    the flag. (tests/test_multi_process.py runs two real processes.)"""
     import jax
 
+    import train.distributed as dist
     from train.__main__ import main
 
-    seen = {}
+    seen, updates = {}, []
 
-    class Initialised(Exception):
+    class Initialised(BaseException):  # not an Exception: passes the wrapper that names the flag
         pass
 
     def fake_initialize(**kwargs):
@@ -169,10 +172,29 @@ def test_multi_host_flags_call_jax_distributed_initialize(monkeypatch):
         raise Initialised
 
     monkeypatch.setattr(jax.distributed, "initialize", fake_initialize)
+    monkeypatch.setattr(jax.config, "update", lambda key, value: updates.append((key, value)))
+    monkeypatch.setattr(dist, "has_accelerator_plugin", lambda: False)
     with pytest.raises(Initialised):
         main(["--coordinator", "10.0.0.1:1234", "--num-processes", "2", "--process-id", "1", "--preset", "ci_tiny"])
-    assert seen == {"coordinator_address": "10.0.0.1:1234", "num_processes": 2, "process_id": 1}
+    assert seen == {
+        "coordinator_address": "10.0.0.1:1234",
+        "num_processes": 2,
+        "process_id": 1,
+        "initialization_timeout": dist.CONNECT_TIMEOUT_S,
+        "heartbeat_timeout_seconds": dist.HEARTBEAT_TIMEOUT_S,
+    }
+    assert updates == [("jax_cpu_collectives_implementation", "gloo")]
+    assert not dist.in_multi_process_run()
     with pytest.raises(ConfigError, match="go together"):
         main(["--coordinator", "10.0.0.1:1234", "--preset", "ci_tiny"])
     with pytest.raises(ConfigError, match="must lie in 0..1"):
         main(["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"])
+    with pytest.raises(ConfigError, match="must be HOST:PORT"):
+        main(["--coordinator", "h", "--num-processes", "2", "--process-id", "0"])
+
+    def unreachable(**kwargs):
+        raise RuntimeError("DEADLINE_EXCEEDED: Barrier timed out\n(more lines)")
+
+    monkeypatch.setattr(jax.distributed, "initialize", unreachable)
+    with pytest.raises(ConfigError, match=r"--coordinator h:1: process 1 of 2 could not join .*DEADLINE_EXCEEDED"):
+        main(["--coordinator", "h:1", "--num-processes", "2", "--process-id", "1"])

@@ -135,9 +135,9 @@ def main(argv: Optional[List[str]] = None, console=print):
             console(f"no --preset given: using '{preset}'")
         run_dir = None
 
+    from train.distributed import is_main, process_label, shared_run_dir
     from train.output_paths import ensure_writable_dir
     from train.resources import check_memory
-    from train.distributed import is_main, process_label, shared_run_dir
     from train.run_dir import make_run_dir, setup_jax_cache
 
     check_memory(cfg, console=console, skip=args.no_memory_check)  # before anything is allocated or created

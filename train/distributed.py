@@ -48,7 +48,9 @@ def init_distributed(coordinator: Optional[str], num_processes: Optional[int], p
     if not 0 <= process_id < num_processes:
         raise ConfigError(f"--process-id {process_id} must lie in 0..{num_processes - 1}")
     if ":" not in coordinator:
-        raise ConfigError(f"--coordinator {coordinator!r} must be HOST:PORT (process 0's address), e.g. localhost:12345")
+        raise ConfigError(
+            f"--coordinator {coordinator!r} must be HOST:PORT (process 0's address), e.g. localhost:12345"
+        )
     import jax
 
     if not has_accelerator_plugin() and jax.config.jax_platforms in (None, "", "cpu"):

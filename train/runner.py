@@ -48,7 +48,6 @@ from train.ppo_setup import (
     check_device_split,
     describe_device,
     describe_physics,
-    device_label,
     make_envs,
     make_network_factory,
     observation_normalizer,
@@ -57,6 +56,7 @@ from train.ppo_setup import (
 from train.progress import ProgressLogger
 from train.run_dir import record_config
 from train.run_products import TrainResult, export_run, report_run
+from train.run_start import announce_run
 
 __all__ = ["EarlyStop", "EarlyStopping", "TrainResult", "TrainingRun"]
 
@@ -88,7 +88,6 @@ class TrainingRun:
         progress_fn: Optional[Callable[[int, Dict[str, Any]], None]] = None,
         console: Callable[[str], None] = print,
     ):
-        import jax
         from brax.training.agents.ppo import checkpoint as brax_ckpt
         from brax.training.agents.ppo import networks as ppo_networks
 
@@ -124,7 +123,9 @@ class TrainingRun:
         self.evals: List[Dict[str, Any]] = list(prior_state.get("evals", []))
         self.zero_eval: Optional[Dict[str, Any]] = prior_state.get("zero_residual_eval")
         es = rcfg.early_stopping
-        self.stopper = EarlyStopping(es.enabled, es.patience, es.min_delta, es.min_evals)
+        # process 0 alone evaluates, and the others cannot learn of a stop inside brax's loop
+        self.stops_allowed = process_count() == 1
+        self.stopper = EarlyStopping(es.enabled and self.stops_allowed, es.patience, es.min_delta, es.min_evals)
         self.stopper.load(prior_state.get("early_stopping", {}))
         self.best_reward = float(prior_state.get("best_export_reward", -math.inf) or -math.inf)
         self.prior_wall = float(prior_state.get("wall_time_s", 0.0))
@@ -159,7 +160,7 @@ class TrainingRun:
         )
         self.device, self.physics = describe_device(), describe_physics(self.raw_env)
         self.num_devices = check_device_split(pcfg)
-        self._announce()
+        announce_run(self)
 
     # ------------------------------------------------------------------------------ set-up
 
@@ -185,51 +186,6 @@ class TrainingRun:
             header=f"{header}, resumed at env step {self.start_step}.\nResume with: python -m train --resume {run_dir}",
         )
         return prior_state
-
-    def _announce(self) -> None:
-        import jax
-
-        pcfg, log = self.cfg.ppo, self.logger
-        processes = process_count()
-        per_device = pcfg.num_envs // (self.num_devices * processes)
-        split = ""
-        if processes > 1:
-            split = (
-                f"; {process_label()}: {per_device} envs on each of its {self.num_devices} device(s) "
-                f"(ppo.num_envs = {pcfg.num_envs} over all processes)"
-            )
-        elif self.num_devices > 1:
-            split = f"; {per_device} envs on each of {self.num_devices} devices"
-        log.message(f"JAX device: {self.device}; physics: {self.physics}{split}")
-        if not self.is_main:
-            log.message(f"process 0 evaluates, checkpoints and writes the run directory {self.run_dir}")
-            return
-        log.record(
-            "device",
-            self.start_step,
-            device=self.device,
-            device_name=device_label(),
-            physics=self.physics,
-            jax_devices=self.num_devices,
-            envs_per_device=per_device,
-            processes=processes,
-        )
-        log.message(f"run dir: {self.run_dir}")
-        if self.resume:
-            log.message(
-                f"resuming from checkpoint {self.resumed_from} at step {self.start_step:,d}; "
-                f"{self.remaining_epochs} epoch(s) of {self.epoch_steps:,d} env steps left"
-            )
-            log.record("resume", self.start_step, checkpoint=self.resumed_from, remaining_epochs=self.remaining_epochs)
-            return
-        slow_compile = jax.default_backend() == "cpu" and not self.physics.startswith("cmujoco")  # MJX on a CPU
-        log.message(
-            f"training {pcfg.num_epochs} epoch(s) of {self.epoch_steps:,d} env steps "
-            f"({self.target_steps:,d} total), {pcfg.num_envs} envs, episode {self.cfg.episode_length} steps, "
-            f"world '{self.cfg.simulation.world}', eval on '{self.cfg.run.eval_world}' "
-            f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
-            f"{'minutes on a CPU' if slow_compile else 'about a minute'}"
-        )
 
     def clock(self) -> float:
         """Training wall-clock of the whole run [s], across resumed processes."""
@@ -299,7 +255,7 @@ class TrainingRun:
         """Count this evaluation in the plateau rule; True (logged) if the run should stop here:
         the reward plateaued, or the wall-clock budget ``run.max_wall_clock_s`` is spent."""
         should_stop = self.stopper.update(reward, step) and step < self.final_target
-        budget = self.cfg.run.max_wall_clock_s
+        budget = self.cfg.run.max_wall_clock_s if self.stops_allowed else None
         if not should_stop and budget is not None and step < self.final_target and self.clock() >= budget:
             self.logger.message(
                 f"stopping at step {step:,d}: the wall-clock budget run.max_wall_clock_s = "
@@ -456,6 +412,8 @@ class TrainingRun:
         """Train, checkpoint the end, export, report; returns :class:`TrainResult`."""
         try:
             self.train()
+            if not self.is_main:  # brax calls no callback here after step 0; no early stop can end the run
+                self.step = self.final_target
             self.logger.record(
                 "env_batches", self.step, envs_per_device=self.envs_per_device(), processes=process_count()
             )
