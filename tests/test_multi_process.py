@@ -30,9 +30,8 @@ def _free_port() -> int:
 
 
 def _env(cache_dir):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(cache_dir))
-    env.pop("XLA_FLAGS", None)  # one CPU device per process
-    return env
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]  # one device each
+    return dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(cache_dir), XLA_FLAGS=" ".join(flags))
 
 
 _STARTED = []
@@ -202,3 +201,32 @@ def test_two_processes_train_on_mjx(tmp_path):
     assert not _records(run_dir, "early_stop")
     _check_split_and_products(run_dir, o0, o1, [0, 160, 320, 480])
     assert "process 1 of 2 done at step 480" in o1
+
+
+def test_launcher_refuses_flags_it_sets_and_peer_failures_are_told_apart(monkeypatch, tmp_path, capsys):
+    """``train.launch`` sets the three flags itself (given ones are refused, exit 2), and only a
+    collective's failure in a multi-process run counts as a lost peer."""
+    import train.distributed as dist
+    from train.launch import main, process_command
+
+    assert main(["--num-processes", "2", "--", "--preset", "ci_tiny", "--process-id", "1"]) == 2
+    assert "sets --process-id itself" in capsys.readouterr().err
+    assert main(["--num-processes", "0", "--", "--preset", "ci_tiny"]) == 2
+    assert process_command(["--preset", "x"], 1234, 2, 1)[-8:] == [
+        "--preset",
+        "x",
+        "--coordinator",
+        "localhost:1234",
+        "--num-processes",
+        "2",
+        "--process-id",
+        "1",
+    ]
+    gloo = ValueError("UNKNOWN: Gloo all-reduce failed: [pair.cc:538] Read error: Connection reset by peer")
+    monkeypatch.setattr(dist, "process_count", lambda: 2)
+    assert dist.is_peer_failure(gloo)
+    assert not dist.is_peer_failure(ValueError("shapes (3,) and (4,) do not match"))
+    monkeypatch.setattr(dist, "process_count", lambda: 1)
+    assert not dist.is_peer_failure(gloo)  # one process: nothing to lose
+    message = dist.peer_lost_message(gloo, str(tmp_path))
+    assert "Gloo all-reduce failed" in message and "No checkpoint was written yet" in message

@@ -152,7 +152,7 @@ def peer_lost_message(error: BaseException, run_dir: str) -> str:
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:240]
     steps = [s for s, _ in list_checkpoints(run_dir)] if os.path.isdir(run_dir) else []
     head = (
-        f"{process_label()}: another process of this run died or stopped answering ({first_line}); "
+        f"{process_label() or 'this process'}: another process of this run died or stopped answering ({first_line}); "
         f"this process stops too."
     )
     if not steps:
