@@ -78,6 +78,13 @@ def _wait_all(procs, timeout=TIMEOUT_S):
     return [p.returncode for p in procs]
 
 
+def _run_module(args, cache_dir):
+    """``python -m ARGS`` to the end (killed after TIMEOUT_S), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=_env(cache_dir), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+
+
 def _launch_two(args, cache_dir, log_dir, tag):
     flags = ["--coordinator", f"localhost:{_free_port()}", "--num-processes", "2"]
     return [_start([*args, *flags, "--process-id", str(i)], cache_dir, log_dir, f"{tag}{i}") for i in (0, 1)]
@@ -148,14 +155,7 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     assert glob.glob(os.path.join(str(out), "*")) == [run_dir]  # process 1 made no directory of its own
 
     # two processes started by the launcher resume it from that checkpoint and finish it
-    launched = subprocess.run(
-        [sys.executable, "-m", "train.launch", "--num-processes", "2", "--", "--resume", run_dir],
-        cwd=ROOT,
-        env=_env(cache),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    launched = _run_module(["train.launch", "--num-processes", "2", "--", "--resume", run_dir], cache)
     assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
     lines = launched.stdout.splitlines()
     o0 = "\n".join(line for line in lines if not line.startswith("[process 1] "))
@@ -166,14 +166,7 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     shapes = _check_split_and_products(run_dir, o0, o1, list(range(last + 160, 1601, 160)))
 
     # one process resumes it further (Adam state included) and exports the same shapes
-    resumed = subprocess.run(
-        [sys.executable, "-m", "train", "--resume", run_dir, "ppo.num_timesteps=1760", "ppo.num_evals=12"],
-        cwd=ROOT,
-        env=_env(cache),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    resumed = _run_module(["train", "--resume", run_dir, "ppo.num_timesteps=1760", "ppo.num_evals=12"], cache)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     assert "at step 1,600" in resumed.stdout, resumed.stdout[-2000:]
     assert _records(run_dir, "optimizer_restore")[-1]["restored"] is True
