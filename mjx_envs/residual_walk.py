@@ -59,7 +59,9 @@ class MjxResidualWalk(ContextEnvProperties):
         or difficulty row (suite), ``terrain_type`` the suite's terrain type (default: from ``rng``)."""
         qpos, qvel, info = logic.sample_episode(self.ctx, rng, terrain_level, terrain_type)
         model = self._model(info)
-        data = mjx.make_data(model, impl=self.impl, device=self.device).replace(qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos))
+        data = mjx.make_data(model, impl=self.impl, device=self.device).replace(
+            qpos=qpos, qvel=qvel, ctrl=logic.stand_ctrl(self.ctx, qpos)
+        )
         data = mjx.forward(model, data)
         meas = measure(self.ctx.idx, data.qpos, data.qvel, data.sensordata, data.actuator_force)
         obs = logic.initial_observation(self.ctx, meas, info)

@@ -80,22 +80,26 @@ def device_label() -> str:
     """Short file-name label of the device: ``"nvidia-h200"``, ``"cpu-2core"`` (results files use it)."""
     import jax
 
-    d = jax.devices()[0]
+    d = jax.local_devices()[0]
     if d.platform == "cpu":
         return f"cpu-{os.cpu_count()}core"
     return str(getattr(d, "device_kind", d.platform)).lower().replace(" ", "-")
 
 
 def describe_device() -> str:
-    """``"gpu: NVIDIA H100 (1 device)"`` / ``"cpu: 2 cores (1 device)"``."""
+    """``"gpu: NVIDIA H100 (1 device)"`` / ``"cpu: 2 cores (1 device)"``: this process's devices
+    (in a multi-process run ``"... (1 device; 2 in all processes)"``)."""
     import jax
 
-    devs = jax.devices()
-    backend = jax.default_backend()
-    if backend == "cpu":
-        return f"cpu: {os.cpu_count()} cores ({len(devs)} JAX device{'s' if len(devs) > 1 else ''})"
+    devs = jax.local_devices()
+    n = len(devs)
+    count = f"{n} {'JAX ' if jax.default_backend() == 'cpu' else ''}device{'s' if n > 1 else ''}"
+    if jax.process_count() > 1:
+        count += f"; {jax.device_count()} in all processes"
+    if jax.default_backend() == "cpu":
+        return f"cpu: {os.cpu_count()} cores ({count})"
     kind = getattr(devs[0], "device_kind", str(devs[0]))
-    return f"{backend}: {kind} ({len(devs)} device{'s' if len(devs) > 1 else ''})"
+    return f"{jax.default_backend()}: {kind} ({count})"
 
 
 def describe_physics(env) -> str:
