@@ -338,7 +338,7 @@ class Controller:
                 f"robot_loop: action_mode {env['action_mode']!r} is not supported here "
                 "(only 'residual'); see mjx_envs/episode_logic.py action_to_ctrl"
             )
-        if env.get("terrain_observation"):
+        if env.get("terrain_observation") or (env.get("height_scan") or {}).get("enabled"):
             raise SystemExit("robot_loop: this export observes terrain heights; the robot loop has no height map")
         layout = [(c["name"], int(c["size"])) for c in meta["observation_layout"]]
         expected = [(n, s) for n, s in zip(OBS_CHANNELS, (3, 3, 3, 12, 12, 2, 4, 3, 12))]

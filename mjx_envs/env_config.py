@@ -13,6 +13,8 @@ import os
 from dataclasses import field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+import numpy as np
+
 from model.simulation_config import REPO_ROOT
 from model.yaml_config import ConfigError, from_dict, read_yaml, yaml_dataclass
 
@@ -182,6 +184,64 @@ class ObservationNoise:
     ang_vel: float = field(metadata={"range": (0.0, 5.0)})  # rad/s
     joint_pos: float = field(metadata={"range": (0.0, 1.0)})  # rad
     joint_vel: float = field(metadata={"range": (0.0, 20.0)})  # rad/s
+    height_scan: float = field(metadata={"range": (0.0, 0.5)})  # m, each scan point (height_scan)
+
+
+MAX_SCAN_POINTS = 1000
+"""Most height-scan points a config may ask for (memory and observation width)."""
+
+
+@yaml_dataclass(DEFAULT_ENV_YAML, "height_scan")
+class HeightScan:
+    """Terrain heights on a grid around the trunk, in its **body-yaw frame** (origin under the
+    trunk, x along its heading, y to its left, z up; roll and pitch ignored, as a gravity-aligned
+    map gives them).
+
+    Each point observes ``terrain height - (trunk height - gait.body_height)`` [m]: 0 on ground
+    level with the ground the trunk stands on, negative for a pit or a gap, positive for a step,
+    clipped to +-``clip``. Grid lines run from ``x[0]`` to ``x[1]`` and ``y[0]`` to ``y[1]`` every
+    ``resolution`` metres (both ends included). With ``offset_randomization`` on, each episode
+    draws a map offset the robot does not know (uniform +-``vertical_offset`` in z,
+    +-``horizontal_offset`` in x and y), as an elevation map's drift and localisation error give;
+    per-point noise is ``observation_noise.height_scan``.
+    """
+
+    enabled: bool
+    x: Tuple[float, float]  # m, body-yaw frame: behind (< 0) .. ahead
+    y: Tuple[float, float]  # m, right (< 0) .. left
+    resolution: float = field(metadata={"range": (0.02, 1.0)})  # m
+    clip: float = field(metadata={"range": (0.05, 5.0)})  # m
+    offset_randomization: bool
+    vertical_offset: float = field(metadata={"range": (0.0, 0.5)})  # m, uniform +-, per episode
+    horizontal_offset: float = field(metadata={"range": (0.0, 0.5)})  # m, uniform +- in x and y, per episode
+
+    def validate(self) -> None:
+        for k in ("x", "y"):
+            lo, hi = getattr(self, k)
+            if lo >= hi:
+                raise ConfigError(f"key 'height_scan.{k}' must be [low, high] with low < high (m)")
+        if self.points > MAX_SCAN_POINTS:
+            raise ConfigError(
+                f"key 'height_scan.resolution' = {self.resolution} gives {self.points} scan points over "
+                f"x {list(self.x)} and y {list(self.y)}; at most {MAX_SCAN_POINTS}: use a coarser resolution"
+            )
+
+    def lines(self, axis: str) -> np.ndarray:
+        """Grid-line coordinates [m] along ``axis`` (``"x"`` or ``"y"``), both ends included."""
+        lo, hi = getattr(self, axis)
+        n = int(np.floor((hi - lo) / self.resolution + 1e-6)) + 1
+        return lo + self.resolution * np.arange(n)
+
+    @property
+    def points(self) -> int:
+        """How many heights the scan observes."""
+        return len(self.lines("x")) * len(self.lines("y"))
+
+    def grid(self) -> np.ndarray:
+        """(points, 2) float32 scan points (x, y) [m] in the body-yaw frame, x-major (all y of the
+        first x line, then the next)."""
+        xs, ys = np.meshgrid(self.lines("x"), self.lines("y"), indexing="ij")
+        return np.stack([xs.ravel(), ys.ravel()], axis=-1).astype(np.float32)
 
 
 @yaml_dataclass(DEFAULT_ENV_YAML, "randomization")
@@ -241,6 +301,7 @@ class EnvConfig:
       action_filter: first-order low-pass on the residual, r <- a*r_new + (1-a)*r_old (1 = off).
       episode_length_s: episode duration before truncation (s).
       terrain_observation: append terrain heights around each foot to the observation.
+      height_scan: the terrain-height grid around the trunk (:class:`HeightScan`).
       min_base_height: terminate when the trunk is lower than this above the terrain (m).
       max_roll, max_pitch: terminate beyond these attitudes (rad).
       contact_force_threshold: a touch reading above this (N) counts as contact.
@@ -265,6 +326,7 @@ class EnvConfig:
     domain_randomization: DomainRandomization
     pushes: Pushes
     observation_noise: ObservationNoise
+    height_scan: HeightScan
     curriculum: Curriculum
     reward_weights: RewardWeights
 

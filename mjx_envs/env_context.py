@@ -57,7 +57,7 @@ class EnvContext:
 
     @property
     def observation_size(self) -> int:
-        return obs_lib.observation_size(self.action_size, self.env.terrain_observation)
+        return obs_lib.observation_size(**obs_lib.observation_spec(self.env))
 
     @property
     def rough(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mjx_envs.observation import observation_layout
+from mjx_envs.observation import observation_layout, observation_spec
 
 
 class ContextEnvProperties:
@@ -29,4 +29,4 @@ class ContextEnvProperties:
         return self.ctx.episode_steps
 
     def observation_layout(self):
-        return observation_layout(self.action_size, self.ctx.env.terrain_observation)
+        return observation_layout(**observation_spec(self.ctx.env))

@@ -36,6 +36,7 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     track_command,
     update_command,
 )
+from mjx_envs.height_scan import draw_scan_offset, height_scan
 from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
 from mjx_envs.step_metrics import MetricInputs, metric_names, step_metrics
@@ -141,12 +142,15 @@ def sample_episode(
         truncation=jnp.zeros(()),
         push_time=jnp.asarray(push_time, jnp.float32),
         dr={k: jnp.asarray(v, jnp.float32) for k, v in dr.items()},
+        # the height scan's map offset this episode (x, y, z, m; zeros unless randomised)
+        scan_offset=draw_scan_offset(ctx, jax.random.fold_in(rng, _SCAN_SALT)),
     )
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
 
 
 _NOISE_SALT = 0x0B5E  # folded into info["rng"] for the observation noise
 _TYPE_SALT = 0x7E44  # folded into the reset key for the suite's terrain type
+_SCAN_SALT = 0x5CA7  # folded into the reset key for the height scan's map offset
 
 
 def stand_ctrl(ctx: EnvContext, qpos: jax.Array) -> jax.Array:
@@ -234,11 +238,12 @@ def observe(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> jax.Ar
         info["command"],
         info["last_action"],
         _terrain_samples(ctx, meas),
+        height_scan(ctx, meas, info),
     )
     noise = ctx.env.observation_noise
     if not noise.enabled:
         return obs
-    half = jnp.asarray(obs_lib.noise_half_widths(noise, ctx.action_size, ctx.env.terrain_observation))
+    half = jnp.asarray(obs_lib.noise_half_widths(noise, **obs_lib.observation_spec(ctx.env)))
     u = jax.random.uniform(jax.random.fold_in(info["rng"], _NOISE_SALT), obs.shape, minval=-1.0, maxval=1.0)
     return jnp.clip(obs + u * half, -obs_lib.CLIP, obs_lib.CLIP)
 

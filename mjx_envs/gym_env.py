@@ -34,7 +34,7 @@ from mjx_envs import episode_logic as logic
 from mjx_envs.batched_logic import shared_logic
 from mjx_envs.cmujoco_physics import warm_start, write_draws
 from mjx_envs.env_config import EnvConfig
-from mjx_envs.observation import CLIP, observation_layout
+from mjx_envs.observation import CLIP, observation_layout, observation_spec
 from model.robot_view import RobotRenderer, show_robot_geoms
 from model.simulation_config import SimulationConfig
 
@@ -87,7 +87,7 @@ class ResidualWalkEnv(gym.Env):
 
     # ------------------------------------------------------------------ gymnasium API
     def observation_layout(self):
-        return observation_layout(self.ctx.action_size, self.ctx.env.terrain_observation)
+        return observation_layout(**observation_spec(self.ctx.env))
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
         """Start an episode.

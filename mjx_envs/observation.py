@@ -31,7 +31,9 @@ class Channel(NamedTuple):
     description: str
 
 
-def channels(action_size: int = 12, terrain: bool = False) -> List[Channel]:
+def channels(action_size: int = 12, terrain: bool = False, scan_points: int = 0) -> List[Channel]:
+    """The observation's channels in order: the proprioceptive ones, then the per-foot terrain
+    samples (``terrain``) and the height scan (``scan_points`` > 0), each only when observed."""
     ch = [
         Channel("gravity", 3, "-", 1.0, "unit gravity direction in the body frame"),
         Channel("lin_vel", 3, "m/s", 2.0, "trunk linear velocity, body frame"),
@@ -53,13 +55,30 @@ def channels(action_size: int = 12, terrain: bool = False) -> List[Channel]:
                 "terrain height under/around each foot relative to the foot centre",
             )
         )
+    if scan_points:
+        ch.append(
+            Channel(
+                "height_scan",
+                scan_points,
+                "m",
+                5.0,
+                "terrain height on the scan grid (body-yaw frame, x-major) minus the ground under the trunk",
+            )
+        )
     return ch
 
 
-def observation_layout(action_size: int = 12, terrain: bool = False) -> List[dict]:
+def observation_spec(env) -> dict:
+    """The keyword arguments of :func:`channels` (and of :func:`observation_layout`,
+    :func:`observation_size`, :func:`noise_half_widths`) for an ``EnvConfig``."""
+    scan = env.height_scan
+    return dict(action_size=env.action_size, terrain=env.terrain_observation, scan_points=scan.points * scan.enabled)
+
+
+def observation_layout(action_size: int = 12, terrain: bool = False, scan_points: int = 0) -> List[dict]:
     """[{name, start, stop, size, unit, scale, description}] in observation order."""
     out, start = [], 0
-    for c in channels(action_size, terrain):
+    for c in channels(action_size, terrain, scan_points):
         out.append(
             dict(
                 name=c.name,
@@ -75,23 +94,24 @@ def observation_layout(action_size: int = 12, terrain: bool = False) -> List[dic
     return out
 
 
-NOISY_CHANNELS = ("gravity", "lin_vel", "ang_vel", "joint_pos", "joint_vel")
+NOISY_CHANNELS = ("gravity", "lin_vel", "ang_vel", "joint_pos", "joint_vel", "height_scan")
 """Sensor channels that ``EnvConfig.observation_noise`` perturbs (its fields of the same names)."""
 
 
-def noise_half_widths(noise, action_size: int = 12, terrain: bool = False) -> np.ndarray:
+def noise_half_widths(noise, action_size: int = 12, terrain: bool = False, scan_points: int = 0) -> np.ndarray:
     """(observation_size,) float32 half-width of the uniform sensor noise per observation entry,
     in observation units (the physical value of ``noise.<channel>`` times the channel's scale;
-    0 for the channels that are not sensors: gait phase, contacts, command, last action, terrain)."""
+    0 for the channels that are not sensors: gait phase, contacts, command, last action, the
+    per-foot terrain samples)."""
     out = []
-    for c in channels(action_size, terrain):
+    for c in channels(action_size, terrain, scan_points):
         value = float(getattr(noise, c.name)) if c.name in NOISY_CHANNELS else 0.0
         out.append(np.full(c.size, value * c.scale, np.float32))
     return np.concatenate(out)
 
 
-def observation_size(action_size: int = 12, terrain: bool = False) -> int:
-    return sum(c.size for c in channels(action_size, terrain))
+def observation_size(action_size: int = 12, terrain: bool = False, scan_points: int = 0) -> int:
+    return sum(c.size for c in channels(action_size, terrain, scan_points))
 
 
 def build_observation(
@@ -102,8 +122,10 @@ def build_observation(
     command: jax.Array,
     last_action: jax.Array,
     terrain_heights: jax.Array | None = None,
+    height_scan: jax.Array | None = None,
 ) -> jax.Array:
-    """Scaled, clipped observation vector; ``terrain_heights`` (20,) only when enabled."""
+    """Scaled, clipped observation vector; ``terrain_heights`` (20,) and ``height_scan`` (points,)
+    [m] only when observed."""
     parts = {
         "gravity": gravity_in_body(meas.trunk_quat),
         "lin_vel": meas.lin_vel,
@@ -117,9 +139,12 @@ def build_observation(
     }
     if terrain_heights is not None:
         parts["terrain_height"] = terrain_heights
+    if height_scan is not None:
+        parts["height_scan"] = height_scan
+    scan_points = 0 if height_scan is None else height_scan.shape[-1]
     vec = [
         parts[c.name].astype(jnp.float32) * c.scale
-        for c in channels(last_action.shape[-1], terrain_heights is not None)
+        for c in channels(last_action.shape[-1], terrain_heights is not None, scan_points)
     ]
     obs = jnp.concatenate(vec)
     return jnp.clip(jnp.nan_to_num(obs, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)

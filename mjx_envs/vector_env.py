@@ -39,7 +39,7 @@ from mjx_envs import episode_logic as logic
 from mjx_envs.batched_logic import _call, select_rows, shared_logic
 from mjx_envs.cmujoco_physics import BatchedPhysics
 from mjx_envs.env_config import EnvConfig
-from mjx_envs.observation import CLIP, observation_layout
+from mjx_envs.observation import CLIP, observation_layout, observation_spec
 from model.simulation_config import SimulationConfig
 
 
@@ -100,7 +100,7 @@ class ResidualWalkVectorEnv(VectorEnv):
         return self.ctx.mj_model
 
     def observation_layout(self):
-        return observation_layout(self.ctx.action_size, self.ctx.env.terrain_observation)
+        return observation_layout(**observation_spec(self.ctx.env))
 
     @property
     def qpos(self) -> np.ndarray:

@@ -115,21 +115,25 @@ def test_parity_flat_zero_and_random_residuals(flat_mjx):
 
 @pytest.mark.slow
 def test_parity_rough():
-    """Same on the heightfield, 50 steps. MJX's prism-based hfield contacts differ from C MuJoCo's
-    (2e-4 m after 1 s of standing, test_model.py). That shows in velocities and in the binary
-    foot-contact bits (a touch force near the 1 N threshold flips), and with random residuals the
-    two trajectories drift apart chaotically once one contact differs. Tolerances (seen):
-    zero residual, 50 steps: continuous observation channels 0.15 (0.075 at a contact event),
-    contact bits agree >= 95 % (99 %), summed reward within 3 % (0.3 %).
-    Random residuals, 50 steps: trunk position 0.15 m (0.083), gravity direction and joint angles
-    0.15 (0.066, 0.089); rewards are NOT compared: with feet pushed around at random, MJX's hfield
+    """Same on the heightfield, 50 steps, with the height scan observed. MJX's prism-based hfield
+    contacts differ from C MuJoCo's (2e-4 m after 1 s of standing, test_model.py). That shows in
+    velocities and in the binary foot-contact bits (a touch force near the 1 N threshold flips), and
+    with random residuals the two trajectories drift apart chaotically once one contact differs.
+    Tolerances (seen): zero residual, 50 steps: continuous observation channels 0.15 (0.075 at a
+    contact event), contact bits agree >= 95 % (99 %), summed reward within 3 % (0.3 %). Random
+    residuals, 50 steps: trunk position 0.15 m (0.083), gravity direction and joint angles 0.15
+    (0.066, 0.089); rewards are NOT compared: with feet pushed around at random, MJX's hfield
     contacts let stance feet slide more (foot_slip term over 25 steps: -6.4 MJX vs -3.5 C MuJoCo,
     tracking correspondingly lower; summed reward 30 % apart). Terminations agree at every step.
-    Under the forward-only commands of the CPU presets (vx 0.2-0.5 m/s); with joystick commands
-    (1 m/s, lateral, turning) the velocity channels differ up to 0.38 after 50 steps (seen, keys
+    Under the forward-only commands of the CPU presets (vx 0.2-0.5 m/s); with joystick commands (1
+    m/s, lateral, turning) the velocity channels differ up to 0.38 after 50 steps (seen, keys
     11-13), the chaotic contact divergence growing with speed (docs/model.md)."""
     env_cfg = EnvConfig(
         command=CommandRanges(vx=(0.2, 0.5), vy=(0.0, 0.0), yaw_rate=(-0.3, 0.3), zero_probability=0.0, resample=False)
+    )
+    # the height scan, with its per-episode map offset, is one more continuous channel (176 points)
+    env_cfg = env_cfg.replace(
+        height_scan=dataclasses.replace(env_cfg.height_scan, enabled=True, offset_randomization=True)
     )
     env = MjxResidualWalk(SimulationConfig(world="rough"), env_cfg)
     reset, step = jax.jit(env.reset), jax.jit(env.step)

@@ -189,7 +189,7 @@ def export_checkpoint(
     Raises:
       CheckpointError: no such run, step or checkpoint; ExportError: unexportable network.
     """
-    from mjx_envs.observation import observation_layout, observation_size
+    from mjx_envs.observation import observation_layout, observation_size, observation_spec
     from train.checkpoints import CheckpointError, checkpoint_config_path, list_checkpoints, load_checkpoint
     from train.config import load_resolved_config
     from train.run_dir import CONFIG_FILE, resolve_run_dir
@@ -225,7 +225,7 @@ def export_checkpoint(
 
     params = jax.tree_util.tree_map(np.asarray, params)
     act = cfg.env.action_size  # 12, or 15 with gait modulation
-    terrain = cfg.env.terrain_observation
+    spec = observation_spec(cfg.env)
     training = {
         "env_steps": int(step),
         "checkpoint": found[step],
@@ -237,9 +237,7 @@ def export_checkpoint(
         **_training_device(run_dir),
         **(extra_training or {}),
     }
-    return export_brax_policy(
-        out_dir, params, cfg, observation_layout(act, terrain), observation_size(act, terrain), act, training
-    )
+    return export_brax_policy(out_dir, params, cfg, observation_layout(**spec), observation_size(**spec), act, training)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -196,7 +196,7 @@ def estimate_memory(
     ``host_available`` default to this machine's; tests pass them to ask about another machine.
     """
     from mjx_envs.backends import resolve_backend
-    from mjx_envs.observation import observation_size
+    from mjx_envs.observation import observation_size, observation_spec
 
     if platform is None:
         platform, device_bytes, num_devices = device_memory()
@@ -204,7 +204,7 @@ def estimate_memory(
         host_available = available_host_bytes()
     backend = backend or resolve_backend(cfg.simulation)
     p = cfg.ppo
-    obs = observation_size(cfg.env.action_size, cfg.env.terrain_observation)
+    obs = observation_size(**observation_spec(cfg.env))
     act = cfg.env.action_size
     n_eval = p.num_eval_envs
     state = _state_bytes(cfg, backend, obs)

@@ -116,6 +116,10 @@ RESUME_FIXED_KEYS = (
     "ppo.normalize_observations",
     # the observation layout and the action's meaning the parameters were trained on
     "env.terrain_observation",
+    "env.height_scan.enabled",
+    "env.height_scan.x",
+    "env.height_scan.y",
+    "env.height_scan.resolution",
     "env.action_mode",
 )
 """Keys a resumed run cannot change: the checkpoint's parameters would not fit (or mean) the new value."""
