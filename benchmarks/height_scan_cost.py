@@ -130,7 +130,7 @@ def main(argv=None) -> dict:
         scan_points=scan.points,
         foot_samples=20,
         quick=bool(args.quick),
-        command="python -m benchmarks.height_scan_cost " + " ".join(argv or []),
+        command=" ".join(["python -m benchmarks.height_scan_cost", *(argv or [])]),
         rows=rows,
     )
     name = f"height_scan_cost_{result['device']}{'_quick' if args.quick else ''}"

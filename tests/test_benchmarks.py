@@ -288,3 +288,16 @@ def test_ablation_reuses_only_finished_runs(tmp_path):
     assert finished_run(str(tmp_path), "suite", 0) == new
     (tmp_path / "20261127_1510_ablation_suite_s0").mkdir()  # no progress file yet
     assert finished_run(str(tmp_path), "suite", 0) == new
+
+
+def test_height_scan_cost_quick_writes_results(tmp_path):
+    """C-MuJoCo rows only (MJX compiles for minutes on a CPU): one row per terrain input, timed
+    and compared with no terrain input."""
+    from benchmarks import height_scan_cost
+
+    res = height_scan_cost.main(["--quick", "--skip-mjx", "--out", str(tmp_path)])
+    rows = {r["variant"]: r for r in res["rows"]}
+    assert set(rows) == {"none", "foot_samples", "height_scan"} and res["scan_points"] == 176
+    assert rows["none"]["ratio_to_none"] == 1.0 and all(r["ms_per_batched_step"] > 0 for r in rows.values())
+    md = open(os.path.join(str(tmp_path), f"height_scan_cost_{res['device']}_quick.md")).read()
+    assert "| cmujoco | height_scan |" in md and "python -m benchmarks.height_scan_cost --quick" in md
