@@ -71,6 +71,7 @@ class RewardWeights:
     actuator_saturation: float
     ik_saturation: float
     action_rate: float
+    torque_headroom: float
 
 
 @yaml_dataclass(DEFAULT_ENV_YAML, "command")
@@ -307,6 +308,8 @@ class EnvConfig:
       contact_force_threshold: a touch reading above this (N) counts as contact.
       action_latency: apply each action one control step late (the previous action drives this
         step's servo targets), as a real robot's sensing-to-actuation delay does.
+      torque_soft_fraction: the share of each servo's (randomised) torque limit above which the
+        ``torque_headroom`` reward term starts to penalise (legged_gym's soft torque limit).
     """
 
     action_mode: str = field(metadata={"choices": ACTION_MODES})
@@ -320,6 +323,7 @@ class EnvConfig:
     max_pitch: float = field(metadata={"range": (0.1, 3.14)})
     contact_force_threshold: float = field(metadata={"range": (0.0, 100.0)})
     action_latency: bool
+    torque_soft_fraction: float = field(metadata={"range": (0.5, 0.99)})
     command: CommandRanges
     modulation: GaitModulation
     randomization: Randomization

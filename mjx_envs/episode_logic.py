@@ -275,11 +275,10 @@ def score(
     cfg = ctx.env
     contact = meas.foot_force > cfg.contact_force_threshold
     joints_near = safety.joints_near_limit(meas.joint_pos, ctx.joint_lower, ctx.joint_upper)
+    torque_limit = ctx.force_limit * info["dr"]["motor_strength"]
     counts = dict(
         joint_limit_violations=safety.joint_limit_violations(meas.joint_pos, ctx.joint_lower, ctx.joint_upper),
-        actuator_saturated=safety.actuator_saturations(
-            meas.actuator_force, ctx.force_limit * info["dr"]["motor_strength"]
-        ),
+        actuator_saturated=safety.actuator_saturations(meas.actuator_force, torque_limit),
         body_contacts=jnp.sum(body_contact_zones(ctx, meas)).astype(jnp.float32),
     )
     rin = RewardInputs(
@@ -297,6 +296,7 @@ def score(
         ik_saturated=aux["ik_saturated"],
         action=aux["action"],
         last_action=info["last_action"],
+        torque_excess=safety.torque_excess(meas.actuator_force, torque_limit, cfg.torque_soft_fraction),
     )
     reward, terms = compute_reward(rin, cfg.reward_weights)
     return reward, terms, counts

@@ -48,6 +48,7 @@ class RewardInputs:
     ik_saturated: jax.Array  # () number of legs whose IK target was projected/clipped
     action: jax.Array  # (A,)
     last_action: jax.Array  # (A,)
+    torque_excess: jax.Array  # (12,) (|torque| / limit - soft) / (1 - soft), >= 0 (EnvConfig.torque_soft_fraction)
 
 
 def tracking_lin_width(command: jax.Array) -> jax.Array:
@@ -110,6 +111,12 @@ def reward_ik_saturation(x: RewardInputs) -> jax.Array:
 def reward_action_rate(x: RewardInputs) -> jax.Array:
     """Squared change of the action since the last step."""
     return jnp.sum(jnp.square(x.action - x.last_action))
+
+
+def reward_torque_headroom(x: RewardInputs) -> jax.Array:
+    """Sum over servos of the squared torque beyond the soft fraction of the episode's (randomised)
+    limit, in units of the band above it: 0 below the soft fraction, 1 per servo at its limit."""
+    return jnp.sum(jnp.square(x.torque_excess))
 
 
 REWARD_TERMS = {f.name: globals()[f"reward_{f.name}"] for f in dataclasses.fields(RewardWeights)}

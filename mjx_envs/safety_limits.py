@@ -28,6 +28,14 @@ def actuator_saturations(actuator_force: jax.Array, force_limit: jax.Array, frac
     return jnp.sum(jnp.abs(actuator_force) >= fraction * force_limit).astype(jnp.float32)
 
 
+def torque_excess(actuator_force: jax.Array, force_limit: jax.Array, soft_fraction: float) -> jax.Array:
+    """Per actuator, how far |torque| lies above ``soft_fraction`` of its limit, in units of the band
+    between that and the limit: ``max(0, (|tau| / limit - soft) / (1 - soft))`` (0 below the soft
+    fraction, 1 at the limit; more only for a force beyond the limit)."""
+    fraction = jnp.abs(actuator_force) / jnp.maximum(force_limit, 1e-6)
+    return jnp.maximum(0.0, (fraction - soft_fraction) / (1.0 - soft_fraction))
+
+
 def assert_safe(metrics: dict, max_joint_violations: int = 0) -> None:
     """Raise ``RuntimeError`` if a step's metrics show NaN physics or joint-limit violations."""
     if float(np.asarray(metrics.get("nan_physics", 0.0))) > 0:

@@ -51,6 +51,7 @@ def _inputs(lin_vel, yaw_rate, command):
         ik_saturated=jnp.zeros(()),
         action=jnp.zeros(12),
         last_action=jnp.zeros(12),
+        torque_excess=jnp.zeros(12),
     )
 
 
@@ -119,3 +120,34 @@ def test_default_weights_match_the_yaml():
     from mjx_envs.env_config import load_env_config
 
     assert load_env_config().reward_weights == RewardWeights()
+
+
+def test_torque_headroom_counts_torque_beyond_the_soft_fraction_of_the_randomised_limit():
+    """0 below the soft fraction, 1 per servo at its limit (quadratic in between); the limit is the
+    episode's randomised one. In a real episode the nominal gait under a fast turning command with
+    its motors at 85 % strength drives its hips to the limit, and the term sees it."""
+    from mjx_envs.safety_limits import torque_excess
+
+    limit = jnp.full(12, 20.0)
+    force = jnp.array([0.0, 10.0, 17.0, 18.5, 20.0, -20.0, 23.0, 0, 0, 0, 0, 0])
+    excess = np.asarray(torque_excess(force, limit, 0.85))
+    assert np.allclose(excess[:7], [0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0], atol=1e-5)
+    x = _inputs(jnp.zeros(2), 0.0, jnp.zeros(3)).replace(torque_excess=jnp.asarray(excess))
+    assert float(R.reward_torque_headroom(x)) == pytest.approx(0.25 + 1 + 1 + 4)
+    assert EnvConfig().reward_weights.torque_headroom == 0.0  # logged; a retrained task sets its weight
+
+    import dataclasses
+
+    from mjx_envs.env_config import DomainRandomization, RandomRange
+    from mjx_envs.gym_env import ResidualWalkEnv
+
+    weak = DomainRandomization(motor_strength=RandomRange(enabled=True, range=(0.85, 0.85)))
+    cfg = EnvConfig(
+        command=CommandRanges(vx=(1.0, 1.0), vy=(0.0, 0.0), yaw_rate=(1.0, 1.0), zero_probability=0.0, resample=False),
+        domain_randomization=weak,
+        reward_weights=dataclasses.replace(WEIGHTS, torque_headroom=-1.0),
+    )
+    env = ResidualWalkEnv(env=cfg, world="flat", metrics=True)
+    env.reset(seed=0)
+    paid = [env.step(np.zeros(12, np.float32))[4]["metrics"]["reward/torque_headroom"] for _ in range(100)]
+    assert min(paid) < 0.0 and max(paid) == 0.0  # paid on some steps, never a bonus
