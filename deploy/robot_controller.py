@@ -34,8 +34,9 @@ steps). One control step, in this order:
 
   1. action = clip(policy(obs), -1, 1)                         (the previous step's one if
      ``action_latency``)
-  2. residual = f * action.reshape(4, 3) * residual_max + (1 - f) * residual   (m, hip frames;
-     f = ``action_filter``; starts at 0)
+  2. residual = f * action.reshape(4, 3) * residual_max * gate + (1 - f) * residual   (m, hip
+     frames; f = ``action_filter``; gate = s + (1 - s) * activity, s = ``residual_stand_scale``,
+     1 by default; starts at 0)
   3. feet = bezier_feet(phase, activity, command) + residual; q = leg_ik(feet)  -> ctrl (12,)
   4. servos track ctrl for control_dt
   5. phase = (phase + control_dt / period) mod 1;  activity moves towards stepping_target(command)
@@ -351,6 +352,7 @@ class Controller:
         self.gait = Gait(meta["config"]["gait"], robot)
         self.dt = float(sim["control_dt"])
         self.residual_max = float(env["residual_max"])
+        self.stand_scale = float(env.get("residual_stand_scale", 1.0))
         self.filter = float(env.get("action_filter", 1.0))
         self.latency = bool(env.get("action_latency", False))
         self.contact_threshold = float(env["contact_force_threshold"])
@@ -373,7 +375,9 @@ class Controller:
         """Steps 1-3: policy on the current obs -> (12,) servo targets [rad] (actuator order)."""
         action = np.clip(np.nan_to_num(np.asarray(self.policy(self.obs), float).reshape(12)), -1.0, 1.0)
         applied, self.pending = (self.pending, action) if self.latency else (action, action)
-        self.residual = self.filter * applied.reshape(4, 3) * self.residual_max + (1 - self.filter) * self.residual
+        gate = self.stand_scale + (1.0 - self.stand_scale) * self.activity  # EnvConfig.residual_stand_scale
+        target = applied.reshape(4, 3) * (self.residual_max * gate)
+        self.residual = self.filter * target + (1 - self.filter) * self.residual
         feet = self.gait.foot_targets(self.phase, self.activity, self.command) + self.residual
         self._action = action
         return joint_targets(feet, self.robot)

@@ -26,7 +26,8 @@ def action_to_ctrl(
 ) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
     """Map a policy action in [-1, 1]^action_size to servo targets.
 
-    residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), low-pass
+    residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), times the
+    stand gate ``residual_stand_scale + (1 - residual_stand_scale) * gait activity``, low-pass
     filtered, added to the Bézier targets, then IK. modulated mode: the same for actions 0..11,
     and actions 12..14 modulate the gait (step frequency, swing height, body height within
     ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
@@ -41,7 +42,8 @@ def action_to_ctrl(
     if cfg.action_mode == "direct":
         ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
         return ctrl, action, info, jnp.zeros(())
-    target = jnp.reshape(applied[:12], (4, 3)) * cfg.residual_max
+    gate = cfg.residual_stand_scale + (1.0 - cfg.residual_stand_scale) * info["gait"].activity
+    target = jnp.reshape(applied[:12], (4, 3)) * (cfg.residual_max * gate)
     residual = cfg.action_filter * target + (1.0 - cfg.action_filter) * info["residual"]
     modulation = info["modulation"]
     if cfg.action_mode == "modulated":

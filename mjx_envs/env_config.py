@@ -310,6 +310,9 @@ class EnvConfig:
         step's servo targets), as a real robot's sensing-to-actuation delay does.
       torque_soft_fraction: the share of each servo's (randomised) torque limit above which the
         ``torque_headroom`` reward term starts to penalise (legged_gym's soft torque limit).
+      residual_stand_scale: how much of the foot residual acts while the gait stands: the residual
+        is multiplied by ``s + (1 - s) * activity`` (gait activity 1 walking, 0 standing), so 1
+        leaves it whole (no gating) and 0 removes it while the robot stands still.
     """
 
     action_mode: str = field(metadata={"choices": ACTION_MODES})
@@ -324,6 +327,7 @@ class EnvConfig:
     contact_force_threshold: float = field(metadata={"range": (0.0, 100.0)})
     action_latency: bool
     torque_soft_fraction: float = field(metadata={"range": (0.5, 0.99)})
+    residual_stand_scale: float = field(metadata={"range": (0.0, 1.0)})
     command: CommandRanges
     modulation: GaitModulation
     randomization: Randomization

@@ -66,9 +66,16 @@ def _start_loop(env, meta):
     return m, d, ctl
 
 
-@pytest.mark.parametrize("key,command,activity0", [(3, (0.4, 0.0, 0.2), None), (1, (0.3, 0.1, -0.3), 0.0)])
-def test_loop_matches_twin(twin, policy, key, command, activity0):
+@pytest.mark.parametrize(
+    "key,command,activity0,stand_scale",
+    [(3, (0.4, 0.0, 0.2), None, None), (1, (0.3, 0.1, -0.3), 0.0, None), (2, (0.3, 0.0, 0.0), 0.0, 0.3)],
+)
+def test_loop_matches_twin(twin, policy, key, command, activity0, stand_scale):
     env, meta = twin, policy.meta
+    if stand_scale is not None:  # the residual's stand gate (env.residual_stand_scale) during the ramp
+        meta = json.loads(json.dumps(meta))
+        meta["config"]["env"]["residual_stand_scale"] = stand_scale
+        env = make_env(with_world(configs_from_meta(meta), "flat"))
     env.reset(options={"key": jax.random.PRNGKey(key)})
     obs = set_command(env, command)
     if activity0 is not None:  # start standing: exercises the stand -> step ramp of the gait clock
