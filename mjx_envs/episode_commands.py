@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple
 import jax
 import jax.numpy as jnp
 
+from mjx_envs.measurements import yaw_rotate
+
 if TYPE_CHECKING:
     from mjx_envs.env_context import EnvContext
 
@@ -91,8 +93,7 @@ def track_command(ctx: EnvContext, info: Dict[str, Any], xy: jax.Array) -> Dict[
     dt = ctx.sim.control_dt
     v, w = info["command"][:2], info["command"][2]
     yaw_mid = info["cmd_yaw"] + 0.5 * w * dt
-    c, s = jnp.cos(yaw_mid), jnp.sin(yaw_mid)
-    v_world = jnp.stack([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+    v_world = yaw_rotate(v, yaw_mid)
     speed = jnp.sqrt(jnp.sum(jnp.square(v)))
     tangent = v_world / jnp.maximum(speed, 1e-6)
     return {

@@ -37,7 +37,7 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     update_command,
 )
 from mjx_envs.height_scan import draw_scan_offset, height_scan
-from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of
+from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of, yaw_rotate
 from mjx_envs.rewards import RewardInputs, compute_reward
 from mjx_envs.step_metrics import MetricInputs, metric_names, step_metrics
 from mjx_envs.termination import (  # noqa: F401  (the termination rules, public here too)
@@ -211,10 +211,7 @@ def terrain_sample_points(meas: Measurements) -> jax.Array:
     """World (x, y) of the terrain samples, (4 feet, 5 offsets, 2): ``TERRAIN_OFFSETS`` around each
     foot, rotated by the trunk's yaw (body-yaw frame: sample 1, +0.1 m in x, is ahead of the foot
     whichever way the robot faces)."""
-    offs = jnp.asarray(obs_lib.TERRAIN_OFFSETS)  # (5, 2), body-yaw frame
-    yaw = yaw_of(meas.trunk_quat)
-    c, s = jnp.cos(yaw), jnp.sin(yaw)
-    world = jnp.stack([c * offs[:, 0] - s * offs[:, 1], s * offs[:, 0] + c * offs[:, 1]], axis=-1)
+    world = yaw_rotate(jnp.asarray(obs_lib.TERRAIN_OFFSETS), yaw_of(meas.trunk_quat))  # (5, 2) offsets
     return meas.foot_pos[:, None, :2] + world[None]
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from mjx_envs.env_context import EnvContext
-from mjx_envs.measurements import Measurements, yaw_of
+from mjx_envs.measurements import Measurements, yaw_of, yaw_rotate
 from mjx_envs.termination import terrain_height
 
 
@@ -35,10 +35,7 @@ def scan_points_world(ctx: EnvContext, meas: Measurements, offset: jax.Array) ->
     """(points, 2) world (x, y) [m] where the scan samples: the grid, shifted by the episode's
     horizontal map offset, rotated by the trunk's yaw and placed at the trunk."""
     grid = jnp.asarray(ctx.env.height_scan.grid()) + offset[:2]
-    yaw = yaw_of(meas.trunk_quat)
-    c, s = jnp.cos(yaw), jnp.sin(yaw)
-    world = jnp.stack([c * grid[:, 0] - s * grid[:, 1], s * grid[:, 0] + c * grid[:, 1]], axis=-1)
-    return meas.trunk_pos[:2] + world
+    return meas.trunk_pos[:2] + yaw_rotate(grid, yaw_of(meas.trunk_quat))
 
 
 def height_scan(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> Optional[jax.Array]:
@@ -48,7 +45,6 @@ def height_scan(ctx: EnvContext, meas: Measurements, info: Dict[str, Any]) -> Op
         return None
     offset = info["scan_offset"]
     pts = scan_points_world(ctx, meas, offset)
-    body_height = ctx.gait.for_robot(ctx.controller.geometry).body_height
-    ground_under_trunk = meas.trunk_pos[2] - body_height
+    ground_under_trunk = meas.trunk_pos[2] - ctx.gait.body_height  # ctx.gait is sized for the robot
     h = terrain_height(ctx, pts[:, 0], pts[:, 1]) + offset[2]
     return jnp.clip(h - ground_under_trunk, -scan.clip, scan.clip)

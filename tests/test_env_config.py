@@ -21,6 +21,9 @@ def test_env_config_yaml_and_errors(tmp_path):
         ("domain_randomization:\n  kp: {enabled: true, range: [-0.1, 1.0]}\n", "kp.range"),
         ("pushes: {interval: [0.0, 1.0]}\n", "pushes.interval"),
         ("command:\n  resample_interval: [5.0, 1.0]\n", "command.resample_interval"),
+        ("curriculum:\n  promote_distance_fraction: 0.3\n", "demote_distance_fraction"),
+        ("curriculum:\n  end_tolerance_fraction: 0.0\n", "end_tolerance_fraction"),
+        ("curriculum:\n  min_command_path: -1\n", "min_command_path"),
     ):
         bad.write_text(text)
         with pytest.raises(ConfigError) as err:

@@ -6,12 +6,13 @@ also the CI test that ``simulation.backend=mjx`` trains and exports end to end).
 because the device count is fixed when JAX starts."""
 
 import glob
-import json
 import os
 import subprocess
 import sys
 
 import pytest
+
+from train.progress import read_progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO_DEVICES = "--xla_force_host_platform_device_count=2"
@@ -24,11 +25,6 @@ def _run(args, tmp_path, flags=TWO_DEVICES):
     )
 
 
-def _records(run_dir, kind):
-    with open(os.path.join(run_dir, "progress.jsonl")) as fh:
-        return [r for r in map(json.loads, fh) if r.get("kind") == kind]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["cmujoco", "mjx"])
 def test_training_splits_the_batch_over_two_devices(backend, tmp_path):
@@ -39,14 +35,14 @@ def test_training_splits_the_batch_over_two_devices(backend, tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "2 envs on each of 2 devices" in proc.stdout
     (run_dir,) = glob.glob(os.path.join(str(tmp_path), "*_two"))
-    (dev,) = _records(run_dir, "device")
+    (dev,) = read_progress(run_dir, "device")
     assert dev["jax_devices"] == 2 and dev["envs_per_device"] == 2, dev
     assert dev["physics"].startswith(backend), dev
     if backend == "cmujoco":
         # the C-MuJoCo physics was called with each device's half of the 4 envs, never the whole batch
-        (batches,) = _records(run_dir, "physics_batches")
+        (batches,) = read_progress(run_dir, "physics_batches")
         assert batches["sizes"] == [2], batches
-    assert _records(run_dir, "done")[-1]["step"] == 480
+    assert read_progress(run_dir, "done")[-1]["step"] == 480
 
     from deploy.policy_loader import load_policy
 

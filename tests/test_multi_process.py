@@ -9,24 +9,19 @@ checkpoint (here with ``python -m train.launch``). Both physics back ends train.
 started with a hard timeout and killed on failure, so CI cannot hang."""
 
 import glob
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from train.launch import free_port, process_command
+from train.progress import read_progress
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT_S = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def _env(cache_dir):
@@ -51,9 +46,7 @@ def _kill_leftovers():
 def _start(args, cache_dir, log_dir, name):
     out = open(os.path.join(log_dir, f"{name}.out"), "w")
     err = open(os.path.join(log_dir, f"{name}.err"), "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "train", *args], cwd=ROOT, env=_env(cache_dir), stdout=out, stderr=err, text=True
-    )
+    proc = subprocess.Popen(args, cwd=ROOT, env=_env(cache_dir), stdout=out, stderr=err, text=True)
     proc.logs = (out.name, err.name)
     _STARTED.append(proc)
     return proc
@@ -86,20 +79,8 @@ def _run_module(args, cache_dir):
 
 
 def _launch_two(args, cache_dir, log_dir, tag):
-    flags = ["--coordinator", f"localhost:{_free_port()}", "--num-processes", "2"]
-    return [_start([*args, *flags, "--process-id", str(i)], cache_dir, log_dir, f"{tag}{i}") for i in (0, 1)]
-
-
-def _records(run_dir, kind=None):
-    """The records of ``progress.jsonl`` (a partial last line, being written, is skipped)."""
-    rows = []
-    with open(os.path.join(run_dir, "progress.jsonl")) as fh:
-        for line in fh:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return [r for r in rows if kind is None or r.get("kind") == kind]
+    port = free_port()
+    return [_start(process_command(args, port, 2, i), cache_dir, log_dir, f"{tag}{i}") for i in (0, 1)]
 
 
 def _export_shapes(run_dir):
@@ -112,12 +93,12 @@ def _export_shapes(run_dir):
 def _check_split_and_products(run_dir, out0, out1, evals):
     """Each process stepped half of the 4 envs; only process 0 evaluated (``evals``: the env steps
     of this segment's evaluations, each recorded once), checkpointed and exported."""
-    dev = _records(run_dir, "device")[-1]
+    dev = read_progress(run_dir, "device")[-1]
     assert (dev["processes"], dev["jax_devices"], dev["envs_per_device"]) == (2, 1, 2), dev
-    assert _records(run_dir, "env_batches")[-1]["envs_per_device"] == [2]
+    assert read_progress(run_dir, "env_batches")[-1]["envs_per_device"] == [2]
     assert "process 1 of 2: stepped [2] env(s) on each of its 1 device(s)" in out1, out1[-2000:]
     assert f"process 0 wrote the run to {run_dir}" in out1
-    assert [r["step"] for r in _records(run_dir, "eval") if r["step"] >= evals[0]] == evals
+    assert [r["step"] for r in read_progress(run_dir, "eval") if r["step"] >= evals[0]] == evals
     assert "eval reward" not in out1 and "export:" not in out1 and "export:" in out0
     obs, act, layers = shapes = _export_shapes(run_dir)
     assert layers[:2] == [(obs, 16), (16, 16)] and layers[2][0] == 16, shapes
@@ -136,7 +117,7 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     run_dir = None
     while time.time() < deadline and procs[1].poll() is None:  # until process 0 checkpointed once
         found = glob.glob(os.path.join(str(out), "*_two", "progress.jsonl"))
-        if found and any(r["step"] > 0 for r in _records(os.path.dirname(found[0]), "checkpoint")):
+        if found and any(r["step"] > 0 for r in read_progress(os.path.dirname(found[0]), "checkpoint")):
             run_dir = os.path.dirname(found[0])
             break
         time.sleep(0.1)
@@ -150,7 +131,7 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     assert waited < 40, waited  # measured 0.13 s (its next collective fails); bound: the 30 s heartbeat
     assert "process 0 of 2: another process of this run died or stopped answering" in e0, e0[-3000:]
     assert f"python -m train --resume {run_dir}" in e0
-    last = max(r["step"] for r in _records(run_dir, "checkpoint"))
+    last = max(r["step"] for r in read_progress(run_dir, "checkpoint"))
     assert 0 < last < 1600
     assert glob.glob(os.path.join(str(out), "*")) == [run_dir]  # process 1 made no directory of its own
 
@@ -160,18 +141,18 @@ def test_two_processes_train_and_a_killed_one_ends_the_run_cleanly(tmp_path):
     lines = launched.stdout.splitlines()
     o0 = "\n".join(line for line in lines if not line.startswith("[process 1] "))
     o1 = "\n".join(line[len("[process 1] ") :] for line in lines if line.startswith("[process 1] "))
-    assert _records(run_dir, "resume")[-1]["step"] == last
-    assert _records(run_dir, "done")[-1]["step"] == 1600
-    assert _records(run_dir, "physics_batches")[-1]["sizes"] == [2]  # C-MuJoCo calls of 2 worlds, never 4
+    assert read_progress(run_dir, "resume")[-1]["step"] == last
+    assert read_progress(run_dir, "done")[-1]["step"] == 1600
+    assert read_progress(run_dir, "physics_batches")[-1]["sizes"] == [2]  # C-MuJoCo calls of 2 worlds, never 4
     shapes = _check_split_and_products(run_dir, o0, o1, list(range(last + 160, 1601, 160)))
 
     # one process resumes it further (Adam state included) and exports the same shapes
     resumed = _run_module(["train", "--resume", run_dir, "ppo.num_timesteps=1760", "ppo.num_evals=12"], cache)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     assert "at step 1,600" in resumed.stdout, resumed.stdout[-2000:]
-    assert _records(run_dir, "optimizer_restore")[-1]["restored"] is True
-    assert _records(run_dir, "done")[-1]["step"] == 1760
-    assert _records(run_dir, "device")[-1]["processes"] == 1
+    assert read_progress(run_dir, "optimizer_restore")[-1]["restored"] is True
+    assert read_progress(run_dir, "done")[-1]["step"] == 1760
+    assert read_progress(run_dir, "device")[-1]["processes"] == 1
     assert _export_shapes(run_dir) == shapes
 
 
@@ -188,10 +169,10 @@ def test_two_processes_train_on_mjx(tmp_path):
     (o0, e0), (o1, e1) = _read(procs[0]), _read(procs[1])
     assert rcs == [0, 0], o0[-2000:] + e0[-3000:] + o1[-2000:] + e1[-3000:]
     (run_dir,) = glob.glob(os.path.join(str(out), "*"))
-    assert _records(run_dir, "device")[-1]["physics"].startswith("mjx")
-    assert [r["step"] for r in _records(run_dir, "checkpoint")] == [160, 320, 480]
+    assert read_progress(run_dir, "device")[-1]["physics"].startswith("mjx")
+    assert [r["step"] for r in read_progress(run_dir, "checkpoint")] == [160, 320, 480]
     assert "run.early_stopping and run.max_wall_clock_s are off in a multi-process run" in o0
-    assert not _records(run_dir, "early_stop")
+    assert not read_progress(run_dir, "early_stop")
     _check_split_and_products(run_dir, o0, o1, [0, 160, 320, 480])
     assert "process 1 of 2 done at step 480" in o1
 
