@@ -1,5 +1,6 @@
-"""Cost of the terrain observations per env control step: no terrain input vs the per-foot samples
-(20 heights) vs the height scan (176 heights by default), on the suite world.
+"""Cost of the terrain inputs per env control step: no terrain input vs the per-foot samples
+(20 heights) vs the height scan (176 heights by default) vs the gait's foothold planner
+(``gait.footholds``: 169 cells x 9 heights + 6 path heights per foot), on the suite world.
 
     python -m benchmarks.height_scan_cost [--envs 64] [--steps 40] [--skip-mjx] [--quick]
 
@@ -27,11 +28,18 @@ import numpy as np
 from benchmarks.results_files import write_json, write_markdown
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-VARIANTS = ("none", "foot_samples", "height_scan")
+VARIANTS = ("none", "foot_samples", "height_scan", "footholds")
+
+
+def gait_config(variant: str):
+    """The default ``GaitConfig``, with footholds on for the ``footholds`` variant."""
+    from gait.gait_config import GaitConfig, with_footholds
+
+    return with_footholds(GaitConfig(), variant == "footholds")
 
 
 def env_config(variant: str):
-    """The default ``EnvConfig`` with the terrain input of ``variant``."""
+    """The default ``EnvConfig`` with the terrain observation of ``variant``."""
     from mjx_envs.env_config import EnvConfig
 
     env = EnvConfig()
@@ -47,7 +55,9 @@ def cmujoco_stepper(variant: str, envs: int):
     from mjx_envs.vector_env import ResidualWalkVectorEnv
     from model.simulation_config import SimulationConfig
 
-    vec = ResidualWalkVectorEnv(envs, sim=SimulationConfig(world="suite"), env=env_config(variant))
+    vec = ResidualWalkVectorEnv(
+        envs, sim=SimulationConfig(world="suite"), env=env_config(variant), gait=gait_config(variant)
+    )
     vec.reset(seed=0)
     action = np.zeros((envs, vec.single_action_space.shape[0]), np.float32)
     vec.step(action)
@@ -62,7 +72,7 @@ def mjx_stepper(variant: str, envs: int):
     from mjx_envs.residual_walk import MjxResidualWalk
     from model.simulation_config import SimulationConfig
 
-    env = MjxResidualWalk(SimulationConfig(world="suite"), env_config(variant))
+    env = MjxResidualWalk(SimulationConfig(world="suite"), env_config(variant), gait_config(variant))
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), envs))
     step = jax.jit(jax.vmap(env.step))
     action = jnp.zeros((envs, env.action_size))
@@ -140,7 +150,8 @@ def main(argv=None) -> dict:
         "",
         f"Command: `{result['command']}`. Zero actions, medians of {args.steps} steps per variant, variants "
         "interleaved. `foot_samples`: 5 heights around each foot (20); `height_scan`: the "
-        f"{scan.points}-point grid of `configs/env.yaml`.",
+        f"{scan.points}-point grid of `configs/env.yaml`; `footholds`: the gait's foothold planner "
+        "(`gait.footholds`, `configs/gait.yaml`), no terrain observation.",
         "",
         "| back end | variant | ms per batched step | env steps/s | vs none |",
         "|---|---|---:|---:|---:|",

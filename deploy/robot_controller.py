@@ -341,6 +341,11 @@ class Controller:
             )
         if env.get("terrain_observation") or (env.get("height_scan") or {}).get("enabled"):
             raise SystemExit("robot_loop: this export observes terrain heights; the robot loop has no height map")
+        if (meta["config"]["gait"].get("footholds") or {}).get("enabled"):
+            raise SystemExit(
+                "robot_loop: this export's gait places its footholds on a height map (gait.footholds.enabled); "
+                "the robot loop has no height map yet: retrain with gait.footholds.enabled=false"
+            )
         layout = [(c["name"], int(c["size"])) for c in meta["observation_layout"]]
         expected = [(n, s) for n, s in zip(OBS_CHANNELS, (3, 3, 3, 12, 12, 2, 4, 3, 12))]
         if layout != expected:

@@ -40,6 +40,7 @@ from evaluation.suite_evaluation import (  # noqa: F401 (re-exported: the librar
     suite_levels,
     suite_tiles,
 )
+from gait.gait_config import with_footholds
 from mjx_envs.policy_env import configs_from_meta, default_configs, meta_path, with_world
 from model.yaml_config import ConfigError
 
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fixed command (m/s, m/s, rad/s); default: the env's sampled command per episode",
     )
     p.add_argument("--action-scale", type=float, default=1.0, help="multiplies the policy's action")
+    p.add_argument(
+        "--footholds",
+        action="store_true",
+        help="the gait places its footholds (gait.footholds.enabled = true, docs/gait_ik.md 'Footholds'), "
+        "for the nominal gait and the policy alike",
+    )
     p.add_argument("--no-nominal", action="store_true", help="skip the nominal-gait baseline")
     add_threads_argument(p, default_threads())
     m = p.add_argument_group("modes", "--mode command_grid / push / stand / all (evaluation.command_eval)")
@@ -233,6 +240,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             policy = load_policy(args.policy) if args.policy is not None else None
             configs = configs_from_meta(policy.meta, meta_path(policy)) if policy is not None else default_configs()
             configs = with_world(configs, terrain_seed=args.terrain_seed)
+            if args.footholds:
+                configs = configs._replace(gait=with_footholds(configs.gait))
             if args.no_residual:
                 policy = None
             if "episodes" in modes:

@@ -23,7 +23,15 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from gait.bezier_gait import GaitState, advance_gait, nominal_foot_targets, nominal_stance_points, stance_mask
+from gait.bezier_gait import (
+    GaitState,
+    advance_gait,
+    leg_phases,
+    nominal_foot_targets,
+    nominal_stance_points,
+    stance_mask,
+)
+from gait.footholds import FootholdState, foothold_offsets
 from gait.gait_config import GaitConfig
 from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
 from ik.leg_ik import all_legs_forward_kinematics, solve_all_legs_ik
@@ -99,11 +107,19 @@ class BezierController:
         body_height: Optional[jax.Array | float] = None,
         swing_scale: float | jax.Array = 1.0,
         frequency_scale: float | jax.Array = 1.0,
+        footholds: Optional[FootholdState] = None,
     ) -> jax.Array:
-        """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`."""
-        return nominal_foot_targets(
+        """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`.
+        With ``footholds`` (:mod:`gait.footholds`), each foot's shift, ground height and extra
+        swing clearance are added (not scaled by the gait's activity: a standing foot stays on
+        its foothold)."""
+        targets = nominal_foot_targets(
             gait_state, command, self.config, self.geometry, body_height, swing_scale, frequency_scale
         )
+        if footholds is None:
+            return targets
+        offsets = foothold_offsets(footholds, leg_phases(gait_state, self.config), self.config.duty_factor)
+        return targets + offsets.astype(targets.dtype)
 
     def joint_targets(
         self,
@@ -113,6 +129,7 @@ class BezierController:
         residual: Optional[jax.Array] = None,
         swing_scale: float | jax.Array = 1.0,
         frequency_scale: float | jax.Array = 1.0,
+        footholds: Optional[FootholdState] = None,
     ) -> ControllerOutput:
         """Joint position targets for the current gait phase.
 
@@ -124,12 +141,13 @@ class BezierController:
             nominal targets before the IK (any finite value; the IK saturates it).
           swing_scale, frequency_scale: gait modulation (multiply the swing height and the step
             frequency; 1 = the nominal gait).
+          footholds: optional :class:`gait.footholds.FootholdState` (terrain-aware touchdowns).
 
         Returns:
           :class:`ControllerOutput` with (12,) joint targets, (4, 3) nominal foot targets,
           (4,) saturation flags and (4,) scheduled-stance flags.
         """
-        nominal = self.foot_targets(gait_state, command, body_height, swing_scale, frequency_scale)
+        nominal = self.foot_targets(gait_state, command, body_height, swing_scale, frequency_scale, footholds)
         target = nominal if residual is None else nominal + jnp.reshape(residual, (4, 3)).astype(nominal.dtype)
         angles, saturated = solve_all_legs_ik(target, self.geometry)
         return ControllerOutput(

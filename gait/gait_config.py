@@ -8,6 +8,7 @@ out-of-range values with a :class:`model.yaml_config.ConfigError` naming the key
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import field
 from typing import Dict, Optional, Tuple
@@ -28,6 +29,75 @@ GAIT_PHASE_OFFSETS: Dict[str, Tuple[float, float, float, float]] = {
 
 DEFAULT_GAIT_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "gait.yaml")
 """Path of the repository's default gait configuration file."""
+
+
+MAX_FOOTHOLD_CANDIDATES = 441
+"""Most candidate cells per foot (21 x 21): each costs 9 terrain lookups at every control step."""
+
+
+@yaml_dataclass(DEFAULT_GAIT_YAML, "footholds")
+class FootholdConfig:
+    """Where a swing foot lands (``gait.footholds``; :mod:`gait.footholds`). Lengths in metres,
+    in the trunk's body-yaw frame (x along its heading, y to its left, z up).
+
+    At lift-off each swing foot's nominal touchdown is predicted (the trunk moving at the command
+    for one swing) and moved to the cheapest cell of a grid ``+-window_x`` by ``+-window_y`` around
+    it, every ``resolution``. A cell is *safe* when (a) the ground within ``edge_radius`` of it
+    (4 points on a ring) lies within ``edge_height`` of its height (not on an edge, small local
+    slope) and (b) it is no pit: the ground ``pit_radius`` away on both sides along x, or on both
+    sides along y, is more than ``pit_depth`` above it. Cost = dx^2 + ``lateral_weight`` dy^2
+    (the cell's offset from the nominal touchdown) + ``roughness_weight`` x (largest ring height
+    difference)^2, plus 1 + the safety violation in metres, so an unsafe cell is chosen only where
+    no safe one exists. The swing
+    apex then clears the highest ground under ``path_samples`` points of the swing path by
+    ``swing_margin``, and the stance foot's height follows the ground at its foothold.
+
+    Attributes:
+      enabled: move touchdowns (``False``: the plain gait, bit for bit).
+      window_x, window_y: half sizes of the search window around the nominal touchdown [m].
+      resolution: spacing of the candidate cells [m].
+      edge_radius: radius of the ring that must be level with the cell [m] (foot radius + the
+        landing error the gait allows).
+      edge_height: largest height difference on that ring for a safe cell [m].
+      pit_radius: distance at which a pit's two rims are looked for [m].
+      pit_depth: a cell lower than both rims by more than this is a pit [m].
+      roughness_weight: weight of the squared ring height difference in the cost [-].
+      lateral_weight: weight of the squared sideways offset against the squared forward one [-].
+      swing_margin: clearance of the swing apex over the highest ground under the swing path [m].
+      path_samples: points of the swing path checked for clearance [-].
+    """
+
+    enabled: bool
+    window_x: float = field(metadata={"range": (0.0, 0.3)})
+    window_y: float = field(metadata={"range": (0.0, 0.3)})
+    resolution: float = field(metadata={"range": (0.005, 0.2)})
+    edge_radius: float = field(metadata={"range": (0.0, 0.3)})
+    edge_height: float = field(metadata={"range": (0.001, 0.5)})
+    pit_radius: float = field(metadata={"range": (0.01, 1.0)})
+    pit_depth: float = field(metadata={"range": (0.001, 1.0)})
+    roughness_weight: float = field(metadata={"range": (0.0, 1000.0)})
+    lateral_weight: float = field(metadata={"range": (0.0, 100.0)})
+    swing_margin: float = field(metadata={"range": (0.0, 0.3)})
+    path_samples: int = field(metadata={"range": (1, 32)})
+
+    def validate(self) -> None:
+        check_ranges(self)
+        if self.candidates > MAX_FOOTHOLD_CANDIDATES:
+            raise ConfigError(
+                f"key 'footholds.resolution' = {self.resolution} gives {self.candidates} candidate cells "
+                f"per foot over +-{self.window_x} x +-{self.window_y} m; at most {MAX_FOOTHOLD_CANDIDATES}: "
+                "use a coarser resolution or a smaller window"
+            )
+
+    def offsets_1d(self, half: float):
+        """Candidate offsets [m] along one axis: ``0, +-resolution, ...`` up to ``+-half``."""
+        n = int(math.floor(half / self.resolution + 1e-6))
+        return tuple(self.resolution * k for k in range(-n, n + 1))
+
+    @property
+    def candidates(self) -> int:
+        """Number of candidate cells per foot."""
+        return len(self.offsets_1d(self.window_x)) * len(self.offsets_1d(self.window_y))
 
 
 @yaml_dataclass(DEFAULT_GAIT_YAML)
@@ -57,6 +127,7 @@ class GaitConfig:
         point while the clock runs on (``False``: step in place).
       stand_speed: the gait stands when every foot's commanded planar speed is below this [m/s].
       stand_transition: time to ramp stepping fully on or off [s] (smooth start and stop).
+      footholds: terrain-aware touchdowns (:class:`FootholdConfig`; off by default).
     """
 
     gait: str = field(metadata={"choices": tuple(GAIT_PHASE_OFFSETS)})
@@ -72,6 +143,7 @@ class GaitConfig:
     stand_still: bool
     stand_speed: float = field(metadata={"range": (0.0, 1.0)})
     stand_transition: float = field(metadata={"range": (0.0, 5.0)})
+    footholds: FootholdConfig
 
     def for_robot(self, geometry) -> "GaitConfig":
         """This config with every size left ``None`` (``auto``) derived from ``geometry``'s leg length
@@ -129,6 +201,11 @@ class GaitConfig:
     def stance_duration(self) -> float:
         """Duration of one stance phase [s]."""
         return self.duty_factor * self.period
+
+
+def with_footholds(config: GaitConfig, enabled: bool = True) -> GaitConfig:
+    """``config`` with ``footholds.enabled`` set to ``enabled``."""
+    return dataclasses.replace(config, footholds=dataclasses.replace(config.footholds, enabled=enabled))
 
 
 def load_gait_config(path: Optional[str | os.PathLike] = None, section: Optional[str] = None) -> GaitConfig:

@@ -28,7 +28,8 @@ def action_to_ctrl(
 
     residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), times the
     stand gate ``residual_stand_scale + (1 - residual_stand_scale) * gait activity``, low-pass
-    filtered, added to the Bézier targets, then IK. modulated mode: the same for actions 0..11,
+    filtered, added to the Bézier targets (moved onto ``info["footholds"]`` with ``gait.footholds``
+    on), then IK. modulated mode: the same for actions 0..11,
     and actions 12..14 modulate the gait (step frequency, swing height, body height within
     ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
     direct_scale`` (rad), no gait. With ``action_latency`` the previous step's action drives the
@@ -51,6 +52,8 @@ def action_to_ctrl(
         new = applied[12:15] * jnp.asarray([m.frequency, m.swing_height, m.body_height])
         modulation = m.filter * new + (1.0 - m.filter) * modulation
     freq, swing, height = modulation_scales(ctx, modulation)
-    out = ctx.controller.joint_targets(info["gait"], info["command"], height, residual, swing, freq)
+    out = ctx.controller.joint_targets(
+        info["gait"], info["command"], height, residual, swing, freq, info.get("footholds")
+    )
     info = {**info, "residual": residual, "modulation": modulation}
     return out.joint_targets, action, info, jnp.sum(out.saturated).astype(jnp.float32)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from gait.bezier_gait import GaitState, stepping_target
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety_limits as safety
+from mjx_envs import terrain_footholds as footholds
 from mjx_envs.action_mapping import action_to_ctrl, modulation_scales
 from mjx_envs.domain_randomization import DR_FIELDS, DR_NAMES, draw_domain, randomized_model_fields  # noqa: F401
 from mjx_envs.env_context import EnvContext, make_context  # noqa: F401  (the env's constants, public here too)
@@ -107,6 +108,7 @@ def sample_episode(
     qvel = jnp.zeros(18)
     phase = jax.random.uniform(keys[7]) if r.random_gait_phase else jnp.zeros(())
     dr = draw_domain(ctx, keys[8])
+    scan_offset = draw_scan_offset(ctx, jax.random.fold_in(rng, _SCAN_SALT))
     c = cfg.command
     command_time = _uniform(keys[1], c.resample_interval) if c.resample else jnp.full((), jnp.inf)
     push_time = _uniform(keys[12], cfg.pushes.interval) if cfg.pushes.enabled else jnp.full((), jnp.inf)
@@ -143,8 +145,10 @@ def sample_episode(
         push_time=jnp.asarray(push_time, jnp.float32),
         dr={k: jnp.asarray(v, jnp.float32) for k, v in dr.items()},
         # the height scan's map offset this episode (x, y, z, m; zeros unless randomised)
-        scan_offset=draw_scan_offset(ctx, jax.random.fold_in(rng, _SCAN_SALT)),
+        scan_offset=scan_offset,
     )
+    if footholds.enabled(ctx):
+        info["footholds"] = footholds.reset_footholds(ctx, jnp.stack([x, y]), yaw, scan_offset)
     return qpos.astype(jnp.float32), qvel.astype(jnp.float32), info
 
 
@@ -306,7 +310,8 @@ def advance(
 
     Step counter + 1; trunk position (the last good one when the physics diverged) and distance
     along the spawn heading; the commanded path and the progress along it (:func:`track_command`);
-    the gait clock (``controller.advance`` under this step's command and modulation); the
+    the gait clock (``controller.advance`` under this step's command and modulation) and, with
+    ``gait.footholds`` on, the footholds of the legs it lifts (:mod:`mjx_envs.terrain_footholds`); the
     applied action; how the episode ends here (``fell``, ``off_map``, ``truncation``: 1 or 0, see
     :class:`~mjx_envs.termination.Termination`); then the next step's command
     (:func:`update_command`, from the trunk's yaw)."""
@@ -316,9 +321,12 @@ def advance(
     info = track_command(ctx, info, xy)
     freq, _, _ = modulation_scales(ctx, info["modulation"])
     truncated = ends.truncated.astype(jnp.float32)
+    gait = ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq)
+    if footholds.enabled(ctx):
+        info = {**info, "footholds": footholds.update_footholds(ctx, info, gait, freq, xy, yaw_of(meas.trunk_quat))}
     info = {
         **info,
-        "gait": ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq),
+        "gait": gait,
         "last_action": aux["action"],
         "step": info["step"] + 1,
         "last_xy": xy,

@@ -297,7 +297,7 @@ def test_height_scan_cost_quick_writes_results(tmp_path):
 
     res = height_scan_cost.main(["--quick", "--skip-mjx", "--out", str(tmp_path)])
     rows = {r["variant"]: r for r in res["rows"]}
-    assert set(rows) == {"none", "foot_samples", "height_scan"} and res["scan_points"] == 176
+    assert set(rows) == {"none", "foot_samples", "height_scan", "footholds"} and res["scan_points"] == 176
     assert rows["none"]["ratio_to_none"] == 1.0 and all(r["ms_per_batched_step"] > 0 for r in rows.values())
     md = open(os.path.join(str(tmp_path), f"height_scan_cost_{res['device']}_quick.md")).read()
-    assert "| cmujoco | height_scan |" in md and "python -m benchmarks.height_scan_cost --quick" in md
+    assert "| cmujoco | footholds |" in md and "python -m benchmarks.height_scan_cost --quick" in md

@@ -116,6 +116,17 @@ def test_loop_matches_twin(twin, policy, key, command, activity0, stand_scale):
     assert float(env.episode_info["gait"].activity) == pytest.approx(ctl.activity, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    "section,key,message",
+    [("env", "height_scan", "observes terrain heights"), ("gait", "footholds", "places its footholds")],
+)
+def test_loop_refuses_what_needs_a_height_map(policy, section, key, message):
+    meta = json.loads(json.dumps(policy.meta))
+    meta["config"][section][key] = {**(meta["config"][section].get(key) or {}), "enabled": True}
+    with pytest.raises(SystemExit, match=message):
+        rc.Controller(meta, None, None, (0.3, 0.0, 0.0))
+
+
 def test_gait_and_ik_match_stack(policy):
     """Foot targets + residual + IK against gait.controller over random phases, commands (some
     beyond the step cap) and residuals (some far outside the workspace: saturation)."""
