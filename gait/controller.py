@@ -33,6 +33,7 @@ from gait.bezier_gait import (
 )
 from gait.footholds import FootholdState, foothold_offsets
 from gait.gait_config import GaitConfig
+from gait.planar import smoothstep
 from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
 from ik.leg_ik import all_legs_forward_kinematics, solve_all_legs_ik
 
@@ -53,12 +54,6 @@ class ControllerOutput:
     foot_targets: jax.Array
     saturated: jax.Array
     stance: jax.Array
-
-
-def _smoothstep(x: jax.Array) -> jax.Array:
-    """Cubic ease 3x^2 - 2x^3 of ``x`` clipped to [0, 1] (zero slope at both ends)."""
-    x = jnp.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +179,6 @@ class BezierController:
         """
         start = all_legs_forward_kinematics(jnp.reshape(start_joint_angles, (4, 3)), self.geometry)
         goal = nominal_stance_points(self.config, self.geometry, body_height).astype(start.dtype)
-        alpha = _smoothstep(jnp.asarray(elapsed, dtype=start.dtype) / self.config.stand_up_duration)
+        alpha = smoothstep(jnp.asarray(elapsed, dtype=start.dtype) / self.config.stand_up_duration)
         angles, _ = solve_all_legs_ik(start + alpha * (goal - start), self.geometry)
         return jnp.reshape(angles, (12,))

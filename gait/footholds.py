@@ -34,6 +34,7 @@ from flax import struct
 
 from gait.bezier_gait import SWING_X_POINTS, bezier_curve, nominal_stance_points, swing_profile
 from gait.gait_config import FootholdConfig, GaitConfig
+from gait.planar import smoothstep, yaw_rotate
 from ik.leg_geometry import LegGeometry
 
 OBSTACLE_HEIGHT = 0.01
@@ -65,16 +66,6 @@ class FootholdState:
     target: jax.Array
 
 
-def _rotate(xy: jax.Array, yaw: jax.Array) -> jax.Array:
-    c, s = jnp.cos(yaw), jnp.sin(yaw)
-    return jnp.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], axis=-1)
-
-
-def _smoothstep(x: jax.Array) -> jax.Array:
-    x = jnp.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 def nominal_feet_body(config: GaitConfig, geometry: LegGeometry) -> jax.Array:
     """(4, 2) nominal stance points in the body frame (x, y) [m]: hip offset + stance point."""
     hips = jnp.asarray(np.asarray(geometry.hip_offsets)[:, :2], jnp.float32)
@@ -86,7 +77,7 @@ def initial_footholds(
 ) -> FootholdState:
     """Footholds of a robot standing at its nominal stance points: zero shifts, the ground under
     each foot (trunk at world ``trunk_xy`` [m] facing ``yaw`` [rad])."""
-    feet = trunk_xy + _rotate(nominal_feet_body(config, geometry), yaw)
+    feet = trunk_xy + yaw_rotate(nominal_feet_body(config, geometry), yaw)
     ground = height_fn(feet[:, 0], feet[:, 1]).astype(jnp.float32)
     zero = jnp.zeros((4, 2), jnp.float32)
     return FootholdState(zero, ground, zero, ground, jnp.zeros((4,), jnp.float32), feet.astype(jnp.float32))
@@ -105,8 +96,8 @@ def candidate_offsets(cfg: FootholdConfig) -> np.ndarray:
 def cell_costs(centres: jax.Array, yaw: jax.Array, offsets: jax.Array, cfg: FootholdConfig, height_fn: HeightFn):
     """(cost (..., n), height (..., n)) of candidate cells at world ``centres`` (..., n, 2) [m],
     whose offsets from the nominal touchdown are ``offsets`` (..., n, 2) [m, body-yaw frame]."""
-    ring = _rotate(jnp.asarray(_ring(cfg.edge_radius)), yaw)  # (4, 2) world
-    rims = _rotate(jnp.asarray(_ring(cfg.pit_radius)), yaw)
+    ring = yaw_rotate(jnp.asarray(_ring(cfg.edge_radius)), yaw)  # (4, 2) world
+    rims = yaw_rotate(jnp.asarray(_ring(cfg.pit_radius)), yaw)
     pts = centres[..., None, :] + jnp.concatenate([jnp.zeros((1, 2)), ring, rims])  # (..., n, 9, 2)
     h = height_fn(pts[..., 0], pts[..., 1])
     h0 = h[..., 0]
@@ -166,7 +157,7 @@ def plan_footholds(
     touchdown = predicted_touchdowns(half_steps, command, remaining, config, geometry)  # (4, 2)
     liftoff = nominal_feet_body(config, geometry) - half_steps.astype(dtype) + state.shift
     offsets = jnp.asarray(candidate_offsets(cfg))  # (n, 2)
-    centres = trunk_xy + _rotate(touchdown[:, None, :] + offsets[None], yaw)  # (4, n, 2) world
+    centres = trunk_xy + yaw_rotate(touchdown[:, None, :] + offsets[None], yaw)  # (4, n, 2) world
     cost, height = cell_costs(centres, yaw, jnp.broadcast_to(offsets, centres.shape), cfg, height_fn)
     best = jnp.argmin(cost, axis=-1)
     shift = offsets[best]
@@ -174,11 +165,11 @@ def plan_footholds(
     # the swing path, along the swing curve's own forward profile, from lift-off to the foothold
     u = (jnp.arange(cfg.path_samples, dtype=dtype) + 1.0) / (cfg.path_samples + 1.0)
     frac = (jax.vmap(lambda v: bezier_curve(jnp.asarray(SWING_X_POINTS), v))(u) + 1.0) / 2.0  # (k,)
-    lift_w = trunk_xy + _rotate(liftoff, yaw)  # (4, 2)
-    land_w = trunk_xy + _rotate(touchdown + shift, yaw)
+    lift_w = trunk_xy + yaw_rotate(liftoff, yaw)  # (4, 2)
+    land_w = trunk_xy + yaw_rotate(touchdown + shift, yaw)
     path = lift_w[:, None] + frac[None, :, None] * (land_w - lift_w)[:, None]  # (4, k, 2)
     under = height_fn(path[..., 0], path[..., 1])
-    base = state.ground[:, None] + _smoothstep(u)[None] * (ground - state.ground)[:, None]
+    base = state.ground[:, None] + smoothstep(u)[None] * (ground - state.ground)[:, None]
     lift = jax.vmap(lambda v: swing_profile(v)[1])(u)  # unit swing height at the samples
     above = under - base  # ground above the swing's base line: something to step over
     need = jnp.where(above > OBSTACLE_HEIGHT, (above + cfg.swing_margin) / jnp.maximum(lift, 0.2)[None], 0.0)
@@ -199,7 +190,7 @@ def foothold_offsets(state: FootholdState, leg_phases: jax.Array, duty_factor: f
     over each swing by a smoothstep of its progress, plus the extra apex height (z)."""
     in_swing = leg_phases >= duty_factor
     u = jnp.clip((leg_phases - duty_factor) / (1.0 - duty_factor), 0.0, 1.0)
-    w = jnp.where(in_swing, _smoothstep(u), 1.0)
+    w = jnp.where(in_swing, smoothstep(u), 1.0)
     shift = state.start_shift + w[:, None] * (state.shift - state.start_shift)
     ground = state.start_ground + w * (state.ground - state.start_ground)
     lift = jnp.where(in_swing, jax.vmap(lambda v: swing_profile(v)[1])(u), 0.0)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Tuple
 import jax
 import jax.numpy as jnp
 
-from mjx_envs.measurements import yaw_rotate
+from gait.planar import yaw_rotate
 
 if TYPE_CHECKING:
     from mjx_envs.env_context import EnvContext

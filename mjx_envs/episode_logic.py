@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from gait.bezier_gait import GaitState, stepping_target
+from gait.planar import yaw_rotate
 from mjx_envs import observation as obs_lib
 from mjx_envs import safety_limits as safety
 from mjx_envs import terrain_footholds as footholds
@@ -38,7 +39,7 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     update_command,
 )
 from mjx_envs.height_scan import draw_scan_offset, height_scan
-from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of, yaw_rotate
+from mjx_envs.measurements import Measurements, gravity_in_body, yaw_of
 from mjx_envs.rewards import RewardInputs, compute_reward
 from mjx_envs.step_metrics import MetricInputs, metric_names, step_metrics
 from mjx_envs.termination import (  # noqa: F401  (the termination rules, public here too)

@@ -16,8 +16,9 @@ from typing import Any, Dict, Optional
 import jax
 import jax.numpy as jnp
 
+from gait.planar import yaw_rotate
 from mjx_envs.env_context import EnvContext
-from mjx_envs.measurements import Measurements, yaw_of, yaw_rotate
+from mjx_envs.measurements import Measurements, yaw_of
 from mjx_envs.termination import terrain_height
 
 

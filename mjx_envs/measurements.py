@@ -175,13 +175,6 @@ def roll_pitch(quat: jax.Array) -> Tuple[jax.Array, jax.Array]:
     return roll, pitch
 
 
-def yaw_rotate(xy: jax.Array, yaw: jax.Array) -> jax.Array:
-    """Planar vectors ``xy`` (..., 2) of the body-yaw frame rotated by ``yaw`` [rad] into the world
-    frame (x, y); lengths unchanged."""
-    c, s = jnp.cos(yaw), jnp.sin(yaw)
-    return jnp.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], axis=-1)
-
-
 def yaw_of(quat: jax.Array) -> jax.Array:
     """Heading (rad) of the trunk's x axis in the world xy plane."""
     w, x, y, z = quat
