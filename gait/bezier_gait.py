@@ -235,6 +235,16 @@ def nominal_stance_points(
     return jnp.stack([x, y, z], axis=-1)
 
 
+def nominal_feet_in_body(config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> np.ndarray:
+    """(4, 2) float64 nominal foot points in the body frame (x, y) [m]: each hip's offset plus its
+    nominal stance point (``foot_x_offset``; the leg's lateral offset + ``foot_y_offset`` outwards)."""
+    sides = np.asarray(SIDE_SIGNS)
+    hips = np.asarray(geometry.hip_offsets)
+    r_x = hips[:, 0] + config.foot_x_offset
+    r_y = hips[:, 1] + np.asarray(geometry.lateral_offsets) + sides * config.foot_y_offset
+    return np.stack([r_x, r_y], axis=-1)
+
+
 def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:
     """(4, 2) planar velocity [m/s] each foot point must have relative to the ground-fixed world.
 
@@ -242,12 +252,9 @@ def leg_velocities(command: jax.Array, config: GaitConfig, geometry: LegGeometry
     ``command`` is (3,) ``(vx [m/s], vy [m/s], wz [rad/s])`` in the body frame.
     """
     command = jnp.asarray(command, dtype=jnp.result_type(command, float))
-    sides = np.asarray(SIDE_SIGNS)
-    hips = np.asarray(geometry.hip_offsets)
-    r_x = hips[:, 0] + config.foot_x_offset
-    r_y = hips[:, 1] + np.asarray(geometry.lateral_offsets) + sides * config.foot_y_offset
+    r = nominal_feet_in_body(config, geometry)
     vx, vy, wz = command[0], command[1], command[2]
-    return jnp.stack([vx - wz * jnp.asarray(r_y), vy + wz * jnp.asarray(r_x)], axis=-1)
+    return jnp.stack([vx - wz * jnp.asarray(r[:, 1]), vy + wz * jnp.asarray(r[:, 0])], axis=-1)
 
 
 def half_steps_from_command(

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from gait.bezier_gait import SWING_X_POINTS, bezier_curve, nominal_stance_points, swing_profile
+from gait.bezier_gait import SWING_X_POINTS, SWING_Z_POINTS, bezier_curve, nominal_feet_in_body
 from gait.gait_config import FootholdConfig, GaitConfig
 from gait.planar import smoothstep, yaw_rotate
 from ik.leg_geometry import LegGeometry
@@ -66,10 +66,8 @@ class FootholdState:
     target: jax.Array
 
 
-def nominal_feet_body(config: GaitConfig, geometry: LegGeometry) -> jax.Array:
-    """(4, 2) nominal stance points in the body frame (x, y) [m]: hip offset + stance point."""
-    hips = jnp.asarray(np.asarray(geometry.hip_offsets)[:, :2], jnp.float32)
-    return hips + nominal_stance_points(config, geometry)[:, :2].astype(jnp.float32)
+def _feet(config: GaitConfig, geometry: LegGeometry) -> jax.Array:
+    return jnp.asarray(nominal_feet_in_body(config, geometry), jnp.float32)
 
 
 def initial_footholds(
@@ -77,10 +75,15 @@ def initial_footholds(
 ) -> FootholdState:
     """Footholds of a robot standing at its nominal stance points: zero shifts, the ground under
     each foot (trunk at world ``trunk_xy`` [m] facing ``yaw`` [rad])."""
-    feet = trunk_xy + yaw_rotate(nominal_feet_body(config, geometry), yaw)
+    feet = trunk_xy + yaw_rotate(_feet(config, geometry), yaw)
     ground = height_fn(feet[:, 0], feet[:, 1]).astype(jnp.float32)
     zero = jnp.zeros((4, 2), jnp.float32)
     return FootholdState(zero, ground, zero, ground, jnp.zeros((4,), jnp.float32), feet.astype(jnp.float32))
+
+
+def _unit_swing_height(u: jax.Array) -> jax.Array:
+    """The swing curve's height [units of the clearance] at each swing progress in ``u`` (k,)."""
+    return jax.vmap(lambda v: bezier_curve(jnp.asarray(SWING_Z_POINTS), v))(u)
 
 
 def _ring(radius: float) -> np.ndarray:
@@ -95,7 +98,7 @@ def candidate_offsets(cfg: FootholdConfig) -> np.ndarray:
 
 def cell_costs(centres: jax.Array, yaw: jax.Array, offsets: jax.Array, cfg: FootholdConfig, height_fn: HeightFn):
     """(cost (..., n), height (..., n)) of candidate cells at world ``centres`` (..., n, 2) [m],
-    whose offsets from the nominal touchdown are ``offsets`` (..., n, 2) [m, body-yaw frame]."""
+    whose offsets from the nominal touchdown are ``offsets`` (n, 2) [m, body-yaw frame]."""
     ring = yaw_rotate(jnp.asarray(_ring(cfg.edge_radius)), yaw)  # (4, 2) world
     rims = yaw_rotate(jnp.asarray(_ring(cfg.pit_radius)), yaw)
     pts = centres[..., None, :] + jnp.concatenate([jnp.zeros((1, 2)), ring, rims])  # (..., n, 9, 2)
@@ -118,10 +121,7 @@ def predicted_touchdowns(
     frame]: its nominal stance point + ``half_steps`` (4, 2) [m], in the trunk frame reached after
     ``remaining`` (4,) [s] at the commanded ``(vx, vy, yaw rate)`` ``command`` (3,)."""
     command = jnp.asarray(command, jnp.float32)
-    turn = command[2] * remaining  # (4,)
-    c, s = jnp.cos(turn), jnp.sin(turn)
-    p = nominal_feet_body(config, geometry) + half_steps.astype(jnp.float32)
-    turned = jnp.stack([c * p[:, 0] - s * p[:, 1], s * p[:, 0] + c * p[:, 1]], axis=-1)
+    turned = yaw_rotate(_feet(config, geometry) + half_steps.astype(jnp.float32), command[2] * remaining)
     return remaining[:, None] * command[None, :2] + turned
 
 
@@ -155,10 +155,10 @@ def plan_footholds(
     cfg = config.footholds
     dtype = jnp.float32
     touchdown = predicted_touchdowns(half_steps, command, remaining, config, geometry)  # (4, 2)
-    liftoff = nominal_feet_body(config, geometry) - half_steps.astype(dtype) + state.shift
+    liftoff = _feet(config, geometry) - half_steps.astype(dtype) + state.shift
     offsets = jnp.asarray(candidate_offsets(cfg))  # (n, 2)
     centres = trunk_xy + yaw_rotate(touchdown[:, None, :] + offsets[None], yaw)  # (4, n, 2) world
-    cost, height = cell_costs(centres, yaw, jnp.broadcast_to(offsets, centres.shape), cfg, height_fn)
+    cost, height = cell_costs(centres, yaw, offsets, cfg, height_fn)
     best = jnp.argmin(cost, axis=-1)
     shift = offsets[best]
     ground = jnp.take_along_axis(height, best[:, None], axis=-1)[:, 0]
@@ -170,7 +170,7 @@ def plan_footholds(
     path = lift_w[:, None] + frac[None, :, None] * (land_w - lift_w)[:, None]  # (4, k, 2)
     under = height_fn(path[..., 0], path[..., 1])
     base = state.ground[:, None] + smoothstep(u)[None] * (ground - state.ground)[:, None]
-    lift = jax.vmap(lambda v: swing_profile(v)[1])(u)  # unit swing height at the samples
+    lift = _unit_swing_height(u)
     above = under - base  # ground above the swing's base line: something to step over
     need = jnp.where(above > OBSTACLE_HEIGHT, (above + cfg.swing_margin) / jnp.maximum(lift, 0.2)[None], 0.0)
     extra = jnp.maximum(jnp.max(need, axis=-1) - config.swing_height, 0.0)
@@ -193,7 +193,7 @@ def foothold_offsets(state: FootholdState, leg_phases: jax.Array, duty_factor: f
     w = jnp.where(in_swing, smoothstep(u), 1.0)
     shift = state.start_shift + w[:, None] * (state.shift - state.start_shift)
     ground = state.start_ground + w * (state.ground - state.start_ground)
-    lift = jnp.where(in_swing, jax.vmap(lambda v: swing_profile(v)[1])(u), 0.0)
+    lift = jnp.where(in_swing, _unit_swing_height(u), 0.0)
     z = ground - jnp.mean(ground) + state.extra_clearance * lift
     return jnp.concatenate([shift, z[:, None]], axis=-1)
 

@@ -48,9 +48,9 @@ class FootholdConfig:
     sides along y, is more than ``pit_depth`` above it. Cost = dx^2 + ``lateral_weight`` dy^2
     (the cell's offset from the nominal touchdown) + ``roughness_weight`` x (largest ring height
     difference)^2, plus 1 + the safety violation in metres, so an unsafe cell is chosen only where
-    no safe one exists. The swing
-    apex then clears the highest ground under ``path_samples`` points of the swing path by
-    ``swing_margin``, and the stance foot's height follows the ground at its foothold.
+    no safe one exists. The swing apex then clears the highest ground under ``path_samples``
+    points of the swing path by ``swing_margin``, and the stance foot's height follows the ground
+    at its foothold.
 
     Attributes:
       enabled: move touchdowns (``False``: the plain gait, bit for bit).

@@ -322,9 +322,10 @@ def advance(
     info = track_command(ctx, info, xy)
     freq, _, _ = modulation_scales(ctx, info["modulation"])
     truncated = ends.truncated.astype(jnp.float32)
+    yaw = yaw_of(meas.trunk_quat)
     gait = ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq)
     if footholds.enabled(ctx):
-        info = {**info, "footholds": footholds.update_footholds(ctx, info, gait, freq, xy, yaw_of(meas.trunk_quat))}
+        info = {**info, "footholds": footholds.update_footholds(ctx, info, gait, freq, xy, yaw)}
     info = {
         **info,
         "gait": gait,
@@ -336,7 +337,7 @@ def advance(
         "off_map": truncated,
         "truncation": truncated,
     }
-    return update_command(ctx, info, yaw_of(meas.trunk_quat)), dist_step
+    return update_command(ctx, info, yaw), dist_step
 
 
 def metric_inputs(

@@ -9,13 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gait.bezier_gait import GaitState, half_steps_from_command, swing_profile
+from gait.bezier_gait import GaitState, half_steps_from_command, nominal_feet_in_body, swing_profile
 from gait.controller import BezierController
 from gait.footholds import (
     FootholdState,
     foothold_offsets,
     initial_footholds,
-    nominal_feet_body,
     plan_footholds,
     predicted_touchdowns,
 )
@@ -100,7 +99,7 @@ def test_a_step_on_the_path_raises_the_swing_and_the_stance_follows_the_ground()
     # at each checked point of the swing path the foot is swing_margin above the ground under it:
     # base line (smoothstep from 0 to 0.12) + (swing_height + extra) x the unit swing height
     assert extra[0] > 0.0
-    lift_x = float(nominal_feet_body(GAIT, GEOM)[0, 0] - HALF[0, 0])
+    lift_x = float(nominal_feet_in_body(GAIT, GEOM)[0, 0] - HALF[0, 0])
     land_x = float(out.target[0, 0])
     for u in (np.arange(FH.path_samples) + 1.0) / (FH.path_samples + 1.0):
         sx, sz = (float(v) for v in swing_profile(u))
