@@ -1,7 +1,8 @@
 """What a robot runs every control step: gait clock, Bézier feet, residual, IK, observation, policy.
 
 NumPy and the standard library only (no JAX, no MuJoCo, nothing else of this repository), so a
-robot program imports it, or copies this one file. :class:`Controller` is the loop: ``observe``
+robot program imports it, or copies this one file (and ``deploy/robot_footholds.py`` for an export
+whose gait places footholds). :class:`Controller` is the loop: ``observe``
 the sensors, ``act`` (servo targets), let the servos track them for one control step, then
 ``after_physics`` (next observation). :class:`Robot` reads the sensor addresses from an MjModel-like
 object (``sensor_adr``, ``sensor(name)``, ``body(name)``: the export's adapted MJCF compiled by
@@ -42,6 +43,25 @@ steps). One control step, in this order:
   5. phase = (phase + control_dt / period) mod 1;  activity moves towards stepping_target(command)
      by at most control_dt / stand_transition;  last_action = action
   6. obs = observation(sensors, phase, command, last_action)   -> next policy call
+
+Terrain input (:class:`TerrainInput`; only an export with ``gait.footholds.enabled`` needs it, and
+is refused without it): the robot's height map ``height(x, y) -> z`` [m], elementwise over arrays,
+and ``pose() -> (x, y, yaw)``, the trunk's position [m] and heading [rad] now, both in the robot's
+own map frame (odometry / elevation map: fixed to the ground, z up; any origin). In simulation
+(:func:`deploy.robot_loop.sim_terrain`): the world's heightfield and the trunk sensors.
+Footholds (``gait.footholds``, :mod:`deploy.robot_footholds`, a mirror of ``gait/footholds.py``):
+  at construction  the ground under each nominal foot at ``pose()``; shifts, steering 0.
+  step 3           feet = bezier_feet(phase, activity, command + (steer_x, steer_y, 0))
+                   + foothold_offsets(leg phases) + residual: each foot's shift (xy) and ground -
+                   mean ground (z), swing-blended by smoothstep, and the extra swing apex (z); not
+                   scaled by activity.
+  step 5           after the clock advance: legs whose leg phase entered swing (before < duty <=
+                   after) while activity >= 1/2 get a new foothold, planned from ``pose()`` (read
+                   after the physics) with the steered command, the
+                   swing time left and half steps x activity: the cheapest cell of the
+                   ``window_x`` x ``window_y`` grid around the predicted touchdown, its ground
+                   height, the apex over the swing path; with ``steer_window`` > 0, a new
+                   sideways steering velocity whenever a leg lifts off.
 
 Gait clock and Bézier feet (legs FR, FL, RR, RL; side s = -1 right, +1 left; hip frame = origin at
 the abduction joint, axes of the trunk: x forward, y left, z up; foot point = foot-sphere centre):
@@ -228,16 +248,22 @@ class Gait:
         activity = activity + float(np.clip(self.stepping_target(command) - activity, -rate, rate))
         return phase, activity
 
-    def foot_targets(self, phase: float, activity: float, command: np.ndarray) -> np.ndarray:
-        """(4, 3) foot-centre targets [m], each in its hip frame."""
+    def half_steps(self, command: np.ndarray) -> np.ndarray:
+        """(4, 2) half step vectors L_i = v_i duty period / 2 [m], norm capped at max_step_length / 2."""
         c = self.cfg
-        duty = c["duty_factor"]
-        half = self.leg_velocities(command) * (0.5 * duty * c["period"])
+        half = self.leg_velocities(command) * (0.5 * c["duty_factor"] * c["period"])
         cap = 0.5 * c["max_step_length"]
         for i in range(4):
             n = np.linalg.norm(half[i])
             if n > cap:
                 half[i] *= cap / n
+        return half
+
+    def foot_targets(self, phase: float, activity: float, command: np.ndarray) -> np.ndarray:
+        """(4, 3) foot-centre targets [m], each in its hip frame."""
+        c = self.cfg
+        duty = c["duty_factor"]
+        half = self.half_steps(command)
         out = self.nominal.copy()
         for i, ph in enumerate((phase + self.offsets) % 1.0):
             if ph < duty:
@@ -316,12 +342,30 @@ def observation(
     return np.clip(np.nan_to_num(obs, nan=0.0, posinf=OBS_CLIP, neginf=-OBS_CLIP), -OBS_CLIP, OBS_CLIP)
 
 
+class TerrainInput:
+    """What the robot knows of the ground, in its own *map* frame (the odometry / elevation-map frame:
+    fixed to the ground, z up; any origin and heading). Read by the gait's footholds
+    (``gait.footholds``) and, later, by terrain-observing policies.
+
+    ``height(x, y) -> z``: ground height [m, map z] at map (x, y) [m], elementwise over numpy
+    arrays of any (equal) shape; unmapped cells should return a finite guess (e.g. the nearest
+    mapped height). ``pose() -> (x, y, yaw)``: where the trunk is *now*: its origin's map x, y [m]
+    and heading [rad] (angle of the trunk's x axis in the map's xy plane; roll and pitch ignored).
+    The controller calls ``pose()`` when it is built (the robot standing where it starts) and once
+    per control step after the physics (in :meth:`Controller.after_physics`)."""
+
+    def __init__(self, height: Callable[[np.ndarray, np.ndarray], np.ndarray], pose: Callable[[], Sequence[float]]):
+        self.height, self.pose = height, pose
+
+
 class Controller:
     """The per-step state machine: :meth:`observe` the sensors, :meth:`act` (servo targets), then
     :meth:`after_physics` once the servos have tracked them for ``control_dt``.
 
     State: gait ``phase`` [0, 1), ``activity`` [0, 1], filtered ``residual`` (4, 3) [m],
-    ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``.
+    ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``;
+    ``footholds`` (:class:`deploy.robot_footholds.Footholds`, None unless ``gait.footholds.enabled``:
+    then ``terrain``, a :class:`TerrainInput`, is required).
     """
 
     def __init__(
@@ -332,6 +376,7 @@ class Controller:
         command: Sequence[float],
         phase: float = 0.0,
         activity: Optional[float] = None,
+        terrain: Optional[TerrainInput] = None,
     ):
         env, sim = meta["config"]["env"], meta["config"]["simulation"]
         if env.get("action_mode", "residual") != "residual":
@@ -341,10 +386,12 @@ class Controller:
             )
         if env.get("terrain_observation") or (env.get("height_scan") or {}).get("enabled"):
             raise SystemExit("robot_loop: this export observes terrain heights; the robot loop has no height map")
-        if (meta["config"]["gait"].get("footholds") or {}).get("enabled"):
+        footholds = meta["config"]["gait"].get("footholds") or {}
+        if footholds.get("enabled") and terrain is None:
             raise SystemExit(
-                "robot_loop: this export's gait places its footholds on a height map (gait.footholds.enabled); "
-                "the robot loop has no height map yet: retrain with gait.footholds.enabled=false"
+                "robot_loop: this export's gait places its footholds on a height map (gait.footholds.enabled): "
+                "pass Controller(..., terrain=TerrainInput(height, pose)), the robot's height map and "
+                "trunk pose in its map frame (deploy/robot_controller.py, docs/robot_loop.md)"
             )
         layout = [(c["name"], int(c["size"])) for c in meta["observation_layout"]]
         expected = [(n, s) for n, s in zip(OBS_CHANNELS, (3, 3, 3, 12, 12, 2, 4, 3, 12))]
@@ -369,6 +416,11 @@ class Controller:
         self.last_action = np.zeros(12)
         self.pending = np.zeros(12)
         self.obs: Optional[np.ndarray] = None
+        self.terrain, self.footholds = terrain, None
+        if footholds.get("enabled"):  # imported here: deploy.robot_footholds imports this module
+            from deploy.robot_footholds import Footholds
+
+            self.footholds = Footholds(footholds, self.gait, terrain.height, tuple(terrain.pose()))
 
     def observe(self, sensordata: np.ndarray) -> np.ndarray:
         self.obs = observation(
@@ -383,12 +435,21 @@ class Controller:
         gate = self.stand_scale + (1.0 - self.stand_scale) * self.activity  # EnvConfig.residual_stand_scale
         target = applied.reshape(4, 3) * (self.residual_max * gate)
         self.residual = self.filter * target + (1 - self.filter) * self.residual
-        feet = self.gait.foot_targets(self.phase, self.activity, self.command) + self.residual
+        if self.footholds is None:
+            feet = self.gait.foot_targets(self.phase, self.activity, self.command)
+        else:  # steered command; the footholds' shift, ground and apex (not scaled by activity)
+            feet = self.gait.foot_targets(self.phase, self.activity, self.footholds.command(self.command))
+            feet = feet + self.footholds.offsets(self.phase)
+        feet = feet + self.residual
         self._action = action
         return joint_targets(feet, self.robot)
 
     def after_physics(self, sensordata: np.ndarray) -> np.ndarray:
-        """Steps 5-6: advance the clock, remember the action, build the next observation."""
+        """Steps 5-6: advance the clock (and plan the footholds of the legs it lifts), remember the
+        action, build the next observation."""
+        before = self.phase
         self.phase, self.activity = self.gait.advance(self.phase, self.activity, self.command, self.dt)
+        if self.footholds is not None:
+            self.footholds.after_step(before, self.phase, self.activity, self.command, tuple(self.terrain.pose()))
         self.last_action = self._action
         return self.observe(sensordata)

@@ -3,7 +3,8 @@
 ``python -m deploy.robot_loop EXPORT_DIR [--command VX VY YAW] [--duration S] [--onnx FILE]``
 builds the flat world with the export's bundled robot (:func:`load_world`), runs ``policy.onnx``
 with onnxruntime (:func:`onnx_policy`) and drives the controller for ``--duration`` seconds of
-simulated time (:func:`run`), printing the distance walked and whether the robot fell. Imports
+simulated time (:func:`run`), printing the distance walked and whether the robot fell. The
+controller's terrain input (``gait.footholds``) comes from the world (:func:`sim_terrain`). Imports
 numpy, mujoco, onnxruntime (inside :func:`onnx_policy`) and :mod:`deploy.robot_controller` -- no
 JAX, nothing else of this repository. The controller's names (``Controller``, ``Robot``, ``Gait``,
 ``joint_targets``, ...) are importable from here too.
@@ -35,6 +36,7 @@ from deploy.robot_controller import (  # noqa: F401  (the loop's names, importab
     Controller,
     Gait,
     Robot,
+    TerrainInput,
     bezier,
     joint_targets,
     leg_ik,
@@ -108,6 +110,48 @@ def load_world(meta: Dict, export_dir: str, world: str) -> mujoco.MjModel:
     return m
 
 
+def heightfield_height(m: mujoco.MjModel) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Ground height [m, world z] at world (x, y) [m] (elementwise) of the world ``m``: bilinear in its
+    first heightfield (rows along y, columns along x, the grid spanning +-``hfield_size`` around the
+    hfield geom, heights ``hfield_data * size_z`` + the geom's z; points outside clamped to the
+    border), as ``mjx_envs.termination.terrain_height`` reads it; 0 on a world without one (the plane)."""
+    if m.nhfield == 0:
+        return lambda x, y: np.zeros(np.broadcast(np.asarray(x), np.asarray(y)).shape)
+    nrow, ncol = int(m.hfield_nrow[0]), int(m.hfield_ncol[0])
+    sx, sy = float(m.hfield_size[0, 0]), float(m.hfield_size[0, 1])
+    gids = np.flatnonzero((m.geom_type == mujoco.mjtGeom.mjGEOM_HFIELD) & (m.geom_dataid == 0))
+    gx, gy, gz = (np.asarray(m.geom_pos[gids[0]], float) if len(gids) else np.zeros(3)).tolist()
+    h = np.asarray(m.hfield_data[: nrow * ncol], float).reshape(nrow, ncol) * float(m.hfield_size[0, 2]) + gz
+
+    def height(x, y):
+        u = np.clip((np.asarray(x, float) - gx + sx) / (2 * sx) * (ncol - 1), 0.0, ncol - 1.000001)
+        v = np.clip((np.asarray(y, float) - gy + sy) / (2 * sy) * (nrow - 1), 0.0, nrow - 1.000001)
+        c0, r0 = np.floor(u).astype(int), np.floor(v).astype(int)
+        fu, fv = u - c0, v - r0
+        return (
+            h[r0, c0] * (1 - fu) * (1 - fv)
+            + h[r0, c0 + 1] * fu * (1 - fv)
+            + h[r0 + 1, c0] * (1 - fu) * fv
+            + h[r0 + 1, c0 + 1] * fu * fv
+        )
+
+    return height
+
+
+def sim_terrain(m: mujoco.MjModel, d: mujoco.MjData, robot: Robot) -> TerrainInput:
+    """The robot's :class:`TerrainInput` in simulation: the world's heightfield
+    (:func:`heightfield_height`; map frame = world frame) and the trunk's pose from the sensors the
+    env reads (``trunk_pos`` x, y; yaw of ``trunk_quat``)."""
+
+    def pose():
+        sd = d.sensordata
+        w, qx, qy, qz = (float(v) for v in sd[robot.s_quat : robot.s_quat + 4])
+        yaw = math.atan2(2.0 * (w * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        return float(sd[robot.s_pos]), float(sd[robot.s_pos + 1]), yaw
+
+    return TerrainInput(heightfield_height(m), pose)
+
+
 def onnx_policy(path: str) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
 
@@ -177,11 +221,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not os.path.exists(onnx_path):
         raise SystemExit(f"robot_loop: no policy file {onnx_path} (export the ONNX policy first, or pass --onnx)")
     policy = onnx_policy(onnx_path)
-    ctl = Controller(meta, robot, policy, args.command)
     d = mujoco.MjData(m)
     mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)  # home pose, trunk 1 cm above it, ctrl = home
     d.qpos[2] += 0.01
     mujoco.mj_forward(m, d)
+    ctl = Controller(meta, robot, policy, args.command, terrain=sim_terrain(m, d, robot))
     sim = meta["config"]["simulation"]
     n_sub = int(round(float(sim["control_dt"]) / float(sim["physics_dt"])))
     out = run(m, d, ctl, int(round(args.duration / ctl.dt)), n_sub)

@@ -31,7 +31,7 @@ from gait.bezier_gait import (
     nominal_stance_points,
     stance_mask,
 )
-from gait.footholds import FootholdState, foothold_offsets
+from gait.footholds import FootholdState, foothold_offsets, steered_command
 from gait.gait_config import GaitConfig
 from gait.planar import smoothstep
 from ik.leg_geometry import DEFAULT_GEOMETRY, LegGeometry
@@ -105,9 +105,12 @@ class BezierController:
         footholds: Optional[FootholdState] = None,
     ) -> jax.Array:
         """(4, 3) nominal foot targets in the hip frames [m]; see :func:`gait.bezier_gait.nominal_foot_targets`.
-        With ``footholds`` (:mod:`gait.footholds`), each foot's shift, ground height and extra
+        With ``footholds`` (:mod:`gait.footholds`), the gait steps to the command plus the
+        footholds' sideways steering velocity, and each foot's shift, ground height and extra
         swing clearance are added (not scaled by the gait's activity: a standing foot stays on
         its foothold)."""
+        if footholds is not None:
+            command = steered_command(command, footholds)
         targets = nominal_foot_targets(
             gait_state, command, self.config, self.geometry, body_height, swing_scale, frequency_scale
         )

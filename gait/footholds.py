@@ -9,7 +9,12 @@ With footholds on, the gait looks at a height map when a foot lifts off:
 2. **Where it lands.** The cheapest cell of a grid around it (:class:`gait.gait_config.FootholdConfig`):
    level within ``edge_radius``, no pit, close to the nominal touchdown. Its offset from the nominal
    touchdown is the leg's *shift* [m, body-yaw frame] and its height the leg's *ground* [m, world z].
-3. **How high it swings.** The apex rises above the nominal swing height when the ground under the
+3. **Where the trunk goes.** A foot moved far sideways tips the trot, so the trunk's path moves
+   instead: at each lift-off the sideways offset (``+-steer_window``) with the cheapest safe cells
+   for all four legs is found, and the gait adds a sideways velocity (``offset / steer_time``,
+   capped at ``steer_speed``) to the command it steps to (:func:`steered_command`); a lengthwise
+   trench then passes between the feet or beside them.
+4. **How high it swings.** The apex rises above the nominal swing height when the ground under the
    swing path (``path_samples`` points between lift-off and touchdown) minus the swing's base line
    needs more than ``swing_height`` to clear it by ``swing_margin``.
 
@@ -37,6 +42,10 @@ from gait.gait_config import FootholdConfig, GaitConfig
 from gait.planar import smoothstep, yaw_rotate
 from ik.leg_geometry import LegGeometry
 
+COST_DECIMALS = 5
+"""Costs are rounded to this many decimals before the cheapest cell is taken: equal costs (common
+on the grid) then tie exactly, and the first cell wins in float32 and float64 alike."""
+
 OBSTACLE_HEIGHT = 0.01
 """Ground this much [m] above the swing's base line counts as something to step over."""
 
@@ -56,6 +65,8 @@ class FootholdState:
       start_ground: (4,) the ground height there [m].
       extra_clearance: (4,) swing apex height above the nominal swing height [m] (>= 0).
       target: (4, 2) the foothold in the world (x, y) [m].
+      steer: (2,) velocity the gait adds to the command to move the trunk's path sideways onto
+        safe ground [m/s, body frame].
     """
 
     shift: jax.Array
@@ -64,6 +75,7 @@ class FootholdState:
     start_ground: jax.Array
     extra_clearance: jax.Array
     target: jax.Array
+    steer: jax.Array
 
 
 def _feet(config: GaitConfig, geometry: LegGeometry) -> jax.Array:
@@ -78,7 +90,16 @@ def initial_footholds(
     feet = trunk_xy + yaw_rotate(_feet(config, geometry), yaw)
     ground = height_fn(feet[:, 0], feet[:, 1]).astype(jnp.float32)
     zero = jnp.zeros((4, 2), jnp.float32)
-    return FootholdState(zero, ground, zero, ground, jnp.zeros((4,), jnp.float32), feet.astype(jnp.float32))
+    return FootholdState(
+        zero, ground, zero, ground, jnp.zeros((4,), jnp.float32), feet.astype(jnp.float32), jnp.zeros((2,), jnp.float32)
+    )
+
+
+def steered_command(command: jax.Array, state: FootholdState) -> jax.Array:
+    """(3,) the command the gait steps to: ``command`` (vx, vy, yaw rate) plus the footholds'
+    sideways steering velocity (:attr:`FootholdState.steer`)."""
+    command = jnp.asarray(command)
+    return command + jnp.concatenate([state.steer, jnp.zeros((1,), state.steer.dtype)]).astype(command.dtype)
 
 
 def _unit_swing_height(u: jax.Array) -> jax.Array:
@@ -125,6 +146,35 @@ def predicted_touchdowns(
     return remaining[:, None] * command[None, :2] + turned
 
 
+def plan_steer(
+    touchdown: jax.Array,
+    velocity: jax.Array,
+    trunk_xy: jax.Array,
+    yaw: jax.Array,
+    cfg: FootholdConfig,
+    height_fn: HeightFn,
+) -> jax.Array:
+    """(2,) the sideways steering velocity [m/s, body frame]. For each sideways offset ``dy`` of the
+    trunk's path (``+-steer_window``), every leg's cheapest cell along the heading (``+-window_x``)
+    is costed at its next touchdown ``touchdown`` (4, 2) [m, body-yaw frame] and at
+    ``steer_samples - 1`` more points the commanded ``velocity`` (2,) [m/s, body frame] reaches
+    within ``steer_lookahead`` [s], all moved by ``dy``; the offset with the least sum plus
+    ``steer_weight dy^2`` is closed in ``steer_time`` (speed capped at ``steer_speed``)."""
+    dx = np.asarray(cfg.offsets_1d(cfg.window_x, cfg.steer_resolution), np.float32)
+    dy = np.asarray(cfg.offsets_1d(cfg.steer_window), np.float32)
+    gx, gy = np.meshgrid(dx, dy)  # (ny, nx)
+    grid = jnp.asarray(np.stack([gx, gy], axis=-1))  # (ny, nx, 2)
+    along = jnp.asarray(np.stack([gx, np.zeros_like(gy)], axis=-1))
+    times = jnp.asarray(np.linspace(0.0, cfg.steer_lookahead, cfg.steer_samples), jnp.float32)
+    ahead = touchdown[None] + times[:, None, None] * velocity[None, None, :]  # (k, 4, 2)
+    centres = trunk_xy + yaw_rotate(ahead[:, :, None, None, :] + grid, yaw)  # (k, 4, ny, nx, 2)
+    cost, _ = cell_costs(centres, yaw, along, cfg, height_fn)
+    total = jnp.sum(jnp.min(cost, axis=-1), axis=(0, 1)) + cfg.steer_weight * jnp.asarray(dy) ** 2  # (ny,)
+    offset = jnp.asarray(dy)[jnp.argmin(jnp.round(total, COST_DECIMALS))]
+    vy = jnp.clip(offset / cfg.steer_time, -cfg.steer_speed, cfg.steer_speed)
+    return jnp.stack([jnp.zeros_like(vy), vy]).astype(jnp.float32)
+
+
 def plan_footholds(
     state: FootholdState,
     lifting: jax.Array,
@@ -155,11 +205,15 @@ def plan_footholds(
     cfg = config.footholds
     dtype = jnp.float32
     touchdown = predicted_touchdowns(half_steps, command, remaining, config, geometry)  # (4, 2)
+    steer = state.steer
+    if cfg.steer_window > 0.0:  # look ahead along the command, without the steering it already has
+        velocity = jnp.asarray(command, dtype)[:2] - state.steer
+        steer = jnp.where(jnp.any(lifting), plan_steer(touchdown, velocity, trunk_xy, yaw, cfg, height_fn), steer)
     liftoff = _feet(config, geometry) - half_steps.astype(dtype) + state.shift
     offsets = jnp.asarray(candidate_offsets(cfg))  # (n, 2)
     centres = trunk_xy + yaw_rotate(touchdown[:, None, :] + offsets[None], yaw)  # (4, n, 2) world
     cost, height = cell_costs(centres, yaw, offsets, cfg, height_fn)
-    best = jnp.argmin(cost, axis=-1)
+    best = jnp.argmin(jnp.round(cost, COST_DECIMALS), axis=-1)
     shift = offsets[best]
     ground = jnp.take_along_axis(height, best[:, None], axis=-1)[:, 0]
     # the swing path, along the swing curve's own forward profile, from lift-off to the foothold
@@ -181,6 +235,7 @@ def plan_footholds(
         start_ground=jnp.where(lifting, state.ground, state.start_ground).astype(dtype),
         extra_clearance=jnp.where(lifting, extra, state.extra_clearance).astype(dtype),
         target=jnp.where(lifting[:, None], land_w, state.target).astype(dtype),
+        steer=steer.astype(dtype),
     )
 
 

@@ -48,9 +48,10 @@ class FootholdConfig:
     sides along y, is more than ``pit_depth`` above it. Cost = dx^2 + ``lateral_weight`` dy^2
     (the cell's offset from the nominal touchdown) + ``roughness_weight`` x (largest ring height
     difference)^2, plus 1 + the safety violation in metres, so an unsafe cell is chosen only where
-    no safe one exists. The swing apex then clears the highest ground under ``path_samples``
-    points of the swing path by ``swing_margin``, and the stance foot's height follows the ground
-    at its foothold.
+    no safe one exists. The trunk's path is steered sideways towards the offset whose cells are
+    cheapest for all four legs (``steer_*``). The swing apex then clears the highest ground under
+    ``path_samples`` points of the swing path by ``swing_margin``, and the stance foot's height
+    follows the ground at its foothold.
 
     Attributes:
       enabled: move touchdowns (``False``: the plain gait, bit for bit).
@@ -65,6 +66,19 @@ class FootholdConfig:
       lateral_weight: weight of the squared sideways offset against the squared forward one [-].
       swing_margin: clearance of the swing apex over the highest ground under the swing path [m].
       path_samples: points of the swing path checked for clearance [-].
+      steer_window: half range of the sideways offsets of the trunk's whole path that are costed
+        at each lift-off [m] (0: no steering). A foot moved far sideways tips the trot, so a
+        lengthwise trench is avoided by moving the trunk instead.
+      steer_resolution: spacing of the cells along the heading costed for each sideways offset
+        [m] (the offsets themselves are ``resolution`` apart; coarser than ``resolution`` as
+        steering costs 4 legs x ``steer_samples`` points x every offset).
+      steer_weight: weight of the squared path offset against the legs' summed cell costs [-].
+      steer_time: time the trunk takes to close its offset [s]: the gait steps to the command
+        plus a sideways velocity offset / ``steer_time`` (body frame), held until the next lift-off.
+      steer_speed: cap on that sideways velocity [m/s].
+      steer_lookahead: the offset is costed at the legs' next touchdowns and at points the
+        command reaches up to this far ahead [s] (the trunk turns onto a row of stones early).
+      steer_samples: points from the next touchdowns to the look-ahead, both included [-].
     """
 
     enabled: bool
@@ -79,6 +93,13 @@ class FootholdConfig:
     lateral_weight: float = field(metadata={"range": (0.0, 100.0)})
     swing_margin: float = field(metadata={"range": (0.0, 0.3)})
     path_samples: int = field(metadata={"range": (1, 32)})
+    steer_window: float = field(metadata={"range": (0.0, 0.5)})
+    steer_resolution: float = field(metadata={"range": (0.005, 0.2)})
+    steer_weight: float = field(metadata={"range": (0.0, 100.0)})
+    steer_time: float = field(metadata={"range": (0.01, 10.0)})
+    steer_speed: float = field(metadata={"range": (0.0, 1.0)})
+    steer_lookahead: float = field(metadata={"range": (0.0, 5.0)})
+    steer_samples: int = field(metadata={"range": (1, 16)})
 
     def validate(self) -> None:
         check_ranges(self)
@@ -89,10 +110,11 @@ class FootholdConfig:
                 "use a coarser resolution or a smaller window"
             )
 
-    def offsets_1d(self, half: float):
-        """Candidate offsets [m] along one axis: ``0, +-resolution, ...`` up to ``+-half``."""
-        n = int(math.floor(half / self.resolution + 1e-6))
-        return tuple(self.resolution * k for k in range(-n, n + 1))
+    def offsets_1d(self, half: float, step: float | None = None):
+        """Offsets [m] along one axis: ``0, +-step, ...`` up to ``+-half`` (``step``: ``resolution``)."""
+        step = self.resolution if step is None else step
+        n = int(math.floor(half / step + 1e-6))
+        return tuple(step * k for k in range(-n, n + 1))
 
     @property
     def candidates(self) -> int:

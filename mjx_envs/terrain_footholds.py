@@ -15,7 +15,7 @@ from typing import Any, Dict
 import jax
 
 from gait.bezier_gait import GaitState, half_steps_from_command, leg_phases
-from gait.footholds import FootholdState, HeightFn, initial_footholds, lifting_legs, plan_footholds
+from gait.footholds import FootholdState, HeightFn, initial_footholds, lifting_legs, plan_footholds, steered_command
 from mjx_envs.env_context import EnvContext
 from mjx_envs.termination import terrain_height
 
@@ -50,7 +50,8 @@ def update_footholds(
 ) -> FootholdState:
     """``info["footholds"]`` after a control step: new footholds for the legs that the advanced
     clock ``gait_after`` puts into swing (planned from the trunk's pose ``trunk_xy`` (2,), ``yaw``
-    and the step's command ``info["command"]``), the others unchanged. A leg lifting off while the
+    and the step's command ``info["command"]`` plus the current steering), the others unchanged;
+    a new steering velocity when any leg lifts off. A leg lifting off while the
     gait's activity is below 1/2 (standing, or ramping) keeps its foothold: its swing is too low
     to carry it elsewhere."""
     gait, geometry = ctx.gait, ctx.controller.geometry
@@ -59,7 +60,7 @@ def update_footholds(
     stepping = gait_after.activity >= 0.5
     swing_duration = gait.swing_duration / frequency_scale
     swing_u = (after - gait.duty_factor) / (1.0 - gait.duty_factor)
-    command = info["command"]
+    command = steered_command(info["command"], info["footholds"])
     half = half_steps_from_command(command, gait, geometry, frequency_scale) * gait_after.activity
     return plan_footholds(
         info["footholds"],

@@ -4,6 +4,8 @@ Synthetic height maps (a gap across the path, a step, flat ground) check the pla
 one C-MuJoCo episode on the held-out suite's stepping stones checks the effect on the robot.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +19,7 @@ from gait.footholds import (
     initial_footholds,
     plan_footholds,
     predicted_touchdowns,
+    steered_command,
 )
 from gait.gait_config import GaitConfig, with_footholds
 from model.yaml_config import ConfigError, from_dict, to_dict
@@ -33,12 +36,12 @@ def flat(x, y):
     return jnp.zeros_like(x)
 
 
-def plan(height_fn, lifting=(True, True, True, True), state=None):
+def plan(height_fn, lifting=(True, True, True, True), state=None, gait=GAIT):
     """Footholds planned for a trunk at the origin facing +x, every leg at the start of its swing."""
-    state = state if state is not None else initial_footholds(jnp.zeros(2), jnp.zeros(()), GAIT, GEOM, height_fn)
+    state = state if state is not None else initial_footholds(jnp.zeros(2), jnp.zeros(()), gait, GEOM, height_fn)
     lift = jnp.asarray(lifting)
     return plan_footholds(
-        state, lift, jnp.full((4,), SWING), jnp.zeros(2), jnp.zeros(()), HALF, COMMAND, GAIT, GEOM, height_fn
+        state, lift, jnp.full((4,), SWING), jnp.zeros(2), jnp.zeros(()), HALF, COMMAND, gait, GEOM, height_fn
     )
 
 
@@ -82,6 +85,31 @@ def test_a_gap_under_the_touchdown_moves_it_onto_safe_ground():
     np.testing.assert_array_equal(np.asarray(out.ground), 0.0)
     # the swing path crosses no raised ground: the nominal swing height is enough
     np.testing.assert_array_equal(np.asarray(out.extra_clearance), 0.0)
+
+
+def test_a_lengthwise_trench_under_the_right_feet_steers_the_trunk_left():
+    """A trench along the heading, 0.15 m wide under the right feet (y = -0.13 m): the cheapest
+    sideways offset of the whole trunk clears it by ``edge_radius`` on the near (left) side, and the
+    gait steps to the command plus ``offset / steer_time`` sideways (capped at ``steer_speed``)."""
+    right_y = float(nominal_feet_in_body(GAIT, GEOM)[0, 1])
+    lo, hi = right_y - 0.075, right_y + 0.075
+
+    def trench(x, y):
+        return jnp.where((y > lo) & (y < hi), -0.3, 0.0)
+
+    offset = hi + FH.edge_radius - right_y  # the right feet just clear the trench's left rim
+    offset = FH.steer_resolution * np.ceil(offset / FH.steer_resolution - 1e-6)  # on the steering grid
+    uncapped = dataclasses.replace(GAIT, footholds=dataclasses.replace(FH, steer_speed=1.0))
+    np.testing.assert_allclose(np.asarray(plan(trench, gait=uncapped).steer), [0.0, offset / FH.steer_time], atol=1e-6)
+    out = plan(trench)  # the default caps the speed
+    expected = min(offset / FH.steer_time, FH.steer_speed)
+    np.testing.assert_allclose(np.asarray(out.steer), [0.0, expected], atol=1e-6)
+    command = np.asarray(steered_command(COMMAND, out))
+    np.testing.assert_allclose(command, [0.4, expected, 0.0], atol=1e-6)
+    # flat ground: no steering; a leg that does not lift keeps the last steering
+    assert not np.any(np.asarray(plan(flat).steer))
+    held = plan(flat, lifting=(False,) * 4, state=out)
+    np.testing.assert_array_equal(np.asarray(held.steer), np.asarray(out.steer))
 
 
 def test_a_step_on_the_path_raises_the_swing_and_the_stance_follows_the_ground():
@@ -149,26 +177,35 @@ def test_foothold_config_errors_name_the_key():
 
 
 def test_the_foothold_gait_crosses_stepping_stones_where_the_plain_gait_falls():
-    """The held-out suite (seed 1000), stepping stones level 1 (0.05 m gaps), 0.4 m/s ahead for
-    8 s, zero residual: the plain gait falls within 2 s; the foothold gait walks on (over 20 s and
-    6 episodes: 0 of 6 vs 6 of 6 without a fall, docs/gait_ik.md "Footholds")."""
+    """The held-out suite (seed 1000), stepping stones level 2 (0.10 m gaps across the path, 0.2 m
+    trenches along it), 0.4 m/s ahead for 8 s, zero residual: the plain gait falls; the footholds
+    without steering fall later; with steering the gait walks on (docs/gait_ik.md "Footholds")."""
     from evaluation.episode import episode_key, run_episode, zero_action
     from mjx_envs.policy_env import default_configs, make_env, with_world
     from model.terrain.suite import TERRAIN_TYPES
 
     configs = with_world(default_configs(), "suite", 1000)
     stones = TERRAIN_TYPES.index("stepping_stones")
+    unsteered = dataclasses.replace(FH, steer_window=0.0)
+    arms = {
+        "plain": configs.gait,
+        "unsteered": dataclasses.replace(configs.gait, footholds=unsteered),
+        "footholds": with_footholds(configs.gait),
+    }
     out = {}
-    for footholds in (False, True):
-        env = make_env(configs._replace(gait=with_footholds(configs.gait, footholds)))
-        out[footholds] = run_episode(
-            env, zero_action(12), 400, episode_key(0, 0), terrain_level=1, terrain_type=stones, command=(0.4, 0.0, 0.0)
+    for name, gait in arms.items():
+        env = make_env(configs._replace(gait=gait))
+        out[name] = run_episode(
+            env, zero_action(12), 400, episode_key(0, 3), terrain_level=2, terrain_type=stones, command=(0.4, 0.0, 0.0)
         )
         env.close()
-    plain, placed = out[False], out[True]
-    assert plain.terminated and plain.steps < 150  # measured: falls at step 85 (1.7 s), 0.60 m in
+    plain, unsteered, placed = out["plain"], out["unsteered"], out["footholds"]
+    assert plain.terminated and plain.steps < 200  # measured: falls at step 130 (2.6 s)
+    assert unsteered.terminated and unsteered.steps < 350  # measured: falls at step 302 (6.0 s)
     assert not placed.terminated and placed.steps == 400
     walked = placed.trunk_pos[-1, 0] - placed.trunk_pos[0, 0]
-    assert walked > 2.0  # measured 2.38 m in 8 s (0.4 m/s commanded)
-    # the feet crossed gaps: some foot swung over ground 0.3 m below the stones (measured -0.29 m)
+    assert walked > 2.0  # measured 2.47 m in 8 s (0.4 m/s commanded)
+    # the feet crossed gaps: some foot swung over ground 0.3 m below the stones (measured -0.30 m)
     assert np.min(placed.foot_ground) < -0.25
+    # steering moves the trunk's path sideways, within steer_window of the commanded line
+    assert np.max(np.abs(placed.trunk_pos[:, 1] - placed.trunk_pos[0, 1])) < 0.3  # measured 0.19 m

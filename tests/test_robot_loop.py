@@ -118,7 +118,11 @@ def test_loop_matches_twin(twin, policy, key, command, activity0, stand_scale):
 
 @pytest.mark.parametrize(
     "section,key,message",
-    [("env", "height_scan", "observes terrain heights"), ("gait", "footholds", "places its footholds")],
+    [
+        ("env", "height_scan", "observes terrain heights"),
+        # footholds run with the robot's map and pose (tests/test_robot_footholds.py); without them: the fix
+        ("gait", "footholds", r"places its footholds .*gait\.footholds\.enabled.*terrain=TerrainInput\(height, pose\)"),
+    ],
 )
 def test_loop_refuses_what_needs_a_height_map(policy, section, key, message):
     meta = json.loads(json.dumps(policy.meta))
@@ -172,7 +176,7 @@ def test_imports_without_jax():
     (also through the old name's forwarding module, loaded from its file)."""
     code = (
         "import importlib.util, sys\n"
-        "import deploy.robot_controller\n"
+        "import deploy.robot_controller, deploy.robot_footholds\n"
         "assert 'mujoco' not in sys.modules\n"
         f"spec = importlib.util.spec_from_file_location('robot_loop', {SCRIPT!r})\n"
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
