@@ -1,13 +1,14 @@
 """What a robot runs every control step: gait clock, Bézier feet, residual, IK, observation, policy.
 
-NumPy and the standard library only (no JAX, no MuJoCo, nothing else of this repository), so a
-robot program imports it, or copies this one file (and ``deploy/robot_footholds.py`` for an export
-whose gait places footholds). :class:`Controller` is the loop: ``observe``
-the sensors, ``act`` (servo targets), let the servos track them for one control step, then
-``after_physics`` (next observation). :class:`Robot` reads the sensor addresses from an MjModel-like
-object (``sensor_adr``, ``sensor(name)``, ``body(name)``: the export's adapted MJCF compiled by
-MuJoCo, or the same layout from the robot's own driver). :mod:`deploy.robot_loop` runs this loop
-in MuJoCo simulation (``python -m deploy.robot_loop EXPORT_DIR``).
+NumPy and the standard library only (no JAX, no MuJoCo, nothing else of this repository but two
+modules of deploy/), so a robot program imports it, or copies this file with
+``deploy/bezier_curves.py`` (the swing curves) and ``deploy/robot_footholds.py`` (the footholds).
+:class:`Controller` is the loop: ``observe`` the sensors, ``act`` (servo targets), let the servos
+track them for one control step, then ``after_physics`` (next observation). :class:`Robot` reads
+the sensor addresses from an MjModel-like object (``sensor_adr``, ``sensor(name)``, ``body(name)``:
+the export's adapted MJCF compiled by MuJoCo, or the same layout from the robot's own driver).
+:mod:`deploy.robot_loop` runs this loop in MuJoCo simulation (``python -m deploy.robot_loop
+EXPORT_DIR``).
 It re-implements, in float64 numpy, what the training env (``mjx_envs/episode_logic.py``,
 ``gait/bezier_gait.py``, ``ik/leg_ik.py``, ``mjx_envs/observation.py``) computes in JAX;
 ``tests/test_robot_loop.py`` checks that both agree step by step.
@@ -103,11 +104,12 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
+from deploy.bezier_curves import SWING_X, SWING_Z, SWING_Z_RAW, bezier  # noqa: F401  (importable from here)
+from deploy.robot_footholds import Footholds
+
 LEGS = ("FR", "FL", "RR", "RL")
 SIDES = np.array([-1.0, 1.0, -1.0, 1.0])
 TROT_OFFSETS = {"trot": (0.0, 0.5, 0.5, 0.0), "pace": (0.0, 0.5, 0.0, 0.5), "bound": (0.0, 0.0, 0.5, 0.5)}
-SWING_X = np.array([-1.0, -1.4, -1.5, -1.5, -1.5, 0.0, 0.0, 0.0, 1.5, 1.5, 1.4, 1.0])
-SWING_Z_RAW = np.array([0.0, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.1, 1.1, 1.1, 0.0, 0.0])
 OBS_CLIP = 10.0
 OBS_CHANNELS = (
     "gravity",
@@ -122,28 +124,6 @@ OBS_CHANNELS = (
 )
 # GaitConfig defaults of fields that older exports' meta.json lacks (gait/gait_config.py)
 GAIT_DEFAULTS = {"stand_still": True, "stand_speed": 0.05, "stand_transition": 0.2, "gait": "trot"}
-
-
-def bezier(points: np.ndarray, u: float) -> float:
-    """De Casteljau evaluation of a 1-D Bézier curve at u in [0, 1]."""
-    p = np.array(points, float)
-    for _ in range(len(p) - 1):
-        p = (1.0 - u) * p[:-1] + u * p[1:]
-    return float(p[0])
-
-
-def _curve_peak(points: np.ndarray) -> float:
-    n = len(points) - 1  # power-basis polynomial, max over its stationary points and the ends
-    c = np.zeros(n + 1)
-    for k, pk in enumerate(points):
-        for j in range(n - k + 1):
-            c[k + j] += pk * math.comb(n, k) * math.comb(n - k, j) * (-1.0) ** j
-    poly = np.polynomial.Polynomial(c)
-    roots = [r.real for r in poly.deriv().roots() if abs(r.imag) < 1e-9 and 0.0 <= r.real <= 1.0]
-    return float(max(poly(u) for u in [0.0, 1.0] + roots))
-
-
-SWING_Z = SWING_Z_RAW / _curve_peak(SWING_Z_RAW)
 
 
 class Chain:
@@ -417,9 +397,7 @@ class Controller:
         self.pending = np.zeros(12)
         self.obs: Optional[np.ndarray] = None
         self.terrain, self.footholds = terrain, None
-        if footholds.get("enabled"):  # imported here: deploy.robot_footholds imports this module
-            from deploy.robot_footholds import Footholds
-
+        if footholds.get("enabled"):
             self.footholds = Footholds(footholds, self.gait, terrain.height, tuple(terrain.pose()))
 
     def observe(self, sensordata: np.ndarray) -> np.ndarray:

@@ -15,17 +15,20 @@ grid around it (level ring, no pit, close to the nominal touchdown; see ``Footho
 follows the ground there; with ``steer_window`` > 0 the gait also steps sideways towards safer
 ground (:func:`plan_steer`). Costs are rounded to ``COST_DECIMALS`` before the cheapest cell is
 taken, as in the JAX planner, so that cells of equal cost tie exactly there and here (the first wins).
-Depends on :mod:`deploy.robot_controller` (Bézier curves, ``Gait``), which imports it lazily.
+Uses :mod:`deploy.bezier_curves` and the loop's ``Gait`` (:mod:`deploy.robot_controller`, which imports this module).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Tuple
 
 import numpy as np
 
-from deploy.robot_controller import SWING_X, SWING_Z, Gait, bezier
+from deploy.bezier_curves import SWING_X, SWING_Z, bezier
+
+if TYPE_CHECKING:
+    from deploy.robot_controller import Gait
 
 COST_DECIMALS = 5
 """Decimals costs are rounded to before the argmin (``gait.footholds.COST_DECIMALS``)."""
@@ -66,7 +69,7 @@ def smoothstep(x) -> np.ndarray:
 
 
 def _curve(points: np.ndarray, u) -> np.ndarray:
-    """A Bézier curve (:func:`deploy.robot_controller.bezier`) at each swing progress in ``u``."""
+    """A Bézier curve (:func:`deploy.bezier_curves.bezier`) at each swing progress in ``u``."""
     u = np.asarray(u, float)
     return np.array([bezier(points, float(v)) for v in u.ravel()]).reshape(u.shape)
 

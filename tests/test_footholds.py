@@ -98,7 +98,7 @@ def test_a_lengthwise_trench_under_the_right_feet_steers_the_trunk_left():
         return jnp.where((y > lo) & (y < hi), -0.3, 0.0)
 
     offset = hi + FH.edge_radius - right_y  # the right feet just clear the trench's left rim
-    offset = FH.steer_resolution * np.ceil(offset / FH.steer_resolution - 1e-6)  # on the steering grid
+    offset = FH.resolution * np.ceil(offset / FH.resolution - 1e-6)  # on the grid of offsets
     uncapped = dataclasses.replace(GAIT, footholds=dataclasses.replace(FH, steer_speed=1.0))
     np.testing.assert_allclose(np.asarray(plan(trench, gait=uncapped).steer), [0.0, offset / FH.steer_time], atol=1e-6)
     out = plan(trench)  # the default caps the speed
