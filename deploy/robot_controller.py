@@ -211,8 +211,16 @@ class Gait:
             axis=-1,
         )  # (4, 3)
 
+    def feet_in_body(self) -> np.ndarray:
+        """(4, 2) nominal foot points in the body frame [m]: hip offset + nominal stance point (x, y)."""
+        return self.robot.hip[:, :2] + self.nominal[:, :2]
+
+    def leg_phases(self, phase: float) -> np.ndarray:
+        """(4,) each leg's phase in [0, 1) at gait ``phase``."""
+        return (phase + self.offsets) % 1.0
+
     def leg_velocities(self, command: np.ndarray) -> np.ndarray:
-        r = self.robot.hip[:, :2] + self.nominal[:, :2]  # nominal feet in the trunk frame
+        r = self.feet_in_body()
         vx, vy, wz = command
         return np.stack([vx - wz * r[:, 1], vy + wz * r[:, 0]], axis=-1)
 
@@ -245,7 +253,7 @@ class Gait:
         duty = c["duty_factor"]
         half = self.half_steps(command)
         out = self.nominal.copy()
-        for i, ph in enumerate((phase + self.offsets) % 1.0):
+        for i, ph in enumerate(self.leg_phases(phase)):
             if ph < duty:
                 u = ph / duty
                 off = np.r_[(1.0 - 2.0 * u) * half[i], -c["penetration_depth"] * math.sin(math.pi * u)]

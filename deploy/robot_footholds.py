@@ -74,15 +74,10 @@ def _curve(points: np.ndarray, u) -> np.ndarray:
     return np.array([bezier(points, float(v)) for v in u.ravel()]).reshape(u.shape)
 
 
-def feet_in_body(gait: Gait) -> np.ndarray:
-    """(4, 2) nominal foot points in the body frame [m]: hip offset + nominal stance point (x, y)."""
-    return gait.robot.hip[:, :2] + gait.nominal[:, :2]
-
-
 def initial_footholds(trunk_xy, yaw: float, gait: Gait, height: HeightFn) -> FootholdState:
     """Footholds of a robot standing on its nominal stance points (trunk at map ``trunk_xy`` [m],
     heading ``yaw`` [rad]): zero shifts, the ground under each foot."""
-    feet = np.asarray(trunk_xy, float) + yaw_rotate(feet_in_body(gait), yaw)
+    feet = np.asarray(trunk_xy, float) + yaw_rotate(gait.feet_in_body(), yaw)
     ground = np.asarray(height(feet[:, 0], feet[:, 1]), float)
     zero = np.zeros((4, 2))
     return FootholdState(zero, ground, zero, ground, np.zeros(4), feet)
@@ -137,7 +132,7 @@ def predicted_touchdowns(half_steps: np.ndarray, command, remaining: np.ndarray,
     nominal stance point + ``half_steps`` (4, 2) [m], in the trunk frame reached after ``remaining``
     (4,) [s] at the command ``(vx [m/s], vy [m/s], yaw rate [rad/s])``."""
     command = np.asarray(command, float)
-    turned = yaw_rotate(feet_in_body(gait) + half_steps, command[2] * remaining)
+    turned = yaw_rotate(gait.feet_in_body() + half_steps, command[2] * remaining)
     return remaining[:, None] * command[None, :2] + turned
 
 
@@ -186,7 +181,7 @@ def plan_footholds(
     steer = state.steer
     if cfg.get("steer_window", 0.0) > 0.0 and np.any(lifting):  # along the command, without the steering
         steer = plan_steer(touchdown, np.asarray(command, float)[:2] - state.steer, trunk_xy, yaw, cfg, height)
-    liftoff = feet_in_body(gait) - half_steps + state.shift
+    liftoff = gait.feet_in_body() - half_steps + state.shift
     offsets = candidate_offsets(cfg)  # (n, 2)
     centres = trunk_xy + yaw_rotate(touchdown[:, None, :] + offsets[None], yaw)  # (4, n, 2) map
     cost, h = cell_costs(centres, yaw, offsets, cfg, height)
@@ -217,18 +212,13 @@ def plan_footholds(
     )
 
 
-def _swing_blend(leg_phases: np.ndarray, duty_factor: float):
-    """(in swing (4,) bool, swing progress u (4,), blend w (4,): smoothstep(u) in swing, 1 in stance)."""
-    in_swing = leg_phases >= duty_factor
-    u = np.clip((leg_phases - duty_factor) / (1.0 - duty_factor), 0.0, 1.0)
-    return in_swing, u, np.where(in_swing, smoothstep(u), 1.0)
-
-
 def foothold_offsets(state: FootholdState, leg_phases: np.ndarray, duty_factor: float) -> np.ndarray:
     """(4, 3) offsets [m, hip frames] added to the nominal foot targets at ``leg_phases`` (4,): the
     shift (xy) and the ground relative to the four legs' mean, both blended over each swing by a
     smoothstep of its progress, plus the extra apex height times the unit swing curve (z)."""
-    in_swing, u, w = _swing_blend(leg_phases, duty_factor)
+    in_swing = leg_phases >= duty_factor
+    u = np.clip((leg_phases - duty_factor) / (1.0 - duty_factor), 0.0, 1.0)
+    w = np.where(in_swing, smoothstep(u), 1.0)
     shift = state.start_shift + w[:, None] * (state.shift - state.start_shift)
     ground = state.start_ground + w * (state.ground - state.start_ground)
     lift = np.where(in_swing, _curve(SWING_Z, u), 0.0)
@@ -254,23 +244,20 @@ class Footholds:
         self.duty = float(gait.cfg["duty_factor"])
         self.state = initial_footholds(pose[:2], float(pose[2]), gait, height)
 
-    def leg_phases(self, phase: float) -> np.ndarray:
-        return (phase + self.gait.offsets) % 1.0
-
     def command(self, command) -> np.ndarray:
         """(3,) the command the gait's feet step to (``command`` + the steering velocity)."""
         return steered_command(command, self.state)
 
     def offsets(self, phase: float) -> np.ndarray:
         """(4, 3) offsets [m, hip frames] to add to the gait's foot targets at gait ``phase``."""
-        return foothold_offsets(self.state, self.leg_phases(phase), self.duty)
+        return foothold_offsets(self.state, self.gait.leg_phases(phase), self.duty)
 
     def after_step(self, phase_before: float, phase: float, activity: float, command, pose) -> np.ndarray:
         """New footholds for the legs the clock put into swing (``phase_before`` -> ``phase``) while
         ``activity`` (after the advance) >= 1/2, planned from the trunk's ``pose`` (x, y, yaw) [m, rad]
         in the map frame after the physics and the step's ``command`` steered; returns their (4,) bool."""
-        after = self.leg_phases(phase)
-        lifting = lifting_legs(self.leg_phases(phase_before), after, self.duty) & (activity >= 0.5)
+        after = self.gait.leg_phases(phase)
+        lifting = lifting_legs(self.gait.leg_phases(phase_before), after, self.duty) & (activity >= 0.5)
         swing_duration = (1.0 - self.duty) * float(self.gait.cfg["period"])
         remaining = (1.0 - (after - self.duty) / (1.0 - self.duty)) * swing_duration
         command = self.command(command)
