@@ -39,9 +39,11 @@ steps). One control step, in this order:
   2. residual = f * action.reshape(4, 3) * residual_max * gate + (1 - f) * residual   (m, hip
      frames; f = ``action_filter``; gate = s + (1 - s) * activity, s = ``residual_stand_scale``,
      1 by default; starts at 0)
-  3. feet = bezier_feet(phase, activity, command) + residual; q = leg_ik(feet)  -> ctrl (12,)
+  3. gait_command moves towards command by at most max_acceleration control_dt (vx, vy) and
+     max_yaw_acceleration control_dt (yaw rate), at once where the limit is 0; starts at 0
+     feet = bezier_feet(phase, activity, gait_command) + residual; q = leg_ik(feet)  -> ctrl (12,)
   4. servos track ctrl for control_dt
-  5. phase = (phase + control_dt / period) mod 1;  activity moves towards stepping_target(command)
+  5. phase = (phase + control_dt / period) mod 1;  activity moves towards stepping_target(gait_command)
      by at most control_dt / stand_transition;  last_action = action
   6. obs = observation(sensors, phase, command, last_action)   -> next policy call
 
@@ -52,7 +54,7 @@ own map frame (odometry / elevation map: fixed to the ground, z up; any origin).
 (:func:`deploy.robot_loop.sim_terrain`): the world's heightfield and the trunk sensors.
 Footholds (``gait.footholds``, :mod:`deploy.robot_footholds`, a mirror of ``gait/footholds.py``):
   at construction  the ground under each nominal foot at ``pose()``; shifts, steering 0.
-  step 3           feet = bezier_feet(phase, activity, command + (steer_x, steer_y, 0))
+  step 3           feet = bezier_feet(phase, activity, gait_command + (steer_x, steer_y, 0))
                    + foothold_offsets(leg phases) + residual: each foot's shift (xy) and ground -
                    mean ground (z), swing-blended by smoothstep, and the extra swing apex (z); not
                    scaled by activity.
@@ -123,7 +125,14 @@ OBS_CHANNELS = (
     "last_action",
 )
 # GaitConfig defaults of fields that older exports' meta.json lacks (gait/gait_config.py)
-GAIT_DEFAULTS = {"stand_still": True, "stand_speed": 0.05, "stand_transition": 0.2, "gait": "trot"}
+GAIT_DEFAULTS = {
+    "stand_still": True,
+    "stand_speed": 0.05,
+    "stand_transition": 0.2,
+    "gait": "trot",
+    "max_acceleration": 0.0,
+    "max_yaw_acceleration": 0.0,
+}
 
 
 class Chain:
@@ -228,6 +237,16 @@ class Gait:
         if not self.cfg["stand_still"]:
             return 1.0
         return 1.0 if np.max(np.linalg.norm(self.leg_velocities(command), axis=-1)) >= self.cfg["stand_speed"] else 0.0
+
+    def ramp_command(self, gait_command: np.ndarray, command: np.ndarray, dt: float) -> np.ndarray:
+        """(3,) the command the gait steps to after ``dt`` seconds: ``gait_command`` moved towards
+        ``command`` by at most max_acceleration dt (vx, vy) and max_yaw_acceleration dt (yaw rate);
+        a limit of 0 takes that part at once."""
+        c = self.cfg
+        limits = np.array([c["max_acceleration"], c["max_acceleration"], c["max_yaw_acceleration"]], float)
+        command = np.asarray(command, float)
+        ramped = gait_command + np.clip(command - gait_command, -limits * dt, limits * dt)
+        return np.where(limits > 0.0, ramped, command)
 
     def advance(self, phase: float, activity: float, command: np.ndarray, dt: float):
         """The gait clock after ``dt`` seconds: (phase, activity)."""
@@ -350,7 +369,8 @@ class Controller:
     """The per-step state machine: :meth:`observe` the sensors, :meth:`act` (servo targets), then
     :meth:`after_physics` once the servos have tracked them for ``control_dt``.
 
-    State: gait ``phase`` [0, 1), ``activity`` [0, 1], filtered ``residual`` (4, 3) [m],
+    State: gait ``phase`` [0, 1), ``activity`` [0, 1], ``gait_command`` (3,) (the command the gait
+    steps to, ramped towards ``command``; zero at the start: the robot stands), filtered ``residual`` (4, 3) [m],
     ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``;
     ``footholds`` (:class:`deploy.robot_footholds.Footholds`, None unless ``gait.footholds.enabled``:
     then ``terrain``, a :class:`TerrainInput`, is required).
@@ -365,6 +385,7 @@ class Controller:
         phase: float = 0.0,
         activity: Optional[float] = None,
         terrain: Optional[TerrainInput] = None,
+        gait_command: Optional[Sequence[float]] = None,
     ):
         env, sim = meta["config"]["env"], meta["config"]["simulation"]
         if env.get("action_mode", "residual") != "residual":
@@ -400,6 +421,7 @@ class Controller:
         self.command = np.asarray(command, float)
         self.phase = float(phase) % 1.0
         self.activity = self.gait.stepping_target(self.command) if activity is None else float(activity)
+        self.gait_command = np.zeros(3) if gait_command is None else np.asarray(gait_command, float)
         self.residual = np.zeros((4, 3))
         self.last_action = np.zeros(12)
         self.pending = np.zeros(12)
@@ -421,10 +443,11 @@ class Controller:
         gate = self.stand_scale + (1.0 - self.stand_scale) * self.activity  # EnvConfig.residual_stand_scale
         target = applied.reshape(4, 3) * (self.residual_max * gate)
         self.residual = self.filter * target + (1 - self.filter) * self.residual
+        self.gait_command = self.gait.ramp_command(self.gait_command, self.command, self.dt)
         if self.footholds is None:
-            feet = self.gait.foot_targets(self.phase, self.activity, self.command)
+            feet = self.gait.foot_targets(self.phase, self.activity, self.gait_command)
         else:  # steered command; the footholds' shift, ground and apex (not scaled by activity)
-            feet = self.gait.foot_targets(self.phase, self.activity, self.footholds.command(self.command))
+            feet = self.gait.foot_targets(self.phase, self.activity, self.footholds.command(self.gait_command))
             feet = feet + self.footholds.offsets(self.phase)
         feet = feet + self.residual
         self._action = action
@@ -434,8 +457,8 @@ class Controller:
         """Steps 5-6: advance the clock (and plan the footholds of the legs it lifts), remember the
         action, build the next observation."""
         before = self.phase
-        self.phase, self.activity = self.gait.advance(self.phase, self.activity, self.command, self.dt)
+        self.phase, self.activity = self.gait.advance(self.phase, self.activity, self.gait_command, self.dt)
         if self.footholds is not None:
-            self.footholds.after_step(before, self.phase, self.activity, self.command, tuple(self.terrain.pose()))
+            self.footholds.after_step(before, self.phase, self.activity, self.gait_command, tuple(self.terrain.pose()))
         self.last_action = self._action
         return self.observe(sensordata)

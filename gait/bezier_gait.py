@@ -82,17 +82,39 @@ class GaitState:
         stance dip), 0 = standing (every foot held at its nominal stance point while the clock runs
         on). Moves towards :func:`stepping_target` of the command at ``1 / stand_transition`` per
         second when :func:`advance_gait` is given the command; stays put otherwise.
+      command: (3,) the command the gait steps to, ``(vx [m/s], vy [m/s], yaw rate [rad/s])`` in
+        the body frame: the user's command reached at the gait's acceleration limits
+        (:func:`ramp_command`); zero in a new state (the robot stands still).
     """
 
     phase: jax.Array
     activity: jax.Array
+    command: jax.Array
 
     @classmethod
-    def create(cls, phase: float | jax.Array = 0.0, activity: float | jax.Array = 1.0) -> "GaitState":
-        """A gait state at ``phase`` (wrapped into [0, 1)) with stepping amplitude ``activity``."""
+    def create(
+        cls, phase: float | jax.Array = 0.0, activity: float | jax.Array = 1.0, command: Optional[jax.Array] = None
+    ) -> "GaitState":
+        """A gait state at ``phase`` (wrapped into [0, 1)) with stepping amplitude ``activity``,
+        stepping to ``command`` (3,) (default zero)."""
         ph = jnp.mod(jnp.asarray(phase, dtype=jnp.result_type(float)), 1.0)
         act = jnp.broadcast_to(jnp.clip(jnp.asarray(activity, dtype=ph.dtype), 0.0, 1.0), ph.shape)
-        return cls(phase=ph, activity=act)
+        cmd = jnp.zeros((3,), ph.dtype) if command is None else jnp.asarray(command, ph.dtype)
+        return cls(phase=ph, activity=act, command=jnp.broadcast_to(cmd, ph.shape + (3,)))
+
+
+def ramp_command(state: GaitState, command: jax.Array, dt: float | jax.Array, config: GaitConfig) -> GaitState:
+    """``state`` with its :attr:`GaitState.command` moved towards ``command`` (3,) by at most
+    ``max_acceleration * dt`` in vx and in vy [m/s] and ``max_yaw_acceleration * dt`` in the yaw
+    rate [rad/s]; a limit of 0 takes that part of ``command`` at once. A stepped command (a
+    joystick flicked from back to forward) then moves the stance feet over a few steps instead of
+    jumping them a full step length, which saturated the hip servos."""
+    old = state.command
+    command = jnp.asarray(command, old.dtype)
+    limits = jnp.asarray([config.max_acceleration, config.max_acceleration, config.max_yaw_acceleration], old.dtype)
+    step = limits * dt
+    ramped = old + jnp.clip(command - old, -step, step)
+    return state.replace(command=jnp.where(limits > 0.0, ramped, command))
 
 
 def stepping_target(command: jax.Array, config: GaitConfig, geometry: LegGeometry = DEFAULT_GEOMETRY) -> jax.Array:

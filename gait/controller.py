@@ -29,6 +29,7 @@ from gait.bezier_gait import (
     leg_phases,
     nominal_foot_targets,
     nominal_stance_points,
+    ramp_command,
     stance_mask,
 )
 from gait.footholds import FootholdState, foothold_offsets, steered_command
@@ -94,6 +95,11 @@ class BezierController:
         ``command``, also ramp the stepping amplitude towards standing / stepping (see
         :func:`gait.bezier_gait.advance_gait`); ``frequency_scale`` multiplies the step frequency."""
         return advance_gait(gait_state, dt, self.config, command, frequency_scale, self.geometry)
+
+    def ramp_command(self, gait_state: GaitState, command: jax.Array, dt: float | jax.Array) -> GaitState:
+        """``gait_state`` stepping to ``command`` (3,) within the gait's acceleration limits after
+        ``dt`` seconds (see :func:`gait.bezier_gait.ramp_command`)."""
+        return ramp_command(gait_state, command, dt, self.config)
 
     def foot_targets(
         self,

@@ -149,6 +149,9 @@ class GaitConfig:
         point while the clock runs on (``False``: step in place).
       stand_speed: the gait stands when every foot's commanded planar speed is below this [m/s].
       stand_transition: time to ramp stepping fully on or off [s] (smooth start and stop).
+      max_acceleration: fastest change of the commanded vx and of vy the gait steps to [m/s^2]
+        (:func:`gait.bezier_gait.ramp_command`; 0: a new command is taken at once).
+      max_yaw_acceleration: the same for the yaw rate [rad/s^2].
       footholds: terrain-aware touchdowns (:class:`FootholdConfig`; off by default).
     """
 
@@ -165,6 +168,8 @@ class GaitConfig:
     stand_still: bool
     stand_speed: float = field(metadata={"range": (0.0, 1.0)})
     stand_transition: float = field(metadata={"range": (0.0, 5.0)})
+    max_acceleration: float = field(metadata={"range": (0.0, 100.0)})
+    max_yaw_acceleration: float = field(metadata={"range": (0.0, 100.0)})
     footholds: FootholdConfig
 
     def for_robot(self, geometry) -> "GaitConfig":

@@ -28,7 +28,8 @@ def action_to_ctrl(
 
     residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), times the
     stand gate ``residual_stand_scale + (1 - residual_stand_scale) * gait activity``, low-pass
-    filtered, added to the Bézier targets (moved onto ``info["footholds"]`` with ``gait.footholds``
+    filtered, added to the Bézier targets of the gait stepping to the command within its
+    acceleration limits (``GaitState.command``; moved onto ``info["footholds"]`` with ``gait.footholds``
     on), then IK. modulated mode: the same for actions 0..11,
     and actions 12..14 modulate the gait (step frequency, swing height, body height within
     ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
@@ -39,7 +40,8 @@ def action_to_ctrl(
     action = jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
     cfg = ctx.env
     applied = info["pending_action"] if cfg.action_latency else action
-    info = {**info, "pending_action": action}
+    gait = ctx.controller.ramp_command(info["gait"], info["command"], ctx.sim.control_dt)
+    info = {**info, "pending_action": action, "gait": gait}
     if cfg.action_mode == "direct":
         ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
         return ctrl, action, info, jnp.zeros(())
@@ -52,8 +54,6 @@ def action_to_ctrl(
         new = applied[12:15] * jnp.asarray([m.frequency, m.swing_height, m.body_height])
         modulation = m.filter * new + (1.0 - m.filter) * modulation
     freq, swing, height = modulation_scales(ctx, modulation)
-    out = ctx.controller.joint_targets(
-        info["gait"], info["command"], height, residual, swing, freq, info.get("footholds")
-    )
+    out = ctx.controller.joint_targets(gait, gait.command, height, residual, swing, freq, info.get("footholds"))
     info = {**info, "residual": residual, "modulation": modulation}
     return out.joint_targets, action, info, jnp.sum(out.saturated).astype(jnp.float32)

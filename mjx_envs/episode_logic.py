@@ -323,7 +323,7 @@ def advance(
     freq, _, _ = modulation_scales(ctx, info["modulation"])
     truncated = ends.truncated.astype(jnp.float32)
     yaw = yaw_of(meas.trunk_quat)
-    gait = ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["command"], freq)
+    gait = ctx.controller.advance(info["gait"], ctx.sim.control_dt, info["gait"].command, freq)
     if footholds.enabled(ctx):
         info = {**info, "footholds": footholds.update_footholds(ctx, info, gait, freq, xy, yaw)}
     info = {

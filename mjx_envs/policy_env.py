@@ -67,6 +67,9 @@ def configs_from_meta(meta: Mapping[str, Any], where: str = META_FILE) -> EnvCon
         if name == "simulation" and "collision" not in data:
             # exported before the key existed: trained with every collision sphere colliding
             data = {**data, "collision": "all"}
+        if name == "gait" and "max_acceleration" not in data:
+            # exported before the key existed: the gait took every new command at once
+            data = {"max_acceleration": 0.0, "max_yaw_acceleration": 0.0, **data}
         if name == "simulation" and "robot" in meta:
             data = {**data, "robot_xml": _bundled_robot(meta, where)}
         try:

@@ -50,7 +50,7 @@ def update_footholds(
 ) -> FootholdState:
     """``info["footholds"]`` after a control step: new footholds for the legs that the advanced
     clock ``gait_after`` puts into swing (planned from the trunk's pose ``trunk_xy`` (2,), ``yaw``
-    and the step's command ``info["command"]`` plus the current steering), the others unchanged;
+    and the command the gait stepped to, ``info["gait"].command``, plus the current steering), the others unchanged;
     a new steering velocity when any leg lifts off. A leg lifting off while the
     gait's activity is below 1/2 (standing, or ramping) keeps its foothold: its swing is too low
     to carry it elsewhere."""
@@ -60,7 +60,7 @@ def update_footholds(
     stepping = gait_after.activity >= 0.5
     swing_duration = gait.swing_duration / frequency_scale
     swing_u = (after - gait.duty_factor) / (1.0 - gait.duty_factor)
-    command = steered_command(info["command"], info["footholds"])
+    command = steered_command(info["gait"].command, info["footholds"])
     half = half_steps_from_command(command, gait, geometry, frequency_scale) * gait_after.activity
     return plan_footholds(
         info["footholds"],

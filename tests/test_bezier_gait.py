@@ -24,6 +24,7 @@ from gait import (
     load_gait_config,
     nominal_foot_targets,
     nominal_stance_points,
+    ramp_command,
     stance_mask,
     stance_profile,
     swing_profile,
@@ -252,6 +253,26 @@ def test_gait_clock_advances_and_wraps():
     assert float(GaitState.create(1.75).phase) == pytest.approx(0.75)
     batch = jax.vmap(lambda p: advance_gait(GaitState.create(p), 0.02, CFG))(jnp.linspace(0.0, 0.9, 7))
     assert batch.phase.shape == (7,)
+
+
+def test_command_ramps_at_the_acceleration_limits():
+    cfg = dataclasses.replace(CFG, max_acceleration=2.0, max_yaw_acceleration=4.0)
+    s = GaitState.create(0.3)
+    np.testing.assert_array_equal(np.asarray(s.command), 0.0)  # a new state stands
+    target = jnp.asarray([-0.6, 0.01, 1.0])
+    s = ramp_command(s, target, 0.02, cfg)
+    np.testing.assert_allclose(np.asarray(s.command), [-0.04, 0.01, 0.08], atol=1e-7)  # 2 m/s^2, 4 rad/s^2 x 0.02 s
+    for _ in range(10):
+        s = ramp_command(s, target, 0.02, cfg)
+    np.testing.assert_allclose(np.asarray(s.command), [-0.44, 0.01, 0.88], atol=1e-6)
+    for _ in range(10):
+        s = ramp_command(s, target, 0.02, cfg)
+    np.testing.assert_allclose(np.asarray(s.command), [-0.6, 0.01, 1.0], atol=1e-6)
+    assert float(s.phase) == pytest.approx(0.3)  # the clock is advance_gait's
+    off = dataclasses.replace(CFG, max_acceleration=0.0, max_yaw_acceleration=0.0)
+    np.testing.assert_allclose(np.asarray(ramp_command(GaitState.create(), target, 0.02, off).command), target)
+    batch = jax.vmap(lambda c: ramp_command(GaitState.create(0.0), c, 0.02, cfg))(jnp.ones((5, 3)))
+    assert batch.command.shape == (5, 3)
 
 
 def test_body_height_moves_stance_line():

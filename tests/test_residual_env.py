@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import mjx_envs
+from evaluation.episode import episode_key, set_command
+from evaluation.safety_measures import StepRecorder
 from gait.gait_config import GaitConfig
 from mjx_envs import episode_logic as logic
 from mjx_envs.env_config import CommandRanges, DomainRandomization, EnvConfig, Pushes, RandomRange
@@ -120,7 +122,9 @@ def test_parity_rough():
     velocities and in the binary foot-contact bits (a touch force near the 1 N threshold flips), and
     with random residuals the two trajectories drift apart chaotically once one contact differs.
     Tolerances (seen): zero residual, 50 steps: continuous observation channels 0.15 (0.075 at a
-    contact event), contact bits agree >= 95 % (99 %), summed reward within 3 % (0.3 %). Random
+    contact event), contact bits agree >= 95 % (98.5 %), summed reward within 10 % (8.3 %: the gait
+    ramps up from standing at its acceleration limit, and in those steps the C-MuJoCo feet slip more
+    on the heightfield, foot_slip -1.69 vs -0.66 in MJX; 0.3 % with the command taken at once). Random
     residuals, 50 steps: trunk position 0.15 m (0.083), gravity direction and joint angles 0.15
     (0.066, 0.089); rewards are NOT compared: with feet pushed around at random, MJX's hfield
     contacts let stance feet slide more (foot_slip term over 25 steps: -6.4 MJX vs -3.5 C MuJoCo,
@@ -182,7 +186,7 @@ def test_parity_rough():
         if residuals == "zero":
             assert max(errs) < 0.15, max(errs)
         if residuals == "zero":
-            assert rel < 0.03, sums
+            assert rel < 0.10, sums
         if residuals == "zero":
             assert np.mean(contact_agree) >= 0.95, np.mean(contact_agree)
 
@@ -507,3 +511,24 @@ def test_mjx_step_applies_per_env_domain_randomisation():
     same = jax.tree.map(lambda x: jnp.stack([x[0], x[0]]), same)
     same = step(same, jnp.zeros((2, 12)))
     np.testing.assert_array_equal(np.asarray(same.data.qpos[0]), np.asarray(same.data.qpos[1]))
+
+
+def test_gait_ramps_a_reversed_command_without_saturating_the_servos():
+    """A joystick flicked from -0.6 to +1.0 m/s: taken at once, the stance feet jump a full step
+    and a hip servo hits its torque limit (measured 1.00 of it); ramped at the gait's 2 m/s^2 the
+    peak stays at 0.64 of the limit (bound 0.75). The C-MuJoCo twin, zero action, flat ground."""
+    peaks = {}
+    for acc in (0.0, 2.0):
+        gait = dataclasses.replace(GaitConfig(), max_acceleration=acc, max_yaw_acceleration=2.0 * acc)
+        g = ResidualWalkEnv(gait=gait)
+        g.reset(options={"key": episode_key(0, 0)})
+        set_command(g, (-0.6, 0.0, 0.0))
+        rec = StepRecorder(g)
+        for k in range(150):
+            if k == 75:
+                g.episode_info = {**g.episode_info, "command": jnp.asarray([1.0, 0.0, 0.0], jnp.float32)}
+            g.step(np.zeros(12, np.float32))
+            rec.capture(g)
+        peaks[acc] = float((np.abs(np.array(rec.tau[76:])) / rec.force_limit).max())
+        np.testing.assert_allclose(np.asarray(g.episode_info["gait"].command), [1.0, 0.0, 0.0], atol=1e-6)
+    assert peaks[0.0] >= 0.99 and peaks[2.0] <= 0.75, peaks

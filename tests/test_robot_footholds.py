@@ -84,6 +84,7 @@ def test_loop_footholds_match_twin_on_stepping_stones():
         phase=float(info["gait"].phase),
         activity=0.0,
         terrain=terrain,
+        gait_command=np.asarray(info["gait"].command, float),
     )
     assert np.abs(ctl.observe(d.sensordata) - obs).max() <= 1e-6
     errs, lifts, shifted, steered = [], 0, 0, 0.0

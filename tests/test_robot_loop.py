@@ -62,6 +62,7 @@ def _start_loop(env, meta):
         np.asarray(info["command"], float),
         phase=float(info["gait"].phase),
         activity=float(info["gait"].activity),
+        gait_command=np.asarray(info["gait"].command, float),
     )
     return m, d, ctl
 
@@ -155,7 +156,7 @@ def _compare_with_stack(robot, gait, ctl_jax, n, n_small, cmd_max, atol, steppin
     """Servo targets of the loop vs gait.controller over ``n`` random phases, activities, commands in
     +-``cmd_max`` and residuals (after ``n_small`` small ones, large: saturation); returns the number
     of saturated legs the stack reported."""
-    fn = jax.jit(lambda ph, act, cmd, res: ctl_jax.joint_targets(GaitState(phase=ph, activity=act), cmd, None, res))
+    fn = jax.jit(lambda ph, act, cmd, res: ctl_jax.joint_targets(GaitState.create(ph, act, cmd), cmd, None, res))
     rng = np.random.default_rng(0)
     saturated = 0
     for i in range(n):

@@ -44,6 +44,8 @@ def test_shipped_policy_loads_with_its_reports():
     assert cfg.simulation.world == "suite" and cfg.env.curriculum.enabled
     assert cfg.env.command.vy[1] > 0 and cfg.env.command.vx[0] < 0 and cfg.env.command.yaw_rate[1] >= 1.0
     assert cfg.env.pushes.enabled and cfg.env.domain_randomization.friction.enabled
+    # exported before the gait's acceleration limits: it plays as trained, the command taken at once
+    assert cfg.gait.max_acceleration == 0.0 and cfg.gait.max_yaw_acceleration == 0.0
     env = make_env(cfg)
     try:
         assert pol.observation_size == env.observation_space.shape[0]
