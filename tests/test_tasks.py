@@ -11,8 +11,15 @@ from model.yaml_config import ConfigError
 from train.config import task_config
 from train.tasks import TASKS, task_names
 
-WORLD = {"flat": "flat", "rough": "rough", "suite": "suite", "direct": "suite", "modulated": "suite"}
-ACTIONS = {"flat": 12, "rough": 12, "suite": 12, "direct": 12, "modulated": 15}
+WORLD = {
+    "flat": "flat",
+    "rough": "rough",
+    "suite": "suite",
+    "direct": "suite",
+    "modulated": "suite",
+    "footholds": "suite",
+}
+ACTIONS = {"flat": 12, "rough": 12, "suite": 12, "direct": 12, "modulated": 15, "footholds": 12}
 
 
 def test_registry_lists_every_task_with_its_config():
@@ -23,6 +30,7 @@ def test_registry_lists_every_task_with_its_config():
         assert cfg.env.action_size == ACTIONS[name]
         assert cfg.env.curriculum.enabled == (name != "flat")
         assert TASKS[name].__doc__
+        assert cfg.gait.footholds.enabled == cfg.env.height_scan.enabled == (name == "footholds")
     # the task wins over the preset, overrides win over the task
     assert task_config("flat", preset="cpu_small").simulation.world == "flat"
     assert task_config("flat", overrides=["simulation.world=rough", "run.eval_world=rough"]).simulation.world == "rough"

@@ -18,6 +18,7 @@ validated :class:`train.config.TrainConfig` (base values, then the preset, then 
                 held-out suite seed (the ``gpu`` preset's task)
 ``direct``      ``suite`` with direct joint targets (no gait, no IK): the residual ablation
 ``modulated``   ``suite`` with the foot residuals plus gait modulation (PMTG-style)
+``footholds``   ``suite`` over the foothold gait, the height scan observed
 ==============  ========================================================================
 
 Commands and robustness are not part of a task: they come from the preset (or overrides).
@@ -52,6 +53,15 @@ def direct() -> Dict[str, Any]:
     return out
 
 
+def footholds() -> Dict[str, Any]:
+    """``suite`` over the foothold gait (``gait.footholds``: touchdowns moved onto safe ground, the
+    trunk steered, swings lifted over what lies on their path) with the height scan observed."""
+    out = suite()
+    out["env"] = {**out["env"], "height_scan": {"enabled": True}}
+    out["gait"] = {"footholds": {"enabled": True}}
+    return out
+
+
 def modulated() -> Dict[str, Any]:
     """``suite`` with foot residuals plus step-frequency, swing-height and body-height modulation."""
     out = suite()
@@ -65,6 +75,7 @@ TASKS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "suite": suite,
     "direct": direct,
     "modulated": modulated,
+    "footholds": footholds,
 }
 """The registry: task name -> function returning its config sections."""
 
