@@ -1,14 +1,16 @@
-"""The ablation of the seed plan, on the real task: residual vs residual + gait modulation vs direct
-joint targets, the same reward, preset, env-step budget and seeds.
+"""The ablation of the seed plan, on the real task: residual (over the plain or the foothold gait)
+vs residual + gait modulation vs direct joint targets vs direct joint torques, the same reward,
+preset, env-step budget and seeds.
 
     python -m benchmarks.ablation [--preset cpu_ship] [--seeds 0 1 2] [key=value ...]
     python -m benchmarks.ablation --quick          # ci_tiny sizes: a smoke run of every step
     python -m benchmarks.ablation --reuse ...      # keep the finished runs of an interrupted ablation
 
 For every seed and arm — the registered tasks ``suite`` (foot residuals on the nominal trot),
-``modulated`` (the residuals plus step frequency, swing height and body height) and ``direct``
-(joint targets around the home pose, no gait, no IK) — one training run with every checkpoint kept,
-then:
+``footholds`` (the same over the foothold gait, with the height scan), ``modulated`` (the residuals
+plus step frequency, swing height and body height), ``direct`` (joint targets around the home pose,
+no gait, no IK) and ``torque`` (joint torques through motors, no gait, no servo) — one training run
+with every checkpoint kept, then:
 
 1. **time to walk**: its checkpoints, oldest first, judged against each walk bar
    (:func:`benchmarks.time_to_walk.judge_run`): ``suite`` — the suite tiles where the nominal gait
@@ -42,9 +44,16 @@ from benchmarks.learning_signal import summarize_run
 from benchmarks.time_to_walk import judge_run, load_walk_bar
 from model.simulation_config import REPO_ROOT
 
-ARMS = ("suite", "modulated", "direct")
-"""Registered tasks (train/tasks.py) compared: residual, residual + modulation, direct."""
-ARM_LABELS = {"suite": "residual", "modulated": "residual + modulation", "direct": "direct joint targets"}
+ARMS = ("suite", "footholds", "modulated", "direct", "torque")
+"""Registered tasks (train/tasks.py) compared: residual over the plain gait, residual over the
+foothold gait, residual + modulation, direct joint targets, direct joint torques."""
+ARM_LABELS = {
+    "suite": "residual",
+    "footholds": "residual over the foothold gait",
+    "modulated": "residual + modulation",
+    "direct": "direct joint targets",
+    "torque": "direct joint torques",
+}
 BARS = {
     "suite": os.path.join(REPO_ROOT, "configs", "walk_bar_suite.yaml"),
     "rough": os.path.join(REPO_ROOT, "configs", "walk_bar.yaml"),
@@ -203,8 +212,9 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> str:
         json.dump(result, fh, indent=1, default=str)
     agg, nominal = result["aggregate"], result["nominal_per_type"]
     types = sorted(nominal)
+    arms = " vs ".join(ARM_LABELS.get(a, a) for a in result.get("arms", agg))
     lines = [
-        f"# Ablation on the terrain suite: residual vs residual + modulation vs direct ({result['device']})",
+        f"# Ablation on the terrain suite: {arms} ({result['device']})",
         "",
         f"Command: `{result['command']}`  ",
         f"Versions: {result['versions']}  ",
@@ -275,7 +285,7 @@ def _plot(result: Dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
-    colours = dict(zip(ARMS, ("tab:blue", "tab:orange", "tab:green")))
+    colours = dict(zip(ARMS, ("tab:blue", "tab:purple", "tab:orange", "tab:green", "tab:red")))
     labelled = set()
     for r in result["runs"]:
         c = r["curve"]

@@ -1,8 +1,8 @@
-"""The policy's action mapped to servo targets: :func:`action_to_ctrl` and :func:`modulation_scales`.
+"""The policy's action mapped to actuator controls: :func:`action_to_ctrl` and :func:`modulation_scales`.
 
 Pure JAX functions of an :class:`mjx_envs.env_context.EnvContext` and an episode's ``info``,
-called by ``episode_logic.pre_physics`` (residual, modulated and direct action modes,
-``EnvConfig.action_mode``). Units: m (foot residuals, hip frame), rad (joint targets).
+called by ``episode_logic.pre_physics`` (residual, modulated, direct and torque action modes,
+``EnvConfig.action_mode``). Units: m (foot residuals, hip frame), rad (joint targets), N·m (torques).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def action_to_ctrl(
     on), then IK. modulated mode: the same for actions 0..11,
     and actions 12..14 modulate the gait (step frequency, swing height, body height within
     ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
-    direct_scale`` (rad), no gait. With ``action_latency`` the previous step's action drives the
+    direct_scale`` (rad), no gait. torque mode: joint torques ``action * torque_scale * torque
+    limit`` (N·m) through motors, no gait, no servo. With ``action_latency`` the previous step's action drives the
     servos and this one waits a step. Returns (ctrl (12,), clipped action, info with the new
     filter states, number of IK-saturated legs).
     """
@@ -45,6 +46,8 @@ def action_to_ctrl(
     if cfg.action_mode == "direct":
         ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
         return ctrl, action, info, jnp.zeros(())
+    if cfg.action_mode == "torque":  # the actuators are motors (env_context.env_model): ctrl is N·m
+        return cfg.torque_scale * jnp.asarray(ctx.force_limit) * applied, action, info, jnp.zeros(())
     gate = cfg.residual_stand_scale + (1.0 - cfg.residual_stand_scale) * info["gait"].activity
     target = jnp.reshape(applied[:12], (4, 3)) * (cfg.residual_max * gate)
     residual = cfg.action_filter * target + (1.0 - cfg.action_filter) * info["residual"]

@@ -33,6 +33,7 @@ import numpy as np
 from mujoco import rollout
 
 from mjx_envs import episode_logic as logic
+from mjx_envs.env_context import env_model
 from mjx_envs.packing import Packer
 
 FULLPHYSICS = mujoco.mjtState.mjSTATE_FULLPHYSICS
@@ -88,13 +89,11 @@ def pool_source(ctx: logic.EnvContext) -> mujoco.MjModel:
     """The model each randomised world copies: ``ctx.mj_model`` compiled without textures (55 kB
     instead of 5.5 MB a world for the shipped worlds) when that gives the same physics, else
     ``ctx.mj_model`` itself (e.g. a model a caller edited after loading)."""
-    from model.loading import load_mj_model
-
     m = ctx.mj_model
     if m.ntexdata == 0:
         return m
     try:
-        lean = load_mj_model(ctx.sim, textures=False)
+        lean = env_model(ctx.sim, ctx.env, textures=False)
     except Exception:  # the world was not loaded from ctx.sim: keep the caller's model
         return m
     same = all(getattr(lean, f"n{k}") == getattr(m, f"n{k}") for k in ("q", "v", "u", "body", "geom", "sensordata"))

@@ -21,7 +21,7 @@ from model.yaml_config import ConfigError, from_dict, read_yaml, yaml_dataclass
 DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
 
 
-ACTION_MODES = ("residual", "modulated", "direct")
+ACTION_MODES = ("residual", "modulated", "direct", "torque")
 MODULATION_ACTIONS = ("frequency", "swing_height", "body_height")
 """The gait-modulation actions of ``action_mode: modulated`` (actions 12, 13, 14)."""
 LEGACY_RANDOMIZATION_KEYS = (
@@ -295,10 +295,13 @@ class EnvConfig:
     Attributes:
       action_mode: ``residual`` (per-foot xyz residual added to the Bézier targets before IK),
         ``modulated`` (the residual plus gait modulation, PMTG-style: 3 more actions for the step
-        frequency, swing height and body height, see ``modulation``) or ``direct`` (joint targets
-        around the home pose, no gait: the ablation baseline).
+        frequency, swing height and body height, see ``modulation``), ``direct`` (joint targets
+        around the home pose, no gait: the ablation baseline) or ``torque`` (joint torques through
+        the actuators turned into motors: no gait, no servo).
       residual_max: largest residual per foot axis (m) at |action| = 1.
       direct_scale: joint-target offset (rad) at |action| = 1 in ``direct`` mode.
+      torque_scale: joint torque at |action| = 1 in ``torque`` mode, as a share of each actuator's
+        nominal torque limit (``actuator_forcerange``; the randomised limit still clamps it).
       action_filter: first-order low-pass on the residual, r <- a*r_new + (1-a)*r_old (1 = off).
       episode_length_s: episode duration before truncation (s).
       terrain_observation: append terrain heights around each foot to the observation.
@@ -318,6 +321,7 @@ class EnvConfig:
     action_mode: str = field(metadata={"choices": ACTION_MODES})
     residual_max: float = field(metadata={"range": (0.0, 0.2)})
     direct_scale: float = field(metadata={"range": (0.0, 2.0)})
+    torque_scale: float = field(metadata={"range": (0.0, 1.0)})
     action_filter: float = field(metadata={"range": (0.01, 1.0)})
     episode_length_s: float = field(metadata={"range": (0.1, 600.0)})
     terrain_observation: bool

@@ -9,6 +9,7 @@ simulation / env / gait configs and the gait controller. Built once per env by
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Optional, Tuple
 
@@ -81,12 +82,27 @@ class EnvContext:
         return self.suite if self.suite is not None else self.rough_terrain
 
 
+def env_model(sim: SimulationConfig, env: EnvConfig, textures: bool = True) -> mujoco.MjModel:
+    """The C MuJoCo model the env steps: :func:`model.loading.load_mj_model` of ``sim``, its
+    servos turned into torque motors in ``action_mode: torque`` (:func:`model.loading.as_torque_motors`)."""
+    m = loading.load_mj_model(sim, textures=textures)
+    if env.action_mode == "torque":
+        loading.as_torque_motors(m)
+    return m
+
+
 def make_context(
     sim: SimulationConfig, env: EnvConfig, gait: GaitConfig, mj_model: Optional[mujoco.MjModel] = None
 ) -> EnvContext:
+    """The env's constants for ``sim``, ``env`` and ``gait``; ``mj_model``: the compiled world to
+    use instead of :func:`model.loading.load_mj_model`'s (used as it is; in torque mode a copy,
+    its servos turned into motors after the robot's geometry is read from them)."""
     m = mj_model if mj_model is not None else loading.load_mj_model(sim)
-    jid = m.actuator_trnid[:, 0]
     spec = robot_spec(m, sim.robot_file)  # the leg geometry and home pose come from the model
+    if env.action_mode == "torque":
+        m = copy.copy(m)
+        loading.as_torque_motors(m)
+    jid = m.actuator_trnid[:, 0]
     geometry = LegGeometry.from_robot_spec(spec)
     gait = gait.for_robot(geometry)  # gait sizes left 'auto' follow the robot's leg length
     c = env.command

@@ -57,6 +57,19 @@ def load_mj_model(cfg: SimulationConfig, textures: bool = True) -> mujoco.MjMode
     return m
 
 
+def as_torque_motors(m: mujoco.MjModel) -> None:
+    """Turn ``m``'s position servos into torque motors, in place: force = ctrl [N·m], no servo
+    (gain 1, no bias), ctrl limited to the torque limit ``actuator_forcerange``, which still clamps
+    the force (``action_mode: torque``: the policy commands joint torques)."""
+    m.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
+    m.actuator_gainprm[:] = 0.0
+    m.actuator_gainprm[:, 0] = 1.0
+    m.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_NONE
+    m.actuator_biasprm[:] = 0.0
+    m.actuator_ctrllimited[:] = 1
+    m.actuator_ctrlrange[:] = m.actuator_forcerange
+
+
 def _drop_textures(mjspec: mujoco.MjSpec) -> None:
     """Delete every texture of ``mjspec`` and the materials' references to them (rendering only)."""
     for tex in list(mjspec.textures):

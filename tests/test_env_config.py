@@ -11,7 +11,7 @@ def test_env_config_yaml_and_errors(tmp_path):
     bad = tmp_path / "env.yaml"
     for text, key in (
         ("residual_max: 0.5\n", "residual_max"),
-        ("action_mode: torque\n", "action_mode"),
+        ("action_mode: velocity\n", "action_mode"),
         ("reward_weights:\n  speed: 1\n", "reward_weights.speed"),
         ("command:\n  vx: [0.5, 0.1]\n", "command.vx"),
         (

@@ -18,8 +18,9 @@ WORLD = {
     "direct": "suite",
     "modulated": "suite",
     "footholds": "suite",
+    "torque": "suite",
 }
-ACTIONS = {"flat": 12, "rough": 12, "suite": 12, "direct": 12, "modulated": 15, "footholds": 12}
+ACTIONS = {"flat": 12, "rough": 12, "suite": 12, "direct": 12, "modulated": 15, "footholds": 12, "torque": 12}
 
 
 def test_registry_lists_every_task_with_its_config():

@@ -127,6 +127,16 @@ def normalizer_count(norm: Any) -> float:
     return float(count.to_numpy()) if hasattr(count, "to_numpy") else float(np.asarray(count))
 
 
+ACTION_LAYOUTS = {
+    "residual": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max",
+    "modulated": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max, then step "
+    "frequency, swing height, body height (env.modulation)",
+    "direct": "joint offsets from the home pose (rad) = action * direct_scale, actuator order",
+    "torque": "joint torques (N m) = action * torque_scale * torque limit, actuator order (motors, no servo)",
+}
+"""``meta["action"]["layout"]`` of each action mode: what the policy's action means."""
+
+
 def _common_meta(
     cfg: Any, observation_layout: List[dict], observation_size: int, action_size: int, training: Dict[str, Any]
 ) -> Dict[str, Any]:
@@ -143,9 +153,8 @@ def _common_meta(
             "direct_scale": env.direct_scale,
             "action_filter": env.action_filter,
             "range": [-1.0, 1.0],
-            "layout": "[FR xyz, FL xyz, RR xyz, RL xyz] foot residuals (m) = action * residual_max"
-            if env.action_mode == "residual"
-            else "joint offsets (rad) = action * direct_scale",
+            "torque_scale": env.torque_scale,
+            "layout": ACTION_LAYOUTS.get(env.action_mode, ACTION_LAYOUTS["residual"]),
         },
         "control_dt": cfg.simulation.control_dt,
         "config": {

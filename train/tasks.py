@@ -19,6 +19,8 @@ validated :class:`train.config.TrainConfig` (base values, then the preset, then 
 ``direct``      ``suite`` with direct joint targets (no gait, no IK): the residual ablation
 ``modulated``   ``suite`` with the foot residuals plus gait modulation (PMTG-style)
 ``footholds``   ``suite`` over the foothold gait, the height scan observed
+``torque``      ``suite`` with joint torques through motors (no gait, no servo): the ablation's
+                direct torque control
 ==============  ========================================================================
 
 Commands and robustness are not part of a task: they come from the preset (or overrides).
@@ -62,6 +64,14 @@ def footholds() -> Dict[str, Any]:
     return out
 
 
+def torque() -> Dict[str, Any]:
+    """``suite`` with joint torques (the servos turned into motors; no gait, no IK, no servo): the
+    ablation's direct torque control."""
+    out = suite()
+    out["env"] = {**out["env"], "action_mode": "torque"}
+    return out
+
+
 def modulated() -> Dict[str, Any]:
     """``suite`` with foot residuals plus step-frequency, swing-height and body-height modulation."""
     out = suite()
@@ -76,6 +86,7 @@ TASKS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "direct": direct,
     "modulated": modulated,
     "footholds": footholds,
+    "torque": torque,
 }
 """The registry: task name -> function returning its config sections."""
 
