@@ -38,7 +38,8 @@ def markdown(report: Dict[str, Any]) -> str:
         "",
         f"- {s['episodes']} episode(s) per world and controller, {s['duration_s']:g} s each, C MuJoCo "
         f"(Gymnasium twin from the export's meta.json), worlds: {', '.join(s['worlds'])}; rough: "
-        f"{s['rough_bands']}",
+        f"{s['rough_bands']}"
+        + (f"; suite: {s['suite_tiles']}" if "suite" in s["worlds"] and "suite_tiles" in s else ""),
         f"- seeds: {s['episode_keys']}; command: "
         + (
             f"fixed {s['command']}"

@@ -3,18 +3,19 @@
 Usage::
 
     python -m evaluation.safety_report --policy RUN_DIR_OR_EXPORT [--episodes 8] [--duration 20]
-                              [--worlds flat rough] [--seed 0] [--thresholds configs/safety.yaml]
+                              [--worlds flat rough suite] [--seed 0] [--thresholds configs/safety.yaml]
                               [--action-scale 1] [--physics-threads T] [--out EXPORT/safety]
 
-Runs ``--episodes`` seeded episodes per world (flat, rough) for the policy and, for reference,
-for the nominal gait (zero action) on the same episodes, in the Gymnasium twin built from the
-export's ``meta.json`` with **every** ``env.domain_randomization`` switch forced on (ranges from
-the export's config). Each step it reads the physics state and measures, per controller and
-world (definitions and units: ``configs/safety.yaml``, ``docs/safety.md``): joint-limit margins, joint
-speeds, actuator torques vs the episode's (randomised) torque limits, actuator and IK
-saturation, foot slip, trunk roll/pitch, falls and NaN physics. Every criterion is judged
-against ``configs/safety.yaml`` (:mod:`evaluation.safety_criteria`); the report PASSes only when the
-policy meets all of them on every world.
+Runs ``--episodes`` seeded episodes per world (flat, rough; on request the suite's mid levels) for
+the policy and, for reference, for the nominal gait (zero action) on the same episodes, in the
+Gymnasium twin built from the export's ``meta.json`` with **every** ``env.domain_randomization``
+switch forced on (ranges from the export's config). Each step it reads the physics state and
+measures, per controller and world (definitions and units: ``configs/safety.yaml``,
+``docs/safety.md``): joint-limit margins, joint speeds, actuator torques vs the episode's
+(randomised) torque limits, actuator and IK saturation, foot slip, trunk roll/pitch, falls and NaN
+physics. Every criterion is judged against ``configs/safety.yaml``
+(:mod:`evaluation.safety_criteria`); the report PASSes only when the policy meets all of them on
+every world.
 
 The episodes run batched (:mod:`evaluation.runner`, ``--physics-threads`` threads; ``--processes`` is
 its deprecated name); what is measured: :mod:`evaluation.safety_measures`; the Markdown:
@@ -65,23 +66,30 @@ from evaluation.safety_criteria import (
 )
 from evaluation.safety_markdown import markdown, write_report
 from evaluation.safety_measures import StepRecorder, aggregate_safety, episode_safety, with_domain_randomization
+from evaluation.suite_evaluation import SUITE_EVAL_TERRAIN_SEED, world_configs
 from mjx_envs.policy_env import (
     EnvConfigs,
     cached_env,
     check_policy_matches_env,
     configs_from_meta,
     meta_path,
-    with_world,
 )
 from model.simulation_config import REPO_ROOT
+from model.terrain.suite import TERRAIN_TYPES
 from model.yaml_config import ConfigError
 
-WORLDS = ("flat", "rough")
+WORLDS = ("flat", "rough", "suite")
+DEFAULT_WORLDS = ("flat", "rough")
 NUM_BANDS = 6
+SUITE_LEVELS = (3, 4)
+"""The suite's mid levels: suite episode i runs on terrain type i mod 7 at level
+``SUITE_LEVELS[(i // 7) mod 2]`` of the held-out terrain seed (the evaluation's)."""
 
 __all__ = [
     "NOMINAL",
+    "DEFAULT_WORLDS",
     "NUM_BANDS",
+    "SUITE_LEVELS",
     "POLICY",
     "WORLDS",
     "StepRecorder",
@@ -100,6 +108,14 @@ __all__ = [
 # ------------------------------------------------------------------------------------ running
 
 
+def _level(world: str, i: int) -> Optional[int]:
+    if world == "rough":
+        return i % NUM_BANDS
+    if world == "suite":
+        return SUITE_LEVELS[(i // len(TERRAIN_TYPES)) % len(SUITE_LEVELS)]
+    return None
+
+
 def safety_plan(
     configs: EnvConfigs,
     worlds: Sequence[str],
@@ -109,16 +125,18 @@ def safety_plan(
     command: Optional[Tuple[float, float, float]] = None,
 ) -> List[PlannedEpisode]:
     """The safety episodes, grouped by (controller, world): episode i of every controller on the
-    same reset key, rough: in band i mod 6, ``n_steps`` control steps, the physics state recorded
+    same reset key, rough: in band i mod 6, suite: on type i mod 7 at a mid level
+    (:data:`SUITE_LEVELS`) of the held-out terrain seed, ``n_steps`` control steps, the physics state recorded
     after every step (:class:`evaluation.runner.StepStates`)."""
     return [
         PlannedEpisode(
             (c, w),
-            with_world(configs, w),
+            world_configs(configs, w),
             c,
             i,
             int(n_steps),
-            level=i % NUM_BANDS if w == "rough" else None,
+            level=_level(w, i),
+            terrain_type=i % len(TERRAIN_TYPES) if w == "suite" else None,
             command=command,
             record_steps=True,
         )
@@ -134,7 +152,7 @@ def run_safety(
     *,
     episodes: int = 8,
     duration: float = 20.0,
-    worlds: Sequence[str] = WORLDS,
+    worlds: Sequence[str] = DEFAULT_WORLDS,
     seed: int = 0,
     command: Optional[Sequence[float]] = None,
     action_scale: float = 1.0,
@@ -150,7 +168,8 @@ def run_safety(
       policy: a loaded export (``train.export.load_policy``) or an export path.
       thresholds: the pass/fail criteria (:func:`evaluation.safety_criteria.load_criteria`).
       episodes: episodes per world and controller; duration: episode length [s].
-      worlds: ``flat`` and/or ``rough`` (rough: episode i spawns in band i mod 6).
+      worlds: any of ``flat``, ``rough`` (episode i spawns in band i mod 6) and ``suite``
+        (:data:`SUITE_LEVELS`; 14 episodes visit every type at both levels).
       seed: episode i is reset with :func:`evaluation.episode.episode_key` ``(seed, i)``: the same
         command, spawn, joint noise, gait phase and domain-randomisation draw for every controller.
       command: (vx, vy, yaw rate) for every episode; None keeps the env's sampled command.
@@ -177,12 +196,12 @@ def run_safety(
         raise ValueError(f"duration must be positive, got {duration} s")
     worlds = list(worlds)
     if not worlds or any(w not in WORLDS for w in worlds):
-        raise ValueError(f"worlds must be flat and/or rough, got {worlds}")
+        raise ValueError(f"worlds must be among {', '.join(WORLDS)}, got {worlds}")
     cmd = None if command is None else tuple(float(c) for c in command)
     if cmd is not None and len(cmd) != 3:
         raise ValueError(f"command must be (vx, vy, yaw rate), got {command!r}")
     configs = with_domain_randomization(configs_from_meta(policy.meta, meta_path(policy)))
-    probe = cached_env(with_world(configs, worlds[0]))
+    probe = cached_env(world_configs(configs, worlds[0]))
     check_policy_matches_env(policy.meta, probe, meta_path(policy))
     controllers = [POLICY] + ([NOMINAL] if include_nominal else [])
     threads = physics_threads(threads, processes)
@@ -233,6 +252,8 @@ def run_safety(
         "seed": int(seed),
         "episode_keys": f"jax.random.fold_in(jax.random.PRNGKey({int(seed)}), i), i = 0..{int(episodes) - 1}",
         "rough_bands": "episode i spawns in band i mod 6",
+        "suite_tiles": f"episode i on terrain type i mod {len(TERRAIN_TYPES)} at level "
+        f"{SUITE_LEVELS}[(i // {len(TERRAIN_TYPES)}) mod {len(SUITE_LEVELS)}], terrain seed {SUITE_EVAL_TERRAIN_SEED}",
         "command": None if cmd is None else list(cmd),
         "command_ranges": {
             "vx": list(configs.env.command.vx),
@@ -275,7 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help="run directory, export directory or a file in it")
     p.add_argument("--episodes", type=int, default=8, help="episodes per world and controller (default 8)")
     p.add_argument("--duration", type=float, default=20.0, help="episode length [s] (default 20)")
-    p.add_argument("--worlds", nargs="+", choices=WORLDS, default=list(WORLDS), help="worlds (default flat rough)")
+    p.add_argument(
+        "--worlds",
+        nargs="+",
+        choices=WORLDS,
+        default=list(DEFAULT_WORLDS),
+        help="worlds (default flat rough; suite: the mid levels 3 and 4 of the held-out suite, 14 episodes "
+        "visit every terrain type at both)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes' reset keys (default 0)")
     p.add_argument(
         "--command",

@@ -219,3 +219,16 @@ def test_records_survive_a_failing_report(tmp_path, capsys, monkeypatch):
     assert "No space left on device" in err and f"the 1 finished episode(s) are in {path}" in err, err
     (rec,) = read_records(str(path))
     assert (rec["controller"], rec["world"], rec["episode"], rec["steps"]) == ("policy", "flat", 0, 25)
+
+
+def test_suite_episodes_visit_every_type_at_the_mid_levels_of_the_held_out_seed():
+    from mjx_envs.policy_env import default_configs
+    from model.terrain.suite import TERRAIN_TYPES
+
+    plan = safety.safety_plan(default_configs(), ["flat", "suite"], ["policy", "nominal"], 16, 10)
+    suite = [e for e in plan if e.group == ("policy", "suite")]
+    assert [e.terrain_type for e in suite] == [i % len(TERRAIN_TYPES) for i in range(16)]
+    assert [e.level for e in suite] == [3] * 7 + [4] * 7 + [3] * 2
+    assert all(e.configs.simulation.world == "suite" and e.configs.simulation.terrain_seed == 1000 for e in suite)
+    flat = [e for e in plan if e.group == ("nominal", "flat")]
+    assert all(e.level is None and e.terrain_type is None for e in flat) and len(flat) == 16
