@@ -370,8 +370,8 @@ class Controller:
     :meth:`after_physics` once the servos have tracked them for ``control_dt``.
 
     State: gait ``phase`` [0, 1), ``activity`` [0, 1], ``gait_command`` (3,) (the command the gait
-    steps to, ramped towards ``command``; zero at the start: the robot stands), filtered ``residual`` (4, 3) [m],
-    ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``;
+    steps to, ramped towards ``command``; zero at the start: the robot stands), filtered
+    ``residual`` (4, 3) [m], ``last_action`` (12,), ``pending`` (the delayed action with ``action_latency``), ``obs``;
     ``footholds`` (:class:`deploy.robot_footholds.Footholds`, None unless ``gait.footholds.enabled``:
     then ``terrain``, a :class:`TerrainInput`, is required).
     """

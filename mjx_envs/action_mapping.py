@@ -24,19 +24,19 @@ def modulation_scales(ctx: EnvContext, modulation: jax.Array) -> Tuple[jax.Array
 def action_to_ctrl(
     ctx: EnvContext, action: jax.Array, info: Dict[str, Any]
 ) -> Tuple[jax.Array, jax.Array, Dict[str, Any], jax.Array]:
-    """Map a policy action in [-1, 1]^action_size to servo targets.
+    """Map a policy action in [-1, 1]^action_size to actuator controls (servo targets or torques).
 
-    residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), times the
-    stand gate ``residual_stand_scale + (1 - residual_stand_scale) * gait activity``, low-pass
-    filtered, added to the Bézier targets of the gait stepping to the command within its
-    acceleration limits (``GaitState.command``; moved onto ``info["footholds"]`` with ``gait.footholds``
-    on), then IK. modulated mode: the same for actions 0..11,
-    and actions 12..14 modulate the gait (step frequency, swing height, body height within
-    ``EnvConfig.modulation``'s bounds, low-pass filtered). direct mode: home pose + ``action *
-    direct_scale`` (rad), no gait. torque mode: joint torques ``action * torque_scale * torque
-    limit`` (N·m) through motors, no gait, no servo. With ``action_latency`` the previous step's action drives the
-    servos and this one waits a step. Returns (ctrl (12,), clipped action, info with the new
-    filter states, number of IK-saturated legs).
+    residual mode: per-foot xyz residual ``action * residual_max`` (m, hip frame), times the stand
+    gate ``residual_stand_scale + (1 - residual_stand_scale) * gait activity``, low-pass filtered,
+    added to the Bézier targets of the gait stepping to the command within its acceleration limits
+    (``GaitState.command``; moved onto ``info["footholds"]`` with ``gait.footholds`` on), then IK.
+    modulated mode: the same for actions 0..11, and actions 12..14 modulate the gait (step
+    frequency, swing height, body height within ``EnvConfig.modulation``'s bounds, low-pass
+    filtered). direct mode: home pose + ``action * direct_scale`` (rad), no gait. torque mode: joint
+    torques ``action * torque_scale * torque limit`` (N·m) through motors, no gait, no servo. With
+    ``action_latency`` the previous step's action drives the servos and this one waits a step.
+    Returns (ctrl (12,), clipped action, info with the new filter states, number of IK-saturated
+    legs).
     """
     action = jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
     cfg = ctx.env
@@ -46,7 +46,7 @@ def action_to_ctrl(
     if cfg.action_mode == "direct":
         ctrl = jnp.clip(jnp.asarray(ctx.home_joints) + cfg.direct_scale * applied, ctx.joint_lower, ctx.joint_upper)
         return ctrl, action, info, jnp.zeros(())
-    if cfg.action_mode == "torque":  # the actuators are motors (env_context.env_model): ctrl is N·m
+    if cfg.action_mode == "torque":  # the actuators are motors (env_context.make_context): ctrl is N·m
         return cfg.torque_scale * jnp.asarray(ctx.force_limit) * applied, action, info, jnp.zeros(())
     gate = cfg.residual_stand_scale + (1.0 - cfg.residual_stand_scale) * info["gait"].activity
     target = jnp.reshape(applied[:12], (4, 3)) * (cfg.residual_max * gate)

@@ -83,8 +83,10 @@ class EnvContext:
 
 
 def env_model(sim: SimulationConfig, env: EnvConfig, textures: bool = True) -> mujoco.MjModel:
-    """The C MuJoCo model the env steps: :func:`model.loading.load_mj_model` of ``sim``, its
-    servos turned into torque motors in ``action_mode: torque`` (:func:`model.loading.as_torque_motors`)."""
+    """The model an env of ``sim`` and ``env`` steps, compiled afresh (what the batched back end's
+    worlds copy, ``cmujoco_physics.pool_source``): :func:`model.loading.load_mj_model`, its servos
+    turned into torque motors in ``action_mode: torque`` (:func:`model.loading.as_torque_motors`),
+    as :func:`make_context` does."""
     m = loading.load_mj_model(sim, textures=textures)
     if env.action_mode == "torque":
         loading.as_torque_motors(m)
