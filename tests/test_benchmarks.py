@@ -264,6 +264,10 @@ def test_ablation_aggregates_seeds_per_arm_and_writes_its_tables(tmp_path):
     assert "| residual | 1.50 |" in md and "| nominal gait | 0.50 |" in md
     assert "| residual | 0 | 1,000 | 10 | 500 | 100 | 10.0 |" in md
     assert "| nominal gait | 0% |" in md and (tmp_path / "ablation_test.png").is_file()
+    # a reference other than the plain gait is named (the first arm whose zero action is a gait)
+    assert ablation.GAIT_ARMS == ("suite", "modulated", "footholds")
+    md = open(ablation.write({**result, "nominal_label": "foothold gait (zero residual)"}, "t2", str(tmp_path))).read()
+    assert "| foothold gait (zero residual) | 0% |" in md and "| nominal gait |" not in md
 
 
 def test_ablation_reuses_only_finished_runs(tmp_path):
