@@ -82,28 +82,32 @@ class EnvContext:
         return self.suite if self.suite is not None else self.rough_terrain
 
 
+def driven_model(m: mujoco.MjModel, env: EnvConfig) -> mujoco.MjModel:
+    """``m`` as the env drives it: ``m`` itself, or in ``action_mode: torque`` a copy whose servos
+    are torque motors (:func:`model.loading.as_torque_motors`)."""
+    if env.action_mode != "torque":
+        return m
+    m = copy.copy(m)
+    loading.as_torque_motors(m)
+    return m
+
+
 def env_model(sim: SimulationConfig, env: EnvConfig, textures: bool = True) -> mujoco.MjModel:
     """The model an env of ``sim`` and ``env`` steps, compiled afresh (what the batched back end's
-    worlds copy, ``cmujoco_physics.pool_source``): :func:`model.loading.load_mj_model`, its servos
-    turned into torque motors in ``action_mode: torque`` (:func:`model.loading.as_torque_motors`),
-    as :func:`make_context` does."""
-    m = loading.load_mj_model(sim, textures=textures)
-    if env.action_mode == "torque":
-        loading.as_torque_motors(m)
-    return m
+    worlds copy, ``cmujoco_physics.pool_source``): :func:`driven_model` of
+    :func:`model.loading.load_mj_model`, as :func:`make_context` builds it."""
+    return driven_model(loading.load_mj_model(sim, textures=textures), env)
 
 
 def make_context(
     sim: SimulationConfig, env: EnvConfig, gait: GaitConfig, mj_model: Optional[mujoco.MjModel] = None
 ) -> EnvContext:
     """The env's constants for ``sim``, ``env`` and ``gait``; ``mj_model``: the compiled world to
-    use instead of :func:`model.loading.load_mj_model`'s (used as it is; in torque mode a copy,
-    its servos turned into motors after the robot's geometry is read from them)."""
-    m = mj_model if mj_model is not None else loading.load_mj_model(sim)
-    spec = robot_spec(m, sim.robot_file)  # the leg geometry and home pose come from the model
-    if env.action_mode == "torque":
-        m = copy.copy(m)
-        loading.as_torque_motors(m)
+    use instead of :func:`model.loading.load_mj_model`'s. The robot's geometry is read from its
+    servos, then the env drives :func:`driven_model` of it."""
+    world = mj_model if mj_model is not None else loading.load_mj_model(sim)
+    spec = robot_spec(world, sim.robot_file)  # the leg geometry and home pose come from the model
+    m = driven_model(world, env)
     jid = m.actuator_trnid[:, 0]
     geometry = LegGeometry.from_robot_spec(spec)
     gait = gait.for_robot(geometry)  # gait sizes left 'auto' follow the robot's leg length

@@ -50,8 +50,8 @@ def update_footholds(
 ) -> FootholdState:
     """``info["footholds"]`` after a control step: new footholds for the legs that the advanced
     clock ``gait_after`` puts into swing (planned from the trunk's pose ``trunk_xy`` (2,), ``yaw``
-    and the command the gait stepped to, ``info["gait"].command``, plus the current steering), the others unchanged;
-    a new steering velocity when any leg lifts off. A leg lifting off while the
+    and the command the gait stepped to, ``info["gait"].command``, plus the current steering), the
+    others unchanged; a new steering velocity when any leg lifts off. A leg lifting off while the
     gait's activity is below 1/2 (standing, or ramping) keeps its foothold: its swing is too low
     to carry it elsewhere."""
     gait, geometry = ctx.gait, ctx.controller.geometry
