@@ -4,8 +4,9 @@ Pure JAX functions of an :class:`mjx_envs.env_context.EnvContext` and an episode
 (re-exported by :mod:`mjx_envs.episode_logic`, which calls them at reset and every control step):
 :func:`draw_command` / :func:`heading_command` / :func:`update_command` draw and re-draw the
 command (``EnvConfig.command``); :func:`track_command` integrates the commanded path and the
-trunk's progress along it; :func:`curriculum_outcome` / :func:`next_level` turn a finished episode
-into the next terrain level (``EnvConfig.curriculum``). Units: m, s, rad; world frame unless stated.
+trunk's progress along it; :func:`draw_start_level` draws a first episode's terrain level and
+:func:`curriculum_outcome` / :func:`next_level` turn a finished episode into the next one
+(``EnvConfig.curriculum``). Units: m, s, rad; world frame unless stated.
 """
 
 from __future__ import annotations
@@ -151,3 +152,13 @@ def next_level(ctx: EnvContext, info: Dict[str, Any]) -> jax.Array:
     up = jnp.where(level >= top, random_level, level + 1)
     new = jnp.where(promote, up, jnp.where(demote, level - 1, level))
     return jnp.clip(new, 0, top).astype(jnp.int32)
+
+
+def draw_start_level(curriculum: Any, key: jax.Array) -> jax.Array:
+    """A first episode's curriculum level: drawn from ``curriculum.initial_level_weights`` (index =
+    level) when given, else uniformly from [0, ``curriculum.initial_max_level``]. int32 scalar."""
+    weights = curriculum.initial_level_weights
+    if weights:
+        logits = jnp.log(jnp.asarray(weights, jnp.float32))  # log(0) = -inf: never drawn
+        return jax.random.categorical(key, logits).astype(jnp.int32)
+    return jax.random.randint(key, (), 0, curriculum.initial_max_level + 1)

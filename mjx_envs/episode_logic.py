@@ -33,6 +33,7 @@ from mjx_envs.episode_commands import (  # noqa: F401  (the episode's command sc
     _uniform,
     curriculum_outcome,
     draw_command,
+    draw_start_level,
     heading_command,
     next_level,
     track_command,
@@ -76,15 +77,14 @@ def sample_episode(
     """Everything random about one episode, from one key: (qpos (19,), qvel (18,), info).
 
     ``level`` is the terrain-curriculum level (rough world: the difficulty band of the spawn;
-    suite: the difficulty row); None (or a negative value) draws it uniformly from [0,
-    curriculum.initial_max_level]. ``terrain_type`` (suite only: index into
-    ``model.terrain.TERRAIN_TYPES``) is drawn uniformly from the key when None (or negative),
-    so every episode of a training env lands on a fresh type.
+    suite: the difficulty row); None (or a negative value) draws it (:func:`draw_start_level`).
+    ``terrain_type`` (suite only: index into ``model.terrain.TERRAIN_TYPES``) is drawn uniformly
+    from the key when None (or negative), so every episode of a training env lands on a fresh type.
     Deterministic in ``rng``.
     """
     cfg, r = ctx.env, ctx.env.randomization
     keys = jax.random.split(rng, 13)
-    level = _given_or_drawn(level, jax.random.randint(keys[3], (), 0, cfg.curriculum.initial_max_level + 1))
+    level = _given_or_drawn(level, draw_start_level(cfg.curriculum, keys[3]))
     level = jnp.clip(level, 0, ctx.num_levels - 1)
     ux, uy = jax.random.uniform(keys[4], (2,))
     # a key of its own: the other draws stay what they were before the suite

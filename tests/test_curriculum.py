@@ -360,3 +360,27 @@ def test_batched_nominal_rollout_moves_the_level_distribution():
     # suite: every episode draws a fresh terrain type (several types among the envs and episodes)
     assert len(np.unique(tr["ttype"])) >= 5
     np.testing.assert_array_equal(tr["tfrac"].sum(-1), 1.0)
+
+
+def test_first_levels_follow_the_initial_level_weights(rough_ctx):
+    """``curriculum.initial_level_weights`` (a resumed run's level distribution) sets how often a
+    first episode starts on each level; empty keeps the uniform draw over [0, initial_max_level];
+    a given level still wins; bad weights are refused naming the key."""
+    from mjx_envs.env_config import ConfigError
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 4000)
+    weighted = Curriculum(initial_level_weights=(0.0, 0.0, 1.0, 3.0))
+    draw = jax.jit(jax.vmap(lambda k: logic.draw_start_level(weighted, k)))
+    counts = np.bincount(np.asarray(draw(keys)), minlength=8)
+    assert counts[[0, 1, 4, 5, 6, 7]].sum() == 0  # zero weight, or past the weights: never drawn
+    assert abs(counts[3] / 4000 - 0.75) < 0.03, counts  # binomial sd 0.007
+    uniform = jax.jit(jax.vmap(lambda k: logic.draw_start_level(Curriculum(initial_max_level=2), k)))
+    counts = np.bincount(np.asarray(uniform(keys)), minlength=4)
+    assert counts[3] == 0 and np.all(np.abs(counts[:3] / 4000 - 1 / 3) < 0.03), counts
+    ctx = dataclasses.replace(rough_ctx, env=EnvConfig(curriculum=weighted))
+    sample = jax.jit(lambda k, lvl: logic.sample_episode(ctx, k, lvl)[2]["terrain_level"])
+    assert {int(sample(k, jnp.asarray(-1))) for k in keys[:20]} <= {2, 3}
+    assert int(sample(keys[0], jnp.asarray(5))) == 5
+    for bad in ((0.0, 0.0), (1.0,) * 33):
+        with pytest.raises(ConfigError, match="curriculum.initial_level_weights"):
+            Curriculum(initial_level_weights=bad).validate()

@@ -88,3 +88,38 @@ def test_on_progress_raises_early_stop_after_checkpointing(run, monkeypatch):
     with pytest.raises(EarlyStop):
         run.on_progress(160, {"training/policy_loss": 0.1})
     assert saved == [160] and run.stopped_early
+
+
+def test_a_resumed_curriculum_starts_from_its_level_distribution(run, monkeypatch):
+    """The level distribution of the training episodes is tracked from brax's training logs, stored
+    in every checkpoint's run state, and a resume draws the training envs' first levels from it
+    (from the checkpoint's state, else from the last one progress.jsonl logged by the checkpoint's
+    step); the eval env keeps spreading its episodes over every level."""
+    from train.ppo_setup import make_envs
+
+    cfg = run.cfg
+    rough = cfg.replace(
+        simulation=cfg.simulation.replace(world="rough"), run=dataclasses.replace(cfg.run, eval_world="rough")
+    )
+    episode = {"episode/length": 50.0, "episode/sum_reward": 1.0}
+    levels = {f"episode/terrain_level_{k}_per_step": f for k, f in enumerate([0.0, 0.0, 0.0, 0.25, 0.0, 0.75])}
+    run.on_progress(3, {**episode, **levels})  # brax's training-episode logger: env step 3
+    assert run.level_fractions == [0.0, 0.0, 0.0, 0.25, 0.0, 0.75]
+    saved = {}
+    monkeypatch.setattr("train.runner.save_checkpoint", lambda *a, **k: saved.update(state=a[4]) or "ckpt")
+    run.checkpoint(160)
+    assert saved["state"]["terrain_level_fractions"] == [0.0, 0.0, 0.0, 0.25, 0.0, 0.75]
+    monkeypatch.setattr(run, "cfg", rough)
+    monkeypatch.setattr(run, "resume", True)
+    monkeypatch.setattr(run, "start_step", 160)
+    assert run._resumed_levels({"terrain_level_fractions": [0.5, 0.5]}) == [0.5, 0.5]
+    assert "mean level 0.50" in run.lines[-1]
+    assert run._resumed_levels({}) == [0.0, 0.0, 0.0, 0.25, 0.0, 0.75]  # older checkpoints: the log
+    monkeypatch.setattr(run, "start_step", 2)  # logged after this step: not the checkpoint's
+    assert run._resumed_levels({}) is None and "start again from levels 0-" in run.lines[-1]
+    monkeypatch.setattr(run, "cfg", cfg)  # no curriculum on the flat world
+    monkeypatch.setattr(run, "start_step", 160)
+    assert run._resumed_levels({"terrain_level_fractions": [0.5, 0.5]}) is None
+    _, eval_env, raw = make_envs(rough, [0.0, 0.0, 0.0, 0.25, 0.0, 0.75])
+    assert raw.ctx.env.curriculum.initial_level_weights == (0.0, 0.0, 0.0, 0.25, 0.0, 0.75)
+    assert eval_env.ctx.env.curriculum.initial_level_weights == ()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from train.config import TrainConfig
 
@@ -46,14 +46,22 @@ def make_network_factory(ppo_cfg) -> Callable:
     return functools.partial(ppo_networks.make_ppo_networks, **kwargs)
 
 
-def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
+def make_envs(cfg: TrainConfig, start_levels: Optional[Sequence[float]] = None) -> Tuple[Any, Any, Any]:
     """``(training env, eval env, raw training env)``; the training env carries curriculum metrics
-    on the rough world."""
+    on the rough world. ``start_levels`` (a resumed run's level distribution at its checkpoint:
+    the fraction of training episodes on each level) replaces the training env's
+    ``curriculum.initial_level_weights``; the eval env always spreads its episodes over every level."""
     from mjx_envs.backends import make_env
     from mjx_envs.training_wrappers import TerrainLevelMetrics
     from model import terrain
 
-    raw = make_env(cfg.simulation, cfg.env, cfg.gait)
+    train_env_cfg = cfg.env
+    if start_levels:
+        train_env_cfg = dataclasses.replace(
+            cfg.env,
+            curriculum=dataclasses.replace(cfg.env.curriculum, initial_level_weights=tuple(map(float, start_levels))),
+        )
+    raw = make_env(cfg.simulation, train_env_cfg, cfg.gait)
     train_env = raw
     if cfg.simulation.world in ("rough", "suite") and cfg.env.curriculum.enabled:
         train_env = TerrainLevelMetrics(raw)
@@ -68,7 +76,10 @@ def make_envs(cfg: TrainConfig) -> Tuple[Any, Any, Any]:
             else terrain.DEFAULT_TERRAIN.num_bands
         )
         eval_cfg = dataclasses.replace(
-            cfg.env, curriculum=dataclasses.replace(cfg.env.curriculum, initial_max_level=num_levels - 1)
+            cfg.env,
+            curriculum=dataclasses.replace(
+                cfg.env.curriculum, initial_max_level=num_levels - 1, initial_level_weights=()
+            ),
         )
         if cfg.run.eval_terrain_seed is not None:
             eval_sim = eval_sim.replace(terrain_seed=cfg.run.eval_terrain_seed)

@@ -4,8 +4,8 @@ Everything goes under the run directory:
 
 * ``tensorboard/``: tensorboardX event files (``tensorboard --logdir runs/residual_ppo``);
 * ``progress.jsonl``: one JSON object per event (``kind`` = ``eval``, ``zero_residual``, ``train``,
-  ``checkpoint``, ``early_stop``, ``resume``, ``done``), with the global env ``step``; the
-  machine-readable log the tests and benchmarks read.
+  ``checkpoint``, ``early_stop``, ``resume``, ``curriculum_resume``, ``done``), with the global env
+  ``step``; the machine-readable log the tests and benchmarks read.
 
 TensorBoard tags (all against global env steps; a resumed run continues the same curves):
 
@@ -118,6 +118,30 @@ def training_episode_tags(metrics: Mapping[str, Any]) -> Dict[str, float]:
     elif length and "terrain_level" in ep:
         out["train/terrain_level_mean"] = ep["terrain_level"] / length
     return out
+
+
+def level_fractions(tags: Mapping[str, Any]) -> Optional[List[float]]:
+    """The curriculum's level distribution in training-episode tags (``train/terrain_level_frac/<k>``,
+    :func:`training_episode_tags` or a ``train`` record of progress.jsonl): the fraction of recent
+    training episodes on level k, index = k (levels not logged: 0); None when none is logged or all
+    are 0."""
+    prefix = "train/terrain_level_frac/"
+    found = {int(k[len(prefix) :]): float(v) for k, v in tags.items() if k.startswith(prefix) and v is not None}
+    if not found or sum(found.values()) <= 0:
+        return None
+    return [max(0.0, found.get(k, 0.0)) for k in range(max(found) + 1)]
+
+
+def logged_level_fractions(run_dir: str, at_step: int) -> Optional[List[float]]:
+    """The last level distribution progress.jsonl logged at or before env step ``at_step`` (see
+    :func:`level_fractions`); None when the log is missing or holds none."""
+    if not os.path.isfile(os.path.join(run_dir, PROGRESS_FILE)):
+        return None
+    found = None
+    for row in read_progress(run_dir, kind="train"):
+        if int(row.get("step", 0)) <= at_step:
+            found = level_fractions(row) or found
+    return found
 
 
 class ProgressLogger:
@@ -324,10 +348,12 @@ class ProgressLogger:
         self.console(line)
         return line
 
-    def log_training(self, step: int, metrics: Mapping[str, Any]) -> None:
+    def log_training(self, step: int, metrics: Mapping[str, Any]) -> Dict[str, float]:
+        """Log brax's training-episode ``metrics`` at env ``step``; returns their tags."""
         tags = training_episode_tags(metrics)
         self.scalars(step, tags)
         self.record("train", step, tags)
+        return tags
 
     def message(self, text: str) -> None:
         self.console(text)

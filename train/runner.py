@@ -53,7 +53,7 @@ from train.ppo_setup import (
     observation_normalizer,
     ppo_hyperparameters,
 )
-from train.progress import ProgressLogger
+from train.progress import ProgressLogger, level_fractions, logged_level_fractions
 from train.run_dir import record_config
 from train.run_products import TrainResult, export_run, report_run
 from train.run_start import announce_run
@@ -136,7 +136,8 @@ class TrainingRun:
         self._pending_eval: Optional[Dict[str, Any]] = None
         self._training_env = None  # the wrapped training env brax stepped (see _wrap_env)
 
-        self.train_env, self.eval_env, self.raw_env = make_envs(cfg)
+        self.level_fractions: Optional[List[float]] = None  # the curriculum's, at the last training log
+        self.train_env, self.eval_env, self.raw_env = make_envs(cfg, self._resumed_levels(prior_state))
         self.network_factory = make_network_factory(pcfg)
         self.obs_size, self.act_size = self.raw_env.observation_size, self.raw_env.action_size
         ppo_network = self.network_factory(
@@ -187,6 +188,29 @@ class TrainingRun:
         )
         return prior_state
 
+    def _resumed_levels(self, prior_state: Dict[str, Any]) -> Optional[List[float]]:
+        """A resumed curriculum run's level distribution at its checkpoint (the checkpoint's run
+        state, else the last one progress.jsonl logged by then), which the training envs' first
+        episodes start from instead of levels [0, initial_max_level]; None for a new run."""
+        cfg = self.cfg
+        if not (self.resume and cfg.env.curriculum.enabled and cfg.simulation.world in ("rough", "suite")):
+            return None
+        levels = prior_state.get("terrain_level_fractions") or logged_level_fractions(self.run_dir, self.start_step)
+        if not levels:
+            self.logger.message(
+                f"no curriculum level distribution was recorded by step {self.start_step:,d}: the training envs "
+                f"start again from levels 0-{cfg.env.curriculum.initial_max_level}"
+            )
+            return None
+        mean = sum(k * f for k, f in enumerate(levels)) / sum(levels)
+        self.logger.message(
+            f"the curriculum resumes where it was at step {self.start_step:,d}: the training envs start on "
+            f"levels drawn from the fractions {[round(f, 2) for f in levels]} (mean level {mean:.2f})"
+        )
+        self.logger.record("curriculum_resume", self.start_step, level_fractions=levels, mean_level=mean)
+        self.level_fractions = list(levels)
+        return levels
+
     def clock(self) -> float:
         """Training wall-clock of the whole run [s], across resumed processes."""
         return self.prior_wall + time.time() - self.t_start
@@ -236,6 +260,7 @@ class TrainingRun:
             "best_export_reward": self.best_reward if math.isfinite(self.best_reward) else None,
             "wall_time_s": self.clock(),
             "preset": self.preset,
+            "terrain_level_fractions": self.level_fractions,
         }
         path = save_checkpoint(
             self.run_dir,
@@ -306,7 +331,7 @@ class TrainingRun:
             return
         if any(k.startswith("episode/") for k in metrics):  # brax's training-episode logger
             n = self.start_step + int(current_step) * pcfg.action_repeat
-            self.logger.log_training(n, metrics)
+            self.level_fractions = level_fractions(self.logger.log_training(n, metrics)) or self.level_fractions
             self.logger.tick(n)  # the progress line with env steps/s and ETA
             return
         step = self.start_step + int(current_step)
