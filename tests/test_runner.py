@@ -9,6 +9,7 @@ import os
 import pytest
 
 from train.config import load_train_config
+from train.run_start import resumed_levels
 from train.runner import EarlyStop, EarlyStopping, TrainingRun
 
 
@@ -112,14 +113,14 @@ def test_a_resumed_curriculum_starts_from_its_level_distribution(run, monkeypatc
     monkeypatch.setattr(run, "cfg", rough)
     monkeypatch.setattr(run, "resume", True)
     monkeypatch.setattr(run, "start_step", 160)
-    assert run._resumed_levels({"terrain_level_fractions": [0.5, 0.5]}) == [0.5, 0.5]
+    assert resumed_levels(run, {"terrain_level_fractions": [0.5, 0.5]}) == [0.5, 0.5]
     assert "mean level 0.50" in run.lines[-1]
-    assert run._resumed_levels({}) == [0.0, 0.0, 0.0, 0.25, 0.0, 0.75]  # older checkpoints: the log
+    assert resumed_levels(run, {}) == [0.0, 0.0, 0.0, 0.25, 0.0, 0.75]  # older checkpoints: the log
     monkeypatch.setattr(run, "start_step", 2)  # logged after this step: not the checkpoint's
-    assert run._resumed_levels({}) is None and "start again from levels 0-" in run.lines[-1]
+    assert resumed_levels(run, {}) is None and "start again from levels 0-" in run.lines[-1]
     monkeypatch.setattr(run, "cfg", cfg)  # no curriculum on the flat world
     monkeypatch.setattr(run, "start_step", 160)
-    assert run._resumed_levels({"terrain_level_fractions": [0.5, 0.5]}) is None
+    assert resumed_levels(run, {"terrain_level_fractions": [0.5, 0.5]}) is None
     _, eval_env, raw = make_envs(rough, [0.0, 0.0, 0.0, 0.25, 0.0, 0.75])
     assert raw.ctx.env.curriculum.initial_level_weights == (0.0, 0.0, 0.0, 0.25, 0.0, 0.75)
     assert eval_env.ctx.env.curriculum.initial_level_weights == ()

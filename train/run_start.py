@@ -1,10 +1,14 @@
 """What a training run says when it starts: :func:`announce_run` (console lines and the
-``device`` / ``resume`` records of ``progress.jsonl``)."""
+``device`` / ``resume`` records of ``progress.jsonl``) and, resumed, where its curriculum stands
+(:func:`resumed_levels`)."""
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Optional
+
 from train.distributed import process_count, process_label
 from train.ppo_setup import device_label
+from train.progress import logged_level_fractions
 
 
 def announce_run(run) -> None:
@@ -62,3 +66,30 @@ def announce_run(run) -> None:
         f"({pcfg.num_eval_envs} episodes); the first JIT compilation takes "
         f"{'minutes on a CPU' if slow_compile else 'about a minute'}"
     )
+
+
+def resumed_levels(run, prior_state: Dict[str, Any]) -> Optional[List[float]]:
+    """A resumed curriculum run's level distribution at its checkpoint (the fraction of training
+    episodes on each level: the checkpoint's run state ``terrain_level_fractions``, else the last one
+    progress.jsonl logged by then), which the training envs' first episodes start from instead of
+    levels [0, initial_max_level]; said and recorded (``curriculum_resume``). None for a new run, a
+    world without a curriculum, or a checkpoint with no distribution (said too). ``run`` is a
+    :class:`train.runner.TrainingRun`; its ``level_fractions`` starts from the result."""
+    cfg, log = run.cfg, run.logger
+    if not (run.resume and cfg.env.curriculum.enabled and cfg.simulation.world in ("rough", "suite")):
+        return None
+    levels = prior_state.get("terrain_level_fractions") or logged_level_fractions(run.run_dir, run.start_step)
+    if not levels:
+        log.message(
+            f"no curriculum level distribution was recorded by step {run.start_step:,d}: the training envs "
+            f"start again from levels 0-{cfg.env.curriculum.initial_max_level}"
+        )
+        return None
+    mean = sum(k * f for k, f in enumerate(levels)) / sum(levels)
+    log.message(
+        f"the curriculum resumes where it was at step {run.start_step:,d}: the training envs start on "
+        f"levels drawn from the fractions {[round(f, 2) for f in levels]} (mean level {mean:.2f})"
+    )
+    log.record("curriculum_resume", run.start_step, level_fractions=levels, mean_level=mean)
+    run.level_fractions = list(levels)
+    return levels

@@ -53,10 +53,10 @@ from train.ppo_setup import (
     observation_normalizer,
     ppo_hyperparameters,
 )
-from train.progress import ProgressLogger, level_fractions, logged_level_fractions
+from train.progress import ProgressLogger, level_fractions
 from train.run_dir import record_config
 from train.run_products import TrainResult, export_run, report_run
-from train.run_start import announce_run
+from train.run_start import announce_run, resumed_levels
 
 __all__ = ["EarlyStop", "EarlyStopping", "TrainResult", "TrainingRun"]
 
@@ -137,7 +137,7 @@ class TrainingRun:
         self._training_env = None  # the wrapped training env brax stepped (see _wrap_env)
 
         self.level_fractions: Optional[List[float]] = None  # the curriculum's, at the last training log
-        self.train_env, self.eval_env, self.raw_env = make_envs(cfg, self._resumed_levels(prior_state))
+        self.train_env, self.eval_env, self.raw_env = make_envs(cfg, resumed_levels(self, prior_state))
         self.network_factory = make_network_factory(pcfg)
         self.obs_size, self.act_size = self.raw_env.observation_size, self.raw_env.action_size
         ppo_network = self.network_factory(
@@ -187,29 +187,6 @@ class TrainingRun:
             header=f"{header}, resumed at env step {self.start_step}.\nResume with: python -m train --resume {run_dir}",
         )
         return prior_state
-
-    def _resumed_levels(self, prior_state: Dict[str, Any]) -> Optional[List[float]]:
-        """A resumed curriculum run's level distribution at its checkpoint (the checkpoint's run
-        state, else the last one progress.jsonl logged by then), which the training envs' first
-        episodes start from instead of levels [0, initial_max_level]; None for a new run."""
-        cfg = self.cfg
-        if not (self.resume and cfg.env.curriculum.enabled and cfg.simulation.world in ("rough", "suite")):
-            return None
-        levels = prior_state.get("terrain_level_fractions") or logged_level_fractions(self.run_dir, self.start_step)
-        if not levels:
-            self.logger.message(
-                f"no curriculum level distribution was recorded by step {self.start_step:,d}: the training envs "
-                f"start again from levels 0-{cfg.env.curriculum.initial_max_level}"
-            )
-            return None
-        mean = sum(k * f for k, f in enumerate(levels)) / sum(levels)
-        self.logger.message(
-            f"the curriculum resumes where it was at step {self.start_step:,d}: the training envs start on "
-            f"levels drawn from the fractions {[round(f, 2) for f in levels]} (mean level {mean:.2f})"
-        )
-        self.logger.record("curriculum_resume", self.start_step, level_fractions=levels, mean_level=mean)
-        self.level_fractions = list(levels)
-        return levels
 
     def clock(self) -> float:
         """Training wall-clock of the whole run [s], across resumed processes."""
