@@ -13,7 +13,10 @@ How: the run keeps every checkpoint (``run.keep_checkpoints=0``); each checkpoin
 is exported (:func:`train.export.export_checkpoint`) and evaluated with
 :func:`evaluation.suite_evaluation.evaluate_policy` on C MuJoCo. The first one that meets the bar gives
 the time to walk: its env step and the run's wall-clock at that checkpoint (training time incl.
-compilation, *excluding* this judging). The nominal gait is judged on the same episodes once.
+compilation, *excluding* this judging). The run's own gait is judged on the same episodes once, as
+the reference (:func:`judge_reference`): the first checkpoint's export at action scale 0 (the
+gait the policy corrects, with the run's env config: footholds, randomisation), or, for a run whose
+zero action is not a gait (``direct``, ``torque``), the nominal gait of ``configs/*.yaml``.
 Writes ``benchmarks/results/time_to_walk_<device>[_quick].json`` / ``.md``.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -91,8 +95,9 @@ def load_walk_bar(path: Optional[str] = None) -> WalkBar:
     return load_dataclass(WalkBar, path or DEFAULT_BAR)
 
 
-def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
-    """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``."""
+def judge(policy: Any, bar: WalkBar, processes: int = 1, action_scale: float = 1.0) -> Dict[str, Any]:
+    """Evaluate ``policy`` (export path, loaded export, or None = nominal gait) against ``bar``, its
+    action multiplied by ``action_scale`` (0: the gait of the policy's env)."""
     from evaluation.suite_evaluation import evaluate_policy
 
     if bar.world == "suite":  # bar.episodes in all, spread over the tiles
@@ -113,6 +118,7 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
         command=tuple(bar.command),
         include_nominal=False,
         processes=processes,
+        action_scale=action_scale,
         **where,
     )
     controller = next(iter(report["results"]))
@@ -129,24 +135,47 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     }
 
 
+GAIT_ACTION_MODES = ("residual", "modulated")  # action modes whose zero action is the gait
+
+
+def judge_reference(first_export: str, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
+    """The bar's reference: the gait of the run (``first_export``, a checkpoint's export directory,
+    at action scale 0: the env the policy trained in, footholds and randomisation included), or the
+    nominal gait of ``configs/*.yaml`` when the run's zero action is not a gait. ``reference`` says
+    which."""
+    with open(os.path.join(first_export, "meta.json")) as fh:
+        mode = json.load(fh)["config"]["env"]["action_mode"]
+    if mode in GAIT_ACTION_MODES:
+        ref = judge(first_export, bar, processes, action_scale=0.0)
+        ref["reference"] = "the run's gait (zero residual, the run's env config)"
+    else:
+        ref = judge(None, bar, processes)
+        ref["reference"] = f"the nominal gait of configs/*.yaml (the run's action mode {mode!r} has no gait)"
+    return ref
+
+
 def judge_run(run_dir: str, bar: WalkBar, processes: int = 1, stop_at_first: bool = True, log=print) -> Dict[str, Any]:
-    """Judge every checkpoint of ``run_dir`` (oldest first) and the nominal gait."""
+    """Judge every checkpoint of ``run_dir`` (oldest first) and the run's gait
+    (:func:`judge_reference`)."""
     from train.checkpoints import list_checkpoints, read_state
     from train.export import export_checkpoint
 
     ckpts = list_checkpoints(run_dir)
     if not ckpts:
         raise SystemExit(f"{run_dir}: no checkpoints to judge")
-    nominal = judge(None, bar, processes)
-    log(
-        f"nominal gait: success {nominal['success_rate']:.2f}, speed {nominal['speed_fraction']:.2f} of command "
-        f"-> {'walks' if nominal['walks'] else 'does not meet the bar'}"
-    )
     rows, first = [], None
     with tempfile.TemporaryDirectory() as tmp:
+        exports = {step: os.path.join(tmp, f"s{step}") for step, _ in ckpts}
+        first_step = ckpts[0][0]
+        nominal = judge_reference(export_checkpoint(run_dir, exports[first_step], first_step), bar, processes)
+        log(
+            f"{nominal['reference']}: success {nominal['success_rate']:.2f}, speed {nominal['speed_fraction']:.2f} of "
+            f"command -> {'walks' if nominal['walks'] else 'does not meet the bar'}"
+        )
         for step, path in ckpts:
-            out = export_checkpoint(run_dir, os.path.join(tmp, f"s{step}"), step)
-            j = judge(out, bar, processes)
+            if step != first_step:
+                export_checkpoint(run_dir, exports[step], step)
+            j = judge(exports[step], bar, processes)
             j.update(step=step, wall_time_s=read_state(path).get("wall_time_s"))
             rows.append(j)
             log(
@@ -192,8 +221,9 @@ def write(result: Dict[str, Any], stem: str, out_dir: str = RESULTS_DIR) -> None
         f"command {b['command']}; success ≥ {b['min_success_rate']}, mean forward speed ≥ "
         f"{b['min_speed_fraction']} × vx.",
         "",
-        f"Nominal gait alone: success {n['success_rate']:.2f}, speed {n['speed_fraction']:.2f} × vx, "
-        f"distance {n['distance_m_mean']:.2f} m → {'meets' if n['walks'] else 'misses'} the bar.",
+        f"Reference, {n.get('reference', 'the nominal gait alone')}: success {n['success_rate']:.2f}, "
+        f"speed {n['speed_fraction']:.2f} × vx, distance {n['distance_m_mean']:.2f} m → "
+        f"{'meets' if n['walks'] else 'misses'} the bar.",
         "",
         "Speed = distance / episode time; an episode that walks off the terrain's edge ends there "
         "(out of bounds, not a fall), so its distance is shorter than 20 s of walking.",

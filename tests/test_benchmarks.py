@@ -305,3 +305,37 @@ def test_height_scan_cost_quick_writes_results(tmp_path):
     assert rows["none"]["ratio_to_none"] == 1.0 and all(r["ms_per_batched_step"] > 0 for r in rows.values())
     md = open(os.path.join(str(tmp_path), f"height_scan_cost_{res['device']}_quick.md")).read()
     assert "| cmujoco | footholds |" in md and "python -m benchmarks.height_scan_cost --quick" in md
+
+
+def test_time_to_walk_reference_is_the_runs_own_gait(tmp_path, monkeypatch):
+    """The walk bar's reference is the gait the run's policy corrects: its first checkpoint's export
+    at action scale 0 (the run's env: footholds, randomisation), not the default plain gait; a run
+    whose zero action is no gait (``direct``) falls back to the nominal gait and says so."""
+    import train.checkpoints
+    import train.export
+    from benchmarks import time_to_walk as ttw
+
+    calls = []
+
+    def fake_judge(policy, bar, processes=1, action_scale=1.0):
+        calls.append((policy and os.path.basename(policy), action_scale))
+        return {"success_rate": 0.0, "speed_fraction": 0.5, "distance_m_mean": 1.0, "walks": False}
+
+    monkeypatch.setattr(train.checkpoints, "list_checkpoints", lambda d: [(512, "a"), (1024, "b")])
+    monkeypatch.setattr(train.checkpoints, "read_state", lambda p: {"wall_time_s": 1.0})
+    monkeypatch.setattr(ttw, "judge", fake_judge)
+    for mode in ("residual", "direct"):
+
+        def fake_export(run_dir, out_dir, step=None, mode=mode):
+            os.makedirs(out_dir)
+            with open(os.path.join(out_dir, "meta.json"), "w") as fh:
+                json.dump({"config": {"env": {"action_mode": mode}}}, fh)
+            return out_dir
+
+        monkeypatch.setattr(train.export, "export_checkpoint", fake_export)
+        calls.clear()
+        res = ttw.judge_run(str(tmp_path), ttw.load_walk_bar(), stop_at_first=False, log=lambda s: None)
+        first = ("s512", 0.0) if mode == "residual" else (None, 1.0)
+        assert calls == [first, ("s512", 1.0), ("s1024", 1.0)], calls
+        assert [c["step"] for c in res["checkpoints"]] == [512, 1024]
+        assert res["nominal"]["reference"].startswith("the run's gait" if mode == "residual" else "the nominal gait")
