@@ -280,12 +280,12 @@ class Curriculum:
     min_command_path: float = field(metadata={"range": (0.0, 100.0)})  # m
     # relative weight of each starting level (index = level) of a training env's first episode;
     # empty: uniform over [0, initial_max_level]. ``--resume`` fills it with the level distribution
-    # the run had reached at its checkpoint (train.runner), so a resumed curriculum does not restart
+    # the run had reached at its checkpoint (train.run_start), so a resumed curriculum does not restart
     initial_level_weights: Tuple[float, ...] = field(metadata={"range": (0.0, 1e6)})
 
     def validate(self) -> None:
         w = self.initial_level_weights
-        if len(w) > 32 or (w and sum(w) <= 0):
+        if len(w) > 32 or any(x < 0 for x in w) or (w and sum(w) <= 0):
             raise ConfigError(
                 f"key 'curriculum.initial_level_weights' must be empty or hold at most 32 non-negative weights "
                 f"(one per level) with a positive sum; got {list(w)}"

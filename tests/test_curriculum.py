@@ -381,6 +381,6 @@ def test_first_levels_follow_the_initial_level_weights(rough_ctx):
     sample = jax.jit(lambda k, lvl: logic.sample_episode(ctx, k, lvl)[2]["terrain_level"])
     assert {int(sample(k, jnp.asarray(-1))) for k in keys[:20]} <= {2, 3}
     assert int(sample(keys[0], jnp.asarray(5))) == 5
-    for bad in ((0.0, 0.0), (1.0,) * 33):
+    for bad in ((0.0, 0.0), (1.0, -0.5), (1.0,) * 33):
         with pytest.raises(ConfigError, match="curriculum.initial_level_weights"):
             Curriculum(initial_level_weights=bad).validate()
