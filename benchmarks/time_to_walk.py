@@ -135,14 +135,13 @@ def judge(policy: Any, bar: WalkBar, processes: int = 1, action_scale: float = 1
     }
 
 
-GAIT_ACTION_MODES = ("residual", "modulated")  # action modes whose zero action is the gait
-
-
 def judge_reference(first_export: str, bar: WalkBar, processes: int = 1) -> Dict[str, Any]:
     """The bar's reference: the gait of the run (``first_export``, a checkpoint's export directory,
     at action scale 0: the env the policy trained in, footholds and randomisation included), or the
     nominal gait of ``configs/*.yaml`` when the run's zero action is not a gait. ``reference`` says
     which."""
+    from mjx_envs.env_config import GAIT_ACTION_MODES
+
     with open(os.path.join(first_export, "meta.json")) as fh:
         mode = json.load(fh)["config"]["env"]["action_mode"]
     if mode in GAIT_ACTION_MODES:

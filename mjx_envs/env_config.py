@@ -22,6 +22,7 @@ DEFAULT_ENV_YAML = os.path.join(REPO_ROOT, "configs", "env.yaml")
 
 
 ACTION_MODES = ("residual", "modulated", "direct", "torque")
+GAIT_ACTION_MODES = ("residual", "modulated")  # the action modes whose zero action is the gait
 MODULATION_ACTIONS = ("frequency", "swing_height", "body_height")
 """The gait-modulation actions of ``action_mode: modulated`` (actions 12, 13, 14)."""
 LEGACY_RANDOMIZATION_KEYS = (

@@ -74,7 +74,7 @@ def resumed_levels(run, prior_state: Dict[str, Any]) -> Optional[List[float]]:
     progress.jsonl logged by then), which the training envs' first episodes start from instead of
     levels [0, initial_max_level]; said and recorded (``curriculum_resume``). None for a new run, a
     world without a curriculum, or a checkpoint with no distribution (said too). ``run`` is a
-    :class:`train.runner.TrainingRun`; its ``level_fractions`` starts from the result."""
+    :class:`train.runner.TrainingRun`."""
     cfg, log = run.cfg, run.logger
     if not (run.resume and cfg.env.curriculum.enabled and cfg.simulation.world in ("rough", "suite")):
         return None
@@ -91,5 +91,4 @@ def resumed_levels(run, prior_state: Dict[str, Any]) -> Optional[List[float]]:
         f"levels drawn from the fractions {[round(f, 2) for f in levels]} (mean level {mean:.2f})"
     )
     log.record("curriculum_resume", run.start_step, level_fractions=levels, mean_level=mean)
-    run.level_fractions = list(levels)
-    return levels
+    return list(levels)

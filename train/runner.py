@@ -136,8 +136,9 @@ class TrainingRun:
         self._pending_eval: Optional[Dict[str, Any]] = None
         self._training_env = None  # the wrapped training env brax stepped (see _wrap_env)
 
-        self.level_fractions: Optional[List[float]] = None  # the curriculum's, at the last training log
-        self.train_env, self.eval_env, self.raw_env = make_envs(cfg, resumed_levels(self, prior_state))
+        # the curriculum's level distribution at the last training log (resumed: at the checkpoint)
+        self.level_fractions: Optional[List[float]] = resumed_levels(self, prior_state)
+        self.train_env, self.eval_env, self.raw_env = make_envs(cfg, self.level_fractions)
         self.network_factory = make_network_factory(pcfg)
         self.obs_size, self.act_size = self.raw_env.observation_size, self.raw_env.action_size
         ppo_network = self.network_factory(
